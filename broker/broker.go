@@ -1,0 +1,232 @@
+// Package broker is Runnel's embedded MQTT broker, built on
+// mochi-mqtt/server/v2. It serves MQTT clients over TCP and hands matching
+// messages to the flows in process, with no network hop.
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// Options configure a Broker.
+type Options struct {
+	// Addr is the TCP listen address, such as 127.0.0.1:1883. Port 0 picks
+	// a free port (see Broker.Addr). Empty means no TCP listener: only the
+	// flows in process can publish and subscribe.
+	Addr string
+	// Logger receives the broker's log lines; client connections are
+	// logged at debug level.
+	Logger *slog.Logger
+}
+
+// Broker is a running embedded broker. It implements engine.Broker.
+type Broker struct {
+	srv    *mqtt.Server
+	addr   string
+	log    *slog.Logger
+	nextID atomic.Int64
+	closed atomic.Bool
+}
+
+var _ engine.Broker = (*Broker)(nil)
+
+// Start starts a broker with the given options. It returns once the
+// listener is bound, so that clients can connect straight away.
+func Start(opts Options) (*Broker, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// mochi logs its own start-up chatter at info level; keep it for
+	// debug runs only.
+	mlog := log
+	if !log.Enabled(context.Background(), slog.LevelDebug) {
+		mlog = slog.New(minLevel{log.Handler(), slog.LevelWarn})
+	}
+	srv := mqtt.New(&mqtt.Options{
+		InlineClient: true,
+		Capabilities: mqtt.NewDefaultServerCapabilities(),
+		Logger:       mlog,
+	})
+	// Until users and ACLs exist the broker only listens on loopback by
+	// default, and everyone who can reach it may use it (as mosquitto 2).
+	if err := srv.AddHook(new(allowAll), nil); err != nil {
+		return nil, fmt.Errorf("broker: add auth hook: %w", err)
+	}
+	if err := srv.AddHook(&connLog{log: log}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add log hook: %w", err)
+	}
+	b := &Broker{srv: srv, log: log}
+	if opts.Addr != "" {
+		ln, err := net.Listen("tcp", opts.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("broker: listen on %s: %w", opts.Addr, err)
+		}
+		b.addr = ln.Addr().String()
+		if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("broker: add listener: %w", err)
+		}
+	}
+	if err := srv.Serve(); err != nil {
+		return nil, fmt.Errorf("broker: serve: %w", err)
+	}
+	return b, nil
+}
+
+// Addr returns the TCP address the broker listens on, or "" if none.
+func (b *Broker) Addr() string { return b.addr }
+
+// Publish publishes a message as the flows' own client.
+func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) error {
+	if b.closed.Load() {
+		return errors.New("broker is closed")
+	}
+	if topic == "" {
+		return errors.New("publish: empty topic")
+	}
+	if strings.ContainsAny(topic, "+#") {
+		return fmt.Errorf("publish: topic %q must not contain + or #", topic)
+	}
+	return b.srv.Publish(topic, payload, retain, qos)
+}
+
+// Subscribe calls fn for every message that matches filter, on the
+// publisher's goroutine, until cancel is called. A shared subscription
+// ($share/group/filter) subscribes to filter: in process there is only one
+// member of the group.
+func (b *Broker) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (func(), error) {
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		_, f, found := strings.Cut(rest, "/")
+		if !found || f == "" {
+			return nil, fmt.Errorf("subscribe: invalid shared subscription %q", filter)
+		}
+		filter = f
+	}
+	if err := ValidFilter(filter); err != nil {
+		return nil, err
+	}
+	id := int(b.nextID.Add(1))
+	handler := func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		q := pk.FixedHeader.Qos
+		if q > qos {
+			q = qos
+		}
+		fn(engine.Delivery{
+			Topic:    pk.TopicName,
+			Payload:  pk.Payload,
+			QoS:      q,
+			Retain:   pk.FixedHeader.Retain,
+			Internal: pk.Origin == mqtt.InlineClientId,
+		})
+	}
+	if err := b.srv.Subscribe(filter, id, handler); err != nil {
+		return nil, fmt.Errorf("subscribe %q: %w", filter, err)
+	}
+	var once atomic.Bool
+	return func() {
+		if once.CompareAndSwap(false, true) && !b.closed.Load() {
+			_ = b.srv.Unsubscribe(filter, id)
+		}
+	}, nil
+}
+
+// Close disconnects every client and stops the listeners.
+func (b *Broker) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return b.srv.Close()
+}
+
+// ValidFilter checks an MQTT topic filter: not empty, '#' only as the last
+// level, '+' only as a whole level.
+func ValidFilter(filter string) error {
+	if filter == "" {
+		return errors.New("empty topic filter")
+	}
+	if len(filter) > 65535 {
+		return errors.New("topic filter is too long")
+	}
+	levels := strings.Split(filter, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return fmt.Errorf("invalid topic filter %q: '#' must be the last level on its own", filter)
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return fmt.Errorf("invalid topic filter %q: '+' must be a whole level", filter)
+		}
+	}
+	if strings.ContainsRune(filter, 0) {
+		return fmt.Errorf("invalid topic filter %q: contains NUL", filter)
+	}
+	return nil
+}
+
+// allowAll lets every client connect, publish and subscribe.
+type allowAll struct{ mqtt.HookBase }
+
+func (h *allowAll) ID() string { return "runnel-allow-all" }
+
+func (h *allowAll) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+func (h *allowAll) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+
+func (h *allowAll) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
+
+// connLog logs client connections at debug level.
+type connLog struct {
+	mqtt.HookBase
+	log *slog.Logger
+}
+
+func (h *connLog) ID() string { return "runnel-connlog" }
+
+func (h *connLog) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnDisconnect}, []byte{b})
+}
+
+func (h *connLog) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	h.log.Debug("client connected", slog.String("client", cl.ID), slog.String("remote", cl.Net.Remote))
+	return nil
+}
+
+func (h *connLog) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	attrs := []any{slog.String("client", cl.ID)}
+	if err != nil {
+		attrs = append(attrs, slog.String("reason", err.Error()))
+	}
+	h.log.Debug("client disconnected", attrs...)
+}
+
+// minLevel is a slog handler that drops records below a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+
+func (h minLevel) WithGroup(n string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(n), h.min}
+}

@@ -1,0 +1,370 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/runnel-io/runnel/flows"
+)
+
+// structuralTypes are document objects that are not nodes and do not run.
+var structuralTypes = map[string]bool{"tab": true, "group": true}
+
+// Graph is a compiled flow document: built nodes and the wires between
+// them. It is immutable once compiled; a deploy replaces it as a whole.
+type Graph struct {
+	doc   *flows.Document
+	slots []*slot
+	index map[string]int
+	order []int // topological order: sources first
+}
+
+// slot is one node of a graph.
+type slot struct {
+	host  *Host
+	node  Node
+	recv  Receiver
+	typ   *Type
+	wires [][]int
+	// counters for live rates and metrics
+	in, out, errs atomic.Uint64
+}
+
+// NodeStats are a node's message counters since it was built.
+type NodeStats struct {
+	In, Out, Errors uint64
+}
+
+// Document returns the flow document the graph was compiled from.
+func (g *Graph) Document() *flows.Document { return g.doc }
+
+// Node returns the built node with the given id, or nil.
+func (g *Graph) Node(id string) Node {
+	if i, ok := g.index[id]; ok {
+		return g.slots[i].node
+	}
+	return nil
+}
+
+// Stats returns the counters of the node with the given id.
+func (g *Graph) Stats(id string) (NodeStats, bool) {
+	i, ok := g.index[id]
+	if !ok {
+		return NodeStats{}, false
+	}
+	s := g.slots[i]
+	return NodeStats{In: s.in.Load(), Out: s.out.Load(), Errors: s.errs.Load()}, true
+}
+
+// send routes m from port of node idx to its wired targets.
+func (g *Graph) send(idx, port int, m *Message) {
+	s := g.slots[idx]
+	if port < 0 || port >= len(s.wires) {
+		return
+	}
+	targets := s.wires[port]
+	if len(targets) == 0 {
+		return
+	}
+	s.out.Add(1)
+	last := len(targets) - 1
+	for _, t := range targets[:last] {
+		g.deliver(t, m.Copy())
+	}
+	g.deliver(targets[last], m)
+}
+
+// deliver hands m to node idx and reports what goes wrong.
+func (g *Graph) deliver(idx int, m *Message) {
+	s := g.slots[idx]
+	s.in.Add(1)
+	defer func() {
+		if r := recover(); r != nil {
+			s.errs.Add(1)
+			s.host.rt.reportError(s.host, fmt.Errorf("panic: %v", r), m)
+		}
+	}()
+	if err := s.recv.Receive(m, Output{g: g, idx: idx}); err != nil {
+		s.errs.Add(1)
+		s.host.rt.reportError(s.host, err, m)
+	}
+}
+
+// compiler builds a Graph from a document.
+type compiler struct {
+	rt      *Runtime
+	doc     *flows.Document
+	byID    map[string]*flows.Node
+	off     map[string]bool // disabled nodes and nodes on disabled tabs
+	built   map[string]*slot
+	pending map[string]bool // config nodes being built, to catch reference cycles
+	probs   flows.Problems
+}
+
+func (c *compiler) problem(n *flows.Node, field, format string, args ...any) {
+	c.probs = append(c.probs, flows.Problem{NodeID: n.ID, Type: n.Type, Field: field, Line: n.Line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// compile checks and builds every node of doc. It returns every problem it
+// finds, each naming the node, its type and the field.
+func (rt *Runtime) compile(doc *flows.Document) (*Graph, error) {
+	c := &compiler{
+		rt:      rt,
+		doc:     doc,
+		byID:    make(map[string]*flows.Node, len(doc.Nodes)),
+		off:     make(map[string]bool),
+		built:   make(map[string]*slot),
+		pending: make(map[string]bool),
+	}
+	disabledTabs := make(map[string]bool)
+	for _, n := range doc.Nodes {
+		if n.Type == "tab" && n.Disabled {
+			disabledTabs[n.ID] = true
+		}
+	}
+	for _, n := range doc.Nodes {
+		if prev, dup := c.byID[n.ID]; dup && prev != nil {
+			c.problem(n, "id", "duplicate id (also used on line %d)", prev.Line)
+			continue
+		}
+		c.byID[n.ID] = n
+		if n.Disabled || disabledTabs[n.Z] {
+			c.off[n.ID] = true
+		}
+	}
+	g := &Graph{doc: doc, index: make(map[string]int)}
+	// Build every node; config nodes are built on first reference.
+	for _, n := range doc.Nodes {
+		if structuralTypes[n.Type] || c.off[n.ID] {
+			continue
+		}
+		c.build(n)
+	}
+	// Lay out slots in document order so that results are deterministic.
+	for _, n := range doc.Nodes {
+		s, ok := c.built[n.ID]
+		if !ok || s == nil || s.typ.Config {
+			continue
+		}
+		s.host.idx = len(g.slots)
+		s.host.g = g
+		g.index[n.ID] = len(g.slots)
+		g.slots = append(g.slots, s)
+	}
+	// Config nodes are kept too, after the flow nodes, so they start first
+	// and close last (see Runtime).
+	for _, n := range doc.Nodes {
+		s, ok := c.built[n.ID]
+		if !ok || s == nil || !s.typ.Config {
+			continue
+		}
+		s.host.idx = len(g.slots)
+		s.host.g = g
+		g.index[n.ID] = len(g.slots)
+		g.slots = append(g.slots, s)
+	}
+	c.wire(g)
+	if len(c.probs) == 0 {
+		c.checkCycles(g)
+	}
+	if len(c.probs) > 0 {
+		sort.SliceStable(c.probs, func(i, j int) bool { return c.probs[i].Line < c.probs[j].Line })
+		return nil, c.probs
+	}
+	for _, s := range c.built {
+		if s != nil {
+			s.host.c = nil
+		}
+	}
+	return g, nil
+}
+
+// build builds one node and remembers the result (nil on failure).
+func (c *compiler) build(n *flows.Node) *slot {
+	if s, done := c.built[n.ID]; done {
+		return s
+	}
+	c.built[n.ID] = nil
+	t, ok := c.rt.opts.Registry.Lookup(n.Type)
+	if !ok {
+		if n.Type == "subflow" || strings.HasPrefix(n.Type, "subflow:") {
+			c.problem(n, "type", "subflows are not supported yet")
+		} else {
+			c.problem(n, "type", "unknown node type %q", n.Type)
+		}
+		return nil
+	}
+	cfg, probs := t.schema.decode(n)
+	if len(probs) > 0 {
+		c.probs = append(c.probs, probs...)
+		return nil
+	}
+	h := &Host{id: n.ID, typ: n.Type, name: n.Name, z: n.Z, rt: c.rt, c: c}
+	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
+	node, err := t.build(cfg, h)
+	if err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			c.problem(n, fe.Field, "%v", fe.Err)
+		} else {
+			c.problem(n, "", "%v", err)
+		}
+		return nil
+	}
+	s := &slot{host: h, node: node, typ: t}
+	if r, ok := node.(Receiver); ok {
+		s.recv = r
+	}
+	if t.Inputs > 0 && s.recv == nil {
+		c.problem(n, "", "node type %q declares an input but its node does not implement engine.Receiver", n.Type)
+		return nil
+	}
+	c.built[n.ID] = s
+	return s
+}
+
+func (c *compiler) configNode(id, wantType string) (Node, error) {
+	n, ok := c.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("no %s config node with id %q", wantType, id)
+	}
+	if n.Type != wantType {
+		return nil, fmt.Errorf("node %q is a %s, not a %s", id, n.Type, wantType)
+	}
+	if c.off[id] {
+		return nil, fmt.Errorf("%s config node %q is disabled", wantType, id)
+	}
+	if c.pending[id] {
+		return nil, fmt.Errorf("config node %q refers to itself", id)
+	}
+	c.pending[id] = true
+	s := c.build(n)
+	delete(c.pending, id)
+	if s == nil {
+		return nil, fmt.Errorf("%s config node %q is invalid", wantType, id)
+	}
+	if !s.typ.Config {
+		return nil, fmt.Errorf("node %q is not a config node", id)
+	}
+	return s.node, nil
+}
+
+// wire resolves every node's wires to slot indexes.
+func (c *compiler) wire(g *Graph) {
+	for _, s := range g.slots {
+		n := c.byID[s.host.id]
+		outputs := s.typ.Outputs
+		if o, ok := s.node.(interface{ Outputs() int }); ok {
+			outputs = o.Outputs()
+		}
+		if s.typ.Config {
+			if len(n.Wires) > 0 {
+				c.problem(n, "wires", "config nodes have no wires")
+			}
+			continue
+		}
+		if len(n.Wires) > outputs {
+			for p := outputs; p < len(n.Wires); p++ {
+				if len(n.Wires[p]) > 0 {
+					c.problem(n, "wires", "wired from output %d but %s has %d output(s)", p+1, n.Type, outputs)
+				}
+			}
+		}
+		s.wires = make([][]int, outputs)
+		for p := 0; p < outputs && p < len(n.Wires); p++ {
+			for _, target := range n.Wires[p] {
+				tn, ok := c.byID[target]
+				if !ok {
+					c.problem(n, "wires", "output %d is wired to missing node %q", p+1, target)
+					continue
+				}
+				if c.off[target] {
+					continue // Node-RED drops messages to disabled nodes
+				}
+				ti, ok := g.index[target]
+				if !ok {
+					if _, built := c.built[target]; built || structuralTypes[tn.Type] {
+						// the target failed to build (already reported) or is not a node
+						if structuralTypes[tn.Type] {
+							c.problem(n, "wires", "output %d is wired to %q, which is a %s", p+1, target, tn.Type)
+						}
+						continue
+					}
+					c.problem(n, "wires", "output %d is wired to config node %q", p+1, target)
+					continue
+				}
+				if g.slots[ti].typ.Inputs == 0 {
+					c.problem(n, "wires", "output %d is wired to node %q (%s), which has no input", p+1, target, tn.Type)
+					continue
+				}
+				s.wires[p] = append(s.wires[p], ti)
+			}
+		}
+	}
+}
+
+// checkCycles rejects cycles, naming the nodes on each, and records a
+// topological order (sources first) for starting and stopping.
+func (c *compiler) checkCycles(g *Graph) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(g.slots))
+	var stack []int
+	var post []int
+	reported := make(map[int]bool)
+	var visit func(i int)
+	visit = func(i int) {
+		color[i] = grey
+		stack = append(stack, i)
+		for _, port := range g.slots[i].wires {
+			for _, t := range port {
+				switch color[t] {
+				case white:
+					visit(t)
+				case grey:
+					// the cycle is the stack from t to i
+					start := len(stack) - 1
+					for stack[start] != t {
+						start--
+					}
+					if reported[t] {
+						continue
+					}
+					ids := make([]string, 0, len(stack)-start+1)
+					for _, k := range stack[start:] {
+						ids = append(ids, fmt.Sprintf("%q", g.slots[k].host.id))
+						reported[k] = true
+					}
+					ids = append(ids, fmt.Sprintf("%q", g.slots[t].host.id))
+					n := c.byID[g.slots[t].host.id]
+					c.problem(n, "wires", "cycle: %s (flows must not loop back on themselves)", strings.Join(ids, " -> "))
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[i] = black
+		post = append(post, i)
+	}
+	for i := range g.slots {
+		if color[i] == white && g.slots[i].typ.Inputs == 0 {
+			visit(i)
+		}
+	}
+	for i := range g.slots {
+		if color[i] == white {
+			visit(i)
+		}
+	}
+	// Reverse post-order is a topological order.
+	g.order = make([]int, len(post))
+	for k, i := range post {
+		g.order[len(post)-1-k] = i
+	}
+}

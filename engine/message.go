@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync/atomic"
+)
+
+// Message is Node-RED's msg: a topic, a payload and any further properties.
+//
+// A Message is not safe for concurrent use, but the values it holds are
+// never mutated in place, so Copy is cheap: copies share their values and
+// each writes only its own fields (copy on write). The runtime hands the
+// original to the first wire of a fan-out and copies to the others, as
+// Node-RED does with clones.
+type Message struct {
+	// Topic is msg.topic.
+	Topic string
+	// Payload is msg.payload; see the package documentation for the
+	// value types it may hold.
+	Payload any
+
+	id          uint64
+	props       map[string]any
+	propsShared bool
+}
+
+var (
+	idPrefix  = randomPrefix()
+	idCounter atomic.Uint64
+)
+
+func randomPrefix() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// NewMessage returns a message with a fresh _msgid.
+func NewMessage(topic string, payload any) *Message {
+	return &Message{Topic: topic, Payload: payload, id: idPrefix ^ idCounter.Add(1)}
+}
+
+// ID returns msg._msgid: 16 hexadecimal digits, as Node-RED writes it.
+func (m *Message) ID() string {
+	var b [16]byte
+	const hex = "0123456789abcdef"
+	v := m.id
+	for i := 15; i >= 0; i-- {
+		b[i] = hex[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
+}
+
+// Copy returns a copy that shares the values of m (see Message). The copy
+// keeps the same _msgid, as a Node-RED clone does.
+func (m *Message) Copy() *Message {
+	c := *m
+	if m.props != nil {
+		m.propsShared = true
+		c.propsShared = true
+	}
+	return &c
+}
+
+// Prop returns the top-level property name (topic, payload, _msgid or any
+// other) and whether it is set.
+func (m *Message) Prop(name string) (any, bool) {
+	switch name {
+	case "payload":
+		return m.Payload, true
+	case "topic":
+		return m.Topic, true
+	case "_msgid":
+		return m.ID(), true
+	}
+	v, ok := m.props[name]
+	return v, ok
+}
+
+// SetProp sets the top-level property name. A topic that is not a string
+// is stored as its string form.
+func (m *Message) SetProp(name string, v any) {
+	switch name {
+	case "payload":
+		m.Payload = v
+		return
+	case "topic":
+		if s, ok := v.(string); ok {
+			m.Topic = s
+		} else if v == nil {
+			m.Topic = ""
+		} else {
+			m.Topic = ToString(v)
+		}
+		return
+	case "_msgid":
+		if s, ok := v.(string); ok {
+			if id, err := strconv.ParseUint(s, 16, 64); err == nil && len(s) == 16 {
+				m.id = id
+			}
+		}
+		return
+	}
+	m.ownProps()
+	m.props[name] = v
+}
+
+// DeleteProp removes the top-level property name. Deleting topic or
+// payload sets them to their empty values.
+func (m *Message) DeleteProp(name string) {
+	switch name {
+	case "payload":
+		m.Payload = nil
+		return
+	case "topic":
+		m.Topic = ""
+		return
+	case "_msgid":
+		return
+	}
+	if _, ok := m.props[name]; !ok {
+		return
+	}
+	m.ownProps()
+	delete(m.props, name)
+}
+
+func (m *Message) ownProps() {
+	if m.props == nil {
+		m.props = make(map[string]any, 4)
+		return
+	}
+	if m.propsShared {
+		cp := make(map[string]any, len(m.props)+1)
+		for k, v := range m.props {
+			cp[k] = v
+		}
+		m.props = cp
+		m.propsShared = false
+	}
+}
+
+// Get reads the value at path p and reports whether it exists.
+func (m *Message) Get(p Path) (any, bool) {
+	if len(p.segs) == 0 {
+		return nil, false
+	}
+	v, ok := m.Prop(p.segs[0].Key)
+	if !ok {
+		return nil, false
+	}
+	if len(p.segs) == 1 {
+		return v, true
+	}
+	return p.lookupIn(v)
+}
+
+// Set writes v at path p, creating missing objects and arrays on the way
+// and copying (never mutating) the containers it passes through.
+func (m *Message) Set(p Path, v any) error {
+	if len(p.segs) == 0 {
+		return fmt.Errorf("empty property path")
+	}
+	name := p.segs[0].Key
+	if len(p.segs) == 1 {
+		m.SetProp(name, v)
+		return nil
+	}
+	cur, _ := m.Prop(name)
+	nv, err := setIn(cur, p.segs[1:], v)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", p.src, err)
+	}
+	m.SetProp(name, nv)
+	return nil
+}
+
+// Delete removes the value at path p if it exists.
+func (m *Message) Delete(p Path) {
+	if len(p.segs) == 0 {
+		return
+	}
+	name := p.segs[0].Key
+	if len(p.segs) == 1 {
+		m.DeleteProp(name)
+		return
+	}
+	cur, ok := m.Prop(name)
+	if !ok {
+		return
+	}
+	m.SetProp(name, deleteIn(cur, p.segs[1:]))
+}
+
+// Keys returns the names of the message's properties in a stable order:
+// _msgid, topic, payload, then the others sorted.
+func (m *Message) Keys() []string {
+	keys := make([]string, 0, 3+len(m.props))
+	keys = append(keys, "_msgid", "topic", "payload")
+	extra := make([]string, 0, len(m.props))
+	for k := range m.props {
+		extra = append(extra, k)
+	}
+	sort.Strings(extra)
+	return append(keys, extra...)
+}
+
+// AppendJSON appends the whole message as a JSON object to b.
+func (m *Message) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	for i, k := range m.Keys() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		v, _ := m.Prop(k)
+		b = AppendJSON(b, v)
+	}
+	return append(b, '}')
+}
+
+// Value returns the whole message as a decoded object, for templates and
+// expressions that look properties up by name.
+func (m *Message) Value() map[string]any {
+	out := make(map[string]any, 3+len(m.props))
+	for k, v := range m.props {
+		out[k] = v
+	}
+	out["_msgid"] = m.ID()
+	out["topic"] = m.Topic
+	out["payload"] = m.Payload
+	return out
+}

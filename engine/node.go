@@ -1,0 +1,197 @@
+// Package engine is Runnel's flow runtime: messages, the node contract, the
+// registry of node types, graph compilation and message dispatch.
+//
+// A flow document compiles into a Graph, an immutable value: its nodes and
+// the wires between them, checked as a whole (unknown types, bad config,
+// wires to missing nodes, cycles). A Runtime runs one graph at a time and
+// replaces it on deploy by switching a pointer, so the broker and its
+// clients never notice. Nodes never hold pointers to their neighbours: they
+// pass messages to an Output and the graph routes them, synchronously, on
+// the goroutine of the source that injected the message.
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+)
+
+// Node is a running node instance, the value a Type's constructor returns.
+// A node with an input implements Receiver; a node may also implement
+// Starter and Closer. Node instances must be safe for concurrent use: several
+// sources may feed one node at the same time.
+type Node interface{}
+
+// Receiver is implemented by nodes with an input.
+type Receiver interface {
+	// Receive handles one message. It passes messages on with out.Send (zero
+	// or more times, on any port) and may change m, which it owns. A
+	// returned error is reported against the node and the message, and
+	// does not stop other messages.
+	Receive(m *Message, out Output) error
+}
+
+// Starter is implemented by nodes that do something when their flow starts,
+// such as subscribing to a topic or starting a timer.
+type Starter interface {
+	// Start begins the node's work. ctx is cancelled when the node stops.
+	Start(ctx context.Context) error
+}
+
+// Closer is implemented by nodes that hold resources. Close must finish the
+// node's in-flight work, release what Start acquired, and be safe to call
+// after a failed or missing Start.
+type Closer interface {
+	Close(ctx context.Context) error
+}
+
+// Status is a node's status as the editor shows it under the node.
+type Status struct {
+	Fill  string `json:"fill,omitempty"`  // red, green, yellow, blue, grey
+	Shape string `json:"shape,omitempty"` // dot, ring
+	Text  string `json:"text,omitempty"`
+}
+
+// Broker is the MQTT broker that mqtt-in and mqtt-out nodes use. The
+// embedded broker implements it without a network hop.
+type Broker interface {
+	// Publish publishes a message.
+	Publish(topic string, payload []byte, qos byte, retain bool) error
+	// Subscribe calls fn for each message matching filter until cancel is
+	// called. fn runs on the publisher's goroutine and must not block for
+	// long.
+	Subscribe(filter string, qos byte, fn func(Delivery)) (cancel func(), err error)
+}
+
+// Delivery is a message the broker hands to a subscription.
+type Delivery struct {
+	Topic   string
+	Payload []byte // shared with other subscribers: do not modify
+	QoS     byte
+	Retain  bool
+	// Internal is set when the message was published by the flows
+	// themselves (mqtt-out) rather than by a network client.
+	Internal bool
+}
+
+// Output passes messages from a node to the nodes wired to its ports.
+type Output struct {
+	g   *Graph
+	idx int
+}
+
+// Send passes m to every node wired to port (0-based). The first wire gets
+// m itself; further wires get copies, so that no node sees another's
+// changes. m must not be used by the caller after Send.
+func (o Output) Send(port int, m *Message) {
+	if o.g == nil || m == nil {
+		return
+	}
+	o.g.send(o.idx, port, m)
+}
+
+var errInvalidJSON = errors.New("invalid JSON")
+
+// Host is a node's link to the runtime: its identity, its logger, the
+// broker, and the channels for status, errors and debug output. The runtime
+// gives each node its own Host when it builds the node.
+type Host struct {
+	id, typ, name, z string
+	rt               *Runtime
+	c                *compiler // set while the graph is being compiled
+	g                *Graph
+	idx              int
+	log              *slog.Logger
+}
+
+// ID returns the node's id.
+func (h *Host) ID() string { return h.id }
+
+// Type returns the node's type name.
+func (h *Host) Type() string { return h.typ }
+
+// Name returns the node's name, which may be empty.
+func (h *Host) Name() string { return h.name }
+
+// Flow returns the id of the tab the node is on.
+func (h *Host) Flow() string { return h.z }
+
+// Logger returns a logger that tags each line with the node's id and type.
+func (h *Host) Logger() *slog.Logger { return h.log }
+
+// Broker returns the embedded broker, or nil when the runtime has none
+// (as when a flow is only being validated).
+func (h *Host) Broker() Broker { return h.rt.opts.Broker }
+
+// BrokerAddr returns the network address of the embedded broker's TCP
+// listener, so that a broker config node can tell whether it points at it.
+func (h *Host) BrokerAddr() string { return h.rt.opts.BrokerAddr }
+
+// Send passes m from this node's output port to the nodes wired to it. It
+// is how source nodes (mqtt-in, inject) inject messages; it runs the flow
+// synchronously on the caller's goroutine.
+func (h *Host) Send(port int, m *Message) {
+	if h.g == nil {
+		return
+	}
+	h.g.send(h.idx, port, m)
+}
+
+// Status sets the node's status.
+func (h *Host) Status(s Status) {
+	if h.rt.opts.OnStatus != nil {
+		h.rt.opts.OnStatus(StatusEvent{NodeID: h.id, Status: s})
+	}
+}
+
+// Error reports an error of this node; m is the message being handled, or nil.
+func (h *Host) Error(err error, m *Message) {
+	h.rt.reportError(h, err, m)
+}
+
+// Debug sends a value to the debug sink (the editor's debug sidebar and
+// anyone else who listens).
+func (h *Host) Debug(ev DebugEvent) {
+	ev.NodeID = h.id
+	if ev.Name == "" {
+		ev.Name = h.name
+	}
+	if h.rt.opts.OnDebug != nil {
+		h.rt.opts.OnDebug(ev)
+	}
+}
+
+// ConfigNode returns the built config node with the given id (such as an
+// mqtt-broker), for use in a constructor. It fails when there is no such
+// node, or when it is not a config node of type wantType.
+func (h *Host) ConfigNode(id, wantType string) (Node, error) {
+	if h.c == nil {
+		return nil, errors.New("config nodes can only be looked up while building")
+	}
+	return h.c.configNode(id, wantType)
+}
+
+// StatusEvent is a status change of a node.
+type StatusEvent struct {
+	NodeID string `json:"id"`
+	Status Status `json:"status"`
+}
+
+// ErrorEvent is an error a node reported.
+type ErrorEvent struct {
+	NodeID string `json:"id"`
+	Type   string `json:"type"`
+	Name   string `json:"name,omitempty"`
+	MsgID  string `json:"msgid,omitempty"`
+	Err    error  `json:"-"`
+}
+
+// DebugEvent is what a debug node shows.
+type DebugEvent struct {
+	NodeID   string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Topic    string `json:"topic,omitempty"`
+	Property string `json:"property"` // the property shown, or "msg" for the whole message
+	MsgID    string `json:"msgid"`
+	Value    any    `json:"-"` // the value shown
+}

@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// Segment is one step of a property path: an object key or an array index.
+type Segment struct {
+	Key   string // the key, or the decimal form of Index
+	Index int    // the array index when IsIndex is set
+	// IsIndex is set for bracketed numbers (a[0]) and numeric dotted names
+	// (a.0), which JavaScript also reads as array indexes.
+	IsIndex bool
+}
+
+// Path is a parsed property path such as payload.readings[0].t. It reads
+// and writes message properties the same way everywhere in Runnel.
+type Path struct {
+	src   string
+	segs  []Segment
+	gpath string // gjson/sjson form of segs[1:], escaped
+}
+
+// ParsePath parses a property path in Node-RED's syntax: dotted names,
+// bracketed indexes and quoted keys (payload["key with space"],
+// payload['a.b']). It rejects empty paths, empty segments and unbalanced
+// brackets with an error that says where.
+func ParsePath(s string) (Path, error) {
+	var segs []Segment
+	i := 0
+	n := len(s)
+	if strings.TrimSpace(s) == "" {
+		return Path{}, fmt.Errorf("empty property path")
+	}
+	expectName := true
+	for i < n {
+		c := s[i]
+		switch {
+		case c == '.':
+			if expectName {
+				return Path{}, fmt.Errorf("invalid property path %q: unexpected '.' at position %d", s, i+1)
+			}
+			expectName = true
+			i++
+			if i == n {
+				return Path{}, fmt.Errorf("invalid property path %q: ends with '.'", s)
+			}
+		case c == '[':
+			if len(segs) == 0 {
+				return Path{}, fmt.Errorf("invalid property path %q: must start with a name", s)
+			}
+			if expectName && i > 0 && s[i-1] == '.' {
+				return Path{}, fmt.Errorf("invalid property path %q: unexpected '[' after '.' at position %d", s, i+1)
+			}
+			i++
+			if i >= n {
+				return Path{}, fmt.Errorf("invalid property path %q: unclosed '['", s)
+			}
+			if q := s[i]; q == '"' || q == '\'' {
+				j := i + 1
+				var key strings.Builder
+				for j < n && s[j] != q {
+					if s[j] == '\\' && j+1 < n {
+						j++
+					}
+					key.WriteByte(s[j])
+					j++
+				}
+				if j+1 >= n || s[j+1] != ']' {
+					return Path{}, fmt.Errorf("invalid property path %q: unclosed quoted key at position %d", s, i+1)
+				}
+				segs = append(segs, Segment{Key: key.String()})
+				i = j + 2
+			} else {
+				j := strings.IndexByte(s[i:], ']')
+				if j < 0 {
+					return Path{}, fmt.Errorf("invalid property path %q: unclosed '['", s)
+				}
+				idx, err := strconv.Atoi(strings.TrimSpace(s[i : i+j]))
+				if err != nil || idx < 0 {
+					return Path{}, fmt.Errorf("invalid property path %q: %q is not an array index (position %d)", s, s[i:i+j], i+1)
+				}
+				segs = append(segs, Segment{Key: strconv.Itoa(idx), Index: idx, IsIndex: true})
+				i += j + 1
+			}
+			expectName = false
+		case c == ']' || c == '"' || c == '\'':
+			return Path{}, fmt.Errorf("invalid property path %q: unexpected %q at position %d", s, c, i+1)
+		default:
+			if !expectName {
+				return Path{}, fmt.Errorf("invalid property path %q: unexpected %q at position %d", s, c, i+1)
+			}
+			j := i
+			for j < n && s[j] != '.' && s[j] != '[' && s[j] != ']' {
+				j++
+			}
+			name := s[i:j]
+			seg := Segment{Key: name}
+			if len(segs) > 0 {
+				if idx, err := strconv.Atoi(name); err == nil && idx >= 0 && strconv.Itoa(idx) == name {
+					seg.Index, seg.IsIndex = idx, true
+				}
+			}
+			segs = append(segs, seg)
+			i = j
+			expectName = false
+		}
+	}
+	p := Path{src: s, segs: segs}
+	if len(segs) > 1 {
+		parts := make([]string, len(segs)-1)
+		for k, sg := range segs[1:] {
+			parts[k] = gjson.Escape(sg.Key)
+		}
+		p.gpath = strings.Join(parts, ".")
+	}
+	return p, nil
+}
+
+// MustParsePath is ParsePath for paths known to be valid; it panics otherwise.
+func MustParsePath(s string) Path {
+	p, err := ParsePath(s)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// String returns the path as it was written.
+func (p Path) String() string { return p.src }
+
+// IsZero reports whether p is the zero Path (no path was parsed).
+func (p Path) IsZero() bool { return len(p.segs) == 0 }
+
+// Segments returns the path's segments. The first is the message property.
+func (p Path) Segments() []Segment { return p.segs }
+
+// Lookup reads the value under the path's remaining segments from v, which
+// holds the value of the first segment. It reports whether the value exists.
+func (p Path) lookupIn(v any) (any, bool) {
+	rest := p.segs[1:]
+	for k, sg := range rest {
+		switch x := v.(type) {
+		case RawJSON:
+			path := p.gpath
+			if k > 0 {
+				path = escapedTail(rest[k:])
+			}
+			r := gjson.GetBytes(x, path)
+			if !r.Exists() {
+				return nil, false
+			}
+			return fromGJSON(r, false), true
+		case map[string]any:
+			nv, ok := x[sg.Key]
+			if !ok {
+				return nil, false
+			}
+			v = nv
+		case []any:
+			idx, err := strconv.Atoi(sg.Key)
+			if err != nil || idx < 0 || idx >= len(x) {
+				return nil, false
+			}
+			v = x[idx]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func escapedTail(segs []Segment) string {
+	parts := make([]string, len(segs))
+	for i, sg := range segs {
+		parts[i] = gjson.Escape(sg.Key)
+	}
+	return strings.Join(parts, ".")
+}
+
+// setIn returns a copy of container v with the value under segs set to
+// val, copying only the containers on the path. Missing containers are
+// created: arrays for index segments, objects otherwise.
+func setIn(v any, segs []Segment, val any) (any, error) {
+	if len(segs) == 0 {
+		return val, nil
+	}
+	sg := segs[0]
+	switch x := v.(type) {
+	case RawJSON:
+		raw, err := sjson.SetRawBytes(x, escapedTail(segs), AppendJSON(nil, val))
+		if err != nil {
+			return nil, err
+		}
+		return RawJSON(raw), nil
+	case map[string]any:
+		child, err := setIn(x[sg.Key], segs[1:], val)
+		if err != nil {
+			return nil, err
+		}
+		cp := make(map[string]any, len(x)+1)
+		for k, e := range x {
+			cp[k] = e
+		}
+		cp[sg.Key] = child
+		return cp, nil
+	case []any:
+		idx, err := strconv.Atoi(sg.Key)
+		if err != nil || idx < 0 {
+			return nil, fmt.Errorf("cannot set %q on an array", sg.Key)
+		}
+		n := len(x)
+		if idx >= n {
+			n = idx + 1
+		}
+		cp := make([]any, n)
+		copy(cp, x)
+		child, err := setIn(cp[idx], segs[1:], val)
+		if err != nil {
+			return nil, err
+		}
+		cp[idx] = child
+		return cp, nil
+	case nil:
+		if sg.IsIndex {
+			return setIn([]any{}, segs, val)
+		}
+		return setIn(map[string]any{}, segs, val)
+	default:
+		return nil, fmt.Errorf("cannot set property %q of a %s", sg.Key, TypeName(v))
+	}
+}
+
+// deleteIn returns a copy of v without the value under segs.
+func deleteIn(v any, segs []Segment) any {
+	if len(segs) == 0 {
+		return v
+	}
+	sg := segs[0]
+	switch x := v.(type) {
+	case RawJSON:
+		raw, err := sjson.DeleteBytes(x, escapedTail(segs))
+		if err != nil {
+			return v
+		}
+		return RawJSON(raw)
+	case map[string]any:
+		cur, ok := x[sg.Key]
+		if !ok {
+			return v
+		}
+		cp := make(map[string]any, len(x))
+		for k, e := range x {
+			cp[k] = e
+		}
+		if len(segs) == 1 {
+			delete(cp, sg.Key)
+		} else {
+			cp[sg.Key] = deleteIn(cur, segs[1:])
+		}
+		return cp
+	case []any:
+		idx, err := strconv.Atoi(sg.Key)
+		if err != nil || idx < 0 || idx >= len(x) {
+			return v
+		}
+		cp := make([]any, len(x))
+		copy(cp, x)
+		if len(segs) == 1 {
+			cp[idx] = nil // JavaScript's delete leaves a hole
+		} else {
+			cp[idx] = deleteIn(cp[idx], segs[1:])
+		}
+		return cp
+	}
+	return v
+}
+
+// TypeName names the JavaScript type of a value for error messages:
+// string, number, boolean, object, array, buffer, null.
+func TypeName(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case float64, int, int64, float32:
+		return "number"
+	case bool:
+		return "boolean"
+	case []byte:
+		return "buffer"
+	case []any:
+		return "array"
+	case RawJSON:
+		if len(x) > 0 && x[0] == '[' {
+			return "array"
+		}
+		return "object"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}

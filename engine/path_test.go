@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParsePath(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string // keys; "#n" for an index
+		err  string
+	}{
+		{in: "payload", want: []string{"payload"}},
+		{in: "payload.temperature", want: []string{"payload", "temperature"}},
+		{in: "payload.list[0].name", want: []string{"payload", "list", "#0", "name"}},
+		{in: `payload["key with space"]`, want: []string{"payload", "key with space"}},
+		{in: `payload['a.b'].c`, want: []string{"payload", "a.b", "c"}},
+		{in: "payload.readings.0.t", want: []string{"payload", "readings", "#0", "t"}},
+		{in: "", err: "empty"},
+		{in: "payload.", err: "ends with"},
+		{in: "payload..a", err: "unexpected '.'"},
+		{in: "payload[x]", err: "not an array index"},
+		{in: "payload[0", err: "unclosed"},
+		{in: "[0]", err: "must start with a name"},
+		{in: `payload["a]`, err: "unclosed"},
+	}
+	for _, c := range cases {
+		p, err := ParsePath(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParsePath(%q) error = %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParsePath(%q): %v", c.in, err)
+			continue
+		}
+		var got []string
+		for _, s := range p.Segments() {
+			if s.IsIndex {
+				got = append(got, "#"+s.Key)
+			} else {
+				got = append(got, s.Key)
+			}
+		}
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("ParsePath(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestMessageGetSetOnRawAndDecoded(t *testing.T) {
+	raw, _ := ParseJSON([]byte(`{"temperature":21.5,"list":[{"name":"a"},{"name":"b c"}],"odd key":{"x.y":1}}`))
+	for _, payload := range []any{raw, raw.(RawJSON).Decode()} {
+		m := NewMessage("sensors/dev1/data", payload)
+		get := func(path string) any {
+			v, ok := m.Get(MustParsePath(path))
+			if !ok {
+				return "<missing>"
+			}
+			return v
+		}
+		if got := get("payload.temperature"); got != 21.5 {
+			t.Errorf("%T: temperature = %#v", payload, got)
+		}
+		if got := get("payload.list[1].name"); got != "b c" {
+			t.Errorf("%T: list[1].name = %#v", payload, got)
+		}
+		if got := get(`payload["odd key"]['x.y']`); got != 1.0 {
+			t.Errorf("%T: odd key = %#v", payload, got)
+		}
+		if got := get("payload.nope.deeper"); got != "<missing>" {
+			t.Errorf("%T: missing = %#v", payload, got)
+		}
+		if got := get("topic"); got != "sensors/dev1/data" {
+			t.Errorf("topic = %#v", got)
+		}
+		// Set copies on write: a copy made before the change does not see it.
+		before := m.Copy()
+		if err := m.Set(MustParsePath("payload.list[0].name"), "z"); err != nil {
+			t.Fatal(err)
+		}
+		if got := get("payload.list[0].name"); got != "z" {
+			t.Errorf("%T: after set = %#v", payload, got)
+		}
+		if v, _ := before.Get(MustParsePath("payload.list[0].name")); v != "a" {
+			t.Errorf("%T: the copy saw the change: %#v", payload, v)
+		}
+		if err := m.Set(MustParsePath("payload.temperature.x"), 1.0); err == nil && TypeName(payload) != "object" {
+			t.Errorf("setting a property of a number should fail")
+		}
+	}
+}
+
+func TestMessageSetCreatesMissingAndCopiesProps(t *testing.T) {
+	m := NewMessage("t", nil)
+	if err := m.Set(MustParsePath("a.b[1]"), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(MarshalJSON(m.Value()["a"])); got != `{"b":[null,"x"]}` {
+		t.Errorf("created %s", got)
+	}
+	c := m.Copy()
+	c.SetProp("extra", 1.0)
+	if _, ok := m.Prop("extra"); ok {
+		t.Error("a property set on a copy leaked into the original")
+	}
+	if c.ID() != m.ID() || len(m.ID()) != 16 {
+		t.Errorf("copy id %s, original %s", c.ID(), m.ID())
+	}
+}

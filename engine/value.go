@@ -1,0 +1,473 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+// Values carried in a message follow JavaScript's model, as Node-RED's do:
+//
+//	nil                 null / undefined
+//	bool                boolean
+//	float64             number (Go integer types are accepted and treated as numbers)
+//	string              string
+//	[]byte              Buffer (raw bytes, e.g. an MQTT payload that is not text)
+//	RawJSON             an object or array kept as JSON bytes until somebody needs it decoded
+//	map[string]any      a decoded object
+//	[]any               a decoded array
+//
+// Values reachable from a message are never mutated in place: whoever changes a
+// nested value copies the containers on the way (Message.Set does this), so
+// messages can share them after a fan-out.
+
+// RawJSON is a JSON object or array kept as its encoded bytes. Paths are read
+// from it with gjson without decoding it; it is decoded only when a node needs
+// the whole value. The bytes must be valid JSON and must not be modified.
+type RawJSON []byte
+
+// Decode returns the decoded value: map[string]any, []any or a scalar.
+// Numbers decode as float64.
+func (r RawJSON) Decode() any {
+	return fromGJSON(gjson.ParseBytes(r), true)
+}
+
+// ParseJSON parses JSON text the way JavaScript's JSON.parse does. Objects
+// and arrays are returned as RawJSON (compacted, key order kept), scalars as
+// their Go value. It returns an error for invalid JSON.
+func ParseJSON(b []byte) (any, error) {
+	if !json.Valid(b) {
+		// Let encoding/json produce a positioned error message.
+		var v any
+		err := json.Unmarshal(b, &v)
+		if err == nil {
+			err = errInvalidJSON
+		}
+		return nil, err
+	}
+	return fromGJSON(gjson.ParseBytes(b), false), nil
+}
+
+// fromGJSON converts a gjson result to a message value. With deep set,
+// objects and arrays are decoded; otherwise they stay RawJSON.
+func fromGJSON(r gjson.Result, deep bool) any {
+	switch r.Type {
+	case gjson.Null:
+		return nil
+	case gjson.False:
+		return false
+	case gjson.True:
+		return true
+	case gjson.Number:
+		return r.Num
+	case gjson.String:
+		return r.Str
+	case gjson.JSON:
+		if !deep {
+			return RawJSON(r.Raw)
+		}
+		if r.IsArray() {
+			arr := r.Array()
+			out := make([]any, len(arr))
+			for i, e := range arr {
+				out[i] = fromGJSON(e, true)
+			}
+			return out
+		}
+		out := make(map[string]any)
+		r.ForEach(func(k, v gjson.Result) bool {
+			out[k.Str] = fromGJSON(v, true)
+			return true
+		})
+		return out
+	}
+	return nil
+}
+
+// ToFloat converts a value to a number the way JavaScript's parseFloat does
+// for strings, and returns ok=false where the result would be NaN.
+func ToFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, !math.IsNaN(x)
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case float32:
+		return float64(x), true
+	case string:
+		return parseFloatPrefix(x)
+	case []byte:
+		return parseFloatPrefix(string(x))
+	case bool:
+		// parseFloat(true) is NaN.
+		return 0, false
+	}
+	return 0, false
+}
+
+// parseFloatPrefix mimics JavaScript's parseFloat: leading white space is
+// skipped and the longest numeric prefix is parsed.
+func parseFloatPrefix(s string) (float64, bool) {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f' || s[i] == '\v') {
+		i++
+	}
+	s = s[i:]
+	if len(s) >= 8 {
+		for _, p := range []string{"Infinity", "+Infinity", "-Infinity"} {
+			if len(s) >= len(p) && s[:len(p)] == p {
+				if p[0] == '-' {
+					return math.Inf(-1), true
+				}
+				return math.Inf(1), true
+			}
+		}
+	}
+	end := 0
+	if end < len(s) && (s[end] == '+' || s[end] == '-') {
+		end++
+	}
+	digits := 0
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+		digits++
+	}
+	if end < len(s) && s[end] == '.' {
+		end++
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+			end++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	if end < len(s) && (s[end] == 'e' || s[end] == 'E') {
+		e := end + 1
+		if e < len(s) && (s[e] == '+' || s[e] == '-') {
+			e++
+		}
+		ed := e
+		for ed < len(s) && s[ed] >= '0' && s[ed] <= '9' {
+			ed++
+		}
+		if ed > e {
+			end = ed
+		}
+	}
+	f, err := strconv.ParseFloat(s[:end], 64)
+	if err != nil {
+		// Out of range values parse to ±Inf with an error; JavaScript agrees.
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return f, true
+		}
+		return 0, false
+	}
+	return f, true
+}
+
+// FormatNumber formats a number as JavaScript's Number.prototype.toString
+// does: 22 for 22.0, 0.1 for 0.1, 1e+21 for 1e21, NaN, Infinity.
+func FormatNumber(f float64) string {
+	return string(AppendNumber(nil, f))
+}
+
+// AppendNumber appends the JavaScript string form of f to b.
+func AppendNumber(b []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(b, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Infinity"...)
+	case f == 0:
+		return append(b, '0')
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		if math.Abs(f) < 1<<53 {
+			return strconv.AppendInt(b, int64(f), 10)
+		}
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
+	}
+	abs := math.Abs(f)
+	if abs >= 1e-6 && abs < 1e21 {
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
+	}
+	// Exponent form: JavaScript writes 1e+21 and 1.5e-7.
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'e', -1, 64)
+	// Go writes e+21 / e-07; JavaScript writes e+21 / e-7.
+	for i := start; i < len(b); i++ {
+		if b[i] == 'e' {
+			j := i + 2
+			k := j
+			for k < len(b)-1 && b[k] == '0' {
+				k++
+			}
+			b = append(b[:j], b[k:]...)
+			break
+		}
+	}
+	return b
+}
+
+// ToString converts a value to text the way JavaScript's String() does for
+// scalars (numbers in JavaScript form, null as "null"); objects and arrays
+// become their JSON text. Buffers are returned as UTF-8 text.
+func ToString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case float64:
+		return FormatNumber(x)
+	case nil:
+		return "null"
+	}
+	return string(AppendJSON(nil, v))
+}
+
+// MarshalJSON returns v as compact JSON text with JavaScript's number
+// formatting. RawJSON keeps its key order; decoded maps are written with
+// sorted keys. Buffers are written as Node-RED writes them:
+// {"type":"Buffer","data":[...]}.
+func MarshalJSON(v any) []byte { return AppendJSON(nil, v) }
+
+// AppendJSON appends the compact JSON encoding of v to b (see MarshalJSON).
+func AppendJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		if x {
+			return append(b, "true"...)
+		}
+		return append(b, "false"...)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return append(b, "null"...) // as JSON.stringify does
+		}
+		return AppendNumber(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case string:
+		return appendJSONString(b, x)
+	case []byte:
+		b = append(b, `{"type":"Buffer","data":[`...)
+		for i, c := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(c), 10)
+		}
+		return append(b, "]}"...)
+	case RawJSON:
+		return appendGJSON(b, gjson.ParseBytes(x))
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = AppendJSON(b, x[k])
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendJSON(b, e)
+		}
+		return append(b, ']')
+	}
+	// Anything else (a custom node's own type): let encoding/json decide.
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, enc...)
+}
+
+// appendGJSON re-encodes raw JSON compactly, keeping key order and writing
+// numbers as JavaScript does, so the result equals JSON.stringify(JSON.parse(raw)).
+func appendGJSON(b []byte, r gjson.Result) []byte {
+	switch r.Type {
+	case gjson.JSON:
+		if r.IsArray() {
+			b = append(b, '[')
+			first := true
+			r.ForEach(func(_, v gjson.Result) bool {
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				b = appendGJSON(b, v)
+				return true
+			})
+			return append(b, ']')
+		}
+		b = append(b, '{')
+		// JSON.parse keeps the last of duplicate keys; gjson walks all of
+		// them. Duplicates are rare enough to handle on the slow path.
+		first := true
+		var seen map[string]struct{}
+		r.ForEach(func(k, v gjson.Result) bool {
+			if seen != nil {
+				if _, dup := seen[k.Str]; dup {
+					return true
+				}
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendJSONString(b, k.Str)
+			b = append(b, ':')
+			b = appendGJSON(b, r.Get(gjson.Escape(k.Str)))
+			if seen == nil {
+				seen = make(map[string]struct{})
+			}
+			seen[k.Str] = struct{}{}
+			return true
+		})
+		return append(b, '}')
+	case gjson.Number:
+		return AppendNumber(b, r.Num)
+	case gjson.String:
+		return appendJSONString(b, r.Str)
+	}
+	return append(b, r.Raw...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string the way JSON.stringify does:
+// only ", \ and control characters are escaped; non-ASCII stays as it is.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[start:i]...)
+				b = append(b, `\ufffd`...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"':
+			b = append(b, `\"`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\t':
+			b = append(b, `\t`...)
+		case '\b':
+			b = append(b, `\b`...)
+		case '\f':
+			b = append(b, `\f`...)
+		default:
+			b = append(b, `\u00`...)
+			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// IndentJSON returns the JSON text of v indented with four spaces, as
+// JSON.stringify(v, null, 4) does.
+func IndentJSON(v any) []byte {
+	compact := AppendJSON(nil, v)
+	var out bytes.Buffer
+	if err := json.Indent(&out, compact, "", "    "); err != nil {
+		return compact
+	}
+	return out.Bytes()
+}
+
+// Equal reports whether two values are deeply equal, comparing objects by
+// content and ignoring key order, so a RawJSON and a map with the same
+// content are equal.
+func Equal(a, b any) bool {
+	if r, ok := a.(RawJSON); ok {
+		a = r.Decode()
+	}
+	if r, ok := b.(RawJSON); ok {
+		b = r.Decode()
+	}
+	switch x := a.(type) {
+	case nil, bool, string:
+		return a == b
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case int:
+		y, ok := ToFloat(b)
+		_, isNum := b.(float64)
+		return ok && isNum && float64(x) == y || a == b
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !Equal(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !Equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return bytes.Equal(AppendJSON(nil, a), AppendJSON(nil, b))
+}
