@@ -34,9 +34,9 @@ type Options struct {
 // Broker is a running embedded broker. It implements engine.Broker.
 type Broker struct {
 	srv    *mqtt.Server
+	flows  *flowSubs
 	addr   string
 	log    *slog.Logger
-	nextID atomic.Int64
 	closed atomic.Bool
 }
 
@@ -68,7 +68,10 @@ func Start(opts Options) (*Broker, error) {
 	if err := srv.AddHook(&connLog{log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add log hook: %w", err)
 	}
-	b := &Broker{srv: srv, log: log}
+	b := &Broker{srv: srv, log: log, flows: &flowSubs{}}
+	if err := srv.AddHook(b.flows, nil); err != nil {
+		return nil, fmt.Errorf("broker: add flows hook: %w", err)
+	}
 	if opts.Addr != "" {
 		ln, err := net.Listen("tcp", opts.Addr)
 		if err != nil {
@@ -118,27 +121,17 @@ func (b *Broker) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (f
 	if err := ValidFilter(filter); err != nil {
 		return nil, err
 	}
-	id := int(b.nextID.Add(1))
-	handler := func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
-		q := pk.FixedHeader.Qos
-		if q > qos {
-			q = qos
-		}
-		fn(engine.Delivery{
-			Topic:    pk.TopicName,
-			Payload:  pk.Payload,
-			QoS:      q,
-			Retain:   pk.FixedHeader.Retain,
-			Internal: pk.Origin == mqtt.InlineClientId,
-		})
-	}
-	if err := b.srv.Subscribe(filter, id, handler); err != nil {
-		return nil, fmt.Errorf("subscribe %q: %w", filter, err)
+	sub := &flowSub{levels: strings.Split(filter, "/"), qos: qos, fn: fn}
+	b.flows.add(sub)
+	// Retained messages that match are delivered at once, as to any
+	// new subscriber.
+	for _, pk := range b.srv.Topics.Messages(filter) {
+		sub.deliver(pk, false)
 	}
 	var once atomic.Bool
 	return func() {
-		if once.CompareAndSwap(false, true) && !b.closed.Load() {
-			_ = b.srv.Unsubscribe(filter, id)
+		if once.CompareAndSwap(false, true) {
+			b.flows.remove(sub)
 		}
 	}, nil
 }

@@ -168,6 +168,7 @@ func (rt *Runtime) compile(doc *flows.Document) (*Graph, error) {
 		g.slots = append(g.slots, s)
 	}
 	c.wire(g)
+	c.checkUnbuiltWires(g)
 	if len(c.probs) == 0 {
 		c.checkCycles(g)
 	}
@@ -302,6 +303,23 @@ func (c *compiler) wire(g *Graph) {
 					continue
 				}
 				s.wires[p] = append(s.wires[p], ti)
+			}
+		}
+	}
+}
+
+// checkUnbuiltWires reports wires to missing nodes from nodes that failed
+// to build, so that one deploy lists every problem.
+func (c *compiler) checkUnbuiltWires(g *Graph) {
+	for _, n := range c.doc.Nodes {
+		if _, ok := g.index[n.ID]; ok || c.off[n.ID] || structuralTypes[n.Type] {
+			continue
+		}
+		for p, port := range n.Wires {
+			for _, target := range port {
+				if _, ok := c.byID[target]; !ok {
+					c.problem(n, "wires", "output %d is wired to missing node %q", p+1, target)
+				}
 			}
 		}
 	}

@@ -23,9 +23,21 @@ type Message struct {
 	// value types it may hold.
 	Payload any
 
-	id          uint64
+	id uint64
+	// Further properties: the first few inline (mqtt-in sets qos and
+	// retain on every message), the rest in a map shared between copies
+	// until one of them writes (copy on write).
+	inl         [inlineProps]prop
+	ninl        int
 	props       map[string]any
 	propsShared bool
+}
+
+const inlineProps = 3
+
+type prop struct {
+	name string
+	val  any
 }
 
 var (
@@ -78,6 +90,11 @@ func (m *Message) Prop(name string) (any, bool) {
 	case "_msgid":
 		return m.ID(), true
 	}
+	for i := 0; i < m.ninl; i++ {
+		if m.inl[i].name == name {
+			return m.inl[i].val, true
+		}
+	}
 	v, ok := m.props[name]
 	return v, ok
 }
@@ -106,6 +123,17 @@ func (m *Message) SetProp(name string, v any) {
 		}
 		return
 	}
+	for i := 0; i < m.ninl; i++ {
+		if m.inl[i].name == name {
+			m.inl[i].val = v
+			return
+		}
+	}
+	if _, inMap := m.props[name]; !inMap && m.ninl < inlineProps {
+		m.inl[m.ninl] = prop{name, v}
+		m.ninl++
+		return
+	}
 	m.ownProps()
 	m.props[name] = v
 }
@@ -122,6 +150,14 @@ func (m *Message) DeleteProp(name string) {
 		return
 	case "_msgid":
 		return
+	}
+	for i := 0; i < m.ninl; i++ {
+		if m.inl[i].name == name {
+			copy(m.inl[i:], m.inl[i+1:m.ninl])
+			m.ninl--
+			m.inl[m.ninl] = prop{}
+			return
+		}
 	}
 	if _, ok := m.props[name]; !ok {
 		return
@@ -200,9 +236,12 @@ func (m *Message) Delete(p Path) {
 // Keys returns the names of the message's properties in a stable order:
 // _msgid, topic, payload, then the others sorted.
 func (m *Message) Keys() []string {
-	keys := make([]string, 0, 3+len(m.props))
+	keys := make([]string, 0, 3+m.ninl+len(m.props))
 	keys = append(keys, "_msgid", "topic", "payload")
-	extra := make([]string, 0, len(m.props))
+	extra := make([]string, 0, m.ninl+len(m.props))
+	for i := 0; i < m.ninl; i++ {
+		extra = append(extra, m.inl[i].name)
+	}
 	for k := range m.props {
 		extra = append(extra, k)
 	}
@@ -228,7 +267,10 @@ func (m *Message) AppendJSON(b []byte) []byte {
 // Value returns the whole message as a decoded object, for templates and
 // expressions that look properties up by name.
 func (m *Message) Value() map[string]any {
-	out := make(map[string]any, 3+len(m.props))
+	out := make(map[string]any, 3+m.ninl+len(m.props))
+	for i := 0; i < m.ninl; i++ {
+		out[m.inl[i].name] = m.inl[i].val
+	}
 	for k, v := range m.props {
 		out[k] = v
 	}

@@ -111,3 +111,28 @@ func TestMessageSetCreatesMissingAndCopiesProps(t *testing.T) {
 		t.Errorf("copy id %s, original %s", c.ID(), m.ID())
 	}
 }
+
+func TestMessagePropsInlineAndMap(t *testing.T) {
+	m := NewMessage("t", 1.0)
+	for i, k := range []string{"a", "b", "c", "d", "e"} {
+		m.SetProp(k, float64(i))
+	}
+	c := m.Copy()
+	c.SetProp("a", "changed")
+	c.SetProp("e", "changed")
+	c.DeleteProp("b")
+	c.DeleteProp("d")
+	if got := string(m.AppendJSON(nil)); got != `{"_msgid":"`+m.ID()+`","topic":"t","payload":1,"a":0,"b":1,"c":2,"d":3,"e":4}` {
+		t.Errorf("original: %s", got)
+	}
+	if got := string(c.AppendJSON(nil)); got != `{"_msgid":"`+m.ID()+`","topic":"t","payload":1,"a":"changed","c":2,"e":"changed"}` {
+		t.Errorf("copy: %s", got)
+	}
+	c.SetProp("f", true)
+	if v, ok := c.Prop("f"); !ok || v != true {
+		t.Errorf("f = %v, %v", v, ok)
+	}
+	if _, ok := m.Prop("f"); ok {
+		t.Error("f leaked into the original")
+	}
+}

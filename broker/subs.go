@@ -1,0 +1,123 @@
+package broker
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// flowSubs is the index of the flows' own subscriptions. mochi's inline
+// subscriptions copy maps for every published message; the flows need
+// neither that nor the network path, so the broker matches published
+// topics against this index from an OnPublish hook instead. Readers load an
+// immutable slice; Subscribe and Unsubscribe replace it (copy on write).
+type flowSubs struct {
+	mqtt.HookBase
+	mu   sync.Mutex // serialises writers
+	subs atomic.Pointer[[]*flowSub]
+}
+
+// flowSub is one subscription of a flow.
+type flowSub struct {
+	levels []string
+	qos    byte
+	fn     func(engine.Delivery)
+}
+
+func (f *flowSubs) ID() string { return "runnel-flows" }
+
+func (f *flowSubs) Provides(b byte) bool { return b == mqtt.OnPublish }
+
+// OnPublish hands the message to every matching flow subscription, on the
+// publisher's goroutine, before the broker delivers it to network clients.
+func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	subs := f.subs.Load()
+	if subs == nil || pk.Ignore {
+		return pk, nil
+	}
+	for _, s := range *subs {
+		if matchTopic(s.levels, pk.TopicName) {
+			s.deliver(pk, cl.Net.Inline)
+		}
+	}
+	return pk, nil
+}
+
+func (s *flowSub) deliver(pk packets.Packet, internal bool) {
+	q := pk.FixedHeader.Qos
+	if q > s.qos {
+		q = s.qos
+	}
+	s.fn(engine.Delivery{
+		Topic:    pk.TopicName,
+		Payload:  pk.Payload,
+		QoS:      q,
+		Retain:   pk.FixedHeader.Retain,
+		Internal: internal,
+	})
+}
+
+func (f *flowSubs) add(s *flowSub) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var next []*flowSub
+	if cur := f.subs.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, s)
+	f.subs.Store(&next)
+}
+
+func (f *flowSubs) remove(s *flowSub) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur := f.subs.Load()
+	if cur == nil {
+		return
+	}
+	next := make([]*flowSub, 0, len(*cur))
+	for _, x := range *cur {
+		if x != s {
+			next = append(next, x)
+		}
+	}
+	f.subs.Store(&next)
+}
+
+// matchTopic reports whether topic matches a filter split into levels,
+// without allocating. Wildcards at the first level do not match topics
+// that start with '$' (MQTT 3.1.1 section 4.7.2).
+func matchTopic(levels []string, topic string) bool {
+	if len(topic) > 0 && topic[0] == '$' && len(levels) > 0 && (levels[0] == "+" || levels[0] == "#") {
+		return false
+	}
+	rest := topic
+	for i, l := range levels {
+		if l == "#" {
+			return true
+		}
+		var level string
+		j := strings.IndexByte(rest, '/')
+		last := j < 0
+		if last {
+			level = rest
+		} else {
+			level = rest[:j]
+		}
+		if l != "+" && l != level {
+			return false
+		}
+		if last {
+			// The topic ends here: the filter must end too, or go on
+			// with only "#" ("a/#" matches "a").
+			return i == len(levels)-1 || (i == len(levels)-2 && levels[i+1] == "#")
+		}
+		rest = rest[j+1:]
+	}
+	return false
+}

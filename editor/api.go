@@ -1,0 +1,230 @@
+// Package editor is Runnel's HTTP side: the admin API (shaped like
+// Node-RED's) that the browser editor and automation use to read and deploy
+// flows and to list node types.
+package editor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/flows"
+)
+
+// maxBody bounds the size of a deployed flow document.
+const maxBody = 16 << 20
+
+// Options configure the admin API.
+type Options struct {
+	// Runtime runs the flows; required.
+	Runtime *engine.Runtime
+	// Registry lists the node types for GET /nodes; DefaultRegistry when nil.
+	Registry *engine.Registry
+	// FlowFile is where deployed flows are saved (atomically); not saved when empty.
+	FlowFile string
+	// Logger receives one line per deploy at debug level.
+	Logger *slog.Logger
+}
+
+// API serves the admin API. Create it with NewAPI.
+type API struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+	mu   sync.Mutex // serialises deploys
+}
+
+// NewAPI returns the admin API handler:
+//
+//	GET  /flows        the running flow document (with Node-RED-API-Version: v2, {"rev","flows"})
+//	POST /flows        deploy a document (v1 array or v2 {"rev","flows"}); 400 lists every problem
+//	GET  /nodes        the registered node types with their config schemas
+//	POST /inject/{id}  press an inject node's button
+func NewAPI(opts Options) *API {
+	if opts.Registry == nil {
+		opts.Registry = engine.DefaultRegistry
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &API{opts: opts, log: log, mux: http.NewServeMux()}
+	a.mux.HandleFunc("GET /flows", a.getFlows)
+	a.mux.HandleFunc("POST /flows", a.postFlows)
+	a.mux.HandleFunc("GET /nodes", a.getNodes)
+	a.mux.HandleFunc("POST /inject/{id}", a.postInject)
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// Rev returns the revision string of a document, as Node-RED's rev: a hash
+// of its content.
+func Rev(d *flows.Document) string {
+	b, err := d.Marshal(flows.FormatRunnel, false)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+func (a *API) current() *flows.Document {
+	if g := a.opts.Runtime.Graph(); g != nil {
+		return g.Document()
+	}
+	return &flows.Document{}
+}
+
+func (a *API) getFlows(w http.ResponseWriter, r *http.Request) {
+	doc := a.current()
+	b, err := doc.Marshal(flows.FormatRunnel, false)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "marshal flows: "+err.Error(), nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if r.Header.Get("Node-RED-API-Version") == "v2" {
+		fmt.Fprintf(w, `{"rev":%q,"flows":%s}`, Rev(doc), b)
+		return
+	}
+	w.Write(b)
+}
+
+// deployError is the body of a rejected deploy.
+type deployError struct {
+	Error    string          `json:"error"`
+	Message  string          `json:"message"`
+	Problems []flows.Problem `json:"problems,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string, probs []flows.Problem) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	kind := map[int]string{400: "invalid_flows", 409: "version_mismatch", 404: "not_found"}[code]
+	if kind == "" {
+		kind = "unexpected_error"
+	}
+	json.NewEncoder(w).Encode(deployError{Error: kind, Message: msg, Problems: probs})
+}
+
+func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "read body: "+err.Error(), nil)
+		return
+	}
+	var v2 struct {
+		Rev   *string         `json:"rev"`
+		Flows json.RawMessage `json:"flows"`
+	}
+	rev := ""
+	if len(body) > 0 && body[0] == '{' {
+		if err := json.Unmarshal(body, &v2); err == nil && v2.Rev != nil {
+			rev = *v2.Rev
+		}
+	}
+	deployType := r.Header.Get("Node-RED-Deployment-Type")
+	switch deployType {
+	case "", "full", "flows", "nodes", "reload":
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown deployment type %q", deployType), nil)
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var doc *flows.Document
+	if deployType == "reload" {
+		doc = a.current().Clone()
+	} else {
+		doc, err = flows.Parse(body)
+		if err != nil {
+			var probs flows.Problems
+			if errors.As(err, &probs) {
+				writeError(w, http.StatusBadRequest, probs.Error(), probs)
+				return
+			}
+			writeError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+	}
+	if rev != "" && rev != Rev(a.current()) {
+		writeError(w, http.StatusConflict, "the flows were changed since rev "+rev, nil)
+		return
+	}
+	start := time.Now()
+	g, err := a.opts.Runtime.Compile(doc)
+	if err != nil {
+		var probs flows.Problems
+		if errors.As(err, &probs) {
+			writeError(w, http.StatusBadRequest, probs.Error(), probs)
+			return
+		}
+		writeError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	if a.opts.FlowFile != "" {
+		if err := flows.WriteFile(a.opts.FlowFile, doc); err != nil {
+			writeError(w, http.StatusInternalServerError, "save flows: "+err.Error(), nil)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
+	defer cancel()
+	a.opts.Runtime.Swap(ctx, g)
+	a.log.Debug("deploy", slog.String("type", deployType), slog.Int("objects", len(doc.Nodes)), slog.Duration("took", time.Since(start)))
+	if v2.Rev != nil || r.Header.Get("Node-RED-API-Version") == "v2" {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"rev":%q}`, Rev(doc))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// nodeType is one entry of GET /nodes.
+type nodeType struct {
+	*engine.Type
+	// Module names where the type comes from ("runnel" for built-ins).
+	Module string `json:"module"`
+}
+
+func (a *API) getNodes(w http.ResponseWriter, r *http.Request) {
+	types := a.opts.Registry.Types()
+	out := make([]nodeType, len(types))
+	for i, t := range types {
+		out[i] = nodeType{Type: t, Module: "runnel"}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+}
+
+// Trigger is implemented by nodes with a button, such as inject.
+type Trigger interface{ Trigger() }
+
+func (a *API) postInject(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	g := a.opts.Runtime.Graph()
+	if g == nil {
+		writeError(w, http.StatusNotFound, "no flows are running", nil)
+		return
+	}
+	t, ok := g.Node(id).(Trigger)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no inject node %q", id), nil)
+		return
+	}
+	go t.Trigger()
+	w.WriteHeader(http.StatusOK)
+}

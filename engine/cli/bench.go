@@ -1,0 +1,745 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/runnel-io/runnel/flows"
+)
+
+const benchUsage = `Usage: runnel bench [flags]
+
+Load test over TCP on the loopback interface. A publisher sends
+{"temperature":<seq>,"humidity":40} to sensors/dev<seq%%devices>/data, with
+every seq unique so that every message must produce exactly one alert, and a
+subscriber measures throughput, end-to-end latency, loss and duplicates.
+
+Targets (each a child process the bench starts on free loopback ports and
+stops again):
+  runnel     runnel serve with the example flow; subscribes to alerts/#
+  mosquitto  mosquitto as a bare relay (no flow); subscribes to sensors/+/data
+  both       runnel, then mosquitto, and the ratio of the two
+--addr drives an already running broker (loopback only) with the runnel
+topics instead; there are no server CPU or memory figures then.
+
+Modes: --rate 0 (saturation) keeps at most --window messages in flight (sent
+and not yet received); --rate R paces R msg/s for --duration. Every run is
+bounded: it ends when everything arrived, after 5 s without progress, or at
+a timeout of 2×expected time + 5 s (at saturation, expecting 5000 msg/s).
+
+Server CPU is utime+stime of the child from /proc/PID/stat, in clock ticks
+of the kernel's USER_HZ (read from the auxiliary vector; 100 if unknown), so
+it has a resolution of 10 ms per run at 100 Hz.
+
+Flags:
+`
+
+// benchOptions are the bench's flags.
+type benchOptions struct {
+	target    string
+	addr      string
+	devices   int
+	rate      float64
+	window    int
+	count     int
+	duration  time.Duration
+	qos       int
+	runs      int
+	timeout   time.Duration
+	jsonFile  string
+	startup   bool
+	mosquitto string
+}
+
+// targetReport is the measurement of one target.
+type targetReport struct {
+	Target      string       `json:"target"`
+	Addr        string       `json:"addr"`
+	Publish     string       `json:"publish"`
+	Subscribe   string       `json:"subscribe"`
+	Runs        []loadResult `json:"runs"`
+	Median      *loadResult  `json:"median,omitempty"`
+	IdleRSS     int64        `json:"idle_rss_bytes,omitempty"`
+	PeakRSS     int64        `json:"peak_rss_bytes,omitempty"`
+	ServerCPU   bool         `json:"-"` // server CPU figures are known
+	Error       string       `json:"error,omitempty"`
+	ChildOutput string       `json:"child_output,omitempty"`
+}
+
+type startupReport struct {
+	FirstAlertMs []float64 `json:"first_alert_ms"`
+	PortOpenMs   []float64 `json:"port_open_ms"`
+	MedianAlert  float64   `json:"median_first_alert_ms"`
+	MedianPort   float64   `json:"median_port_open_ms"`
+	IdleRSS      int64     `json:"idle_rss_after_2s_bytes,omitempty"`
+	Error        string    `json:"error,omitempty"`
+}
+
+type benchReport struct {
+	Command     string          `json:"command"`
+	Mode        string          `json:"mode"` // saturation or rate
+	Rate        float64         `json:"rate,omitempty"`
+	Window      int             `json:"window,omitempty"`
+	QoS         int             `json:"qos"`
+	Count       int             `json:"count"`
+	Devices     int             `json:"devices"`
+	Runs        int             `json:"runs"`
+	ClockTicks  int64           `json:"clock_ticks_per_s"`
+	CPUs        int             `json:"cpus"`
+	Started     time.Time       `json:"started"`
+	Targets     []*targetReport `json:"targets"`
+	Throughput  float64         `json:"ratio_throughput_runnel_over_mosquitto,omitempty"`
+	CPUPerMsg   float64         `json:"ratio_server_cpu_per_msg_runnel_over_mosquitto,omitempty"`
+	Startup     *startupReport  `json:"startup,omitempty"`
+	Environment string          `json:"environment"`
+}
+
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), benchUsage)
+		fs.PrintDefaults()
+	}
+	var o benchOptions
+	fs.StringVar(&o.target, "target", "both", "what to measure: `runnel`, mosquitto or both")
+	fs.StringVar(&o.addr, "addr", "", "drive an already running broker at this loopback `host:port` (runnel topics) instead of a target")
+	fs.IntVar(&o.devices, "devices", 10, "number of device `topics`")
+	fs.Float64Var(&o.rate, "rate", 0, "messages per second; 0 is saturation (limited by --window)")
+	fs.IntVar(&o.window, "window", 2000, "saturation: most messages in flight (sent, not yet received)")
+	fs.IntVar(&o.count, "count", 0, "messages per run (default 200000 at saturation, rate×duration at a fixed rate)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "fixed rate: how long each run sends")
+	fs.IntVar(&o.qos, "qos", 0, "QoS of publisher and subscriber: 0 or 1")
+	fs.IntVar(&o.runs, "runs", 3, "runs per target; the figures are their medians")
+	fs.DurationVar(&o.timeout, "timeout", 0, "bound on each run (default 2×expected time + 5 s)")
+	fs.StringVar(&o.jsonFile, "json", "", "also write the results as JSON to this `file`")
+	fs.BoolVar(&o.startup, "startup", true, "also measure the start-up time and idle memory of runnel run (when the target includes runnel)")
+	fs.StringVar(&o.mosquitto, "mosquitto", "", "mosquitto `binary` (default: from PATH, else /usr/sbin/mosquitto)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	countSet := false
+	fs.Visit(func(f *flag.Flag) { countSet = countSet || f.Name == "count" })
+	if err := o.check(countSet); err != nil {
+		return err
+	}
+	ctx, cancel := signalContext(ctx)
+	defer cancel()
+
+	rep := &benchReport{
+		Command:    o.command(),
+		Mode:       "saturation",
+		QoS:        o.qos,
+		Count:      o.count,
+		Devices:    o.devices,
+		Runs:       o.runs,
+		ClockTicks: clkTck(),
+		CPUs:       runtime.NumCPU(),
+		Started:    time.Now(),
+		Environment: fmt.Sprintf("%s/%s, %d CPUs, %s, load generator in the same machine",
+			runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
+	}
+	if o.rate > 0 {
+		rep.Mode, rep.Rate = "rate", o.rate
+	} else {
+		rep.Window = o.window
+	}
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+
+	var failed []error
+	var targets []string
+	switch {
+	case o.addr != "":
+		targets = []string{"addr"}
+	case o.target == "both":
+		targets = []string{"runnel", "mosquitto"}
+	default:
+		targets = []string{o.target}
+	}
+	for _, name := range targets {
+		tr := &targetReport{Target: name}
+		rep.Targets = append(rep.Targets, tr)
+		err := o.measure(ctx, tr, progress)
+		if err != nil {
+			tr.Error = err.Error()
+			failed = append(failed, fmt.Errorf("%s failed (details above)", name))
+			progress("%s: %v", name, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if r, m := findTarget(rep, "runnel"), findTarget(rep, "mosquitto"); r != nil && m != nil && r.Median != nil && m.Median != nil {
+		if m.Median.MsgPerSec > 0 {
+			rep.Throughput = r.Median.MsgPerSec / m.Median.MsgPerSec
+		}
+		if m.Median.ServerCPUus > 0 {
+			rep.CPUPerMsg = r.Median.ServerCPUus / m.Median.ServerCPUus
+		}
+	}
+	if o.startup && o.addr == "" && (o.target == "runnel" || o.target == "both") {
+		progress("start-up of runnel run (5 times)")
+		rep.Startup = measureStartup(ctx, 5)
+		if rep.Startup.Error != "" {
+			failed = append(failed, errors.New("start-up measurement failed (details above)"))
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+
+	printReport(stdout, rep)
+	if o.jsonFile != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.jsonFile, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return errors.Join(failed...)
+}
+
+func (o *benchOptions) check(countSet bool) error {
+	switch {
+	case o.addr == "" && o.target != "runnel" && o.target != "mosquitto" && o.target != "both":
+		return fmt.Errorf("--target %q: want runnel, mosquitto or both", o.target)
+	case o.devices < 1 || o.devices > 1_000_000:
+		return errors.New("--devices must be between 1 and 1000000")
+	case o.rate < 0 || o.rate > 10_000_000:
+		return errors.New("--rate must be between 0 and 10000000")
+	case o.rate == 0 && (o.window < 1 || o.window > 1_000_000):
+		return errors.New("--window must be between 1 and 1000000")
+	case o.qos != 0 && o.qos != 1:
+		return errors.New("--qos must be 0 or 1")
+	case o.runs < 1 || o.runs > 100:
+		return errors.New("--runs must be between 1 and 100")
+	case o.timeout < 0:
+		return errors.New("--timeout must not be negative")
+	case o.rate > 0 && !countSet && (o.duration <= 0 || o.duration > time.Hour):
+		return errors.New("--duration must be between 0 and 1h")
+	}
+	if o.addr != "" {
+		if err := checkLoopback(o.addr); err != nil {
+			return fmt.Errorf("--addr: %w", err)
+		}
+	}
+	if !countSet {
+		if o.rate > 0 {
+			o.count = int(o.rate * o.duration.Seconds())
+		} else {
+			o.count = 200_000
+		}
+	}
+	if o.count < 1 || o.count > maxBenchCount {
+		return fmt.Errorf("--count must be between 1 and %d (got %d)", maxBenchCount, o.count)
+	}
+	return nil
+}
+
+// command is the command line that repeats this bench.
+func (o *benchOptions) command() string {
+	a := []string{"runnel", "bench"}
+	if o.addr != "" {
+		a = append(a, "--addr", o.addr)
+	} else {
+		a = append(a, "--target", o.target)
+	}
+	if o.rate > 0 {
+		a = append(a, "--rate", strconv.FormatFloat(o.rate, 'f', -1, 64))
+	} else {
+		a = append(a, "--window", strconv.Itoa(o.window))
+	}
+	a = append(a, "--count", strconv.Itoa(o.count), "--devices", strconv.Itoa(o.devices),
+		"--qos", strconv.Itoa(o.qos), "--runs", strconv.Itoa(o.runs))
+	if o.timeout > 0 {
+		a = append(a, "--timeout", o.timeout.String())
+	}
+	if !o.startup {
+		a = append(a, "--startup=false")
+	}
+	if o.mosquitto != "" {
+		a = append(a, "--mosquitto", o.mosquitto)
+	}
+	return strings.Join(a, " ")
+}
+
+func findTarget(rep *benchReport, name string) *targetReport {
+	for _, t := range rep.Targets {
+		if t.Target == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// measure starts the target's server (if any), checks that it works, and
+// runs the load o.runs times against it.
+func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress func(string, ...any)) error {
+	extract := extractAlert
+	tr.Publish, tr.Subscribe = "sensors/dev<k>/data", "alerts/#"
+	var child *benchChild
+	switch tr.Target {
+	case "addr":
+		tr.Addr = o.addr
+	case "runnel":
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		data, err := os.MkdirTemp("", "runnel-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(data)
+		mqttAddr, err1 := freeLoopbackAddr()
+		httpAddr, err2 := freeLoopbackAddr()
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		tr.Addr = mqttAddr
+		progress("runnel: starting %s serve on %s", exe, mqttAddr)
+		child, err = startChild("runnel serve", exe, "serve", "--mqtt", mqttAddr, "--http", httpAddr,
+			"--data", data, "--log-level", "warn")
+		if err != nil {
+			return err
+		}
+	case "mosquitto":
+		extract = extractJSON
+		tr.Subscribe = "sensors/+/data"
+		bin := o.mosquitto
+		if bin == "" {
+			var err error
+			if bin, err = exec.LookPath("mosquitto"); err != nil {
+				bin = "/usr/sbin/mosquitto"
+			}
+		}
+		dir, err := os.MkdirTemp("", "runnel-bench-mosquitto-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return err
+		}
+		tr.Addr = addr
+		_, port, _ := strings.Cut(addr, ":")
+		conf := filepath.Join(dir, "mosquitto.conf")
+		if err := os.WriteFile(conf, []byte(mosquittoConf(port)), 0o644); err != nil {
+			return err
+		}
+		progress("mosquitto: starting %s on %s", bin, addr)
+		child, err = startChild("mosquitto", bin, "-c", conf)
+		if err != nil {
+			return err
+		}
+	}
+	if child != nil {
+		defer func() {
+			child.stop()
+			if tr.Error != "" {
+				tr.ChildOutput = child.out.String()
+			}
+		}()
+		if err := child.waitPort(ctx, tr.Addr, 20*time.Second); err != nil {
+			return err
+		}
+		tr.ServerCPU = true
+	}
+	// The broker may accept connections before the flow is deployed:
+	// wait until a message goes all the way through.
+	if _, err := probe(ctx, tr.Addr, tr.Subscribe, extract, 20*time.Millisecond, 15*time.Second); err != nil {
+		if child != nil {
+			select {
+			case <-child.exited:
+				return child.failure()
+			default:
+			}
+		}
+		return fmt.Errorf("no message went through %s within 15 s (published to sensors/bench-probe/data, subscribed to %s): %w",
+			tr.Addr, tr.Subscribe, err)
+	}
+	if child != nil {
+		tr.IdleRSS, _, _ = procMem(child.pid())
+	}
+
+	base := int64(0)
+	for i := range o.runs {
+		cfg := loadConfig{
+			Addr:      tr.Addr,
+			PubPrefix: "sensors/dev",
+			PubSuffix: "/data",
+			SubFilter: tr.Subscribe,
+			Extract:   extract,
+			Devices:   o.devices,
+			Count:     o.count,
+			Rate:      o.rate,
+			Window:    o.window,
+			QoS:       byte(o.qos),
+			SeqBase:   base,
+			Timeout:   o.timeout,
+			ClientID:  fmt.Sprintf("runnel-bench-%d-%d", os.Getpid(), i),
+		}
+		base += int64(o.count)
+		var cpu0 time.Duration
+		if child != nil {
+			cpu0, _ = procCPU(child.pid())
+		}
+		res, err := runLoad(ctx, cfg)
+		if child != nil && res.Received > 0 {
+			if cpu1, err := procCPU(child.pid()); err == nil {
+				res.ServerCPUus = float64(cpu1-cpu0) / 1e3 / float64(res.Received)
+			}
+		}
+		if err != nil {
+			if child != nil {
+				select {
+				case <-child.exited:
+					return child.failure()
+				default:
+				}
+			}
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		tr.Runs = append(tr.Runs, res)
+		note := ""
+		if res.TimedOut {
+			note = " (timed out)"
+		}
+		progress("%s: run %d/%d: %s msg/s, p50 %s, p99 %s, lost %d, duplicates %d%s", tr.Target, i+1, o.runs,
+			fmtRate(res.MsgPerSec), fmtUs(res.P50us), fmtUs(res.P99us), res.Lost, res.Duplicates, note)
+	}
+	if child != nil {
+		_, tr.PeakRSS, _ = procMem(child.pid())
+	}
+	tr.Median = medianResult(tr.Runs)
+	return nil
+}
+
+func mosquittoConf(port string) string {
+	return "# written by runnel bench\n" +
+		"listener " + port + " 127.0.0.1\n" +
+		"allow_anonymous true\n" +
+		"set_tcp_nodelay true\n" +
+		"max_queued_messages 1000000\n" +
+		"persistence false\n" +
+		"log_dest none\n"
+}
+
+// medianResult returns the median of each figure of runs.
+func medianResult(runs []loadResult) *loadResult {
+	if len(runs) == 0 {
+		return nil
+	}
+	mi := func(f func(r *loadResult) int) int {
+		v := make([]float64, len(runs))
+		for i := range runs {
+			v[i] = float64(f(&runs[i]))
+		}
+		return int(median(v))
+	}
+	mf := func(f func(r *loadResult) float64) float64 {
+		v := make([]float64, len(runs))
+		for i := range runs {
+			v[i] = f(&runs[i])
+		}
+		return median(v)
+	}
+	m := &loadResult{
+		Sent:        mi(func(r *loadResult) int { return r.Sent }),
+		Received:    mi(func(r *loadResult) int { return r.Received }),
+		Lost:        mi(func(r *loadResult) int { return r.Lost }),
+		Duplicates:  mi(func(r *loadResult) int { return r.Duplicates }),
+		Stray:       mi(func(r *loadResult) int { return r.Stray }),
+		ElapsedSec:  mf(func(r *loadResult) float64 { return r.ElapsedSec }),
+		MsgPerSec:   mf(func(r *loadResult) float64 { return r.MsgPerSec }),
+		P50us:       mf(func(r *loadResult) float64 { return r.P50us }),
+		P99us:       mf(func(r *loadResult) float64 { return r.P99us }),
+		MaxUs:       mf(func(r *loadResult) float64 { return r.MaxUs }),
+		ClientCPUus: mf(func(r *loadResult) float64 { return r.ClientCPUus }),
+		ServerCPUus: mf(func(r *loadResult) float64 { return r.ServerCPUus }),
+	}
+	for _, r := range runs {
+		m.TimedOut = m.TimedOut || r.TimedOut
+	}
+	return m
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// probe publishes to sensors/bench-probe/data every interval, with
+// negative temperatures that no run uses, until something arrives on
+// filter, and returns how long that took.
+func probe(ctx context.Context, addr, filter string, extract extractKind, interval, timeout time.Duration) (time.Duration, error) {
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	id := fmt.Sprintf("runnel-bench-%d-probe", os.Getpid())
+	sub, err := dialBench(ctx, addr, id+"-sub")
+	if err != nil {
+		return 0, err
+	}
+	defer sub.close()
+	if err := sub.subscribe(filter, 0, timeout); err != nil {
+		return 0, err
+	}
+	pub, err := dialBench(ctx, addr, id+"-pub")
+	if err != nil {
+		return 0, err
+	}
+	defer pub.close()
+	got := make(chan error, 1)
+	go func() {
+		var pk packets.Packet
+		for {
+			if err := sub.read(&pk); err != nil {
+				got <- err
+				return
+			}
+			if pk.FixedHeader.Type != packets.Publish {
+				continue
+			}
+			if v, ok := extractSeq(pk.Payload, extract); ok && v < 0 {
+				got <- nil
+				return
+			}
+		}
+	}()
+	defer sub.c.SetReadDeadline(time.Now()) // stops the reader if still running
+	pk := packets.Packet{
+		FixedHeader:     packets.FixedHeader{Type: packets.Publish},
+		ProtocolVersion: benchProtocol,
+		TopicName:       "sensors/bench-probe/data",
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for i := 1; ; i++ {
+		pk.Payload = fmt.Appendf(nil, `{"temperature":-%d,"humidity":40}`, i)
+		if err := pub.write(&pk); err != nil {
+			return 0, err
+		}
+		if err := pub.w.Flush(); err != nil {
+			return 0, err
+		}
+		select {
+		case err := <-got:
+			if err != nil {
+				return 0, err
+			}
+			return time.Since(began), nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// measureStartup starts runnel run with the example flow n times and
+// measures, from exec, when the MQTT port accepts a connection and when a
+// published reading first produces an alert; the last time it also reads
+// the idle RSS 2 s after exec.
+func measureStartup(ctx context.Context, n int) *startupReport {
+	sr := &startupReport{}
+	fail := func(err error) *startupReport {
+		sr.Error = err.Error()
+		return sr
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fail(err)
+	}
+	dir, err := os.MkdirTemp("", "runnel-bench-startup-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "example.json")
+	if err := os.WriteFile(file, flows.Example, 0o644); err != nil {
+		return fail(err)
+	}
+	for i := range n {
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return fail(err)
+		}
+		began := time.Now()
+		child, err := startChild("runnel run", exe, "run", "--mqtt", addr, "--log-level", "warn", file)
+		if err != nil {
+			return fail(err)
+		}
+		err = child.waitPort(ctx, addr, 20*time.Second)
+		port := time.Since(began)
+		if err == nil {
+			_, err = probe(ctx, addr, "alerts/#", extractAlert, 2*time.Millisecond, 15*time.Second)
+		}
+		alert := time.Since(began)
+		if err == nil && i == n-1 {
+			select {
+			case <-time.After(time.Until(began.Add(2 * time.Second))):
+				sr.IdleRSS, _, err = procMem(child.pid())
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		child.stop()
+		if err != nil {
+			if out := child.out.String(); !strings.Contains(err.Error(), out) {
+				err = fmt.Errorf("%w; its output:\n%s", err, out)
+			}
+			return fail(fmt.Errorf("start %d: %w", i+1, err))
+		}
+		sr.PortOpenMs = append(sr.PortOpenMs, float64(port)/1e6)
+		sr.FirstAlertMs = append(sr.FirstAlertMs, float64(alert)/1e6)
+	}
+	sr.MedianPort = median(sr.PortOpenMs)
+	sr.MedianAlert = median(sr.FirstAlertMs)
+	return sr
+}
+
+func printReport(w io.Writer, rep *benchReport) {
+	mode := fmt.Sprintf("saturation (window %d)", rep.Window)
+	if rep.Mode == "rate" {
+		mode = fmt.Sprintf("fixed rate %s msg/s", fmtRate(rep.Rate))
+	}
+	fmt.Fprintf(w, "\nrunnel bench: %s, QoS %d, %d messages per run, %d devices, median of %d runs\n\n",
+		mode, rep.QoS, rep.Count, rep.Devices, rep.Runs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\ttopics\tmsg/s\tp50\tp99\tmax\tlost\tdup\tserver CPU/msg\tclient CPU/msg\tRSS idle\tRSS peak\t")
+	for _, t := range rep.Targets {
+		topics := t.Publish + " -> " + t.Subscribe
+		m := t.Median
+		if m == nil {
+			fmt.Fprintf(tw, "%s\t%s\tfailed (see below)\t\t\t\t\t\t\t\t\t\t\n", t.Target, topics)
+			continue
+		}
+		cpu := "-"
+		if t.ServerCPU {
+			cpu = fmtCPU(m.ServerCPUus)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", t.Target, topics,
+			fmtRate(m.MsgPerSec), fmtUs(m.P50us), fmtUs(m.P99us), fmtUs(m.MaxUs), m.Lost, m.Duplicates,
+			cpu, fmtCPU(m.ClientCPUus), fmtBytes(t.IdleRSS), fmtBytes(t.PeakRSS))
+	}
+	tw.Flush()
+	if rep.Throughput > 0 || rep.CPUPerMsg > 0 {
+		fmt.Fprintf(w, "\nrunnel/mosquitto: throughput %.2f×, server CPU per message %.2f×\n", rep.Throughput, rep.CPUPerMsg)
+	}
+
+	fmt.Fprintf(w, "\nruns:\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\trun\tsent\treceived\tlost\tdup\tstray\tseconds\tmsg/s\tp50\tp99\tmax\tserver CPU/msg\tclient CPU/msg\t")
+	for _, t := range rep.Targets {
+		for i, r := range t.Runs {
+			cpu := "-"
+			if t.ServerCPU {
+				cpu = fmtCPU(r.ServerCPUus)
+			}
+			to := ""
+			if r.TimedOut {
+				to = " timed out"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Target, i+1,
+				r.Sent, r.Received, r.Lost, r.Duplicates, r.Stray, r.ElapsedSec, fmtRate(r.MsgPerSec),
+				fmtUs(r.P50us), fmtUs(r.P99us), fmtUs(r.MaxUs), cpu, fmtCPU(r.ClientCPUus), to)
+		}
+	}
+	tw.Flush()
+	for _, t := range rep.Targets {
+		if t.Error != "" {
+			fmt.Fprintf(w, "\n%s (%s) failed: %s\n", t.Target, t.Addr, t.Error)
+			if t.ChildOutput != "" && !strings.Contains(t.Error, t.ChildOutput) {
+				fmt.Fprintf(w, "its output:\n%s\n", t.ChildOutput)
+			}
+		}
+	}
+	if s := rep.Startup; s != nil {
+		if s.Error != "" {
+			fmt.Fprintf(w, "\nstart-up of runnel run failed: %s\n", s.Error)
+		} else {
+			fmt.Fprintf(w, "\nstart-up of runnel run FLOWFILE (example flow), median of %d: port open %.1f ms, first alert %.1f ms; idle RSS 2 s after exec %s\n",
+				len(s.FirstAlertMs), s.MedianPort, s.MedianAlert, fmtBytes(s.IdleRSS))
+			fmt.Fprintf(w, "  first alert (ms): %s\n", fmtList(s.FirstAlertMs))
+		}
+	}
+	fmt.Fprintf(w, "\nlatency is end to end (publisher's send to subscriber's receive, monotonic clock); msg/s is distinct messages received from the first send to the last receive\n")
+	fmt.Fprintf(w, "CPU per message is user+system CPU time divided by delivered messages; server CPU from /proc/PID/stat at %d ticks/s; client CPU is this process (publisher and subscriber)\n", rep.ClockTicks)
+	fmt.Fprintf(w, "environment: %s\n", rep.Environment)
+	fmt.Fprintf(w, "reproduce: %s\n", rep.Command)
+}
+
+func fmtList(v []float64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strings.Join(s, " ")
+}
+
+func fmtUs(us float64) string {
+	switch {
+	case us <= 0:
+		return "-"
+	case us < 1000:
+		return fmt.Sprintf("%.0fµs", us)
+	case us < 1e6:
+		return fmt.Sprintf("%.2fms", us/1e3)
+	}
+	return fmt.Sprintf("%.2fs", us/1e6)
+}
+
+func fmtCPU(us float64) string {
+	if us <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fµs", us)
+}
+
+func fmtRate(r float64) string {
+	n := int64(r + 0.5)
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func fmtBytes(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}

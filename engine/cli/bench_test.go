@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/engine"
+)
+
+func TestRunLoadRelay(t *testing.T) {
+	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, tc := range []struct {
+		name string
+		rate float64
+		qos  byte
+	}{
+		{"saturation-qos0", 0, 0},
+		{"saturation-qos1", 0, 1},
+		{"rate-qos0", 20000, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			const n = 2000
+			res, err := runLoad(ctx, loadConfig{
+				Addr:      b.Addr(),
+				PubPrefix: "sensors/dev",
+				PubSuffix: "/data",
+				SubFilter: "sensors/+/data",
+				Extract:   extractJSON,
+				Devices:   10,
+				Count:     n,
+				Rate:      tc.rate,
+				Window:    200,
+				QoS:       tc.qos,
+				Stall:     3 * time.Second,
+				ClientID:  "bench-test-" + tc.name,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%+v", res)
+			if res.Sent != n || res.Received != n || res.Lost != 0 || res.Duplicates != 0 || res.Stray != 0 || res.TimedOut {
+				t.Errorf("sent %d, received %d, lost %d, duplicates %d, stray %d, timed out %v; want %d each and no loss",
+					res.Sent, res.Received, res.Lost, res.Duplicates, res.Stray, res.TimedOut, n)
+			}
+			if res.MsgPerSec <= 0 || res.P50us <= 0 || res.P99us < res.P50us || res.MaxUs < res.P99us {
+				t.Errorf("implausible figures: %+v", res)
+			}
+		})
+	}
+}
+
+func TestExtractSeq(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		kind extractKind
+		want int64
+		ok   bool
+	}{
+		{"sensors/dev3/data: temperature changed to 123 °C", extractAlert, 123, true},
+		{"sensors/dev3/data: temperature changed to -7 °C", extractAlert, -7, true},
+		{"sensors/dev3/data: temperature changed to 1e+06 °C", extractAlert, 1000000, true},
+		{"sensors/dev3/data: temperature changed to  °C", extractAlert, 0, false},
+		{`{"temperature":42,"humidity":40}`, extractJSON, 42, true},
+		{`{"humidity":40}`, extractJSON, 0, false},
+	} {
+		got, ok := extractSeq([]byte(tc.in), tc.kind)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("extractSeq(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestRunLoadAlerts drives the alert path with a stand-in for the example
+// flow: an in-process subscriber that republishes each reading as the
+// example flow's alert text.
+func TestRunLoadAlerts(t *testing.T) {
+	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cancelSub, err := b.Subscribe("sensors/+/data", 0, func(d engine.Delivery) {
+		v, ok := extractSeq(d.Payload, extractJSON)
+		if !ok {
+			return
+		}
+		b.Publish("alerts/temperature", fmt.Appendf(nil, "%s: temperature changed to %d °C", d.Topic, v), 0, false)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancelSub()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Probe first, as the bench does, then two runs with distinct bases.
+	if _, err := probe(ctx, b.Addr(), "alerts/#", extractAlert, 20*time.Millisecond, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for run := range 2 {
+		res, err := runLoad(ctx, loadConfig{
+			Addr: b.Addr(), PubPrefix: "sensors/dev", PubSuffix: "/data", SubFilter: "alerts/#",
+			Extract: extractAlert, Devices: 10, Count: n, Window: 500, SeqBase: int64(run * n),
+			Stall: 3 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Received != n || res.Lost != 0 || res.Duplicates != 0 || res.Stray != 0 {
+			t.Errorf("run %d: %+v; want %d received, nothing lost", run, res, n)
+		}
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--target", "nats"},
+		{"--addr", "10.0.0.1:1883"},
+		{"--qos", "2"},
+		{"--runs", "0"},
+		{"--count", "-5"},
+		{"--rate", "-1"},
+	} {
+		var out, errOut bytes.Buffer
+		if err := bench(context.Background(), args, &out, &errOut); err == nil {
+			t.Errorf("bench %q: no error", args)
+		}
+	}
+}

@@ -1,0 +1,281 @@
+// Package cli is the runnel command line: serve (broker, flows and admin
+// API), run (the headless runner), validate and bench. A custom build of
+// Runnel with extra node types is a main package that imports them and
+// calls Main:
+//
+//	package main
+//
+//	import (
+//		"os"
+//
+//		"github.com/runnel-io/runnel/engine/cli"
+//		_ "github.com/runnel-io/runnel/nodes" // the built-in node types
+//		_ "example.com/mynodes"               // your own
+//	)
+//
+//	func main() { os.Exit(cli.Main(os.Args[1:])) }
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/editor"
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/flows"
+)
+
+const usage = `Runnel: a flow-based MQTT stream processor with an embedded broker.
+
+Usage:
+  runnel [serve] [flags]          broker, flows and admin API (the default)
+  runnel run [flags] FLOWFILE     headless: broker and flows from a file, no HTTP
+  runnel validate FLOWFILE        check a flow file; print every problem
+  runnel bench [flags]            load test over TCP (see runnel bench -h)
+
+Run "runnel COMMAND -h" for a command's flags.
+`
+
+// Main runs the command line with args (without the program name) and
+// returns the process exit status.
+func Main(args []string) int {
+	return MainContext(context.Background(), args, os.Stdout, os.Stderr)
+}
+
+// MainContext is Main with a context that stops serve and run when
+// cancelled (as SIGINT and SIGTERM do), and explicit output streams.
+func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, stderr)
+	case "run":
+		err = run(ctx, args, stderr)
+	case "validate":
+		return validate(args, stdout, stderr)
+	case "bench":
+		err = bench(ctx, args, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "runnel: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "runnel %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// common holds the flags serve and run share.
+type common struct {
+	mqtt     string
+	logLevel string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.mqtt, "mqtt", "127.0.0.1:1883", "MQTT listen `address` of the embedded broker")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+}
+
+func (c *common) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+// stack is a started broker and runtime.
+type stack struct {
+	log *slog.Logger
+	b   *broker.Broker
+	rt  *engine.Runtime
+}
+
+func start(c *common, log *slog.Logger, doc *flows.Document) (*stack, error) {
+	b, err := broker.Start(broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker")})
+	if err != nil {
+		return nil, err
+	}
+	rt := engine.New(engine.Options{Broker: b, BrokerAddr: b.Addr(), Logger: log})
+	if err := rt.Deploy(context.Background(), doc); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("invalid flows:\n%w", err)
+	}
+	return &stack{log: log, b: b, rt: rt}, nil
+}
+
+// stop lets in-flight messages finish, closes the nodes, then the broker.
+func (s *stack) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s.rt.Stop(ctx)
+	s.b.Close()
+}
+
+func signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	httpAddr := fs.String("http", "127.0.0.1:1880", "HTTP listen `address` of the admin API and editor")
+	dataDir := fs.String("data", "runnel-data", "data `directory`")
+	flowFile := fs.String("flows", "", "flow `file` (default DATA/flows.json)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	if *flowFile == "" {
+		*flowFile = filepath.Join(*dataDir, "flows.json")
+	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if _, err := os.Stat(*flowFile); errors.Is(err, os.ErrNotExist) {
+		if err := flows.WriteFile(*flowFile, flows.ExampleDocument()); err != nil {
+			return fmt.Errorf("write example flows: %w", err)
+		}
+		log.Info("wrote the example flow", "file", *flowFile)
+	}
+	doc, err := flows.ReadFile(*flowFile)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	st, err := start(&c, log, doc)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("%s: %w", *flowFile, err)
+	}
+	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Logger: log})
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	log.Info("runnel started", "mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,
+		"nodes", len(doc.Nodes), "took", time.Since(began).Round(time.Microsecond))
+	ctx, cancel := signalContext(ctx)
+	defer cancel()
+	<-ctx.Done()
+	log.Info("stopping")
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	hs.Shutdown(sctx)
+	st.stop()
+	log.Info("stopped")
+	return nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: runnel run [flags] FLOWFILE")
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	file := fs.Arg(0)
+	doc, err := flows.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	st, err := start(&c, log, doc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	log.Info("runnel running", "mqtt", st.b.Addr(), "flows", file, "nodes", len(doc.Nodes),
+		"took", time.Since(began).Round(time.Microsecond))
+	ctx, cancel := signalContext(ctx)
+	defer cancel()
+	<-ctx.Done()
+	log.Info("stopping")
+	st.stop()
+	log.Info("stopped")
+	return nil
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mqttAddr := fs.String("mqtt", "127.0.0.1:1883", "the embedded broker's `address`, to tell local broker config nodes from remote ones")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: runnel validate FLOWFILE")
+		return 2
+	}
+	file := fs.Arg(0)
+	doc, err := flows.ReadFile(file)
+	if err != nil {
+		var probs flows.Problems
+		if errors.As(err, &probs) {
+			for _, p := range probs {
+				fmt.Fprintf(stdout, "%s: %s\n", file, p.Error())
+			}
+			return 1
+		}
+		fmt.Fprintln(stdout, err)
+		return 1
+	}
+	rt := engine.New(engine.Options{BrokerAddr: *mqttAddr})
+	if _, err := rt.Compile(doc); err != nil {
+		var probs flows.Problems
+		if errors.As(err, &probs) {
+			for _, p := range probs {
+				fmt.Fprintf(stdout, "%s: %s\n", file, p.Error())
+			}
+		} else {
+			fmt.Fprintf(stdout, "%s: %v\n", file, err)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d objects)\n", file, len(doc.Nodes))
+	return 0
+}

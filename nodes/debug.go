@@ -1,0 +1,82 @@
+package nodes
+
+import (
+	"github.com/runnel-io/runnel/engine"
+)
+
+// DebugConfig is the configuration of a debug node.
+type DebugConfig struct {
+	Active    bool   `json:"active" label:"Active" default:"true"`
+	ToSidebar bool   `json:"tosidebar" label:"To debug window" default:"true"`
+	Console   bool   `json:"console" label:"To system log"`
+	ToStatus  bool   `json:"tostatus" label:"To node status"`
+	Complete  string `json:"complete" label:"Output" default:"false" help:"false: msg.payload; true: the whole message; or a property path"`
+}
+
+// debug shows messages in the debug sidebar (and whoever else listens).
+type debug struct {
+	h     *engine.Host
+	cfg   DebugConfig
+	path  engine.Path
+	whole bool
+}
+
+func init() {
+	engine.Register(engine.NewType(engine.Meta{
+		Type:     "debug",
+		Category: "common",
+		Inputs:   1,
+		Color:    "#87a980",
+		Help:     `Shows messages in the debug sidebar: msg.payload, the whole message, or another property.`,
+	}, newDebug))
+}
+
+func newDebug(cfg *DebugConfig, h *engine.Host) (engine.Node, error) {
+	d := &debug{h: h, cfg: *cfg}
+	switch cfg.Complete {
+	case "true":
+		d.whole = true
+	case "false", "":
+		d.path = engine.MustParsePath("payload")
+	default:
+		p, err := engine.ParsePath(cfg.Complete)
+		if err != nil {
+			return nil, engine.ErrField("complete", err)
+		}
+		d.path = p
+	}
+	return d, nil
+}
+
+// Receive sends the chosen value to the debug sink.
+func (d *debug) Receive(m *engine.Message, _ engine.Output) error {
+	if !d.cfg.Active {
+		return nil
+	}
+	ev := engine.DebugEvent{Topic: m.Topic, MsgID: m.ID()}
+	if d.whole {
+		ev.Property = "msg"
+		ev.Value = m.Value()
+	} else {
+		ev.Property = "msg." + d.path.String()
+		v, ok := m.Get(d.path)
+		if !ok {
+			v = nil
+		}
+		ev.Value = v
+	}
+	if d.cfg.ToSidebar {
+		d.h.Debug(ev)
+	}
+	if d.cfg.Console {
+		d.h.Logger().Info("debug", "msgid", ev.MsgID, "property", ev.Property, "value", engine.ToString(ev.Value))
+	}
+	if d.cfg.ToStatus {
+		text := engine.ToString(ev.Value)
+		if len(text) > 32 {
+			text = text[:32] + "..."
+		}
+		d.h.Status(engine.Status{Fill: "grey", Shape: "dot", Text: text})
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package nodes
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/engine"
+)
+
+// MQTTInConfig is the configuration of an mqtt-in node (Node-RED's "mqtt in").
+type MQTTInConfig struct {
+	Topic    string `json:"topic" label:"Topic" required:"true" help:"Topic filter: + matches one level, # the rest; $share/group/filter for shared subscriptions"`
+	QoS      string `json:"qos" label:"QoS" default:"2" options:"0,1,2"`
+	Datatype string `json:"datatype" label:"Output" default:"auto-detect" options:"auto-detect,auto,buffer,utf8,json,base64" help:"auto-detect: parsed JSON object, else string, else bytes"`
+	Broker   string `json:"broker" label:"Server" node:"mqtt-broker" help:"Empty: the embedded broker"`
+	Inputs   int    `json:"inputs" label:"Dynamic subscription" options:"0,1" kind:"hidden"`
+}
+
+// queueSize bounds the messages waiting for an mqtt-in node's flow. A full
+// queue slows network publishers down (TCP back-pressure); messages the
+// flows publish to themselves are dropped and counted instead, since
+// waiting there could deadlock.
+const queueSize = 1024
+
+// mqttIn subscribes to a topic filter and injects each message into the
+// flow, in order, from one goroutine.
+type mqttIn struct {
+	h        *engine.Host
+	cfg      MQTTInConfig
+	qos      byte
+	queue    chan engine.Delivery
+	done     chan struct{}
+	finished chan struct{}
+	cancel   func()
+	once     sync.Once
+	dropped  atomic.Uint64
+}
+
+func init() {
+	engine.Register(engine.NewType(engine.Meta{
+		Type:     "mqtt-in",
+		Category: "network",
+		Label:    "mqtt in",
+		Outputs:  1,
+		Color:    "#d8bfd8",
+		Help: `Subscribes to a topic filter and sends each matching message.
+
+Sets msg.topic, msg.payload, msg.qos and msg.retain. The output type: auto-detect parses JSON and
+otherwise gives a string (or bytes when the payload is not UTF-8); utf8 gives a string; buffer the raw
+bytes; json a parsed value (an error when it is not JSON); base64 a base64 string.
+Messages from one subscription keep their order through the flow.`,
+	}, newMQTTIn))
+}
+
+func newMQTTIn(cfg *MQTTInConfig, h *engine.Host) (engine.Node, error) {
+	if cfg.Inputs != 0 {
+		return nil, engine.ErrFieldf("inputs", "dynamic subscriptions are not supported yet")
+	}
+	filter := cfg.Topic
+	if f, ok := cutShare(filter); ok {
+		filter = f
+	}
+	if err := broker.ValidFilter(filter); err != nil {
+		return nil, engine.ErrField("topic", err)
+	}
+	if err := checkBrokerRef(h, cfg.Broker); err != nil {
+		return nil, err
+	}
+	return &mqttIn{h: h, cfg: *cfg, qos: cfg.QoS[0] - '0'}, nil
+}
+
+func cutShare(filter string) (string, bool) {
+	const p = "$share/"
+	if len(filter) < len(p) || filter[:len(p)] != p {
+		return "", false
+	}
+	rest := filter[len(p):]
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '/' {
+			if i == 0 {
+				return "", false
+			}
+			return rest[i+1:], true
+		}
+	}
+	return "", false
+}
+
+// Start subscribes and starts the goroutine that runs the flow.
+func (n *mqttIn) Start(ctx context.Context) error {
+	b := n.h.Broker()
+	if b == nil {
+		return errors.New("no broker")
+	}
+	n.queue = make(chan engine.Delivery, queueSize)
+	n.done = make(chan struct{})
+	n.finished = make(chan struct{})
+	go n.run()
+	cancel, err := b.Subscribe(n.cfg.Topic, n.qos, n.enqueue)
+	if err != nil {
+		close(n.done)
+		<-n.finished
+		n.h.Status(engine.Status{Fill: "red", Shape: "ring", Text: "subscribe failed"})
+		return fmt.Errorf("subscribe to %q: %w", n.cfg.Topic, err)
+	}
+	n.cancel = cancel
+	n.h.Status(engine.Status{Fill: "green", Shape: "dot", Text: "subscribed"})
+	return nil
+}
+
+// enqueue runs on the publisher's goroutine.
+func (n *mqttIn) enqueue(d engine.Delivery) {
+	if d.Internal {
+		select {
+		case n.queue <- d:
+		case <-n.done:
+		default:
+			if n.dropped.Add(1) == 1 {
+				n.h.Error(fmt.Errorf("queue full: dropped a message the flows published to %q (counted in Dropped)", d.Topic), nil)
+			}
+		}
+		return
+	}
+	select {
+	case n.queue <- d:
+	case <-n.done:
+	}
+}
+
+func (n *mqttIn) run() {
+	defer close(n.finished)
+	for {
+		select {
+		case d := <-n.queue:
+			n.handle(d)
+		case <-n.done:
+			for {
+				select {
+				case d := <-n.queue:
+					n.handle(d)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// handle turns a delivery into a message and sends it into the flow.
+func (n *mqttIn) handle(d engine.Delivery) {
+	var payload any
+	switch n.cfg.Datatype {
+	case "buffer":
+		payload = d.Payload
+	case "base64":
+		payload = base64.StdEncoding.EncodeToString(d.Payload)
+	case "utf8":
+		payload = string(d.Payload)
+	case "json":
+		if !utf8.Valid(d.Payload) {
+			n.h.Error(errors.New("the payload is not a UTF-8 string, so it cannot be parsed as JSON"), nil)
+			return
+		}
+		v, err := engine.ParseJSON(d.Payload)
+		if err != nil {
+			n.h.Error(fmt.Errorf("failed to parse JSON payload from %q: %w", d.Topic, err), nil)
+			return
+		}
+		payload = v
+	default: // auto-detect and auto
+		if !utf8.Valid(d.Payload) {
+			payload = d.Payload
+		} else if n.cfg.Datatype == "auto-detect" {
+			if v, err := engine.ParseJSON(d.Payload); err == nil {
+				payload = v
+			} else {
+				payload = string(d.Payload)
+			}
+		} else {
+			payload = string(d.Payload)
+		}
+	}
+	m := engine.NewMessage(d.Topic, payload)
+	m.SetProp("qos", float64(d.QoS))
+	m.SetProp("retain", d.Retain)
+	n.h.Send(0, m)
+}
+
+// Dropped returns how many messages the flows published to this node's
+// topic were dropped because its queue was full.
+func (n *mqttIn) Dropped() uint64 { return n.dropped.Load() }
+
+// Close unsubscribes, lets the queued messages finish, and stops.
+func (n *mqttIn) Close(ctx context.Context) error {
+	if n.done == nil {
+		return nil
+	}
+	n.once.Do(func() {
+		if n.cancel != nil {
+			n.cancel()
+		}
+		close(n.done)
+	})
+	select {
+	case <-n.finished:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("in-flight messages did not finish: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,132 @@
+package nodes
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unsafe"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// MQTTOutConfig is the configuration of an mqtt-out node (Node-RED's "mqtt out").
+type MQTTOutConfig struct {
+	Topic  string `json:"topic" label:"Topic" help:"Empty: use msg.topic"`
+	QoS    string `json:"qos" label:"QoS" options:",0,1,2" help:"Empty: use msg.qos, else 0"`
+	Retain string `json:"retain" label:"Retain" options:",true,false" help:"Empty: use msg.retain, else false"`
+	Broker string `json:"broker" label:"Server" node:"mqtt-broker" help:"Empty: the embedded broker"`
+}
+
+// mqttOut publishes each message it receives.
+type mqttOut struct {
+	h   *engine.Host
+	cfg MQTTOutConfig
+}
+
+func init() {
+	engine.Register(engine.NewType(engine.Meta{
+		Type:     "mqtt-out",
+		Category: "network",
+		Label:    "mqtt out",
+		Inputs:   1,
+		Color:    "#d8bfd8",
+		Help: `Publishes msg.payload to an MQTT topic.
+
+The topic is the node's topic, else msg.topic. QoS and retain are the node's, else msg.qos and msg.retain.
+A payload of bytes is published as it is, a string as UTF-8, null as an empty message, anything else as JSON.`,
+	}, newMQTTOut))
+}
+
+func newMQTTOut(cfg *MQTTOutConfig, h *engine.Host) (engine.Node, error) {
+	if strings.ContainsAny(cfg.Topic, "+#") {
+		return nil, engine.ErrFieldf("topic", "topic %q must not contain + or #: those are for subscriptions", cfg.Topic)
+	}
+	if err := checkBrokerRef(h, cfg.Broker); err != nil {
+		return nil, err
+	}
+	return &mqttOut{h: h, cfg: *cfg}, nil
+}
+
+// Receive publishes m.
+func (n *mqttOut) Receive(m *engine.Message, _ engine.Output) error {
+	b := n.h.Broker()
+	if b == nil {
+		return errors.New("no broker")
+	}
+	topic := n.cfg.Topic
+	if topic == "" {
+		topic = m.Topic
+	}
+	if topic == "" {
+		return errors.New("no topic: set the node's topic or msg.topic")
+	}
+	qos, err := pickQoS(n.cfg.QoS, m)
+	if err != nil {
+		return err
+	}
+	retain := n.cfg.Retain == "true"
+	if n.cfg.Retain == "" {
+		retain = truthy(propOf(m, "retain"))
+	}
+	if err := b.Publish(topic, PayloadBytes(m.Payload), qos, retain); err != nil {
+		return fmt.Errorf("publish to %q: %w", topic, err)
+	}
+	return nil
+}
+
+// PayloadBytes converts a payload to the bytes mqtt-out publishes: bytes as
+// they are, strings as UTF-8, null as nothing, numbers and booleans as
+// their text, objects and arrays as JSON.
+func PayloadBytes(p any) []byte {
+	switch x := p.(type) {
+	case []byte:
+		return x
+	case string:
+		// The broker never writes to a payload, and strings are
+		// immutable, so the string's bytes can be shared, not copied.
+		return unsafe.Slice(unsafe.StringData(x), len(x))
+	case nil:
+		return nil
+	case engine.RawJSON:
+		return engine.MarshalJSON(x)
+	case bool, float64, int, int64:
+		return []byte(engine.ToString(x))
+	}
+	return engine.MarshalJSON(p)
+}
+
+// pickQoS returns the configured QoS, else msg.qos, else 0.
+func pickQoS(cfg string, m *engine.Message) (byte, error) {
+	if cfg != "" {
+		return cfg[0] - '0', nil
+	}
+	v, ok := m.Prop("qos")
+	if !ok || v == nil {
+		return 0, nil
+	}
+	f, ok := engine.ToFloat(v)
+	if !ok || f < 0 || f > 2 || f != float64(int(f)) {
+		return 0, fmt.Errorf("invalid msg.qos %v: must be 0, 1 or 2", engine.ToString(v))
+	}
+	return byte(f), nil
+}
+
+func propOf(m *engine.Message, name string) any {
+	v, _ := m.Prop(name)
+	return v
+}
+
+// truthy is JavaScript's truthiness.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case float64:
+		return x != 0 && x == x
+	case string:
+		return x != ""
+	}
+	return true
+}
