@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -147,6 +148,9 @@ func (p Path) lookupIn(v any) (any, bool) {
 	for k, sg := range rest {
 		switch x := v.(type) {
 		case RawJSON:
+			if hasEmptyKey(rest[k:]) {
+				return Path{segs: append([]Segment{{}}, rest[k:]...)}.lookupIn(x.Decode())
+			}
 			path := p.gpath
 			if k > 0 {
 				path = escapedTail(rest[k:])
@@ -175,6 +179,17 @@ func (p Path) lookupIn(v any) (any, bool) {
 	return v, true
 }
 
+// hasEmptyKey reports keys that gjson and sjson paths cannot express: empty
+// ones and ones that are not valid UTF-8.
+func hasEmptyKey(segs []Segment) bool {
+	for _, s := range segs {
+		if s.Key == "" || !utf8.ValidString(s.Key) {
+			return true
+		}
+	}
+	return false
+}
+
 func escapedTail(segs []Segment) string {
 	parts := make([]string, len(segs))
 	for i, sg := range segs {
@@ -182,6 +197,11 @@ func escapedTail(segs []Segment) string {
 	}
 	return strings.Join(parts, ".")
 }
+
+// maxSetIndex bounds the array index a path may write to, so that a path
+// such as payload[99999999999] cannot make the runtime allocate a huge
+// array (JavaScript would make a sparse one).
+const maxSetIndex = 1 << 20
 
 // setIn returns a copy of container v with the value under segs set to
 // val, copying only the containers on the path. Missing containers are
@@ -191,8 +211,23 @@ func setIn(v any, segs []Segment, val any) (any, error) {
 		return val, nil
 	}
 	sg := segs[0]
+	tooLarge := func() error {
+		if idx, err := strconv.Atoi(sg.Key); err == nil && idx > maxSetIndex {
+			return fmt.Errorf("array index %d is too large (at most %d)", idx, maxSetIndex)
+		}
+		return nil
+	}
 	switch x := v.(type) {
 	case RawJSON:
+		if hasEmptyKey(segs) {
+			// gjson and sjson paths cannot name an empty key.
+			return setIn(x.Decode(), segs, val)
+		}
+		if TypeName(x) == "array" || sg.IsIndex {
+			if err := tooLarge(); err != nil {
+				return nil, err
+			}
+		}
 		raw, err := sjson.SetRawBytes(x, escapedTail(segs), AppendJSON(nil, val))
 		if err != nil {
 			return nil, err
@@ -213,6 +248,9 @@ func setIn(v any, segs []Segment, val any) (any, error) {
 		idx, err := strconv.Atoi(sg.Key)
 		if err != nil || idx < 0 {
 			return nil, fmt.Errorf("cannot set %q on an array", sg.Key)
+		}
+		if err := tooLarge(); err != nil {
+			return nil, err
 		}
 		n := len(x)
 		if idx >= n {
@@ -244,6 +282,9 @@ func deleteIn(v any, segs []Segment) any {
 	sg := segs[0]
 	switch x := v.(type) {
 	case RawJSON:
+		if hasEmptyKey(segs) {
+			return deleteIn(x.Decode(), segs)
+		}
 		raw, err := sjson.DeleteBytes(x, escapedTail(segs))
 		if err != nil {
 			return v
