@@ -22,10 +22,13 @@ type MQTTInConfig struct {
 	Inputs   int    `json:"inputs" label:"Dynamic subscription" options:"0,1" kind:"hidden"`
 }
 
-// queueSize bounds the messages waiting for an mqtt-in node's flow. A full
-// queue slows network publishers down (TCP back-pressure); messages the
-// flows publish to themselves are dropped and counted instead, since
-// waiting there could deadlock.
+// A network publisher's message runs through the flow on the publisher's
+// own goroutine, under the node's lock: that keeps one subscription's
+// messages in order, slows a publisher down when the flow is slower than
+// its input (TCP back-pressure), and costs no goroutine hand-off. Messages
+// the flows publish to themselves go through a bounded queue and a worker
+// goroutine instead, since running them inline could recurse into the same
+// lock; when that queue is full they are dropped and counted.
 const queueSize = 1024
 
 // mqttIn subscribes to a topic filter and injects each message into the
@@ -40,6 +43,8 @@ type mqttIn struct {
 	cancel   func()
 	once     sync.Once
 	dropped  atomic.Uint64
+	mu       sync.Mutex // held while a message runs through the flow
+	closed   bool       // guarded by mu
 }
 
 func init() {
@@ -116,34 +121,41 @@ func (n *mqttIn) Start(ctx context.Context) error {
 
 // enqueue runs on the publisher's goroutine.
 func (n *mqttIn) enqueue(d engine.Delivery) {
-	if d.Internal {
-		select {
-		case n.queue <- d:
-		case <-n.done:
-		default:
-			if n.dropped.Add(1) == 1 {
-				n.h.Error(fmt.Errorf("queue full: dropped a message the flows published to %q (counted in Dropped)", d.Topic), nil)
-			}
+	if !d.Internal {
+		n.mu.Lock()
+		if !n.closed {
+			n.handle(d)
 		}
+		n.mu.Unlock()
 		return
 	}
 	select {
 	case n.queue <- d:
 	case <-n.done:
+	default:
+		if n.dropped.Add(1) == 1 {
+			n.h.Error(fmt.Errorf("queue full: dropped a message the flows published to %q (counted in Dropped)", d.Topic), nil)
+		}
 	}
 }
 
+// run handles the messages the flows published to this subscription.
 func (n *mqttIn) run() {
 	defer close(n.finished)
+	handle := func(d engine.Delivery) {
+		n.mu.Lock()
+		n.handle(d)
+		n.mu.Unlock()
+	}
 	for {
 		select {
 		case d := <-n.queue:
-			n.handle(d)
+			handle(d)
 		case <-n.done:
 			for {
 				select {
 				case d := <-n.queue:
-					n.handle(d)
+					handle(d)
 				default:
 					return
 				}
@@ -205,6 +217,11 @@ func (n *mqttIn) Close(ctx context.Context) error {
 		if n.cancel != nil {
 			n.cancel()
 		}
+		// Wait for a message running on a publisher's goroutine to
+		// finish, and refuse the ones that were about to start.
+		n.mu.Lock()
+		n.closed = true
+		n.mu.Unlock()
 		close(n.done)
 	})
 	select {

@@ -41,6 +41,8 @@ Modes: --rate 0 (saturation) keeps at most --window messages in flight (sent
 and not yet received); --rate R paces R msg/s for --duration. Every run is
 bounded: it ends when everything arrived, after 5 s without progress, or at
 a timeout of 2×expected time + 5 s (at saturation, expecting 5000 msg/s).
+With --qos 1 the publisher also keeps at most 1000 messages without PUBACK
+(mochi, runnel's broker, disconnects clients beyond 1024).
 
 Server CPU is utime+stime of the child from /proc/PID/stat, in clock ticks
 of the kernel's USER_HZ (read from the auxiliary vector; 100 if unknown), so
@@ -117,9 +119,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	var o benchOptions
-	fs.StringVar(&o.target, "target", "both", "what to measure: `runnel`, mosquitto or both")
+	fs.StringVar(&o.target, "target", "both", "`what` to measure: runnel, mosquitto or both")
 	fs.StringVar(&o.addr, "addr", "", "drive an already running broker at this loopback `host:port` (runnel topics) instead of a target")
-	fs.IntVar(&o.devices, "devices", 10, "number of device `topics`")
+	fs.IntVar(&o.devices, "devices", 10, "number of `devices`, one topic each")
 	fs.Float64Var(&o.rate, "rate", 0, "messages per second; 0 is saturation (limited by --window)")
 	fs.IntVar(&o.window, "window", 2000, "saturation: most messages in flight (sent, not yet received)")
 	fs.IntVar(&o.count, "count", 0, "messages per run (default 200000 at saturation, rate×duration at a fixed rate)")
@@ -208,11 +210,14 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	printReport(stdout, rep)
 	if o.jsonFile != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
 			return err
 		}
-		if err := os.WriteFile(o.jsonFile, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(o.jsonFile, []byte(b.String()), 0o644); err != nil {
 			return err
 		}
 	}
@@ -318,7 +323,7 @@ func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress f
 		}
 		tr.Addr = mqttAddr
 		progress("runnel: starting %s serve on %s", exe, mqttAddr)
-		child, err = startChild("runnel serve", exe, "serve", "--mqtt", mqttAddr, "--http", httpAddr,
+		child, err = startChild("runnel serve", nil, exe, "serve", "--mqtt", mqttAddr, "--http", httpAddr,
 			"--data", data, "--log-level", "warn")
 		if err != nil {
 			return err
@@ -344,12 +349,18 @@ func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress f
 		}
 		tr.Addr = addr
 		_, port, _ := strings.Cut(addr, ":")
+		cred := mosquittoUser()
+		if cred != nil { // it must read its configuration
+			if err := os.Chmod(dir, 0o755); err != nil {
+				return err
+			}
+		}
 		conf := filepath.Join(dir, "mosquitto.conf")
 		if err := os.WriteFile(conf, []byte(mosquittoConf(port)), 0o644); err != nil {
 			return err
 		}
 		progress("mosquitto: starting %s on %s", bin, addr)
-		child, err = startChild("mosquitto", bin, "-c", conf)
+		child, err = startChild("mosquitto", cred, bin, "-c", conf)
 		if err != nil {
 			return err
 		}
@@ -481,6 +492,7 @@ func medianResult(runs []loadResult) *loadResult {
 	}
 	for _, r := range runs {
 		m.TimedOut = m.TimedOut || r.TimedOut
+		m.DeliveredQoS = max(m.DeliveredQoS, r.DeliveredQoS)
 	}
 	return m
 }
@@ -593,7 +605,7 @@ func measureStartup(ctx context.Context, n int) *startupReport {
 			return fail(err)
 		}
 		began := time.Now()
-		child, err := startChild("runnel run", exe, "run", "--mqtt", addr, "--log-level", "warn", file)
+		child, err := startChild("runnel run", nil, exe, "run", "--mqtt", addr, "--log-level", "warn", file)
 		if err != nil {
 			return fail(err)
 		}
@@ -638,6 +650,9 @@ func printReport(w io.Writer, rep *benchReport) {
 	for _, t := range rep.Targets {
 		topics := t.Publish + " -> " + t.Subscribe
 		m := t.Median
+		if rep.QoS > 0 && m != nil {
+			topics += fmt.Sprintf(" (QoS %d->%d)", rep.QoS, m.DeliveredQoS)
+		}
 		if m == nil {
 			fmt.Fprintf(tw, "%s\t%s\tfailed (see below)\t\t\t\t\t\t\t\t\t\t\n", t.Target, topics)
 			continue
@@ -691,6 +706,9 @@ func printReport(w io.Writer, rep *benchReport) {
 			fmt.Fprintf(w, "  first alert (ms): %s\n", fmtList(s.FirstAlertMs))
 		}
 	}
+	if rep.QoS > 0 {
+		fmt.Fprintf(w, "\nQoS a->b: published at QoS a, received at QoS b (the example flow's mqtt-in and mqtt-out use QoS 0, so its alerts arrive at QoS 0; mosquitto keeps at most 20 QoS 1 messages in flight to the subscriber by default)\n")
+	}
 	fmt.Fprintf(w, "\nlatency is end to end (publisher's send to subscriber's receive, monotonic clock); msg/s is distinct messages received from the first send to the last receive\n")
 	fmt.Fprintf(w, "CPU per message is user+system CPU time divided by delivered messages; server CPU from /proc/PID/stat at %d ticks/s; client CPU is this process (publisher and subscriber)\n", rep.ClockTicks)
 	fmt.Fprintf(w, "environment: %s\n", rep.Environment)
@@ -718,9 +736,6 @@ func fmtUs(us float64) string {
 }
 
 func fmtCPU(us float64) string {
-	if us <= 0 {
-		return "-"
-	}
 	return fmt.Sprintf("%.1fµs", us)
 }
 

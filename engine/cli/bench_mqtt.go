@@ -24,6 +24,21 @@ type benchConn struct {
 	w    *bufio.Writer
 	enc  bytes.Buffer // scratch for the encoder
 	body []byte       // the last packet read; payloads alias it
+	// lastRead is the size of the last read from the socket, for the
+	// reader's coalescing (see load.coalesce).
+	lastRead int
+}
+
+// countingReader records the size of each read.
+type countingReader struct {
+	c *net.TCPConn
+	n *int
+}
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	*r.n = n
+	return n, err
 }
 
 const (
@@ -47,7 +62,8 @@ func dialBench(ctx context.Context, addr, clientID string) (*benchConn, error) {
 		tc.Close()
 		return nil, err
 	}
-	m := &benchConn{c: tc, r: bufio.NewReaderSize(tc, benchBufSize), w: bufio.NewWriterSize(tc, benchBufSize)}
+	m := &benchConn{c: tc, w: bufio.NewWriterSize(tc, benchBufSize)}
+	m.r = bufio.NewReaderSize(countingReader{tc, &m.lastRead}, benchBufSize)
 	dl, _ := ctx.Deadline()
 	tc.SetDeadline(dl)
 	pk := packets.Packet{

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,12 +30,14 @@ type benchChild struct {
 // startChild starts path with args, in its own process group (so a ctrl-C
 // at the terminal reaches the bench, which then stops the child itself),
 // and with SIGKILL as parent-death signal in case the bench dies first.
-func startChild(name, path string, args ...string) (*benchChild, error) {
+// With cred it runs as that user: a daemon that switches users itself
+// would lose the parent-death signal.
+func startChild(name string, cred *syscall.Credential, path string, args ...string) (*benchChild, error) {
 	cmd := exec.Command(path, args...)
 	out := &tailBuffer{max: 8 << 10}
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -114,6 +117,27 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// mosquittoUser is, when the bench runs as root, the unprivileged user to
+// run mosquitto as. Run as root, mosquitto would switch to that user
+// itself, which clears the parent-death signal.
+func mosquittoUser() *syscall.Credential {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	for _, name := range []string{"mosquitto", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+		if err1 == nil && err2 == nil {
+			return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		}
+	}
+	return nil
 }
 
 // freeLoopbackAddr returns 127.0.0.1:<a port that was free just now>.

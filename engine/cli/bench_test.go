@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -135,5 +136,18 @@ func TestBenchFlags(t *testing.T) {
 		if err := bench(context.Background(), args, &out, &errOut); err == nil {
 			t.Errorf("bench %q: no error", args)
 		}
+	}
+}
+
+func TestProcFigures(t *testing.T) {
+	if hz := clockTicks(); hz <= 0 || hz > 10000 {
+		t.Errorf("clockTicks() = %d", hz)
+	}
+	if _, err := procCPU(os.Getpid()); err != nil {
+		t.Error(err)
+	}
+	rss, hwm, err := procMem(os.Getpid())
+	if err != nil || rss <= 0 || hwm < rss {
+		t.Errorf("procMem = %d, %d, %v", rss, hwm, err)
 	}
 }

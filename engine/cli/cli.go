@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -91,13 +92,32 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 // common holds the flags serve and run share.
 type common struct {
-	mqtt     string
-	logLevel string
+	mqtt       string
+	logLevel   string
+	cpuProfile string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.mqtt, "mqtt", "127.0.0.1:1883", "MQTT listen `address` of the embedded broker")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the process stops")
+}
+
+// profile starts the CPU profile if one was asked for and returns the
+// function that stops it.
+func (c *common) profile() (stop func(), err error) {
+	if c.cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(c.cpuProfile)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func (c *common) logger(w io.Writer) (*slog.Logger, error) {
@@ -158,6 +178,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := c.profile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	began := time.Now()
 	if *flowFile == "" {
 		*flowFile = filepath.Join(*dataDir, "flows.json")
@@ -216,6 +241,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := c.profile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	began := time.Now()
 	file := fs.Arg(0)
 	doc, err := flows.ReadFile(file)
