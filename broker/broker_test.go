@@ -1,0 +1,86 @@
+package broker
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+func TestMatchTopic(t *testing.T) {
+	cases := []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"sensors/+/data", "sensors/dev1/data", true},
+		{"sensors/+/data", "sensors/dev1/data/x", false},
+		{"sensors/+/data", "sensors/data", false},
+		{"sensors/#", "sensors", true},
+		{"sensors/#", "sensors/a/b/c", true},
+		{"#", "a/b", true},
+		{"#", "$SYS/broker/uptime", false},
+		{"+/broker/uptime", "$SYS/broker/uptime", false},
+		{"$SYS/#", "$SYS/broker/uptime", true},
+		{"a/+", "a/", true},
+		{"a/+", "a", false},
+		{"+", "", true},
+		{"a/b", "a/b", true},
+		{"a/b", "a/bc", false},
+		{"/a", "/a", true},
+		{"+/a", "/a", true},
+	}
+	for _, c := range cases {
+		if got := matchTopic(strings.Split(c.filter, "/"), c.topic); got != c.want {
+			t.Errorf("match(%q, %q) = %v, want %v", c.filter, c.topic, got, c.want)
+		}
+	}
+}
+
+func TestFlowSubscriptions(t *testing.T) {
+	b, err := Start(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var mu sync.Mutex
+	var got []string
+	record := func(tag string) func(engine.Delivery) {
+		return func(d engine.Delivery) {
+			mu.Lock()
+			got = append(got, tag+" "+d.Topic+" "+string(d.Payload)+map[bool]string{true: " retained"}[d.Retain]+
+				map[bool]string{true: " internal"}[d.Internal])
+			mu.Unlock()
+		}
+	}
+	if err := b.Publish("r/1", []byte("kept"), 0, true); err != nil {
+		t.Fatal(err)
+	}
+	cancelA, err := b.Subscribe("r/+", 0, record("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelB, err := b.Subscribe("$share/g/r/#", 0, record("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Publish("r/2", []byte("x"), 0, false)
+	cancelA()
+	b.Publish("r/3", []byte("y"), 0, false)
+	cancelB()
+	b.Publish("r/4", []byte("z"), 0, false)
+	time.Sleep(10 * time.Millisecond)
+	want := []string{"a r/1 kept retained", "b r/1 kept retained", "a r/2 x internal", "b r/2 x internal", "b r/3 y internal"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, bad := range []string{"a/#/b", "a+/b", "", "$share/g"} {
+		if _, err := b.Subscribe(bad, 0, record("x")); err == nil {
+			t.Errorf("Subscribe(%q) accepted an invalid filter", bad)
+		}
+	}
+	if err := b.Publish("a/+", nil, 0, false); err == nil {
+		t.Error("Publish accepted a wildcard topic")
+	}
+}
