@@ -118,6 +118,17 @@ func writeError(w http.ResponseWriter, code int, msg string, probs []flows.Probl
 	json.NewEncoder(w).Encode(deployError{Error: kind, Message: msg, Problems: probs})
 }
 
+// writeInvalid answers 400 for a document that does not parse or compile,
+// listing every problem when the error carries them.
+func writeInvalid(w http.ResponseWriter, err error) {
+	var probs flows.Problems
+	if errors.As(err, &probs) {
+		writeError(w, http.StatusBadRequest, probs.Error(), probs)
+		return
+	}
+	writeError(w, http.StatusBadRequest, err.Error(), nil)
+}
+
 func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -149,12 +160,7 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 	} else {
 		doc, err = flows.Parse(body)
 		if err != nil {
-			var probs flows.Problems
-			if errors.As(err, &probs) {
-				writeError(w, http.StatusBadRequest, probs.Error(), probs)
-				return
-			}
-			writeError(w, http.StatusBadRequest, err.Error(), nil)
+			writeInvalid(w, err)
 			return
 		}
 	}
@@ -165,12 +171,7 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	g, err := a.opts.Runtime.Compile(doc)
 	if err != nil {
-		var probs flows.Problems
-		if errors.As(err, &probs) {
-			writeError(w, http.StatusBadRequest, probs.Error(), probs)
-			return
-		}
-		writeError(w, http.StatusBadRequest, err.Error(), nil)
+		writeInvalid(w, err)
 		return
 	}
 	if a.opts.FlowFile != "" {

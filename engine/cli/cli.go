@@ -282,29 +282,25 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	file := fs.Arg(0)
-	doc, err := flows.ReadFile(file)
-	if err != nil {
-		var probs flows.Problems
-		if errors.As(err, &probs) {
-			for _, p := range probs {
-				fmt.Fprintf(stdout, "%s: %s\n", file, p.Error())
-			}
-			return 1
-		}
-		fmt.Fprintln(stdout, err)
-		return 1
-	}
-	rt := engine.New(engine.Options{BrokerAddr: *mqttAddr})
-	if _, err := rt.Compile(doc); err != nil {
+	// report prints every problem, one per line, prefixed with the file.
+	report := func(err error) int {
 		var probs flows.Problems
 		if errors.As(err, &probs) {
 			for _, p := range probs {
 				fmt.Fprintf(stdout, "%s: %s\n", file, p.Error())
 			}
 		} else {
-			fmt.Fprintf(stdout, "%s: %v\n", file, err)
+			fmt.Fprintln(stdout, err) // ReadFile's errors name the file
 		}
 		return 1
+	}
+	doc, err := flows.ReadFile(file)
+	if err != nil {
+		return report(err)
+	}
+	rt := engine.New(engine.Options{BrokerAddr: *mqttAddr})
+	if _, err := rt.Compile(doc); err != nil {
+		return report(err)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d objects)\n", file, len(doc.Nodes))
 	return 0
