@@ -327,29 +327,57 @@ func appendGJSON(b []byte, r gjson.Result) []byte {
 			return append(b, ']')
 		}
 		b = append(b, '{')
-		// JSON.parse keeps the last of duplicate keys; gjson walks all of
-		// them. Duplicates are rare enough to handle on the slow path.
-		first := true
-		var seen map[string]struct{}
+		// JSON.parse keeps the last value of a duplicate key, at the place
+		// of the first; gjson walks every occurrence. Collect the members
+		// (on the stack for small objects) and resolve duplicates.
+		type member struct {
+			k string
+			v gjson.Result
+		}
+		var small [16]member
+		ms := small[:0]
 		r.ForEach(func(k, v gjson.Result) bool {
-			if seen != nil {
-				if _, dup := seen[k.Str]; dup {
-					return true
+			ms = append(ms, member{k.Str, v})
+			return true
+		})
+		var lastAt map[string]int
+		if len(ms) > len(small) {
+			lastAt = make(map[string]int, len(ms))
+			for i, m := range ms {
+				lastAt[m.k] = i
+			}
+		}
+		first := true
+	members:
+		for i, m := range ms {
+			last := i
+			if lastAt != nil {
+				l := lastAt[m.k]
+				if l < 0 {
+					continue // written at its first place already
+				}
+				last = l
+				lastAt[m.k] = -1
+			} else {
+				for j := 0; j < i; j++ {
+					if ms[j].k == m.k {
+						continue members
+					}
+				}
+				for j := i + 1; j < len(ms); j++ {
+					if ms[j].k == m.k {
+						last = j
+					}
 				}
 			}
 			if !first {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendJSONString(b, k.Str)
+			b = appendJSONString(b, m.k)
 			b = append(b, ':')
-			b = appendGJSON(b, r.Get(gjson.Escape(k.Str)))
-			if seen == nil {
-				seen = make(map[string]struct{})
-			}
-			seen[k.Str] = struct{}{}
-			return true
-		})
+			b = appendGJSON(b, ms[last].v)
+		}
 		return append(b, '}')
 	case gjson.Number:
 		return AppendNumber(b, r.Num)

@@ -87,3 +87,19 @@ func TestAppendJSONEscapesLikeJSONStringify(t *testing.T) {
 		t.Errorf("buffer: %s", got)
 	}
 }
+
+func TestMarshalRawJSONDuplicateKeysLikeJSONParse(t *testing.T) {
+	// JSON.stringify(JSON.parse(...)) keeps the first position and the last value.
+	got := string(MarshalJSON(RawJSON(`{"a":1,"b":2,"a":3}`)))
+	if got != `{"a":3,"b":2}` {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestMarshalLargeRawJSONDuplicateKeys(t *testing.T) {
+	in := `{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k1":"last"}`
+	want := `{"k0":0,"k1":"last","k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16}`
+	if got := string(MarshalJSON(RawJSON(in))); got != want {
+		t.Errorf("got %s", got)
+	}
+}
