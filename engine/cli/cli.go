@@ -103,6 +103,18 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the process stops")
 }
 
+// setup makes the logger and starts the CPU profile if one was asked for;
+// the caller defers stop.
+func (c *common) setup(stderr io.Writer) (log *slog.Logger, stop func(), err error) {
+	if log, err = c.logger(stderr); err != nil {
+		return nil, nil, err
+	}
+	if stop, err = c.profile(); err != nil {
+		return nil, nil, err
+	}
+	return log, stop, nil
+}
+
 // profile starts the CPU profile if one was asked for and returns the
 // function that stops it.
 func (c *common) profile() (stop func(), err error) {
@@ -174,11 +186,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	log, err := c.logger(stderr)
-	if err != nil {
-		return err
-	}
-	stopProfile, err := c.profile()
+	log, stopProfile, err := c.setup(stderr)
 	if err != nil {
 		return err
 	}
@@ -237,11 +245,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return errors.New("usage: runnel run [flags] FLOWFILE")
 	}
-	log, err := c.logger(stderr)
-	if err != nil {
-		return err
-	}
-	stopProfile, err := c.profile()
+	log, stopProfile, err := c.setup(stderr)
 	if err != nil {
 		return err
 	}
