@@ -288,15 +288,10 @@ func (c *compiler) wire(g *Graph) {
 				}
 				ti, ok := g.index[target]
 				if !ok {
-					if _, built := c.built[target]; built || structuralTypes[tn.Type] {
-						// the target failed to build (already reported) or is not a node
-						if structuralTypes[tn.Type] {
-							c.problem(n, "wires", "output %d is wired to %q, which is a %s", p+1, target, tn.Type)
-						}
-						continue
+					if structuralTypes[tn.Type] {
+						c.problem(n, "wires", "output %d is wired to %q, which is a %s", p+1, target, tn.Type)
 					}
-					c.problem(n, "wires", "output %d is wired to config node %q", p+1, target)
-					continue
+					continue // otherwise the target failed to build, which is reported
 				}
 				if g.slots[ti].typ.Inputs == 0 {
 					c.problem(n, "wires", "output %d is wired to node %q (%s), which has no input", p+1, target, tn.Type)

@@ -90,8 +90,6 @@ func (o Output) Send(port int, m *Message) {
 	o.g.send(o.idx, port, m)
 }
 
-var errInvalidJSON = errors.New("invalid JSON")
-
 // Host is a node's link to the runtime: its identity, its logger, the
 // broker, and the channels for status, errors and debug output. The runtime
 // gives each node its own Host when it builds the node.

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"sort"
 	"strconv"
@@ -25,6 +26,8 @@ import (
 // Values reachable from a message are never mutated in place: whoever changes a
 // nested value copies the containers on the way (Message.Set does this), so
 // messages can share them after a fan-out.
+
+var errInvalidJSON = errors.New("invalid JSON")
 
 // RawJSON is a JSON object or array kept as its encoded bytes. Paths are read
 // from it with gjson without decoding it; it is decoded only when a node needs
@@ -89,27 +92,67 @@ func fromGJSON(r gjson.Result, deep bool) any {
 	return nil
 }
 
-// ToFloat converts a value to a number the way JavaScript's parseFloat does
-// for strings, and returns ok=false where the result would be NaN.
-func ToFloat(v any) (float64, bool) {
+// Number returns v as a float64 when it is one of Go's number types (the
+// types a custom node may put in a message for a JavaScript number).
+func Number(v any) (float64, bool) {
 	switch x := v.(type) {
 	case float64:
-		return x, !math.IsNaN(x)
+		return x, true
 	case int:
 		return float64(x), true
 	case int64:
 		return float64(x), true
+	case int32:
+		return float64(x), true
+	case int16:
+		return float64(x), true
+	case int8:
+		return float64(x), true
+	case uint:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case uint32:
+		return float64(x), true
+	case uint16:
+		return float64(x), true
+	case uint8:
+		return float64(x), true
 	case float32:
 		return float64(x), true
+	}
+	return 0, false
+}
+
+// Truthy is JavaScript's truthiness of a message value: false for null,
+// false, "", 0 and NaN, true for everything else.
+func Truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	}
+	if f, ok := Number(v); ok {
+		return f != 0 && !math.IsNaN(f)
+	}
+	return true
+}
+
+// ToFloat converts a value to a number the way JavaScript's parseFloat does
+// for strings, and returns ok=false where the result would be NaN.
+func ToFloat(v any) (float64, bool) {
+	switch x := v.(type) {
 	case string:
 		return parseFloatPrefix(x)
 	case []byte:
 		return parseFloatPrefix(string(x))
-	case bool:
-		// parseFloat(true) is NaN.
-		return 0, false
 	}
-	return 0, false
+	// parseFloat(true) is NaN, and so is anything else that is not a number.
+	f, ok := Number(v)
+	return f, ok && !math.IsNaN(f)
 }
 
 // parseFloatPrefix mimics JavaScript's parseFloat: leading white space is
@@ -450,9 +493,10 @@ func IndentJSON(v any) []byte {
 	return out.Bytes()
 }
 
-// Equal reports whether two values are deeply equal, comparing objects by
-// content and ignoring key order, so a RawJSON and a map with the same
-// content are equal.
+// Equal reports whether two values are deeply equal, as Node-RED's
+// RED.util.compareObjects: scalars strictly (so "1" differs from 1, and NaN
+// from itself), arrays element by element, buffers byte by byte, objects by
+// their keys in any order. A RawJSON equals a map with the same content.
 func Equal(a, b any) bool {
 	if r, ok := a.(RawJSON); ok {
 		a = r.Decode()
@@ -460,16 +504,13 @@ func Equal(a, b any) bool {
 	if r, ok := b.(RawJSON); ok {
 		b = r.Decode()
 	}
+	if x, ok := Number(a); ok {
+		y, ok := Number(b)
+		return ok && x == y // NaN differs from itself, as in JavaScript
+	}
 	switch x := a.(type) {
 	case nil, bool, string:
 		return a == b
-	case float64:
-		y, ok := b.(float64)
-		return ok && x == y
-	case int:
-		y, ok := ToFloat(b)
-		_, isNum := b.(float64)
-		return ok && isNum && float64(x) == y || a == b
 	case []byte:
 		y, ok := b.([]byte)
 		return ok && bytes.Equal(x, y)

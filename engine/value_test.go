@@ -103,3 +103,18 @@ func TestMarshalLargeRawJSONDuplicateKeys(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestTruthyAndNumberLikeJavaScript(t *testing.T) {
+	for v, want := range map[any]bool{nil: false, false: false, true: true, "": false, "0": true, 0.0: false,
+		1.5: true, 0: false, int64(2): true, uint8(0): false} {
+		if got := Truthy(v); got != want {
+			t.Errorf("Truthy(%#v) = %v, want %v", v, got, want)
+		}
+	}
+	if Truthy(math.NaN()) || !Truthy(RawJSON(`{}`)) || !Truthy([]any{}) {
+		t.Error("Truthy of NaN, {} or [] is wrong")
+	}
+	if !Equal(2, 2.0) || Equal(math.NaN(), math.NaN()) || Equal(1.0, "1") {
+		t.Error("Equal on numbers is wrong")
+	}
+}

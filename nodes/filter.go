@@ -210,7 +210,7 @@ func (n *filterNode) Receive(m *engine.Message, out engine.Output) error {
 			if s, isStr := v.(string); isStr && s != "" {
 				topicIsStr = true
 			}
-			if jsTruthy(v) {
+			if engine.Truthy(v) {
 				key = jsKeyString(v)
 			}
 		}
@@ -271,7 +271,7 @@ func (n *filterNode) changed(key string, v *jsValue) bool {
 			n.store(key, had, p)
 			had = true
 		}
-		if jsCompareObjects(norm, p.obj) {
+		if engine.Equal(norm, p.obj) {
 			return false
 		}
 		n.store(key, had, filterPrev{kind: jsObject, obj: norm})
@@ -426,41 +426,10 @@ func jsValueOf(v any) jsValue {
 	case bool:
 		return jsValue{kind: jsBoolean, b: x}
 	}
-	if f, ok := jsNumberOf(v); ok {
+	if f, ok := engine.Number(v); ok {
 		return jsValue{kind: jsNumber, num: f}
 	}
 	return jsValue{kind: jsObject, obj: v}
-}
-
-// jsNumberOf returns v as a number when it is one of Go's number types.
-func jsNumberOf(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case float32:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case int16:
-		return float64(x), true
-	case int8:
-		return float64(x), true
-	case uint:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	case uint32:
-		return float64(x), true
-	case uint16:
-		return float64(x), true
-	case uint8:
-		return float64(x), true
-	}
-	return 0, false
 }
 
 func jsValueOfGJSON(r gjson.Result) jsValue {
@@ -530,22 +499,6 @@ func jsParseFloatObject(v any) (float64, bool) {
 	return 0, false
 }
 
-// jsTruthy is JavaScript's truthiness of a message value.
-func jsTruthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case string:
-		return x != ""
-	}
-	if f, ok := jsNumberOf(v); ok {
-		return f != 0 && !math.IsNaN(f)
-	}
-	return true
-}
-
 // jsKeyString is String(v), the key under which JavaScript stores v as a
 // property name.
 func jsKeyString(v any) string {
@@ -575,14 +528,14 @@ func jsKeyString(v any) string {
 		}
 		return b.String()
 	}
-	if f, ok := jsNumberOf(v); ok {
+	if f, ok := engine.Number(v); ok {
 		return engine.FormatNumber(f)
 	}
 	return "[object Object]"
 }
 
 // normaliseJS returns a deep copy of an object value that shares nothing
-// with the message, in the form jsCompareObjects compares: objects as
+// with the message, in the form engine.Equal compares without decoding: objects as
 // map[string]any, arrays as []any, numbers as float64, buffers as []byte.
 func normaliseJS(v any) any {
 	switch x := v.(type) {
@@ -606,7 +559,7 @@ func normaliseJS(v any) any {
 		}
 		return out
 	}
-	if f, ok := jsNumberOf(v); ok {
+	if f, ok := engine.Number(v); ok {
 		return f
 	}
 	// A custom node's own type: compare its JSON form.
@@ -619,51 +572,4 @@ func normaliseJS(v any) any {
 		return map[string]any{}
 	}
 	return normaliseJS(d)
-}
-
-// jsCompareObjects is Node-RED's RED.util.compareObjects on normalised
-// values: strict equality for scalars (NaN differs from itself), arrays
-// element by element, buffers byte by byte, objects by their own keys in
-// any order.
-func jsCompareObjects(a, b any) bool {
-	switch x := a.(type) {
-	case nil:
-		return b == nil
-	case float64:
-		y, ok := b.(float64)
-		return ok && x == y
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsCompareObjects(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, e := range x {
-			f, ok := y[k]
-			if !ok || !jsCompareObjects(e, f) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }

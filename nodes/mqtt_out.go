@@ -66,7 +66,7 @@ func (n *mqttOut) Receive(m *engine.Message, _ engine.Output) error {
 	}
 	retain := n.cfg.Retain == "true"
 	if n.cfg.Retain == "" {
-		retain = truthy(propOf(m, "retain"))
+		retain = engine.Truthy(propOf(m, "retain"))
 	}
 	if err := b.Publish(topic, PayloadBytes(m.Payload), qos, retain); err != nil {
 		return fmt.Errorf("publish to %q: %w", topic, err)
@@ -114,19 +114,4 @@ func pickQoS(cfg string, m *engine.Message) (byte, error) {
 func propOf(m *engine.Message, name string) any {
 	v, _ := m.Prop(name)
 	return v
-}
-
-// truthy is JavaScript's truthiness.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case float64:
-		return x != 0 && x == x
-	case string:
-		return x != ""
-	}
-	return true
 }

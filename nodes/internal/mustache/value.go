@@ -51,20 +51,9 @@ func ValueOf(x any) Value {
 		return Value{k: kBool, b: v}
 	case engine.RawJSON:
 		return rawJSONValue(v)
-	case int:
-		return Value{k: kNumber, n: float64(v)}
-	case int64:
-		return Value{k: kNumber, n: float64(v)}
-	case int32:
-		return Value{k: kNumber, n: float64(v)}
-	case uint:
-		return Value{k: kNumber, n: float64(v)}
-	case uint64:
-		return Value{k: kNumber, n: float64(v)}
-	case uint32:
-		return Value{k: kNumber, n: float64(v)}
-	case float32:
-		return Value{k: kNumber, n: float64(v)}
+	}
+	if f, ok := engine.Number(x); ok {
+		return Value{k: kNumber, n: f}
 	}
 	return Value{k: kGo, v: x}
 }
