@@ -62,6 +62,7 @@ func NewAPI(opts Options) *API {
 	a.mux.HandleFunc("POST /flows", a.postFlows)
 	a.mux.HandleFunc("GET /nodes", a.getNodes)
 	a.mux.HandleFunc("POST /inject/{id}", a.postInject)
+	a.mux.Handle("GET /", staticHandler())
 	return a
 }
 
