@@ -21,6 +21,11 @@ type Graph struct {
 	slots []*slot
 	index map[string]int
 	order []int // topological order: sources first
+
+	// active counts the messages that sources have sent into this graph
+	// and that are still on their way through it; a deploy waits for it to
+	// drop to zero before it closes the nodes it replaced.
+	active atomic.Int64
 }
 
 // slot is one node of a graph.
@@ -30,11 +35,12 @@ type slot struct {
 	recv  Receiver
 	typ   *Type
 	wires [][]int
-	// counters for live rates and metrics
-	in, out, errs atomic.Uint64
+	// kept is set for a node taken over from the previous graph.
+	kept bool
 }
 
-// NodeStats are a node's message counters since it was built.
+// NodeStats are a node's message counters since it was built. A node that
+// a deploy keeps running keeps its counters.
 type NodeStats struct {
 	In, Out, Errors uint64
 }
@@ -56,8 +62,8 @@ func (g *Graph) Stats(id string) (NodeStats, bool) {
 	if !ok {
 		return NodeStats{}, false
 	}
-	s := g.slots[i]
-	return NodeStats{In: s.in.Load(), Out: s.out.Load(), Errors: s.errs.Load()}, true
+	h := g.slots[i].host
+	return NodeStats{In: h.in.Load(), Out: h.out.Load(), Errors: h.errs.Load()}, true
 }
 
 // send routes m from port of node idx to its wired targets.
@@ -70,7 +76,7 @@ func (g *Graph) send(idx, port int, m *Message) {
 	if len(targets) == 0 {
 		return
 	}
-	s.out.Add(1)
+	s.host.out.Add(1)
 	last := len(targets) - 1
 	for _, t := range targets[:last] {
 		g.deliver(t, m.Copy())
@@ -81,15 +87,15 @@ func (g *Graph) send(idx, port int, m *Message) {
 // deliver hands m to node idx and reports what goes wrong.
 func (g *Graph) deliver(idx int, m *Message) {
 	s := g.slots[idx]
-	s.in.Add(1)
+	s.host.in.Add(1)
 	defer func() {
 		if r := recover(); r != nil {
-			s.errs.Add(1)
+			s.host.errs.Add(1)
 			s.host.rt.reportError(s.host, fmt.Errorf("panic: %v", r), m)
 		}
 	}()
 	if err := s.recv.Receive(m, Output{g: g, idx: idx}); err != nil {
-		s.errs.Add(1)
+		s.host.errs.Add(1)
 		s.host.rt.reportError(s.host, err, m)
 	}
 }
@@ -103,6 +109,11 @@ type compiler struct {
 	built   map[string]*slot
 	pending map[string]bool // config nodes being built, to catch reference cycles
 	probs   flows.Problems
+
+	// prev and keep are set for a deploy that keeps some of the running
+	// nodes: a node whose id is in keep is taken over from prev, not built.
+	prev *Graph
+	keep map[string]bool
 }
 
 func (c *compiler) problem(n *flows.Node, field, format string, args ...any) {
@@ -112,8 +123,16 @@ func (c *compiler) problem(n *flows.Node, field, format string, args ...any) {
 // compile checks and builds every node of doc. It returns every problem it
 // finds, each naming the node, its type and the field.
 func (rt *Runtime) compile(doc *flows.Document) (*Graph, error) {
+	return rt.compileKeeping(doc, nil, nil)
+}
+
+// compileKeeping is compile for a deploy: nodes whose ids are in keep are
+// taken over, running, from prev instead of being built anew.
+func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[string]bool) (*Graph, error) {
 	c := &compiler{
 		rt:      rt,
+		prev:    prev,
+		keep:    keep,
 		doc:     doc,
 		byID:    make(map[string]*flows.Node, len(doc.Nodes)),
 		off:     make(map[string]bool),
@@ -150,8 +169,9 @@ func (rt *Runtime) compile(doc *flows.Document) (*Graph, error) {
 		if !ok || s == nil || s.typ.Config {
 			continue
 		}
-		s.host.idx = len(g.slots)
-		s.host.g = g
+		if !s.kept {
+			s.host.bind(g, len(g.slots))
+		}
 		g.index[n.ID] = len(g.slots)
 		g.slots = append(g.slots, s)
 	}
@@ -162,8 +182,9 @@ func (rt *Runtime) compile(doc *flows.Document) (*Graph, error) {
 		if !ok || s == nil || !s.typ.Config {
 			continue
 		}
-		s.host.idx = len(g.slots)
-		s.host.g = g
+		if !s.kept {
+			s.host.bind(g, len(g.slots))
+		}
 		g.index[n.ID] = len(g.slots)
 		g.slots = append(g.slots, s)
 	}
@@ -177,7 +198,7 @@ func (rt *Runtime) compile(doc *flows.Document) (*Graph, error) {
 		return nil, c.probs
 	}
 	for _, s := range c.built {
-		if s != nil {
+		if s != nil && !s.kept {
 			s.host.c = nil
 		}
 	}
@@ -190,6 +211,14 @@ func (c *compiler) build(n *flows.Node) *slot {
 		return s
 	}
 	c.built[n.ID] = nil
+	if c.keep[n.ID] && c.prev != nil {
+		if i, ok := c.prev.index[n.ID]; ok {
+			old := c.prev.slots[i]
+			s := &slot{host: old.host, node: old.node, recv: old.recv, typ: old.typ, kept: true}
+			c.built[n.ID] = s
+			return s
+		}
+	}
 	t, ok := c.rt.opts.Registry.Lookup(n.Type)
 	if !ok {
 		if n.Type == "subflow" || strings.HasPrefix(n.Type, "subflow:") {

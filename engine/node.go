@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 )
 
 // Node is a running node instance, the value a Type's constructor returns.
@@ -97,10 +98,22 @@ type Host struct {
 	id, typ, name, z string
 	rt               *Runtime
 	c                *compiler // set while the graph is being compiled
-	g                *Graph
-	idx              int
+	at               atomic.Pointer[binding]
 	log              *slog.Logger
+
+	// counters for live rates and metrics; they follow the node instance,
+	// so a node that a deploy keeps keeps its counts.
+	in, out, errs atomic.Uint64
 }
+
+// binding places a node in a graph: the graph that routes its messages and
+// its index there. A deploy that keeps the node moves it to the new graph.
+type binding struct {
+	g   *Graph
+	idx int
+}
+
+func (h *Host) bind(g *Graph, idx int) { h.at.Store(&binding{g: g, idx: idx}) }
 
 // ID returns the node's id.
 func (h *Host) ID() string { return h.id }
@@ -128,11 +141,28 @@ func (h *Host) BrokerAddr() string { return h.rt.opts.BrokerAddr }
 // Send passes m from this node's output port to the nodes wired to it. It
 // is how source nodes (mqtt-in, inject) inject messages; it runs the flow
 // synchronously on the caller's goroutine.
+//
+// During a deploy the message goes wholly through either the old graph or
+// the new one: the graph counts it as active until Send returns, and the
+// deploy waits for the old graph's active messages before it closes the
+// nodes it replaced.
 func (h *Host) Send(port int, m *Message) {
-	if h.g == nil {
-		return
+	b := h.at.Load()
+	for {
+		if b == nil {
+			return
+		}
+		b.g.active.Add(1)
+		now := h.at.Load()
+		if now == b {
+			break
+		}
+		// A deploy moved the node in between: route through the new graph.
+		b.g.active.Add(-1)
+		b = now
 	}
-	h.g.send(h.idx, port, m)
+	b.g.send(b.idx, port, m)
+	b.g.active.Add(-1)
 }
 
 // Status sets the node's status.

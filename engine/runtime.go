@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/runnel-io/runnel/flows"
 )
@@ -44,7 +43,15 @@ type Runtime struct {
 // running is a started graph with the means to stop it.
 type running struct {
 	g      *Graph
+	ctx    context.Context // the nodes' run context: cancelled when the runtime stops
 	cancel context.CancelFunc
+}
+
+func (r *running) doc() *flows.Document {
+	if r == nil {
+		return nil
+	}
+	return r.g.doc
 }
 
 // New returns a runtime with no flows.
@@ -74,33 +81,24 @@ func (rt *Runtime) Graph() *Graph {
 }
 
 // Deploy compiles doc and, when it is valid, replaces the running flows
-// with it: the old graph's sources stop, its in-flight messages finish, its
-// nodes close, and the new graph starts. An invalid doc changes nothing and
-// the error lists every problem (a flows.Problems).
+// with it as a full deploy: every node is replaced. An invalid doc changes
+// nothing and the error lists every problem (a flows.Problems).
 func (rt *Runtime) Deploy(ctx context.Context, doc *flows.Document) error {
-	g, err := rt.compile(doc)
+	p, err := rt.Plan(doc, DeployFull)
 	if err != nil {
 		return err
 	}
-	rt.Swap(ctx, g)
-	return nil
+	return rt.Apply(ctx, p)
 }
 
-// Swap replaces the running flows with g, a graph this runtime compiled:
-// the old graph's sources stop, its in-flight messages finish, its nodes
-// close, and g starts.
+// Swap replaces the running flows with g, a graph this runtime compiled
+// with Compile, as a full deploy.
 func (rt *Runtime) Swap(ctx context.Context, g *Graph) {
-	start := time.Now()
 	rt.deploy.Lock()
 	defer rt.deploy.Unlock()
-	if old := rt.current.Load(); old != nil {
-		rt.stopGraph(ctx, old)
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	r := &running{g: g, cancel: cancel}
-	rt.current.Store(r)
-	rt.startGraph(runCtx, g)
-	rt.log.Debug("deployed flows", slog.Int("nodes", len(g.slots)), slog.Duration("took", time.Since(start)))
+	p := &Plan{g: g, base: rt.current.Load(), Type: DeployFull}
+	p.Diff = flows.Compare(p.base.doc(), g.doc)
+	rt.apply(ctx, p)
 }
 
 // Stop stops the running flows: sources stop first, in-flight messages
@@ -109,25 +107,12 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	rt.deploy.Lock()
 	defer rt.deploy.Unlock()
 	if old := rt.current.Swap(nil); old != nil {
-		rt.stopGraph(ctx, old)
+		rt.closeNodes(ctx, old.g, nil)
+		old.cancel()
 	}
 	return nil
 }
 
-// startGraph starts config nodes, then flow nodes from the sinks back to
-// the sources, so that a source's first message finds its targets ready.
-func (rt *Runtime) startGraph(ctx context.Context, g *Graph) {
-	for _, s := range g.slots {
-		if s.typ.Config {
-			rt.startSlot(ctx, s)
-		}
-	}
-	for k := len(g.order) - 1; k >= 0; k-- {
-		if s := g.slots[g.order[k]]; !s.typ.Config {
-			rt.startSlot(ctx, s)
-		}
-	}
-}
 
 func (rt *Runtime) startSlot(ctx context.Context, s *slot) {
 	st, ok := s.node.(Starter)
@@ -137,23 +122,6 @@ func (rt *Runtime) startSlot(ctx context.Context, s *slot) {
 	if err := st.Start(ctx); err != nil {
 		rt.reportError(s.host, fmt.Errorf("start: %w", err), nil)
 	}
-}
-
-// stopGraph closes sources first (each finishes its in-flight messages),
-// then the other nodes in flow order, then config nodes.
-func (rt *Runtime) stopGraph(ctx context.Context, r *running) {
-	g := r.g
-	for _, i := range g.order {
-		if s := g.slots[i]; !s.typ.Config {
-			rt.closeSlot(ctx, s)
-		}
-	}
-	for _, s := range g.slots {
-		if s.typ.Config {
-			rt.closeSlot(ctx, s)
-		}
-	}
-	r.cancel()
 }
 
 func (rt *Runtime) closeSlot(ctx context.Context, s *slot) {

@@ -1,0 +1,241 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/runnel-io/runnel/flows"
+)
+
+// DeployType says which nodes a deploy replaces, as Node-RED's
+// Node-RED-Deployment-Type header does.
+type DeployType string
+
+// The deploy types. Nodes that a deploy does not replace keep running
+// through it, with their state.
+const (
+	// DeployFull replaces every node.
+	DeployFull DeployType = "full"
+	// DeployFlows replaces every node of a tab that has any change.
+	DeployFlows DeployType = "flows"
+	// DeployNodes replaces only the nodes whose configuration or wiring
+	// changed (a move on the canvas is not a change), and the nodes that
+	// use a changed config node.
+	DeployNodes DeployType = "nodes"
+	// DeployReload restarts the running flows as they are.
+	DeployReload DeployType = "reload"
+)
+
+// ParseDeployType reads a Node-RED-Deployment-Type value; empty means full.
+func ParseDeployType(s string) (DeployType, error) {
+	switch t := DeployType(s); t {
+	case "":
+		return DeployFull, nil
+	case DeployFull, DeployFlows, DeployNodes, DeployReload:
+		return t, nil
+	}
+	return "", fmt.Errorf("unknown deployment type %q (want full, flows, nodes or reload)", s)
+}
+
+// ErrStale is returned by Apply when another deploy happened after the
+// plan was made.
+var ErrStale = errors.New("the running flows changed since the deploy was planned")
+
+// Plan is a checked deploy, ready to apply: the new graph, compiled and
+// validated in full, with the nodes it takes over from the running graph.
+type Plan struct {
+	// Type is the deploy type.
+	Type DeployType
+	// Diff is how the new document differs from the running one.
+	Diff flows.Diff
+	// Kept counts the running nodes the deploy keeps, with their state.
+	Kept int
+	// Replaced lists the ids of the running nodes the deploy closes
+	// (replaced or removed); sorted as in the running document.
+	Replaced []string
+
+	g    *Graph
+	base *running
+}
+
+// Graph returns the graph the plan deploys.
+func (p *Plan) Graph() *Graph { return p.g }
+
+// Plan checks doc and compiles it into a deploy of the given type against
+// the running flows, without changing anything. It returns a
+// flows.Problems listing every problem when doc is not valid.
+func (rt *Runtime) Plan(doc *flows.Document, typ DeployType) (*Plan, error) {
+	base := rt.current.Load()
+	if typ == DeployReload && base != nil && doc == nil {
+		doc = base.g.doc
+	}
+	p := &Plan{Type: typ, base: base, Diff: flows.Compare(base.doc(), doc)}
+	var keep map[string]bool
+	if base != nil && (typ == DeployNodes || typ == DeployFlows) {
+		keep = keepSet(base.g, doc, p.Diff, typ)
+	}
+	var prev *Graph
+	if base != nil {
+		prev = base.g
+	}
+	g, err := rt.compileKeeping(doc, prev, keep)
+	if err != nil {
+		return nil, err
+	}
+	p.g = g
+	if base != nil {
+		for _, s := range base.g.slots {
+			if i, ok := g.index[s.host.id]; ok && g.slots[i].kept {
+				p.Kept++
+			} else {
+				p.Replaced = append(p.Replaced, s.host.id)
+			}
+		}
+	}
+	return p, nil
+}
+
+// keepSet returns the ids of the running nodes that a deploy of type typ
+// leaves running.
+func keepSet(prev *Graph, doc *flows.Document, d flows.Diff, typ DeployType) map[string]bool {
+	replace := make(map[string]bool)
+	for _, list := range [][]string{d.Added, d.Changed, d.Rewired} {
+		for _, id := range list {
+			replace[id] = true
+		}
+	}
+	if typ == DeployFlows {
+		tabs := make(map[string]bool, len(d.Tabs))
+		for _, id := range d.Tabs {
+			tabs[id] = true
+		}
+		for _, n := range doc.Nodes {
+			if n.Z != "" && tabs[n.Z] {
+				replace[n.ID] = true
+			}
+		}
+	}
+	keep := make(map[string]bool)
+	for _, n := range doc.Nodes {
+		if replace[n.ID] {
+			continue
+		}
+		if i, ok := prev.index[n.ID]; ok && prev.slots[i].host.typ == n.Type {
+			keep[n.ID] = true
+		}
+	}
+	return keep
+}
+
+// Apply carries out a plan: it starts the new nodes, switches routing to
+// the new graph in one step, lets the messages already inside the old graph
+// finish there, and then closes the nodes the deploy replaced or removed.
+// Kept nodes run throughout. It returns ErrStale, changing nothing, when
+// another deploy happened since the plan was made.
+func (rt *Runtime) Apply(ctx context.Context, p *Plan) error {
+	rt.deploy.Lock()
+	defer rt.deploy.Unlock()
+	if rt.current.Load() != p.base {
+		return ErrStale
+	}
+	rt.apply(ctx, p)
+	return nil
+}
+
+// apply runs a plan; rt.deploy is held.
+//
+// The order keeps every message: new nodes that have inputs start before
+// anything routes to them; then kept nodes are moved to the new graph, so
+// that what they send from now on takes the new wires; then the replaced
+// sources stop and the new ones start; then the deploy waits until no
+// message is left in the old graph, and only then closes the replaced
+// nodes, which may still have been handling those messages.
+func (rt *Runtime) apply(ctx context.Context, p *Plan) {
+	start := time.Now()
+	g, old := p.g, p.base
+	r := &running{g: g}
+	if old != nil {
+		r.ctx, r.cancel = old.ctx, old.cancel
+	} else {
+		r.ctx, r.cancel = context.WithCancel(context.Background())
+	}
+	isNew := func(s *slot) bool { return !s.kept }
+	for _, s := range g.slots {
+		if s.typ.Config && isNew(s) {
+			rt.startSlot(r.ctx, s)
+		}
+	}
+	for k := len(g.order) - 1; k >= 0; k-- {
+		if s := g.slots[g.order[k]]; !s.typ.Config && s.typ.Inputs > 0 && isNew(s) {
+			rt.startSlot(r.ctx, s)
+		}
+	}
+	for i, s := range g.slots {
+		if s.kept {
+			s.host.bind(g, i)
+		}
+	}
+	rt.current.Store(r)
+
+	var gone func(*slot) bool
+	if old != nil {
+		gone = func(s *slot) bool {
+			i, ok := g.index[s.host.id]
+			return !ok || !g.slots[i].kept
+		}
+		for _, i := range old.g.order {
+			if s := old.g.slots[i]; !s.typ.Config && s.typ.Inputs == 0 && gone(s) {
+				rt.closeSlot(ctx, s)
+			}
+		}
+	}
+	for k := len(g.order) - 1; k >= 0; k-- {
+		if s := g.slots[g.order[k]]; !s.typ.Config && s.typ.Inputs == 0 && isNew(s) {
+			rt.startSlot(r.ctx, s)
+		}
+	}
+	if old != nil {
+		if err := drain(ctx, old.g); err != nil {
+			rt.log.Warn("deploy: messages still in the old flows", slog.Int64("messages", old.g.active.Load()), slog.String("error", err.Error()))
+		}
+		rt.closeNodes(ctx, old.g, gone)
+	}
+	rt.log.Debug("deployed flows", slog.String("type", string(p.Type)), slog.Int("nodes", len(g.slots)),
+		slog.Int("kept", p.Kept), slog.Int("replaced", len(p.Replaced)), slog.Duration("took", time.Since(start)))
+}
+
+// drain waits until no message sent by a source is inside g.
+func drain(ctx context.Context, g *Graph) error {
+	wait := time.Microsecond
+	for g.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if wait < time.Millisecond {
+			wait *= 2
+		}
+	}
+	return nil
+}
+
+// closeNodes closes the nodes of g for which which returns true (all when
+// which is nil): sources first (each finishes its in-flight messages), then
+// the other nodes in flow order, then config nodes.
+func (rt *Runtime) closeNodes(ctx context.Context, g *Graph, which func(*slot) bool) {
+	pick := func(s *slot) bool { return which == nil || which(s) }
+	for _, i := range g.order {
+		if s := g.slots[i]; !s.typ.Config && pick(s) {
+			rt.closeSlot(ctx, s)
+		}
+	}
+	for _, s := range g.slots {
+		if s.typ.Config && pick(s) {
+			rt.closeSlot(ctx, s)
+		}
+	}
+}
