@@ -202,6 +202,7 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan) {
 			rt.log.Warn("deploy: messages still in the old flows", slog.Int64("messages", old.g.active.Load()), slog.String("error", err.Error()))
 		}
 		rt.closeNodes(ctx, old.g, gone)
+		rt.dropContexts(old.g.doc, g.doc)
 	}
 	rt.log.Debug("deployed flows", slog.String("type", string(p.Type)), slog.Int("nodes", len(g.slots)),
 		slog.Int("kept", p.Kept), slog.Int("replaced", len(p.Replaced)), slog.Duration("took", time.Since(start)))
@@ -237,5 +238,28 @@ func (rt *Runtime) closeNodes(ctx context.Context, g *Graph, which func(*slot) b
 		if s.typ.Config && pick(s) {
 			rt.closeSlot(ctx, s)
 		}
+	}
+}
+
+// dropContexts deletes the node and flow context of the nodes and tabs
+// that were in prev and are not in next, as Node-RED does on deploy.
+func (rt *Runtime) dropContexts(prev, next *flows.Document) {
+	var scopes []string
+	ids := make(map[string]bool, len(next.Nodes))
+	for _, n := range next.Nodes {
+		ids[n.ID] = true
+	}
+	for _, n := range prev.Nodes {
+		if ids[n.ID] {
+			continue
+		}
+		if n.Type == "tab" {
+			scopes = append(scopes, "flow:"+n.ID)
+		} else {
+			scopes = append(scopes, "node:"+n.ID)
+		}
+	}
+	if len(scopes) > 0 {
+		rt.ctx.drop(scopes)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/runnel-io/runnel/flows"
 )
@@ -28,6 +29,12 @@ type Options struct {
 	OnStatus func(StatusEvent)
 	OnError  func(ErrorEvent)
 	OnDebug  func(DebugEvent)
+	// ContextBackend keeps the persistent context store; without it the
+	// persistent store lasts only as long as the process.
+	ContextBackend ContextBackend
+	// ContextFlushInterval is how often persistent context changes are
+	// written behind; 1 s when zero.
+	ContextFlushInterval time.Duration
 }
 
 // Runtime runs one compiled graph at a time and replaces it on deploy.
@@ -38,6 +45,9 @@ type Runtime struct {
 
 	deploy  sync.Mutex // serialises Deploy and Stop
 	current atomic.Pointer[running]
+	ctx     *contexts
+
+	writeBehind context.CancelFunc // stops the context write-behind; nil when not running
 }
 
 // running is a started graph with the means to stop it.
@@ -63,7 +73,29 @@ func New(opts Options) *Runtime {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Runtime{opts: opts, log: log}
+	if opts.ContextFlushInterval <= 0 {
+		opts.ContextFlushInterval = time.Second
+	}
+	return &Runtime{opts: opts, log: log, ctx: newContexts(opts.ContextBackend, log)}
+}
+
+// LoadContext reads the persistent context store from the ContextBackend
+// and starts writing its changes behind. Call it before the first deploy.
+func (rt *Runtime) LoadContext(ctx context.Context) error {
+	if rt.opts.ContextBackend == nil {
+		return nil
+	}
+	if err := rt.ctx.load(ctx); err != nil {
+		return err
+	}
+	rt.deploy.Lock()
+	defer rt.deploy.Unlock()
+	if rt.writeBehind == nil {
+		wctx, cancel := context.WithCancel(context.Background())
+		rt.writeBehind = cancel
+		go rt.ctx.writeBehind(wctx, rt.opts.ContextFlushInterval)
+	}
+	return nil
 }
 
 // Compile checks doc and builds its nodes without starting them. It returns
@@ -102,7 +134,8 @@ func (rt *Runtime) Swap(ctx context.Context, g *Graph) {
 }
 
 // Stop stops the running flows: sources stop first, in-flight messages
-// finish, then every node closes. The runtime can be deployed again.
+// finish, then every node closes, and the persistent context is written.
+// The runtime can be deployed again.
 func (rt *Runtime) Stop(ctx context.Context) error {
 	rt.deploy.Lock()
 	defer rt.deploy.Unlock()
@@ -110,9 +143,12 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		rt.closeNodes(ctx, old.g, nil)
 		old.cancel()
 	}
-	return nil
+	if rt.writeBehind != nil {
+		rt.writeBehind()
+		rt.writeBehind = nil
+	}
+	return rt.ctx.flush(ctx)
 }
-
 
 func (rt *Runtime) startSlot(ctx context.Context, s *slot) {
 	st, ok := s.node.(Starter)

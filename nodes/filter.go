@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -24,6 +25,7 @@ type FilterConfig struct {
 	SepTopics bool   `json:"septopics" label:"Apply mode separately for each topic" default:"true"`
 	Property  string `json:"property" label:"Property" default:"payload" help:"The message property whose value is compared, such as payload or payload.temperature"`
 	Topi      string `json:"topi" label:"Topic property" default:"topic" help:"With septopics: the message property whose value selects the separate state"`
+	Store     string `json:"store" label:"Keep state in" default:"node" options:"node,memory,persistent" help:"node: in the node only (Node-RED's behaviour: a deploy that replaces the node, or a restart, forgets it); memory: in the node's context, so it survives deploys that replace the node; persistent: in the persistent context store, so it also survives a restart"`
 }
 
 // FilterType is the filter-on-change node type.
@@ -48,7 +50,9 @@ With *septopics* (the default) each value of the *topi* property (msg.topic by d
 
 A message with a **msg.reset** property clears the state of its msg.topic, or all state when it has no topic (or septopics is off); the message is then handled like any other.
 
-Messages without the property are dropped. The state is kept in memory and starts empty when the node is redeployed.`,
+Messages without the property are dropped.
+
+The state lives in the node (as in Node-RED: a deploy that replaces the node forgets it; deploys that keep the node keep it). With *store* "memory" it is also kept in the node's context and survives deploys that replace the node; with "persistent" it survives a restart too.`,
 }, newFilter)
 
 func init() { engine.Register(FilterType) }
@@ -91,6 +95,8 @@ type filterNode struct {
 
 	mu   sync.Mutex
 	prev map[string]filterPrev
+
+	ctxStore string // context store that mirrors prev; "" for none
 }
 
 // filterPrev is the remembered value of one key. For the band modes only
@@ -107,6 +113,13 @@ type filterPrev struct {
 // prepares the node.
 func newFilter(cfg *FilterConfig, h *engine.Host) (engine.Node, error) {
 	n := &filterNode{h: h, septopics: cfg.SepTopics, prev: make(map[string]filterPrev)}
+	switch cfg.Store {
+	case "", "node":
+	case engine.ContextMemory, engine.ContextPersistent:
+		n.ctxStore = cfg.Store
+	default:
+		return nil, engine.ErrFieldf("store", "%q is not node, memory or persistent", cfg.Store)
+	}
 	f, ok := filterFuncs[cfg.Func]
 	if !ok {
 		return nil, engine.ErrFieldf("func", "unknown mode %q", cfg.Func)
@@ -222,8 +235,14 @@ func (n *filterNode) Receive(m *engine.Message, out engine.Output) error {
 			// Node-RED deletes previous[msg.topic], even when topi names
 			// another property.
 			delete(n.prev, m.Topic)
+			if n.ctxStore != "" {
+				n.h.Context().SetValue(n.ctxStore, m.Topic, nil)
+			}
 		} else {
 			n.prev = make(map[string]filterPrev)
+			if n.ctxStore != "" {
+				n.h.Context().Clear(n.ctxStore)
+			}
 		}
 		n.mu.Unlock()
 		// Node-RED goes on to handle the message: one that carries the
@@ -356,6 +375,48 @@ func (n *filterNode) store(key string, had bool, p filterPrev) {
 		key = strings.Clone(key)
 	}
 	n.prev[key] = p
+	if n.ctxStore != "" {
+		n.h.Context().SetValue(n.ctxStore, key, p.value())
+	}
+}
+
+// value returns the remembered value as an engine value, for the context.
+func (p filterPrev) value() any {
+	switch p.kind {
+	case jsNumber:
+		return p.num
+	case jsString:
+		return p.str
+	case jsBoolean:
+		return p.b
+	}
+	if p.obj == nil {
+		return engine.RawJSON("null")
+	}
+	return p.obj
+}
+
+// Start loads the state from the node's context when the node keeps it there.
+func (n *filterNode) Start(context.Context) error {
+	if n.ctxStore == "" {
+		return nil
+	}
+	c := n.h.Context()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, key := range c.Keys(n.ctxStore) {
+		v, ok := c.Value(n.ctxStore, key)
+		if !ok {
+			continue
+		}
+		jv := jsValueOf(v)
+		p := filterPrev{kind: jv.kind, num: jv.num, str: jv.str, b: jv.b}
+		if jv.kind == jsObject {
+			p.obj = normaliseJS(v)
+		}
+		n.prev[key] = p
+	}
+	return nil
 }
 
 // value reads the compared property. A RawJSON payload is read with gjson

@@ -537,7 +537,7 @@ func TestFilterConfig(t *testing.T) {
 }
 
 func TestFilterDefaults(t *testing.T) {
-	want := map[string]any{"func": "rbe", "gap": nil, "start": nil, "inout": "out", "septopics": true, "property": "payload", "topi": "topic"}
+	want := map[string]any{"func": "rbe", "gap": nil, "start": nil, "inout": "out", "septopics": true, "property": "payload", "topi": "topic", "store": "node"}
 	for _, f := range FilterType.Fields {
 		w, ok := want[f.Name]
 		if !ok {

@@ -3,6 +3,7 @@ package nodes
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,9 +229,8 @@ type templateScratch struct {
 var renderScratch = sync.Pool{New: func() any { return &templateScratch{buf: make([]byte, 0, 256)} }}
 
 // messageView is the mustache context of a message, as Node-RED's
-// NodeContext: names resolve on the message first, then env.X is the
-// environment variable X; flow.x and global.x are not available yet and
-// render empty.
+// NodeContext: names resolve on the message first, then flow.x and
+// global.x on the context, then env.X is the environment variable X.
 type messageView struct {
 	m *engine.Message
 	h *engine.Host
@@ -253,9 +253,28 @@ func (v *messageView) Lookup(name string) (mustache.Value, bool) {
 	return mustache.ValueOf(x), true
 }
 
-// Fallback resolves env.X, with Node-RED's NR_NODE_ID, NR_NODE_NAME and
-// NR_FLOW_ID.
+// contextName is Node-RED's template syntax for context values:
+// flow.key, global.key, with an optional store: flow[persistent].key.
+var contextName = regexp.MustCompile(`^(flow|global)(?:\[(\w+)\])?\.(.+)$`)
+
+// Fallback resolves what is not on the message: flow.x and global.x (and
+// flow[store].x) from the context, and env.X, with Node-RED's NR_NODE_ID,
+// NR_NODE_NAME and NR_FLOW_ID.
 func (v *messageView) Fallback(name string) mustache.Value {
+	if m := contextName.FindStringSubmatch(name); m != nil {
+		c := v.h.FlowContext()
+		if m[1] == "global" {
+			c = v.h.GlobalContext()
+		}
+		key := m[3]
+		if m[2] != "" {
+			key = "#:(" + m[2] + ")::" + key
+		}
+		if x, ok := c.Get(key); ok {
+			return mustache.ValueOf(x)
+		}
+		return mustache.Value{}
+	}
 	env, ok := strings.CutPrefix(name, "env.")
 	if !ok || env == "" {
 		return mustache.Value{}
