@@ -239,6 +239,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs)
+	watch := fs.Duration("watch", time.Second, "how often to check FLOWFILE for changes, which are deployed as they are saved (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -264,6 +265,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		"took", time.Since(began).Round(time.Microsecond))
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
+	if *watch > 0 {
+		go newWatcher(file, st.rt, log, *watch).run(ctx)
+	}
 	<-ctx.Done()
 	log.Info("stopping")
 	st.stop()
