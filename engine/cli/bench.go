@@ -66,21 +66,25 @@ type benchOptions struct {
 	jsonFile  string
 	startup   bool
 	mosquitto string
+	deploy    time.Duration // deploy this often during each runnel run; 0: never
+	deployTyp string
 }
 
 // targetReport is the measurement of one target.
 type targetReport struct {
-	Target      string       `json:"target"`
-	Addr        string       `json:"addr"`
-	Publish     string       `json:"publish"`
-	Subscribe   string       `json:"subscribe"`
-	Runs        []loadResult `json:"runs"`
-	Median      *loadResult  `json:"median,omitempty"`
-	IdleRSS     int64        `json:"idle_rss_bytes,omitempty"`
-	PeakRSS     int64        `json:"peak_rss_bytes,omitempty"`
-	ServerCPU   bool         `json:"-"` // server CPU figures are known
-	Error       string       `json:"error,omitempty"`
-	ChildOutput string       `json:"child_output,omitempty"`
+	Target      string         `json:"target"`
+	Addr        string         `json:"addr"`
+	Publish     string         `json:"publish"`
+	Subscribe   string         `json:"subscribe"`
+	Runs        []loadResult   `json:"runs"`
+	Median      *loadResult    `json:"median,omitempty"`
+	IdleRSS     int64          `json:"idle_rss_bytes,omitempty"`
+	PeakRSS     int64          `json:"peak_rss_bytes,omitempty"`
+	ServerCPU   bool           `json:"-"` // server CPU figures are known
+	httpAddr    string         // runnel's admin API
+	Deploys     []*deployStats `json:"deploys,omitempty"`
+	Error       string         `json:"error,omitempty"`
+	ChildOutput string         `json:"child_output,omitempty"`
 }
 
 type startupReport struct {
@@ -131,6 +135,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on each run (default 2×expected time + 5 s)")
 	fs.StringVar(&o.jsonFile, "json", "", "also write the results as JSON to this `file`")
 	fs.BoolVar(&o.startup, "startup", true, "also measure the start-up time and idle memory of runnel run (when the target includes runnel)")
+	fs.DurationVar(&o.deploy, "deploy-every", 0, "runnel: deploy a changed template this often during each run (a hot swap under load); 0: never")
+	fs.StringVar(&o.deployTyp, "deploy-type", "nodes", "with --deploy-every: the `type` of deploy: nodes, flows or full")
 	fs.StringVar(&o.mosquitto, "mosquitto", "", "mosquitto `binary` (default: from PATH, else /usr/sbin/mosquitto)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -322,6 +328,7 @@ func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress f
 			return err
 		}
 		tr.Addr = mqttAddr
+		tr.httpAddr = httpAddr
 		progress("runnel: starting %s serve on %s", exe, mqttAddr)
 		child, err = startChild("runnel serve", nil, exe, "serve", "--mqtt", mqttAddr, "--http", httpAddr,
 			"--data", data, "--log-level", "warn")
@@ -416,7 +423,23 @@ func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress f
 		if child != nil {
 			cpu0, _ = procCPU(child.pid())
 		}
+		var driver *deployDriver
+		stopDeploys := func() {}
+		if o.deploy > 0 && tr.httpAddr != "" {
+			driver = &deployDriver{base: "http://" + tr.httpAddr, every: o.deploy, typ: o.deployTyp}
+			dctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { driver.run(dctx); close(done) }()
+			stopDeploys = func() { cancel(); <-done }
+		}
 		res, err := runLoad(ctx, cfg)
+		stopDeploys()
+		if driver != nil {
+			ds := driver.stats()
+			tr.Deploys = append(tr.Deploys, ds)
+			progress("%s: run %d/%d: %d %s deploys during the run (p50 %.1f ms, max %.1f ms), %d failed %s", tr.Target, i+1, o.runs,
+				ds.Deploys, ds.Type, ds.P50ms, ds.MaxMs, ds.Failed, ds.Error)
+		}
 		if child != nil && res.Received > 0 {
 			if cpu1, err := procCPU(child.pid()); err == nil {
 				res.ServerCPUus = float64(cpu1-cpu0) / 1e3 / float64(res.Received)
