@@ -150,9 +150,11 @@ func (rt *Runtime) Apply(ctx context.Context, p *Plan) error {
 // The order keeps every message: new nodes that have inputs start before
 // anything routes to them; then kept nodes are moved to the new graph, so
 // that what they send from now on takes the new wires; then the replaced
-// sources stop and the new ones start; then the deploy waits until no
-// message is left in the old graph, and only then closes the replaced
-// nodes, which may still have been handling those messages.
+// sources stop and the new ones start (a new source that takes over its
+// predecessor's work, see Successor, starts before the old one stops);
+// then the deploy waits until no message is left in the old graph, and
+// only then closes the replaced nodes, which may still have been handling
+// those messages.
 func (rt *Runtime) apply(ctx context.Context, p *Plan) {
 	start := time.Now()
 	g, old := p.g, p.base
@@ -181,21 +183,33 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan) {
 	rt.current.Store(r)
 
 	var gone func(*slot) bool
+	handedOff := make(map[*slot]bool) // old sources whose successor took over their work
 	if old != nil {
 		gone = func(s *slot) bool {
 			i, ok := g.index[s.host.id]
 			return !ok || !g.slots[i].kept
 		}
 		for _, i := range old.g.order {
-			if s := old.g.slots[i]; !s.typ.Config && s.typ.Inputs == 0 && gone(s) {
-				rt.closeSlot(ctx, s)
+			s := old.g.slots[i]
+			if s.typ.Config || s.typ.Inputs > 0 || !gone(s) {
+				continue
 			}
+			if j, ok := g.index[s.host.id]; ok {
+				if succ, ok := g.slots[j].node.(Successor); ok && g.slots[j].typ == s.typ && succ.TakeOver(s.node) {
+					handedOff[s] = true
+					continue
+				}
+			}
+			rt.closeSlot(ctx, s)
 		}
 	}
 	for k := len(g.order) - 1; k >= 0; k-- {
 		if s := g.slots[g.order[k]]; !s.typ.Config && s.typ.Inputs == 0 && isNew(s) {
 			rt.startSlot(r.ctx, s)
 		}
+	}
+	for s := range handedOff {
+		rt.closeSlot(ctx, s)
 	}
 	if old != nil {
 		if err := drain(ctx, old.g); err != nil {

@@ -46,6 +46,17 @@ type Closer interface {
 	Close(ctx context.Context) error
 }
 
+// Successor is implemented by nodes that can take over the running work of
+// the node they replace in a deploy, such as mqtt-in taking over its
+// predecessor's subscription so that no message falls between the two.
+// The runtime calls TakeOver on the new node, before starting it, with the
+// running node of the same id and type. When it returns true the runtime
+// starts the new node first and closes the old one after; otherwise it
+// closes the old one first.
+type Successor interface {
+	TakeOver(prev Node) bool
+}
+
 // Status is a node's status as the editor shows it under the node.
 type Status struct {
 	Fill  string `json:"fill,omitempty"`  // red, green, yellow, blue, grey

@@ -40,7 +40,8 @@ type mqttIn struct {
 	queue    chan engine.Delivery
 	done     chan struct{}
 	finished chan struct{}
-	cancel   func()
+	sub      *inSubscription // this node's broker subscription, perhaps inherited
+	inherit  *inSubscription // set by TakeOver: the predecessor's subscription to take
 	once     sync.Once
 	dropped  atomic.Uint64
 	mu       sync.Mutex // held while a message runs through the flow
@@ -97,7 +98,41 @@ func cutShare(filter string) (string, bool) {
 	return "", false
 }
 
-// Start subscribes and starts the goroutine that runs the flow.
+// inSubscription is a broker subscription that hands its messages to the
+// mqtt-in node that currently owns it. A deploy that replaces an mqtt-in
+// node with one of the same topic and QoS moves the subscription to the new
+// node in one atomic step, so that every message goes to exactly one of
+// the two and none is lost in between.
+type inSubscription struct {
+	owner  atomic.Pointer[mqttIn]
+	cancel func()
+	topic  string
+	qos    byte
+	broker engine.Broker
+}
+
+func (s *inSubscription) deliver(d engine.Delivery) {
+	if n := s.owner.Load(); n != nil {
+		n.enqueue(d)
+	}
+}
+
+// TakeOver adopts the predecessor's subscription when it is to the same
+// broker, topic filter and QoS (engine.Successor).
+func (n *mqttIn) TakeOver(prev engine.Node) bool {
+	p, ok := prev.(*mqttIn)
+	if !ok || p.sub == nil || p.sub.owner.Load() != p {
+		return false
+	}
+	if p.sub.topic != n.cfg.Topic || p.sub.qos != n.qos || p.sub.broker != n.h.Broker() {
+		return false
+	}
+	n.inherit = p.sub
+	return true
+}
+
+// Start subscribes (or takes over the predecessor's subscription) and
+// starts the goroutine that runs the flow.
 func (n *mqttIn) Start(ctx context.Context) error {
 	b := n.h.Broker()
 	if b == nil {
@@ -107,14 +142,23 @@ func (n *mqttIn) Start(ctx context.Context) error {
 	n.done = make(chan struct{})
 	n.finished = make(chan struct{})
 	go n.run()
-	cancel, err := b.Subscribe(n.cfg.Topic, n.qos, n.enqueue)
+	if n.inherit != nil {
+		n.sub, n.inherit = n.inherit, nil
+		n.sub.owner.Store(n)
+		n.h.Status(engine.Status{Fill: "green", Shape: "dot", Text: "subscribed"})
+		return nil
+	}
+	sub := &inSubscription{topic: n.cfg.Topic, qos: n.qos, broker: b}
+	sub.owner.Store(n)
+	cancel, err := b.Subscribe(n.cfg.Topic, n.qos, sub.deliver)
 	if err != nil {
 		close(n.done)
 		<-n.finished
 		n.h.Status(engine.Status{Fill: "red", Shape: "ring", Text: "subscribe failed"})
 		return fmt.Errorf("subscribe to %q: %w", n.cfg.Topic, err)
 	}
-	n.cancel = cancel
+	sub.cancel = cancel
+	n.sub = sub
 	n.h.Status(engine.Status{Fill: "green", Shape: "dot", Text: "subscribed"})
 	return nil
 }
@@ -125,13 +169,23 @@ func (n *mqttIn) enqueue(d engine.Delivery) {
 		n.mu.Lock()
 		if !n.closed {
 			n.handle(d)
+			n.mu.Unlock()
+			return
 		}
 		n.mu.Unlock()
+		// Closed between the subscription's choice of this node and now:
+		// a successor that took the subscription over gets the message.
+		if o := n.sub.owner.Load(); o != nil && o != n {
+			o.enqueue(d)
+		}
 		return
 	}
 	select {
 	case n.queue <- d:
 	case <-n.done:
+		if o := n.sub.owner.Load(); o != nil && o != n {
+			o.enqueue(d) // see above
+		}
 	default:
 		if n.dropped.Add(1) == 1 {
 			n.h.Error(fmt.Errorf("queue full: dropped a message the flows published to %q (counted in Dropped)", d.Topic), nil)
@@ -214,8 +268,9 @@ func (n *mqttIn) Close(ctx context.Context) error {
 		return nil
 	}
 	n.once.Do(func() {
-		if n.cancel != nil {
-			n.cancel()
+		// Unsubscribe unless a successor took the subscription over.
+		if n.sub != nil && n.sub.owner.CompareAndSwap(n, nil) && n.sub.cancel != nil {
+			n.sub.cancel()
 		}
 		// Wait for a message running on a publisher's goroutine to
 		// finish, and refuse the ones that were about to start.
