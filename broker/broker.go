@@ -68,7 +68,12 @@ func Start(opts Options) (*Broker, error) {
 	if err := srv.AddHook(&connLog{log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add log hook: %w", err)
 	}
-	b := &Broker{srv: srv, log: log, flows: &flowSubs{}}
+	ns := &netSubs{topics: srv.Topics}
+	if err := srv.AddHook(ns, nil); err != nil {
+		return nil, fmt.Errorf("broker: add subscriptions hook: %w", err)
+	}
+	// The flows hook goes last: see flowSubs.OnPublish.
+	b := &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}}
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}

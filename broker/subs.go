@@ -20,6 +20,7 @@ type flowSubs struct {
 	mqtt.HookBase
 	mu   sync.Mutex // serialises writers
 	subs atomic.Pointer[[]*flowSub]
+	net  *netSubs // when set, messages no network client subscribes to skip mochi's delivery
 }
 
 // flowSub is one subscription of a flow.
@@ -35,15 +36,24 @@ func (f *flowSubs) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 // OnPublish hands the message to every matching flow subscription, on the
 // publisher's goroutine, before the broker delivers it to network clients.
+//
+// When no network client subscribes to the topic and the message is not
+// retained, it answers CodeSuccessIgnore: mochi then acknowledges the
+// message as usual but skips its subscriber walk. This hook must be the
+// last OnPublish hook, as mochi stops at that answer.
 func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	subs := f.subs.Load()
-	if subs == nil || pk.Ignore {
+	if pk.Ignore {
 		return pk, nil
 	}
-	for _, s := range *subs {
-		if matchTopic(s.levels, pk.TopicName) {
-			s.deliver(pk, cl.Net.Inline)
+	if subs := f.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			if matchTopic(s.levels, pk.TopicName) {
+				s.deliver(pk, cl.Net.Inline)
+			}
 		}
+	}
+	if f.net != nil && !pk.FixedHeader.Retain && !f.net.has(pk.TopicName) {
+		return pk, packets.CodeSuccessIgnore
 	}
 	return pk, nil
 }
