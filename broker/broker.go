@@ -105,7 +105,7 @@ func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) er
 	if topic == "" {
 		return errors.New("publish: empty topic")
 	}
-	if strings.ContainsAny(topic, "+#") {
+	if strings.IndexByte(topic, '+') >= 0 || strings.IndexByte(topic, '#') >= 0 {
 		return fmt.Errorf("publish: topic %q must not contain + or #", topic)
 	}
 	return b.srv.Publish(topic, payload, retain, qos)

@@ -147,7 +147,7 @@ func (n *jsonNode) stringify(v any) (s string, ok bool, err error) {
 // shares text's bytes (message values are never modified, so this is
 // safe and costs no copy); scalars become their Go values.
 func parseJSONText(text []byte) (any, error) {
-	if !json.Valid(text) {
+	if !gjson.ValidBytes(text) { // the same grammar as json.Valid, at about twice the speed
 		return nil, jsonSyntaxError(text)
 	}
 	// Valid JSON has at least one non-space byte.
