@@ -5,8 +5,6 @@ package editor
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/flows"
+	"github.com/runnel-io/runnel/flows/store"
 )
 
 // maxBody bounds the size of a deployed flow document.
@@ -33,6 +32,12 @@ type Options struct {
 	FlowFile string
 	// Logger receives one line per deploy at debug level.
 	Logger *slog.Logger
+	// Live is the editor's live channel, served at GET /comms and told of
+	// every deploy; GET /comms answers 404 when nil.
+	Live *Hub
+	// Store keeps every deploy as a revision, served at /flows/revisions;
+	// those endpoints answer 404 when nil.
+	Store *store.Store
 }
 
 // API serves the admin API. Create it with NewAPI.
@@ -49,6 +54,8 @@ type API struct {
 //	POST /flows        deploy a document (v1 array or v2 {"rev","flows"}); 400 lists every problem
 //	GET  /nodes        the registered node types with their config schemas
 //	POST /inject/{id}  press an inject node's button
+//	GET  /comms        the live websocket (status, debug, errors, rates; see Hub)
+//	/flows/revisions   list, show, diff and roll back revisions (see revisions.go)
 func NewAPI(opts Options) *API {
 	if opts.Registry == nil {
 		opts.Registry = engine.DefaultRegistry
@@ -62,6 +69,12 @@ func NewAPI(opts Options) *API {
 	a.mux.HandleFunc("POST /flows", a.postFlows)
 	a.mux.HandleFunc("GET /nodes", a.getNodes)
 	a.mux.HandleFunc("POST /inject/{id}", a.postInject)
+	a.mountRevisions()
+	if opts.Live != nil {
+		a.mux.Handle("GET /comms", opts.Live)
+	} else {
+		a.mux.Handle("GET /comms", http.NotFoundHandler())
+	}
 	a.mux.Handle("GET /", staticHandler())
 	return a
 }
@@ -71,14 +84,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 
 // Rev returns the revision string of a document, as Node-RED's rev: a hash
 // of its content.
-func Rev(d *flows.Document) string {
-	b, err := d.Marshal(flows.FormatRunnel, false)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
-}
+func Rev(d *flows.Document) string { return d.Rev() }
 
 func (a *API) current() *flows.Document {
 	if g := a.opts.Runtime.Graph(); g != nil {
@@ -146,17 +152,15 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 			rev = *v2.Rev
 		}
 	}
-	deployType := r.Header.Get("Node-RED-Deployment-Type")
-	switch deployType {
-	case "", "full", "flows", "nodes", "reload":
-	default:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown deployment type %q", deployType), nil)
+	deployType, err := engine.ParseDeployType(r.Header.Get("Node-RED-Deployment-Type"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var doc *flows.Document
-	if deployType == "reload" {
+	if deployType == engine.DeployReload {
 		doc = a.current().Clone()
 	} else {
 		doc, err = flows.Parse(body)
@@ -169,28 +173,56 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "the flows were changed since rev "+rev, nil)
 		return
 	}
-	start := time.Now()
-	g, err := a.opts.Runtime.Compile(doc)
+	saved, err := a.deploy(r.Context(), doc, deployType, "", "")
 	if err != nil {
-		writeInvalid(w, err)
+		writeDeployError(w, err)
 		return
 	}
-	if a.opts.FlowFile != "" {
-		if err := flows.WriteFile(a.opts.FlowFile, doc); err != nil {
-			writeError(w, http.StatusInternalServerError, "save flows: "+err.Error(), nil)
-			return
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
-	defer cancel()
-	a.opts.Runtime.Swap(ctx, g)
-	a.log.Debug("deploy", slog.String("type", deployType), slog.Int("objects", len(doc.Nodes)), slog.Duration("took", time.Since(start)))
 	if v2.Rev != nil || r.Header.Get("Node-RED-API-Version") == "v2" {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"rev":%q}`, Rev(doc))
+		fmt.Fprintf(w, `{"rev":%q}`, saved.Rev)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// deploy plans doc as a deploy of type typ, saves it (as a revision in the
+// Store, noting user and note, and to the FlowFile) and applies it; a.mu
+// must be held. It returns the revision saved (only its Rev is set without
+// a Store). A document that does not compile changes nothing and the error
+// lists every problem (a flows.Problems); other failures are a
+// *statusError.
+func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.DeployType, user, note string) (store.Revision, error) {
+	// A deploy that has begun finishes even if the client goes away.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	start := time.Now()
+	plan, err := a.opts.Runtime.Plan(doc, typ)
+	if err != nil {
+		return store.Revision{}, err
+	}
+	saved := store.Revision{Rev: doc.Rev()}
+	if a.opts.Store != nil {
+		saved, err = a.opts.Store.Save(ctx, doc, store.SaveOptions{User: user, DeployType: string(typ), Note: note})
+		if err != nil {
+			return store.Revision{}, &statusError{http.StatusInternalServerError, err}
+		}
+	}
+	if a.opts.FlowFile != "" {
+		if err := flows.WriteFile(a.opts.FlowFile, doc); err != nil {
+			return store.Revision{}, &statusError{http.StatusInternalServerError, fmt.Errorf("save flows: %w", err)}
+		}
+	}
+	if err := a.opts.Runtime.Apply(ctx, plan); err != nil {
+		return store.Revision{}, &statusError{http.StatusConflict, fmt.Errorf("deploy: %w", err)}
+	}
+	if a.opts.Live != nil {
+		a.opts.Live.Deployed(saved.Rev)
+	}
+	a.log.Debug("deploy", slog.String("type", string(typ)), slog.Int("objects", len(doc.Nodes)),
+		slog.String("changes", plan.Diff.Summary()), slog.Int("kept", plan.Kept), slog.Int("replaced", len(plan.Replaced)),
+		slog.Int64("revision", saved.ID), slog.Duration("took", time.Since(start)))
+	return saved, nil
 }
 
 // nodeType is one entry of GET /nodes.
@@ -198,6 +230,8 @@ type nodeType struct {
 	*engine.Type
 	// Module names where the type comes from ("runnel" for built-ins).
 	Module string `json:"module"`
+	// NodeRed is the type's Node-RED name when it differs ("mqtt in" for mqtt-in).
+	NodeRed string `json:"nodeRed,omitempty"`
 }
 
 func (a *API) getNodes(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +239,9 @@ func (a *API) getNodes(w http.ResponseWriter, r *http.Request) {
 	out := make([]nodeType, len(types))
 	for i, t := range types {
 		out[i] = nodeType{Type: t, Module: "runnel"}
+		if nr := flows.NodeREDType(t.Type); nr != t.Type {
+			out[i].NodeRed = nr
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)

@@ -147,12 +147,15 @@ type stack struct {
 	rt  *engine.Runtime
 }
 
-func start(c *common, log *slog.Logger, doc *flows.Document) (*stack, error) {
+// start starts the broker and deploys doc on a runtime made with opts
+// (whose OnStatus, OnDebug and OnError the caller may set).
+func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options) (*stack, error) {
 	b, err := broker.Start(broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker")})
 	if err != nil {
 		return nil, err
 	}
-	rt := engine.New(engine.Options{Broker: b, BrokerAddr: b.Addr(), Logger: log})
+	opts.Broker, opts.BrokerAddr, opts.Logger = b, b.Addr(), log
+	rt := engine.New(opts)
 	if err := rt.Deploy(context.Background(), doc); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("invalid flows:\n%w", err)
@@ -212,12 +215,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
-	st, err := start(&c, log, doc)
+	live := editor.NewHub(editor.HubOptions{Logger: log.With("component", "editor")})
+	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("%s: %w", *flowFile, err)
 	}
-	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Logger: log})
+	liveCtx, stopLive := context.WithCancel(context.Background())
+	liveDone := make(chan struct{})
+	go func() {
+		defer close(liveDone)
+		live.Run(liveCtx, st.rt)
+	}()
+	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Logger: log, Live: live})
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	log.Info("runnel started", "mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,
@@ -226,6 +236,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancel()
 	<-ctx.Done()
 	log.Info("stopping")
+	stopLive() // closes the editors' websockets, which Shutdown does not wait for
+	<-liveDone
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	hs.Shutdown(sctx)
@@ -257,7 +269,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := start(&c, log, doc)
+	st, err := start(&c, log, doc, engine.Options{})
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}

@@ -1,0 +1,208 @@
+package editor
+
+// The revision endpoints: every deploy saved in the Store is a revision that
+// can be listed, shown, compared with another and rolled back to.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/flows"
+	"github.com/runnel-io/runnel/flows/store"
+)
+
+// mountRevisions adds the revision endpoints:
+//
+//	GET  /flows/revisions?limit=N&before=ID  {"revisions":[…]}, newest first
+//	GET  /flows/revisions/{id}               {"revision":{…},"flows":[…]}
+//	GET  /flows/revisions/{a}/diff/{b}       {"from":a,"to":b,"diff":{…}}, how b differs from a
+//	POST /flows/revisions/{id}/rollback      deploy revision id again (a nodes deploy: unchanged nodes keep running); {"rev","revision"}
+//
+// Without a Store they answer 404.
+func (a *API) mountRevisions() {
+	a.mux.HandleFunc("GET /flows/revisions", a.getRevisions)
+	a.mux.HandleFunc("GET /flows/revisions/{id}", a.getRevision)
+	a.mux.HandleFunc("GET /flows/revisions/{a}/diff/{b}", a.getRevisionDiff)
+	a.mux.HandleFunc("POST /flows/revisions/{id}/rollback", a.postRollback)
+}
+
+// statusError is a failed deploy to answer with an HTTP status other than
+// 400.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// writeDeployError answers a failed deploy: 400 listing every problem of a
+// document that does not compile, the statusError's code otherwise.
+func writeDeployError(w http.ResponseWriter, err error) {
+	var se *statusError
+	if errors.As(err, &se) {
+		writeError(w, se.code, se.Error(), nil)
+		return
+	}
+	writeInvalid(w, err)
+}
+
+// writeBadRequest answers 400 for a malformed request (not a flow document).
+func writeBadRequest(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(deployError{Error: "invalid_request", Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// haveStore answers 404 and reports false when there is no Store.
+func (a *API) haveStore(w http.ResponseWriter) bool {
+	if a.opts.Store == nil {
+		writeError(w, http.StatusNotFound, "revisions need the SQLite store", nil)
+		return false
+	}
+	return true
+}
+
+// positiveInt reads the decimal integer s, which must be at least 1.
+func positiveInt(what, s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s must be a positive integer, not %q", what, s)
+	}
+	return n, nil
+}
+
+// revisionDoc returns revision id's document, answering 404 or 500 and
+// returning nil when it cannot.
+func (a *API) revisionDoc(w http.ResponseWriter, r *http.Request, id int64) (*flows.Document, store.Revision) {
+	doc, rev, err := a.opts.Store.Revision(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no revision %d", id), nil)
+		return nil, store.Revision{}
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return nil, store.Revision{}
+	}
+	return doc, rev
+}
+
+func (a *API) getRevisions(w http.ResponseWriter, r *http.Request) {
+	if !a.haveStore(w) {
+		return
+	}
+	q := r.URL.Query()
+	limit, before := int64(store.DefaultLimit), int64(0)
+	var err error
+	if s := q.Get("limit"); s != "" {
+		if limit, err = positiveInt("limit", s); err != nil {
+			writeBadRequest(w, err.Error())
+			return
+		}
+		limit = min(limit, store.MaxLimit)
+	}
+	if s := q.Get("before"); s != "" {
+		if before, err = positiveInt("before", s); err != nil {
+			writeBadRequest(w, err.Error())
+			return
+		}
+	}
+	revs, err := a.opts.Store.Revisions(r.Context(), int(limit), before)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	writeJSON(w, struct {
+		Revisions []store.Revision `json:"revisions"`
+	}{revs})
+}
+
+func (a *API) getRevision(w http.ResponseWriter, r *http.Request) {
+	if !a.haveStore(w) {
+		return
+	}
+	id, err := positiveInt("revision id", r.PathValue("id"))
+	if err != nil {
+		writeBadRequest(w, err.Error())
+		return
+	}
+	doc, rev := a.revisionDoc(w, r, id)
+	if doc == nil {
+		return
+	}
+	b, err := doc.Marshal(flows.FormatRunnel, false)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "marshal flows: "+err.Error(), nil)
+		return
+	}
+	writeJSON(w, struct {
+		Revision store.Revision  `json:"revision"`
+		Flows    json.RawMessage `json:"flows"`
+	}{rev, b})
+}
+
+func (a *API) getRevisionDiff(w http.ResponseWriter, r *http.Request) {
+	if !a.haveStore(w) {
+		return
+	}
+	from, err := positiveInt("revision id", r.PathValue("a"))
+	if err != nil {
+		writeBadRequest(w, err.Error())
+		return
+	}
+	to, err := positiveInt("revision id", r.PathValue("b"))
+	if err != nil {
+		writeBadRequest(w, err.Error())
+		return
+	}
+	docA, _ := a.revisionDoc(w, r, from)
+	if docA == nil {
+		return
+	}
+	docB, _ := a.revisionDoc(w, r, to)
+	if docB == nil {
+		return
+	}
+	writeJSON(w, struct {
+		From int64      `json:"from"`
+		To   int64      `json:"to"`
+		Diff flows.Diff `json:"diff"`
+	}{from, to, flows.Compare(docA, docB)})
+}
+
+// postRollback deploys a revision's document again, as a nodes deploy (unchanged nodes keep running and keep their state) that
+// is itself a new revision, its summary starting "rollback to #id".
+func (a *API) postRollback(w http.ResponseWriter, r *http.Request) {
+	if !a.haveStore(w) {
+		return
+	}
+	id, err := positiveInt("revision id", r.PathValue("id"))
+	if err != nil {
+		writeBadRequest(w, err.Error())
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	doc, _ := a.revisionDoc(w, r, id)
+	if doc == nil {
+		return
+	}
+	saved, err := a.deploy(r.Context(), doc, engine.DeployNodes, "", fmt.Sprintf("rollback to #%d", id))
+	if err != nil {
+		writeDeployError(w, err)
+		return
+	}
+	writeJSON(w, struct {
+		Rev      string         `json:"rev"`
+		Revision store.Revision `json:"revision"`
+	}{saved.Rev, saved})
+}
