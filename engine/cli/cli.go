@@ -37,6 +37,7 @@ import (
 	"github.com/runnel-io/runnel/editor"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/flows"
+	"github.com/runnel-io/runnel/flows/store"
 )
 
 const usage = `Runnel: a flow-based MQTT stream processor with an embedded broker.
@@ -156,6 +157,10 @@ func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options
 	}
 	opts.Broker, opts.BrokerAddr, opts.Logger = b, b.Addr(), log
 	rt := engine.New(opts)
+	if err := rt.LoadContext(context.Background()); err != nil {
+		b.Close()
+		return nil, err
+	}
 	if err := rt.Deploy(context.Background(), doc); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("invalid flows:\n%w", err)
@@ -201,25 +206,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	if _, err := os.Stat(*flowFile); errors.Is(err, os.ErrNotExist) {
-		if err := flows.WriteFile(*flowFile, flows.ExampleDocument()); err != nil {
-			return fmt.Errorf("write example flows: %w", err)
-		}
-		log.Info("wrote the example flow", "file", *flowFile)
-	}
-	doc, err := flows.ReadFile(*flowFile)
+	db, doc, err := openFlows(ctx, *dataDir, *flowFile, log)
 	if err != nil {
 		return err
 	}
+	defer db.Close()
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
 	live := editor.NewHub(editor.HubOptions{Logger: log.With("component", "editor")})
-	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError})
+	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError,
+		ContextBackend: contextBackend{db}})
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("%s: %w", *flowFile, err)
+		return fmt.Errorf("%s: %w", filepath.Join(*dataDir, dbName), err)
 	}
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	liveDone := make(chan struct{})
@@ -227,7 +228,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer close(liveDone)
 		live.Run(liveCtx, st.rt)
 	}()
-	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Logger: log, Live: live})
+	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live})
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	log.Info("runnel started", "mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,
@@ -252,6 +253,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var c common
 	c.register(fs)
 	watch := fs.Duration("watch", time.Second, "how often to check FLOWFILE for changes, which are deployed as they are saved (0: never)")
+	dataDir := fs.String("data", "", "`directory` for the persistent context store (DIR/"+dbName+"); without it the persistent store lasts only as long as the process")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -269,7 +271,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := start(&c, log, doc, engine.Options{})
+	var opts engine.Options
+	if *dataDir != "" {
+		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		db, err := store.Open(ctx, filepath.Join(*dataDir, dbName))
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		opts.ContextBackend = contextBackend{db}
+	}
+	st, err := start(&c, log, doc, opts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
