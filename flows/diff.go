@@ -157,33 +157,36 @@ func configKey(k string) bool {
 }
 
 // sameConfig compares two versions of a node's configuration property by
-// property, ignoring property order and JSON whitespace.
+// property, ignoring property order and JSON whitespace. The typed fields
+// are compared as fields (they win over their properties, see Props), the
+// other properties as stored: byte for byte, and compacted only when the
+// bytes differ.
 func sameConfig(a, b *Node) bool {
-	if a.Type != b.Type || a.Z != b.Z || a.Name != b.Name || a.Disabled != b.Disabled {
+	if a.ID != b.ID || a.Type != b.Type || a.Z != b.Z || a.Name != b.Name || a.Disabled != b.Disabled {
 		return false
 	}
-	pa, pb := configProps(a), configProps(b)
-	if len(pa) != len(pb) {
-		return false
-	}
-	for k, v := range pa {
-		w, ok := pb[k]
-		if !ok || !bytes.Equal(v, w) {
+	na, nb := 0, 0
+	for _, p := range a.props {
+		if !compared(p.Key) {
+			continue
+		}
+		na++
+		w, ok := b.raw(p.Key)
+		if !ok || (!bytes.Equal(p.Value, w) && !bytes.Equal(compactJSON(p.Value), compactJSON(w))) {
 			return false
 		}
 	}
-	return true
-}
-
-func configProps(n *Node) map[string][]byte {
-	m := make(map[string][]byte, len(n.props))
-	for _, p := range n.Props() {
-		if configKey(p.Key) {
-			m[p.Key] = compactJSON(p.Value)
+	for _, p := range b.props {
+		if compared(p.Key) {
+			nb++
 		}
 	}
-	return m
+	return na == nb
 }
+
+// compared reports whether sameConfig compares a stored property: the
+// configuration, less the properties behind typed fields.
+func compared(k string) bool { return configKey(k) && !typedKey(k) }
 
 func samePosition(a, b *Node) bool {
 	for _, k := range []string{"x", "y"} {

@@ -332,6 +332,10 @@ func syntaxError(data []byte) error {
 type lineIndex struct {
 	data   []byte
 	starts []int // byte offset at which each line starts
+
+	// The last position asked for: the parser asks in increasing order,
+	// so counting on from it keeps a one-line document linear.
+	lastLine, lastOff, lastCol int
 }
 
 func newLineIndex(data []byte) *lineIndex {
@@ -348,7 +352,13 @@ func newLineIndex(data []byte) *lineIndex {
 // at offset off.
 func (l *lineIndex) position(off int) (line, col int) {
 	i := sort.Search(len(l.starts), func(i int) bool { return l.starts[i] > off }) - 1
-	return i + 1, utf8.RuneCount(l.data[l.starts[i]:off]) + 1
+	from, col := l.starts[i], 1
+	if l.lastLine == i+1 && l.lastOff <= off && l.lastOff >= from {
+		from, col = l.lastOff, l.lastCol
+	}
+	col += utf8.RuneCount(l.data[from:off])
+	l.lastLine, l.lastOff, l.lastCol = i+1, off, col
+	return i + 1, col
 }
 
 func (l *lineIndex) errorAt(off int, err error, msg string) *ParseError {
