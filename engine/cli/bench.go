@@ -67,6 +67,7 @@ type benchOptions struct {
 	startup   bool
 	mosquitto string
 	deploy    time.Duration // deploy this often during each runnel run; 0: never
+	procs     int           // GOMAXPROCS of the runnel child; 0: Go's default
 	deployTyp string
 }
 
@@ -135,6 +136,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on each run (default 2×expected time + 5 s)")
 	fs.StringVar(&o.jsonFile, "json", "", "also write the results as JSON to this `file`")
 	fs.BoolVar(&o.startup, "startup", true, "also measure the start-up time and idle memory of runnel run (when the target includes runnel)")
+	fs.IntVar(&o.procs, "server-procs", 0, "runnel: GOMAXPROCS of the runnel child (0: Go's default, one per CPU)")
 	fs.DurationVar(&o.deploy, "deploy-every", 0, "runnel: deploy a changed template this often during each run (a hot swap under load); 0: never")
 	fs.StringVar(&o.deployTyp, "deploy-type", "nodes", "with --deploy-every: the `type` of deploy: nodes, flows or full")
 	fs.StringVar(&o.mosquitto, "mosquitto", "", "mosquitto `binary` (default: from PATH, else /usr/sbin/mosquitto)")
@@ -330,7 +332,11 @@ func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress f
 		tr.Addr = mqttAddr
 		tr.httpAddr = httpAddr
 		progress("runnel: starting %s serve on %s", exe, mqttAddr)
-		child, err = startChild("runnel serve", nil, exe, "serve", "--mqtt", mqttAddr, "--http", httpAddr,
+		var env []string
+		if o.procs > 0 {
+			env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", o.procs))
+		}
+		child, err = startChild("runnel serve", nil, env, exe, "serve", "--mqtt", mqttAddr, "--http", httpAddr,
 			"--data", data, "--log-level", "warn")
 		if err != nil {
 			return err
@@ -367,7 +373,7 @@ func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress f
 			return err
 		}
 		progress("mosquitto: starting %s on %s", bin, addr)
-		child, err = startChild("mosquitto", cred, bin, "-c", conf)
+		child, err = startChild("mosquitto", cred, nil, bin, "-c", conf)
 		if err != nil {
 			return err
 		}
@@ -628,7 +634,7 @@ func measureStartup(ctx context.Context, n int) *startupReport {
 			return fail(err)
 		}
 		began := time.Now()
-		child, err := startChild("runnel run", nil, exe, "run", "--mqtt", addr, "--log-level", "warn", file)
+		child, err := startChild("runnel run", nil, nil, exe, "run", "--mqtt", addr, "--log-level", "warn", file)
 		if err != nil {
 			return fail(err)
 		}

@@ -30,10 +30,11 @@ type benchChild struct {
 // startChild starts path with args, in its own process group (so a ctrl-C
 // at the terminal reaches the bench, which then stops the child itself),
 // and with SIGKILL as parent-death signal in case the bench dies first.
-// With cred it runs as that user: a daemon that switches users itself
+// env, when not nil, is its environment. With cred it runs as that user: a daemon that switches users itself
 // would lose the parent-death signal.
-func startChild(name string, cred *syscall.Credential, path string, args ...string) (*benchChild, error) {
+func startChild(name string, cred *syscall.Credential, env []string, path string, args ...string) (*benchChild, error) {
 	cmd := exec.Command(path, args...)
+	cmd.Env = env // nil: this process's environment
 	out := &tailBuffer{max: 8 << 10}
 	cmd.Stdout = out
 	cmd.Stderr = out
