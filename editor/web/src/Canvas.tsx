@@ -1,0 +1,377 @@
+// The workspace: flow tabs and the React Flow canvas of the current tab.
+import {
+  Background, BackgroundVariant, Controls, MiniMap, ReactFlow, SelectionMode, useReactFlow,
+  type Connection, type Edge, type EdgeChange, type NodeChange, type ReactFlowInstance,
+} from '@xyflow/react'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { isFlowNode, isTab } from './flowjson'
+import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode } from './FlowNode'
+import {
+  addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
+  moveNodes, nodeLabel, onReveal, openTray, setState, setTab, useEditor, type State,
+} from './store'
+import type { FlowObj } from './types'
+
+const nodeTypes = { flow: FlowNode }
+
+interface CacheEntry {
+  o: FlowObj
+  sel: boolean
+  changed: boolean
+  problems: unknown
+  deployed: boolean
+  x: number
+  y: number
+  rf: RFNode
+}
+
+/** Where the mouse last was over the canvas, in flow coordinates (paste goes there). */
+export const pointer: { flow: { x: number; y: number } | null } = { flow: null }
+export let flowInstance: ReactFlowInstance<RFNode, Edge> | null = null
+
+function Tabs() {
+  const items = useEditor((s) => s.items)
+  const tab = useEditor((s) => s.tab)
+  const problemMap = useEditor((s) => s.problemMap)
+  const tabList = useMemo(() => items.filter(isTab), [items])
+  const bad = useMemo(() => {
+    const b = new Set<string>()
+    for (const o of items) if (problemMap.has(o.id) && o.z) b.add(o.z)
+    return b
+  }, [items, problemMap])
+  return (
+    <div className="rn-tabs" role="tablist">
+      {tabList.map((t) => (
+        <div
+          key={t.id}
+          role="tab"
+          aria-selected={t.id === tab}
+          className={'rn-tab' + (t.id === tab ? ' active' : '') + (t.disabled ? ' disabled' : '') + (bad.has(t.id) ? ' invalid' : '')}
+          onClick={() => setTab(t.id)}
+          onDoubleClick={() => setState({ dialog: { kind: 'tab', id: t.id } })}
+          title="Double-click to edit the flow's name, state and description"
+          data-tab={t.id}
+        >
+          {String(t.label ?? t.id)}
+        </div>
+      ))}
+      <button className="rn-tab-add" title="Add a flow" aria-label="Add flow" onClick={addTab}>+</button>
+    </div>
+  )
+}
+
+interface Menu {
+  x: number
+  y: number
+  flow: { x: number; y: number }
+}
+
+export function Canvas() {
+  const items = useEditor((s) => s.items)
+  const tab = useEditor((s) => s.tab)
+  const selected = useEditor((s) => s.selected)
+  const selectedEdges = useEditor((s) => s.selectedEdges)
+  const problemMap = useEditor((s) => s.problemMap)
+  const deployedMap = useEditor((s) => s.deployedMap)
+  const typeMap = useEditor((s) => s.typeMap)
+  const [drag, setDrag] = useState<Map<string, { x: number; y: number }>>(new Map())
+  const [menu, setMenu] = useState<Menu | null>(null)
+  const cache = useRef(new Map<string, CacheEntry>())
+  const rf = useReactFlow<RFNode, Edge>()
+  const wrap = useRef<HTMLDivElement>(null)
+  const dragged = useRef(false)
+  const tabObj = useMemo(() => items.find((o) => o.id === tab), [items, tab])
+
+  useEffect(() => {
+    flowInstance = rf as unknown as ReactFlowInstance<RFNode, Edge>
+  }, [rf])
+
+  const nodes = useMemo(() => {
+    const s = getState() as State
+    const out: RFNode[] = []
+    const next = new Map<string, CacheEntry>()
+    for (const o of items) {
+      if (o.z !== tab || !isFlowNode(o)) continue
+      const sel = selected.has(o.id)
+      const changed = isChanged(o, s)
+      const problems = problemMap.get(o.id)
+      const dep = deployedMap.has(o.id)
+      const p = drag.get(o.id)
+      const x = p ? p.x : (o.x as number)
+      const y = p ? p.y : (o.y as number)
+      const c = cache.current.get(o.id)
+      if (c && c.o === o && c.sel === sel && c.changed === changed && c.problems === problems && c.deployed === dep && c.x === x && c.y === y) {
+        next.set(o.id, c)
+        out.push(c.rf)
+        continue
+      }
+      let rfNode: RFNode
+      if (c && c.o === o && c.sel === sel && c.changed === changed && c.problems === problems && c.deployed === dep) {
+        rfNode = { ...c.rf, position: { x, y } }
+      } else {
+        const t = typeMap.get(o.type)
+        const label = nodeLabel(o, t)
+        const inputs = t ? t.inputs : 1
+        const outputs = t ? t.outputs : Math.max(o.wires?.length ?? 0, 0)
+        const { w, h } = nodeSize(label, inputs, outputs)
+        const data: NodeData = {
+          obj: o, type: t, label, w, h, inputs, outputs, changed, problems, deployed: dep,
+          iconRight: inputs > 0 && outputs === 0,
+        }
+        rfNode = {
+          id: o.id,
+          type: 'flow',
+          position: { x, y },
+          data,
+          selected: sel,
+          width: w,
+          height: h,
+          measured: { width: w, height: h },
+          handles: handlesFor(w, h, inputs, outputs),
+        }
+      }
+      next.set(o.id, { o, sel, changed, problems, deployed: dep, x, y, rf: rfNode })
+      out.push(rfNode)
+    }
+    cache.current = next
+    return out
+  }, [items, tab, selected, problemMap, deployedMap, typeMap, drag])
+
+  const edgeCache = useRef(new Map<string, Edge>())
+  const edges = useMemo(() => {
+    const onTab = new Set<string>()
+    for (const o of items) if (o.z === tab && isFlowNode(o)) onTab.add(o.id)
+    const out: Edge[] = []
+    const next = new Map<string, Edge>()
+    for (const o of items) {
+      if (!onTab.has(o.id) || !o.wires) continue
+      o.wires.forEach((port, i) => {
+        if (!Array.isArray(port)) return
+        for (const t of port) {
+          if (!onTab.has(t)) continue
+          const id = edgeId(o.id, i, t)
+          const sel = selectedEdges.has(id)
+          let e = edgeCache.current.get(id)
+          if (!e || !!e.selected !== sel) e = { id, source: o.id, sourceHandle: 'o' + i, target: t, targetHandle: 'i', selected: sel }
+          next.set(id, e)
+          out.push(e)
+        }
+      })
+    }
+    edgeCache.current = next
+    return out
+  }, [items, tab, selectedEdges])
+
+  const onNodesChange = useCallback((changes: NodeChange<RFNode>[]) => {
+    let sel: Set<string> | null = null
+    let dragging: Map<string, { x: number; y: number }> | null = null
+    let done: Map<string, { x: number; y: number }> | null = null
+    for (const c of changes) {
+      if (c.type === 'select') {
+        sel ??= new Set(getState().selected)
+        if (c.selected) sel.add(c.id)
+        else sel.delete(c.id)
+      } else if (c.type === 'position') {
+        if (c.dragging && c.position) {
+          dragging ??= new Map()
+          dragging.set(c.id, c.position)
+        } else if (c.dragging === false) {
+          done ??= new Map()
+          if (c.position) done.set(c.id, c.position)
+        }
+      }
+    }
+    if (sel) setState({ selected: sel })
+    if (dragging) {
+      const d = dragging
+      setDrag((prev) => {
+        const n = new Map(prev)
+        for (const [k, v] of d) n.set(k, v)
+        return n
+      })
+    }
+    if (done) {
+      const fin = done
+      setDrag((prev) => {
+        const all = new Map(prev)
+        for (const [k, v] of fin) all.set(k, v)
+        if (all.size) queueMicrotask(() => moveNodes(all))
+        return new Map()
+      })
+    }
+  }, [])
+
+  const onEdgesChange = useCallback((changes: EdgeChange<Edge>[]) => {
+    let sel: Set<string> | null = null
+    for (const c of changes) {
+      if (c.type === 'select') {
+        sel ??= new Set(getState().selectedEdges)
+        if (c.selected) sel.add(c.id)
+        else sel.delete(c.id)
+      }
+    }
+    if (sel) setState({ selectedEdges: sel })
+  }, [])
+
+  const onConnect = useCallback((c: Connection) => {
+    if (!c.source || !c.target) return
+    const port = Number((c.sourceHandle ?? 'o0').slice(1)) || 0
+    connect(c.source, port, c.target)
+  }, [])
+
+  const onDrop = useCallback(
+    (e: React.DragEvent) => {
+      const type = e.dataTransfer.getData('application/x-runnel-type')
+      if (!type) return
+      e.preventDefault()
+      const p = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY })
+      addNode(type, snap(p.x), snap(p.y))
+    },
+    [rf],
+  )
+
+  useEffect(
+    () =>
+      onReveal((o) => {
+        requestAnimationFrame(() => rf.setCenter(o.x ?? 0, o.y ?? 0, { zoom: Math.max(rf.getZoom(), 1), duration: 300 }))
+      }),
+    [rf],
+  )
+
+  // Each tab keeps its own viewport; a tab shown for the first time is fitted.
+  const viewports = useRef(new Map<string, { x: number; y: number; zoom: number }>())
+  const shownTab = useRef<string | null>(null)
+  useEffect(() => {
+    if (shownTab.current) viewports.current.set(shownTab.current, rf.getViewport())
+    shownTab.current = tab
+    const saved = viewports.current.get(tab)
+    if (saved) {
+      rf.setViewport(saved)
+      return
+    }
+    requestAnimationFrame(() => {
+      if (getState().items.some((o) => o.z === tab && isFlowNode(o))) rf.fitView({ maxZoom: 1, padding: 0.15 })
+      else rf.setViewport({ x: 0, y: 0, zoom: 1 })
+    })
+  }, [tab, rf])
+
+  useEffect(() => {
+    if (!menu) return
+    const close = (e: KeyboardEvent) => e.key === 'Escape' && setMenu(null)
+    window.addEventListener('keydown', close)
+    return () => window.removeEventListener('keydown', close)
+  }, [menu])
+
+  const onMouseMove = useCallback(
+    (e: React.MouseEvent) => {
+      pointer.flow = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY })
+    },
+    [rf],
+  )
+
+  const openMenu = (e: React.MouseEvent | MouseEvent) => {
+    e.preventDefault()
+    const r = wrap.current!.getBoundingClientRect()
+    setMenu({ x: e.clientX - r.left, y: e.clientY - r.top, flow: rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }) })
+  }
+
+  return (
+    <div className={'rn-workspace' + (tabObj?.disabled ? ' flow-disabled' : '')}>
+      <Tabs />
+      <div
+        className="rn-canvas"
+        ref={wrap}
+        onDragOver={(e) => {
+          if (e.dataTransfer.types.includes('application/x-runnel-type')) {
+            e.preventDefault()
+            e.dataTransfer.dropEffect = 'copy'
+          }
+        }}
+        onDrop={onDrop}
+        onMouseMove={onMouseMove}
+        onMouseLeave={() => (pointer.flow = null)}
+        onClick={() => setMenu(null)}
+        data-testid="canvas"
+      >
+        <ReactFlow<RFNode, Edge>
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={nodeTypes}
+          onNodesChange={onNodesChange}
+          onEdgesChange={onEdgesChange}
+          onConnect={onConnect}
+          onNodeDoubleClick={(_, n) => openTray(n.id)}
+          onNodeDragStart={() => (dragged.current = true)}
+          onNodeClick={(e, n) => {
+            // As in Node-RED, a click (not a drag) on a node of a selection selects that node alone.
+            if (dragged.current) {
+              dragged.current = false
+              return
+            }
+            if (e.ctrlKey || e.metaKey || e.shiftKey) return
+            const s = getState()
+            if (s.selected.size !== 1 || !s.selected.has(n.id) || s.selectedEdges.size) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
+          }}
+          onNodeContextMenu={(e, n) => {
+            if (!getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
+            openMenu(e)
+          }}
+          onPaneContextMenu={openMenu}
+          onSelectionContextMenu={openMenu}
+          onPaneClick={() => setMenu(null)}
+          nodeOrigin={[0.5, 0.5]}
+          snapToGrid
+          snapGrid={[gridSize, gridSize]}
+          onlyRenderVisibleElements
+          selectionOnDrag
+          selectionMode={SelectionMode.Partial}
+          panOnDrag={[1, 2]}
+          panOnScroll
+          zoomOnDoubleClick={false}
+          deleteKeyCode={null}
+          selectionKeyCode={null}
+          multiSelectionKeyCode={['Control', 'Meta', 'Shift']}
+          disableKeyboardA11y
+          minZoom={0.1}
+          maxZoom={4}
+          defaultEdgeOptions={{ type: 'default', interactionWidth: 12 }}
+          connectionRadius={24}
+          proOptions={{ hideAttribution: true }}
+          elevateNodesOnSelect={false}
+        >
+          <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />
+          <MiniMap pannable zoomable nodeColor={(n) => (n.data as NodeData).type?.color ?? '#ddd'} nodeStrokeColor="#999" />
+          <Controls showInteractive={false} />
+        </ReactFlow>
+        {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
+        {menu && (
+          <div className="rn-menu" style={{ left: menu.x, top: menu.y }} onClick={() => setMenu(null)} role="menu">
+            <MenuItem label="Edit…" keys="Enter" disabled={getState().selected.size !== 1} onClick={() => openTray([...getState().selected][0])} />
+            <MenuItem label="Copy" keys="Ctrl+C" disabled={!getState().selected.size} onClick={() => navigatorCopy(copySelection())} />
+            <MenuItem label="Duplicate" keys="Ctrl+Shift+D" disabled={!getState().selected.size} onClick={duplicateSelection} />
+            <MenuItem label="Delete" keys="Delete" disabled={!getState().selected.size && !getState().selectedEdges.size} onClick={deleteSelection} />
+            <hr />
+            <MenuItem label="Import…" keys="Ctrl+I" onClick={() => setState({ dialog: { kind: 'import' } })} />
+            <MenuItem label="Export…" keys="Ctrl+E" onClick={() => setState({ dialog: { kind: 'export' } })} />
+          </div>
+        )}
+      </div>
+    </div>
+  )
+}
+
+function MenuItem({ label, keys, disabled, onClick }: { label: string; keys?: string; disabled?: boolean; onClick: () => void }) {
+  return (
+    <button role="menuitem" disabled={disabled} onClick={onClick}>
+      <span>{label}</span>
+      {keys && <kbd>{keys}</kbd>}
+    </button>
+  )
+}
+
+export function navigatorCopy(text: string) {
+  if (!text) return
+  navigator.clipboard?.writeText(text).catch(() => {})
+}
+
+export const snap = (v: number) => Math.round(v / gridSize) * gridSize

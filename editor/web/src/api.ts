@@ -1,0 +1,53 @@
+// The admin API (editor/api.go), Node-RED's v2 shapes.
+import type { DeployType, FlowObj, NodeType, Problem } from './types'
+
+export async function getNodes(): Promise<NodeType[]> {
+  const r = await fetch('nodes', { headers: { Accept: 'application/json' } })
+  if (!r.ok) throw new Error(`GET /nodes: ${r.status}`)
+  return r.json()
+}
+
+export async function getFlows(): Promise<{ rev: string; flows: FlowObj[] }> {
+  const r = await fetch('flows', { headers: { 'Node-RED-API-Version': 'v2', Accept: 'application/json' } })
+  if (!r.ok) throw new Error(`GET /flows: ${r.status}`)
+  const body = await r.json()
+  if (Array.isArray(body)) return { rev: '', flows: body }
+  return { rev: body.rev ?? '', flows: body.flows ?? [] }
+}
+
+export type DeployResult =
+  | { ok: true; rev: string }
+  | { ok: false; conflict: true }
+  | { ok: false; conflict?: false; message: string; problems: Problem[] }
+
+export async function postFlows(flows: FlowObj[], rev: string | undefined, type: DeployType): Promise<DeployResult> {
+  const body = rev === undefined ? { flows } : { rev, flows }
+  const r = await fetch('flows', {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'Node-RED-API-Version': 'v2',
+      'Node-RED-Deployment-Type': type,
+    },
+    body: JSON.stringify(body),
+  })
+  if (r.ok) {
+    const j = await r.json().catch(() => ({}))
+    return { ok: true, rev: j.rev ?? '' }
+  }
+  if (r.status === 409) return { ok: false, conflict: true }
+  const j = await r.json().catch(() => null)
+  return {
+    ok: false,
+    message: j?.message ?? `deploy failed: HTTP ${r.status}`,
+    problems: Array.isArray(j?.problems) ? j.problems : [],
+  }
+}
+
+export async function inject(id: string): Promise<void> {
+  const r = await fetch('inject/' + encodeURIComponent(id), { method: 'POST' })
+  if (!r.ok) {
+    const j = await r.json().catch(() => null)
+    throw new Error(j?.message ?? `inject failed: HTTP ${r.status}`)
+  }
+}

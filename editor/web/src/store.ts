@@ -1,0 +1,628 @@
+// The editor's state: the flow document being edited, the deployed one, the
+// selection, undo and redo, trays and dialogs. One small external store;
+// components read slices of it with useEditor(selector).
+import { useSyncExternalStore } from 'react'
+import * as api from './api'
+import {
+  deepEqual, exportSet, importObjs, isConfigNode, isFlowNode, isTab, makeNames, merge, newId, parseFlowText,
+  type ExportScope, type ImportMode, type Names,
+} from './flowjson'
+import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
+
+export interface TrayEntry {
+  /** The id of the node being edited (new config nodes get theirs up front). */
+  id: string
+  /** A config node created from a node's field: added on Done. */
+  isNew?: boolean
+  /** When set, Done stores the new config node's id in this field of the tray below. */
+  parentField?: string
+}
+
+export type Dialog =
+  | { kind: 'import'; text?: string }
+  | { kind: 'export' }
+  | { kind: 'tab'; id: string }
+  | { kind: 'conflict' }
+  | { kind: 'remote'; rev: string }
+  | { kind: 'keys' }
+  | null
+
+export interface Notice {
+  id: number
+  kind: 'error' | 'info' | 'success'
+  text: string
+  problems?: Problem[]
+}
+
+export interface State {
+  loaded: boolean
+  loadError?: string
+  types: NodeType[]
+  typeMap: Map<string, NodeType>
+  names: Names
+  items: FlowObj[]
+  deployed: FlowObj[]
+  deployedMap: Map<string, FlowObj>
+  rev: string
+  tab: string
+  selected: Set<string>
+  selectedEdges: Set<string>
+  undo: FlowObj[][]
+  redo: FlowObj[][]
+  problems: Problem[]
+  problemMap: Map<string, Problem[]>
+  trays: TrayEntry[]
+  /** Drafts of the objects open in trays, by id. */
+  drafts: Map<string, FlowObj>
+  dialog: Dialog
+  sidebar: 'info' | 'debug' | 'config'
+  sidebarOpen: boolean
+  notices: Notice[]
+  deploying: boolean
+  deployType: DeployType
+  /** The palette type whose help the info sidebar shows (a click in the palette). */
+  helpType: string | null
+}
+
+const empty = <T,>() => new Set<T>()
+
+let state: State = {
+  loaded: false,
+  types: [],
+  typeMap: new Map(),
+  names: makeNames([]),
+  items: [],
+  deployed: [],
+  deployedMap: new Map(),
+  rev: '',
+  tab: '',
+  selected: empty(),
+  selectedEdges: empty(),
+  undo: [],
+  redo: [],
+  problems: [],
+  problemMap: new Map(),
+  trays: [],
+  drafts: new Map(),
+  dialog: null,
+  sidebar: 'debug',
+  sidebarOpen: true,
+  notices: [],
+  deploying: false,
+  deployType: 'full',
+  helpType: null,
+}
+
+const listeners = new Set<() => void>()
+
+export function getState(): State {
+  return state
+}
+
+export function setState(patch: Partial<State>) {
+  state = { ...state, ...patch }
+  for (const l of listeners) l()
+}
+
+export function subscribe(l: () => void) {
+  listeners.add(l)
+  return () => listeners.delete(l)
+}
+
+export function useEditor<T>(sel: (s: State) => T): T {
+  return useSyncExternalStore(subscribe, () => sel(state))
+}
+
+// ---- derived helpers ----
+
+export function typeOf(t: string): NodeType | undefined {
+  return state.typeMap.get(t)
+}
+
+export function fieldsOf(t: string): Field[] {
+  return state.typeMap.get(t)?.fields ?? []
+}
+
+/** Whether the editor's document differs from the deployed one. */
+export function isDirty(s: State = state): boolean {
+  if (s.items === s.deployed) return false
+  if (s.items.length !== s.deployed.length) return true
+  for (let i = 0; i < s.items.length; i++) {
+    if (s.items[i] !== s.deployed[i] && !deepEqual(s.items[i], s.deployed[i])) return true
+  }
+  return false
+}
+
+/** Whether a node differs from its deployed version (Node-RED's "changed" mark). */
+export function isChanged(o: FlowObj, s: State = state): boolean {
+  const d = s.deployedMap.get(o.id)
+  if (d === o) return false
+  return !d || !deepEqual(d, o)
+}
+
+export function tabs(s: State = state): FlowObj[] {
+  return s.items.filter(isTab)
+}
+
+/** The label Node-RED would show for a node. */
+export function nodeLabel(o: FlowObj, t?: NodeType): string {
+  if (typeof o.name === 'string' && o.name) return o.name
+  switch (o.type) {
+    case 'mqtt-in':
+    case 'mqtt-out':
+      if (typeof o.topic === 'string' && o.topic) return o.topic
+      break
+    case 'debug':
+      if (o.complete === 'true' || o.complete === true) return 'msg'
+      return 'msg.' + (typeof o.complete === 'string' && o.complete !== 'false' && o.complete ? o.complete : 'payload')
+    case 'inject': {
+      const topic = typeof o.topic === 'string' ? o.topic : ''
+      const pt = o.payloadType
+      if (pt === 'date' || pt === undefined) return topic ? topic + ' ↻' : 'timestamp'
+      const p = typeof o.payload === 'string' ? o.payload : ''
+      if (topic) return topic
+      if (p) return p.length > 20 ? p.slice(0, 20) + '…' : p
+      break
+    }
+    case 'mqtt-broker':
+      if (typeof o.broker === 'string' && o.broker) return `${o.broker}:${o.port ?? 1883}`
+      break
+    case 'comment':
+      break
+  }
+  return t?.label ?? o.type
+}
+
+// ---- notices ----
+
+let noticeSeq = 0
+export function notify(kind: Notice['kind'], text: string, problems?: Problem[], ttl = kind === 'error' ? 0 : 4000) {
+  const n: Notice = { id: ++noticeSeq, kind, text, problems }
+  setState({ notices: [...state.notices.slice(-3), n] })
+  if (ttl) setTimeout(() => dismiss(n.id), ttl)
+}
+
+export function dismiss(id: number) {
+  setState({ notices: state.notices.filter((n) => n.id !== id) })
+}
+
+// ---- loading ----
+
+function withDeployed(flows: FlowObj[], rev: string): Partial<State> {
+  return { deployed: flows, deployedMap: new Map(flows.map((o) => [o.id, o])), rev }
+}
+
+export async function load() {
+  try {
+    const [types, flows] = await Promise.all([api.getNodes(), api.getFlows()])
+    const typeMap = new Map(types.map((t) => [t.type, t]))
+    const names = makeNames(types)
+    let items = flows.flows.map((o) => {
+      const t = names.toRunnel.get(o.type)
+      return t ? { ...o, type: t } : o
+    })
+    const deployed = items
+    let tab = items.find(isTab)?.id
+    if (!tab) {
+      tab = newId()
+      items = [{ id: tab, type: 'tab', label: 'Flow 1', disabled: false, info: '' }, ...items]
+    }
+    setState({ loaded: true, types, typeMap, names, items, tab, ...withDeployed(deployed, flows.rev) })
+  } catch (e) {
+    setState({ loadError: (e as Error).message })
+  }
+}
+
+// ---- edits (every one goes through commit, so every one can be undone) ----
+
+const maxUndo = 200
+
+export function commit(items: FlowObj[], extra: Partial<State> = {}) {
+  if (items === state.items) return
+  setState({ items, undo: [...state.undo.slice(-maxUndo + 1), state.items], redo: [], ...extra })
+}
+
+export function undo() {
+  const prev = state.undo[state.undo.length - 1]
+  if (!prev) return
+  const patch: Partial<State> = { items: prev, undo: state.undo.slice(0, -1), redo: [...state.redo, state.items] }
+  if (!prev.some((o) => o.id === state.tab)) patch.tab = prev.find(isTab)?.id ?? state.tab
+  setState(patch)
+}
+
+export function redo() {
+  const next = state.redo[state.redo.length - 1]
+  if (!next) return
+  const patch: Partial<State> = { items: next, redo: state.redo.slice(0, -1), undo: [...state.undo, state.items] }
+  if (!next.some((o) => o.id === state.tab)) patch.tab = next.find(isTab)?.id ?? state.tab
+  setState(patch)
+}
+
+/** The default value of a field for a new node. */
+function defaultOf(f: Field): unknown {
+  if (f.default !== undefined) return f.default
+  switch (f.kind) {
+    case 'boolean':
+      return false
+    case 'select':
+      return f.options?.[0] ?? ''
+    default:
+      return ''
+  }
+}
+
+/** A new node of a type with its defaults (Node-RED's defaults: name first, then the type's fields). */
+export function newNode(type: string, x: number, y: number, z: string): FlowObj {
+  const t = typeOf(type)
+  const n: FlowObj = { id: newId(), type, z, name: '' }
+  for (const f of t?.fields ?? []) {
+    if (f.kind === 'node' && f.nodeType) {
+      // Use the first config node of that type when the field needs one.
+      const first = f.required ? state.items.find((o) => o.type === f.nodeType && isConfigNode(o)) : undefined
+      n[f.name] = first?.id ?? ''
+    } else n[f.name] = structuredCloneSafe(defaultOf(f))
+  }
+  if (!t?.config) {
+    n.x = x
+    n.y = y
+    n.wires = Array.from({ length: t?.outputs ?? 0 }, () => [])
+  }
+  return n
+}
+
+function structuredCloneSafe<T>(v: T): T {
+  return v && typeof v === 'object' ? JSON.parse(JSON.stringify(v)) : v
+}
+
+export function addNode(type: string, x: number, y: number) {
+  const n = newNode(type, Math.round(x), Math.round(y), state.tab)
+  commit([...state.items, n], { selected: new Set([n.id]), selectedEdges: empty() })
+  return n
+}
+
+export function moveNodes(pos: Map<string, { x: number; y: number }>) {
+  let changed = false
+  const items = state.items.map((o) => {
+    const p = pos.get(o.id)
+    if (!p || (p.x === o.x && p.y === o.y)) return o
+    changed = true
+    return { ...o, x: Math.round(p.x), y: Math.round(p.y) }
+  })
+  if (changed) commit(items)
+}
+
+export function connect(source: string, port: number, target: string) {
+  if (source === target) return
+  const items = state.items.map((o) => {
+    if (o.id !== source) return o
+    const wires = (o.wires ?? []).map((w) => [...w])
+    while (wires.length <= port) wires.push([])
+    if (wires[port].includes(target)) return o
+    wires[port].push(target)
+    return { ...o, wires }
+  })
+  commit(items)
+}
+
+export const edgeId = (source: string, port: number, target: string) => `${source}:${port}:${target}`
+
+export function parseEdgeId(id: string): { source: string; port: number; target: string } {
+  const a = id.indexOf(':')
+  const b = id.indexOf(':', a + 1)
+  return { source: id.slice(0, a), port: Number(id.slice(a + 1, b)), target: id.slice(b + 1) }
+}
+
+/** Removes nodes (and the wires to them) and wires. */
+export function remove(nodeIds: Set<string>, edgeIds: Set<string>) {
+  if (!nodeIds.size && !edgeIds.size) return
+  const cut = new Map<string, Set<string>>()
+  for (const e of edgeIds) {
+    const { source, port, target } = parseEdgeId(e)
+    const key = source + ':' + port
+    if (!cut.has(key)) cut.set(key, new Set())
+    cut.get(key)!.add(target)
+  }
+  const items: FlowObj[] = []
+  for (const o of state.items) {
+    if (nodeIds.has(o.id)) continue
+    if (!o.wires || !o.wires.length) {
+      items.push(o)
+      continue
+    }
+    let touched = false
+    const wires = o.wires.map((w, i) => {
+      const c = cut.get(o.id + ':' + i)
+      const nw = w.filter((t) => !nodeIds.has(t) && !c?.has(t))
+      if (nw.length !== w.length) touched = true
+      return nw
+    })
+    items.push(touched ? { ...o, wires } : o)
+  }
+  commit(items, { selected: empty(), selectedEdges: empty() })
+}
+
+export function deleteSelection() {
+  remove(state.selected, state.selectedEdges)
+}
+
+export function selectAll() {
+  const ids = state.items.filter((o) => isFlowNode(o) && o.z === state.tab).map((o) => o.id)
+  setState({ selected: new Set(ids), selectedEdges: empty() })
+}
+
+/** Replaces one object (tray Done), clearing its deploy problems. */
+export function updateObj(o: FlowObj, extraItems?: FlowObj[]) {
+  let found = false
+  let items = state.items.map((x) => {
+    if (x.id !== o.id) return x
+    found = true
+    return o
+  })
+  if (!found) items = [...items, o]
+  if (extraItems?.length) items = [...items, ...extraItems]
+  const problemMap = new Map(state.problemMap)
+  problemMap.delete(o.id)
+  commit(items, { problemMap })
+}
+
+// ---- tabs ----
+
+export function addTab() {
+  // Node-RED's naming: the lowest "Flow N" not taken.
+  const taken = new Set(tabs().map((t) => t.label))
+  let i = 1
+  while (taken.has(`Flow ${i}`)) i++
+  const label = `Flow ${i}`
+  const t: FlowObj = { id: newId(), type: 'tab', label, disabled: false, info: '' }
+  commit([...state.items, t], { tab: t.id, selected: empty(), selectedEdges: empty() })
+}
+
+export function removeTab(id: string) {
+  const items = state.items.filter((o) => o.id !== id && !(o.z === id))
+  const remaining = items.filter(isTab)
+  if (!remaining.length) {
+    const t: FlowObj = { id: newId(), type: 'tab', label: 'Flow 1', disabled: false, info: '' }
+    items.unshift(t)
+    remaining.push(t)
+  }
+  const idx = tabs().findIndex((t) => t.id === id)
+  const next = remaining[Math.max(0, Math.min(idx, remaining.length - 1))].id
+  commit(items, { tab: state.tab === id ? next : state.tab, selected: empty(), selectedEdges: empty() })
+}
+
+export function setTab(id: string) {
+  if (id === state.tab) return
+  setState({ tab: id, selected: empty(), selectedEdges: empty() })
+}
+
+// ---- clipboard, import, export ----
+
+let clipboard = ''
+
+export function exportText(scope: ExportScope, nodeRed: boolean, pretty: boolean): string {
+  let objs = exportSet(state.items, scope, state.tab, state.selected)
+  if (nodeRed) objs = objs.map((o) => {
+    const t = state.names.toNodeRed.get(o.type)
+    return t ? { ...o, type: t } : o
+  })
+  return JSON.stringify(objs, null, pretty ? 4 : undefined)
+}
+
+export function copySelection(): string {
+  if (!state.selected.size) return ''
+  clipboard = exportText('selected', false, false)
+  return clipboard
+}
+
+export function cutSelection(): string {
+  const text = copySelection()
+  if (text) remove(state.selected, empty())
+  return text
+}
+
+export function internalClipboard() {
+  return clipboard
+}
+
+/** Imports flow JSON text into the document: paste (copy mode) or the import dialog. */
+export function importText(text: string, mode: ImportMode, opts: { at?: { x: number; y: number }; offset?: { x: number; y: number } } = {}) {
+  const objs = parseFlowText(text)
+  const unknown = [...new Set(objs.map((o) => state.names.toRunnel.get(o.type) ?? o.type))].filter(
+    (t) => t !== 'tab' && t !== 'subflow' && t !== 'group' && !state.typeMap.has(t),
+  )
+  const r = importObjs(state.items, objs, { mode, tab: state.tab, at: opts.at, offset: opts.offset, toRunnel: state.names.toRunnel })
+  const tab = r.firstTab && !r.nodes.some((id) => r.items.find((o) => o.id === id)?.z === state.tab) ? r.firstTab : state.tab
+  commit(r.items, {
+    tab,
+    selected: new Set(r.nodes.filter((id) => r.items.find((o) => o.id === id)?.z === tab)),
+    selectedEdges: empty(),
+  })
+  if (unknown.length) notify('info', `Imported with unknown node types: ${unknown.join(', ')}`)
+  return r
+}
+
+export function duplicateSelection() {
+  const text = exportText('selected', false, false)
+  if (state.selected.size) importText(text, 'copy', { offset: { x: 40, y: 40 } })
+}
+
+// ---- trays (the node settings panel) ----
+
+export function openTray(id: string) {
+  const o = state.items.find((x) => x.id === id)
+  if (!o || isTab(o)) return
+  if (state.trays.some((t) => t.id === id)) return
+  const drafts = new Map(state.drafts)
+  drafts.set(id, o)
+  setState({ trays: [...state.trays, { id }], drafts })
+}
+
+/** Opens a tray for a new config node of a type, to be stored in parentField of the tray below. */
+export function openNewConfigTray(type: string, parentField?: string) {
+  const n = newNode(type, 0, 0, '')
+  delete n.z
+  const drafts = new Map(state.drafts)
+  drafts.set(n.id, n)
+  setState({ trays: [...state.trays, { id: n.id, isNew: true, parentField }], drafts })
+}
+
+export function setDraft(o: FlowObj) {
+  const drafts = new Map(state.drafts)
+  drafts.set(o.id, o)
+  setState({ drafts })
+}
+
+export function closeTray(done: boolean) {
+  const top = state.trays[state.trays.length - 1]
+  if (!top) return
+  const drafts = new Map(state.drafts)
+  const draft = drafts.get(top.id)!
+  drafts.delete(top.id)
+  const trays = state.trays.slice(0, -1)
+  if (!done) {
+    setState({ trays, drafts })
+    return
+  }
+  const below = trays[trays.length - 1]
+  if (top.isNew && top.parentField && below) {
+    // The new config node goes into the document now; the node below refers to it.
+    drafts.set(below.id, { ...drafts.get(below.id)!, [top.parentField]: draft.id })
+    setState({ trays, drafts })
+    commit([...state.items, draft])
+    return
+  }
+  setState({ trays, drafts })
+  const cur = state.items.find((o) => o.id === draft.id)
+  if (!cur || !deepEqual(cur, draft)) updateObj(draft)
+}
+
+export function deleteFromTray() {
+  const top = state.trays[state.trays.length - 1]
+  if (!top) return
+  const drafts = new Map(state.drafts)
+  drafts.delete(top.id)
+  setState({ trays: state.trays.slice(0, -1), drafts })
+  if (!top.isNew) {
+    const o = state.items.find((x) => x.id === top.id)
+    if (o && isConfigNode(o)) {
+      // Clear references to a removed config node.
+      const items = state.items.filter((x) => x.id !== o.id).map((x) => {
+        let y = x
+        for (const [k, v] of Object.entries(x)) if (v === o.id && k !== 'id') y = { ...y, [k]: '' }
+        return y
+      })
+      commit(items)
+    } else remove(new Set([top.id]), empty())
+  }
+}
+
+// ---- deploy ----
+
+export async function deploy(type: DeployType = state.deployType, force = false) {
+  if (state.deploying) return
+  setState({ deploying: true })
+  const items = state.items
+  try {
+    const r = await api.postFlows(items, force ? undefined : state.rev, type)
+    if (r.ok) {
+      ownRevs.add(r.rev)
+      setState({ ...withDeployed(items, r.rev), problems: [], problemMap: new Map(), dialog: null })
+      notify('success', 'Successfully deployed')
+    } else if (r.conflict) {
+      setState({ dialog: { kind: 'conflict' } })
+    } else {
+      const problemMap = new Map<string, Problem[]>()
+      for (const p of r.problems) {
+        if (!p.id) continue
+        if (!problemMap.has(p.id)) problemMap.set(p.id, [])
+        problemMap.get(p.id)!.push(p)
+      }
+      setState({ problems: r.problems, problemMap })
+      notify('error', r.problems.length ? `Deploy rejected: ${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}` : r.message, r.problems)
+    }
+  } catch (e) {
+    notify('error', 'Deploy failed: ' + (e as Error).message)
+  } finally {
+    setState({ deploying: false })
+  }
+}
+
+/** Revisions this editor deployed, so that their deploy events are not news. */
+const ownRevs = new Set<string>()
+
+/** Merges the server's current flows into the editor's changes, then deploys. */
+export async function mergeAndDeploy() {
+  const remote = await api.getFlows()
+  const remoteItems = remote.flows.map((o) => {
+    const t = state.names.toRunnel.get(o.type)
+    return t ? { ...o, type: t } : o
+  })
+  const m = merge(state.deployed, state.items, remoteItems)
+  commit(m.items, { ...withDeployed(remoteItems, remote.rev), dialog: null })
+  if (m.conflicts) notify('info', `Merged; ${m.conflicts} node${m.conflicts > 1 ? 's' : ''} changed on both sides kept your version`)
+  if (!m.items.some((o) => o.id === state.tab)) setState({ tab: m.items.find(isTab)?.id ?? state.tab })
+  await deploy(state.deployType)
+}
+
+/** A deploy event from the server (anyone's). */
+export async function remoteDeployed(rev: string) {
+  if (!rev || rev === state.rev || ownRevs.has(rev) || !state.loaded) return
+  if (isDirty()) {
+    setState({ dialog: { kind: 'remote', rev } })
+    return
+  }
+  await reloadFromServer()
+  notify('info', 'The flows were updated on the server and have been reloaded')
+}
+
+/** Asks the server for its revision, and handles it as a deploy event when it is not ours. */
+export async function checkRemote() {
+  try {
+    const r = await api.getFlows()
+    await remoteDeployed(r.rev)
+  } catch {
+    /* the socket's next reconnect tries again */
+  }
+}
+
+export async function reloadFromServer() {
+  const remote = await api.getFlows()
+  const items = remote.flows.map((o) => {
+    const t = state.names.toRunnel.get(o.type)
+    return t ? { ...o, type: t } : o
+  })
+  const tab = items.some((o) => o.id === state.tab) ? state.tab : items.find(isTab)?.id ?? state.tab
+  setState({ items, ...withDeployed(items, remote.rev), tab, undo: [], redo: [], selected: empty(), selectedEdges: empty(), dialog: null })
+}
+
+export async function fireInject(id: string) {
+  try {
+    await api.inject(id)
+    const o = state.items.find((x) => x.id === id)
+    notify('success', `Injected: ${o ? nodeLabel(o, typeOf(o.type)) : id}`, undefined, 2000)
+  } catch (e) {
+    notify('error', (e as Error).message, undefined, 5000)
+  }
+}
+
+/** Shows a node: switches to its tab, selects it and asks the canvas to centre it. */
+export function reveal(id: string) {
+  const o = state.items.find((x) => x.id === id)
+  if (!o) return
+  if (isConfigNode(o)) {
+    setState({ sidebar: 'config', sidebarOpen: true })
+    openTray(id)
+    return
+  }
+  if (o.z && o.z !== state.tab) setState({ tab: o.z })
+  setState({ selected: new Set([id]), selectedEdges: empty() })
+  revealListeners.forEach((l) => l(o))
+}
+
+const revealListeners = new Set<(o: FlowObj) => void>()
+export function onReveal(l: (o: FlowObj) => void) {
+  revealListeners.add(l)
+  return () => {
+    revealListeners.delete(l)
+  }
+}
