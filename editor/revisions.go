@@ -81,9 +81,15 @@ func positiveInt(what, s string) (int64, error) {
 	return n, nil
 }
 
-// revisionDoc returns revision id's document, answering 404 or 500 and
-// returning nil when it cannot.
-func (a *API) revisionDoc(w http.ResponseWriter, r *http.Request, id int64) (*flows.Document, store.Revision) {
+// revisionParam reads the revision id in the path parameter name and
+// returns that revision and its document. It answers 400, 404 or 500 and
+// returns a nil document when it cannot.
+func (a *API) revisionParam(w http.ResponseWriter, r *http.Request, name string) (*flows.Document, store.Revision) {
+	id, err := positiveInt("revision id", r.PathValue(name))
+	if err != nil {
+		writeBadRequest(w, err.Error())
+		return nil, store.Revision{}
+	}
 	doc, rev, err := a.opts.Store.Revision(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no revision %d", id), nil)
@@ -130,12 +136,7 @@ func (a *API) getRevision(w http.ResponseWriter, r *http.Request) {
 	if !a.haveStore(w) {
 		return
 	}
-	id, err := positiveInt("revision id", r.PathValue("id"))
-	if err != nil {
-		writeBadRequest(w, err.Error())
-		return
-	}
-	doc, rev := a.revisionDoc(w, r, id)
+	doc, rev := a.revisionParam(w, r, "id")
 	if doc == nil {
 		return
 	}
@@ -154,21 +155,11 @@ func (a *API) getRevisionDiff(w http.ResponseWriter, r *http.Request) {
 	if !a.haveStore(w) {
 		return
 	}
-	from, err := positiveInt("revision id", r.PathValue("a"))
-	if err != nil {
-		writeBadRequest(w, err.Error())
-		return
-	}
-	to, err := positiveInt("revision id", r.PathValue("b"))
-	if err != nil {
-		writeBadRequest(w, err.Error())
-		return
-	}
-	docA, _ := a.revisionDoc(w, r, from)
+	docA, from := a.revisionParam(w, r, "a")
 	if docA == nil {
 		return
 	}
-	docB, _ := a.revisionDoc(w, r, to)
+	docB, to := a.revisionParam(w, r, "b")
 	if docB == nil {
 		return
 	}
@@ -176,27 +167,23 @@ func (a *API) getRevisionDiff(w http.ResponseWriter, r *http.Request) {
 		From int64      `json:"from"`
 		To   int64      `json:"to"`
 		Diff flows.Diff `json:"diff"`
-	}{from, to, flows.Compare(docA, docB)})
+	}{from.ID, to.ID, flows.Compare(docA, docB)})
 }
 
-// postRollback deploys a revision's document again, as a nodes deploy (unchanged nodes keep running and keep their state) that
-// is itself a new revision, its summary starting "rollback to #id".
+// postRollback deploys a revision's document again, as a nodes deploy
+// (unchanged nodes keep running and keep their state) that is itself a new
+// revision, its summary starting "rollback to #id".
 func (a *API) postRollback(w http.ResponseWriter, r *http.Request) {
 	if !a.haveStore(w) {
 		return
 	}
-	id, err := positiveInt("revision id", r.PathValue("id"))
-	if err != nil {
-		writeBadRequest(w, err.Error())
-		return
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	doc, _ := a.revisionDoc(w, r, id)
+	doc, rev := a.revisionParam(w, r, "id")
 	if doc == nil {
 		return
 	}
-	saved, err := a.deploy(r.Context(), doc, engine.DeployNodes, "", fmt.Sprintf("rollback to #%d", id))
+	saved, err := a.deploy(r.Context(), doc, engine.DeployNodes, "", fmt.Sprintf("rollback to #%d", rev.ID))
 	if err != nil {
 		writeDeployError(w, err)
 		return
