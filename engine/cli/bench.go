@@ -67,7 +67,7 @@ type benchOptions struct {
 	startup   bool
 	mosquitto string
 	deploy    time.Duration // deploy this often during each runnel run; 0: never
-	procs     int           // GOMAXPROCS of the runnel child; 0: Go's default
+	procs     int           // --procs of the runnel child; 0: its default
 	deployTyp string
 }
 
@@ -136,7 +136,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on each run (default 2×expected time + 5 s)")
 	fs.StringVar(&o.jsonFile, "json", "", "also write the results as JSON to this `file`")
 	fs.BoolVar(&o.startup, "startup", true, "also measure the start-up time and idle memory of runnel run (when the target includes runnel)")
-	fs.IntVar(&o.procs, "server-procs", 0, "runnel: GOMAXPROCS of the runnel child (0: Go's default, one per CPU)")
+	fs.IntVar(&o.procs, "server-procs", 0, "runnel: the runnel child's --procs (0: its default, 1)")
 	fs.DurationVar(&o.deploy, "deploy-every", 0, "runnel: deploy a changed template this often during each run (a hot swap under load); 0: never")
 	fs.StringVar(&o.deployTyp, "deploy-type", "nodes", "with --deploy-every: the `type` of deploy: nodes, flows or full")
 	fs.StringVar(&o.mosquitto, "mosquitto", "", "mosquitto `binary` (default: from PATH, else /usr/sbin/mosquitto)")
@@ -332,12 +332,12 @@ func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress f
 		tr.Addr = mqttAddr
 		tr.httpAddr = httpAddr
 		progress("runnel: starting %s serve on %s", exe, mqttAddr)
-		var env []string
+		procArgs := []string{}
 		if o.procs > 0 {
-			env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", o.procs))
+			procArgs = append(procArgs, "--procs", strconv.Itoa(o.procs))
 		}
-		child, err = startChild("runnel serve", nil, env, exe, "serve", "--mqtt", mqttAddr, "--http", httpAddr,
-			"--data", data, "--log-level", "warn")
+		child, err = startChild("runnel serve", nil, nil, exe, append([]string{"serve", "--mqtt", mqttAddr, "--http", httpAddr,
+			"--data", data, "--log-level", "warn"}, procArgs...)...)
 		if err != nil {
 			return err
 		}
