@@ -113,6 +113,7 @@ function MainMenu() {
           {item('Undo', 'Ctrl+Z', undo, !canUndo)}
           {item('Redo', 'Ctrl+Y', redo, !canRedo)}
           {item('Config nodes', '', () => setState({ sidebar: 'config', sidebarOpen: true }))}
+          {item('Revision history', '', () => setState({ sidebar: 'history', sidebarOpen: true }))}
           {item('Keyboard shortcuts', '?', () => setState({ dialog: { kind: 'keys' } }))}
         </div>
       )}

@@ -8,9 +8,10 @@ import {
 } from './store'
 import { merge } from './flowjson'
 import { getFlows } from './api'
+import { RollbackDialog } from './History'
 import type { FlowObj } from './types'
 
-function Modal({ title, children, buttons, wide }: { title: string; children: React.ReactNode; buttons: React.ReactNode; wide?: boolean }) {
+export function Modal({ title, children, buttons, wide }: { title: string; children: React.ReactNode; buttons: React.ReactNode; wide?: boolean }) {
   return (
     <div className="rn-modal-back" onMouseDown={(e) => e.target === e.currentTarget && setState({ dialog: null })}>
       <div className={'rn-modal' + (wide ? ' wide' : '')} role="dialog" aria-label={title} aria-modal="true">
@@ -297,5 +298,7 @@ export function Dialogs() {
       return <RemoteDialog />
     case 'keys':
       return <KeysDialog />
+    case 'rollback':
+      return <RollbackDialog id={d.id} />
   }
 }

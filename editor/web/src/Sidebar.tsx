@@ -1,7 +1,9 @@
 // The sidebar: info (the selected node's type help, or the flow's
-// description), debug messages, and the config nodes shared by the flows.
+// description), debug messages, the config nodes shared by the flows, and
+// the history of deploys (History.tsx).
 import { useMemo } from 'react'
 import { DebugSidebar } from './Debug'
+import { HistorySidebar } from './History'
 import { isConfigNode, isFlowNode } from './flowjson'
 import { Markdown } from './Markdown'
 import { paletteLabel } from './Palette'
@@ -110,9 +112,9 @@ export function Sidebar() {
   return (
     <aside className="rn-sidebar" aria-label="Sidebar">
       <div className="rn-sidebar-tabs" role="tablist">
-        {(['info', 'debug', 'config'] as const).map((k) => (
+        {(['info', 'debug', 'config', 'history'] as const).map((k) => (
           <button key={k} role="tab" aria-selected={which === k} className={which === k ? 'active' : ''} onClick={() => setState({ sidebar: k })} data-sidebar={k}>
-            {k === 'info' ? 'info' : k === 'debug' ? 'debug' : 'config nodes'}
+            {k === 'config' ? 'config nodes' : k}
           </button>
         ))}
       </div>
@@ -120,6 +122,7 @@ export function Sidebar() {
         {which === 'info' && <Info />}
         {which === 'debug' && <DebugSidebar />}
         {which === 'config' && <ConfigNodes />}
+        {which === 'history' && <HistorySidebar />}
       </div>
     </aside>
   )

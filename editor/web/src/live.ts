@@ -3,6 +3,7 @@
 // re-renders that node only; debug messages go to a capped buffer that the
 // sidebar reads at most a few times a second.
 import { useSyncExternalStore } from 'react'
+import { revisionsChanged } from './revisions'
 import { checkRemote, remoteDeployed } from './store'
 import type { Rate, StatusData } from './types'
 
@@ -190,6 +191,7 @@ function handle(ev: Event) {
     const d = ev.data ?? {}
     debug.add({ kind: 'error', id: String(d.id ?? ''), z: d.z || undefined, name: d.name, format: 'error', msg: d.error, ts: typeof d.ts === 'number' ? d.ts : Date.now() })
   } else if (t === 'deploy') {
+    revisionsChanged()
     remoteDeployed(String(ev.data?.rev ?? ''))
   }
 }
@@ -212,7 +214,10 @@ export function connect() {
     backoff = 500
     setConn('open')
     // After a reconnect the server may run other flows (a restart, a deploy we missed).
-    if (opened) checkRemote()
+    if (opened) {
+      checkRemote()
+      revisionsChanged()
+    }
     opened = true
   }
   ws.onmessage = (m) => {

@@ -3,6 +3,7 @@
 // components read slices of it with useEditor(selector).
 import { useSyncExternalStore } from 'react'
 import * as api from './api'
+import { postRollback, revisionsChanged } from './revisions'
 import {
   deepEqual, exportSet, importObjs, isConfigNode, isFlowNode, isTab, makeNames, merge, newId, parseFlowText,
   type ExportScope, type ImportMode, type Names,
@@ -25,6 +26,7 @@ export type Dialog =
   | { kind: 'conflict' }
   | { kind: 'remote'; rev: string }
   | { kind: 'keys' }
+  | { kind: 'rollback'; id: number }
   | null
 
 export interface Notice {
@@ -55,7 +57,7 @@ export interface State {
   /** Drafts of the objects open in trays, by id. */
   drafts: Map<string, FlowObj>
   dialog: Dialog
-  sidebar: 'info' | 'debug' | 'config'
+  sidebar: 'info' | 'debug' | 'config' | 'history'
   sidebarOpen: boolean
   notices: Notice[]
   deploying: boolean
@@ -566,7 +568,7 @@ export async function mergeAndDeploy() {
 
 /** A deploy event from the server (anyone's). */
 export async function remoteDeployed(rev: string) {
-  if (!rev || rev === state.rev || ownRevs.has(rev) || !state.loaded) return
+  if (!rev || rev === state.rev || ownRevs.has(rev) || !state.loaded || rollingBack) return
   if (isDirty()) {
     setState({ dialog: { kind: 'remote', rev } })
     return
@@ -593,6 +595,38 @@ export async function reloadFromServer() {
   })
   const tab = items.some((o) => o.id === state.tab) ? state.tab : items.find(isTab)?.id ?? state.tab
   setState({ items, ...withDeployed(items, remote.rev), tab, undo: [], redo: [], selected: empty(), selectedEdges: empty(), dialog: null })
+}
+
+let rollingBack = false
+
+/**
+ * Rolls the server back to a revision (a new revision, deployed as a nodes
+ * deploy), then reloads the workspace from the server: changes not deployed
+ * are discarded.
+ */
+export async function rollback(id: number): Promise<boolean> {
+  if (state.deploying) return false
+  setState({ deploying: true, dialog: null })
+  rollingBack = true
+  try {
+    const r = await postRollback(id)
+    if (!r.ok) {
+      notify('error', r.problems.length ? `Rollback to #${id} rejected: ${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}` : `Rollback to #${id} failed: ${r.message}`, r.problems)
+      return false
+    }
+    ownRevs.add(r.rev)
+    await reloadFromServer()
+    setState({ problems: [], problemMap: new Map() })
+    notify('success', `Rolled back to revision #${id}`)
+    return true
+  } catch (e) {
+    notify('error', `Rollback to #${id} failed: ${(e as Error).message}`)
+    return false
+  } finally {
+    rollingBack = false
+    setState({ deploying: false })
+    revisionsChanged()
+  }
 }
 
 export async function fireInject(id: string) {
