@@ -123,16 +123,6 @@ func (rt *Runtime) Deploy(ctx context.Context, doc *flows.Document) error {
 	return rt.Apply(ctx, p)
 }
 
-// Swap replaces the running flows with g, a graph this runtime compiled
-// with Compile, as a full deploy.
-func (rt *Runtime) Swap(ctx context.Context, g *Graph) {
-	rt.deploy.Lock()
-	defer rt.deploy.Unlock()
-	p := &Plan{g: g, base: rt.current.Load(), Type: DeployFull}
-	p.Diff = flows.Compare(p.base.doc(), g.doc)
-	rt.apply(ctx, p)
-}
-
 // Stop stops the running flows: sources stop first, in-flight messages
 // finish, then every node closes, and the persistent context is written.
 // The runtime can be deployed again.

@@ -96,7 +96,8 @@ type filterNode struct {
 	mu   sync.Mutex
 	prev map[string]filterPrev
 
-	ctxStore string // context store that mirrors prev; "" for none
+	ctxStore string          // context store that mirrors prev; "" for none
+	ctx      *engine.Context // the node's context, when ctxStore is set
 }
 
 // filterPrev is the remembered value of one key. For the band modes only
@@ -116,7 +117,7 @@ func newFilter(cfg *FilterConfig, h *engine.Host) (engine.Node, error) {
 	switch cfg.Store {
 	case "", "node":
 	case engine.ContextMemory, engine.ContextPersistent:
-		n.ctxStore = cfg.Store
+		n.ctxStore, n.ctx = cfg.Store, h.Context()
 	default:
 		return nil, engine.ErrFieldf("store", "%q is not node, memory or persistent", cfg.Store)
 	}
@@ -236,12 +237,12 @@ func (n *filterNode) Receive(m *engine.Message, out engine.Output) error {
 			// another property.
 			delete(n.prev, m.Topic)
 			if n.ctxStore != "" {
-				n.h.Context().SetValue(n.ctxStore, m.Topic, nil)
+				n.ctx.SetValue(n.ctxStore, m.Topic, nil)
 			}
 		} else {
 			n.prev = make(map[string]filterPrev)
 			if n.ctxStore != "" {
-				n.h.Context().Clear(n.ctxStore)
+				n.ctx.Clear(n.ctxStore)
 			}
 		}
 		n.mu.Unlock()
@@ -376,7 +377,7 @@ func (n *filterNode) store(key string, had bool, p filterPrev) {
 	}
 	n.prev[key] = p
 	if n.ctxStore != "" {
-		n.h.Context().SetValue(n.ctxStore, key, p.value())
+		n.ctx.SetValue(n.ctxStore, key, p.value())
 	}
 }
 
@@ -401,7 +402,7 @@ func (n *filterNode) Start(context.Context) error {
 	if n.ctxStore == "" {
 		return nil
 	}
-	c := n.h.Context()
+	c := n.ctx
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, key := range c.Keys(n.ctxStore) {

@@ -1,12 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/runnel-io/runnel/engine"
@@ -74,7 +74,7 @@ func (w *watcher) check(ctx context.Context) {
 		return
 	}
 	sum := sha256.Sum256(b)
-	if bytes.Equal(sum[:], w.sum[:]) {
+	if sum == w.sum {
 		return
 	}
 	w.sum = sum
@@ -94,18 +94,8 @@ func (w *watcher) check(ctx context.Context) {
 		slog.String("problems", problemsText(err)))
 }
 
-// problemsText joins a document's problems on one line for the log.
+// problemsText puts a document's problems (one per line in its error) on
+// one line for the log.
 func problemsText(err error) string {
-	var probs flows.Problems
-	if errors.As(err, &probs) {
-		var b bytes.Buffer
-		for i, p := range probs {
-			if i > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(p.Error())
-		}
-		return b.String()
-	}
-	return err.Error()
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
