@@ -29,6 +29,10 @@ type Options struct {
 	// Logger receives the broker's log lines; client connections are
 	// logged at debug level.
 	Logger *slog.Logger
+	// Auth says who may connect and what they may do (see AuthOptions).
+	// The zero value accepts anonymous clients from loopback only and
+	// allows them everything.
+	Auth AuthOptions
 }
 
 // Broker is a running embedded broker. It implements engine.Broker.
@@ -38,6 +42,8 @@ type Broker struct {
 	addr   string
 	log    *slog.Logger
 	closed atomic.Bool
+
+	flowsACL *flowsACL // nil: the flows may publish and subscribe to anything
 }
 
 var _ engine.Broker = (*Broker)(nil)
@@ -55,14 +61,20 @@ func Start(opts Options) (*Broker, error) {
 	if !log.Enabled(context.Background(), slog.LevelDebug) {
 		mlog = slog.New(minLevel{log.Handler(), slog.LevelWarn})
 	}
+	auth, err := compileAuth(opts.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	// Clients refused by the ACL are told so (0x87 "not authorized"),
+	// not given 0x80 "unspecified error" (off by default; kept off).
+	caps.Compatibilities.ObscureNotAuthorized = false
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient: true,
-		Capabilities: mqtt.NewDefaultServerCapabilities(),
+		Capabilities: caps,
 		Logger:       mlog,
 	})
-	// Until users and ACLs exist the broker only listens on loopback by
-	// default, and everyone who can reach it may use it (as mosquitto 2).
-	if err := srv.AddHook(new(allowAll), nil); err != nil {
+	if err := srv.AddHook(newAuthHook(auth, srv, log), nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
 	if err := srv.AddHook(&connLog{log: log}, nil); err != nil {
@@ -73,7 +85,7 @@ func Start(opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("broker: add subscriptions hook: %w", err)
 	}
 	// The flows hook goes last: see flowSubs.OnPublish.
-	b := &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}}
+	b := &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}, flowsACL: auth.flows}
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
@@ -91,6 +103,7 @@ func Start(opts Options) (*Broker, error) {
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
+	authNote(log, auth, b.addr)
 	return b, nil
 }
 
@@ -107,6 +120,11 @@ func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) er
 	}
 	if strings.IndexByte(topic, '+') >= 0 || strings.IndexByte(topic, '#') >= 0 {
 		return fmt.Errorf("publish: topic %q must not contain + or #", topic)
+	}
+	if b.flowsACL != nil {
+		if err := b.flowsACL.checkPublish(topic); err != nil {
+			return err
+		}
 	}
 	return b.srv.Publish(topic, payload, retain, qos)
 }
@@ -125,6 +143,12 @@ func (b *Broker) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (f
 	}
 	if err := ValidFilter(filter); err != nil {
 		return nil, err
+	}
+	if b.flowsACL != nil {
+		var err error
+		if fn, err = b.flowsACL.subscribe(filter, fn); err != nil {
+			return nil, err
+		}
 	}
 	sub := &flowSub{levels: strings.Split(filter, "/"), qos: qos, fn: fn}
 	b.flows.add(sub)
@@ -172,19 +196,6 @@ func ValidFilter(filter string) error {
 	}
 	return nil
 }
-
-// allowAll lets every client connect, publish and subscribe.
-type allowAll struct{ mqtt.HookBase }
-
-func (h *allowAll) ID() string { return "runnel-allow-all" }
-
-func (h *allowAll) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
-}
-
-func (h *allowAll) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
-
-func (h *allowAll) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 
 // connLog logs client connections at debug level.
 type connLog struct {
