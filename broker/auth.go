@@ -63,6 +63,7 @@ func (o AuthOptions) Validate() error {
 type compiledAuth struct {
 	users     map[string][]byte // name -> bcrypt hash
 	allowAnon bool
+	cost      int  // the highest bcrypt cost of the users' hashes
 	acl       *acl // nil: allow all
 	flows     *flowsACL
 }
@@ -79,9 +80,11 @@ func compileAuth(o AuthOptions) (*compiledAuth, error) {
 		if u.PasswordHash == "" {
 			return nil, fmt.Errorf("broker.users[%d].password_hash: missing (make one with runnel passwd)", i)
 		}
-		if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
+		cost, err := bcrypt.Cost([]byte(u.PasswordHash))
+		if err != nil {
 			return nil, fmt.Errorf("broker.users[%d].password_hash: not a bcrypt hash (make one with runnel passwd): %w", i, err)
 		}
+		c.cost = max(c.cost, cost)
 		c.users[u.Name] = []byte(u.PasswordHash)
 	}
 	var err error
@@ -219,11 +222,11 @@ func (h *authHook) verify(name string, hash, pass []byte) bool {
 	return true
 }
 
-// burnTime spends as long as a password check, so that answer times do
-// not tell which usernames exist.
+// burnTime spends as long as a password check (at the users' highest
+// cost), so that answer times do not tell which usernames exist.
 func (h *authHook) burnTime(pass []byte) {
 	h.dummyOnce.Do(func() {
-		h.dummy, _ = bcrypt.GenerateFromPassword([]byte("runnel"), bcrypt.DefaultCost)
+		h.dummy, _ = bcrypt.GenerateFromPassword([]byte("runnel"), max(h.cost, bcrypt.MinCost))
 	})
 	h.compares.Add(1)
 	_ = bcrypt.CompareHashAndPassword(h.dummy, pass)
