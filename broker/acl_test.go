@@ -11,15 +11,15 @@ import (
 
 func TestACLAllowed(t *testing.T) {
 	a, err := compileACL([]ACLRule{
-		{Topic: "secret/#", Access: AccessDeny},                      // 0
-		{User: "admin", Topic: "#", Access: AccessReadWrite},         // 1
-		{User: "admin", Topic: "$SYS/#", Access: AccessRead},         // 2
-		{Topic: "sensors/%u/#", Access: AccessWrite},                 // 3
-		{Topic: "sensors/+/temp", Access: AccessRead},                // 4
+		{Topic: "secret/#", Access: AccessDeny},                       // 0
+		{User: "admin", Topic: "#", Access: AccessReadWrite},          // 1
+		{User: "admin", Topic: "$SYS/#", Access: AccessRead},          // 2
+		{Topic: "sensors/%u/#", Access: AccessWrite},                  // 3
+		{Topic: "sensors/+/temp", Access: AccessRead},                 // 4
 		{Client: "gw-1", Topic: "devices/%c/cmd", Access: AccessRead}, // 5
-		{Topic: "devices/dev-%c-%u/state", Access: AccessReadWrite},  // 6
-		{Topic: "public/#", Access: AccessRead},                      // 7
-		{Topic: "public/news", Access: AccessDeny},                   // 8: after 7, so it never applies to reads
+		{Topic: "devices/dev-%c-%u/state", Access: AccessReadWrite},   // 6
+		{Topic: "public/#", Access: AccessRead},                       // 7
+		{Topic: "public/news", Access: AccessDeny},                    // 8: after 7, so it never applies to reads
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -195,10 +195,10 @@ func TestAnonymousRemote(t *testing.T) {
 	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	users := []User{{Name: "u", PasswordHash: string(hash)}}
 	cases := []struct {
-		opts           AuthOptions
-		remote, user   string
-		pass           string
-		want           bool
+		opts         AuthOptions
+		remote, user string
+		pass         string
+		want         bool
 	}{
 		{AuthOptions{}, "127.0.0.1:5000", "", "", true},
 		{AuthOptions{}, "[::1]:5000", "", "", true},

@@ -330,3 +330,225 @@ func TestAnonymousLoopback(t *testing.T) {
 		t.Errorf("allow_anonymous, wrong password: CONNACK %#x, want 0x05", code)
 	}
 }
+
+// aclUsers is the setup of the ACL tests: a read-only user, a write-only
+// user who writes below its own name, a device whose client id is its
+// topic, and an admin.
+func aclBroker(t *testing.T) (*Broker, *syncBuffer) {
+	return startAuthBroker(t, AuthOptions{
+		Users: []User{
+			{Name: "reader", PasswordHash: mustHash(t, "r")},
+			{Name: "writer", PasswordHash: mustHash(t, "w")},
+			{Name: "device", PasswordHash: mustHash(t, "d")},
+			{Name: "admin", PasswordHash: mustHash(t, "a")},
+		},
+		ACL: []ACLRule{
+			{User: "admin", Topic: "#", Access: AccessReadWrite},
+			{User: "reader", Topic: "sensors/#", Access: AccessRead},
+			{User: "writer", Topic: "sensors/%u/#", Access: AccessWrite},
+			{User: "device", Topic: "devices/%c/#", Access: AccessReadWrite},
+		},
+	})
+}
+
+// TestACLPublishMQTT5: what a read-only user publishes is refused with
+// PUBACK 0x87 (QoS 1) or a DISCONNECT 0x87 (QoS 0), %u and %c apply, and
+// the other clients carry on.
+func TestACLPublishMQTT5(t *testing.T) {
+	b, logs := aclBroker(t)
+	addr := b.Addr()
+	watch := mustDialV5(t, addr, "watch", "admin", "a")
+	if _, err := watch.subscribe(t, "#"); err != nil {
+		t.Fatal(err)
+	}
+	reader := mustDialV5(t, addr, "r1", "reader", "r")
+	if _, err := reader.subscribe(t, "sensors/#"); err != nil {
+		t.Fatal(err)
+	}
+	writer := mustDialV5(t, addr, "w1", "writer", "w")
+
+	// The writer publishes below its own name only.
+	if _, err := writer.publish(t, "sensors/writer/t", "21", 1); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := writer.publish(t, "sensors/other/t", "22", 1)
+	if err == nil || resp == nil || resp.ReasonCode != 0x87 {
+		t.Fatalf("writer to sensors/other/t: %+v, %v; want PUBACK 0x87", resp, err)
+	}
+	// The reader may not publish at all.
+	resp, err = reader.publish(t, "sensors/reader/t", "23", 1)
+	if err == nil || resp == nil || resp.ReasonCode != 0x87 {
+		t.Fatalf("reader QoS 1: %+v, %v; want PUBACK 0x87", resp, err)
+	}
+	resp, err = reader.publish(t, "sensors/reader/t", "24", 2) // paho reports a PUBREC error in the response only
+	if err != nil || resp == nil || resp.ReasonCode != 0x87 {
+		t.Fatalf("reader QoS 2: %+v, %v; want PUBREC 0x87", resp, err)
+	}
+	logs.waitLog(t, "mqtt publish denied by the ACL", "client=w1", "user=writer", "topic=sensors/other/t")
+	logs.waitLog(t, "mqtt publish denied by the ACL", "client=r1", "user=reader", "topic=sensors/reader/t")
+	// The refusals did not disconnect anyone.
+	if _, err := writer.publish(t, "sensors/writer/t", "25", 1); err != nil {
+		t.Fatal(err)
+	}
+	reader.expectMsg(t, "sensors/writer/t 21")
+	reader.expectMsg(t, "sensors/writer/t 25")
+	watch.expectMsg(t, "sensors/writer/t 21")
+	watch.expectMsg(t, "sensors/writer/t 25")
+
+	// QoS 0 has no acknowledgement: the reader is disconnected with 0x87.
+	if _, err := reader.publish(t, "sensors/reader/t", "26", 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-reader.disc:
+		if code != 0x87 {
+			t.Fatalf("reader disconnected with %#x, want 0x87", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader was not disconnected after a denied QoS 0 publish")
+	}
+	logs.waitLog(t, "mqtt publish denied by the ACL; disconnecting", "client=r1", "topic=sensors/reader/t")
+
+	// %c: a device reads and writes below its own client id only.
+	dev := mustDialV5(t, addr, "dev-7", "device", "d")
+	if _, err := dev.subscribe(t, "devices/dev-7/cmd"); err != nil {
+		t.Fatal(err)
+	}
+	if sa, err := dev.subscribe(t, "devices/dev-8/cmd"); err == nil || sa.Reasons[0] != 0x87 {
+		t.Fatalf("device subscribes to another device: %+v, %v; want SUBACK 0x87", sa, err)
+	}
+	if _, err := dev.publish(t, "devices/dev-7/state", "on", 1); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := dev.publish(t, "devices/dev-8/state", "on", 1); err == nil || resp.ReasonCode != 0x87 {
+		t.Fatalf("device publishes for another device: %+v, %v; want PUBACK 0x87", resp, err)
+	}
+	if _, err := watch.publish(t, "devices/dev-7/cmd", "off", 1); err != nil {
+		t.Fatal(err)
+	}
+	dev.expectMsg(t, "devices/dev-7/cmd off")
+	// None of the refused messages reached anyone.
+	watch.expectMsg(t, "devices/dev-7/state on")
+	watch.expectMsg(t, "devices/dev-7/cmd off")
+	watch.expectNoMsg(t)
+	dev.expectNoMsg(t)
+}
+
+// TestACLSubscribe: a write-only user cannot subscribe (SUBACK 0x87 on
+// MQTT 5, 0x80 on 3.1.1), and a subscription must lie within a read
+// rule.
+func TestACLSubscribe(t *testing.T) {
+	b, logs := aclBroker(t)
+	addr := b.Addr()
+	writer := mustDialV5(t, addr, "w5", "writer", "w")
+	sa, err := writer.subscribe(t, "sensors/writer/#")
+	if err == nil || sa == nil || len(sa.Reasons) != 1 || sa.Reasons[0] != 0x87 {
+		t.Fatalf("v5 write-only subscribe: %+v, %v; want SUBACK 0x87", sa, err)
+	}
+	logs.waitLog(t, "mqtt subscription denied by the ACL", "client=w5", "user=writer", "topic=sensors/writer/#")
+	conn, code := rawConnect311(t, addr, "w3", "writer", "w", "")
+	if code != 0 {
+		t.Fatalf("CONNACK %#x", code)
+	}
+	if code := rawSubscribe311(t, conn, "sensors/writer/#"); code != 0x80 {
+		t.Errorf("3.1.1 write-only subscribe: SUBACK %#x, want 0x80", code)
+	}
+	// The connection stays usable: a PINGREQ is answered.
+	conn.Write([]byte{0xC0, 0})
+	if got := readN(t, conn, 2); got[0] != 0xD0 {
+		t.Errorf("after the refused subscription: % x, want PINGRESP", got)
+	}
+	reader := mustDialV5(t, addr, "r5", "reader", "r")
+	if sa, err := reader.subscribe(t, "$share/g/sensors/+/t"); err != nil || sa.Reasons[0] != 1 {
+		t.Errorf("shared subscription within the rule: %+v, %v", sa, err)
+	}
+	if sa, err := reader.subscribe(t, "#"); err == nil || sa.Reasons[0] != 0x87 {
+		t.Errorf("subscription wider than the rule: %+v, %v; want 0x87", sa, err)
+	}
+
+	// mosquitto_sub, both versions.
+	for _, v := range []string{"mqttv311", "mqttv5"} {
+		out, code := mosquitto(t, addr, "mosquitto_sub", "-V", v, "-u", "writer", "-P", "w", "-t", "sensors/writer/x", "-C", "1", "-W", "3")
+		if code != 0 || out != "All subscription requests were denied.\n" {
+			t.Errorf("mosquitto_sub %s write-only: exit %d, %q", v, code, out)
+		}
+	}
+}
+
+// TestACLMQTT311Publish: a 3.1.1 client's denied QoS 0 publish is dropped
+// and logged (the protocol cannot refuse it); a denied QoS 1 publish
+// closes its connection. Other clients are not affected.
+func TestACLMQTT311Publish(t *testing.T) {
+	b, logs := aclBroker(t)
+	addr := b.Addr()
+	watch := mustDialV5(t, addr, "watch", "admin", "a")
+	if _, err := watch.subscribe(t, "sensors/#"); err != nil {
+		t.Fatal(err)
+	}
+	pub := func(user, pass, topic, msg, qos string) (string, int) {
+		return mosquitto(t, addr, "mosquitto_pub", "-V", "mqttv311", "-i", "p-"+user, "-u", user, "-P", pass,
+			"-t", topic, "-m", msg, "-q", qos)
+	}
+	if out, code := pub("reader", "r", "sensors/reader/x", "dropped", "0"); code != 0 || out != "" {
+		t.Errorf("3.1.1 QoS 0 denied: exit %d, %q; want a silent drop", code, out)
+	}
+	logs.waitLog(t, "mqtt publish denied by the ACL", "client=p-reader", "user=reader", "topic=sensors/reader/x")
+	out, code := pub("reader", "r", "sensors/reader/x", "refused", "1")
+	if code == 0 || !strings.Contains(out, "protocol error") {
+		t.Errorf("3.1.1 QoS 1 denied: exit %d, %q; want the connection closed", code, out)
+	}
+	if out, code := pub("writer", "w", "sensors/writer/x", "ok", "1"); code != 0 || out != "" {
+		t.Errorf("3.1.1 QoS 1 allowed: exit %d, %q", code, out)
+	}
+	// Both versions of mosquitto_pub for MQTT 5: QoS 1 gets "not authorized".
+	out, code = mosquitto(t, addr, "mosquitto_pub", "-V", "mqttv5", "-u", "reader", "-P", "r", "-t", "sensors/reader/x", "-m", "refused", "-q", "1")
+	if !strings.Contains(out, "Publish 1 failed: Not authorized.") {
+		t.Errorf("mosquitto_pub 5 QoS 1 denied: exit %d, %q", code, out)
+	}
+	watch.expectMsg(t, "sensors/writer/x ok")
+	if _, err := watch.publish(t, "sensors/end", "end", 1); err != nil {
+		t.Fatal(err)
+	}
+	watch.expectMsg(t, "sensors/end end")
+	watch.expectNoMsg(t)
+}
+
+// TestACLWill: a will topic the client may not publish to refuses the
+// connection with "not authorized", as mosquitto does.
+func TestACLWill(t *testing.T) {
+	b, _ := aclBroker(t)
+	addr := b.Addr()
+	_, ca, err := dialV5(t, addr, "r-will", "reader", "r", &paho.WillMessage{Topic: "sensors/x", Payload: []byte("gone")})
+	if err == nil || ca == nil || ca.ReasonCode != 0x87 {
+		t.Errorf("v5 denied will: %+v, %v; want CONNACK 0x87", ca, err)
+	}
+	if _, code := rawConnect311(t, addr, "r-will3", "reader", "r", "sensors/x"); code != 0x05 {
+		t.Errorf("3.1.1 denied will: CONNACK %#x, want 0x05", code)
+	}
+	if _, code := rawConnect311(t, addr, "w-will3", "writer", "w", "sensors/writer/status"); code != 0 {
+		t.Errorf("3.1.1 allowed will: CONNACK %#x, want 0", code)
+	}
+}
+
+// TestACLTopicAlias: an MQTT 5 publish that names its topic by alias
+// only is checked against the aliased topic.
+func TestACLTopicAlias(t *testing.T) {
+	b, _ := aclBroker(t)
+	watch := mustDialV5(t, b.Addr(), "watch", "admin", "a")
+	if _, err := watch.subscribe(t, "sensors/#"); err != nil {
+		t.Fatal(err)
+	}
+	writer := mustDialV5(t, b.Addr(), "w", "writer", "w")
+	alias := uint16(3)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, topic := range []string{"sensors/writer/a", ""} {
+		_, err := writer.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte("v"),
+			Properties: &paho.PublishProperties{TopicAlias: &alias}})
+		if err != nil {
+			t.Fatalf("publish with alias, topic %q: %v", topic, err)
+		}
+	}
+	watch.expectMsg(t, "sensors/writer/a v")
+	watch.expectMsg(t, "sensors/writer/a v")
+}
