@@ -80,7 +80,8 @@ type aclPiece struct {
 
 // acl is a compiled rule list; nil allows everything.
 type acl struct {
-	rules []aclRule
+	rules     []aclRule
+	templates bool // some rule uses %u or %c
 }
 
 // compileACL validates and compiles rules. It returns nil for no rules.
@@ -113,6 +114,7 @@ func compileACL(rules []ACLRule) (*acl, error) {
 		c := aclRule{user: r.User, client: r.Client, bits: bits}
 		for _, l := range strings.Split(r.Topic, "/") {
 			c.levels = append(c.levels, compileLevel(l))
+			a.templates = a.templates || c.levels[len(c.levels)-1].kind == levelTemplate
 		}
 		a.rules = append(a.rules, c)
 	}
@@ -159,6 +161,10 @@ func (a *acl) allowed(user, client, topic string, write bool) bool {
 			topic = rest[i+1:]
 		}
 	}
+	uv, cv := "", ""
+	if a.templates {
+		uv, cv = levelValue(user), levelValue(client)
+	}
 	for i := range a.rules {
 		r := &a.rules[i]
 		if r.bits != 0 && r.bits&need == 0 {
@@ -167,15 +173,31 @@ func (a *acl) allowed(user, client, topic string, write bool) bool {
 		if (r.user != "" && r.user != user) || (r.client != "" && r.client != client) {
 			continue
 		}
-		if r.covers(topic, user, client) {
+		if r.covers(topic, uv, cv) {
 			return r.bits != 0
 		}
 	}
 	return false
 }
 
+// levelValue returns v if it may stand for %u or %c: a single topic
+// level, not empty, not starting with '$' (a client picks its own id).
+// Otherwise it returns "", which no template matches.
+func levelValue(v string) string {
+	if v == "" || v[0] == '$' {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '/' || c == '+' || c == '#' {
+			return ""
+		}
+	}
+	return v
+}
+
 // covers reports whether every topic that s matches also matches the
-// rule's filter. For a topic name (no wildcards) that is whether the
+// rule's filter, with %u and %c standing for user and client (see
+// levelValue). For a topic name (no wildcards) that is whether the
 // filter matches it. Wildcards at the rule's first level do not cover
 // topics that start with '$', as they do not match them (MQTT 4.7.2).
 func (r *aclRule) covers(s, user, client string) bool {
@@ -221,9 +243,7 @@ func (r *aclRule) covers(s, user, client string) bool {
 }
 
 // matchTemplate reports whether level equals the template with %u and %c
-// replaced by user and client. An empty value, one that is not a single
-// topic level, or one that starts with '$' (a client picks its own id)
-// matches nothing.
+// replaced by user and client. An empty value matches nothing.
 func (l *aclLevel) matchTemplate(level, user, client string) bool {
 	for _, p := range l.parts {
 		piece := p.lit
@@ -233,7 +253,7 @@ func (l *aclLevel) matchTemplate(level, user, client string) bool {
 		case 'c':
 			piece = client
 		}
-		if p.v != 0 && (piece == "" || piece[0] == '$' || strings.ContainsAny(piece, "/+#")) {
+		if p.v != 0 && piece == "" {
 			return false
 		}
 		if !strings.HasPrefix(level, piece) {

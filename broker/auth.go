@@ -151,12 +151,12 @@ func (h *authHook) Provides(b byte) bool {
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user := string(cl.Properties.Username)
 	if why := h.authenticate(cl, user, pk.Connect.Password); why != "" {
-		h.warn("mqtt connection refused", cl, slog.String("user", user), slog.String("reason", why))
+		h.warn("mqtt connection refused", cl, slog.String("reason", why))
 		return false
 	}
 	will := &cl.Properties.Will
 	if h.acl != nil && will.Flag == 1 && !h.acl.allowed(user, cl.ID, will.TopicName, true) {
-		h.warn("mqtt connection refused", cl, slog.String("user", user),
+		h.warn("mqtt connection refused", cl,
 			slog.String("reason", "the ACL does not allow publishing to the will topic"), slog.String("topic", will.TopicName))
 		h.refuseNotAuthorized(cl)
 		return false
@@ -259,7 +259,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return true
 	}
 	if write {
-		h.warn("mqtt publish denied by the ACL", cl, slog.String("user", string(cl.Properties.Username)), slog.String("topic", topic))
+		h.warn("mqtt publish denied by the ACL", cl, slog.String("topic", topic))
 	}
 	return false
 }
@@ -269,7 +269,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	for _, f := range pk.Filters {
 		if mqtt.IsValidFilter(f.Filter, false) && !h.acl.allowed(username(cl), cl.ID, f.Filter, false) {
-			h.warn("mqtt subscription denied by the ACL", cl, slog.String("user", string(cl.Properties.Username)), slog.String("topic", f.Filter))
+			h.warn("mqtt subscription denied by the ACL", cl, slog.String("topic", f.Filter))
 		}
 	}
 	return pk
@@ -305,7 +305,7 @@ func (h *authHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		return pk, nil
 	}
 	h.warn("mqtt publish denied by the ACL; disconnecting (QoS 0 has no acknowledgement)", cl,
-		slog.String("user", string(cl.Properties.Username)), slog.String("topic", pk.TopicName))
+		slog.String("topic", pk.TopicName))
 	if h.srv != nil {
 		_ = h.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
 	}
@@ -323,8 +323,9 @@ func (h *authHook) warn(msg string, cl *mqtt.Client, attrs ...slog.Attr) {
 	if dropped > 0 {
 		h.log.Warn("broker: refusal log lines suppressed", slog.Int("count", dropped))
 	}
-	args := make([]any, 0, len(attrs)+2)
-	args = append(args, slog.String("client", cl.ID), slog.String("remote", cl.Net.Remote))
+	args := make([]any, 0, len(attrs)+3)
+	args = append(args, slog.String("client", cl.ID), slog.String("user", string(cl.Properties.Username)),
+		slog.String("remote", cl.Net.Remote))
 	for _, a := range attrs {
 		args = append(args, a)
 	}

@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/runnel-io/runnel/engine"
 )
 
 var discardLog = slog.New(slog.DiscardHandler)
@@ -551,4 +554,118 @@ func TestACLTopicAlias(t *testing.T) {
 	}
 	watch.expectMsg(t, "sensors/writer/a v")
 	watch.expectMsg(t, "sensors/writer/a v")
+}
+
+// TestFlowsUser: with flows_user set, the flows' own subscriptions and
+// publishes are checked as that user; network clients still see what the
+// flows publish, subject to their own rules.
+func TestFlowsUser(t *testing.T) {
+	b, _ := startAuthBroker(t, AuthOptions{
+		Users:     []User{{Name: "admin", PasswordHash: mustHash(t, "a")}},
+		FlowsUser: "flows",
+		ACL: []ACLRule{
+			{User: "admin", Topic: "#", Access: AccessReadWrite},
+			{User: "flows", Topic: "sensors/secret", Access: AccessDeny},
+			{User: "flows", Topic: "sensors/#", Access: AccessRead},
+			{User: "flows", Topic: "out/%u/#", Access: AccessWrite},
+		},
+	})
+	if _, err := b.Subscribe("admin/#", 0, func(engine.Delivery) {}); err == nil ||
+		err.Error() != `the broker ACL does not allow flows user "flows" to subscribe to "admin/#"` {
+		t.Errorf("denied subscription: %v", err)
+	}
+	if _, err := b.Subscribe("$share/g/#", 0, func(engine.Delivery) {}); err == nil ||
+		err.Error() != `the broker ACL does not allow flows user "flows" to subscribe to "#"` {
+		t.Errorf("denied shared subscription: %v", err)
+	}
+	got := make(chan string, 10)
+	cancel, err := b.Subscribe("sensors/#", 0, func(d engine.Delivery) { got <- d.Topic + " " + string(d.Payload) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	if err := b.Publish("sensors/x", []byte("1"), 0, false); err == nil ||
+		err.Error() != `the broker ACL does not allow flows user "flows" to publish to "sensors/x"` {
+		t.Errorf("denied publish: %v", err)
+	}
+	watch := mustDialV5(t, b.Addr(), "watch", "admin", "a")
+	if _, err := watch.subscribe(t, "#"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish("out/flows/y", []byte("2"), 1, false); err != nil {
+		t.Fatal(err)
+	}
+	watch.expectMsg(t, "out/flows/y 2")
+	// The deny rule cuts sensors/secret out of the flows' sensors/#.
+	for _, topic := range []string{"sensors/secret", "sensors/a"} {
+		if _, err := watch.publish(t, topic, "3", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case m := <-got:
+		if m != "sensors/a 3" {
+			t.Fatalf("flows received %q, want sensors/a 3", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the flows did not receive sensors/a")
+	}
+
+	// Without flows_user the flows may do anything, ACL or not.
+	b2, _ := startAuthBroker(t, AuthOptions{ACL: []ACLRule{{User: "nobody", Topic: "#", Access: AccessDeny}}})
+	if err := b2.Publish("any/where", nil, 0, false); err != nil {
+		t.Error(err)
+	}
+	if c, err := b2.Subscribe("#", 0, func(engine.Delivery) {}); err != nil {
+		t.Error(err)
+	} else {
+		c()
+	}
+}
+
+// BenchmarkACLCheck measures OnACLCheck as it runs for every delivery
+// to a network client and every publish, with twelve rules and the
+// matching rule near the end.
+func BenchmarkACLCheck(b *testing.B) {
+	var rules []ACLRule
+	for _, u := range []string{"u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8"} {
+		rules = append(rules, ACLRule{User: u, Topic: "sensors/" + u + "/#", Access: AccessReadWrite})
+	}
+	rules = append(rules,
+		ACLRule{Topic: "secret/#", Access: AccessDeny},
+		ACLRule{Client: "gw-1", Topic: "gw/%c/#", Access: AccessRead},
+		ACLRule{Topic: "devices/%u/%c/#", Access: AccessWrite},
+		ACLRule{Topic: "sensors/+/temp", Access: AccessRead},
+	)
+	c, err := compileAuth(AuthOptions{ACL: rules})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := newAuthHook(c, nil, discardLog)
+	cl := &mqtt.Client{ID: "dev-42"}
+	cl.Properties.Username = []byte("sensor9")
+	for _, bc := range []struct {
+		name, topic string
+		write, want bool
+	}{
+		{"read-last-rule", "sensors/kitchen/temp", false, true},
+		{"write-substituted", "devices/sensor9/dev-42/state", true, true},
+		{"denied", "other/topic", true, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if h.OnACLCheck(cl, bc.topic, bc.write) != bc.want && bc.want {
+					b.Fatal("wrong answer")
+				}
+			}
+		})
+	}
+	b.Run("no-rules", func(b *testing.B) {
+		h := newAuthHook(&compiledAuth{}, nil, discardLog)
+		b.ReportAllocs()
+		for b.Loop() {
+			h.OnACLCheck(cl, "sensors/kitchen/temp", false)
+		}
+	})
 }
