@@ -48,6 +48,7 @@ Usage:
   runnel run [flags] FLOWFILE     headless: broker and flows from a file, no HTTP
   runnel validate FLOWFILE        check a flow file; print every problem
   runnel bench [flags]            load test over TCP (see runnel bench -h)
+  runnel passwd [flags] NAME      print a bcrypt password hash for the config file
 
 Run "runnel COMMAND -h" for a command's flags.
 `
@@ -75,6 +76,8 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return validate(args, stdout, stderr)
 	case "bench":
 		err = bench(ctx, args, stdout, stderr)
+	case "passwd":
+		err = passwd(args, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
