@@ -152,7 +152,7 @@ func (n *mqttIn) Start(ctx context.Context) error {
 	sub.owner.Store(n)
 	cancel, err := b.Subscribe(n.cfg.Topic, n.qos, sub.deliver)
 	if err != nil {
-		close(n.done)
+		n.once.Do(func() { close(n.done) }) // so that Close does not close it again
 		<-n.finished
 		n.h.Status(engine.Status{Fill: "red", Shape: "ring", Text: "subscribe failed"})
 		return fmt.Errorf("subscribe to %q: %w", n.cfg.Topic, err)
