@@ -66,6 +66,7 @@ type compiledAuth struct {
 	cost      int  // the highest bcrypt cost of the users' hashes
 	acl       *acl // nil: allow all
 	flows     *flowsACL
+	notes     []string // likely mistakes, logged at start
 }
 
 func compileAuth(o AuthOptions) (*compiledAuth, error) {
@@ -90,6 +91,11 @@ func compileAuth(o AuthOptions) (*compiledAuth, error) {
 	var err error
 	if c.acl, err = compileACL(o.ACL); err != nil {
 		return nil, err
+	}
+	for i, r := range o.ACL {
+		if _, ok := c.users[r.User]; r.User != "" && len(c.users) > 0 && !ok && r.User != o.FlowsUser {
+			c.notes = append(c.notes, fmt.Sprintf("broker.acl[%d].user: %q is neither a broker user nor the flows user, so the rule never applies", i, r.User))
+		}
 	}
 	if o.FlowsUser != "" && c.acl != nil {
 		c.flows = &flowsACL{acl: c.acl, user: o.FlowsUser}
@@ -155,7 +161,7 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		return false
 	}
 	will := &cl.Properties.Will
-	if h.acl != nil && will.Flag == 1 && !h.acl.allowed(user, cl.ID, will.TopicName, true) {
+	if h.acl != nil && atomic.LoadUint32(&will.Flag) == 1 && !h.acl.allowed(user, cl.ID, will.TopicName, true) {
 		h.warn("mqtt connection refused", cl,
 			slog.String("reason", "the ACL does not allow publishing to the will topic"), slog.String("topic", will.TopicName))
 		h.refuseNotAuthorized(cl)
@@ -407,9 +413,13 @@ func (f *flowsACL) subscribe(filter string, fn func(engine.Delivery)) (func(engi
 	}, nil
 }
 
-// authNote logs, at start, who may connect when that may surprise: a
-// listener on a non-loopback address that only loopback clients may use.
+// authNote logs, at start, likely mistakes in the rules, and who may
+// connect when that may surprise: a listener on a non-loopback address
+// that only loopback clients may use.
 func authNote(log *slog.Logger, c *compiledAuth, addr string) {
+	for _, n := range c.notes {
+		log.Warn("broker: " + n)
+	}
 	if addr == "" || len(c.users) > 0 || c.allowAnon || isLoopback(addr) {
 		return
 	}

@@ -669,3 +669,96 @@ func BenchmarkACLCheck(b *testing.B) {
 		}
 	})
 }
+
+// TestACLDeliveryFilter: a deny rule before a broad read rule cuts topics
+// out of a subscription, retained messages included.
+func TestACLDeliveryFilter(t *testing.T) {
+	b, _ := startAuthBroker(t, AuthOptions{ACL: []ACLRule{
+		{Topic: "a/secret", Access: AccessDeny},
+		{Topic: "a/#", Access: AccessReadWrite},
+	}})
+	// The flows (no flows_user) publish unchecked.
+	for _, topic := range []string{"a/secret", "a/open"} {
+		if err := b.Publish(topic, []byte("kept"), 0, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mustDialV5(t, b.Addr(), "anon", "", "") // anonymous, from loopback
+	if _, err := c.subscribe(t, "a/#"); err != nil {
+		t.Fatal(err)
+	}
+	c.expectMsg(t, "a/open kept")
+	for _, topic := range []string{"a/secret", "a/open"} {
+		if err := b.Publish(topic, []byte("live"), 0, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.expectMsg(t, "a/open live")
+	c.expectNoMsg(t)
+}
+
+func TestLogLimiter(t *testing.T) {
+	var l logLimiter
+	now := time.Unix(1000, 0)
+	for i := range logBurst {
+		if ok, dropped := l.take(now); !ok || dropped != 0 {
+			t.Fatalf("line %d: %v, %d", i, ok, dropped)
+		}
+	}
+	for range 3 {
+		if ok, _ := l.take(now.Add(500 * time.Millisecond)); ok {
+			t.Fatal("more than logBurst lines in a second")
+		}
+	}
+	if ok, dropped := l.take(now.Add(time.Second)); !ok || dropped != 3 {
+		t.Fatalf("next second: %v, %d dropped; want true, 3", ok, dropped)
+	}
+	if ok, dropped := l.take(now.Add(time.Second)); !ok || dropped != 0 {
+		t.Fatalf("the dropped count is reported once: %v, %d", ok, dropped)
+	}
+}
+
+// TestAuthNote: a listener that only loopback clients may use, on a
+// non-loopback address, is pointed out at start.
+func TestAuthNote(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	for _, c := range []struct {
+		opts AuthOptions
+		addr string
+		want bool
+	}{
+		{AuthOptions{}, "0.0.0.0:1883", true},
+		{AuthOptions{}, "127.0.0.1:1883", false},
+		{AuthOptions{AllowAnonymous: true}, "0.0.0.0:1883", false},
+		{AuthOptions{Users: []User{{Name: "u", PasswordHash: mustHash(t, "p")}}}, "0.0.0.0:1883", false},
+	} {
+		buf.b.Reset()
+		comp, err := compileAuth(c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		authNote(log, comp, c.addr)
+		if got := strings.Contains(buf.String(), "only clients on this machine (loopback) may connect"); got != c.want {
+			t.Errorf("%+v on %s: note %v, want %v: %s", c.opts, c.addr, got, c.want, buf.String())
+		}
+	}
+	buf.b.Reset()
+	comp, err := compileAuth(AuthOptions{
+		Users:     []User{{Name: "u", PasswordHash: mustHash(t, "p")}},
+		FlowsUser: "flows",
+		ACL: []ACLRule{
+			{User: "u", Topic: "a", Access: AccessRead},
+			{User: "flows", Topic: "a", Access: AccessRead},
+			{User: "typo", Topic: "a", Access: AccessRead},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authNote(log, comp, "127.0.0.1:1883")
+	if got := buf.String(); strings.Count(got, "\n") != 1 ||
+		!strings.Contains(got, `broker: broker.acl[2].user: \"typo\" is neither a broker user nor the flows user, so the rule never applies`) {
+		t.Errorf("notes: %s", got)
+	}
+}

@@ -69,7 +69,10 @@ func TestFlowsUserACL(t *testing.T) {
 	}
 	got := make(chan string, 10)
 	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
-		func(p paho.PublishReceived) (bool, error) { got <- p.Packet.Topic + " " + string(p.Packet.Payload); return true, nil },
+		func(p paho.PublishReceived) (bool, error) {
+			got <- p.Packet.Topic + " " + string(p.Packet.Payload)
+			return true, nil
+		},
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
