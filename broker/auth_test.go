@@ -14,6 +14,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/runnel-io/runnel/engine"
@@ -760,5 +761,66 @@ func TestAuthNote(t *testing.T) {
 	if got := buf.String(); strings.Count(got, "\n") != 1 ||
 		!strings.Contains(got, `broker: broker.acl[2].user: \"typo\" is neither a broker user nor the flows user, so the rule never applies`) {
 		t.Errorf("notes: %s", got)
+	}
+}
+
+// remoteAs is a listener whose connections report another remote
+// address, to connect over TCP as if from elsewhere on the network.
+type remoteAs struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l remoteAs) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return remoteConn{c, l.addr}, nil
+}
+
+type remoteConn struct {
+	net.Conn
+	addr net.Addr
+}
+
+func (c remoteConn) RemoteAddr() net.Addr { return c.addr }
+
+// TestAnonymousFromNetwork: with no users, an anonymous client from a
+// non-loopback address is refused (CONNACK 0x86 on MQTT 5, 0x05 on
+// 3.1.1) unless allow_anonymous is on.
+func TestAnonymousFromNetwork(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		comp, err := compileAuth(AuthOptions{AllowAnonymous: allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: discardLog})
+		if err := srv.AddHook(newAuthHook(comp, srv, discardLog), nil); err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		far := &net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 40000}
+		if err := srv.AddListener(listeners.NewNet("far", remoteAs{ln, far})); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Serve(); err != nil {
+			t.Fatal(err)
+		}
+		want3, want5 := byte(0x05), byte(0x86)
+		if allow {
+			want3, want5 = 0, 0
+		}
+		if _, code := rawConnect311(t, ln.Addr().String(), "far3", "", "", ""); code != want3 {
+			t.Errorf("allow_anonymous=%v: 3.1.1 CONNACK %#x, want %#x", allow, code, want3)
+		}
+		_, ca, _ := dialV5(t, ln.Addr().String(), "far5", "", "", nil)
+		if ca == nil || ca.ReasonCode != want5 {
+			t.Errorf("allow_anonymous=%v: v5 CONNACK %+v, want %#x", allow, ca, want5)
+		}
+		srv.Close()
 	}
 }
