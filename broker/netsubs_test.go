@@ -68,20 +68,31 @@ func TestSkipWalkKeepsNetworkDelivery(t *testing.T) {
 	}
 	publish("3", 0)
 	publish("4", 1)
+	// mochi acknowledges a QoS 1 publish before it hands the message to
+	// the subscribers' writers, so the flows' own publish could overtake
+	// "4": wait for it to arrive first.
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			n := len(netGot)
+			mu.Unlock()
+			if n >= want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("network subscriber got %d messages, want %d", n, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(2)
 	if err := b.Publish("t/x", []byte("5"), 0, false); err != nil { // from the flows
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		n := len(netGot)
-		mu.Unlock()
-		if n >= 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
+	waitFor(3)
+	time.Sleep(100 * time.Millisecond) // nothing more may arrive
 	mu.Lock()
 	defer mu.Unlock()
 	if got := join(flows); got != "1 2 3 4 5" {
