@@ -100,7 +100,7 @@ queue_max_age = "90m"
 		t.Errorf("broker:\n got %+v\nwant %+v", c.Broker, want)
 	}
 	wantEd := Editor{HTTP: "0.0.0.0:1880", SessionTTL: Dur(30 * time.Minute),
-		Users: []EditorUser{{"admin", "$2a$10$def", RoleFull}, {"viewer", "$2a$10$ghi", RoleRead}},
+		Users:  []EditorUser{{"admin", "$2a$10$def", RoleFull}, {"viewer", "$2a$10$ghi", RoleRead}},
 		Tokens: []EditorToken{{"ci", "sha256:00", RoleRead}}}
 	if !reflect.DeepEqual(c.Editor, wantEd) {
 		t.Errorf("editor:\n got %+v\nwant %+v", c.Editor, wantEd)
