@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/runnel-io/runnel/engine"
@@ -29,13 +27,22 @@ type Options struct {
 	// Logger receives the broker's log lines; client connections are
 	// logged at debug level.
 	Logger *slog.Logger
+
+	// TLSAddr, WSAddr and WSSAddr are the listen addresses of MQTT over
+	// TLS, over WebSocket and over WebSocket with TLS (both at
+	// WebSocketPath); "" means none. Port 0 picks a free port (see Addrs).
+	TLSAddr, WSAddr, WSSAddr string
+	// TLS names the certificate files of the TLS and WSS listeners.
+	TLS TLSFiles
+	// Limits bound what clients may do; nil means DefaultLimits().
+	Limits *Limits
 }
 
 // Broker is a running embedded broker. It implements engine.Broker.
 type Broker struct {
 	srv    *mqtt.Server
 	flows  *flowSubs
-	addr   string
+	addrs  Addrs
 	log    *slog.Logger
 	closed atomic.Bool
 }
@@ -55,11 +62,21 @@ func Start(opts Options) (*Broker, error) {
 	if !log.Enabled(context.Background(), slog.LevelDebug) {
 		mlog = slog.New(minLevel{log.Handler(), slog.LevelWarn})
 	}
+	lim := DefaultLimits()
+	if opts.Limits != nil {
+		lim = *opts.Limits
+	}
+	if err := lim.check(); err != nil {
+		return nil, err
+	}
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient: true,
-		Capabilities: mqtt.NewDefaultServerCapabilities(),
+		Capabilities: lim.capabilities(),
 		Logger:       mlog,
 	})
+	if err := srv.AddHook(&limitHook{srv: srv, lim: lim}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add limits hook: %w", err)
+	}
 	// Until users and ACLs exist the broker only listens on loopback by
 	// default, and everyone who can reach it may use it (as mosquitto 2).
 	if err := srv.AddHook(new(allowAll), nil); err != nil {
@@ -77,16 +94,8 @@ func Start(opts Options) (*Broker, error) {
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
-	if opts.Addr != "" {
-		ln, err := net.Listen("tcp", opts.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("broker: listen on %s: %w", opts.Addr, err)
-		}
-		b.addr = ln.Addr().String()
-		if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("broker: add listener: %w", err)
-		}
+	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout}); err != nil {
+		return nil, err
 	}
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("broker: serve: %w", err)
@@ -95,7 +104,10 @@ func Start(opts Options) (*Broker, error) {
 }
 
 // Addr returns the TCP address the broker listens on, or "" if none.
-func (b *Broker) Addr() string { return b.addr }
+func (b *Broker) Addr() string { return b.addrs.TCP }
+
+// Addrs returns the addresses of all the broker's listeners.
+func (b *Broker) Addrs() Addrs { return b.addrs }
 
 // Publish publishes a message as the flows' own client.
 func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) error {
