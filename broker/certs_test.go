@@ -20,12 +20,12 @@ import (
 // for 127.0.0.1 and a client certificate, and a second, untrusted CA with
 // its own client certificate; all as PEM files in a temporary directory.
 type testPKI struct {
-	dir                          string
-	caFile, certFile, keyFile    string // server side
-	clientCert, clientKey        string // signed by the CA
-	rogueCert, rogueKey          string // signed by another CA
-	pool                         *x509.CertPool
-	client, rogue                tls.Certificate
+	dir                       string
+	caFile, certFile, keyFile string // server side
+	clientCert, clientKey     string // signed by the CA
+	rogueCert, rogueKey       string // signed by another CA
+	pool                      *x509.CertPool
+	client, rogue             tls.Certificate
 }
 
 func newTestPKI(t *testing.T) *testPKI {

@@ -108,7 +108,7 @@ type limitHook struct {
 func (h *limitHook) ID() string { return "runnel-limits" }
 
 func (h *limitHook) Provides(b byte) bool {
-	return b == mqtt.OnConnect || (b == mqtt.OnPacketEncode && h.lim.MaxPacketSize > 0)
+	return b == mqtt.OnConnect || b == mqtt.OnPacketEncode
 }
 
 // OnConnect runs after CONNECT is read, on the client's reading goroutine.
@@ -138,10 +138,38 @@ func (h *limitHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		ka, h.lim.KeepaliveMin, h.lim.KeepaliveMax)
 }
 
-// OnPacketEncode tells MQTT 5 clients the packet size limit in CONNACK.
+// OnPacketEncode tells MQTT 5 clients the packet size limit in CONNACK,
+// and gives MQTT 3 clients a CONNACK return code that exists in their
+// protocol: mochi passes MQTT 5 reason codes it has no mapping for
+// through, such as 0x82 for a bad protocol name.
 func (h *limitHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Connack && pk.ProtocolVersion >= 5 && pk.ReasonCode < 0x80 {
-		pk.Properties.MaximumPacketSize = h.lim.MaxPacketSize
+	if pk.FixedHeader.Type != packets.Connack {
+		return pk
+	}
+	switch {
+	case pk.ProtocolVersion >= 5:
+		if pk.ReasonCode < 0x80 && h.lim.MaxPacketSize > 0 {
+			pk.Properties.MaximumPacketSize = h.lim.MaxPacketSize
+		}
+	case pk.ReasonCode > 0x05:
+		pk.ReasonCode = v3ReturnCode(pk.ReasonCode)
 	}
 	return pk
+}
+
+// v3ReturnCode maps an MQTT 5 CONNACK reason code to the nearest MQTT
+// 3.1.1 return code.
+func v3ReturnCode(code byte) byte {
+	switch code {
+	case 0x80, 0x81, 0x82, 0x84: // unspecified, malformed, protocol error, version
+		return 0x01 // unacceptable protocol version
+	case 0x85: // client identifier not valid
+		return 0x02
+	case 0x86, 0x8C: // bad user name or password, bad authentication method
+		return 0x04
+	case 0x87, 0x8A: // not authorized, banned
+		return 0x05
+	default:
+		return 0x03 // server unavailable
+	}
 }
