@@ -96,9 +96,8 @@ func (l *Limits) capabilities() *mqtt.Capabilities {
 	return caps
 }
 
-// limitHook applies the limits mochi's capabilities do not cover: keep
-// alive bounds, the packet size limit in CONNACK, and it hands each
-// connection's guard its client.
+// limitHook applies the keep alive bounds, which mochi's capabilities do
+// not cover, and hands each connection's guard its client.
 type limitHook struct {
 	mqtt.HookBase
 	srv *mqtt.Server
@@ -108,7 +107,7 @@ type limitHook struct {
 func (h *limitHook) ID() string { return "runnel-limits" }
 
 func (h *limitHook) Provides(b byte) bool {
-	return b == mqtt.OnConnect || b == mqtt.OnPacketEncode
+	return b == mqtt.OnConnect
 }
 
 // OnConnect runs after CONNECT is read, on the client's reading goroutine.
@@ -136,25 +135,6 @@ func (h *limitHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	_ = h.srv.SendConnack(cl, packets.ErrClientIdentifierNotValid, false, nil)
 	return fmt.Errorf("keep alive %d s outside [%d, %d]: refused (MQTT 3 clients cannot be told another)",
 		ka, h.lim.KeepaliveMin, h.lim.KeepaliveMax)
-}
-
-// OnPacketEncode tells MQTT 5 clients the packet size limit in CONNACK,
-// and gives MQTT 3 clients a CONNACK return code that exists in their
-// protocol: mochi passes MQTT 5 reason codes it has no mapping for
-// through, such as 0x82 for a bad protocol name.
-func (h *limitHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type != packets.Connack {
-		return pk
-	}
-	switch {
-	case pk.ProtocolVersion >= 5:
-		if pk.ReasonCode < 0x80 && h.lim.MaxPacketSize > 0 {
-			pk.Properties.MaximumPacketSize = h.lim.MaxPacketSize
-		}
-	case pk.ReasonCode > 0x05:
-		pk.ReasonCode = v3ReturnCode(pk.ReasonCode)
-	}
-	return pk
 }
 
 // v3ReturnCode maps an MQTT 5 CONNACK reason code to the nearest MQTT

@@ -139,6 +139,11 @@ type listener struct {
 
 	mu        sync.Mutex
 	establish listeners.EstablishFn
+	conns     map[*guardConn]struct{} // open connections
+	// entering counts connections handed to mochi that it has not read
+	// from yet: mochi's Close must not wait for its clients while one of
+	// them is still registering (a WaitGroup Add racing the Wait).
+	entering sync.WaitGroup
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -179,9 +184,25 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 // handle runs one connection until it ends.
 func (l *listener) handle(conn net.Conn) {
 	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		conn.Close()
+		return
+	}
 	establish := l.establish
+	l.entering.Add(1)
+	g := l.guard.wrap(conn, l.entering.Done)
+	if l.conns == nil {
+		l.conns = map[*guardConn]struct{}{}
+	}
+	l.conns[g] = struct{}{}
 	l.mu.Unlock()
-	g := l.guard.wrap(conn)
+	defer func() {
+		g.enter() // if mochi never read
+		l.mu.Lock()
+		delete(l.conns, g)
+		l.mu.Unlock()
+	}()
 	err := establish(l.id, g)
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return
@@ -216,19 +237,29 @@ func (l *listener) serveWS(w http.ResponseWriter, r *http.Request) {
 	l.handle(&wsConn{ws: ws})
 }
 
-// Close stops accepting, closes the listener's clients, then the listener.
+// Close stops accepting, disconnects the listener's clients, and closes
+// the connections that have not completed CONNECT yet.
 func (l *listener) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
 	if !l.closed.CompareAndSwap(false, true) {
+		l.mu.Unlock()
 		return
 	}
-	closeClients(l.id)
+	l.mu.Unlock()
 	if l.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
 		_ = l.http.Shutdown(ctx)
-		return
+		cancel()
+	} else {
+		_ = l.ln.Close()
 	}
-	_ = l.ln.Close()
+	closeClients(l.id)
+	l.mu.Lock()
+	for g := range l.conns {
+		_ = g.Conn.Close()
+	}
+	l.mu.Unlock()
+	l.entering.Wait()
 }
 
 // wsConn is a WebSocket as a net.Conn carrying MQTT in binary messages; a
