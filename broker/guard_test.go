@@ -56,7 +56,6 @@ func BenchmarkGuardScan(b *testing.B) {
 	}
 }
 
-
 // TestFixConnack: MQTT 5 CONNACKs that accept gain Maximum Packet Size,
 // MQTT 3 ones get a return code MQTT 3 has, others pass unchanged.
 func TestFixConnack(t *testing.T) {
