@@ -158,7 +158,7 @@ func Default() *Config {
 			TCP:              "127.0.0.1:1883",
 			MaxPacketSize:    1 << 20,
 			MaxInflight:      1024,
-			MaxQueued:        1024,
+			MaxQueued:        4096,
 			KeepaliveMax:     65535,
 			ConnectTimeout:   Dur(10 * time.Second),
 			MessageExpiryMax: Dur(24 * time.Hour),
