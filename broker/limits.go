@@ -107,6 +107,7 @@ type limitHook struct {
 	lim Limits
 }
 
+// ID and Provides complete mochi's Hook.
 func (h *limitHook) ID() string { return "runnel-limits" }
 
 func (h *limitHook) Provides(b byte) bool {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -109,7 +110,7 @@ func (b *Broker) listen(opts *Options, g *guard) (err error) {
 		if l.ws {
 			ml.http = &http.Server{
 				Handler:           http.HandlerFunc(ml.serveWS),
-				ReadHeaderTimeout: max(g.connectTimeout, time.Second),
+				ReadHeaderTimeout: cmp.Or(g.connectTimeout, 10*time.Second),
 				ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
 			}
 		}
@@ -148,6 +149,7 @@ type listener struct {
 
 var _ listeners.Listener = (*listener)(nil)
 
+// ID, Address, Protocol and Init complete mochi's listeners.Listener.
 func (l *listener) ID() string              { return l.id }
 func (l *listener) Address() string         { return l.addr }
 func (l *listener) Protocol() string        { return l.id }
@@ -272,6 +274,7 @@ type wsConn struct {
 	shut atomic.Bool  // a close frame was sent
 }
 
+// Read reads the stream of binary messages.
 func (c *wsConn) Read(p []byte) (int, error) {
 	for {
 		if c.r == nil {
@@ -296,6 +299,7 @@ func (c *wsConn) Read(p []byte) (int, error) {
 	}
 }
 
+// Write sends p as one binary message.
 func (c *wsConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -321,11 +325,13 @@ func (c *wsConn) CloseWrite() error {
 		time.Now().Add(time.Second))
 }
 
+// Close sends a close frame if none was sent and closes the connection.
 func (c *wsConn) Close() error {
 	_ = c.CloseWrite()
 	return c.ws.Close()
 }
 
+// LocalAddr, RemoteAddr and the deadlines complete net.Conn.
 func (c *wsConn) LocalAddr() net.Addr  { return c.ws.LocalAddr() }
 func (c *wsConn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
 func (c *wsConn) SetDeadline(t time.Time) error {

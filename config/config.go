@@ -235,6 +235,7 @@ type Error struct {
 	Problem string
 }
 
+// Error formats the error as SOURCE: SETTING: PROBLEM.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Source != "" {
