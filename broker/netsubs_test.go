@@ -68,6 +68,16 @@ func TestSkipWalkKeepsNetworkDelivery(t *testing.T) {
 	}
 	publish("3", 0)
 	publish("4", 1)
+	// mochi sends PUBACK before it delivers to subscribers: wait for "4"
+	// so that "5" cannot overtake it.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := len(netGot)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+	}
 	if err := b.Publish("t/x", []byte("5"), 0, false); err != nil { // from the flows
 		t.Fatal(err)
 	}
