@@ -103,3 +103,42 @@ func TestFixConnack(t *testing.T) {
 		t.Error("a PUBLISH changed")
 	}
 }
+
+// FuzzGuardScan: however a byte stream is split into reads, the guard
+// reaches the same verdict as a plain reading of the framing.
+func FuzzGuardScan(f *testing.F) {
+	f.Add(bytes.Repeat(publishPacket(4, "a/b", []byte("hello")), 5), 300, 3)
+	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0x7f}, 1024, 1)
+	f.Fuzz(func(t *testing.T, stream []byte, max, chunk int) {
+		if max <= 0 || chunk <= 0 {
+			return
+		}
+		want := false
+		for i := 0; i < len(stream) && !want; {
+			i++ // type byte
+			length, mult, n := 0, 1, 0
+			for i < len(stream) {
+				x := stream[i]
+				i++
+				n++
+				length += int(x&0x7f) * mult
+				mult <<= 7
+				if x&0x80 == 0 || n == 4 {
+					want = 1+n+length > max
+					i += length
+					break
+				}
+			}
+		}
+		g := &guardConn{g: &guard{maxPacket: uint32(max)}}
+		got := false
+		for s := stream; len(s) > 0 && !got; {
+			k := min(chunk, len(s))
+			got = g.scan(s[:k])
+			s = s[k:]
+		}
+		if got != want {
+			t.Errorf("chunks of %d, max %d: too large = %v, want %v", chunk, max, got, want)
+		}
+	})
+}
