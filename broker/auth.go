@@ -416,13 +416,18 @@ func (f *flowsACL) subscribe(filter string, fn func(engine.Delivery)) (func(engi
 // authNote logs, at start, likely mistakes in the rules, and who may
 // connect when that may surprise: a listener on a non-loopback address
 // that only loopback clients may use.
-func authNote(log *slog.Logger, c *compiledAuth, addr string) {
+func authNote(log *slog.Logger, c *compiledAuth, addrs Addrs) {
 	for _, n := range c.notes {
 		log.Warn("broker: " + n)
 	}
-	if addr == "" || len(c.users) > 0 || c.allowAnon || isLoopback(addr) {
+	if len(c.users) > 0 || c.allowAnon {
 		return
 	}
-	log.Warn("broker: no broker users are configured, so only clients on this machine (loopback) may connect; "+
-		"add users ([[broker.users]], see runnel passwd) or set allow_anonymous = true", slog.String("listen", addr))
+	for _, addr := range []string{addrs.TCP, addrs.TLS, addrs.WS, addrs.WSS} {
+		if addr == "" || isLoopback(addr) {
+			continue
+		}
+		log.Warn("broker: no broker users are configured, so only clients on this machine (loopback) may connect; "+
+			"add users ([[broker.users]], see runnel passwd) or set allow_anonymous = true", slog.String("listen", addr))
+	}
 }

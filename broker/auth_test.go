@@ -234,9 +234,9 @@ func readN(t *testing.T, conn net.Conn, n int) []byte {
 	return b
 }
 
-// mosquitto runs mosquitto_pub or mosquitto_sub against addr and returns
+// mosquittoAt runs mosquitto_pub or mosquitto_sub against addr and returns
 // its combined output and exit code.
-func mosquitto(t *testing.T, addr, tool string, args ...string) (string, int) {
+func mosquittoAt(t *testing.T, addr, tool string, args ...string) (string, int) {
 	t.Helper()
 	path, err := exec.LookPath(tool)
 	if err != nil {
@@ -295,16 +295,16 @@ func TestConnectCredentials(t *testing.T) {
 	}
 
 	// mosquitto_pub, both protocol versions.
-	out, code := mosquitto(t, addr, "mosquitto_pub", "-V", "mqttv311", "-u", "sensor1", "-P", "nope", "-t", "a", "-m", "1")
+	out, code := mosquittoAt(t, addr, "mosquitto_pub", "-V", "mqttv311", "-u", "sensor1", "-P", "nope", "-t", "a", "-m", "1")
 	if code != 5 || !strings.Contains(out, "Connection Refused: not authorised.") {
 		t.Errorf("mosquitto_pub 3.1.1 wrong password: exit %d, %q", code, out)
 	}
-	out, code = mosquitto(t, addr, "mosquitto_pub", "-V", "mqttv5", "-u", "sensor1", "-P", "nope", "-t", "a", "-m", "1")
+	out, code = mosquittoAt(t, addr, "mosquitto_pub", "-V", "mqttv5", "-u", "sensor1", "-P", "nope", "-t", "a", "-m", "1")
 	if code != 134 || !strings.Contains(out, "Connection error: Bad User Name or Password") {
 		t.Errorf("mosquitto_pub 5 wrong password: exit %d, %q", code, out)
 	}
 	for _, v := range []string{"mqttv311", "mqttv5"} {
-		out, code = mosquitto(t, addr, "mosquitto_pub", "-V", v, "-u", "sensor1", "-P", "s3cret", "-t", "a", "-m", "1")
+		out, code = mosquittoAt(t, addr, "mosquitto_pub", "-V", v, "-u", "sensor1", "-P", "s3cret", "-t", "a", "-m", "1")
 		if code != 0 || out != "" {
 			t.Errorf("mosquitto_pub %s right password: exit %d, %q", v, code, out)
 		}
@@ -320,7 +320,7 @@ func TestAnonymousLoopback(t *testing.T) {
 	if _, err := sub.subscribe(t, "x/#"); err != nil {
 		t.Fatal(err)
 	}
-	out, code := mosquitto(t, b.Addr(), "mosquitto_pub", "-V", "mqttv311", "-t", "x/1", "-m", "hello")
+	out, code := mosquittoAt(t, b.Addr(), "mosquitto_pub", "-V", "mqttv311", "-t", "x/1", "-m", "hello")
 	if code != 0 || out != "" {
 		t.Fatalf("mosquitto_pub: exit %d, %q", code, out)
 	}
@@ -472,7 +472,7 @@ func TestACLSubscribe(t *testing.T) {
 
 	// mosquitto_sub, both versions.
 	for _, v := range []string{"mqttv311", "mqttv5"} {
-		out, code := mosquitto(t, addr, "mosquitto_sub", "-V", v, "-u", "writer", "-P", "w", "-t", "sensors/writer/x", "-C", "1", "-W", "3")
+		out, code := mosquittoAt(t, addr, "mosquitto_sub", "-V", v, "-u", "writer", "-P", "w", "-t", "sensors/writer/x", "-C", "1", "-W", "3")
 		if code != 0 || out != "All subscription requests were denied.\n" {
 			t.Errorf("mosquitto_sub %s write-only: exit %d, %q", v, code, out)
 		}
@@ -490,7 +490,7 @@ func TestACLMQTT311Publish(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := func(user, pass, topic, msg, qos string) (string, int) {
-		return mosquitto(t, addr, "mosquitto_pub", "-V", "mqttv311", "-i", "p-"+user, "-u", user, "-P", pass,
+		return mosquittoAt(t, addr, "mosquitto_pub", "-V", "mqttv311", "-i", "p-"+user, "-u", user, "-P", pass,
 			"-t", topic, "-m", msg, "-q", qos)
 	}
 	if out, code := pub("reader", "r", "sensors/reader/x", "dropped", "0"); code != 0 || out != "" {
@@ -505,7 +505,7 @@ func TestACLMQTT311Publish(t *testing.T) {
 		t.Errorf("3.1.1 QoS 1 allowed: exit %d, %q", code, out)
 	}
 	// Both versions of mosquitto_pub for MQTT 5: QoS 1 gets "not authorized".
-	out, code = mosquitto(t, addr, "mosquitto_pub", "-V", "mqttv5", "-u", "reader", "-P", "r", "-t", "sensors/reader/x", "-m", "refused", "-q", "1")
+	out, code = mosquittoAt(t, addr, "mosquitto_pub", "-V", "mqttv5", "-u", "reader", "-P", "r", "-t", "sensors/reader/x", "-m", "refused", "-q", "1")
 	if !strings.Contains(out, "Publish 1 failed: Not authorized.") {
 		t.Errorf("mosquitto_pub 5 QoS 1 denied: exit %d, %q", code, out)
 	}
@@ -739,7 +739,7 @@ func TestAuthNote(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		authNote(log, comp, c.addr)
+		authNote(log, comp, Addrs{TCP: c.addr})
 		if got := strings.Contains(buf.String(), "only clients on this machine (loopback) may connect"); got != c.want {
 			t.Errorf("%+v on %s: note %v, want %v: %s", c.opts, c.addr, got, c.want, buf.String())
 		}
@@ -757,7 +757,7 @@ func TestAuthNote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authNote(log, comp, "127.0.0.1:1883")
+	authNote(log, comp, Addrs{TCP: "127.0.0.1:1883"})
 	if got := buf.String(); strings.Count(got, "\n") != 1 ||
 		!strings.Contains(got, `broker: broker.acl[2].user: \"typo\" is neither a broker user nor the flows user, so the rule never applies`) {
 		t.Errorf("notes: %s", got)

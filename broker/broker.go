@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/runnel-io/runnel/engine"
@@ -33,13 +31,22 @@ type Options struct {
 	// The zero value accepts anonymous clients from loopback only and
 	// allows them everything.
 	Auth AuthOptions
+
+	// TLSAddr, WSAddr and WSSAddr are the listen addresses of MQTT over
+	// TLS, over WebSocket and over WebSocket with TLS (both at
+	// WebSocketPath); "" means none. Port 0 picks a free port (see Addrs).
+	TLSAddr, WSAddr, WSSAddr string
+	// TLS names the certificate files of the TLS and WSS listeners.
+	TLS TLSFiles
+	// Limits bound what clients may do; nil means DefaultLimits().
+	Limits *Limits
 }
 
 // Broker is a running embedded broker. It implements engine.Broker.
 type Broker struct {
 	srv    *mqtt.Server
 	flows  *flowSubs
-	addr   string
+	addrs  Addrs
 	log    *slog.Logger
 	closed atomic.Bool
 
@@ -65,7 +72,14 @@ func Start(opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	caps := mqtt.NewDefaultServerCapabilities()
+	lim := DefaultLimits()
+	if opts.Limits != nil {
+		lim = *opts.Limits
+	}
+	if err := lim.check(); err != nil {
+		return nil, err
+	}
+	caps := lim.capabilities()
 	// Clients refused by the ACL are told so (0x87 "not authorized"),
 	// not given 0x80 "unspecified error" (off by default; kept off).
 	caps.Compatibilities.ObscureNotAuthorized = false
@@ -74,6 +88,9 @@ func Start(opts Options) (*Broker, error) {
 		Capabilities: caps,
 		Logger:       mlog,
 	})
+	if err := srv.AddHook(&limitHook{srv: srv, lim: lim}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add limits hook: %w", err)
+	}
 	if err := srv.AddHook(newAuthHook(auth, srv, log), nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
@@ -89,26 +106,21 @@ func Start(opts Options) (*Broker, error) {
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
-	if opts.Addr != "" {
-		ln, err := net.Listen("tcp", opts.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("broker: listen on %s: %w", opts.Addr, err)
-		}
-		b.addr = ln.Addr().String()
-		if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("broker: add listener: %w", err)
-		}
+	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout}); err != nil {
+		return nil, err
 	}
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	authNote(log, auth, b.addr)
+	authNote(log, auth, b.addrs)
 	return b, nil
 }
 
 // Addr returns the TCP address the broker listens on, or "" if none.
-func (b *Broker) Addr() string { return b.addr }
+func (b *Broker) Addr() string { return b.addrs.TCP }
+
+// Addrs returns the addresses of all the broker's listeners.
+func (b *Broker) Addrs() Addrs { return b.addrs }
 
 // Publish publishes a message as the flows' own client.
 func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) error {

@@ -37,6 +37,7 @@ import (
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/editor"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/config"
 	"github.com/runnel-io/runnel/flows"
 	"github.com/runnel-io/runnel/flows/store"
 )
@@ -45,6 +46,7 @@ const usage = `Runnel: a flow-based MQTT stream processor with an embedded broke
 
 Usage:
   runnel [serve] [flags]          broker, flows and admin API (the default)
+                                  settings: --config FILE (default DATA/runnel.toml), RUNNEL_* variables
   runnel run [flags] FLOWFILE     headless: broker and flows from a file, no HTTP
   runnel validate FLOWFILE        check a flow file; print every problem
   runnel bench [flags]            load test over TCP (see runnel bench -h)
@@ -102,6 +104,8 @@ type common struct {
 	cpuProfile string
 	procs      int
 	fs         *flag.FlagSet
+	configPath string         // --config
+	cfg        *config.Config // set by resolve
 }
 
 // defaultProcs is how many OS threads run Go code at once unless --procs
@@ -116,6 +120,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.mqtt, "mqtt", "127.0.0.1:1883", "MQTT listen `address` of the embedded broker")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the process stops")
+	fs.StringVar(&c.configPath, "config", "", "configuration `file` (TOML, see examples/runnel.toml); default $RUNNEL_CONFIG, else for serve DATA/runnel.toml if it exists")
 	fs.IntVar(&c.procs, "procs", defaultProcs, "how many `threads` run flows and broker at once (GOMAXPROCS); 0: one per CPU. Busy flows with many publishers on more cores may want more")
 	c.fs = fs
 }
@@ -183,7 +188,9 @@ type stack struct {
 // start starts the broker and deploys doc on a runtime made with opts
 // (whose OnStatus, OnDebug and OnError the caller may set).
 func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options) (*stack, error) {
-	b, err := broker.Start(broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker")})
+	bo := broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker")}
+	c.brokerOptions(&bo)
+	b, err := broker.Start(bo)
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +233,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if err := c.resolve(fs, dataDir, true); err != nil {
+		return err
+	}
+	*httpAddr = string(c.cfg.Editor.HTTP)
 	log, stopProfile, err := c.setup(stderr)
 	if err != nil {
 		return err
@@ -263,8 +274,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live})
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
-	log.Info("runnel started", "mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,
-		"nodes", len(doc.Nodes), "took", time.Since(began).Round(time.Microsecond))
+	log.Info("runnel started", append([]any{"mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,
+		"nodes", len(doc.Nodes), "took", time.Since(began).Round(time.Microsecond)}, c.accessAttrs(true)...)...)
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
 	<-ctx.Done()
@@ -291,6 +302,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if fs.NArg() != 1 {
 		return errors.New("usage: runnel run [flags] FLOWFILE")
+	}
+	if err := c.resolve(fs, dataDir, false); err != nil {
+		return err
 	}
 	log, stopProfile, err := c.setup(stderr)
 	if err != nil {
@@ -319,8 +333,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	log.Info("runnel running", "mqtt", st.b.Addr(), "flows", file, "nodes", len(doc.Nodes),
-		"took", time.Since(began).Round(time.Microsecond))
+	log.Info("runnel running", append([]any{"mqtt", st.b.Addr(), "flows", file, "nodes", len(doc.Nodes),
+		"took", time.Since(began).Round(time.Microsecond)}, c.accessAttrs(false)...)...)
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
 	if *watch > 0 {

@@ -1,0 +1,215 @@
+package broker
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// guard holds what every accepted connection's guardConn needs.
+type guard struct {
+	srv            *mqtt.Server
+	maxPacket      uint32
+	connectTimeout time.Duration
+}
+
+// wrap prepares an accepted connection for mochi: it must send CONNECT
+// within the connect timeout (mochi itself waits forever for the first
+// packet; it replaces this deadline with the keep alive one once CONNECT
+// is read), and its packets are measured as they arrive so that an
+// oversized one is refused before mochi reads it. entered is called once,
+// when mochi first reads (or never will).
+func (g *guard) wrap(c net.Conn, entered func()) *guardConn {
+	if g.connectTimeout > 0 {
+		_ = c.SetReadDeadline(time.Now().Add(g.connectTimeout))
+	}
+	return &guardConn{Conn: c, g: g, entered: entered}
+}
+
+// errTooLarge is what Read returns once a packet over the limit starts.
+var errTooLarge = packets.ErrPacketTooLarge
+
+// guardConn is a client connection as mochi sees it. It follows the MQTT
+// framing (type byte, remaining length, body) of the bytes it reads,
+// without copying them, to spot a packet over the size limit from its
+// header. Then it disconnects the client (MQTT 5: DISCONNECT 0x95), and
+// lingers on close so that the client can read that packet before the
+// connection goes.
+type guardConn struct {
+	net.Conn
+	g *guard
+	// cl is set by limitHook.OnConnect, on the goroutine that reads.
+	cl *mqtt.Client
+	// entered, if not nil, is called at the first Read, then set to nil.
+	entered func()
+	// wrote is set by the first Write (mochi writes under the client's
+	// lock, so Writes never overlap).
+	wrote bool
+
+	// framing state, used only by Read
+	inLength bool // reading the remaining length's bytes
+	lenBytes int  // bytes of the remaining length read so far
+	length   int  // remaining length so far
+	mult     int
+	skip     int // body bytes still to pass
+	tooLarge atomic.Bool
+}
+
+// Read reads from the connection and checks the packet sizes.
+func (c *guardConn) Read(p []byte) (int, error) {
+	if c.entered != nil {
+		c.enter()
+	}
+	if c.tooLarge.Load() {
+		return 0, errTooLarge
+	}
+	n, err := c.Conn.Read(p)
+	if c.g.maxPacket > 0 && n > 0 && c.scan(p[:n]) {
+		c.tooLarge.Store(true)
+		if cl := c.cl; cl != nil {
+			if cl.Properties.ProtocolVersion >= 5 {
+				_ = c.g.srv.DisconnectClient(cl, packets.ErrPacketTooLarge)
+			} else {
+				cl.Stop(packets.ErrPacketTooLarge)
+			}
+		}
+		return 0, errTooLarge
+	}
+	return n, err
+}
+
+// enter calls entered once; only the reading goroutine calls it.
+func (c *guardConn) enter() {
+	if f := c.entered; f != nil {
+		c.entered = nil
+		f()
+	}
+}
+
+// Write writes to the connection. The first packet the server writes is
+// always CONNACK, written alone: it is completed there rather than in a
+// hook, which would cost every packet a copy of mochi's packet struct.
+func (c *guardConn) Write(p []byte) (int, error) {
+	if c.wrote {
+		return c.Conn.Write(p)
+	}
+	c.wrote = true
+	q, ok := fixConnack(p, c.g.maxPacket)
+	if !ok {
+		return c.Conn.Write(p)
+	}
+	if _, err := c.Conn.Write(q); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// fixConnack rewrites an encoded CONNACK: an MQTT 5 one that accepts the
+// client gets the Maximum Packet Size property (mochi does not send it),
+// and an MQTT 3 one gets a return code its protocol has (mochi passes MQTT
+// 5 reason codes it has no mapping for through, such as 0x82 for a bad
+// protocol name). ok is false if p needs no change.
+func fixConnack(p []byte, maxPacket uint32) (q []byte, ok bool) {
+	if len(p) < 4 || p[0] != 0x20 {
+		return nil, false
+	}
+	rem, n, err := uvarint(p[1:])
+	if err != nil || 1+n+rem != len(p) {
+		return nil, false
+	}
+	body := p[1+n:]
+	if rem == 2 { // MQTT 3: flags, return code
+		if body[1] <= 0x05 {
+			return nil, false
+		}
+		q = append([]byte(nil), p...)
+		q[len(q)-1] = v3ReturnCode(body[1])
+		return q, true
+	}
+	// MQTT 5: flags, reason code, properties length, properties.
+	if body[1] >= 0x80 || maxPacket == 0 {
+		return nil, false
+	}
+	plen, pn, err := uvarint(body[2:])
+	if err != nil || 2+pn+plen != len(body) {
+		return nil, false
+	}
+	props := append(body[2+pn:len(body):len(body)], 0x27, byte(maxPacket>>24), byte(maxPacket>>16), byte(maxPacket>>8), byte(maxPacket))
+	nb := append([]byte{body[0], body[1]}, binary.AppendUvarint(nil, uint64(len(props)))...)
+	nb = append(nb, props...)
+	q = append([]byte{0x20}, binary.AppendUvarint(nil, uint64(len(nb)))...)
+	return append(q, nb...), true
+}
+
+// uvarint decodes an MQTT variable byte integer (at most 4 bytes).
+func uvarint(b []byte) (v, n int, err error) {
+	x, n := binary.Uvarint(b)
+	if n <= 0 || n > 4 {
+		return 0, 0, errors.New("bad variable byte integer")
+	}
+	return int(x), n, nil
+}
+
+// scan follows the framing through b and reports a packet whose total
+// size is over the limit.
+func (c *guardConn) scan(b []byte) bool {
+	i, n := 0, len(b)
+	for i < n {
+		if c.skip > 0 {
+			if left := n - i; c.skip >= left {
+				c.skip -= left
+				return false
+			}
+			i += c.skip
+			c.skip = 0
+			continue
+		}
+		if !c.inLength { // the type byte
+			c.inLength, c.lenBytes, c.length, c.mult = true, 0, 0, 1
+			i++
+			continue
+		}
+		x := b[i]
+		i++
+		c.length += int(x&0x7f) * c.mult
+		c.mult <<= 7
+		c.lenBytes++
+		if x&0x80 != 0 && c.lenBytes < 4 {
+			continue
+		}
+		// A fifth length byte is malformed; mochi refuses that itself.
+		c.inLength = false
+		if 1+c.lenBytes+c.length > int(c.g.maxPacket) {
+			return true
+		}
+		c.skip = c.length
+	}
+	return false
+}
+
+// Close closes the connection. After an oversized packet it first shuts
+// down the sending side and reads what the client still sends for a
+// moment: closing with unread data would reset the connection, and the
+// client could lose the DISCONNECT before reading it.
+func (c *guardConn) Close() error {
+	cw, ok := c.Conn.(interface{ CloseWrite() error })
+	if !c.tooLarge.Load() || !ok {
+		return c.Conn.Close()
+	}
+	err := cw.CloseWrite()
+	go func() {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.Conn, 64<<20))
+		c.Conn.Close()
+	}()
+	if errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
