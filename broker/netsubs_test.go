@@ -66,21 +66,27 @@ func TestSkipWalkKeepsNetworkDelivery(t *testing.T) {
 	if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "t/x", QoS: 1}}}); err != nil {
 		t.Fatal(err)
 	}
+	waitNet := func(want int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			n := len(netGot)
+			mu.Unlock()
+			if n >= want || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	publish("3", 0)
 	publish("4", 1)
+	// mochi acknowledges a QoS 1 message before it delivers it, so the
+	// flows' message would race it: wait for 4 first.
+	waitNet(2)
 	if err := b.Publish("t/x", []byte("5"), 0, false); err != nil { // from the flows
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		n := len(netGot)
-		mu.Unlock()
-		if n >= 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitNet(3)
 	time.Sleep(100 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
