@@ -59,6 +59,8 @@ func Start(opts Options) (*Broker, error) {
 		InlineClient: true,
 		Capabilities: mqtt.NewDefaultServerCapabilities(),
 		Logger:       mlog,
+		// see clientWriteBuffer
+		ClientNetWriteBufferSize: clientWriteBuffer,
 	})
 	// Until users and ACLs exist the broker only listens on loopback by
 	// default, and everyone who can reach it may use it (as mosquitto 2).
