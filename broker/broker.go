@@ -87,6 +87,8 @@ func Start(opts Options) (*Broker, error) {
 		InlineClient: true,
 		Capabilities: caps,
 		Logger:       mlog,
+		// see clientWriteBuffer
+		ClientNetWriteBufferSize: clientWriteBuffer,
 	})
 	if err := srv.AddHook(&limitHook{srv: srv, lim: lim}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add limits hook: %w", err)

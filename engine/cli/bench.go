@@ -36,6 +36,17 @@ stops again):
   both       runnel, then mosquitto, and the ratio of the two
 --addr drives an already running broker (loopback only) with the runnel
 topics instead; there are no server CPU or memory figures then.
+--relay measures runnel's broker alone, as mosquitto: runnel run with a flow
+file without nodes, the subscriber on sensors/+/data.
+
+--connections N holds N client connections instead of a load run: each
+connects, subscribes to its own topic and to one they all share, and is
+held idle for --hold; then one message goes to each client's own topic and
+one to all, and every client must get both. It reports the time to connect
+them all, the server's CPU per connection, its memory per connection, and
+the delivery times. It raises the open-file limit (RLIMIT_NOFILE) of the
+bench and of the servers it starts to N + 256 (the hard limit too if it
+may). Each run starts a fresh server.
 
 Modes: --rate 0 (saturation) keeps at most --window messages in flight (sent
 and not yet received); --rate R paces R msg/s for --duration. Every run is
@@ -69,6 +80,10 @@ type benchOptions struct {
 	deploy    time.Duration // deploy this often during each runnel run; 0: never
 	procs     int           // --procs of the runnel child; 0: its default
 	deployTyp string
+	profile   string        // runnel: the runnel child's --cpuprofile
+	relay     bool          // runnel: the broker alone (runnel run, no flow), subscribing to the published topics
+	conns     int           // hold this many client connections instead of a load run; 0: a load run
+	hold      time.Duration // with conns: how long to hold them before publishing
 }
 
 // targetReport is the measurement of one target.
@@ -100,6 +115,7 @@ type startupReport struct {
 type benchReport struct {
 	Command     string          `json:"command"`
 	Mode        string          `json:"mode"` // saturation or rate
+	BrokerOnly  bool            `json:"broker_only,omitempty"`
 	Rate        float64         `json:"rate,omitempty"`
 	Window      int             `json:"window,omitempty"`
 	QoS         int             `json:"qos"`
@@ -139,6 +155,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.procs, "server-procs", 0, "runnel: the runnel child's --procs (0: its default, 1)")
 	fs.DurationVar(&o.deploy, "deploy-every", 0, "runnel: deploy a changed template this often during each run (a hot swap under load); 0: never")
 	fs.StringVar(&o.deployTyp, "deploy-type", "nodes", "with --deploy-every: the `type` of deploy: nodes, flows or full")
+	fs.StringVar(&o.profile, "server-cpuprofile", "", "runnel: the runnel child writes a CPU profile of its whole life to this `file` (the last run's, when each run starts one)")
+	fs.BoolVar(&o.relay, "relay", false, "runnel: measure the broker alone, as mosquitto: runnel run with no flow, the subscriber on the published topics")
+	fs.IntVar(&o.conns, "connections", 0, "instead of a load run, open this many client connections, each subscribed to its own topic, hold them, publish one message to each and one to all, and check that every client got both")
+	fs.DurationVar(&o.hold, "hold", 2*time.Second, "with --connections: how long to hold the idle connections before publishing")
 	fs.StringVar(&o.mosquitto, "mosquitto", "", "mosquitto `binary` (default: from PATH, else /usr/sbin/mosquitto)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -155,17 +175,16 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 
 	rep := &benchReport{
-		Command:    o.command(),
-		Mode:       "saturation",
-		QoS:        o.qos,
-		Count:      o.count,
-		Devices:    o.devices,
-		Runs:       o.runs,
-		ClockTicks: clkTck(),
-		CPUs:       runtime.NumCPU(),
-		Started:    time.Now(),
-		Environment: fmt.Sprintf("%s/%s, %d CPUs, %s, load generator in the same machine",
-			runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
+		Command:     o.command(),
+		Mode:        "saturation",
+		QoS:         o.qos,
+		Count:       o.count,
+		Devices:     o.devices,
+		Runs:        o.runs,
+		ClockTicks:  clkTck(),
+		CPUs:        runtime.NumCPU(),
+		Started:     time.Now(),
+		Environment: benchEnvironment(),
 	}
 	if o.rate > 0 {
 		rep.Mode, rep.Rate = "rate", o.rate
@@ -184,6 +203,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		targets = []string{o.target}
 	}
+	if o.conns > 0 {
+		return o.benchConns(ctx, targets, stdout, progress)
+	}
+	rep.BrokerOnly = o.relay
 	for _, name := range targets {
 		tr := &targetReport{Target: name}
 		rep.Targets = append(rep.Targets, tr)
@@ -205,7 +228,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			rep.CPUPerMsg = r.Median.ServerCPUus / m.Median.ServerCPUus
 		}
 	}
-	if o.startup && o.addr == "" && (o.target == "runnel" || o.target == "both") {
+	if o.startup && !o.relay && o.addr == "" && (o.target == "runnel" || o.target == "both") {
 		progress("start-up of runnel run (5 times)")
 		rep.Startup = measureStartup(ctx, 5)
 		if rep.Startup.Error != "" {
@@ -246,6 +269,10 @@ func (o *benchOptions) check(countSet bool) error {
 		return errors.New("--qos must be 0 or 1")
 	case o.runs < 1 || o.runs > 100:
 		return errors.New("--runs must be between 1 and 100")
+	case o.conns < 0 || o.conns > maxBenchConns:
+		return fmt.Errorf("--connections must be between 0 and %d", maxBenchConns)
+	case o.conns > 0 && (o.hold < 0 || o.hold > time.Hour):
+		return errors.New("--hold must be between 0 and 1h")
 	case o.timeout < 0:
 		return errors.New("--timeout must not be negative")
 	case o.rate > 0 && !countSet && (o.duration <= 0 || o.duration > time.Hour):
@@ -277,6 +304,16 @@ func (o *benchOptions) command() string {
 	} else {
 		a = append(a, "--target", o.target)
 	}
+	if o.conns > 0 {
+		a = append(a, "--connections", strconv.Itoa(o.conns), "--hold", o.hold.String(), "--runs", strconv.Itoa(o.runs))
+		if o.relay {
+			a = append(a, "--relay")
+		}
+		if o.procs > 0 {
+			a = append(a, "--server-procs", strconv.Itoa(o.procs))
+		}
+		return strings.Join(a, " ")
+	}
 	if o.rate > 0 {
 		a = append(a, "--rate", strconv.FormatFloat(o.rate, 'f', -1, 64))
 	} else {
@@ -289,6 +326,12 @@ func (o *benchOptions) command() string {
 	}
 	if !o.startup {
 		a = append(a, "--startup=false")
+	}
+	if o.relay {
+		a = append(a, "--relay")
+	}
+	if o.procs > 0 {
+		a = append(a, "--server-procs", strconv.Itoa(o.procs))
 	}
 	if o.mosquitto != "" {
 		a = append(a, "--mosquitto", o.mosquitto)
@@ -308,100 +351,10 @@ func findTarget(rep *benchReport, name string) *targetReport {
 // measure starts the target's server (if any), checks that it works, and
 // runs the load o.runs times against it.
 func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress func(string, ...any)) error {
-	extract := extractAlert
-	tr.Publish, tr.Subscribe = "sensors/dev<k>/data", "alerts/#"
-	var child *benchChild
-	switch tr.Target {
-	case "addr":
-		tr.Addr = o.addr
-	case "runnel":
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		data, err := os.MkdirTemp("", "runnel-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(data)
-		mqttAddr, err1 := freeLoopbackAddr()
-		httpAddr, err2 := freeLoopbackAddr()
-		if err := errors.Join(err1, err2); err != nil {
-			return err
-		}
-		tr.Addr = mqttAddr
-		tr.httpAddr = httpAddr
-		progress("runnel: starting %s serve on %s", exe, mqttAddr)
-		procArgs := []string{}
-		if o.procs > 0 {
-			procArgs = append(procArgs, "--procs", strconv.Itoa(o.procs))
-		}
-		child, err = startChild("runnel serve", nil, nil, exe, append([]string{"serve", "--mqtt", mqttAddr, "--http", httpAddr,
-			"--data", data, "--log-level", "warn"}, procArgs...)...)
-		if err != nil {
-			return err
-		}
-	case "mosquitto":
-		extract = extractJSON
-		tr.Subscribe = "sensors/+/data"
-		bin := o.mosquitto
-		if bin == "" {
-			var err error
-			if bin, err = exec.LookPath("mosquitto"); err != nil {
-				bin = "/usr/sbin/mosquitto"
-			}
-		}
-		dir, err := os.MkdirTemp("", "runnel-bench-mosquitto-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		addr, err := freeLoopbackAddr()
-		if err != nil {
-			return err
-		}
-		tr.Addr = addr
-		_, port, _ := strings.Cut(addr, ":")
-		cred := mosquittoUser()
-		if cred != nil { // it must read its configuration
-			if err := os.Chmod(dir, 0o755); err != nil {
-				return err
-			}
-		}
-		conf := filepath.Join(dir, "mosquitto.conf")
-		if err := os.WriteFile(conf, []byte(mosquittoConf(port)), 0o644); err != nil {
-			return err
-		}
-		progress("mosquitto: starting %s on %s", bin, addr)
-		child, err = startChild("mosquitto", cred, nil, bin, "-c", conf)
-		if err != nil {
-			return err
-		}
-	}
-	if child != nil {
-		defer func() {
-			child.stop()
-			if tr.Error != "" {
-				tr.ChildOutput = child.out.String()
-			}
-		}()
-		if err := child.waitPort(ctx, tr.Addr, 20*time.Second); err != nil {
-			return err
-		}
-		tr.ServerCPU = true
-	}
-	// The broker may accept connections before the flow is deployed:
-	// wait until a message goes all the way through.
-	if _, err := probe(ctx, tr.Addr, tr.Subscribe, extract, 20*time.Millisecond, 15*time.Second); err != nil {
-		if child != nil {
-			select {
-			case <-child.exited:
-				return child.failure()
-			default:
-			}
-		}
-		return fmt.Errorf("no message went through %s within 15 s (published to sensors/bench-probe/data, subscribed to %s): %w",
-			tr.Addr, tr.Subscribe, err)
+	child, extract, cleanup, err := o.startTarget(ctx, tr, progress)
+	defer cleanup()
+	if err != nil {
+		return err
 	}
 	if child != nil {
 		tr.IdleRSS, _, _ = procMem(child.pid())
@@ -474,6 +427,134 @@ func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress f
 	}
 	tr.Median = medianResult(tr.Runs)
 	return nil
+}
+
+// startTarget starts the target's server (none for --addr), waits until a
+// message goes all the way through it, and fills in tr's address and
+// topics. The caller defers cleanup, which stops the server, even on error.
+func (o *benchOptions) startTarget(ctx context.Context, tr *targetReport, progress func(string, ...any)) (child *benchChild, extract extractKind, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	extract = extractAlert
+	tr.Publish, tr.Subscribe = "sensors/dev<k>/data", "alerts/#"
+	switch tr.Target {
+	case "addr":
+		tr.Addr = o.addr
+		if o.relay {
+			extract = extractJSON
+			tr.Subscribe = "sensors/+/data"
+		}
+	case "runnel":
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, 0, cleanup, err
+		}
+		data, err := os.MkdirTemp("", "runnel-bench-")
+		if err != nil {
+			return nil, 0, cleanup, err
+		}
+		undo = append(undo, func() { os.RemoveAll(data) })
+		mqttAddr, err1 := freeLoopbackAddr()
+		httpAddr, err2 := freeLoopbackAddr()
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, 0, cleanup, err
+		}
+		tr.Addr = mqttAddr
+		procArgs := []string{}
+		if o.procs > 0 {
+			procArgs = append(procArgs, "--procs", strconv.Itoa(o.procs))
+		}
+		if o.profile != "" {
+			procArgs = append(procArgs, "--cpuprofile", o.profile)
+		}
+		if o.relay {
+			// The broker alone: runnel run with a flow file without
+			// nodes, no HTTP server, no SQLite.
+			extract = extractJSON
+			tr.Subscribe = "sensors/+/data"
+			empty := filepath.Join(data, "empty.json")
+			if err := os.WriteFile(empty, []byte("[]\n"), 0o644); err != nil {
+				return nil, 0, cleanup, err
+			}
+			progress("runnel: starting %s run (no flow) on %s", exe, mqttAddr)
+			child, err = startChild("runnel run", nil, nil, exe, append(append([]string{"run", "--mqtt", mqttAddr,
+				"--watch", "0", "--log-level", "warn"}, procArgs...), empty)...)
+		} else {
+			tr.httpAddr = httpAddr
+			progress("runnel: starting %s serve on %s", exe, mqttAddr)
+			child, err = startChild("runnel serve", nil, nil, exe, append([]string{"serve", "--mqtt", mqttAddr, "--http", httpAddr,
+				"--data", data, "--log-level", "warn"}, procArgs...)...)
+		}
+		if err != nil {
+			return nil, 0, cleanup, err
+		}
+	case "mosquitto":
+		extract = extractJSON
+		tr.Subscribe = "sensors/+/data"
+		bin := o.mosquitto
+		if bin == "" {
+			var err error
+			if bin, err = exec.LookPath("mosquitto"); err != nil {
+				bin = "/usr/sbin/mosquitto"
+			}
+		}
+		dir, err := os.MkdirTemp("", "runnel-bench-mosquitto-")
+		if err != nil {
+			return nil, 0, cleanup, err
+		}
+		undo = append(undo, func() { os.RemoveAll(dir) })
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return nil, 0, cleanup, err
+		}
+		tr.Addr = addr
+		_, port, _ := strings.Cut(addr, ":")
+		cred := mosquittoUser()
+		if cred != nil { // it must read its configuration
+			if err := os.Chmod(dir, 0o755); err != nil {
+				return nil, 0, cleanup, err
+			}
+		}
+		conf := filepath.Join(dir, "mosquitto.conf")
+		if err := os.WriteFile(conf, []byte(mosquittoConf(port)), 0o644); err != nil {
+			return nil, 0, cleanup, err
+		}
+		progress("mosquitto: starting %s on %s", bin, addr)
+		child, err = startChild("mosquitto", cred, nil, bin, "-c", conf)
+		if err != nil {
+			return nil, 0, cleanup, err
+		}
+	}
+	if child != nil {
+		undo = append(undo, func() {
+			child.stop()
+			if tr.Error != "" {
+				tr.ChildOutput = child.out.String()
+			}
+		})
+		if err := child.waitPort(ctx, tr.Addr, 20*time.Second); err != nil {
+			return nil, 0, cleanup, err
+		}
+		tr.ServerCPU = true
+	}
+	// The broker may accept connections before the flow is deployed:
+	// wait until a message goes all the way through.
+	if _, err := probe(ctx, tr.Addr, tr.Subscribe, extract, 20*time.Millisecond, 15*time.Second); err != nil {
+		if child != nil {
+			select {
+			case <-child.exited:
+				return nil, 0, cleanup, child.failure()
+			default:
+			}
+		}
+		return nil, 0, cleanup, fmt.Errorf("no message went through %s within 15 s (published to sensors/bench-probe/data, subscribed to %s): %w",
+			tr.Addr, tr.Subscribe, err)
+	}
+	return child, extract, cleanup, nil
 }
 
 func mosquittoConf(port string) string {
@@ -671,6 +752,9 @@ func printReport(w io.Writer, rep *benchReport) {
 	mode := fmt.Sprintf("saturation (window %d)", rep.Window)
 	if rep.Mode == "rate" {
 		mode = fmt.Sprintf("fixed rate %s msg/s", fmtRate(rep.Rate))
+	}
+	if rep.BrokerOnly {
+		mode += ", broker only (runnel run with no flow, a relay as mosquitto)"
 	}
 	fmt.Fprintf(w, "\nrunnel bench: %s, QoS %d, %d messages per run, %d devices, median of %d runs\n\n",
 		mode, rep.QoS, rep.Count, rep.Devices, rep.Runs)

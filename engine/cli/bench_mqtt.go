@@ -50,6 +50,12 @@ const (
 // dialBench connects to addr and completes the MQTT handshake, all within
 // the context's deadline (or 5 s).
 func dialBench(ctx context.Context, addr, clientID string) (*benchConn, error) {
+	return dialBenchSize(ctx, addr, clientID, benchBufSize)
+}
+
+// dialBenchSize is dialBench with read and write buffers of bufSize bytes
+// each (small for the many idle connections of --connections).
+func dialBenchSize(ctx context.Context, addr, clientID string, bufSize int) (*benchConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var d net.Dialer
@@ -62,8 +68,8 @@ func dialBench(ctx context.Context, addr, clientID string) (*benchConn, error) {
 		tc.Close()
 		return nil, err
 	}
-	m := &benchConn{c: tc, w: bufio.NewWriterSize(tc, benchBufSize)}
-	m.r = bufio.NewReaderSize(countingReader{tc, &m.lastRead}, benchBufSize)
+	m := &benchConn{c: tc, w: bufio.NewWriterSize(tc, bufSize)}
+	m.r = bufio.NewReaderSize(countingReader{tc, &m.lastRead}, bufSize)
 	dl, _ := ctx.Deadline()
 	tc.SetDeadline(dl)
 	pk := packets.Packet{
@@ -99,13 +105,20 @@ func dialBench(ctx context.Context, addr, clientID string) (*benchConn, error) {
 // subscribe subscribes to filter and waits for the SUBACK. Nothing else
 // may be reading the connection yet.
 func (m *benchConn) subscribe(filter string, qos byte, timeout time.Duration) error {
+	return m.subscribeAll(packets.Subscriptions{{Filter: filter, Qos: qos}}, timeout)
+}
+
+// subscribeAll subscribes to every filter in one SUBSCRIBE and waits for
+// the SUBACK. Nothing else may be reading the connection yet.
+func (m *benchConn) subscribeAll(filters packets.Subscriptions, timeout time.Duration) error {
 	m.c.SetDeadline(time.Now().Add(timeout))
 	defer m.c.SetDeadline(time.Time{})
+	filter := filters[0].Filter
 	pk := packets.Packet{
 		FixedHeader:     packets.FixedHeader{Type: packets.Subscribe, Qos: 1},
 		ProtocolVersion: benchProtocol,
 		PacketID:        1,
-		Filters:         packets.Subscriptions{{Filter: filter, Qos: qos}},
+		Filters:         filters,
 	}
 	if err := m.write(&pk); err != nil {
 		return err
@@ -120,8 +133,13 @@ func (m *benchConn) subscribe(filter string, qos byte, timeout time.Duration) er
 		if pk.FixedHeader.Type != packets.Suback {
 			continue // a retained message, say
 		}
-		if len(pk.ReasonCodes) != 1 || pk.ReasonCodes[0] >= 0x80 {
-			return fmt.Errorf("subscribe %s: refused (%v)", filter, pk.ReasonCodes)
+		if len(pk.ReasonCodes) != len(filters) {
+			return fmt.Errorf("subscribe %s: %d reason codes for %d filters", filter, len(pk.ReasonCodes), len(filters))
+		}
+		for _, rc := range pk.ReasonCodes {
+			if rc >= 0x80 {
+				return fmt.Errorf("subscribe %s: refused (%v)", filter, pk.ReasonCodes)
+			}
 		}
 		return nil
 	}

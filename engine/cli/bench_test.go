@@ -131,6 +131,8 @@ func TestBenchFlags(t *testing.T) {
 		{"--runs", "0"},
 		{"--count", "-5"},
 		{"--rate", "-1"},
+		{"--connections", "-1"},
+		{"--connections", "1000000"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := bench(context.Background(), args, &out, &errOut); err == nil {
