@@ -96,4 +96,3 @@ func (h *Hub) revoked(session [32]byte) {
 		}
 	}
 }
-
