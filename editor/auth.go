@@ -164,6 +164,8 @@ type authenticator struct {
 	sessions map[[32]byte]session
 	failures map[string]failure
 	bcrypted map[[32]byte]int // sha256 of a bcrypt-hashed API token → index in tokens
+
+	hasBcryptTokens bool
 }
 
 // newAuthenticator checks the configured users and tokens; it returns nil
@@ -215,6 +217,9 @@ func newAuthenticator(users []User, tokens []Token, ttl time.Duration, log *slog
 		}
 	}
 	a.tokens = append([]Token(nil), tokens...)
+	for _, t := range tokens {
+		a.hasBcryptTokens = a.hasBcryptTokens || strings.HasPrefix(t.Hash, "$2")
+	}
 	cost := bcrypt.DefaultCost
 	for _, u := range users {
 		if c, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil {
@@ -329,8 +334,13 @@ func (a *authenticator) sweepSessions(now time.Time) {
 	}
 }
 
-// check returns who a bearer token belongs to.
-func (a *authenticator) check(token string) (principal, bool) {
+// check returns who a bearer token from remote belongs to. Sessions and
+// sha256 tokens cost a hash; a token that matches neither is compared with
+// every bcrypt-hashed API token, which is slow on purpose, so those
+// failures are counted per remote as failed logins are, and a remote over
+// the limit gets no bcrypt comparison at all until its wait is over (a
+// token that matched once is remembered and not affected).
+func (a *authenticator) check(token, remote string) (principal, bool) {
 	if token == "" {
 		return principal{}, false
 	}
@@ -356,6 +366,16 @@ func (a *authenticator) check(token string) (principal, bool) {
 			return principal{name: t.Name, role: t.Role}, true
 		}
 	}
+	if !a.hasBcryptTokens {
+		return principal{}, false
+	}
+	key := "bearer:" + remote
+	a.mu.Lock()
+	locked := a.lockout(key, a.now()) > 0
+	a.mu.Unlock()
+	if locked {
+		return principal{}, false
+	}
 	for i, t := range a.tokens {
 		if strings.HasPrefix(t.Hash, "$2") && bcrypt.CompareHashAndPassword([]byte(t.Hash), []byte(token)) == nil {
 			a.mu.Lock()
@@ -364,6 +384,12 @@ func (a *authenticator) check(token string) (principal, bool) {
 			return principal{name: t.Name, role: t.Role}, true
 		}
 	}
+	a.mu.Lock()
+	now := a.now()
+	a.sweepFailures(now)
+	f := a.failures[key]
+	a.failures[key] = failure{count: f.count + 1, last: now}
+	a.mu.Unlock()
 	return principal{}, false
 }
 
@@ -422,7 +448,7 @@ func (a *API) need(role Role, h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.auth.check(bearer(r))
+		p, ok := a.auth.check(bearer(r), remoteHost(r))
 		if !ok {
 			writeAuthError(w, http.StatusUnauthorized, "unauthorized",
 				"log in first: send Authorization: Bearer TOKEN, a token from POST /auth/token or an admin API token")

@@ -160,6 +160,10 @@ func TestAuthLoginAndRoles(t *testing.T) {
 	if code, _, _ := e.do("GET", "/healthz", "", ""); code != 200 {
 		t.Errorf("GET /healthz: %d", code)
 	}
+	// The bcrypt-hashed token, once (then it is remembered).
+	if code, _, _ := e.do("GET", "/flows", viewerToken, ""); code != 200 {
+		t.Errorf("bcrypt token: %d", code)
+	}
 	// Everything else does.
 	for _, c := range [][2]string{{"GET", "/flows"}, {"POST", "/flows"}, {"GET", "/nodes"}, {"POST", "/inject/i1"},
 		{"GET", "/flows/revisions"}, {"GET", "/metrics"}, {"GET", "/auth/me"}, {"POST", "/auth/revoke"}} {
@@ -284,6 +288,22 @@ func TestAuthBruteForce(t *testing.T) {
 	// Success clears the record.
 	if code, _ := e.login("admin", "guess"); code != 401 {
 		t.Errorf("after a success: %d", code)
+	}
+
+	// Wrong bearer tokens cost a bcrypt comparison each (the env has a
+	// bcrypt-hashed token), so they are limited the same way.
+	for i := 0; i < freeAttempts; i++ {
+		e.do("GET", "/flows", "guessed-token", "")
+	}
+	if code, _, _ := e.do("GET", "/flows", viewerToken, ""); code != 401 {
+		t.Errorf("a bcrypt token from a locked-out address: %d", code)
+	}
+	if code, _, _ := e.do("GET", "/flows", ciToken, ""); code != 200 {
+		t.Errorf("a sha256 token from a locked-out address: %d", code)
+	}
+	e.advance(4 * time.Second)
+	if code, _, _ := e.do("GET", "/flows", viewerToken, ""); code != 200 {
+		t.Errorf("a bcrypt token after the wait: %d", code)
 	}
 }
 

@@ -36,9 +36,10 @@ func (a *API) comms(w http.ResponseWriter, r *http.Request) {
 		a.opts.Live.ServeHTTP(w, r)
 		return
 	}
-	wa := wsAuth{check: a.auth.check}
+	remote := remoteHost(r)
+	wa := wsAuth{check: func(token string) (principal, bool) { return a.auth.check(token, remote) }}
 	if t := bearer(r); t != "" {
-		p, ok := a.auth.check(t)
+		p, ok := a.auth.check(t, remote)
 		if !ok {
 			writeAuthError(w, http.StatusUnauthorized, "unauthorized", "invalid or expired token")
 			return
