@@ -204,6 +204,11 @@ export function connect() {
   const url = new URL('comms', location.href)
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
   setConn('connecting')
+  // While the login form shows there is no token to offer: try again later.
+  if (getAuth().phase === 'login') {
+    setTimeout(connect, 500)
+    return
+  }
   let ws: WebSocket
   try {
     ws = new WebSocket(url)
