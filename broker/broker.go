@@ -99,6 +99,9 @@ func Start(opts Options) (*Broker, error) {
 	if err := srv.AddHook(&connLog{log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add log hook: %w", err)
 	}
+	if err := srv.AddHook(&sysAliases{srv: srv}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add $SYS hook: %w", err)
+	}
 	ns := &netSubs{topics: srv.Topics}
 	if err := srv.AddHook(ns, nil); err != nil {
 		return nil, fmt.Errorf("broker: add subscriptions hook: %w", err)

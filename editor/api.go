@@ -38,6 +38,18 @@ type Options struct {
 	// Store keeps every deploy as a revision, served at /flows/revisions;
 	// those endpoints answer 404 when nil.
 	Store *store.Store
+
+	// Users may log in to the editor and the admin API (see auth.go).
+	// With no Users and no Tokens nothing needs a login: then listen on
+	// loopback only.
+	Users []User
+	// Tokens are admin API tokens for automation.
+	Tokens []Token
+	// SessionTTL is how long a login lasts (DefaultSessionTTL when 0).
+	SessionTTL time.Duration
+	// Broker gives the broker's counters for GET /metrics and its state
+	// for GET /healthz; *broker.Broker is one. Optional.
+	Broker BrokerInfo
 }
 
 // API serves the admin API. Create it with NewAPI.
@@ -46,6 +58,8 @@ type API struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	mu   sync.Mutex // serialises deploys
+	auth *authenticator
+	met  *apiMetrics
 }
 
 // NewAPI returns the admin API handler:
@@ -56,7 +70,22 @@ type API struct {
 //	POST /inject/{id}  press an inject node's button
 //	GET  /comms        the live websocket (status, debug, errors, rates; see Hub)
 //	/flows/revisions   list, show, diff and roll back revisions (see revisions.go)
+//
+// With Users or Tokens set every call but the static files, /auth/login,
+// /auth/token and /healthz needs "Authorization: Bearer TOKEN" (see
+// auth.go), and changes need the full role. It panics when a user or token
+// is not valid; New returns that error instead.
 func NewAPI(opts Options) *API {
+	a, err := New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// New is NewAPI that fails when a user or token is not valid (an empty
+// name, a hash that is not one, an unknown role), naming it.
+func New(opts Options) (*API, error) {
 	if opts.Registry == nil {
 		opts.Registry = engine.DefaultRegistry
 	}
@@ -64,19 +93,25 @@ func NewAPI(opts Options) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &API{opts: opts, log: log, mux: http.NewServeMux()}
-	a.mux.HandleFunc("GET /flows", a.getFlows)
-	a.mux.HandleFunc("POST /flows", a.postFlows)
-	a.mux.HandleFunc("GET /nodes", a.getNodes)
-	a.mux.HandleFunc("POST /inject/{id}", a.postInject)
+	auth, err := newAuthenticator(opts.Users, opts.Tokens, opts.SessionTTL, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{opts: opts, log: log, mux: http.NewServeMux(), auth: auth, met: newAPIMetrics()}
+	a.handle("GET /flows", RoleRead, a.getFlows)
+	a.handle("POST /flows", RoleFull, a.postFlows)
+	a.handle("GET /nodes", RoleRead, a.getNodes)
+	a.handle("POST /inject/{id}", RoleFull, a.postInject)
 	a.mountRevisions()
+	a.mountAuth()
+	a.mountObservability()
 	if opts.Live != nil {
-		a.mux.Handle("GET /comms", opts.Live)
+		a.mux.HandleFunc("GET /comms", a.comms)
 	} else {
 		a.mux.Handle("GET /comms", http.NotFoundHandler())
 	}
 	a.mux.Handle("GET /", staticHandler())
-	return a
+	return a, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -173,7 +208,7 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "the flows were changed since rev "+rev, nil)
 		return
 	}
-	saved, err := a.deploy(r.Context(), doc, deployType, "", "")
+	saved, err := a.deploy(r.Context(), doc, deployType, deployer(r), "")
 	if err != nil {
 		writeDeployError(w, err)
 		return
@@ -192,11 +227,12 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 // a Store). A document that does not compile changes nothing and the error
 // lists every problem (a flows.Problems); other failures are a
 // *statusError.
-func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.DeployType, user, note string) (store.Revision, error) {
+func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.DeployType, user, note string) (_ store.Revision, err error) {
 	// A deploy that has begun finishes even if the client goes away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	start := time.Now()
+	defer func() { a.met.deployed(time.Since(start), err) }()
 	plan, err := a.opts.Runtime.Plan(doc, typ)
 	if err != nil {
 		return store.Revision{}, err

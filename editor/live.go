@@ -300,11 +300,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("editor websocket refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
 		return
 	}
+	session, err := authenticate(r.Context(), conn)
+	if err != nil {
+		h.log.Warn("editor websocket refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		conn.Close()
+		return
+	}
 	c := &client{
-		conn:   conn,
-		remote: r.RemoteAddr,
-		send:   make(chan []byte, h.opts.SendQueue),
-		done:   make(chan struct{}),
+		conn:    conn,
+		remote:  r.RemoteAddr,
+		send:    make(chan []byte, h.opts.SendQueue),
+		done:    make(chan struct{}),
+		session: session,
 	}
 	if !h.register(c) {
 		c.goodbye()
@@ -372,6 +379,9 @@ type client struct {
 	send   chan []byte // frames to write; bounded
 	done   chan struct{}
 	once   sync.Once
+	// session is the hash of the session token the client logged in
+	// with (zero without one); logging it out disconnects the client.
+	session [32]byte
 }
 
 // queue adds frame to the client's queue without waiting. When the queue

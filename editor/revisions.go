@@ -24,10 +24,10 @@ import (
 //
 // Without a Store they answer 404.
 func (a *API) mountRevisions() {
-	a.mux.HandleFunc("GET /flows/revisions", a.getRevisions)
-	a.mux.HandleFunc("GET /flows/revisions/{id}", a.getRevision)
-	a.mux.HandleFunc("GET /flows/revisions/{a}/diff/{b}", a.getRevisionDiff)
-	a.mux.HandleFunc("POST /flows/revisions/{id}/rollback", a.postRollback)
+	a.handle("GET /flows/revisions", RoleRead, a.getRevisions)
+	a.handle("GET /flows/revisions/{id}", RoleRead, a.getRevision)
+	a.handle("GET /flows/revisions/{a}/diff/{b}", RoleRead, a.getRevisionDiff)
+	a.handle("POST /flows/revisions/{id}/rollback", RoleFull, a.postRollback)
 }
 
 // statusError is a failed deploy to answer with an HTTP status other than
@@ -183,7 +183,7 @@ func (a *API) postRollback(w http.ResponseWriter, r *http.Request) {
 	if doc == nil {
 		return
 	}
-	saved, err := a.deploy(r.Context(), doc, engine.DeployNodes, "", fmt.Sprintf("rollback to #%d", rev.ID))
+	saved, err := a.deploy(r.Context(), doc, engine.DeployNodes, deployer(r), fmt.Sprintf("rollback to #%d", rev.ID))
 	if err != nil {
 		writeDeployError(w, err)
 		return

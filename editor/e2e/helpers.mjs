@@ -81,13 +81,14 @@ export function buildRunnel() {
 }
 
 /** Starts `runnel serve` on free ports with a fresh data directory; resolves when its HTTP port answers. */
-export async function startServer({ log = false, mqttPort: wantMqtt, httpPort: wantHttp } = {}) {
+export async function startServer({ log = false, mqttPort: wantMqtt, httpPort: wantHttp, env } = {}) {
   const bin = await buildRunnel()
   const data = mkdtempSync(join(tmpdir(), 'runnel-e2e-data-'))
   const httpPort = wantHttp ?? (await freePort())
   const mqttPort = wantMqtt ?? (await freePort())
   const proc = spawn(bin, ['serve', '--data', data, '--mqtt', `127.0.0.1:${mqttPort}`, '--http', `127.0.0.1:${httpPort}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
   })
   let output = ''
   const onData = (d) => {
@@ -102,7 +103,7 @@ export async function startServer({ log = false, mqttPort: wantMqtt, httpPort: w
   try {
     await until(20_000, 'runnel serve to answer', async () => {
       if (proc.exitCode !== null) throw new Error('runnel exited: ' + output)
-      const r = await fetch(url + 'nodes')
+      const r = await fetch(url + 'auth/login') // answers without a login
       return r.ok
     }, 100)
   } catch (e) {
@@ -151,8 +152,8 @@ export async function newPage(browser, { downloads = false } = {}) {
   const errors = []
   page.on('pageerror', (e) => errors.push(e))
   page.on('console', (m) => {
-    // A rejected deploy (400, 409) is an expected answer, not a page error.
-    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of (400|409)/.test(m.text())) errors.push(new Error('console: ' + m.text()))
+    // A rejected deploy (400, 409) or login (401) is an expected answer, not a page error.
+    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of (400|401|409)/.test(m.text())) errors.push(new Error('console: ' + m.text()))
   })
   return { page, context, errors }
 }

@@ -123,5 +123,6 @@ test('export all as Node-RED JSON, import into a fresh server: nothing lost', as
   await dlg2.locator('input[value="node-red"]').check()
   assert.equal(await dlg2.getByTestId('export-text').inputValue(), text)
   await shot(page, '09-reimported')
-  assert.deepEqual(errors, [])
+  // The page of the first server may try to reconnect to it before it moves on to the second.
+  assert.deepEqual(errors.filter((e) => !/WebSocket connection to .* failed: .*ERR_CONNECTION_REFUSED/.test(e.message)), [])
 })

@@ -271,7 +271,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer close(liveDone)
 		live.Run(liveCtx, st.rt)
 	}()
-	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live})
+	apiOpts := editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live, Broker: st.b}
+	api, err := c.newAPI(apiOpts)
+	if err != nil {
+		stopLive()
+		<-liveDone
+		st.stop()
+		ln.Close()
+		return err
+	}
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	log.Info("runnel started", append([]any{"mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,

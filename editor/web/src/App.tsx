@@ -2,6 +2,7 @@
 // sidebar, tray, dialogs, notifications, and the keyboard and clipboard.
 import { ReactFlowProvider } from '@xyflow/react'
 import { useEffect, useState } from 'react'
+import { canDeploy, login, logout, useAuth } from './auth'
 import { Canvas, flowInstance, pointer } from './Canvas'
 import { Dialogs } from './Dialogs'
 import { isFlowNode } from './flowjson'
@@ -26,6 +27,7 @@ function DeployButton() {
   const dirty = useEditor(isDirty)
   const deploying = useEditor((s) => s.deploying)
   const type = useEditor((s) => s.deployType)
+  const readOnly = useAuth().role === 'read'
   const [open, setOpen] = useState(false)
   useEffect(() => {
     if (!open) return
@@ -42,9 +44,9 @@ function DeployButton() {
     <div className="rn-deploy">
       <button
         className={'rn-deploy-main' + (dirty ? ' dirty' : '')}
-        disabled={!dirty || deploying}
+        disabled={!dirty || deploying || readOnly}
         onClick={() => deploy(type)}
-        title={dirty ? `Deploy (${deployLabels[type]}) · Ctrl+D` : 'No changes to deploy'}
+        title={readOnly ? 'Read-only: your role cannot deploy' : dirty ? `Deploy (${deployLabels[type]}) · Ctrl+D` : 'No changes to deploy'}
         data-testid="deploy"
       >
         {deploying ? <span className="rn-spin" /> : null}
@@ -156,6 +158,60 @@ function Notices() {
   )
 }
 
+/** The logged-in user and the logout button (only when the server asks for logins). */
+function UserMenu() {
+  const a = useAuth()
+  if (a.phase !== 'in') return null
+  return (
+    <span className="rn-user">
+      <span data-testid="user" title={a.role === 'read' ? 'Read-only: you can look but not deploy' : 'Full access'}>
+        {a.user}
+        {a.role === 'read' ? <span className="rn-role"> · read-only</span> : null}
+      </span>
+      <button className="rn-logout" onClick={() => logout()} data-testid="logout">Log out</button>
+    </span>
+  )
+}
+
+/** The login form, shown when the server asks for a login. */
+function LoginPage({ reason }: { reason?: string }) {
+  const [user, setUser] = useState('')
+  const [pw, setPw] = useState('')
+  const [error, setError] = useState<string | undefined>()
+  const [busy, setBusy] = useState(false)
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault()
+    setBusy(true)
+    setError(undefined)
+    const err = await login(user, pw)
+    setBusy(false)
+    if (err) {
+      setError(err)
+      setPw('')
+    }
+  }
+  return (
+    <div className="rn-login">
+      <form className="rn-login-box" onSubmit={submit} data-testid="login-form">
+        <h1>Log in to Runnel</h1>
+        {reason && !error ? <p className="rn-login-reason">{reason}</p> : null}
+        <label>
+          Username
+          <input type="text" name="username" autoComplete="username" autoFocus value={user} onChange={(e) => setUser(e.target.value)} data-testid="login-user" />
+        </label>
+        <label>
+          Password
+          <input type="password" name="password" autoComplete="current-password" value={pw} onChange={(e) => setPw(e.target.value)} data-testid="login-password" />
+        </label>
+        {error ? <p className="rn-login-error" role="alert" data-testid="login-error">{error}</p> : null}
+        <button className="primary" type="submit" disabled={busy || !user} data-testid="login-submit">
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
+      </form>
+    </div>
+  )
+}
+
 function ConnectionDot() {
   const c = useConnection()
   return (
@@ -211,7 +267,7 @@ function useKeyboard() {
       }
       if (ctrl && k === 'd' && !e.shiftKey) {
         e.preventDefault()
-        if (isDirty()) deploy(s.deployType)
+        if (isDirty() && canDeploy()) deploy(s.deployType)
         return
       }
       if (s.dialog || s.trays.length) return
@@ -296,6 +352,13 @@ function useKeyboard() {
 }
 
 export function App() {
+  const auth = useAuth()
+  if (auth.phase === 'login') return <LoginPage reason={auth.reason} />
+  if (auth.phase === 'checking') return <div className="rn-loading">Loading…</div>
+  return <Editor />
+}
+
+function Editor() {
   const loaded = useEditor((s) => s.loaded)
   const loadError = useEditor((s) => s.loadError)
   const sidebarOpen = useEditor((s) => s.sidebarOpen)
@@ -322,6 +385,7 @@ export function App() {
         </span>
         <span className="rn-spacer" />
         <ConnectionDot />
+        <UserMenu />
         <DeployButton />
         <MainMenu />
       </header>

@@ -1,6 +1,7 @@
 // The history sidebar: the revisions the server saved (one per deploy), the
 // details of one, what changed between two, and rolling back to one.
 import { useEffect, useMemo, useRef, useState } from 'react'
+import { useAuth } from './auth'
 import { Modal } from './Dialogs'
 import { deepEqual, isTab } from './flowjson'
 import {
@@ -190,6 +191,7 @@ function Details({ id, now }: { id: number; now: number }) {
     return doc.flows.filter(isTab).map((t) => ({ id: t.id, label: tabLabel(t, t.id), n: counts.get(t.id) ?? 0, disabled: !!t.disabled }))
   }, [doc])
   const configs = doc ? doc.flows.filter((o) => !isTab(o) && !o.z && o.type !== 'subflow').length : 0
+  const readOnly = useAuth().role === 'read'
   if (!r) return error ? <p className="rn-history-error" role="alert">{error}</p> : <p className="rn-muted">Loading…</p>
   const running = r.rev === editorRev
   return (
@@ -227,8 +229,8 @@ function Details({ id, now }: { id: number; now: number }) {
       <div className="rn-rev-actions">
         <button
           className="primary"
-          disabled={running || deploying}
-          title={running ? 'These are the flows deployed now' : `Deploy revision #${r.id}'s flows again`}
+          disabled={running || deploying || readOnly}
+          title={readOnly ? 'Read-only: your role cannot roll back' : running ? 'These are the flows deployed now' : `Deploy revision #${r.id}'s flows again`}
           onClick={() => setState({ dialog: { kind: 'rollback', id: r.id } })}
           data-testid="rollback"
         >

@@ -1,14 +1,15 @@
 // The admin API (editor/api.go), Node-RED's v2 shapes.
+import { apiFetch } from './auth'
 import type { DeployType, FlowObj, NodeType, Problem } from './types'
 
 export async function getNodes(): Promise<NodeType[]> {
-  const r = await fetch('nodes', { headers: { Accept: 'application/json' } })
+  const r = await apiFetch('nodes', { headers: { Accept: 'application/json' } })
   if (!r.ok) throw new Error(`GET /nodes: ${r.status}`)
   return r.json()
 }
 
 export async function getFlows(): Promise<{ rev: string; flows: FlowObj[] }> {
-  const r = await fetch('flows', { headers: { 'Node-RED-API-Version': 'v2', Accept: 'application/json' } })
+  const r = await apiFetch('flows', { headers: { 'Node-RED-API-Version': 'v2', Accept: 'application/json' } })
   if (!r.ok) throw new Error(`GET /flows: ${r.status}`)
   const body = await r.json()
   if (Array.isArray(body)) return { rev: '', flows: body }
@@ -22,7 +23,7 @@ export type DeployResult =
 
 export async function postFlows(flows: FlowObj[], rev: string | undefined, type: DeployType): Promise<DeployResult> {
   const body = rev === undefined ? { flows } : { rev, flows }
-  const r = await fetch('flows', {
+  const r = await apiFetch('flows', {
     method: 'POST',
     headers: {
       'Content-Type': 'application/json',
@@ -45,7 +46,7 @@ export async function postFlows(flows: FlowObj[], rev: string | undefined, type:
 }
 
 export async function inject(id: string): Promise<void> {
-  const r = await fetch('inject/' + encodeURIComponent(id), { method: 'POST' })
+  const r = await apiFetch('inject/' + encodeURIComponent(id), { method: 'POST' })
   if (!r.ok) {
     const j = await r.json().catch(() => null)
     throw new Error(j?.message ?? `inject failed: HTTP ${r.status}`)

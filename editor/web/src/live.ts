@@ -3,6 +3,7 @@
 // re-renders that node only; debug messages go to a capped buffer that the
 // sidebar reads at most a few times a second.
 import { useSyncExternalStore } from 'react'
+import { expired, getAuth, token } from './auth'
 import { revisionsChanged } from './revisions'
 import { checkRemote, remoteDeployed } from './store'
 import type { Rate, StatusData } from './types'
@@ -203,6 +204,11 @@ export function connect() {
   const url = new URL('comms', location.href)
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
   setConn('connecting')
+  // While the login form shows there is no token to offer: try again later.
+  if (getAuth().phase === 'login') {
+    setTimeout(connect, 500)
+    return
+  }
   let ws: WebSocket
   try {
     ws = new WebSocket(url)
@@ -211,6 +217,9 @@ export function connect() {
     return
   }
   ws.onopen = () => {
+    // Node-RED's first frame: the server answers {"auth":"ok"} or {"auth":"fail"} and closes.
+    const t = token()
+    if (t) ws.send(JSON.stringify({ auth: t }))
     backoff = 500
     setConn('open')
     // After a reconnect the server may run other flows (a restart, a deploy we missed).
@@ -226,6 +235,10 @@ export function connect() {
     try {
       evs = JSON.parse(m.data)
     } catch {
+      return
+    }
+    if (evs && typeof evs === 'object' && (evs as { auth?: string }).auth === 'fail') {
+      if (getAuth().phase !== 'none') expired()
       return
     }
     if (Array.isArray(evs)) for (const e of evs) handle(e as Event)

@@ -2,9 +2,13 @@ import '@xyflow/react/dist/style.css'
 import './styles.css'
 import { createRoot } from 'react-dom/client'
 import { App } from './App'
+import { startAuth } from './auth'
 import { connect } from './live'
 import { load } from './store'
 
-load()
-connect()
+// Load the flows and open the websocket once logged in (at once when no login is needed).
+startAuth(() => {
+  load()
+  connect()
+})
 createRoot(document.getElementById('root')!).render(<App />)

@@ -3,6 +3,7 @@
 // here, outside React, so that it survives switching sidebar tabs; the
 // websocket's deploy events mark it stale.
 import { useSyncExternalStore } from 'react'
+import { apiFetch } from './auth'
 import type { FlowObj, Problem } from './types'
 
 export interface Revision {
@@ -28,7 +29,7 @@ export interface RevisionDiff {
 export const pageSize = 50
 
 async function getJSON<T>(url: string): Promise<T> {
-  const r = await fetch(url, { headers: { Accept: 'application/json' } })
+  const r = await apiFetch(url, { headers: { Accept: 'application/json' } })
   if (!r.ok) {
     const j = await r.json().catch(() => null)
     throw new Error(j?.message ?? `GET /${url}: HTTP ${r.status}`)
@@ -67,7 +68,7 @@ export type RollbackResult =
   | { ok: false; message: string; problems: Problem[] }
 
 export async function postRollback(id: number): Promise<RollbackResult> {
-  const r = await fetch(`flows/revisions/${id}/rollback`, { method: 'POST', headers: { Accept: 'application/json' } })
+  const r = await apiFetch(`flows/revisions/${id}/rollback`, { method: 'POST', headers: { Accept: 'application/json' } })
   const j = await r.json().catch(() => null)
   if (r.ok && j) return { ok: true, rev: j.rev ?? '', revision: j.revision }
   return {
