@@ -38,6 +38,10 @@ type Options struct {
 	// Store keeps every deploy as a revision, served at /flows/revisions;
 	// those endpoints answer 404 when nil.
 	Store *store.Store
+	// CredentialSecret encrypts the credentials file written beside
+	// FlowFile (flows_cred.json for flows.json); without it no credentials
+	// file is written. The Store has its own (store.SetCredentialSecret).
+	CredentialSecret string
 }
 
 // API serves the admin API. Create it with NewAPI.
@@ -56,6 +60,7 @@ type API struct {
 //	POST /inject/{id}  press an inject node's button
 //	GET  /comms        the live websocket (status, debug, errors, rates; see Hub)
 //	/flows/revisions   list, show, diff and roll back revisions (see revisions.go)
+//	GET  /credentials/{type}/{id}  a node's credentials as Node-RED answers: text fields, has_<password field> (see credentials.go)
 func NewAPI(opts Options) *API {
 	if opts.Registry == nil {
 		opts.Registry = engine.DefaultRegistry
@@ -70,6 +75,7 @@ func NewAPI(opts Options) *API {
 	a.mux.HandleFunc("GET /nodes", a.getNodes)
 	a.mux.HandleFunc("POST /inject/{id}", a.postInject)
 	a.mountRevisions()
+	a.mountCredentials()
 	if opts.Live != nil {
 		a.mux.Handle("GET /comms", opts.Live)
 	} else {
@@ -168,6 +174,7 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 			writeInvalid(w, err)
 			return
 		}
+		doc.MergeCredentials(a.current().Credentials)
 	}
 	if rev != "" && rev != Rev(a.current()) {
 		writeError(w, http.StatusConflict, "the flows were changed since rev "+rev, nil)
@@ -211,6 +218,9 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 	if a.opts.FlowFile != "" {
 		if err := flows.WriteFile(a.opts.FlowFile, doc); err != nil {
 			return store.Revision{}, &statusError{http.StatusInternalServerError, fmt.Errorf("save flows: %w", err)}
+		}
+		if err := a.writeCredentialsFile(doc); err != nil {
+			return store.Revision{}, &statusError{http.StatusInternalServerError, err}
 		}
 	}
 	if err := a.opts.Runtime.Apply(ctx, plan); err != nil {

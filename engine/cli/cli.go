@@ -99,6 +99,9 @@ type common struct {
 	cpuProfile string
 	procs      int
 	fs         *flag.FlagSet
+	// credentialSecret is [edge] credential_secret from the configuration
+	// file; RUNNEL_CREDENTIAL_SECRET wins over it (see credentialSecret).
+	credentialSecret string
 }
 
 // defaultProcs is how many OS threads run Go code at once unless --procs
@@ -235,7 +238,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	db, doc, err := openFlows(ctx, *dataDir, *flowFile, log)
+	secret, err := credentialSecret(c.credentialSecret, *dataDir, true, log)
+	if err != nil {
+		return err
+	}
+	db, doc, err := openFlows(ctx, *dataDir, *flowFile, secret, log)
 	if err != nil {
 		return err
 	}
@@ -257,7 +264,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer close(liveDone)
 		live.Run(liveCtx, st.rt)
 	}()
-	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live})
+	api := editor.NewAPI(editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live, CredentialSecret: secret})
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	log.Info("runnel started", "mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,
@@ -296,10 +303,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer stopProfile()
 	began := time.Now()
 	file := fs.Arg(0)
-	doc, err := flows.ReadFile(file)
+	secret, err := credentialSecret(c.credentialSecret, *dataDir, false, log)
 	if err != nil {
 		return err
 	}
+	doc, plain, err := readFlows(file, secret)
+	if err != nil {
+		return err
+	}
+	warnPlainCredentials(log, file, plain)
 	var opts engine.Options
 	if *dataDir != "" {
 		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
@@ -321,7 +333,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
 	if *watch > 0 {
-		go newWatcher(file, st.rt, log, *watch).run(ctx)
+		go newWatcher(file, secret, st.rt, log, *watch).run(ctx)
 	}
 	<-ctx.Done()
 	log.Info("stopping")
