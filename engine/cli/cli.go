@@ -200,10 +200,13 @@ func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options
 	return &stack{log: log, b: b, rt: rt}, nil
 }
 
-// stop lets in-flight messages finish, closes the nodes, then the broker.
+// stop refuses new messages from network clients, lets in-flight messages
+// finish, closes the nodes (which flush their queues), writes the
+// persistent context, then closes the broker.
 func (s *stack) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	s.b.StopIntake()
 	s.rt.Stop(ctx)
 	s.b.Close()
 }
