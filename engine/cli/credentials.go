@@ -28,15 +28,26 @@ const credentialSecretFile = "credential_secret"
 
 // credentialSecret returns the secret that encrypts credentials at rest:
 // the environment variable first, then the configured one ([edge]
-// credential_secret), then the one in DATA/credential_secret. With none of
-// them and generate set, it generates a random one, writes it there with
-// mode 0600 and logs that once; without generate it returns "".
+// credential_secret), then a systemd credential named credential_secret
+// (LoadCredential=, in $CREDENTIALS_DIRECTORY), then the one in
+// DATA/credential_secret. With none of them and generate set, it generates
+// a random one, writes it there with mode 0600 and logs that once; without
+// generate it returns "".
 func credentialSecret(configured, dataDir string, generate bool, log *slog.Logger) (string, error) {
 	if s := os.Getenv(EnvCredentialSecret); s != "" {
 		return s, nil
 	}
 	if configured != "" {
 		return configured, nil
+	}
+	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+		b, err := os.ReadFile(filepath.Join(dir, credentialSecretFile))
+		if err == nil && strings.TrimSpace(string(b)) != "" {
+			return strings.TrimSpace(string(b)), nil
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("credential secret: systemd credential: %w", err)
+		}
 	}
 	if dataDir == "" {
 		return "", nil
