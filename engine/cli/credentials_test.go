@@ -299,3 +299,51 @@ func TestRunReadsCredentialsFile(t *testing.T) {
 		t.Fatalf("logs:\n%s", logs)
 	}
 }
+
+// TestRunWatchesTheCredentialsFile: a new flows_cred.json alone (a rotated
+// password) is deployed, replacing the broker config node and the nodes
+// that use it.
+func TestRunWatchesTheCredentialsFile(t *testing.T) {
+	dir := t.TempDir()
+	mqtt := freePort(t)
+	file := filepath.Join(dir, "flows.json")
+	doc, err := flows.Parse([]byte(credFlow(mqtt, "edge-user", canary)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flows.WriteFile(file, doc); err != nil {
+		t.Fatal(err)
+	}
+	credFile := flows.CredentialsFile(file)
+	if err := flows.WriteCredentialsFile(credFile, doc.Credentials, "watch secret"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(cli.EnvCredentialSecret, "watch secret")
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.MainContext(ctx, []string{"run", "--mqtt", mqtt, "--watch", "20ms", file}, io.Discard, logs)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("run exited with %d:\n%s", code, logs.String())
+		}
+	}()
+	waitListening(t, mqtt)
+	doc.Credentials["b1"]["password"] = "rotated-" + canary
+	if err := flows.WriteCredentialsFile(credFile, doc.Credentials, "watch secret"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), `msg="flow file changed: deployed"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new credentials file was not deployed:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), `changes="3 changed"`) || strings.Contains(logs.String(), canary) {
+		t.Fatalf("logs:\n%s", logs.String())
+	}
+}
