@@ -158,6 +158,10 @@ func TestCredentialsNeverLeave(t *testing.T) {
 		t.Fatalf("no log line about the generated secret:\n%s", r.stderr.String())
 	}
 	stop()
+	// The restart sets a secret of its own: the credentials saved with the
+	// generated one are encrypted again with it.
+	const newSecret = "configured-secret-9d2e"
+	t.Setenv(cli.EnvCredentialSecret, newSecret)
 	r2, stop2 := startServeAt(t, r.data, r.mqtt, "--log-level", "debug") // the broker config node points at this port
 	defer stop2()
 	base = "http://" + r2.http
@@ -167,10 +171,23 @@ func TestCredentialsNeverLeave(t *testing.T) {
 	if n := strings.Count(r.stderr.String()+r2.stderr.String(), "generated one to encrypt"); n != 1 {
 		t.Fatalf("the generated secret was logged %d times, want once", n)
 	}
+	if !strings.Contains(r2.stderr.String(), "the credential secret changed") {
+		t.Fatalf("no log line about the new secret:\n%s", r2.stderr.String())
+	}
+	if c, err := flows.ReadCredentialsFile(filepath.Join(r.data, "flows_cred.json"), newSecret); err != nil || c["b1"]["password"] != canary {
+		t.Fatalf("flows_cred.json with the new secret: %v %v", c, err)
+	}
+	// A rollback to revision 3 still opens what the old secret encrypted.
+	if code, body := do("POST", "/flows/revisions/3/rollback", ""); code != 200 {
+		t.Fatalf("rollback to a revision of the old secret: %d %s", code, body)
+	}
+	if _, body := do("GET", "/credentials/mqtt-broker/b1", ""); body != `{"has_password":true,"user":"edge-user2"}`+"\n" {
+		t.Fatalf("after the rollback to revision 3: %s", body)
+	}
 
 	check := func(what string, b []byte) {
 		t.Helper()
-		for _, s := range []string{canary, secret} {
+		for _, s := range []string{canary, secret, newSecret} {
 			if bytes.Contains(b, []byte(s)) {
 				t.Errorf("%s contains %q", what, s)
 			}
@@ -198,7 +215,7 @@ func TestCredentialsNeverLeave(t *testing.T) {
 		Revisions []json.RawMessage `json:"revisions"`
 	}
 	_, body = do("GET", "/flows/revisions", "")
-	if json.Unmarshal([]byte(body), &revs) != nil || len(revs.Revisions) != 5 {
+	if json.Unmarshal([]byte(body), &revs) != nil || len(revs.Revisions) != 7 {
 		t.Fatalf("revisions: %s", body)
 	}
 }

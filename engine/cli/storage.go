@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/flows"
@@ -33,7 +34,16 @@ func openFlows(ctx context.Context, dataDir, flowFile, secret string, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
-	st.SetCredentialSecret(secret)
+	// A secret generated before one was configured still opens what it
+	// encrypted, which is then encrypted again with the configured one
+	// (as Node-RED does when credentialSecret is set after the fact).
+	older := ""
+	if b, err := os.ReadFile(filepath.Join(dataDir, credentialSecretFile)); err == nil {
+		if o := strings.TrimSpace(string(b)); o != "" && o != secret {
+			older = o
+		}
+	}
+	st.SetCredentialSecret(secret, older)
 	doc, cur, err := st.Current(ctx)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -61,6 +71,21 @@ func openFlows(ctx context.Context, dataDir, flowFile, secret string, log *slog.
 		st.Close()
 		return nil, nil, err
 	default:
+		if older != "" && len(doc.Credentials.IDs()) > 0 {
+			if _, err := flows.ReadCredentialsFile(flows.CredentialsFile(flowFile), secret); err != nil {
+				if _, err := st.Save(ctx, doc, store.SaveOptions{DeployType: "full", Note: "credentials encrypted with the new credential secret"}); err != nil {
+					st.Close()
+					return nil, nil, err
+				}
+				if err := writeFlows(flowFile, doc, secret); err != nil {
+					st.Close()
+					return nil, nil, err
+				}
+				log.Info("the credential secret changed: node credentials are now encrypted with the configured one; "+
+					"revisions saved before still open while the old secret stays in the data directory",
+					"old_secret_file", filepath.Join(dataDir, credentialSecretFile))
+			}
+		}
 		fi, statErr := os.Stat(flowFile)
 		if statErr != nil || !fi.ModTime().After(cur.Time) {
 			break

@@ -53,14 +53,22 @@ type SaveOptions struct {
 // SetCredentialSecret sets the secret with which revisions keep their
 // credentials (flows.Document.Credentials) encrypted, in Node-RED's
 // flows_cred.json format. Without one, Save refuses a document with
-// credentials, and reading a revision that has some fails.
-func (s *Store) SetCredentialSecret(secret string) {
-	s.secret.Store(&secret)
+// credentials, and reading a revision that has some fails. Older secrets,
+// if given, are tried in turn on credentials that do not decrypt with
+// secret (saved before the secret changed); Save always uses secret.
+func (s *Store) SetCredentialSecret(secret string, older ...string) {
+	all := []string{secret}
+	for _, o := range older {
+		if o != "" && o != secret {
+			all = append(all, o)
+		}
+	}
+	s.secrets.Store(&all)
 }
 
 func (s *Store) credentialSecret() string {
-	if p := s.secret.Load(); p != nil {
-		return *p
+	if p := s.secrets.Load(); p != nil {
+		return (*p)[0]
 	}
 	return ""
 }
@@ -78,12 +86,24 @@ func (s *Store) sealCredentials(doc *flows.Document) ([]byte, error) {
 	return flows.EncryptCredentials(doc.Credentials, secret)
 }
 
-// openCredentials decrypts a credentials column.
+// openCredentials decrypts a credentials column with the secret or, failing
+// that, the older ones; the error is the last one's.
 func (s *Store) openCredentials(sealed []byte) (flows.Credentials, error) {
 	if len(sealed) == 0 {
 		return nil, nil
 	}
-	return flows.DecryptCredentials(sealed, s.credentialSecret())
+	secrets := []string{""}
+	if p := s.secrets.Load(); p != nil {
+		secrets = *p
+	}
+	var err error
+	for _, secret := range secrets {
+		var c flows.Credentials
+		if c, err = flows.DecryptCredentials(sealed, secret); err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
 }
 
 // Save stores doc as a new revision, which becomes the current flows. In one

@@ -76,7 +76,7 @@ type Store struct {
 	w    *sql.DB // one connection: every write transaction
 	r    *sql.DB // read-only connections
 
-	secret *atomic.Pointer[string] // the credential secret; holds nil until set
+	secrets *atomic.Pointer[[]string] // the credential secret, then older ones; nil until set
 }
 
 // Open opens the database file at path, creating it if it does not exist,
@@ -101,7 +101,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{path: path, w: w, secret: new(atomic.Pointer[string])}
+	s := &Store{path: path, w: w, secrets: new(atomic.Pointer[[]string])}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
