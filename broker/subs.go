@@ -21,6 +21,9 @@ type flowSubs struct {
 	mu   sync.Mutex // serialises writers
 	subs atomic.Pointer[[]*flowSub]
 	net  *netSubs // when set, messages no network client subscribes to skip mochi's delivery
+	// closed is set by Broker.StopIntake: messages from network clients
+	// are refused (not acknowledged) from then on.
+	closed atomic.Bool
 }
 
 // flowSub is one subscription of a flow.
@@ -47,6 +50,9 @@ func (f *flowSubs) Provides(b byte) bool { return b == mqtt.OnPublish }
 func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.Ignore {
 		return pk, nil
+	}
+	if f.closed.Load() && !cl.Net.Inline {
+		return pk, packets.ErrRejectPacket
 	}
 	if subs := f.subs.Load(); subs != nil {
 		for _, s := range *subs {

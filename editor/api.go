@@ -50,6 +50,10 @@ type Options struct {
 	// Broker gives the broker's counters for GET /metrics and its state
 	// for GET /healthz; *broker.Broker is one. Optional.
 	Broker BrokerInfo
+	// CredentialSecret encrypts the credentials file written beside
+	// FlowFile (flows_cred.json for flows.json); without it no credentials
+	// file is written. The Store has its own (store.SetCredentialSecret).
+	CredentialSecret string
 }
 
 // API serves the admin API. Create it with NewAPI.
@@ -70,6 +74,9 @@ type API struct {
 //	POST /inject/{id}  press an inject node's button
 //	GET  /comms        the live websocket (status, debug, errors, rates; see Hub)
 //	/flows/revisions   list, show, diff and roll back revisions (see revisions.go)
+//	GET  /credentials/{type}/{id}  a node's credentials as Node-RED answers: text fields, has_<password field> (see credentials.go)
+//	GET  /metrics, GET /healthz    Prometheus metrics and health (see observe.go)
+//	/auth/login, /auth/token, /auth/revoke  Node-RED's adminAuth (see auth.go)
 //
 // With Users or Tokens set every call but the static files, /auth/login,
 // /auth/token and /healthz needs "Authorization: Bearer TOKEN" (see
@@ -105,6 +112,7 @@ func New(opts Options) (*API, error) {
 	a.mountRevisions()
 	a.mountAuth()
 	a.mountObservability()
+	a.mountCredentials()
 	if opts.Live != nil {
 		a.mux.HandleFunc("GET /comms", a.comms)
 	} else {
@@ -203,6 +211,7 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 			writeInvalid(w, err)
 			return
 		}
+		doc.MergeCredentials(a.current().Credentials)
 	}
 	if rev != "" && rev != Rev(a.current()) {
 		writeError(w, http.StatusConflict, "the flows were changed since rev "+rev, nil)
@@ -247,6 +256,9 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 	if a.opts.FlowFile != "" {
 		if err := flows.WriteFile(a.opts.FlowFile, doc); err != nil {
 			return store.Revision{}, &statusError{http.StatusInternalServerError, fmt.Errorf("save flows: %w", err)}
+		}
+		if err := a.writeCredentialsFile(doc); err != nil {
+			return store.Revision{}, &statusError{http.StatusInternalServerError, err}
 		}
 	}
 	if err := a.opts.Runtime.Apply(ctx, plan); err != nil {

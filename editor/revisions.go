@@ -183,6 +183,10 @@ func (a *API) postRollback(w http.ResponseWriter, r *http.Request) {
 	if doc == nil {
 		return
 	}
+	// The revision's credentials, over the running ones for nodes and
+	// fields it has none for (a revision saved before credentials were
+	// stored keeps today's).
+	doc.MergeCredentials(a.current().Credentials)
 	saved, err := a.deploy(r.Context(), doc, engine.DeployNodes, deployer(r), fmt.Sprintf("rollback to #%d", rev.ID))
 	if err != nil {
 		writeDeployError(w, err)

@@ -111,6 +111,7 @@ type Host struct {
 	c                *compiler // set while the graph is being compiled
 	at               atomic.Pointer[binding]
 	log              *slog.Logger
+	creds            map[string]string // the node's credentials; never changed after build
 
 	// counters for live rates and metrics; they follow the node instance,
 	// so a node that a deploy keeps keeps its counts.
@@ -208,6 +209,20 @@ func (h *Host) ConfigNode(id, wantType string) (Node, error) {
 		return nil, errors.New("config nodes can only be looked up while building")
 	}
 	return h.c.configNode(id, wantType)
+}
+
+// Credentials returns the node's credentials (Node-RED's node
+// credentials, such as an mqtt-broker's "user" and "password"), decrypted,
+// as a new map the caller may keep; empty when the node has none. They come
+// from the flow document's credentials (flows.Document.Credentials), never
+// from its properties, and a deploy that changes them replaces the node.
+// Never log them.
+func (h *Host) Credentials() map[string]string {
+	out := make(map[string]string, len(h.creds))
+	for k, v := range h.creds {
+		out[k] = v
+	}
+	return out
 }
 
 // StatusEvent is a status change of a node.

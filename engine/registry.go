@@ -26,6 +26,12 @@ type Meta struct {
 	// Config marks config nodes (such as mqtt-broker): shared settings that
 	// other nodes reference by id; they have no wires and do not run.
 	Config bool `json:"config,omitempty"`
+	// Credentials lists the type's credential fields, as Node-RED's
+	// credentials definition does: secrets kept encrypted outside the flow
+	// document, given to the node by Host.Credentials. Each field is "text"
+	// or "password": the admin API answers the value of a text field and
+	// only has_<field> for a password field (and for fields not listed).
+	Credentials map[string]string `json:"credentials,omitempty"`
 }
 
 // Type is a registered node type: its metadata, its config schema and its

@@ -14,7 +14,8 @@ import (
 // differ, and Moved when only its position differs. A node that refers to
 // a changed config node (any string property equal to the config node's
 // id) counts as Changed too, and so does every node of a tab whose own
-// properties (label, disabled) changed. Each list is sorted.
+// properties (label, disabled) changed. A node whose credentials
+// (Document.Credentials) changed is Changed. Each list is sorted.
 type Diff struct {
 	Added   []string `json:"added,omitempty"`
 	Removed []string `json:"removed,omitempty"`
@@ -52,7 +53,7 @@ func Compare(prev, next *Document) Diff {
 		switch {
 		case !ok:
 			d.Added = append(d.Added, n.ID)
-		case !sameConfig(o, n):
+		case !sameConfig(o, n) || !sameCredentials(prev.Credentials, next.Credentials, n.ID):
 			changed[n.ID] = true
 		case !wiresEqual(o.Wires, n.Wires):
 			rewired[n.ID] = true

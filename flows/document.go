@@ -12,6 +12,12 @@ import (
 // Document is a flow document: every node, tab and config node, in file order.
 type Document struct {
 	Nodes []*Node
+	// Credentials are the nodes' credentials (Node-RED's node
+	// "credentials"): Parse moves them here out of the node objects, and
+	// Marshal never writes them, so that no flow file, stored revision or
+	// API answer holds them. They are kept encrypted at rest (see
+	// EncryptCredentials) and reach nodes through the engine.
+	Credentials Credentials
 }
 
 // Node is one object of a flow document. Its properties are kept as raw

@@ -36,6 +36,11 @@ func WriteFile(path string, d *Document) error {
 		return fmt.Errorf("flows: write %s: %w", path, err)
 	}
 	data = append(data, '\n')
+	return writeAtomic(path, data)
+}
+
+// writeAtomic writes data to the file at path atomically (see WriteFile).
+func writeAtomic(path string, data []byte) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}

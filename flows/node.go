@@ -115,7 +115,7 @@ func (d *Document) Clone() *Document {
 	if d == nil {
 		return nil
 	}
-	c := &Document{Nodes: make([]*Node, len(d.Nodes))}
+	c := &Document{Nodes: make([]*Node, len(d.Nodes)), Credentials: d.Credentials.Clone()}
 	for i, n := range d.Nodes {
 		c.Nodes[i] = n.Clone()
 	}

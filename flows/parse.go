@@ -41,7 +41,9 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // values (whitespace compacted). If an object has the same key twice, the
 // key keeps its first position and its last value, as JavaScript's
 // JSON.parse does. Node-RED type names are converted to Runnel's (see
-// RunnelType), in Node.Type and in the "type" property.
+// RunnelType), in Node.Type and in the "type" property. A node's
+// "credentials" object is moved out of the node into Document.Credentials
+// (see MergeCredentials for the KeepPassword value).
 //
 // Text that is not JSON, a top level of the wrong shape and elements that are
 // not objects are reported as a *ParseError. Node objects with a missing or
@@ -80,6 +82,7 @@ func Parse(data []byte) (*Document, error) {
 	var arena bytes.Buffer
 	arena.Grow(len(data))
 	firstLine := make(map[string]int, len(elems))
+	creds := Credentials{}
 	for i, e := range elems {
 		if data[e] != '{' {
 			return nil, lines.errorAt(e, nil, fmt.Sprintf("flows[%d] is %s, not a node object", i, kindOf(data[e])))
@@ -116,6 +119,9 @@ func Parse(data []byte) (*Document, error) {
 			n.props = append(n.props, Prop{Key: m.key, Value: v})
 		}
 		probs = append(probs, n.derive()...)
+		if msg := n.extractCredentials(creds); msg != "" {
+			probs = append(probs, Problem{NodeID: n.ID, Type: n.Type, Field: "credentials", Line: n.Line, Msg: msg})
+		}
 		if n.ID != "" {
 			if l, dup := firstLine[n.ID]; dup {
 				probs = append(probs, Problem{NodeID: n.ID, Type: n.Type, Field: "id", Line: n.Line,
@@ -128,6 +134,9 @@ func Parse(data []byte) (*Document, error) {
 	}
 	if len(probs) > 0 {
 		return nil, probs
+	}
+	if len(creds) > 0 {
+		doc.Credentials = creds
 	}
 	return doc, nil
 }

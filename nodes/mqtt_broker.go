@@ -38,6 +38,8 @@ func init() {
 		Category: "config",
 		Label:    "MQTT broker",
 		Config:   true,
+		// Node-RED's mqtt-broker credentials.
+		Credentials: map[string]string{"user": "text", "password": "password"},
 		Help: `A connection to an MQTT broker, shared by the mqtt-in and mqtt-out nodes that use it.
 
 A broker on this machine at the embedded broker's address is served in process, with no network hop.`,

@@ -106,6 +106,9 @@ type common struct {
 	fs         *flag.FlagSet
 	configPath string         // --config
 	cfg        *config.Config // set by resolve
+	// credentialSecret is [edge] credential_secret from the configuration
+	// file; RUNNEL_CREDENTIAL_SECRET wins over it (see credentialSecret).
+	credentialSecret string
 }
 
 // defaultProcs is how many OS threads run Go code at once unless --procs
@@ -207,10 +210,13 @@ func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options
 	return &stack{log: log, b: b, rt: rt}, nil
 }
 
-// stop lets in-flight messages finish, closes the nodes, then the broker.
+// stop refuses new messages from network clients, lets in-flight messages
+// finish, closes the nodes (which flush their queues), writes the
+// persistent context, then closes the broker.
 func (s *stack) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	s.b.StopIntake()
 	s.rt.Stop(ctx)
 	s.b.Close()
 }
@@ -249,7 +255,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	db, doc, err := openFlows(ctx, *dataDir, *flowFile, log)
+	secret, err := credentialSecret(c.credentialSecret, *dataDir, true, log)
+	if err != nil {
+		return err
+	}
+	db, doc, err := openFlows(ctx, *dataDir, *flowFile, secret, log)
 	if err != nil {
 		return err
 	}
@@ -271,7 +281,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer close(liveDone)
 		live.Run(liveCtx, st.rt)
 	}()
-	apiOpts := editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live, Broker: st.b}
+	apiOpts := editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live, Broker: st.b, CredentialSecret: secret}
 	api, err := c.newAPI(apiOpts)
 	if err != nil {
 		stopLive()
@@ -321,10 +331,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer stopProfile()
 	began := time.Now()
 	file := fs.Arg(0)
-	doc, err := flows.ReadFile(file)
+	secret, err := credentialSecret(c.credentialSecret, *dataDir, false, log)
 	if err != nil {
 		return err
 	}
+	doc, plain, err := readFlows(file, secret)
+	if err != nil {
+		return err
+	}
+	warnPlainCredentials(log, file, plain)
 	var opts engine.Options
 	if *dataDir != "" {
 		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
@@ -346,7 +361,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
 	if *watch > 0 {
-		go newWatcher(file, st.rt, log, *watch).run(ctx)
+		go newWatcher(file, secret, st.rt, log, *watch).run(ctx)
 	}
 	<-ctx.Done()
 	log.Info("stopping")

@@ -78,6 +78,7 @@ func (c *common) resolve(fs *flag.FlagSet, dataDir *string, withEditor bool) err
 	c.cfg = cfg
 	c.mqtt = string(cfg.Broker.TCP)
 	c.logLevel = string(cfg.LogLevel)
+	c.credentialSecret = cfg.Edge.CredentialSecret
 	return nil
 }
 

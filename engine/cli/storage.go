@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/flows"
@@ -23,15 +24,32 @@ const dbName = "runnel.db"
 // when it was changed on disk after the current revision was saved (so
 // that an edit made while Runnel was stopped is not ignored). With neither,
 // the example flow is the first revision.
-func openFlows(ctx context.Context, dataDir, flowFile string, log *slog.Logger) (*store.Store, *flows.Document, error) {
+//
+// Node credentials are encrypted with secret, in the revisions and in the
+// credentials file beside the flow file (flows_cred.json), which is read
+// with the flow file; credentials written in plain text in an imported
+// flow file move to those and out of the file.
+func openFlows(ctx context.Context, dataDir, flowFile, secret string, log *slog.Logger) (*store.Store, *flows.Document, error) {
 	st, err := store.Open(ctx, filepath.Join(dataDir, dbName))
 	if err != nil {
 		return nil, nil, err
 	}
+	// A secret generated before one was configured still opens what it
+	// encrypted, which is then encrypted again with the configured one
+	// (as Node-RED does when credentialSecret is set after the fact).
+	older := ""
+	if b, err := os.ReadFile(filepath.Join(dataDir, credentialSecretFile)); err == nil {
+		if o := strings.TrimSpace(string(b)); o != "" && o != secret {
+			older = o
+		}
+	}
+	st.SetCredentialSecret(secret, older)
 	doc, cur, err := st.Current(ctx)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		doc, err = flows.ReadFile(flowFile)
+		var plain []string
+		doc, plain, err = readFlows(flowFile, secret)
+		warnPlainCredentials(log, flowFile, plain)
 		note := "imported " + flowFile
 		if errors.Is(err, os.ErrNotExist) {
 			doc, err, note = flows.ExampleDocument(), nil, "the example flow"
@@ -45,7 +63,7 @@ func openFlows(ctx context.Context, dataDir, flowFile string, log *slog.Logger) 
 			st.Close()
 			return nil, nil, err
 		}
-		if err := flows.WriteFile(flowFile, doc); err != nil {
+		if err := writeFlows(flowFile, doc, secret); err != nil {
 			st.Close()
 			return nil, nil, err
 		}
@@ -53,16 +71,33 @@ func openFlows(ctx context.Context, dataDir, flowFile string, log *slog.Logger) 
 		st.Close()
 		return nil, nil, err
 	default:
+		if older != "" && len(doc.Credentials.IDs()) > 0 {
+			if _, err := flows.ReadCredentialsFile(flows.CredentialsFile(flowFile), secret); err != nil {
+				if _, err := st.Save(ctx, doc, store.SaveOptions{DeployType: "full", Note: "credentials encrypted with the new credential secret"}); err != nil {
+					st.Close()
+					return nil, nil, err
+				}
+				if err := writeFlows(flowFile, doc, secret); err != nil {
+					st.Close()
+					return nil, nil, err
+				}
+				log.Info("the credential secret changed: node credentials are now encrypted with the configured one; "+
+					"revisions saved before still open while the old secret stays in the data directory",
+					"old_secret_file", filepath.Join(dataDir, credentialSecretFile))
+			}
+		}
 		fi, statErr := os.Stat(flowFile)
 		if statErr != nil || !fi.ModTime().After(cur.Time) {
 			break
 		}
-		fileDoc, err := flows.ReadFile(flowFile)
+		fileDoc, plain, err := readFlows(flowFile, secret)
 		if err != nil {
 			st.Close()
 			return nil, nil, fmt.Errorf("%w (it is newer than revision %d in %s; fix it or delete it to run revision %d)", err, cur.ID, dbName, cur.ID)
 		}
-		if fileDoc.Rev() != doc.Rev() {
+		warnPlainCredentials(log, flowFile, plain)
+		fileDoc.MergeCredentials(doc.Credentials)
+		if fileDoc.Rev() != doc.Rev() || !flows.Compare(doc, fileDoc).Empty() {
 			rev, err := st.Save(ctx, fileDoc, store.SaveOptions{DeployType: "full", Note: "imported " + flowFile + " (changed on disk)"})
 			if err != nil {
 				st.Close()
@@ -70,9 +105,31 @@ func openFlows(ctx context.Context, dataDir, flowFile string, log *slog.Logger) 
 			}
 			log.Info("the flow file changed while Runnel was stopped: imported it", "file", flowFile, "revision", rev.ID)
 			doc = fileDoc
+			if len(plain) > 0 {
+				if err := writeFlows(flowFile, doc, secret); err != nil {
+					st.Close()
+					return nil, nil, err
+				}
+			}
 		}
 	}
 	return st, doc, nil
+}
+
+// writeFlows writes doc to flowFile and its credentials, encrypted with
+// secret, to the credentials file beside it (only if it has credentials or
+// the file exists, so that none linger).
+func writeFlows(flowFile string, doc *flows.Document, secret string) error {
+	if err := flows.WriteFile(flowFile, doc); err != nil {
+		return err
+	}
+	credFile := flows.CredentialsFile(flowFile)
+	if len(doc.Credentials.IDs()) == 0 {
+		if _, err := os.Stat(credFile); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+	}
+	return flows.WriteCredentialsFile(credFile, doc.Credentials, secret)
 }
 
 // contextBackend keeps the persistent context store in the SQLite store.

@@ -16,27 +16,53 @@ import (
 // watcher redeploys a flow file when its content changes: the GitOps way
 // to update an edge gateway. It polls, so that it sees every way a file
 // can be replaced (written in place, renamed over, checked out by git) on
-// every file system, at the cost of a stat per interval.
+// every file system, at the cost of a stat per interval. The credentials
+// file beside the flow file (flows_cred.json) is watched with it.
 type watcher struct {
-	file     string
-	rt       *engine.Runtime
-	log      *slog.Logger
-	interval time.Duration
+	file, credFile string
+	secret         string
+	rt             *engine.Runtime
+	log            *slog.Logger
+	interval       time.Duration
 
-	modTime time.Time
-	size    int64
-	sum     [sha256.Size]byte
+	modTime, credModTime time.Time
+	size, credSize       int64
+	sum                  [sha256.Size]byte
 }
 
-func newWatcher(file string, rt *engine.Runtime, log *slog.Logger, interval time.Duration) *watcher {
-	w := &watcher{file: file, rt: rt, log: log, interval: interval}
+func newWatcher(file, secret string, rt *engine.Runtime, log *slog.Logger, interval time.Duration) *watcher {
+	w := &watcher{file: file, credFile: flows.CredentialsFile(file), secret: secret, rt: rt, log: log, interval: interval}
 	if fi, err := os.Stat(file); err == nil {
 		w.modTime, w.size = fi.ModTime(), fi.Size()
 	}
+	w.credModTime, w.credSize = statOrZero(w.credFile)
 	if b, err := os.ReadFile(file); err == nil {
-		w.sum = sha256.Sum256(b)
+		w.sum = w.contentSum(b)
 	}
 	return w
+}
+
+// statOrZero returns a file's modification time and size; a size of -1
+// when it does not exist.
+func statOrZero(path string) (time.Time, int64) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}, -1
+	}
+	return fi.ModTime(), fi.Size()
+}
+
+// contentSum hashes the flow file's content with the credentials file's.
+func (w *watcher) contentSum(flowBytes []byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(flowBytes)
+	h.Write([]byte{0})
+	if b, err := os.ReadFile(w.credFile); err == nil {
+		h.Write(b)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // run polls until ctx ends.
@@ -64,22 +90,25 @@ func (w *watcher) check(ctx context.Context) {
 		w.size = -1 // log once until the file is back
 		return
 	}
-	if fi.ModTime().Equal(w.modTime) && fi.Size() == w.size {
+	credMod, credSize := statOrZero(w.credFile)
+	if fi.ModTime().Equal(w.modTime) && fi.Size() == w.size && credMod.Equal(w.credModTime) && credSize == w.credSize {
 		return
 	}
 	w.modTime, w.size = fi.ModTime(), fi.Size()
+	w.credModTime, w.credSize = credMod, credSize
 	b, err := os.ReadFile(w.file)
 	if err != nil {
 		w.log.Warn("flow file", slog.String("file", w.file), slog.String("error", err.Error()))
 		return
 	}
-	sum := sha256.Sum256(b)
+	sum := w.contentSum(b)
 	if sum == w.sum {
 		return
 	}
 	w.sum = sum
-	doc, err := flows.Parse(b)
+	doc, plain, err := readFlows(w.file, w.secret)
 	if err == nil {
+		warnPlainCredentials(w.log, w.file, plain)
 		var p *engine.Plan
 		if p, err = w.rt.Plan(doc, engine.DeployNodes); err == nil {
 			err = w.rt.Apply(ctx, p)

@@ -50,15 +50,76 @@ type SaveOptions struct {
 	Note string
 }
 
+// SetCredentialSecret sets the secret with which revisions keep their
+// credentials (flows.Document.Credentials) encrypted, in Node-RED's
+// flows_cred.json format. Without one, Save refuses a document with
+// credentials, and reading a revision that has some fails. Older secrets,
+// if given, are tried in turn on credentials that do not decrypt with
+// secret (saved before the secret changed); Save always uses secret.
+func (s *Store) SetCredentialSecret(secret string, older ...string) {
+	all := []string{secret}
+	for _, o := range older {
+		if o != "" && o != secret {
+			all = append(all, o)
+		}
+	}
+	s.secrets.Store(&all)
+}
+
+func (s *Store) credentialSecret() string {
+	if p := s.secrets.Load(); p != nil {
+		return (*p)[0]
+	}
+	return ""
+}
+
+// sealCredentials encrypts a document's credentials for the credentials
+// column: nil when it has none.
+func (s *Store) sealCredentials(doc *flows.Document) ([]byte, error) {
+	if len(doc.Credentials.IDs()) == 0 {
+		return nil, nil
+	}
+	secret := s.credentialSecret()
+	if secret == "" {
+		return nil, fmt.Errorf("the flows have credentials (nodes %q) and no credential secret is set", doc.Credentials.IDs())
+	}
+	return flows.EncryptCredentials(doc.Credentials, secret)
+}
+
+// openCredentials decrypts a credentials column with the secret or, failing
+// that, the older ones; the error is the last one's.
+func (s *Store) openCredentials(sealed []byte) (flows.Credentials, error) {
+	if len(sealed) == 0 {
+		return nil, nil
+	}
+	secrets := []string{""}
+	if p := s.secrets.Load(); p != nil {
+		secrets = *p
+	}
+	var err error
+	for _, secret := range secrets {
+		var c flows.Credentials
+		if c, err = flows.DecryptCredentials(sealed, secret); err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
+}
+
 // Save stores doc as a new revision, which becomes the current flows. In one
 // transaction it compares doc with the current revision (flows.Compare) for
-// the summary and stores doc in Runnel's format; a crash leaves the store
-// with or without the revision, never with part of it.
+// the summary and stores doc in Runnel's format, with its credentials
+// encrypted (see SetCredentialSecret); a crash leaves the store with or
+// without the revision, never with part of it.
 func (s *Store) Save(ctx context.Context, doc *flows.Document, opt SaveOptions) (rev Revision, err error) {
 	if doc == nil {
 		return Revision{}, errors.New("store: save: nil document")
 	}
 	data, err := encodeDocument(doc)
+	if err != nil {
+		return Revision{}, fmt.Errorf("store: save: %w", err)
+	}
+	sealed, err := s.sealCredentials(doc)
 	if err != nil {
 		return Revision{}, fmt.Errorf("store: save: %w", err)
 	}
@@ -83,8 +144,8 @@ func (s *Store) Save(ctx context.Context, doc *flows.Document, opt SaveOptions) 
 	}()
 	var prev *flows.Document
 	var prevID int64
-	var prevData []byte
-	err = tx.QueryRowContext(ctx, `SELECT id, flows FROM flow_revisions ORDER BY id DESC LIMIT 1`).Scan(&prevID, &prevData)
+	var prevData, prevSealed []byte
+	err = tx.QueryRowContext(ctx, `SELECT id, flows, credentials FROM flow_revisions ORDER BY id DESC LIMIT 1`).Scan(&prevID, &prevData, &prevSealed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -93,14 +154,19 @@ func (s *Store) Save(ctx context.Context, doc *flows.Document, opt SaveOptions) 
 		if prev, err = flows.Parse(prevData); err != nil {
 			return Revision{}, fmt.Errorf("store: save: revision %d: %w", prevID, err)
 		}
+		// Credentials that no longer decrypt (the secret changed) are not
+		// counted as changes in the summary.
+		if prev.Credentials, err = s.openCredentials(prevSealed); err != nil {
+			prev.Credentials, err = doc.Credentials, nil
+		}
 	}
 	rev.Summary = flows.Compare(prev, doc).Summary()
 	if opt.Note != "" {
 		rev.Summary = opt.Note + ": " + rev.Summary
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO flow_revisions (time_ms, user, deploy_type, summary, rev, nodes, flows)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		rev.Time.UnixMilli(), rev.User, rev.DeployType, rev.Summary, rev.Rev, rev.Nodes, data)
+	res, err := tx.ExecContext(ctx, `INSERT INTO flow_revisions (time_ms, user, deploy_type, summary, rev, nodes, flows, credentials)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		rev.Time.UnixMilli(), rev.User, rev.DeployType, rev.Summary, rev.Rev, rev.Nodes, data, sealed)
 	if err != nil {
 		return Revision{}, fmt.Errorf("store: save: insert revision: %w", err)
 	}
@@ -154,31 +220,35 @@ func scanRevision(row interface{ Scan(...any) error }, more ...any) (Revision, e
 }
 
 // Current returns the current flows, the newest revision, and its
-// description. The error wraps ErrNotFound when no flows were ever saved.
+// description. The error wraps ErrNotFound when no flows were ever saved,
+// and flows.ErrCredentialSecret when its credentials do not decrypt with
+// the secret set.
 func (s *Store) Current(ctx context.Context) (*flows.Document, Revision, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+revisionColumns+`, flows FROM flow_revisions ORDER BY id DESC LIMIT 1`)
-	doc, rev, err := scanDocument(row)
+	row := s.r.QueryRowContext(ctx, `SELECT `+revisionColumns+`, flows, credentials FROM flow_revisions ORDER BY id DESC LIMIT 1`)
+	doc, rev, err := s.scanDocument(row)
 	if err != nil {
 		return nil, Revision{}, fmt.Errorf("store: current flows: %w", err)
 	}
 	return doc, rev, nil
 }
 
-// Revision returns the flow document of revision id and its description.
-// The error wraps ErrNotFound when there is no such revision.
+// Revision returns the flow document of revision id, with its credentials,
+// and its description. The error wraps ErrNotFound when there is no such
+// revision, and flows.ErrCredentialSecret when its credentials do not
+// decrypt with the secret set.
 func (s *Store) Revision(ctx context.Context, id int64) (*flows.Document, Revision, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+revisionColumns+`, flows FROM flow_revisions WHERE id = ?`, id)
-	doc, rev, err := scanDocument(row)
+	row := s.r.QueryRowContext(ctx, `SELECT `+revisionColumns+`, flows, credentials FROM flow_revisions WHERE id = ?`, id)
+	doc, rev, err := s.scanDocument(row)
 	if err != nil {
 		return nil, Revision{}, fmt.Errorf("store: revision %d: %w", id, err)
 	}
 	return doc, rev, nil
 }
 
-// scanDocument reads a revision with its document.
-func scanDocument(row *sql.Row) (*flows.Document, Revision, error) {
-	var data []byte
-	rev, err := scanRevision(row, &data)
+// scanDocument reads a revision with its document and credentials.
+func (s *Store) scanDocument(row *sql.Row) (*flows.Document, Revision, error) {
+	var data, sealed []byte
+	rev, err := scanRevision(row, &data, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, Revision{}, ErrNotFound
 	}
@@ -188,6 +258,9 @@ func scanDocument(row *sql.Row) (*flows.Document, Revision, error) {
 	doc, err := flows.Parse(data)
 	if err != nil {
 		return nil, Revision{}, fmt.Errorf("stored flows: %w", err)
+	}
+	if doc.Credentials, err = s.openCredentials(sealed); err != nil {
+		return nil, Revision{}, fmt.Errorf("%w (set the credential secret they were saved with: [edge] credential_secret or RUNNEL_CREDENTIAL_SECRET)", err)
 	}
 	return doc, rev, nil
 }

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -60,6 +61,11 @@ var migrations = [][]string{
 			PRIMARY KEY (scope, key)
 		) WITHOUT ROWID`,
 	},
+	{
+		// The revision's node credentials, encrypted (flows_cred.json's
+		// format); NULL when it has none.
+		`ALTER TABLE flow_revisions ADD COLUMN credentials BLOB`,
+	},
 }
 
 // Store is a SQLite database of flow revisions and persistent context.
@@ -69,6 +75,8 @@ type Store struct {
 	path string
 	w    *sql.DB // one connection: every write transaction
 	r    *sql.DB // read-only connections
+
+	secrets *atomic.Pointer[[]string] // the credential secret, then older ones; nil until set
 }
 
 // Open opens the database file at path, creating it if it does not exist,
@@ -93,7 +101,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{path: path, w: w}
+	s := &Store{path: path, w: w, secrets: new(atomic.Pointer[[]string])}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err

@@ -84,8 +84,8 @@ func TestOpenSettings(t *testing.T) {
 	if err := s.w.QueryRowContext(ctx, `SELECT component, version FROM schema_versions`).Scan(&comp, &version); err != nil {
 		t.Fatal(err)
 	}
-	if comp != "flows" || version != len(migrations) || version != 1 {
-		t.Errorf("schema_versions = (%q, %d), want (flows, 1)", comp, version)
+	if comp != "flows" || version != len(migrations) || version != 2 {
+		t.Errorf("schema_versions = (%q, %d), want (flows, 2)", comp, version)
 	}
 
 	// A second Open of the same file (as by another process) migrates
@@ -115,7 +115,7 @@ func TestOpenNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Open(ctx, path)
-	want := "store: open " + path + ": schema version 99 is newer than this program knows (1)"
+	want := "store: open " + path + ": schema version 99 is newer than this program knows (2)"
 	if err == nil || err.Error() != want {
 		t.Errorf("Open = %v, want %q", err, want)
 	}

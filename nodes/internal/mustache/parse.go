@@ -16,6 +16,7 @@ package mustache
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -108,18 +109,20 @@ func arrayIndex(k string) int {
 	if k == "" || len(k) > 10 || (len(k) > 1 && k[0] == '0') {
 		return -1
 	}
-	n := 0
+	var n uint64 // 64 bits on every platform: ten digits overflow a 32-bit int
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		if c < '0' || c > '9' {
 			return -1
 		}
-		n = n*10 + int(c-'0')
+		n = n*10 + uint64(c-'0')
 	}
-	if n >= 1<<32-1 {
+	// JavaScript's array indexes end below 2^32-1; on a 32-bit platform
+	// an index that does not fit an int cannot name an element either.
+	if n >= 1<<32-1 || n > math.MaxInt {
 		return -1
 	}
-	return n
+	return int(n)
 }
 
 // gjsonEscape escapes the characters that gjson's path syntax gives a

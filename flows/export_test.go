@@ -1,0 +1,4 @@
+package flows
+
+// EncryptWithIV exposes encryptWithIV to the tests.
+var EncryptWithIV = encryptWithIV
