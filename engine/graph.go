@@ -233,7 +233,7 @@ func (c *compiler) build(n *flows.Node) *slot {
 		c.probs = append(c.probs, probs...)
 		return nil
 	}
-	h := &Host{id: n.ID, typ: n.Type, name: n.Name, z: n.Z, rt: c.rt, c: c}
+	h := &Host{id: n.ID, typ: n.Type, name: n.Name, z: n.Z, rt: c.rt, c: c, doc: n}
 	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
 	node, err := t.build(cfg, h)
 	if err != nil {

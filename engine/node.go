@@ -12,9 +12,12 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync/atomic"
+
+	"github.com/runnel-io/runnel/flows"
 )
 
 // Node is a running node instance, the value a Type's constructor returns.
@@ -52,7 +55,9 @@ type Closer interface {
 // The runtime calls TakeOver on the new node, before starting it, with the
 // running node of the same id and type. When it returns true the runtime
 // starts the new node first and closes the old one after; otherwise it
-// closes the old one first.
+// closes the old one first. Config nodes (such as mqtt-broker, which hands
+// over its broker connection) are offered their predecessor too; they
+// always start before it closes, whatever TakeOver returns.
 type Successor interface {
 	TakeOver(prev Node) bool
 }
@@ -111,6 +116,7 @@ type Host struct {
 	c                *compiler // set while the graph is being compiled
 	at               atomic.Pointer[binding]
 	log              *slog.Logger
+	doc              *flows.Node // the node's properties, for Credentials
 
 	// counters for live rates and metrics; they follow the node instance,
 	// so a node that a deploy keeps keeps its counts.
@@ -148,6 +154,34 @@ func (h *Host) Broker() Broker { return h.rt.opts.Broker }
 // BrokerAddr returns the network address of the embedded broker's TCP
 // listener, so that a broker config node can tell whether it points at it.
 func (h *Host) BrokerAddr() string { return h.rt.opts.BrokerAddr }
+
+// Outbox returns where and how mqtt-out keeps messages for unreachable
+// remote brokers.
+func (h *Host) Outbox() OutboxOptions { return h.rt.opts.Outbox }
+
+// Credentials returns the node's credentials (Node-RED keeps a config
+// node's user and password in its "credentials" object), or an empty map.
+// Never log them.
+func (h *Host) Credentials() map[string]string {
+	out := map[string]string{}
+	if h.doc == nil {
+		return out
+	}
+	raw, ok := h.doc.Get("credentials")
+	if !ok {
+		return out
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return out
+	}
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
 
 // Send passes m from this node's output port to the nodes wired to it. It
 // is how source nodes (mqtt-in, inject) inject messages; it runs the flow

@@ -246,7 +246,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	live := editor.NewHub(editor.HubOptions{Logger: log.With("component", "editor")})
 	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError,
-		ContextBackend: contextBackend{db}})
+		ContextBackend: contextBackend{db}, Outbox: engine.OutboxOptions{Path: filepath.Join(*dataDir, dbName)}})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("%s: %w", filepath.Join(*dataDir, dbName), err)
@@ -311,6 +311,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		defer db.Close()
 		opts.ContextBackend = contextBackend{db}
+		opts.Outbox.Path = filepath.Join(*dataDir, dbName)
 	}
 	st, err := start(&c, log, doc, opts)
 	if err != nil {

@@ -1,0 +1,143 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/runnel-io/runnel/nodes/internal/outbox"
+)
+
+// v5 is an MQTT 5 session through autopaho, which reconnects with
+// Runnel's backoff (exponential with jitter).
+type v5 struct {
+	c  *Conn
+	cm *autopaho.ConnectionManager
+}
+
+func dialV5(c *Conn) (*v5, error) {
+	u, err := url.Parse(c.opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("broker URL: %w", err)
+	}
+	switch u.Scheme {
+	case "mqtt", "tcp":
+		u.Scheme = "mqtt"
+	case "mqtts", "ssl", "tls":
+		u.Scheme = "tls"
+	case "ws", "wss":
+	default:
+		return nil, fmt.Errorf("broker URL %q: unsupported scheme %q", c.opts.URL, u.Scheme)
+	}
+	o := c.opts
+	s := &v5{c: c}
+	ka := uint16(min(o.KeepAlive/time.Second, 65535))
+	cfg := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{u},
+		TlsCfg:                        o.TLS,
+		KeepAlive:                     ka,
+		CleanStartOnInitialConnection: o.CleanSession,
+		ConnectTimeout:                10 * time.Second,
+		ReconnectBackoff: func(n int) time.Duration {
+			return backoff(n, o.MinBackoff, o.MaxBackoff)
+		},
+		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+			go c.up(s)
+		},
+		OnConnectionDown: func() bool {
+			c.down(nil)
+			return true
+		},
+		OnConnectError: func(err error) {
+			c.log.Debug("remote broker: connect failed", slog.String("broker", o.Name), slog.String("url", o.URL), slog.String("error", err.Error()))
+			c.setState(Disconnected)
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID: o.ClientID,
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+				func(pr paho.PublishReceived) (bool, error) {
+					p := pr.Packet
+					c.deliver(p.Topic, p.Payload, p.QoS, p.Retain)
+					return true, nil
+				},
+			},
+		},
+	}
+	if !o.CleanSession {
+		cfg.SessionExpiryInterval = 0xFFFFFFFF
+	}
+	if o.Username != "" || o.Password != "" {
+		cfg.ConnectUsername, cfg.ConnectPassword = o.Username, []byte(o.Password)
+	}
+	if w := o.Will; w != nil && w.Topic != "" {
+		cfg.WillMessage = &paho.WillMessage{Topic: w.Topic, Payload: w.Payload, QoS: w.QoS, Retain: w.Retain}
+	}
+	cm, err := autopaho.NewConnection(c.ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", o.URL, err)
+	}
+	s.cm = cm
+	return s, nil
+}
+
+func (s *v5) publish(ctx context.Context, m *outbox.Message) func(context.Context) (bool, error) {
+	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+	if m.QoS == 0 {
+		_, err := s.cm.Publish(ctx, p)
+		return func(context.Context) (bool, error) { return false, err }
+	}
+	// paho.golang's Publish blocks until the acknowledgement, so QoS 1 and
+	// 2 messages are sent one at a time: in order, at one round trip each.
+	return func(ctx context.Context) (bool, error) {
+		pr, err := s.cm.Publish(ctx, p)
+		if err != nil && pr != nil && pr.ReasonCode >= 0x80 {
+			return true, err
+		}
+		if err == nil && pr != nil && pr.ReasonCode >= 0x80 {
+			return true, fmt.Errorf("reason code %#x", pr.ReasonCode)
+		}
+		return false, err
+	}
+}
+
+func (s *v5) subscribe(ctx context.Context, filters map[string]byte) error {
+	sub := &paho.Subscribe{}
+	for f, q := range filters {
+		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: q})
+	}
+	sa, err := s.cm.Subscribe(ctx, sub)
+	if err != nil {
+		return err
+	}
+	for i, r := range sa.Reasons {
+		if r >= 0x80 && i < len(sub.Subscriptions) {
+			return fmt.Errorf("the broker refused the subscription to %q (reason code %#x)", sub.Subscriptions[i].Topic, r)
+		}
+	}
+	return nil
+}
+
+func (s *v5) unsubscribe(ctx context.Context, filter string) error {
+	_, err := s.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{filter}})
+	return err
+}
+
+func (s *v5) close(ctx context.Context) {
+	if m := s.c.opts.Close; m != nil && m.Topic != "" {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := s.cm.Publish(pctx, &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain})
+		cancel()
+		if err != nil && !errors.Is(err, autopaho.ConnectionDownError) {
+			s.c.log.Debug("remote broker: close message not sent", slog.String("broker", s.c.opts.Name), slog.String("error", err.Error()))
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s.cm.Disconnect(dctx)
+}
