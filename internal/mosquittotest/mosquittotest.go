@@ -62,6 +62,11 @@ func Start(t testing.TB, o Options) *Broker {
 	}
 	b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Port))
 	conf := fmt.Sprintf("listener %d 127.0.0.1\nmax_queued_messages 0\nset_tcp_nodelay true\n", b.Port)
+	if os.Geteuid() == 0 {
+		// Started as root, mosquitto would switch to the mosquitto user,
+		// who cannot read the test's private directory.
+		conf += "user root\n"
+	}
 	if o.Persistence {
 		conf += fmt.Sprintf("persistence true\npersistence_location %s/\nautosave_interval 0\n", b.dir)
 	} else {

@@ -125,6 +125,8 @@ type Conn struct {
 	mu      sync.Mutex
 	online  bool
 	cur     session // set while online
+	curCtx  context.Context
+	curStop context.CancelFunc // cancels curCtx when the connection drops
 	gen     uint64  // bumped on every connect and disconnect
 	mem     []outbox.Message
 	closing bool
@@ -267,6 +269,7 @@ func (c *Conn) up(s session) {
 	}
 	c.mu.Lock()
 	c.online, c.cur = true, s
+	c.curCtx, c.curStop = context.WithCancel(c.ctx)
 	c.gen++
 	c.mu.Unlock()
 	c.log.Info("remote broker connected", slog.String("broker", c.opts.Name), slog.String("url", c.opts.URL))
@@ -280,6 +283,11 @@ func (c *Conn) down(err error) {
 	c.mu.Lock()
 	was := c.online
 	c.online, c.cur = false, nil
+	if c.curStop != nil {
+		// Publishes waiting for an acknowledgement give up at once.
+		c.curStop()
+		c.curStop = nil
+	}
 	c.gen++
 	if len(c.mem) > 0 {
 		if qerr := c.q.Prepend(c.mem); qerr != nil {
@@ -361,7 +369,7 @@ func (c *Conn) sender() {
 				c.mu.Unlock()
 				break
 			}
-			s, gen := c.cur, c.gen
+			s, gen, sctx := c.cur, c.gen, c.curCtx
 			var ms []outbox.Message
 			fromMem := len(c.mem) > 0
 			if fromMem {
@@ -381,7 +389,7 @@ func (c *Conn) sender() {
 					break
 				}
 			}
-			if err := c.send(s, ms); err != nil {
+			if err := c.send(sctx, s, ms); err != nil {
 				// Most likely the connection dropped: down() moves what
 				// was in flight to the queue and up() wakes us.
 				c.mu.Lock()
@@ -410,14 +418,13 @@ func (c *Conn) sender() {
 }
 
 // send publishes ms in order and waits for every acknowledgement.
-func (c *Conn) send(s session, ms []outbox.Message) error {
+func (c *Conn) send(sctx context.Context, s session, ms []outbox.Message) error {
 	waits := make([]func(context.Context) (bool, error), len(ms))
 	for i := range ms {
-		waits[i] = s.publish(c.ctx, &ms[i])
+		waits[i] = s.publish(sctx, &ms[i])
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(sctx, 30*time.Second)
 	defer cancel()
-	var first error
 	for i, w := range waits {
 		rejected, err := w(ctx)
 		if rejected {
@@ -425,11 +432,14 @@ func (c *Conn) send(s session, ms []outbox.Message) error {
 			c.log.Error("remote broker refused a message: dropped", slog.String("broker", c.opts.Name), slog.String("topic", ms[i].Topic), slog.String("error", err.Error()))
 			continue
 		}
-		if err != nil && first == nil {
-			first = err
+		if err != nil {
+			// Stop at the first failure: the batch is sent again from
+			// its start, so nothing after it may overtake it.
+			c.log.Debug("remote broker: publish failed, will resend", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+			return err
 		}
 	}
-	return first
+	return nil
 }
 
 // checkIdle wakes Flush callers when nothing is waiting to be sent.

@@ -71,6 +71,14 @@ func dialV5(c *Conn) (*v5, error) {
 	}
 	if !o.CleanSession {
 		cfg.SessionExpiryInterval = 0xFFFFFFFF
+	} else {
+		// autopaho asks to resume the session on reconnects; with a clean
+		// session there is none to resume, and a stale in-flight message
+		// of the last connection would hold up the first publish.
+		cfg.ConnectPacketBuilder = func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			cp.CleanStart = true
+			return cp, nil
+		}
 	}
 	if o.Username != "" || o.Password != "" {
 		cfg.ConnectUsername, cfg.ConnectPassword = o.Username, []byte(o.Password)
