@@ -170,7 +170,7 @@ func summary(ps []string) string {
 func subscribeRemote(t *testing.T, addr, id, filter, user, pass string) *collector {
 	t.Helper()
 	c := newCollector()
-	o := mqtt.NewClientOptions().AddBroker("tcp://"+addr).SetClientID(id).SetCleanSession(false).
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetCleanSession(false).
 		SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond).SetConnectRetry(true).
 		SetConnectRetryInterval(100 * time.Millisecond).SetOrderMatters(true).SetResumeSubs(true).
 		SetUsername(user).SetPassword(pass)

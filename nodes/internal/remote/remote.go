@@ -127,7 +127,7 @@ type Conn struct {
 	cur     session // set while online
 	curCtx  context.Context
 	curStop context.CancelFunc // cancels curCtx when the connection drops
-	gen     uint64  // bumped on every connect and disconnect
+	gen     uint64             // bumped on every connect and disconnect
 	mem     []outbox.Message
 	closing bool
 	q       outbox.Queue
