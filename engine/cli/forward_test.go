@@ -1,0 +1,177 @@
+package cli_test
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/runnel-io/runnel/internal/mosquittotest"
+)
+
+// runChild runs "runnel ARGS" as a child process (the test binary's
+// TestServeChildProcess), returning it and its stderr.
+func runChild(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer, chan error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeChildProcess$")
+	cmd.Env = append(os.Environ(), "RUNNEL_TEST_SERVE_ARGS="+strings.Join(args, " "))
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	done := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	return cmd, stderr, exited
+}
+
+// remoteSubscriber subscribes on mosquitto with a persistent session, so
+// that what is published while it reconnects waits for it.
+func remoteSubscriber(t *testing.T, addr, filter string) (got func() []string, wait func(n int)) {
+	t.Helper()
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	var msgs []string
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("sink").SetCleanSession(false).
+		SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond).SetConnectRetry(true).
+		SetConnectRetryInterval(100 * time.Millisecond).SetOrderMatters(true)
+	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+		mu.Lock()
+		msgs = append(msgs, string(m.Payload()))
+		cond.Broadcast()
+		mu.Unlock()
+	})
+	cl := mqtt.NewClient(o)
+	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber: %v", tok.Error())
+	}
+	if tok := cl.Subscribe(filter, 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	t.Cleanup(func() { cl.Disconnect(0) })
+	got = func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), msgs...)
+	}
+	wait = func(n int) {
+		t.Helper()
+		timer := time.AfterFunc(30*time.Second, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
+		defer timer.Stop()
+		deadline := time.Now().Add(30 * time.Second)
+		mu.Lock()
+		defer mu.Unlock()
+		for len(msgs) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("subscriber got %d messages, want %d", len(msgs), n)
+			}
+			cond.Wait()
+		}
+	}
+	return got, wait
+}
+
+// TestStoreAndForwardRunnerRestart: while the remote broker is down, 500
+// QoS 1 messages go through "runnel run --data DIR" into its queue; the
+// runner is stopped (SIGTERM, or killed with SIGKILL) and started again,
+// the broker comes back, and its subscriber gets exactly 1..500 in order.
+func TestStoreAndForwardRunnerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("child processes")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			m := mosquittotest.Start(t, mosquittotest.Options{Persistence: true})
+			got, wait := remoteSubscriber(t, m.Addr, "fwd/#")
+			m.Stop(syscall.SIGTERM) // the outage begins; the subscriber's session is saved
+
+			dir := t.TempDir()
+			flow := filepath.Join(dir, "flows.json")
+			os.WriteFile(flow, []byte(fmt.Sprintf(`[
+{"id":"b1","type":"mqtt-broker","broker":"127.0.0.1","port":"%d"},
+{"id":"i1","type":"mqtt-in","topic":"in/data","qos":"1","datatype":"utf8","wires":[["o1"]]},
+{"id":"o1","type":"mqtt-out","topic":"fwd/data","qos":"1","broker":"b1","wires":[]}]`, m.Port)), 0o644)
+			data := filepath.Join(dir, "data")
+			addr := freePort(t)
+			args := []string{"run", "--mqtt", addr, "--data", data, "--watch", "0", flow}
+			cmd, stderr, exited := runChild(t, args...)
+			waitListening(t, addr)
+
+			pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("device"))
+			if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("publisher: %v", tok.Error())
+			}
+			const n = 500
+			for i := 1; i <= n; i++ {
+				// The PUBACK comes after the flow has queued the message.
+				if tok := pub.Publish("in/data", 1, false, strconv.Itoa(i)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+					t.Fatalf("publish %d: %v", i, tok.Error())
+				}
+			}
+			pub.Disconnect(0)
+			if q := queued(t, filepath.Join(data, "runnel.db")); q != n {
+				t.Fatalf("%d messages in the queue on disk, want %d", q, n)
+			}
+
+			cmd.Process.Signal(sig)
+			select {
+			case err := <-exited:
+				if sig == syscall.SIGTERM && err != nil {
+					t.Fatalf("runnel run exited with %v after SIGTERM:\n%s", err, stderr.String())
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("runnel run did not exit")
+			}
+			if sig == syscall.SIGTERM && !strings.Contains(stderr.String(), "messages kept in the queue for the next start") {
+				t.Errorf("no log line about the kept messages:\n%s", stderr.String())
+			}
+
+			_, stderr, _ = runChild(t, args...)
+			waitListening(t, addr)
+			m.Restart()
+			wait(n)
+			var want []string
+			for i := 1; i <= n; i++ {
+				want = append(want, strconv.Itoa(i))
+			}
+			// Nothing was in flight, so there is nothing to repeat: the
+			// first 500 to arrive are exactly 1..500.
+			if g := got(); strings.Join(g, ",") != strings.Join(want, ",") {
+				t.Fatalf("subscriber got %d messages %v..., want exactly 1..%d\n%s", len(g), g[:min(len(g), 20)], n, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "store-and-forward queue: messages waiting from before") {
+				t.Errorf("no log line about the waiting messages:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// queued counts the messages in the outbox table of the database at path.
+func queued(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
