@@ -174,4 +174,3 @@ func queued(t *testing.T, path string) int {
 	}
 	return n
 }
-
