@@ -109,7 +109,7 @@ func TestStoreAndForwardRunnerRestart(t *testing.T) {
 			addr := freePort(t)
 			args := []string{"run", "--mqtt", addr, "--data", data, "--watch", "0", flow}
 			cmd, stderr, exited := runChild(t, args...)
-			waitListening(t, addr)
+			waitLog(t, stderr, "runnel running") // the port opens before the flows are deployed
 
 			pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("device"))
 			if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -124,7 +124,7 @@ func TestStoreAndForwardRunnerRestart(t *testing.T) {
 			}
 			pub.Disconnect(0)
 			if q := queued(t, filepath.Join(data, "runnel.db")); q != n {
-				t.Fatalf("%d messages in the queue on disk, want %d", q, n)
+				t.Fatalf("%d messages in the queue on disk, want %d\n%s", q, n, stderr.String())
 			}
 
 			cmd.Process.Signal(sig)
@@ -141,7 +141,7 @@ func TestStoreAndForwardRunnerRestart(t *testing.T) {
 			}
 
 			_, stderr, _ = runChild(t, args...)
-			waitListening(t, addr)
+			waitLog(t, stderr, "runnel running")
 			m.Restart()
 			wait(n)
 			var want []string
@@ -157,6 +157,18 @@ func TestStoreAndForwardRunnerRestart(t *testing.T) {
 				t.Errorf("no log line about the waiting messages:\n%s", stderr.String())
 			}
 		})
+	}
+}
+
+// waitLog waits until the child's log has a line containing s.
+func waitLog(t *testing.T, log *syncBuffer, s string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(log.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", s, log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

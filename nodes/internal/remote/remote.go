@@ -255,26 +255,40 @@ func (c *Conn) setState(s State) {
 }
 
 // up is called by a session when it has connected: it renews the
-// subscriptions, publishes the birth message and starts sending.
-func (c *Conn) up(s session) {
-	if f := c.filterSet(); len(f) > 0 {
+// subscriptions, publishes the birth message and starts sending. alive, if
+// not nil, reports whether that connection is still up (it may have dropped
+// while up was subscribing).
+func (c *Conn) up(s session, alive func() bool) {
+	if b := c.opts.Birth; b != nil && b.Topic != "" {
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-		if err := s.subscribe(ctx, f); err != nil {
-			c.log.Warn("remote broker: resubscribe failed", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+		if _, err := s.publish(ctx, &outbox.Message{Topic: b.Topic, Payload: b.Payload, QoS: b.QoS, Retain: b.Retain})(ctx); err != nil {
+			c.log.Warn("remote broker: birth message not sent", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
 		}
 		cancel()
 	}
-	if b := c.opts.Birth; b != nil && b.Topic != "" {
-		s.publish(c.ctx, &outbox.Message{Topic: b.Topic, Payload: b.Payload, QoS: b.QoS, Retain: b.Retain})
-	}
 	c.mu.Lock()
+	if alive != nil && !alive() {
+		c.mu.Unlock()
+		return
+	}
 	c.online, c.cur = true, s
 	c.curCtx, c.curStop = context.WithCancel(c.ctx)
+	sctx := c.curCtx
 	c.gen++
 	c.mu.Unlock()
 	c.log.Info("remote broker connected", slog.String("broker", c.opts.Name), slog.String("url", c.opts.URL))
 	c.setState(Connected)
 	c.signal()
+	// Renew the subscriptions. A node that subscribes from now on sees
+	// the connection and subscribes itself; one that subscribed before
+	// is in the filter set read here.
+	if f := c.filterSet(); len(f) > 0 {
+		ctx, cancel := context.WithTimeout(sctx, 10*time.Second)
+		if err := s.subscribe(ctx, f); err != nil && sctx.Err() == nil {
+			c.log.Warn("remote broker: resubscribe failed", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+		}
+		cancel()
+	}
 }
 
 // down is called by a session when the connection dropped: the messages
@@ -421,11 +435,17 @@ func (c *Conn) sender() {
 func (c *Conn) send(sctx context.Context, s session, ms []outbox.Message) error {
 	waits := make([]func(context.Context) (bool, error), len(ms))
 	for i := range ms {
+		if err := sctx.Err(); err != nil {
+			return err // the connection dropped
+		}
 		waits[i] = s.publish(sctx, &ms[i])
 	}
 	ctx, cancel := context.WithTimeout(sctx, 30*time.Second)
 	defer cancel()
 	for i, w := range waits {
+		if w == nil {
+			break
+		}
 		rejected, err := w(ctx)
 		if rejected {
 			c.rejected.Add(1)

@@ -121,7 +121,7 @@ func (s *v3) loop() {
 		s.mu.Lock()
 		s.cli = cli
 		s.mu.Unlock()
-		s.c.up(s)
+		s.c.up(&v3conn{v3: s, cli: cli}, nil)
 		var err error
 		select {
 		case err = <-lost:
@@ -143,12 +143,37 @@ func (s *v3) client() mqtt.Client {
 
 var errNotConnected = errors.New("not connected to the remote broker")
 
+// v3conn is one connection of a v3 session: what is published through it
+// goes over that connection or fails, never over a later one (which could
+// let a message overtake one that failed and is to be sent again).
+type v3conn struct {
+	*v3
+	cli mqtt.Client
+}
+
 func (s *v3) publish(ctx context.Context, m *outbox.Message) func(context.Context) (bool, error) {
-	cli := s.client()
-	if cli == nil {
-		return func(context.Context) (bool, error) { return false, errNotConnected }
+	if cli := s.client(); cli != nil {
+		return (&v3conn{v3: s, cli: cli}).publish(ctx, m)
 	}
-	tok := cli.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+	return func(context.Context) (bool, error) { return false, errNotConnected }
+}
+
+func (s *v3) subscribe(ctx context.Context, filters map[string]byte) error {
+	if cli := s.client(); cli != nil {
+		return (&v3conn{v3: s, cli: cli}).subscribe(ctx, filters)
+	}
+	return errNotConnected
+}
+
+func (s *v3) unsubscribe(ctx context.Context, filter string) error {
+	if cli := s.client(); cli != nil {
+		return (&v3conn{v3: s, cli: cli}).unsubscribe(ctx, filter)
+	}
+	return errNotConnected
+}
+
+func (s *v3conn) publish(ctx context.Context, m *outbox.Message) func(context.Context) (bool, error) {
+	tok := s.cli.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
 	return func(ctx context.Context) (bool, error) {
 		select {
 		case <-tok.Done():
@@ -159,12 +184,8 @@ func (s *v3) publish(ctx context.Context, m *outbox.Message) func(context.Contex
 	}
 }
 
-func (s *v3) subscribe(ctx context.Context, filters map[string]byte) error {
-	cli := s.client()
-	if cli == nil {
-		return errNotConnected
-	}
-	tok := cli.SubscribeMultiple(filters, nil)
+func (s *v3conn) subscribe(ctx context.Context, filters map[string]byte) error {
+	tok := s.cli.SubscribeMultiple(filters, nil)
 	select {
 	case <-tok.Done():
 	case <-ctx.Done():
@@ -183,12 +204,8 @@ func (s *v3) subscribe(ctx context.Context, filters map[string]byte) error {
 	return nil
 }
 
-func (s *v3) unsubscribe(ctx context.Context, filter string) error {
-	cli := s.client()
-	if cli == nil {
-		return errNotConnected
-	}
-	tok := cli.Unsubscribe(filter)
+func (s *v3conn) unsubscribe(ctx context.Context, filter string) error {
+	tok := s.cli.Unsubscribe(filter)
 	select {
 	case <-tok.Done():
 		return tok.Error()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -17,8 +18,9 @@ import (
 // v5 is an MQTT 5 session through autopaho, which reconnects with
 // Runnel's backoff (exponential with jitter).
 type v5 struct {
-	c  *Conn
-	cm *autopaho.ConnectionManager
+	c     *Conn
+	cm    atomic.Pointer[autopaho.ConnectionManager] // set by dialV5 or the first connect, whichever is first
+	epoch atomic.Uint64 // bumped on every connect and disconnect
 }
 
 func dialV5(c *Conn) (*v5, error) {
@@ -48,9 +50,17 @@ func dialV5(c *Conn) (*v5, error) {
 			return backoff(n, o.MinBackoff, o.MaxBackoff)
 		},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
-			go c.up(s)
+			// autopaho wants this not to block; subscribing does.
+			s.cm.CompareAndSwap(nil, cm)
+			e := s.epoch.Add(1)
+			go c.up(s, func() bool { return s.epoch.Load() == e })
 		},
 		OnConnectionDown: func() bool {
+			// Under c.mu (taken by down), so that up cannot go online
+			// with this connection after it dropped.
+			c.mu.Lock()
+			s.epoch.Add(1)
+			c.mu.Unlock()
 			c.down(nil)
 			return true
 		},
@@ -90,20 +100,20 @@ func dialV5(c *Conn) (*v5, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", o.URL, err)
 	}
-	s.cm = cm
+	s.cm.CompareAndSwap(nil, cm)
 	return s, nil
 }
 
 func (s *v5) publish(ctx context.Context, m *outbox.Message) func(context.Context) (bool, error) {
 	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
 	if m.QoS == 0 {
-		_, err := s.cm.Publish(ctx, p)
+		_, err := s.cm.Load().Publish(ctx, p)
 		return func(context.Context) (bool, error) { return false, err }
 	}
 	// paho.golang's Publish blocks until the acknowledgement, so QoS 1 and
 	// 2 messages are sent one at a time: in order, at one round trip each.
 	return func(ctx context.Context) (bool, error) {
-		pr, err := s.cm.Publish(ctx, p)
+		pr, err := s.cm.Load().Publish(ctx, p)
 		if err != nil && pr != nil && pr.ReasonCode >= 0x80 {
 			return true, err
 		}
@@ -119,7 +129,7 @@ func (s *v5) subscribe(ctx context.Context, filters map[string]byte) error {
 	for f, q := range filters {
 		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: q})
 	}
-	sa, err := s.cm.Subscribe(ctx, sub)
+	sa, err := s.cm.Load().Subscribe(ctx, sub)
 	if err != nil {
 		return err
 	}
@@ -132,14 +142,14 @@ func (s *v5) subscribe(ctx context.Context, filters map[string]byte) error {
 }
 
 func (s *v5) unsubscribe(ctx context.Context, filter string) error {
-	_, err := s.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{filter}})
+	_, err := s.cm.Load().Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{filter}})
 	return err
 }
 
 func (s *v5) close(ctx context.Context) {
 	if m := s.c.opts.Close; m != nil && m.Topic != "" {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := s.cm.Publish(pctx, &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain})
+		_, err := s.cm.Load().Publish(pctx, &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain})
 		cancel()
 		if err != nil && !errors.Is(err, autopaho.ConnectionDownError) {
 			s.c.log.Debug("remote broker: close message not sent", slog.String("broker", s.c.opts.Name), slog.String("error", err.Error()))
@@ -147,5 +157,5 @@ func (s *v5) close(ctx context.Context) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	s.cm.Disconnect(dctx)
+	s.cm.Load().Disconnect(dctx)
 }
