@@ -20,7 +20,7 @@ import (
 type v5 struct {
 	c     *Conn
 	cm    atomic.Pointer[autopaho.ConnectionManager] // set by dialV5 or the first connect, whichever is first
-	epoch atomic.Uint64 // bumped on every connect and disconnect
+	epoch atomic.Uint64                              // bumped on every connect and disconnect
 }
 
 func dialV5(c *Conn) (*v5, error) {
