@@ -18,9 +18,10 @@ import (
 // v5 is an MQTT 5 session through autopaho, which reconnects with
 // Runnel's backoff (exponential with jitter).
 type v5 struct {
-	c     *Conn
-	cm    atomic.Pointer[autopaho.ConnectionManager] // set by dialV5 or the first connect, whichever is first
-	epoch atomic.Uint64                              // bumped on every connect and disconnect
+	c        *Conn
+	cm       atomic.Pointer[autopaho.ConnectionManager] // set by dialV5 or the first connect, whichever is first
+	epoch    atomic.Uint64                              // bumped on every connect and disconnect
+	failures atomic.Uint64                              // connect attempts failed in a row
 }
 
 func dialV5(c *Conn) (*v5, error) {
@@ -52,6 +53,7 @@ func dialV5(c *Conn) (*v5, error) {
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			// autopaho wants this not to block; subscribing does.
 			s.cm.CompareAndSwap(nil, cm)
+			s.failures.Store(0)
 			e := s.epoch.Add(1)
 			go c.up(s, func() bool { return s.epoch.Load() == e })
 		},
@@ -65,7 +67,11 @@ func dialV5(c *Conn) (*v5, error) {
 			return true
 		},
 		OnConnectError: func(err error) {
-			c.log.Debug("remote broker: connect failed", slog.String("broker", o.Name), slog.String("url", o.URL), slog.String("error", err.Error()))
+			if n := s.failures.Add(1); n == 1 || n%10 == 0 {
+				c.log.Warn("remote broker: cannot connect, retrying", slog.String("broker", o.Name), slog.String("url", o.URL), slog.String("error", err.Error()))
+			} else {
+				c.log.Debug("remote broker: connect failed", slog.String("broker", o.Name), slog.String("url", o.URL), slog.String("error", err.Error()))
+			}
 			c.setState(Disconnected)
 		},
 		ClientConfig: paho.ClientConfig{
