@@ -284,9 +284,14 @@ func (n *mqttIn) Close(ctx context.Context) error {
 		if n.unwatch != nil {
 			n.unwatch()
 		}
-		// Unsubscribe unless a successor took the subscription over.
-		if n.sub != nil && n.sub.owner.CompareAndSwap(n, nil) && n.sub.cancel != nil {
-			n.sub.cancel()
+		// Unsubscribe unless a successor took the subscription over. The
+		// node keeps the subscription until the broker has confirmed
+		// (a remote broker may send messages until then), then lets go.
+		if n.sub != nil && n.sub.owner.Load() == n {
+			if n.sub.cancel != nil {
+				n.sub.cancel()
+			}
+			n.sub.owner.CompareAndSwap(n, nil)
 		}
 		// Wait for a message running on a publisher's goroutine to
 		// finish, and refuse the ones that were about to start.

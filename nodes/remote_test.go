@@ -13,12 +13,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
-	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -598,6 +598,74 @@ func TestRemoteTLS(t *testing.T) {
 			if !strings.Contains(s.log.String(), "certificate signed by unknown authority") {
 				t.Fatalf("the refused certificate is not logged:\n%s", s.log.String())
 			}
+		})
+	}
+}
+
+// TestMeasureStoreAndForward measures, for MQTT 3.1.1 and 5 with the queue
+// in SQLite: forwarding while connected, queueing during an outage, the
+// time from the broker's restart to the reconnect, and draining the
+// backlog. It only runs with RUNNEL_MEASURE=1:
+//
+//	RUNNEL_MEASURE=1 go test -run TestMeasureStoreAndForward -v ./nodes/
+func TestMeasureStoreAndForward(t *testing.T) {
+	if os.Getenv("RUNNEL_MEASURE") == "" {
+		t.Skip("set RUNNEL_MEASURE=1")
+	}
+	const n = 20000
+	for _, version := range []int{4, 5} {
+		t.Run("v"+strconv.Itoa(version), func(t *testing.T) {
+			m := mosquittotest.Start(t, mosquittotest.Options{Persistence: true})
+			sub := subscribeRemote(t, m.Addr, "sink", "fwd/#", "", "")
+			s := startRemoteStack(t, forwardFlow(m.Port, version), engine.OutboxOptions{Path: t.TempDir() + "/runnel.db"})
+			s.waitStatus("o1", "connected")
+			cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + s.br.Addr()).SetClientID("device").SetMaxResumePubInFlight(0))
+			if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatal(tok.Error())
+			}
+			defer cl.Disconnect(0)
+			// publishAll publishes from..to with up to 64 in flight.
+			publishAll := func(from, to int) {
+				window := make(chan mqtt.Token, 64)
+				done := make(chan struct{})
+				go func() {
+					for tok := range window {
+						tok.Wait()
+					}
+					close(done)
+				}()
+				for i := from; i <= to; i++ {
+					window <- cl.Publish("in/data", 1, false, strconv.Itoa(i))
+				}
+				close(window)
+				<-done
+			}
+			start := time.Now()
+			publishAll(1, n)
+			sub.waitFor(t, 120*time.Second, "the first batch", lastIs(n))
+			connected := time.Since(start)
+
+			m.Stop(syscall.SIGTERM)
+			s.waitStatus("o1", "disconnected")
+			start = time.Now()
+			publishAll(n+1, 2*n)
+			queueing := time.Since(start)
+			if q := s.conn("b1").Conn().Stats().Queue.Messages; q != n {
+				t.Fatalf("queued %d, want %d", q, n)
+			}
+			restart := time.Now()
+			m.Restart()
+			s.waitStatus("o1", "connected")
+			reconnect := time.Since(restart)
+			start = time.Now()
+			got := sub.waitFor(t, 120*time.Second, "the backlog", lastIs(2*n))
+			drain := time.Since(start)
+			dups := checkSequence(t, got, 1, 2*n)
+			t.Logf("MQTT v%d, %d messages of ~%d bytes, QoS 1:", version, n, len("fwd/data")+5)
+			t.Logf("  connected, end to end: %v = %.0f msg/s", connected.Round(time.Millisecond), n/connected.Seconds())
+			t.Logf("  outage, into the SQLite queue: %v = %.0f msg/s", queueing.Round(time.Millisecond), n/queueing.Seconds())
+			t.Logf("  broker restart to reconnect: %v", reconnect.Round(time.Millisecond))
+			t.Logf("  backlog drained to the subscriber: %v = %.0f msg/s (%d duplicates)", drain.Round(time.Millisecond), n/drain.Seconds(), dups)
 		})
 	}
 }

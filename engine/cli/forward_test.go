@@ -186,3 +186,130 @@ func queued(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestScaleOutSharedSubscription runs three "runnel run" runners whose
+// mqtt-in reads $share/group/sensors/+/data from one mosquitto 2 broker and
+// whose flows tag each message with the runner's name and publish it back:
+// every one of 3,000 messages is processed exactly once, and when one
+// runner is stopped (SIGTERM) half-way, the other two take over its share.
+func TestScaleOutSharedSubscription(t *testing.T) {
+	if testing.Short() {
+		t.Skip("child processes")
+	}
+	m := mosquittotest.Start(t, mosquittotest.Options{})
+	got, _ := remoteSubscriber(t, m.Addr, "processed")
+	dir := t.TempDir()
+	type runner struct {
+		cmd    *exec.Cmd
+		stderr *syncBuffer
+		exited chan error
+	}
+	var runners []runner
+	for r := 1; r <= 3; r++ {
+		flow := filepath.Join(dir, fmt.Sprintf("r%d.json", r))
+		os.WriteFile(flow, []byte(fmt.Sprintf(`[
+{"id":"b1","type":"mqtt-broker","broker":"127.0.0.1","port":"%d","protocolVersion":"5"},
+{"id":"i1","type":"mqtt-in","topic":"$share/group/sensors/+/data","qos":"1","datatype":"utf8","broker":"b1","wires":[["t1"]]},
+{"id":"t1","type":"template","template":"r%d {{payload}}","wires":[["o1"]]},
+{"id":"o1","type":"mqtt-out","topic":"processed","qos":"1","broker":"b1","wires":[]}]`, m.Port, r)), 0o644)
+		cmd, stderr, exited := runChild(t, "run", "--mqtt", freePort(t), "--watch", "0", flow)
+		runners = append(runners, runner{cmd, stderr, exited})
+	}
+	for _, r := range runners {
+		waitLog(t, r.stderr, "runnel running")
+	}
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("devices"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher: %v", tok.Error())
+	}
+	defer pub.Disconnect(0)
+	send := func(topic, payload string) {
+		t.Helper()
+		if tok := pub.Publish(topic, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	// Probe until every runner has subscribed and processed a message.
+	for i := 0; ; i++ {
+		send("sensors/probe/data", "probe")
+		seen := map[string]bool{}
+		for _, p := range got() {
+			if r, rest, _ := strings.Cut(p, " "); rest == "probe" {
+				seen[r] = true
+			}
+		}
+		if len(seen) == 3 {
+			break
+		}
+		if i > 500 {
+			t.Fatalf("not every runner processes messages: %v", seen)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	const n = 3000
+	stopped := make(chan struct{})
+	for i := 1; i <= n; i++ {
+		send(fmt.Sprintf("sensors/dev%d/data", i%10), strconv.Itoa(i))
+		if i == n/2 {
+			go func() {
+				runners[0].cmd.Process.Signal(syscall.SIGTERM)
+				<-runners[0].exited
+				close(stopped)
+			}()
+		}
+	}
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("runner 1 did not stop")
+	}
+	// Everything published after runner 1 exited goes to the others.
+	after := n + 1
+	for i := n + 1; i <= n+300; i++ {
+		send(fmt.Sprintf("sensors/dev%d/data", i%10), strconv.Itoa(i))
+	}
+	total := n + 300
+
+	deadline := time.Now().Add(30 * time.Second)
+	count := map[int]int{}
+	by := map[string]int{}
+	lateR1 := 0
+	for {
+		clear(count)
+		clear(by)
+		lateR1 = 0
+		for _, p := range got() {
+			r, rest, _ := strings.Cut(p, " ")
+			v, err := strconv.Atoi(rest)
+			if err != nil {
+				continue // a probe
+			}
+			count[v]++
+			by[r]++
+			if r == "r1" && v >= after {
+				lateR1++
+			}
+		}
+		if len(count) == total || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var missing, dups []int
+	for i := 1; i <= total; i++ {
+		switch c := count[i]; {
+		case c == 0:
+			missing = append(missing, i)
+		case c > 1:
+			dups = append(dups, i)
+		}
+	}
+	if len(missing) > 0 || len(dups) > 0 {
+		t.Fatalf("processed %d of %d: missing %v, more than once %v; per runner %v\nrunner 1 log:\n%s", len(count), total, missing, dups, by, runners[0].stderr.String())
+	}
+	if lateR1 > 0 || by["r1"] == 0 || by["r2"] == 0 || by["r3"] == 0 {
+		t.Fatalf("per runner %v, runner 1 after its stop: %d", by, lateR1)
+	}
+	t.Logf("%d messages, each processed exactly once; per runner: %v (runner 1 stopped after message %d)", total, by, n/2)
+}

@@ -151,6 +151,7 @@ type sub struct {
 	match  []string
 	qos    byte
 	fn     func(engine.Delivery)
+	last   atomic.Int64 // when a message last came, Unix nanoseconds
 }
 
 type filterRef struct {
@@ -593,9 +594,13 @@ func (c *Conn) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (fun
 	return func() { once.Do(func() { c.unsubscribe(s) }) }, nil
 }
 
+// unsubscribe removes a subscription. When it is the filter's last, the
+// broker is told first and answers before the handler goes, so that the
+// messages the broker sent until then are still handled (and acknowledged
+// only then): a runner that stops hands its share of a shared
+// subscription to the others without dropping what was on its way.
 func (c *Conn) unsubscribe(s *sub) {
 	c.smu.Lock()
-	delete(c.subs, s)
 	f := c.filters[s.filter]
 	last := false
 	if f != nil {
@@ -606,19 +611,33 @@ func (c *Conn) unsubscribe(s *sub) {
 		}
 	}
 	c.smu.Unlock()
-	if !last {
-		return
+	if last {
+		c.mu.Lock()
+		sess, sctx := c.cur, c.curCtx
+		c.mu.Unlock()
+		if sess != nil {
+			ctx, cancel := context.WithTimeout(sctx, 5*time.Second)
+			if err := sess.unsubscribe(ctx, s.filter); err != nil && sctx.Err() == nil {
+				c.log.Warn("remote broker: unsubscribe failed", slog.String("broker", c.opts.Name), slog.String("topic", s.filter), slog.String("error", err.Error()))
+			}
+			cancel()
+			// Messages the broker sent before the unsubscribe may still be
+			// on their way through the client (paho.golang hands them over
+			// after the UNSUBACK): keep handling them until the
+			// subscription has been quiet for a moment.
+			const quiet, most = 100 * time.Millisecond, 2 * time.Second
+			for end := time.Now().Add(most); time.Now().Before(end); {
+				idle := time.Since(time.Unix(0, s.last.Load()))
+				if idle >= quiet || sctx.Err() != nil {
+					break
+				}
+				time.Sleep(quiet - idle)
+			}
+		}
 	}
-	c.mu.Lock()
-	sess := c.cur
-	c.mu.Unlock()
-	if sess != nil {
-		go func() {
-			ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-			defer cancel()
-			sess.unsubscribe(ctx, s.filter)
-		}()
-	}
+	c.smu.Lock()
+	delete(c.subs, s)
+	c.smu.Unlock()
 }
 
 func (c *Conn) filterSet() map[string]byte {
@@ -635,9 +654,14 @@ func (c *Conn) filterSet() map[string]byte {
 func (c *Conn) deliver(topic string, payload []byte, qos byte, retain bool) {
 	c.smu.RLock()
 	var fns []func(engine.Delivery)
+	var now int64
 	for s := range c.subs {
 		if matches(s.match, topic) {
 			fns = append(fns, s.fn)
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
+			s.last.Store(now)
 		}
 	}
 	c.smu.RUnlock()
