@@ -316,3 +316,38 @@ func pickBroker(h *engine.Host, ref *MQTTBroker) (engine.Broker, brokerConn) {
 	}
 	return c, c
 }
+
+// BrokerStats count the messages of a remote broker's connection, for
+// metrics.
+type BrokerStats struct {
+	// Connected is whether the broker is connected now.
+	Connected bool
+	// Queued and QueuedBytes are the messages waiting in the
+	// store-and-forward queue.
+	Queued      int
+	QueuedBytes int64
+	// Dropped counts queued messages dropped because a bound was hit
+	// (the oldest go first).
+	Dropped uint64
+	// DroppedQoS0 counts QoS 0 messages dropped while disconnected.
+	DroppedQoS0 uint64
+	// Rejected counts messages the broker refused (MQTT 5), dropped.
+	Rejected uint64
+	// Sent counts QoS 1 and 2 messages the broker acknowledged.
+	Sent uint64
+}
+
+// Stats returns the connection's counters; false for the embedded broker
+// or before the node started.
+func (b *MQTTBroker) Stats() (BrokerStats, bool) {
+	c := b.Conn()
+	if c == nil {
+		return BrokerStats{}, false
+	}
+	s := c.Stats()
+	return BrokerStats{
+		Connected: c.State() == remote.Connected,
+		Queued:    s.Queue.Messages, QueuedBytes: s.Queue.Bytes, Dropped: s.Queue.Dropped,
+		DroppedQoS0: s.DroppedQoS0, Rejected: s.Rejected, Sent: s.Sent,
+	}, true
+}

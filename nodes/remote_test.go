@@ -424,8 +424,8 @@ func TestStoreAndForwardBounds(t *testing.T) {
 			}
 			c := s.conn("b1").Conn()
 			c.Publish("fwd/qos0", []byte("x"), 0, false)
-			if st := c.Stats(); st.Queue.Dropped != 15 || st.Queue.Messages != 10 || st.DroppedQoS0 != 1 {
-				t.Fatalf("stats = %+v, want 15 dropped, 10 queued, 1 QoS 0 dropped", st)
+			if st, _ := s.conn("b1").Stats(); st.Dropped != 15 || st.Queued != 10 || st.DroppedQoS0 != 1 || st.Connected {
+				t.Fatalf("stats = %+v, want 15 dropped, 10 queued, 1 QoS 0 dropped, not connected", st)
 			}
 			if l := s.log.String(); !strings.Contains(l, "store-and-forward queue full: dropped the oldest messages") || !strings.Contains(l, "bound=max_messages") {
 				t.Fatalf("no drop warning logged:\n%s", l)
