@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 )
@@ -109,11 +110,12 @@ func (q *Memory) compact() {
 }
 
 // Peek implements Queue.
-func (q *Memory) Peek(n int) ([]Message, error) {
+func (q *Memory) Peek(after int64, n int) ([]Message, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.enforce(time.Now())
 	rest := q.ms[q.head:]
+	rest = rest[sort.Search(len(rest), func(i int) bool { return rest[i].Seq > after }):]
 	if n > len(rest) {
 		n = len(rest)
 	}

@@ -69,9 +69,10 @@ type Queue interface {
 	// Prepend puts messages, in their order, before every queued message
 	// (messages that were taken for sending and must be sent first).
 	Prepend(ms []Message) error
-	// Peek returns up to n messages from the head, oldest first, after
-	// dropping the ones older than MaxAge.
-	Peek(n int) ([]Message, error)
+	// Peek returns up to n messages with a Seq above after, oldest first,
+	// after dropping the ones older than MaxAge. math.MinInt64 reads from
+	// the head.
+	Peek(after int64, n int) ([]Message, error)
 	// Remove removes the messages at the head up to and including seq.
 	Remove(seq int64) error
 	// Stats returns the queue's size and drop counters.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,7 +54,7 @@ func TestOrderPrependRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 		q.Append(msgs(7, 7)...)
-		got, err := q.Peek(100)
+		got, err := q.Peek(math.MinInt64, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,9 +64,12 @@ func TestOrderPrependRemove(t *testing.T) {
 		if err := q.Remove(got[2].Seq); err != nil {
 			t.Fatal(err)
 		}
-		got, _ = q.Peek(2)
+		got, _ = q.Peek(math.MinInt64, 2)
 		if p := payloads(got); p != "4,5" {
 			t.Fatalf("after Remove: head = %s, want 4,5", p)
+		}
+		if rest, _ := q.Peek(got[0].Seq, 10); payloads(rest) != "5,6,7" {
+			t.Fatalf("Peek after 4 = %s, want 5,6,7", payloads(rest))
 		}
 		if st := q.Stats(); st.Messages != 4 || st.Bytes != 4*2 {
 			t.Fatalf("stats = %+v, want 4 messages of 2 bytes", st)
@@ -73,7 +77,7 @@ func TestOrderPrependRemove(t *testing.T) {
 		q.Remove(1 << 40)
 		q.Prepend(msgs(8, 8))
 		q.Append(msgs(9, 9)...)
-		got, _ = q.Peek(10)
+		got, _ = q.Peek(math.MinInt64, 10)
 		if p := payloads(got); p != "8,9" {
 			t.Fatalf("after emptying: %s, want 8,9", p)
 		}
@@ -87,7 +91,7 @@ func TestBoundsDropOldest(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, _ := q.Peek(100)
+		got, _ := q.Peek(math.MinInt64, 100)
 		if p := payloads(got); p != "8,9,10,11,12" {
 			t.Fatalf("queue = %s, want 8..12", p)
 		}
@@ -100,7 +104,7 @@ func TestBoundsDropOldest(t *testing.T) {
 	})
 	queues(t, Limits{MaxBytes: 10}, func(t *testing.T, q Queue, _ *bytes.Buffer) {
 		q.Append(msgs(10, 16)...) // 3 bytes each ("t" + 2 digits)
-		got, _ := q.Peek(100)
+		got, _ := q.Peek(math.MinInt64, 100)
 		if p := payloads(got); p != "14,15,16" {
 			t.Fatalf("queue = %s, want 14..16 (9 bytes)", p)
 		}
@@ -115,7 +119,7 @@ func TestBoundsDropOldest(t *testing.T) {
 		}
 		q.Append(old...)
 		q.Append(msgs(3, 4)...)
-		got, _ := q.Peek(100)
+		got, _ := q.Peek(math.MinInt64, 100)
 		if p := payloads(got); p != "3,4" {
 			t.Fatalf("queue = %s, want 3,4", p)
 		}
@@ -150,7 +154,7 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 		t.Fatalf("reopened stats = %+v, want 5 messages, 10 bytes", st)
 	}
 	q.Append(msgs(6, 6)...)
-	got, _ := q.Peek(100)
+	got, _ := q.Peek(math.MinInt64, 100)
 	if p := payloads(got); p != "1,2,3,4,5,6" {
 		t.Fatalf("reopened queue = %s, want 1..6", p)
 	}

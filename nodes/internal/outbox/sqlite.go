@@ -254,7 +254,7 @@ func (q *SQLite) refreshHead(ctx context.Context) error {
 }
 
 // Peek implements Queue.
-func (q *SQLite) Peek(n int) ([]Message, error) {
+func (q *SQLite) Peek(after int64, n int) ([]Message, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err := q.enforce(time.Now()); err != nil {
@@ -263,7 +263,7 @@ func (q *SQLite) Peek(n int) ([]Message, error) {
 	if q.count == 0 {
 		return nil, nil
 	}
-	rows, err := q.db.Query(`SELECT seq, topic, payload, qos, retain, ts FROM outbox WHERE queue = ? ORDER BY seq LIMIT ?`, q.name, n)
+	rows, err := q.db.Query(`SELECT seq, topic, payload, qos, retain, ts FROM outbox WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`, q.name, after, n)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}

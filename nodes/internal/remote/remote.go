@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,6 +130,8 @@ type Conn struct {
 	curStop context.CancelFunc // cancels curCtx when the connection drops
 	gen     uint64             // bumped on every connect and disconnect
 	mem     []outbox.Message
+	memSent int   // mem[:memSent] are published and wait for acknowledgement
+	qSent   int64 // the queue's messages up to this seq are published (this gen)
 	closing bool
 	q       outbox.Queue
 	wake    chan struct{}
@@ -190,6 +193,7 @@ func Dial(opts Options) (*Conn, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		q:        opts.Queue,
+		qSent:    math.MinInt64,
 		wake:     make(chan struct{}, 1),
 		idle:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -304,6 +308,7 @@ func (c *Conn) down(err error) {
 		c.curStop = nil
 	}
 	c.gen++
+	c.memSent, c.qSent = 0, math.MinInt64
 	if len(c.mem) > 0 {
 		if qerr := c.q.Prepend(c.mem); qerr != nil {
 			c.log.Error("remote broker: cannot queue unacknowledged messages", slog.String("broker", c.opts.Name), slog.Int("messages", len(c.mem)), slog.String("error", qerr.Error()))
@@ -365,10 +370,33 @@ func (c *Conn) Publish(topic string, payload []byte, qos byte, retain bool) erro
 	return err
 }
 
-// sender sends the unacknowledged messages, then the queue, oldest first,
-// while the broker is connected.
+// inflight is a batch the sender has published and the acker waits for.
+type inflight struct {
+	gen     uint64 // c.gen when it was sent: a newer one voids it
+	fromMem bool
+	ms      []outbox.Message
+	waits   []func(context.Context) (rejected bool, err error)
+	sctx    context.Context
+}
+
+// window is how many batches may wait for their acknowledgements at once.
+const window = 8
+
+// sender publishes the messages of mem, then of the queue, oldest first,
+// while the broker is connected, without waiting for acknowledgements (up
+// to window batches); the acker waits for them in order and removes what
+// was acknowledged. When a publish fails, everything not yet acknowledged
+// is sent again from the oldest, so order holds (a broker may see some
+// messages twice, as QoS 1 allows).
 func (c *Conn) sender() {
 	defer close(c.done)
+	acks := make(chan inflight, window)
+	ackerDone := make(chan struct{})
+	go c.acker(acks, ackerDone)
+	defer func() {
+		close(acks)
+		<-ackerDone
+	}()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	for {
@@ -384,16 +412,18 @@ func (c *Conn) sender() {
 				c.mu.Unlock()
 				break
 			}
-			s, gen, sctx := c.cur, c.gen, c.curCtx
+			s, gen, sctx, after := c.cur, c.gen, c.curCtx, c.qSent
 			var ms []outbox.Message
-			fromMem := len(c.mem) > 0
+			fromMem := c.memSent < len(c.mem)
 			if fromMem {
-				ms = append(ms, c.mem[:min(len(c.mem), batch)]...)
+				k := min(len(c.mem)-c.memSent, batch)
+				ms = append(ms, c.mem[c.memSent:c.memSent+k]...)
+				c.memSent += k
 			}
 			c.mu.Unlock()
 			if !fromMem {
 				var err error
-				ms, err = c.q.Peek(batch)
+				ms, err = c.q.Peek(after, batch)
 				if err != nil {
 					c.log.Error("remote broker: read the queue", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
 					retry.Reset(time.Second)
@@ -403,60 +433,90 @@ func (c *Conn) sender() {
 					c.checkIdle()
 					break
 				}
-			}
-			if err := c.send(sctx, s, ms); err != nil {
-				// Most likely the connection dropped: down() moves what
-				// was in flight to the queue and up() wakes us.
 				c.mu.Lock()
-				same := c.gen == gen
-				c.mu.Unlock()
-				if same && c.ctx.Err() == nil {
-					retry.Reset(time.Second)
+				if c.gen != gen {
+					c.mu.Unlock()
+					continue
 				}
-				break
+				c.qSent = ms[len(ms)-1].Seq
+				c.mu.Unlock()
 			}
-			c.sent.Add(uint64(len(ms)))
-			if fromMem {
-				c.mu.Lock()
-				if c.gen == gen {
-					c.mem = c.mem[len(ms):]
-					if len(c.mem) == 0 {
-						c.mem = nil
-					}
+			b := inflight{gen: gen, fromMem: fromMem, ms: ms, sctx: sctx, waits: make([]func(context.Context) (bool, error), len(ms))}
+			for i := range ms {
+				if sctx.Err() != nil {
+					break // the connection dropped: the acker finds a nil wait
 				}
-				c.mu.Unlock()
-			} else if err := c.q.Remove(ms[len(ms)-1].Seq); err != nil {
-				c.log.Error("remote broker: remove sent messages from the queue", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+				b.waits[i] = s.publish(sctx, &ms[i])
+			}
+			select {
+			case acks <- b:
+			case <-c.ctx.Done():
+				return
 			}
 		}
 	}
 }
 
-// send publishes ms in order and waits for every acknowledgement.
-func (c *Conn) send(sctx context.Context, s session, ms []outbox.Message) error {
-	waits := make([]func(context.Context) (bool, error), len(ms))
-	for i := range ms {
-		if err := sctx.Err(); err != nil {
-			return err // the connection dropped
+// acker waits for the acknowledgements of the batches the sender
+// published, in order, and removes the acknowledged messages.
+func (c *Conn) acker(acks <-chan inflight, done chan<- struct{}) {
+	defer close(done)
+	for b := range acks {
+		err := c.await(b)
+		c.mu.Lock()
+		current := b.gen == c.gen
+		switch {
+		case err != nil:
+			if current {
+				// Send again from the oldest unacknowledged message; the
+				// batches behind this one are void.
+				c.log.Debug("remote broker: publish failed, will resend", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+				c.memSent, c.qSent = 0, math.MinInt64
+				c.gen++
+				if c.online {
+					time.AfterFunc(100*time.Millisecond, c.signal)
+				}
+			}
+		case !current:
+			// Sent over a connection that has dropped since: it is in the
+			// queue again and will be sent again.
+		case b.fromMem:
+			c.mem = c.mem[len(b.ms):]
+			c.memSent -= len(b.ms)
+			if len(c.mem) == 0 {
+				c.mem = nil
+			}
+		default:
+			// Under c.mu, so that no Prepend slips in below the seq.
+			if err := c.q.Remove(b.ms[len(b.ms)-1].Seq); err != nil {
+				c.log.Error("remote broker: remove sent messages from the queue", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+			}
 		}
-		waits[i] = s.publish(sctx, &ms[i])
+		c.mu.Unlock()
+		if err == nil && current {
+			c.sent.Add(uint64(len(b.ms)))
+			c.checkIdle()
+		}
 	}
-	ctx, cancel := context.WithTimeout(sctx, 30*time.Second)
+}
+
+var errNotSent = errors.New("not sent: the connection dropped")
+
+// await waits for every acknowledgement of a batch, in order.
+func (c *Conn) await(b inflight) error {
+	ctx, cancel := context.WithTimeout(b.sctx, 30*time.Second)
 	defer cancel()
-	for i, w := range waits {
+	for i, w := range b.waits {
 		if w == nil {
-			break
+			return errNotSent
 		}
 		rejected, err := w(ctx)
 		if rejected {
 			c.rejected.Add(1)
-			c.log.Error("remote broker refused a message: dropped", slog.String("broker", c.opts.Name), slog.String("topic", ms[i].Topic), slog.String("error", err.Error()))
+			c.log.Error("remote broker refused a message: dropped", slog.String("broker", c.opts.Name), slog.String("topic", b.ms[i].Topic), slog.String("error", err.Error()))
 			continue
 		}
 		if err != nil {
-			// Stop at the first failure: the batch is sent again from
-			// its start, so nothing after it may overtake it.
-			c.log.Debug("remote broker: publish failed, will resend", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
 			return err
 		}
 	}
@@ -536,6 +596,7 @@ func (c *Conn) Close(ctx context.Context) error {
 	c.cancel()
 	<-c.done
 	c.mu.Lock()
+	c.memSent, c.qSent = 0, math.MinInt64
 	if len(c.mem) > 0 {
 		if err := c.q.Prepend(c.mem); err != nil {
 			c.log.Error("remote broker: cannot queue unacknowledged messages", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
