@@ -62,9 +62,8 @@ type MQTTBroker struct {
 	opts remote.Options
 	key  string // identifies the connection settings, for hand-over
 
-	conn    atomic.Pointer[remote.Conn]
-	handed  atomic.Bool // the connection went to a successor
-	dialErr error
+	conn   atomic.Pointer[remote.Conn]
+	handed atomic.Bool // the connection went to a successor
 }
 
 // brokerConn is what mqtt-in and mqtt-out use of a remote connection.
@@ -229,7 +228,6 @@ func (b *MQTTBroker) Start(ctx context.Context) error {
 	if ob.Path != "" {
 		q, err := outbox.OpenSQLite(ctx, ob.Path, b.h.ID(), lim, log)
 		if err != nil {
-			b.dialErr = err
 			return err
 		}
 		if st := q.Stats(); st.Messages > 0 {
@@ -243,7 +241,6 @@ func (b *MQTTBroker) Start(ctx context.Context) error {
 	c, err := remote.Dial(o)
 	if err != nil {
 		o.Queue.Close()
-		b.dialErr = err
 		return err
 	}
 	b.conn.Store(c)

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -667,5 +668,47 @@ func TestMeasureStoreAndForward(t *testing.T) {
 			t.Logf("  broker restart to reconnect: %v", reconnect.Round(time.Millisecond))
 			t.Logf("  backlog drained to the subscriber: %v = %.0f msg/s (%d duplicates)", drain.Round(time.Millisecond), n/drain.Seconds(), dups)
 		})
+	}
+}
+
+// TestMQTTBrokerConfigErrors: bad remote broker settings are rejected at
+// deploy, naming the node and the field, without connecting anywhere.
+func TestMQTTBrokerConfigErrors(t *testing.T) {
+	cases := []struct {
+		name, props, field, msg string
+	}{
+		{"port", `"broker":"example.com","port":"70000"`, "port", `invalid port "70000"`},
+		{"scheme", `"broker":"http://example.com"`, "broker", `unsupported scheme "http"`},
+		{"keepalive", `"broker":"example.com","keepalive":"soon"`, "keepalive", "invalid keep alive"},
+		{"client id", `"broker":"example.com","cleansession":false`, "clientid", "a client ID is required when clean session is off"},
+		{"protocol", `"broker":"example.com","protocolVersion":"6"`, "protocolVersion", ""},
+		{"tls node", `"broker":"example.com","usetls":true,"tls":"nope"`, "tls", `no tls-config config node with id "nope"`},
+		{"ws v5", `"broker":"ws://example.com","protocolVersion":"5"`, "broker", "MQTT 5 over WebSocket is not supported"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			doc, err := flows.Parse([]byte(`[{"id":"b1","type":"mqtt-broker",` + c.props + `},
+{"id":"o1","type":"mqtt-out","topic":"x","broker":"b1","wires":[]}]`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = engine.New(engine.Options{BrokerAddr: "127.0.0.1:1883"}).Compile(doc)
+			var probs flows.Problems
+			if !errors.As(err, &probs) {
+				t.Fatalf("compile: %v, want problems", err)
+			}
+			for _, p := range probs {
+				if p.NodeID == "b1" && p.Field == c.field && strings.Contains(p.Msg, c.msg) {
+					return
+				}
+			}
+			t.Fatalf("problems %v, want one on b1 field %q containing %q", probs, c.field, c.msg)
+		})
+	}
+	// A good remote broker compiles without connecting (runnel validate).
+	doc, _ := flows.Parse([]byte(`[{"id":"b1","type":"mqtt-broker","broker":"mqtts://example.com:8883","protocolVersion":"5","credentials":{"user":"u","password":"p"}},
+{"id":"o1","type":"mqtt-out","topic":"x","broker":"b1","wires":[]}]`))
+	if _, err := engine.New(engine.Options{BrokerAddr: "127.0.0.1:1883"}).Compile(doc); err != nil {
+		t.Fatalf("a valid remote broker: %v", err)
 	}
 }
