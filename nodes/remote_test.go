@@ -667,6 +667,22 @@ func TestMeasureStoreAndForward(t *testing.T) {
 			t.Logf("  outage, into the SQLite queue: %v = %.0f msg/s", queueing.Round(time.Millisecond), n/queueing.Seconds())
 			t.Logf("  broker restart to reconnect: %v", reconnect.Round(time.Millisecond))
 			t.Logf("  backlog drained to the subscriber: %v = %.0f msg/s (%d duplicates)", drain.Round(time.Millisecond), n/drain.Seconds(), dups)
+			// Where the duplicates are: of the messages sent before the
+			// outage (mosquitto redelivers what its subscriber had not
+			// acknowledged when it stopped), or of the backlog (Runnel
+			// resent after a failed publish).
+			seen, before, backlog := map[string]bool{}, 0, 0
+			for _, p := range got {
+				if seen[p] {
+					if v, _ := strconv.Atoi(p); v <= n {
+						before++
+					} else {
+						backlog++
+					}
+				}
+				seen[p] = true
+			}
+			t.Logf("  duplicates of messages from before the outage: %d, of the backlog: %d", before, backlog)
 		})
 	}
 }
