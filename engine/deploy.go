@@ -167,6 +167,15 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan) {
 	isNew := func(s *slot) bool { return !s.kept }
 	for _, s := range g.slots {
 		if s.typ.Config && isNew(s) {
+			// A replaced config node may hand its work (a broker
+			// connection) to its successor (see Successor).
+			if old != nil {
+				if j, ok := old.g.index[s.host.id]; ok && old.g.slots[j].typ == s.typ {
+					if succ, ok := s.node.(Successor); ok {
+						succ.TakeOver(old.g.slots[j].node)
+					}
+				}
+			}
 			rt.startSlot(r.ctx, s)
 		}
 	}

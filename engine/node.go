@@ -52,7 +52,9 @@ type Closer interface {
 // The runtime calls TakeOver on the new node, before starting it, with the
 // running node of the same id and type. When it returns true the runtime
 // starts the new node first and closes the old one after; otherwise it
-// closes the old one first.
+// closes the old one first. Config nodes (such as mqtt-broker, which hands
+// over its broker connection) are offered their predecessor too; they
+// always start before it closes, whatever TakeOver returns.
 type Successor interface {
 	TakeOver(prev Node) bool
 }
@@ -149,6 +151,10 @@ func (h *Host) Broker() Broker { return h.rt.opts.Broker }
 // BrokerAddr returns the network address of the embedded broker's TCP
 // listener, so that a broker config node can tell whether it points at it.
 func (h *Host) BrokerAddr() string { return h.rt.opts.BrokerAddr }
+
+// Outbox returns where and how mqtt-out keeps messages for unreachable
+// remote brokers.
+func (h *Host) Outbox() OutboxOptions { return h.rt.opts.Outbox }
 
 // Send passes m from this node's output port to the nodes wired to it. It
 // is how source nodes (mqtt-in, inject) inject messages; it runs the flow

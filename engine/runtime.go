@@ -35,6 +35,23 @@ type Options struct {
 	// ContextFlushInterval is how often persistent context changes are
 	// written behind; 1 s when zero.
 	ContextFlushInterval time.Duration
+	// Outbox configures the store-and-forward queues of mqtt-out nodes
+	// that publish to remote brokers.
+	Outbox OutboxOptions
+}
+
+// OutboxOptions configure the store-and-forward queues in which mqtt-out
+// keeps QoS 1 and 2 messages while a remote broker is unreachable.
+type OutboxOptions struct {
+	// Path is the SQLite file the queues live in (DATA/runnel.db); empty
+	// keeps them in memory, lost on restart.
+	Path string
+	// MaxMessages, MaxBytes and MaxAge bound each queue; when one is hit
+	// the oldest messages are dropped. Zero means the default (100,000
+	// messages, 64 MiB, 24 h); negative means no bound.
+	MaxMessages int
+	MaxBytes    int64
+	MaxAge      time.Duration
 }
 
 // Runtime runs one compiled graph at a time and replaces it on deploy.

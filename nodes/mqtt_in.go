@@ -11,6 +11,7 @@ import (
 
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/nodes/internal/remote"
 )
 
 // MQTTInConfig is the configuration of an mqtt-in node (Node-RED's "mqtt in").
@@ -37,6 +38,8 @@ type mqttIn struct {
 	h        *engine.Host
 	cfg      MQTTInConfig
 	qos      byte
+	remote   *MQTTBroker // the remote broker's config node; nil: the embedded broker
+	unwatch  func()      // stops following the remote connection's state
 	queue    chan engine.Delivery
 	done     chan struct{}
 	finished chan struct{}
@@ -75,10 +78,11 @@ func newMQTTIn(cfg *MQTTInConfig, h *engine.Host) (engine.Node, error) {
 	if err := broker.ValidFilter(filter); err != nil {
 		return nil, engine.ErrField("topic", err)
 	}
-	if err := checkBrokerRef(h, cfg.Broker); err != nil {
+	ref, err := brokerRef(h, cfg.Broker)
+	if err != nil {
 		return nil, err
 	}
-	return &mqttIn{h: h, cfg: *cfg, qos: cfg.QoS[0] - '0'}, nil
+	return &mqttIn{h: h, cfg: *cfg, qos: cfg.QoS[0] - '0', remote: ref}, nil
 }
 
 func cutShare(filter string) (string, bool) {
@@ -124,7 +128,7 @@ func (n *mqttIn) TakeOver(prev engine.Node) bool {
 	if !ok || p.sub == nil || p.sub.owner.Load() != p {
 		return false
 	}
-	if p.sub.topic != n.cfg.Topic || p.sub.qos != n.qos || p.sub.broker != n.h.Broker() {
+	if b, _ := pickBroker(n.h, n.remote); p.sub.topic != n.cfg.Topic || p.sub.qos != n.qos || b == nil || p.sub.broker != b {
 		return false
 	}
 	n.inherit = p.sub
@@ -134,9 +138,14 @@ func (n *mqttIn) TakeOver(prev engine.Node) bool {
 // Start subscribes (or takes over the predecessor's subscription) and
 // starts the goroutine that runs the flow.
 func (n *mqttIn) Start(ctx context.Context) error {
-	b := n.h.Broker()
+	b, rc := pickBroker(n.h, n.remote)
 	if b == nil {
 		return errors.New("no broker")
+	}
+	subscribed := engine.Status{Fill: "green", Shape: "dot", Text: "subscribed"}
+	if rc != nil {
+		// A remote broker: show the connection's state.
+		defer func() { n.unwatch = rc.Watch(func(s remote.State) { n.h.Status(s.Status()) }) }()
 	}
 	n.queue = make(chan engine.Delivery, queueSize)
 	n.done = make(chan struct{})
@@ -145,7 +154,9 @@ func (n *mqttIn) Start(ctx context.Context) error {
 	if n.inherit != nil {
 		n.sub, n.inherit = n.inherit, nil
 		n.sub.owner.Store(n)
-		n.h.Status(engine.Status{Fill: "green", Shape: "dot", Text: "subscribed"})
+		if rc == nil {
+			n.h.Status(subscribed)
+		}
 		return nil
 	}
 	sub := &inSubscription{topic: n.cfg.Topic, qos: n.qos, broker: b}
@@ -159,7 +170,9 @@ func (n *mqttIn) Start(ctx context.Context) error {
 	}
 	sub.cancel = cancel
 	n.sub = sub
-	n.h.Status(engine.Status{Fill: "green", Shape: "dot", Text: "subscribed"})
+	if rc == nil {
+		n.h.Status(subscribed)
+	}
 	return nil
 }
 
@@ -268,9 +281,17 @@ func (n *mqttIn) Close(ctx context.Context) error {
 		return nil
 	}
 	n.once.Do(func() {
-		// Unsubscribe unless a successor took the subscription over.
-		if n.sub != nil && n.sub.owner.CompareAndSwap(n, nil) && n.sub.cancel != nil {
-			n.sub.cancel()
+		if n.unwatch != nil {
+			n.unwatch()
+		}
+		// Unsubscribe unless a successor took the subscription over. The
+		// node keeps the subscription until the broker has confirmed
+		// (a remote broker may send messages until then), then lets go.
+		if n.sub != nil && n.sub.owner.Load() == n {
+			if n.sub.cancel != nil {
+				n.sub.cancel()
+			}
+			n.sub.owner.CompareAndSwap(n, nil)
 		}
 		// Wait for a message running on a publisher's goroutine to
 		// finish, and refuse the ones that were about to start.

@@ -1,12 +1,14 @@
 package nodes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"unsafe"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/nodes/internal/remote"
 )
 
 // MQTTOutConfig is the configuration of an mqtt-out node (Node-RED's "mqtt out").
@@ -19,8 +21,10 @@ type MQTTOutConfig struct {
 
 // mqttOut publishes each message it receives.
 type mqttOut struct {
-	h   *engine.Host
-	cfg MQTTOutConfig
+	h       *engine.Host
+	cfg     MQTTOutConfig
+	remote  *MQTTBroker // the remote broker's config node; nil: the embedded broker
+	unwatch func()
 }
 
 func init() {
@@ -33,7 +37,9 @@ func init() {
 		Help: `Publishes msg.payload to an MQTT topic.
 
 The topic is the node's topic, else msg.topic. QoS and retain are the node's, else msg.qos and msg.retain.
-A payload of bytes is published as it is, a string as UTF-8, null as an empty message, anything else as JSON.`,
+A payload of bytes is published as it is, a string as UTF-8, null as an empty message, anything else as JSON.
+On a remote broker, QoS 1 and 2 messages wait in a store-and-forward queue while the broker is unreachable
+and go out in order after reconnecting; QoS 0 messages are then dropped and counted.`,
 	}, newMQTTOut))
 }
 
@@ -41,15 +47,32 @@ func newMQTTOut(cfg *MQTTOutConfig, h *engine.Host) (engine.Node, error) {
 	if strings.ContainsAny(cfg.Topic, "+#") {
 		return nil, engine.ErrFieldf("topic", "topic %q must not contain + or #: those are for subscriptions", cfg.Topic)
 	}
-	if err := checkBrokerRef(h, cfg.Broker); err != nil {
+	ref, err := brokerRef(h, cfg.Broker)
+	if err != nil {
 		return nil, err
 	}
-	return &mqttOut{h: h, cfg: *cfg}, nil
+	return &mqttOut{h: h, cfg: *cfg, remote: ref}, nil
+}
+
+// Start follows a remote broker's connection state in the node's status.
+func (n *mqttOut) Start(ctx context.Context) error {
+	if _, rc := pickBroker(n.h, n.remote); rc != nil {
+		n.unwatch = rc.Watch(func(s remote.State) { n.h.Status(s.Status()) })
+	}
+	return nil
+}
+
+// Close stops following the connection state.
+func (n *mqttOut) Close(ctx context.Context) error {
+	if n.unwatch != nil {
+		n.unwatch()
+	}
+	return nil
 }
 
 // Receive publishes m.
 func (n *mqttOut) Receive(m *engine.Message, _ engine.Output) error {
-	b := n.h.Broker()
+	b, _ := pickBroker(n.h, n.remote)
 	if b == nil {
 		return errors.New("no broker")
 	}

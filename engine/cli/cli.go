@@ -193,6 +193,10 @@ type stack struct {
 func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options) (*stack, error) {
 	bo := broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker")}
 	c.brokerOptions(&bo)
+	if c.cfg != nil {
+		e := &c.cfg.Edge
+		opts.Outbox.MaxMessages, opts.Outbox.MaxBytes, opts.Outbox.MaxAge = e.QueueMaxMessages, int64(e.QueueMaxBytes), e.QueueMaxAge.Duration
+	}
 	b, err := broker.Start(bo)
 	if err != nil {
 		return nil, err
@@ -270,7 +274,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	live := editor.NewHub(editor.HubOptions{Logger: log.With("component", "editor")})
 	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError,
-		ContextBackend: contextBackend{db}})
+		ContextBackend: contextBackend{db}, Outbox: engine.OutboxOptions{Path: filepath.Join(*dataDir, dbName)}})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("%s: %w", filepath.Join(*dataDir, dbName), err)
@@ -351,6 +355,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		defer db.Close()
 		opts.ContextBackend = contextBackend{db}
+		opts.Outbox.Path = filepath.Join(*dataDir, dbName)
 	}
 	st, err := start(&c, log, doc, opts)
 	if err != nil {

@@ -1,0 +1,759 @@
+// Package remote connects the mqtt-in and mqtt-out nodes of one
+// mqtt-broker config node to a remote MQTT broker: one connection, shared
+// by those nodes, kept up with reconnects (exponential backoff with
+// jitter), with every subscription renewed after a reconnect and a
+// store-and-forward queue for the QoS 1 and 2 messages published while the
+// broker is unreachable.
+//
+// MQTT 3.1.1 (and 3.1) go through github.com/eclipse/paho.mqtt.golang,
+// MQTT 5 through github.com/eclipse/paho.golang's autopaho.
+//
+// Publishing keeps order: a QoS 1 or 2 message goes straight to the broker
+// when it is connected and nothing waits in the queue; otherwise it goes
+// to the back of the queue, which is sent, oldest first, after the next
+// connect. Messages that were sent but not acknowledged when the
+// connection dropped go back to the front of the queue, so that QoS 1's
+// at-least-once holds across reconnects and restarts (a broker may then
+// see such a message twice). QoS 0 messages are never queued: while the
+// broker is unreachable they are dropped and counted.
+package remote
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/nodes/internal/outbox"
+)
+
+// State is a connection's state.
+type State int
+
+// The states, as the nodes show them.
+const (
+	Connecting   State = iota // yellow ring "connecting"
+	Connected                 // green dot "connected"
+	Disconnected              // red ring "disconnected"
+)
+
+// Status returns how a node using the connection shows the state, as
+// Node-RED does.
+func (s State) Status() engine.Status {
+	switch s {
+	case Connected:
+		return engine.Status{Fill: "green", Shape: "dot", Text: "connected"}
+	case Disconnected:
+		return engine.Status{Fill: "red", Shape: "ring", Text: "disconnected"}
+	}
+	return engine.Status{Fill: "yellow", Shape: "ring", Text: "connecting"}
+}
+
+func (s State) String() string { return s.Status().Text }
+
+// Message is a message the connection publishes on (dis)connect: birth,
+// close and will.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+}
+
+// Options configure a connection.
+type Options struct {
+	// Name identifies the connection in log lines (the config node's id).
+	Name string
+	// URL is the broker's address: mqtt://host:port or mqtts://host:port
+	// (ws:// and wss:// for MQTT over WebSocket with MQTT 3.1.1).
+	URL string
+	// TLS is used for mqtts:// and wss://.
+	TLS *tls.Config
+	// Version is 3 (MQTT 3.1), 4 (3.1.1) or 5.
+	Version int
+	// ClientID is the client identifier; a random one when empty.
+	ClientID     string
+	KeepAlive    time.Duration
+	CleanSession bool
+	// Username and Password authenticate; never logged.
+	Username, Password string
+	// Birth is published after each connect, Close before a clean
+	// disconnect, and Will is the broker's last will; each may be nil.
+	Birth, Close, Will *Message
+	// Queue keeps the messages waiting for the broker; an in-memory queue
+	// with default bounds when nil. The connection closes it.
+	Queue outbox.Queue
+	// Backoff is the reconnect delay: exponential from MinBackoff to
+	// MaxBackoff with jitter (defaults 500 ms and 30 s).
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives the connection's log lines.
+	Logger *slog.Logger
+}
+
+// session is one protocol's client, connected or reconnecting.
+type session interface {
+	// publish sends a message and returns a function that waits for its
+	// acknowledgement. rejected reports a message the broker refused,
+	// which should not be retried.
+	publish(ctx context.Context, m *outbox.Message) (wait func(context.Context) (rejected bool, err error))
+	// subscribe subscribes to filters (filter to QoS).
+	subscribe(ctx context.Context, filters map[string]byte) error
+	unsubscribe(ctx context.Context, filter string) error
+	// close publishes the close message if connected, disconnects, and
+	// stops reconnecting.
+	close(ctx context.Context)
+}
+
+// Conn is a connection to a remote broker shared by the nodes of one
+// mqtt-broker config node. It implements engine.Broker.
+type Conn struct {
+	opts Options
+	log  *slog.Logger
+	sess session
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // the sender stopped
+
+	// sending
+	mu      sync.Mutex
+	online  bool
+	cur     session // set while online
+	curCtx  context.Context
+	curStop context.CancelFunc // cancels curCtx when the connection drops
+	gen     uint64             // bumped on every connect and disconnect
+	mem     []outbox.Message
+	memSent int   // mem[:memSent] are published and wait for acknowledgement
+	qSent   int64 // the queue's messages up to this seq are published (this gen)
+	closing bool
+	q       outbox.Queue
+	wake    chan struct{}
+	idle    chan struct{} // closed and replaced when the backlog empties
+
+	droppedQoS0 atomic.Uint64
+	rejected    atomic.Uint64
+	sent        atomic.Uint64
+
+	// subscriptions and status
+	smu      sync.RWMutex
+	subs     map[*sub]struct{}
+	filters  map[string]*filterRef
+	state    State
+	watchers map[*watcher]struct{}
+}
+
+type sub struct {
+	filter string // as subscribed, maybe $share/group/...
+	match  []string
+	qos    byte
+	fn     func(engine.Delivery)
+	last   atomic.Int64 // when a message last came, Unix nanoseconds
+}
+
+type filterRef struct {
+	n   int
+	qos byte
+}
+
+type watcher struct{ fn func(State) }
+
+// memMax bounds the messages sent but not yet acknowledged outside the
+// queue; beyond it new messages go to the queue.
+const memMax = 1024
+
+// batch is how many messages the sender has in flight at most.
+const batch = 128
+
+// Dial starts connecting to the broker in the background and returns the
+// connection, which reconnects until Close.
+func Dial(opts Options) (*Conn, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 500 * time.Millisecond
+	}
+	if opts.MaxBackoff <= opts.MinBackoff {
+		opts.MaxBackoff = max(30*time.Second, 2*opts.MinBackoff)
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = 60 * time.Second
+	}
+	if opts.Queue == nil {
+		opts.Queue = outbox.NewMemory(opts.Name, outbox.Limits{}, opts.Logger)
+	}
+	c := &Conn{
+		opts:     opts,
+		log:      opts.Logger,
+		q:        opts.Queue,
+		qSent:    math.MinInt64,
+		wake:     make(chan struct{}, 1),
+		idle:     make(chan struct{}),
+		done:     make(chan struct{}),
+		subs:     make(map[*sub]struct{}),
+		filters:  make(map[string]*filterRef),
+		watchers: make(map[*watcher]struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	var err error
+	switch opts.Version {
+	case 5:
+		c.sess, err = dialV5(c)
+	case 3, 4, 0:
+		c.sess, err = dialV3(c)
+	default:
+		err = fmt.Errorf("unsupported MQTT protocol version %d (want 3, 4 or 5)", opts.Version)
+	}
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	go c.sender()
+	return c, nil
+}
+
+// Watch calls fn with the connection's state now and on every change,
+// until cancel is called. fn must not block.
+func (c *Conn) Watch(fn func(State)) (cancel func()) {
+	w := &watcher{fn: fn}
+	c.smu.Lock()
+	c.watchers[w] = struct{}{}
+	st := c.state
+	c.smu.Unlock()
+	fn(st)
+	return func() {
+		c.smu.Lock()
+		delete(c.watchers, w)
+		c.smu.Unlock()
+	}
+}
+
+// State returns the connection's state.
+func (c *Conn) State() State {
+	c.smu.RLock()
+	defer c.smu.RUnlock()
+	return c.state
+}
+
+func (c *Conn) setState(s State) {
+	c.smu.Lock()
+	if c.state == s {
+		c.smu.Unlock()
+		return
+	}
+	c.state = s
+	ws := make([]*watcher, 0, len(c.watchers))
+	for w := range c.watchers {
+		ws = append(ws, w)
+	}
+	c.smu.Unlock()
+	for _, w := range ws {
+		w.fn(s)
+	}
+}
+
+// up is called by a session when it has connected: it renews the
+// subscriptions, publishes the birth message and starts sending. alive, if
+// not nil, reports whether that connection is still up (it may have dropped
+// while up was subscribing).
+func (c *Conn) up(s session, alive func() bool) {
+	if b := c.opts.Birth; b != nil && b.Topic != "" {
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		if _, err := s.publish(ctx, &outbox.Message{Topic: b.Topic, Payload: b.Payload, QoS: b.QoS, Retain: b.Retain})(ctx); err != nil {
+			c.log.Warn("remote broker: birth message not sent", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+		}
+		cancel()
+	}
+	c.mu.Lock()
+	if alive != nil && !alive() {
+		c.mu.Unlock()
+		return
+	}
+	c.online, c.cur = true, s
+	c.curCtx, c.curStop = context.WithCancel(c.ctx)
+	sctx := c.curCtx
+	c.gen++
+	c.mu.Unlock()
+	c.log.Info("remote broker connected", slog.String("broker", c.opts.Name), slog.String("url", c.opts.URL))
+	c.setState(Connected)
+	c.signal()
+	// Renew the subscriptions. A node that subscribes from now on sees
+	// the connection and subscribes itself; one that subscribed before
+	// is in the filter set read here.
+	if f := c.filterSet(); len(f) > 0 {
+		ctx, cancel := context.WithTimeout(sctx, 10*time.Second)
+		if err := s.subscribe(ctx, f); err != nil && sctx.Err() == nil {
+			c.log.Warn("remote broker: resubscribe failed", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+		}
+		cancel()
+	}
+}
+
+// down is called by a session when the connection dropped: the messages
+// sent but not acknowledged go back to the front of the queue.
+func (c *Conn) down(err error) {
+	c.mu.Lock()
+	was := c.online
+	c.online, c.cur = false, nil
+	if c.curStop != nil {
+		// Publishes waiting for an acknowledgement give up at once.
+		c.curStop()
+		c.curStop = nil
+	}
+	c.gen++
+	c.memSent, c.qSent = 0, math.MinInt64
+	if len(c.mem) > 0 {
+		if qerr := c.q.Prepend(c.mem); qerr != nil {
+			c.log.Error("remote broker: cannot queue unacknowledged messages", slog.String("broker", c.opts.Name), slog.Int("messages", len(c.mem)), slog.String("error", qerr.Error()))
+		}
+		c.mem = nil
+	}
+	c.mu.Unlock()
+	if was {
+		attrs := []any{slog.String("broker", c.opts.Name), slog.String("url", c.opts.URL)}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		c.log.Warn("remote broker disconnected", attrs...)
+	}
+	if c.ctx.Err() == nil {
+		c.setState(Disconnected)
+	}
+	c.signal()
+}
+
+func (c *Conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Publish publishes a message (engine.Broker): QoS 0 at once or not at all,
+// QoS 1 and 2 in order, through the queue when the broker is unreachable.
+func (c *Conn) Publish(topic string, payload []byte, qos byte, retain bool) error {
+	m := outbox.Message{Topic: topic, Payload: append([]byte(nil), payload...), QoS: qos, Retain: retain}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return errors.New("the connection to the remote broker is closed")
+	}
+	if qos == 0 {
+		s := c.cur
+		c.mu.Unlock()
+		if s == nil {
+			if c.droppedQoS0.Add(1) == 1 {
+				c.log.Warn("remote broker unreachable: QoS 0 messages are dropped (counted) until it is back; use QoS 1 or 2 to queue them",
+					slog.String("broker", c.opts.Name))
+			}
+			return nil
+		}
+		s.publish(c.ctx, &m)
+		return nil
+	}
+	var err error
+	if c.online && c.q.Stats().Messages == 0 && len(c.mem) < memMax {
+		m.Time = time.Now()
+		c.mem = append(c.mem, m)
+	} else {
+		err = c.q.Append(m)
+	}
+	c.mu.Unlock()
+	c.signal()
+	return err
+}
+
+// inflight is a batch the sender has published and the acker waits for.
+type inflight struct {
+	gen     uint64 // c.gen when it was sent: a newer one voids it
+	fromMem bool
+	ms      []outbox.Message
+	waits   []func(context.Context) (rejected bool, err error)
+	sctx    context.Context
+}
+
+// window is how many batches may wait for their acknowledgements at once.
+const window = 8
+
+// sender publishes the messages of mem, then of the queue, oldest first,
+// while the broker is connected, without waiting for acknowledgements (up
+// to window batches); the acker waits for them in order and removes what
+// was acknowledged. When a publish fails, everything not yet acknowledged
+// is sent again from the oldest, so order holds (a broker may see some
+// messages twice, as QoS 1 allows).
+func (c *Conn) sender() {
+	defer close(c.done)
+	acks := make(chan inflight, window)
+	ackerDone := make(chan struct{})
+	go c.acker(acks, ackerDone)
+	defer func() {
+		close(acks)
+		<-ackerDone
+	}()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	for {
+		select {
+		case <-c.wake:
+		case <-retry.C:
+		case <-c.ctx.Done():
+			return
+		}
+		for c.ctx.Err() == nil {
+			c.mu.Lock()
+			if !c.online {
+				c.mu.Unlock()
+				break
+			}
+			s, gen, sctx, after := c.cur, c.gen, c.curCtx, c.qSent
+			var ms []outbox.Message
+			fromMem := c.memSent < len(c.mem)
+			if fromMem {
+				k := min(len(c.mem)-c.memSent, batch)
+				ms = append(ms, c.mem[c.memSent:c.memSent+k]...)
+				c.memSent += k
+			}
+			c.mu.Unlock()
+			if !fromMem {
+				var err error
+				ms, err = c.q.Peek(after, batch)
+				if err != nil {
+					c.log.Error("remote broker: read the queue", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+					retry.Reset(time.Second)
+					break
+				}
+				if len(ms) == 0 {
+					c.checkIdle()
+					break
+				}
+				c.mu.Lock()
+				if c.gen != gen {
+					c.mu.Unlock()
+					continue
+				}
+				c.qSent = ms[len(ms)-1].Seq
+				c.mu.Unlock()
+			}
+			b := inflight{gen: gen, fromMem: fromMem, ms: ms, sctx: sctx, waits: make([]func(context.Context) (bool, error), len(ms))}
+			for i := range ms {
+				if sctx.Err() != nil {
+					break // the connection dropped: the acker finds a nil wait
+				}
+				b.waits[i] = s.publish(sctx, &ms[i])
+			}
+			select {
+			case acks <- b:
+			case <-c.ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// acker waits for the acknowledgements of the batches the sender
+// published, in order, and removes the acknowledged messages.
+func (c *Conn) acker(acks <-chan inflight, done chan<- struct{}) {
+	defer close(done)
+	for b := range acks {
+		err := c.await(b)
+		c.mu.Lock()
+		current := b.gen == c.gen
+		switch {
+		case err != nil:
+			if current {
+				// Send again from the oldest unacknowledged message; the
+				// batches behind this one are void.
+				c.log.Debug("remote broker: publish failed, will resend", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+				c.memSent, c.qSent = 0, math.MinInt64
+				c.gen++
+				if c.online {
+					time.AfterFunc(100*time.Millisecond, c.signal)
+				}
+			}
+		case !current:
+			// Sent over a connection that has dropped since: it is in the
+			// queue again and will be sent again.
+		case b.fromMem:
+			c.mem = c.mem[len(b.ms):]
+			c.memSent -= len(b.ms)
+			if len(c.mem) == 0 {
+				c.mem = nil
+			}
+		default:
+			// Under c.mu, so that no Prepend slips in below the seq.
+			if err := c.q.Remove(b.ms[len(b.ms)-1].Seq); err != nil {
+				c.log.Error("remote broker: remove sent messages from the queue", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+			}
+		}
+		c.mu.Unlock()
+		if err == nil && current {
+			c.sent.Add(uint64(len(b.ms)))
+			c.checkIdle()
+		}
+	}
+}
+
+var errNotSent = errors.New("not sent: the connection dropped")
+
+// await waits for every acknowledgement of a batch, in order.
+func (c *Conn) await(b inflight) error {
+	ctx, cancel := context.WithTimeout(b.sctx, 30*time.Second)
+	defer cancel()
+	for i, w := range b.waits {
+		if w == nil {
+			return errNotSent
+		}
+		rejected, err := w(ctx)
+		if rejected {
+			c.rejected.Add(1)
+			c.log.Error("remote broker refused a message: dropped", slog.String("broker", c.opts.Name), slog.String("topic", b.ms[i].Topic), slog.String("error", err.Error()))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkIdle wakes Flush callers when nothing is waiting to be sent.
+func (c *Conn) checkIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.mem) == 0 && c.q.Stats().Messages == 0 {
+		close(c.idle)
+		c.idle = make(chan struct{})
+	}
+}
+
+// Flush waits until every queued message has been sent and acknowledged,
+// or ctx ends.
+func (c *Conn) Flush(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		empty := len(c.mem) == 0 && c.q.Stats().Messages == 0
+		idle := c.idle
+		c.mu.Unlock()
+		if empty {
+			return nil
+		}
+		c.signal()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Stats count a connection's messages.
+type Stats struct {
+	// Queue is the store-and-forward queue.
+	Queue outbox.Stats
+	// InFlight are the messages sent but not yet acknowledged.
+	InFlight int
+	// Sent counts QoS 1 and 2 messages acknowledged by the broker.
+	Sent uint64
+	// DroppedQoS0 counts QoS 0 messages dropped while disconnected.
+	DroppedQoS0 uint64
+	// Rejected counts messages the broker refused (MQTT 5), dropped.
+	Rejected uint64
+}
+
+// Stats returns the connection's counters.
+func (c *Conn) Stats() Stats {
+	c.mu.Lock()
+	inflight := len(c.mem)
+	c.mu.Unlock()
+	return Stats{Queue: c.q.Stats(), InFlight: inflight, Sent: c.sent.Load(),
+		DroppedQoS0: c.droppedQoS0.Load(), Rejected: c.rejected.Load()}
+}
+
+// Close sends what it can while ctx allows, keeps the rest in the queue,
+// publishes the close message, disconnects and closes the queue.
+func (c *Conn) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closing = true
+	online := c.online
+	c.mu.Unlock()
+	if online {
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c.Flush(fctx)
+		cancel()
+	}
+	c.sess.close(ctx)
+	c.cancel()
+	<-c.done
+	c.mu.Lock()
+	c.memSent, c.qSent = 0, math.MinInt64
+	if len(c.mem) > 0 {
+		if err := c.q.Prepend(c.mem); err != nil {
+			c.log.Error("remote broker: cannot queue unacknowledged messages", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
+		}
+		c.mem = nil
+	}
+	st := c.q.Stats()
+	c.mu.Unlock()
+	if st.Messages > 0 {
+		if _, mem := c.q.(*outbox.Memory); mem {
+			c.log.Warn("remote broker: queued messages lost on close (no data directory)", slog.String("broker", c.opts.Name), slog.Int("messages", st.Messages))
+		} else {
+			c.log.Info("remote broker: messages kept in the queue for the next start", slog.String("broker", c.opts.Name), slog.Int("messages", st.Messages))
+		}
+	}
+	return c.q.Close()
+}
+
+// Subscribe calls fn for every message matching filter (engine.Broker).
+// The subscription is renewed after every reconnect.
+func (c *Conn) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (func(), error) {
+	m := filter
+	if strings.HasPrefix(m, "$share/") {
+		if i := strings.IndexByte(m[len("$share/"):], '/'); i > 0 {
+			m = m[len("$share/")+i+1:]
+		}
+	}
+	s := &sub{filter: filter, match: strings.Split(m, "/"), qos: qos, fn: fn}
+	c.smu.Lock()
+	c.subs[s] = struct{}{}
+	f := c.filters[filter]
+	renew := f == nil || qos > f.qos
+	if f == nil {
+		f = &filterRef{qos: qos}
+		c.filters[filter] = f
+	}
+	f.n++
+	f.qos = max(f.qos, qos)
+	q := f.qos
+	c.smu.Unlock()
+	if renew {
+		c.mu.Lock()
+		sess := c.cur
+		c.mu.Unlock()
+		if sess != nil {
+			go func() {
+				ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+				defer cancel()
+				if err := sess.subscribe(ctx, map[string]byte{filter: q}); err != nil && c.ctx.Err() == nil {
+					c.log.Warn("remote broker: subscribe failed", slog.String("broker", c.opts.Name), slog.String("topic", filter), slog.String("error", err.Error()))
+				}
+			}()
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { c.unsubscribe(s) }) }, nil
+}
+
+// unsubscribe removes a subscription. When it is the filter's last, the
+// broker is told first and answers before the handler goes, so that the
+// messages the broker sent until then are still handled (and acknowledged
+// only then): a runner that stops hands its share of a shared
+// subscription to the others without dropping what was on its way.
+func (c *Conn) unsubscribe(s *sub) {
+	c.smu.Lock()
+	f := c.filters[s.filter]
+	last := false
+	if f != nil {
+		f.n--
+		if f.n <= 0 {
+			delete(c.filters, s.filter)
+			last = true
+		}
+	}
+	c.smu.Unlock()
+	if last {
+		c.mu.Lock()
+		sess, sctx := c.cur, c.curCtx
+		c.mu.Unlock()
+		if sess != nil {
+			ctx, cancel := context.WithTimeout(sctx, 5*time.Second)
+			if err := sess.unsubscribe(ctx, s.filter); err != nil && sctx.Err() == nil {
+				c.log.Warn("remote broker: unsubscribe failed", slog.String("broker", c.opts.Name), slog.String("topic", s.filter), slog.String("error", err.Error()))
+			}
+			cancel()
+			// Messages the broker sent before the unsubscribe may still be
+			// on their way through the client (paho.golang hands them over
+			// after the UNSUBACK): keep handling them until the
+			// subscription has been quiet for a moment.
+			const quiet, most = 100 * time.Millisecond, 2 * time.Second
+			for end := time.Now().Add(most); time.Now().Before(end); {
+				idle := time.Since(time.Unix(0, s.last.Load()))
+				if idle >= quiet || sctx.Err() != nil {
+					break
+				}
+				time.Sleep(quiet - idle)
+			}
+		}
+	}
+	c.smu.Lock()
+	delete(c.subs, s)
+	c.smu.Unlock()
+}
+
+func (c *Conn) filterSet() map[string]byte {
+	c.smu.RLock()
+	defer c.smu.RUnlock()
+	out := make(map[string]byte, len(c.filters))
+	for f, r := range c.filters {
+		out[f] = r.qos
+	}
+	return out
+}
+
+// deliver hands an incoming message to every matching subscription.
+func (c *Conn) deliver(topic string, payload []byte, qos byte, retain bool) {
+	c.smu.RLock()
+	var fns []func(engine.Delivery)
+	var now int64
+	for s := range c.subs {
+		if matches(s.match, topic) {
+			fns = append(fns, s.fn)
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
+			s.last.Store(now)
+		}
+	}
+	c.smu.RUnlock()
+	d := engine.Delivery{Topic: topic, Payload: payload, QoS: qos, Retain: retain}
+	for _, fn := range fns {
+		fn(d)
+	}
+}
+
+// matches reports whether topic matches the filter's levels.
+func matches(filter []string, topic string) bool {
+	if strings.HasPrefix(topic, "$") && len(filter) > 0 && (filter[0] == "+" || filter[0] == "#") {
+		return false
+	}
+	for i, f := range filter {
+		if f == "#" {
+			return true
+		}
+		j := strings.IndexByte(topic, '/')
+		level := topic
+		if j >= 0 {
+			level = topic[:j]
+		}
+		if f != "+" && f != level {
+			return false
+		}
+		if j < 0 {
+			// "a/#" matches "a" too.
+			return i == len(filter)-1 || i == len(filter)-2 && filter[i+1] == "#"
+		}
+		topic = topic[j+1:]
+	}
+	return false
+}
