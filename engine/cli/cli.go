@@ -99,6 +99,7 @@ type common struct {
 	cpuProfile string
 	procs      int
 	fs         *flag.FlagSet
+	persist    string // the broker's database file; "": in memory
 }
 
 // defaultProcs is how many OS threads run Go code at once unless --procs
@@ -180,7 +181,7 @@ type stack struct {
 // start starts the broker and deploys doc on a runtime made with opts
 // (whose OnStatus, OnDebug and OnError the caller may set).
 func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options) (*stack, error) {
-	b, err := broker.Start(broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker")})
+	b, err := broker.Start(broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker"), Persist: c.persist})
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +241,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	c.persist = filepath.Join(*dataDir, dbName)
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -282,7 +284,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var c common
 	c.register(fs)
 	watch := fs.Duration("watch", time.Second, "how often to check FLOWFILE for changes, which are deployed as they are saved (0: never)")
-	dataDir := fs.String("data", "", "`directory` for the persistent context store (DIR/"+dbName+"); without it the persistent store lasts only as long as the process")
+	dataDir := fs.String("data", "", "`directory` for the persistent context store and the broker's retained messages and persistent sessions (DIR/"+dbName+"); without it they last only as long as the process")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -311,6 +313,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		defer db.Close()
 		opts.ContextBackend = contextBackend{db}
+		c.persist = filepath.Join(*dataDir, dbName)
 	}
 	st, err := start(&c, log, doc, opts)
 	if err != nil {
