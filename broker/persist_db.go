@@ -692,8 +692,9 @@ func (d *pdb) recover(now, maxExpiry int64) (*recovered, error) {
 	// mochi resends a session's queue sorted by the low 16 bits of each
 	// message's Created (unix seconds), so messages of the same second
 	// would go out in random order. Restored messages get consecutive
-	// Created values in their stored order, ending now, so that they go
-	// out in the order they came in.
+	// Created values in their stored order, ending a second before now
+	// (so that messages queued after recovery sort after them), so that
+	// they go out in the order they came in.
 	clients := make([]string, 0, len(perClient))
 	for c := range perClient {
 		clients = append(clients, c)
@@ -702,7 +703,7 @@ func (d *pdb) recover(now, maxExpiry int64) (*recovered, error) {
 	for _, c := range clients {
 		ms := perClient[c]
 		n := int64(len(ms))
-		base := now - n + 1
+		base := now - n
 		if base&0xffff+n-1 > 0xffff {
 			base += 0x10000 - base&0xffff // keep the run inside one 16-bit window
 		}
