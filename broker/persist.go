@@ -114,7 +114,7 @@ func (h *persistHook) Provides(b byte) bool {
 	case mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnWillSent,
 		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnPublished,
 		mqtt.OnRetainMessage, mqtt.OnRetainedExpired, mqtt.OnQosPublish, mqtt.OnQosComplete,
-		mqtt.OnQosDropped, mqtt.OnClientExpired,
+		mqtt.OnQosDropped, mqtt.OnClientExpired, mqtt.OnPacketRead,
 		mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
 		mqtt.StoredRetainedMessages, mqtt.StoredSysInfo:
 		return true
@@ -322,24 +322,22 @@ func (h *persistHook) abandon(cl *mqtt.Client) {
 // OnQosPublish stores a message sent or queued to a persistent session.
 // Acknowledgements of inbound messages (PUBACK, PUBREC) are not stored: a
 // PUBACK is deleted as soon as it is written, and the message behind a
-// PUBREC has already been delivered. Resends are already stored.
+// PUBREC has already been delivered. Resends (DUP set; mochi clears DUP on
+// every new delivery) are already stored.
 func (h *persistHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, resends int) {
-	if pk.FixedHeader.Type != packets.Publish {
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup {
 		return
 	}
 	s := h.session(cl.ID)
 	if s == nil {
 		return
 	}
+	// Queued under the session's lock, so that the writes of one packet
+	// id reach the writer in the order of the stored set's changes.
 	s.mu.Lock()
-	_, dup := s.stored[pk.PacketID]
-	if !dup {
-		s.stored[pk.PacketID] = struct{}{}
-	}
+	s.stored[pk.PacketID] = struct{}{}
+	h.w.send(pop{kind: opInflight, client: cl.ID, packetID: pk.PacketID, pk: pk})
 	s.mu.Unlock()
-	if !dup {
-		h.w.send(pop{kind: opInflight, client: cl.ID, packetID: pk.PacketID, pk: pk})
-	}
 }
 
 // OnQosComplete deletes a stored message that its receiver acknowledged.
@@ -347,6 +345,20 @@ func (h *persistHook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) { h.unst
 
 // OnQosDropped deletes a stored message that mochi dropped.
 func (h *persistHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) { h.unstore(cl, pk.PacketID) }
+
+// OnPacketRead catches acknowledgements that mochi does not report: a
+// message held back while the client's receive maximum was reached is
+// dropped from mochi's inflight map as soon as it is written, so its
+// PUBACK or PUBCOMP finds nothing there and OnQosComplete is not called.
+func (h *persistHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if t := pk.FixedHeader.Type; t != packets.Puback && t != packets.Pubcomp {
+		return pk, nil
+	}
+	if _, ok := cl.State.Inflight.Get(pk.PacketID); !ok {
+		h.unstore(cl, pk.PacketID)
+	}
+	return pk, nil
+}
 
 func (h *persistHook) unstore(cl *mqtt.Client, id uint16) {
 	if cl.IsTakenOver() {
@@ -357,12 +369,18 @@ func (h *persistHook) unstore(cl *mqtt.Client, id uint16) {
 		return
 	}
 	s.mu.Lock()
-	_, ok := s.stored[id]
-	delete(s.stored, id)
-	s.mu.Unlock()
-	if ok {
-		h.w.send(pop{kind: opUninflight, client: cl.ID, packetID: id})
+	defer s.mu.Unlock()
+	if _, ok := s.stored[id]; !ok {
+		return
 	}
+	// mochi frees the packet id before it calls this hook: if a new
+	// message took the id meanwhile, its row replaces this one's, and the
+	// id's row must stay.
+	if _, reused := cl.State.Inflight.Get(id); reused {
+		return
+	}
+	delete(s.stored, id)
+	h.w.send(pop{kind: opUninflight, client: cl.ID, packetID: id})
 }
 
 // wanted reports whether a persistent subscription with QoS above 0 may

@@ -318,14 +318,50 @@ func (d *pdb) exec(tx *sql.Tx, stmts *[numOps]*sql.Stmt, op *pop) error {
 	return err
 }
 
+// inflightKey names a queued message.
+type inflightKey struct {
+	client string
+	id     uint16
+}
+
+// coalesce marks the writes of a batch that need not run: a message queued
+// and acknowledged within the batch (an online subscriber is usually that
+// quick) is not inserted; the delete stays, for an older row of the same
+// packet id that the insert would have replaced.
+func coalesce(batch []pop, skip []bool, queued map[inflightKey]int) {
+	clear(queued)
+	for i := range batch {
+		op := &batch[i]
+		switch op.kind {
+		case opInflight:
+			queued[inflightKey{op.client, op.packetID}] = i
+		case opUninflight:
+			k := inflightKey{op.client, op.packetID}
+			if j, ok := queued[k]; ok {
+				skip[j] = true
+				delete(queued, k)
+			}
+		case opDeleteSession:
+			for k := range queued {
+				if k.client == op.client {
+					delete(queued, k)
+				}
+			}
+		}
+	}
+}
+
 // apply writes a batch in one transaction.
-func (d *pdb) apply(batch []pop, log *slog.Logger) error {
+func (d *pdb) apply(batch []pop, skip []bool, log *slog.Logger) error {
 	tx, err := d.db.Begin()
 	if err != nil {
 		return fmt.Errorf("persist: write %s: %w", d.path, err)
 	}
 	var stmts [numOps]*sql.Stmt
 	for i := range batch {
+		if skip[i] {
+			continue
+		}
 		if err := d.exec(tx, &stmts, &batch[i]); err != nil {
 			// One bad write must not lose the others.
 			log.Error("persist: write", "file", d.path, "op", batch[i].kind, "client", batch[i].client, "error", err)
@@ -401,6 +437,8 @@ func (w *pwriter) stop() {
 func (w *pwriter) run() {
 	defer close(w.done)
 	batch := make([]pop, 0, maxBatch)
+	skip := make([]bool, maxBatch)
+	queued := map[inflightKey]int{}
 	for op := range w.ch {
 		batch = append(batch[:0], op)
 	drain:
@@ -415,7 +453,9 @@ func (w *pwriter) run() {
 				break drain
 			}
 		}
-		err := w.db.apply(batch, w.log)
+		clear(skip)
+		coalesce(batch, skip, queued)
+		err := w.db.apply(batch, skip[:len(batch)], w.log)
 		if err != nil {
 			w.log.Error("persist: lost a batch of writes", "writes", len(batch), "error", err)
 		}

@@ -139,7 +139,7 @@ func count(t *testing.T, file, table string) int {
 
 // waitClientGone waits until the broker forgot a disconnected client, so
 // that its state is final.
-func waitClientGone(t *testing.T, b *Broker, id string) {
+func waitClientGone(t testing.TB, b *Broker, id string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -213,6 +213,8 @@ func TestPersistSession(t *testing.T) {
 	if !sub.connack.SessionPresent {
 		t.Fatal("session not present after restart")
 	}
+	// The queue first, then a marker published now: nothing else came.
+	sub.waitUntil(t, want[len(want)-1])
 	pub = connect(t, b.Addr(), "pub", true, 0)
 	pub.publish(t, "q/end", "end", 1, false)
 	want = append(want, "q/end end")
@@ -220,11 +222,31 @@ func TestPersistSession(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %d messages:\n%q\nwant %d:\n%q", len(got), got, len(want), want)
 	}
+	// Every PUBACK processed: mochi's queue for the session is empty.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cl, ok := b.srv.Clients.Get("keeper")
+		if !ok {
+			t.Fatal("session gone")
+		}
+		if cl.State.Inflight.Len() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages unacknowledged", cl.State.Inflight.Len())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	sub.disconnect(t)
 	pub.disconnect(t)
 	b.Close()
 	if n := count(t, file, "broker_inflight"); n != 0 {
-		t.Errorf("%d messages still stored after they were acknowledged", n)
+		db, _ := sql.Open("sqlite", "file:"+file)
+		var c, topic, payload string
+		var id int
+		db.QueryRow("SELECT client_id, packet_id, topic, payload FROM broker_inflight").Scan(&c, &id, &topic, &payload)
+		db.Close()
+		t.Errorf("%d messages still stored after they were acknowledged, such as %s %d %s %s", n, c, id, topic, payload)
 	}
 	if n := count(t, file, "broker_subscriptions"); n != 1 {
 		t.Errorf("%d subscriptions stored, want 1", n)
