@@ -9,11 +9,19 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 )
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // rawConn is a minimal MQTT 3.1.1 client over TCP for the benchmarks:
 // mochi's codec, buffered, Nagle off. One goroutine may read while another
@@ -204,7 +212,7 @@ func BenchmarkQoS1Relay(b *testing.B) {
 			}
 			n := b.N / c.pubs * c.pubs
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), cpuTime()
 			done := make(chan struct{})
 			go func() { consume(b, sub, n); close(done) }()
 			var wg sync.WaitGroup
@@ -214,6 +222,7 @@ func BenchmarkQoS1Relay(b *testing.B) {
 			wg.Wait()
 			<-done
 			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msg/s")
+			b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(n), "cpu-µs/msg")
 			b.StopTimer()
 			for _, pub := range pubs {
 				pub.close()
@@ -242,7 +251,7 @@ func BenchmarkQoS1Offline(b *testing.B) {
 			}
 			defer br.Close()
 			pub, _ := dialRaw(b, br.Addr(), "pub", true)
-			var total time.Duration
+			var total, cpuTotal time.Duration
 			for i := range b.N {
 				b.StopTimer()
 				id := fmt.Sprint("offline-", i)
@@ -253,9 +262,10 @@ func BenchmarkQoS1Offline(b *testing.B) {
 				sub.close()
 				waitClientGone(b, br, id)
 				b.StartTimer()
-				start := time.Now()
+				start, cpu := time.Now(), cpuTime()
 				publishQoS1(b, pub, "bench/t", n, 100)
 				total += time.Since(start)
+				cpuTotal += cpuTime() - cpu
 				b.StopTimer()
 				// Drain and end the session.
 				sub, _ = dialRaw(b, br.Addr(), id, false)
@@ -266,6 +276,7 @@ func BenchmarkQoS1Offline(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "msg/s")
+			b.ReportMetric(float64(cpuTotal)/1e3/float64(n*b.N), "cpu-µs/msg")
 		})
 	}
 }
