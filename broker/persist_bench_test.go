@@ -267,12 +267,10 @@ func BenchmarkQoS1Offline(b *testing.B) {
 				total += time.Since(start)
 				cpuTotal += cpuTime() - cpu
 				b.StopTimer()
-				// Drain and end the session.
-				sub, _ = dialRaw(b, br.Addr(), id, false)
-				consume(b, sub, n)
-				sub.close()
+				// End the session and its queue.
 				sub, _ = dialRaw(b, br.Addr(), id, true)
 				sub.close()
+				waitClientGone(b, br, id)
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "msg/s")
