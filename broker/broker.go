@@ -40,6 +40,13 @@ type Options struct {
 	TLS TLSFiles
 	// Limits bound what clients may do; nil means DefaultLimits().
 	Limits *Limits
+
+	// Persist is the SQLite database file (Runnel's DATA/runnel.db) in
+	// which the broker keeps retained messages and persistent sessions
+	// with their subscriptions and undelivered QoS 1 and 2 messages, so
+	// that they survive a restart, also after a kill; its tables are
+	// prefixed broker_. Empty: the broker keeps them in memory only.
+	Persist string
 }
 
 // Broker is a running embedded broker. It implements engine.Broker.
@@ -57,7 +64,7 @@ var _ engine.Broker = (*Broker)(nil)
 
 // Start starts a broker with the given options. It returns once the
 // listener is bound, so that clients can connect straight away.
-func Start(opts Options) (*Broker, error) {
+func Start(opts Options) (b *Broker, err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -106,8 +113,24 @@ func Start(opts Options) (*Broker, error) {
 	if err := srv.AddHook(ns, nil); err != nil {
 		return nil, fmt.Errorf("broker: add subscriptions hook: %w", err)
 	}
+	// Persistence goes after the hooks that may refuse a publish and
+	// before the flows hook: see persistHook.OnPublish.
+	if opts.Persist != "" {
+		ph, err := newPersistHook(opts.Persist, srv, log)
+		if err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+		defer func() {
+			if b == nil {
+				ph.Stop() // start-up failed
+			}
+		}()
+		if err := srv.AddHook(ph, nil); err != nil {
+			return nil, fmt.Errorf("broker: add persistence hook: %w", err)
+		}
+	}
 	// The flows hook goes last: see flowSubs.OnPublish.
-	b := &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}, flowsACL: auth.flows}
+	b = &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}, flowsACL: auth.flows}
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}

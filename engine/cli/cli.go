@@ -109,6 +109,7 @@ type common struct {
 	// credentialSecret is [edge] credential_secret from the configuration
 	// file; RUNNEL_CREDENTIAL_SECRET wins over it (see credentialSecret).
 	credentialSecret string
+	persist          string // the broker's database file; "": in memory
 }
 
 // defaultProcs is how many OS threads run Go code at once unless --procs
@@ -191,7 +192,7 @@ type stack struct {
 // start starts the broker and deploys doc on a runtime made with opts
 // (whose OnStatus, OnDebug and OnError the caller may set).
 func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options) (*stack, error) {
-	bo := broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker")}
+	bo := broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker"), Persist: c.persist}
 	c.brokerOptions(&bo)
 	if c.cfg != nil {
 		e := &c.cfg.Edge
@@ -268,6 +269,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	c.persist = filepath.Join(*dataDir, dbName)
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -318,7 +320,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var c common
 	c.register(fs)
 	watch := fs.Duration("watch", time.Second, "how often to check FLOWFILE for changes, which are deployed as they are saved (0: never)")
-	dataDir := fs.String("data", "", "`directory` for the persistent context store (DIR/"+dbName+"); without it the persistent store lasts only as long as the process")
+	dataDir := fs.String("data", "", "`directory` for the persistent context store, the broker's retained messages and persistent sessions, and the store-and-forward queues (DIR/"+dbName+"); without it they last only as long as the process")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -356,6 +358,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		defer db.Close()
 		opts.ContextBackend = contextBackend{db}
 		opts.Outbox.Path = filepath.Join(*dataDir, dbName)
+		c.persist = filepath.Join(*dataDir, dbName)
 	}
 	st, err := start(&c, log, doc, opts)
 	if err != nil {
