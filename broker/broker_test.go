@@ -30,9 +30,12 @@ func TestMatchTopic(t *testing.T) {
 		{"a/b", "a/bc", false},
 		{"/a", "/a", true},
 		{"+/a", "/a", true},
+		{"a/b/c", "a/b", false},
+		{"a//b", "a//b", true},
+		{"a/+", "a/b/c", false},
 	}
 	for _, c := range cases {
-		if got := matchTopic(strings.Split(c.filter, "/"), c.topic); got != c.want {
+		if got := MatchTopic(strings.Split(c.filter, "/"), c.topic); got != c.want {
 			t.Errorf("match(%q, %q) = %v, want %v", c.filter, c.topic, got, c.want)
 		}
 	}

@@ -399,7 +399,7 @@ func (h *persistHook) wanted(topic string) bool {
 	w := false
 	for i := range *subs {
 		s := &(*subs)[i]
-		if s.qos > 0 && matchTopic(s.levels, topic) {
+		if s.qos > 0 && MatchTopic(s.levels, topic) {
 			w = true
 			break
 		}

@@ -56,7 +56,7 @@ func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	}
 	if subs := f.subs.Load(); subs != nil {
 		for _, s := range *subs {
-			if matchTopic(s.levels, pk.TopicName) {
+			if MatchTopic(s.levels, pk.TopicName) {
 				s.deliver(pk, cl.Net.Inline)
 			}
 		}
@@ -108,10 +108,10 @@ func (f *flowSubs) remove(s *flowSub) {
 	f.subs.Store(&next)
 }
 
-// matchTopic reports whether topic matches a filter split into levels,
-// without allocating. Wildcards at the first level do not match topics
+// MatchTopic reports whether topic matches a filter split into levels
+// (strings.Split(filter, "/")), without allocating. Wildcards at the first level do not match topics
 // that start with '$' (MQTT 3.1.1 section 4.7.2).
-func matchTopic(levels []string, topic string) bool {
+func MatchTopic(levels []string, topic string) bool {
 	if len(topic) > 0 && topic[0] == '$' && len(levels) > 0 && (levels[0] == "+" || levels[0] == "#") {
 		return false
 	}

@@ -157,7 +157,7 @@ test('tabs: rename, disable, remove; config nodes shared through their panel; in
   await page.locator('#node-config-input-broker').fill('127.0.0.1')
   await page.locator('#node-config-input-port').fill(String(server.mqttPort))
   await shot(page, '16-config-tray')
-  await page.getByTestId('tray').getByRole('button', { name: 'Add' }).click()
+  await page.getByTestId('tray').getByRole('button', { name: 'Add', exact: true }).click()
   // Back in the mqtt in's tray, the new broker is chosen.
   const brokerSel = page.locator('#node-input-broker')
   await until(3000, 'the new broker chosen', async () => (await brokerSel.inputValue()) !== '')

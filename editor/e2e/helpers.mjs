@@ -2,6 +2,7 @@
 // loopback ports with a temporary data directory, Debian's Chromium driven by
 // playwright-core, and Debian's mosquitto_pub / mosquitto_sub. Every wait is
 // bounded; only processes started here are stopped, by their PID.
+import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -224,4 +225,15 @@ export async function wire(page, a, b, port = 0) {
   const out = page.locator(`.react-flow__node[data-id="${a}"] .react-flow__handle[data-handleid="o${port}"]`)
   const inp = page.locator(`.react-flow__node[data-id="${b}"] .react-flow__handle[data-handleid="i"]`)
   await out.dragTo(inp)
+}
+
+// budget checks a timing budget. Timings depend on what else the machine
+// is doing, so by default a miss is reported, not failed: the figures are
+// measured by hand with RUNNEL_PERF_BUDGETS=1, which makes a miss fail.
+export function budget(ok, what) {
+  if (process.env.RUNNEL_PERF_BUDGETS === '1') {
+    assert.ok(ok, what)
+    return
+  }
+  console.log(`# perf budget ${ok ? 'met' : 'MISSED (not enforced; RUNNEL_PERF_BUDGETS=1 enforces it)'}: ${what}`)
 }

@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/nodes/internal/outbox"
 )
@@ -717,7 +718,7 @@ func (c *Conn) deliver(topic string, payload []byte, qos byte, retain bool) {
 	var fns []func(engine.Delivery)
 	var now int64
 	for s := range c.subs {
-		if matches(s.match, topic) {
+		if broker.MatchTopic(s.match, topic) {
 			fns = append(fns, s.fn)
 			if now == 0 {
 				now = time.Now().UnixNano()
@@ -730,30 +731,4 @@ func (c *Conn) deliver(topic string, payload []byte, qos byte, retain bool) {
 	for _, fn := range fns {
 		fn(d)
 	}
-}
-
-// matches reports whether topic matches the filter's levels.
-func matches(filter []string, topic string) bool {
-	if strings.HasPrefix(topic, "$") && len(filter) > 0 && (filter[0] == "+" || filter[0] == "#") {
-		return false
-	}
-	for i, f := range filter {
-		if f == "#" {
-			return true
-		}
-		j := strings.IndexByte(topic, '/')
-		level := topic
-		if j >= 0 {
-			level = topic[:j]
-		}
-		if f != "+" && f != level {
-			return false
-		}
-		if j < 0 {
-			// "a/#" matches "a" too.
-			return i == len(filter)-1 || i == len(filter)-2 && filter[i+1] == "#"
-		}
-		topic = topic[j+1:]
-	}
-	return false
 }

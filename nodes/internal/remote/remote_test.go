@@ -1,37 +1,9 @@
 package remote
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
-
-func TestMatches(t *testing.T) {
-	cases := []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"a/b", "a/b", true},
-		{"a/b", "a/c", false},
-		{"a/+", "a/b", true},
-		{"a/+", "a/b/c", false},
-		{"a/#", "a", true},
-		{"a/#", "a/b/c", true},
-		{"#", "a/b", true},
-		{"#", "$SYS/x", false},
-		{"+/b", "$SYS/b", false},
-		{"sensors/+/data", "sensors/dev1/data", true},
-		{"sensors/+/data", "sensors/dev1", false},
-		{"a/b/c", "a/b", false},
-		{"+", "", true},
-		{"a//b", "a//b", true},
-	}
-	for _, c := range cases {
-		if got := matches(strings.Split(c.filter, "/"), c.topic); got != c.want {
-			t.Errorf("matches(%q, %q) = %v, want %v", c.filter, c.topic, got, c.want)
-		}
-	}
-}
 
 func TestBackoff(t *testing.T) {
 	min, max := 500*time.Millisecond, 30*time.Second
