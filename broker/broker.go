@@ -4,7 +4,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -245,8 +244,10 @@ type connLog struct {
 
 func (h *connLog) ID() string { return "runnel-connlog" }
 
+// Provides is asked for every hook and event, on every publish: a switch,
+// not a slice search.
 func (h *connLog) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnDisconnect}, []byte{b})
+	return b == mqtt.OnConnect || b == mqtt.OnDisconnect
 }
 
 func (h *connLog) OnConnect(cl *mqtt.Client, pk packets.Packet) error {

@@ -13,11 +13,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/mochi-mqtt/server/v2/system"
+
+	"github.com/runnel-io/runnel/engine"
 )
 
 // BrokerInfo is the broker as GET /metrics and GET /healthz see it;
@@ -120,10 +123,21 @@ func (a *API) writeNodeMetrics(w io.Writer) {
 		in, out, errs uint64
 	}
 	var rows []row
+	type measured struct {
+		labels string
+		m      engine.Metric
+	}
+	var extra []measured
 	seen := map[string]bool{}
 	for _, n := range g.Document().Nodes {
 		if n == nil || seen[n.ID] {
 			continue
+		}
+		labels := `{id="` + labelValue(n.ID) + `",type="` + labelValue(n.Type) + `",flow="` + labelValue(n.Z) + `"}`
+		if m, ok := g.Node(n.ID).(engine.Measurer); ok {
+			for _, x := range m.Metrics() {
+				extra = append(extra, measured{labels, x})
+			}
 		}
 		if t, ok := a.opts.Registry.Lookup(n.Type); !ok || t.Config {
 			continue
@@ -133,10 +147,7 @@ func (a *API) writeNodeMetrics(w io.Writer) {
 			continue
 		}
 		seen[n.ID] = true
-		rows = append(rows, row{
-			labels: `{id="` + labelValue(n.ID) + `",type="` + labelValue(n.Type) + `",flow="` + labelValue(n.Z) + `"}`,
-			in:     st.In, out: st.Out, errs: st.Errors,
-		})
+		rows = append(rows, row{labels: labels, in: st.In, out: st.Out, errs: st.Errors})
 	}
 	for _, r := range rows {
 		metrics.WriteCounterUint64(w, "runnel_node_messages_in_total"+r.labels, r.in)
@@ -146,6 +157,16 @@ func (a *API) writeNodeMetrics(w io.Writer) {
 	}
 	for _, r := range rows {
 		metrics.WriteCounterUint64(w, "runnel_node_errors_total"+r.labels, r.errs)
+	}
+	// Figures of the nodes' own (Measurer), grouped by name as the text
+	// format wants.
+	sort.SliceStable(extra, func(i, j int) bool { return extra[i].m.Name < extra[j].m.Name })
+	for _, x := range extra {
+		if x.m.Counter {
+			metrics.WriteCounterFloat64(w, x.m.Name+x.labels, x.m.Value)
+		} else {
+			metrics.WriteGaugeFloat64(w, x.m.Name+x.labels, x.m.Value)
+		}
 	}
 }
 

@@ -59,6 +59,27 @@ type Successor interface {
 	TakeOver(prev Node) bool
 }
 
+// Metric is one figure a node reports for GET /metrics, beyond the
+// messages in and out and the errors that the runtime counts for every
+// node.
+type Metric struct {
+	// Name is the Prometheus metric name, such as
+	// runnel_outbox_dropped_total; the node's id, type and flow are added
+	// as labels.
+	Name string
+	// Counter is set for a figure that only grows; otherwise it is a gauge.
+	Counter bool
+	Value   float64
+}
+
+// Measurer is implemented by nodes with figures of their own, such as a
+// remote broker's connection and store-and-forward queue. Metrics is
+// called on the metrics endpoint's goroutine, concurrently with the
+// node's work.
+type Measurer interface {
+	Metrics() []Metric
+}
+
 // Status is a node's status as the editor shows it under the node.
 type Status struct {
 	Fill  string `json:"fill,omitempty"`  // red, green, yellow, blue, grey

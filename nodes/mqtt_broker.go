@@ -336,6 +336,28 @@ type BrokerStats struct {
 	Sent uint64
 }
 
+// Metrics reports a remote connection's state and its store-and-forward
+// queue for GET /metrics; nothing for the embedded broker.
+func (b *MQTTBroker) Metrics() []engine.Metric {
+	s, ok := b.Stats()
+	if !ok {
+		return nil
+	}
+	connected := 0.0
+	if s.Connected {
+		connected = 1
+	}
+	return []engine.Metric{
+		{Name: "runnel_remote_connected", Value: connected},
+		{Name: "runnel_remote_sent_total", Counter: true, Value: float64(s.Sent)},
+		{Name: "runnel_remote_rejected_total", Counter: true, Value: float64(s.Rejected)},
+		{Name: "runnel_remote_dropped_qos0_total", Counter: true, Value: float64(s.DroppedQoS0)},
+		{Name: "runnel_outbox_messages", Value: float64(s.Queued)},
+		{Name: "runnel_outbox_bytes", Value: float64(s.QueuedBytes)},
+		{Name: "runnel_outbox_dropped_total", Counter: true, Value: float64(s.Dropped)},
+	}
+}
+
 // Stats returns the connection's counters; false for the embedded broker
 // or before the node started.
 func (b *MQTTBroker) Stats() (BrokerStats, bool) {

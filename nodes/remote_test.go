@@ -428,6 +428,17 @@ func TestStoreAndForwardBounds(t *testing.T) {
 			if st, _ := s.conn("b1").Stats(); st.Dropped != 15 || st.Queued != 10 || st.DroppedQoS0 != 1 || st.Connected {
 				t.Fatalf("stats = %+v, want 15 dropped, 10 queued, 1 QoS 0 dropped, not connected", st)
 			}
+			// The same figures reach GET /metrics (engine.Measurer).
+			st, _ := s.conn("b1").Stats()
+			var figures []string
+			for _, m := range s.conn("b1").Metrics() {
+				figures = append(figures, fmt.Sprintf("%s=%g", m.Name, m.Value))
+			}
+			want := fmt.Sprintf("runnel_remote_connected=0 runnel_remote_sent_total=0 runnel_remote_rejected_total=0 "+
+				"runnel_remote_dropped_qos0_total=1 runnel_outbox_messages=10 runnel_outbox_bytes=%d runnel_outbox_dropped_total=15", st.QueuedBytes)
+			if got := strings.Join(figures, " "); got != want || st.QueuedBytes <= 0 {
+				t.Fatalf("metrics:\n got %s\nwant %s", got, want)
+			}
 			if l := s.log.String(); !strings.Contains(l, "store-and-forward queue full: dropped the oldest messages") || !strings.Contains(l, "bound=max_messages") {
 				t.Fatalf("no drop warning logged:\n%s", l)
 			}
