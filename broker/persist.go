@@ -253,7 +253,14 @@ func (h *persistHook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 }
 
 // OnRetainMessage stores or deletes the retained message of a topic.
+// $SYS topics are not stored: the broker republishes them every second
+// (the mosquitto aliases go through this hook; mochi's own do not), so
+// storing them would write to the disk every second for values that are
+// stale after a restart.
 func (h *persistHook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, r int64) {
+	if strings.HasPrefix(pk.TopicName, "$SYS/") {
+		return
+	}
 	if len(pk.Payload) == 0 {
 		if r == -1 {
 			h.w.send(pop{kind: opUnretain, topic: pk.TopicName})
@@ -412,9 +419,9 @@ func (h *persistHook) wanted(topic string) bool {
 	return w
 }
 
-// filterLevels splits a filter for matchTopic, without the $share/group/
+// FilterLevels splits a filter for MatchTopic, without the $share/group/
 // prefix of a shared subscription.
-func filterLevels(filter string) []string {
+func FilterLevels(filter string) []string {
 	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
 		if _, f, found := strings.Cut(rest, "/"); found {
 			filter = f
@@ -434,7 +441,7 @@ func (h *persistHook) addSub(sub storage.Subscription) {
 			}
 		}
 	}
-	next = append(next, psub{client: sub.Client, filter: sub.Filter, levels: filterLevels(sub.Filter), qos: sub.Qos})
+	next = append(next, psub{client: sub.Client, filter: sub.Filter, levels: FilterLevels(sub.Filter), qos: sub.Qos})
 	h.subs.Store(&next)
 	h.gen.Add(1)
 }

@@ -790,7 +790,7 @@ func route(m *storedMessage, subs []storage.Subscription, alive map[string]*stor
 	}
 	for _, s := range subs {
 		c := alive[s.Client]
-		if c == nil || !MatchTopic(filterLevels(s.Filter), m.topic) || (s.NoLocal && s.Client == m.origin) {
+		if c == nil || !MatchTopic(FilterLevels(s.Filter), m.topic) || (s.NoLocal && s.Client == m.origin) {
 			continue
 		}
 		if strings.HasPrefix(s.Filter, "$share/") {

@@ -186,6 +186,9 @@ func newAuthenticator(users []User, tokens []Token, ttl time.Duration, log *slog
 		failures: make(map[string]failure),
 		bcrypted: make(map[[32]byte]int),
 	}
+	// An unknown user costs a comparison with a dummy hash of the highest
+	// cost in use, so that answer times do not tell which names exist.
+	cost := bcrypt.DefaultCost
 	for i, u := range users {
 		if u.Name == "" {
 			return nil, fmt.Errorf("editor user %d: empty name", i+1)
@@ -193,8 +196,12 @@ func newAuthenticator(users []User, tokens []Token, ttl time.Duration, log *slog
 		if _, dup := a.users[u.Name]; dup {
 			return nil, fmt.Errorf("editor user %q: defined twice", u.Name)
 		}
-		if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
+		c, err := bcrypt.Cost([]byte(u.PasswordHash))
+		if err != nil {
 			return nil, fmt.Errorf("editor user %q: password_hash is not a bcrypt hash: %w", u.Name, err)
+		}
+		if i == 0 || c > cost {
+			cost = c
 		}
 		if _, err := ParseRole(string(u.Role)); err != nil {
 			return nil, fmt.Errorf("editor user %q: %w", u.Name, err)
@@ -211,22 +218,14 @@ func newAuthenticator(users []User, tokens []Token, ttl time.Duration, log *slog
 			}
 		} else if _, err := bcrypt.Cost([]byte(t.Hash)); err != nil {
 			return nil, fmt.Errorf("editor token %q: token_hash must be sha256:HEX or a bcrypt hash", t.Name)
+		} else {
+			a.hasBcryptTokens = true
 		}
 		if _, err := ParseRole(string(t.Role)); err != nil {
 			return nil, fmt.Errorf("editor token %q: %w", t.Name, err)
 		}
 	}
 	a.tokens = append([]Token(nil), tokens...)
-	for _, t := range tokens {
-		a.hasBcryptTokens = a.hasBcryptTokens || strings.HasPrefix(t.Hash, "$2")
-	}
-	cost := bcrypt.DefaultCost
-	for _, u := range users {
-		if c, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil {
-			cost = c
-			break
-		}
-	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("runnel: no such user"), cost)
 	if err != nil {
 		return nil, fmt.Errorf("editor auth: %w", err)

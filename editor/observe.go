@@ -128,9 +128,8 @@ func (a *API) writeNodeMetrics(w io.Writer) {
 		m      engine.Metric
 	}
 	var extra []measured
-	seen := map[string]bool{}
-	for _, n := range g.Document().Nodes {
-		if n == nil || seen[n.ID] {
+	for _, n := range g.Document().Nodes { // ids are unique: parse rejects duplicates
+		if n == nil {
 			continue
 		}
 		labels := `{id="` + labelValue(n.ID) + `",type="` + labelValue(n.Type) + `",flow="` + labelValue(n.Z) + `"}`
@@ -146,7 +145,6 @@ func (a *API) writeNodeMetrics(w io.Writer) {
 		if !ok {
 			continue
 		}
-		seen[n.ID] = true
 		rows = append(rows, row{labels: labels, in: st.In, out: st.Out, errs: st.Errors})
 	}
 	for _, r := range rows {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/runnel-io/runnel/engine/config"
 )
 
 // benchChild is a server process the bench started. It is stopped by its
@@ -153,15 +155,10 @@ func freeLoopbackAddr() (string, error) {
 
 // checkLoopback refuses addresses that are not on the loopback interface.
 func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return err
 	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
+	if !config.Addr(addr).Loopback() {
 		return fmt.Errorf("%s is not a loopback address: the bench only runs against 127.0.0.1, ::1 or localhost", addr)
 	}
 	return nil

@@ -7,15 +7,16 @@ import (
 )
 
 // newAPI makes the admin API with the editor users, tokens and session
-// lifetime of the configuration's [editor] section.
+// lifetime of the configuration's [editor] section (whose empty roles the
+// configuration has already made full).
 func (c *common) newAPI(opts editor.Options) (*editor.API, error) {
 	if c.cfg != nil {
 		e := &c.cfg.Editor
 		for _, u := range e.Users {
-			opts.Users = append(opts.Users, editor.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: role(string(u.Role))})
+			opts.Users = append(opts.Users, editor.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: editor.Role(u.Role)})
 		}
 		for _, t := range e.Tokens {
-			opts.Tokens = append(opts.Tokens, editor.Token{Name: t.Name, Hash: t.TokenHash, Role: role(string(t.Role))})
+			opts.Tokens = append(opts.Tokens, editor.Token{Name: t.Name, Hash: t.TokenHash, Role: editor.Role(t.Role)})
 		}
 		opts.SessionTTL = e.SessionTTL.Duration
 	}
@@ -24,13 +25,4 @@ func (c *common) newAPI(opts editor.Options) (*editor.API, error) {
 		return nil, fmt.Errorf("editor: %w", err)
 	}
 	return api, nil
-}
-
-// role maps a configured role onto the editor's; no role means full, as
-// the configuration documents.
-func role(r string) editor.Role {
-	if r == "" {
-		return editor.RoleFull
-	}
-	return editor.Role(r)
 }

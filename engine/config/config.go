@@ -16,6 +16,9 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/editor"
 )
 
 // Config is the whole configuration. The zero value is not useful: start
@@ -152,21 +155,28 @@ type Edge struct {
 // Default returns the built-in defaults: broker on 127.0.0.1:1883, editor
 // on 127.0.0.1:1880, limits as documented in examples/runnel.toml.
 func Default() *Config {
+	l := broker.DefaultLimits() // the broker's own defaults, not a copy
 	return &Config{
 		LogLevel: "info",
 		Broker: Broker{
 			TCP:              "127.0.0.1:1883",
-			MaxPacketSize:    1 << 20,
-			MaxInflight:      1024,
-			MaxQueued:        4096,
-			KeepaliveMax:     65535,
-			ConnectTimeout:   Dur(10 * time.Second),
-			MessageExpiryMax: Dur(24 * time.Hour),
+			MaxPacketSize:    Size(l.MaxPacketSize),
+			MaxConnections:   l.MaxConnections,
+			MaxInflight:      int(l.MaxInflight),
+			MaxQueued:        int(l.MaxQueued),
+			KeepaliveMin:     int(l.KeepaliveMin),
+			KeepaliveMax:     int(l.KeepaliveMax),
+			ConnectTimeout:   Dur(l.ConnectTimeout),
+			MessageExpiryMax: Dur(l.MessageExpiryMax),
+			SessionExpiryMax: Dur(l.SessionExpiryMax),
 		},
 		Editor: Editor{
 			HTTP:       "127.0.0.1:1880",
-			SessionTTL: Dur(12 * time.Hour),
+			SessionTTL: Dur(editor.DefaultSessionTTL),
 		},
+		// The store-and-forward defaults of nodes/internal/outbox
+		// (DefaultMaxMessages, DefaultMaxBytes, DefaultMaxAge), which this
+		// package cannot import.
 		Edge: Edge{
 			QueueMaxMessages: 100000,
 			QueueMaxBytes:    64 << 20,

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,12 +111,20 @@ type session interface {
 	close(ctx context.Context)
 }
 
+// client is one protocol's client across its connections; it reconnects
+// by itself until closed. Each connection is a session (Conn.cur).
+type client interface {
+	// close publishes the close message if connected, disconnects, and
+	// stops reconnecting.
+	close(ctx context.Context)
+}
+
 // Conn is a connection to a remote broker shared by the nodes of one
 // mqtt-broker config node. It implements engine.Broker.
 type Conn struct {
 	opts Options
 	log  *slog.Logger
-	sess session
+	sess client
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -619,13 +626,7 @@ func (c *Conn) Close(ctx context.Context) error {
 // Subscribe calls fn for every message matching filter (engine.Broker).
 // The subscription is renewed after every reconnect.
 func (c *Conn) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (func(), error) {
-	m := filter
-	if strings.HasPrefix(m, "$share/") {
-		if i := strings.IndexByte(m[len("$share/"):], '/'); i > 0 {
-			m = m[len("$share/")+i+1:]
-		}
-	}
-	s := &sub{filter: filter, match: strings.Split(m, "/"), qos: qos, fn: fn}
+	s := &sub{filter: filter, match: broker.FilterLevels(filter), qos: qos, fn: fn}
 	c.smu.Lock()
 	c.subs[s] = struct{}{}
 	f := c.filters[filter]

@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -141,35 +140,12 @@ func (s *v3) client() mqtt.Client {
 	return s.cli
 }
 
-var errNotConnected = errors.New("not connected to the remote broker")
-
 // v3conn is one connection of a v3 session: what is published through it
 // goes over that connection or fails, never over a later one (which could
 // let a message overtake one that failed and is to be sent again).
 type v3conn struct {
 	*v3
 	cli mqtt.Client
-}
-
-func (s *v3) publish(ctx context.Context, m *outbox.Message) func(context.Context) (bool, error) {
-	if cli := s.client(); cli != nil {
-		return (&v3conn{v3: s, cli: cli}).publish(ctx, m)
-	}
-	return func(context.Context) (bool, error) { return false, errNotConnected }
-}
-
-func (s *v3) subscribe(ctx context.Context, filters map[string]byte) error {
-	if cli := s.client(); cli != nil {
-		return (&v3conn{v3: s, cli: cli}).subscribe(ctx, filters)
-	}
-	return errNotConnected
-}
-
-func (s *v3) unsubscribe(ctx context.Context, filter string) error {
-	if cli := s.client(); cli != nil {
-		return (&v3conn{v3: s, cli: cli}).unsubscribe(ctx, filter)
-	}
-	return errNotConnected
 }
 
 func (s *v3conn) publish(ctx context.Context, m *outbox.Message) func(context.Context) (bool, error) {
