@@ -99,13 +99,13 @@ func (b *Broker) listen(opts *Options, g *guard) (err error) {
 		}
 		bound = append(bound, ln)
 		*l.out = ln.Addr().String()
-		ml := &listener{id: l.kind, addr: ln.Addr().String(), ln: ln, guard: g, log: b.log}
+		ml := &listener{id: l.kind, addr: ln.Addr().String(), ln: newNBListener(ln), guard: g, log: b.log}
 		if l.tls {
 			cfg := tlsCfg.Clone()
 			if l.ws {
 				cfg.NextProtos = []string{"http/1.1"}
 			}
-			ml.ln = tls.NewListener(ln, cfg)
+			ml.ln = tls.NewListener(ml.ln, cfg)
 		}
 		if l.ws {
 			ml.http = &http.Server{

@@ -1,0 +1,211 @@
+package broker
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// nbPair returns a server-side nbConn and the client end of one loopback
+// TCP connection.
+func nbPair(t *testing.T) (*nbConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nl := newNBListener(ln)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := nl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := sc.(*nbConn)
+	if !ok {
+		t.Fatalf("accepted %T, want *nbConn", sc)
+	}
+	t.Cleanup(func() { c.Close(); client.Close() })
+	return c, client
+}
+
+// TestNBConnLargeWrite writes far more than the socket buffers hold to a
+// reader that is slow to start, so the write must wait for room in the
+// network poller, and every byte must arrive in order.
+func TestNBConnLargeWrite(t *testing.T) {
+	c, client := nbPair(t)
+	want := make([]byte, 16<<20)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		b, _ := io.ReadAll(client)
+		got <- b
+	}()
+	n, err := c.Write(want)
+	if err != nil || n != len(want) {
+		t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(want))
+	}
+	c.CloseWrite()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("received %d bytes, not the %d written", len(b), len(want))
+	}
+}
+
+// TestNBConnReadWaitsAndEOF reads what arrives after a while, then EOF.
+func TestNBConnReadWaitsAndEOF(t *testing.T) {
+	c, client := nbPair(t)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		client.Write([]byte("hello"))
+		time.Sleep(20 * time.Millisecond)
+		client.Write([]byte(" world"))
+		client.Close()
+	}()
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "hello world" {
+		t.Fatalf("ReadAll = %q, %v; want \"hello world\", nil", b, err)
+	}
+	if n, err := c.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after EOF = %d, %v; want 0, EOF", n, err)
+	}
+	if n, err := c.Read(nil); n != 0 || err != nil {
+		t.Fatalf("Read(nil) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestNBConnDeadlines: a read with nothing to read and a write to a
+// reader that never reads end at their deadlines with timeout errors, as
+// a net.TCPConn's do (mochi's keep alive and the connect timeout rely on
+// it).
+func TestNBConnDeadlines(t *testing.T) {
+	c, _ := nbPair(t)
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	start := time.Now()
+	_, err := c.Read(make([]byte, 10))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read = %v, want a deadline error", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Read error %v is not a net.Error timeout", err)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("Read returned after %v, want about 50ms", d)
+	}
+
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	n, err := c.Write(make([]byte, 64<<20))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write = %d, %v; want a deadline error", n, err)
+	}
+	if n <= 0 || n >= 64<<20 {
+		t.Fatalf("Write wrote %d bytes before its deadline, want some but not all", n)
+	}
+}
+
+// TestNBConnCloseUnblocksRead: closing the connection ends a waiting
+// Read with net.ErrClosed, as mochi's shutdown expects.
+func TestNBConnCloseUnblocksRead(t *testing.T) {
+	c, _ := nbPair(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 10))
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read did not return after Close")
+	}
+}
+
+// TestNBConnPeerReset: writing to a peer that has gone reports an error
+// (EPIPE or ECONNRESET) instead of hanging or panicking.
+func TestNBConnPeerReset(t *testing.T) {
+	c, client := nbPair(t)
+	client.(*net.TCPConn).SetLinger(0)
+	client.Close()
+	time.Sleep(20 * time.Millisecond)
+	var err error
+	for range 100 {
+		if _, err = c.Write([]byte("x")); err != nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err == nil {
+		t.Fatal("writes to a reset connection kept succeeding")
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "write" {
+		t.Fatalf("Write error = %#v, want a *net.OpError for write", err)
+	}
+}
+
+// BenchmarkNBConnRoundTrip is one small write and read each way over
+// loopback, with the scheduler-invisible calls against a plain
+// net.TCPConn.
+func BenchmarkNBConnRoundTrip(b *testing.B) {
+	for _, nb := range []bool{false, true} {
+		name := map[bool]string{false: "net.TCPConn", true: "nbConn"}[nb]
+		b.Run(name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			var l net.Listener = ln
+			if nb {
+				l = newNBListener(ln)
+			}
+			go func() {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				buf := make([]byte, 64)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					if _, err := c.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			msg := []byte("0123456789abcdef")
+			buf := make([]byte, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf[:len(msg)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
