@@ -530,10 +530,11 @@ func (o *benchOptions) startTarget(ctx context.Context, tr *targetReport, progre
 		}
 	}
 	if child != nil {
+		c := child // the error returns below set the result child to nil before cleanup runs
 		undo = append(undo, func() {
-			child.stop()
+			c.stop()
 			if tr.Error != "" {
-				tr.ChildOutput = child.out.String()
+				tr.ChildOutput = c.out.String()
 			}
 		})
 		if err := child.waitPort(ctx, tr.Addr, 20*time.Second); err != nil {
