@@ -33,11 +33,17 @@ Targets (each a child process the bench starts on free loopback ports and
 stops again):
   runnel     runnel serve with the example flow; subscribes to alerts/#
   mosquitto  mosquitto as a bare relay (no flow); subscribes to sensors/+/data
-  both       runnel, then mosquitto, and the ratio of the two
+  both       runnel and mosquitto, their runs interleaved, and the ratio of the two
 --addr drives an already running broker (loopback only) with the runnel
 topics instead; there are no server CPU or memory figures then.
 --relay measures runnel's broker alone, as mosquitto: runnel run with a flow
 file without nodes, the subscriber on sensors/+/data.
+
+With more than one target, the bench starts all servers first and then
+interleaves the runs: run 1 of runnel, run 1 of mosquitto, run 2 of
+mosquitto, run 2 of runnel, and so on (the first of each pair alternates),
+each target on its one server throughout, so that both see about the same
+machine when its speed drifts.
 
 --connections N holds N client connections instead of a load run: each
 connects, subscribes to its own topic and to one they all share, and is
@@ -46,7 +52,8 @@ one to all, and every client must get both. It reports the time to connect
 them all, the server's CPU per connection, its memory per connection, and
 the delivery times. It raises the open-file limit (RLIMIT_NOFILE) of the
 bench and of the servers it starts to N + 256 (the hard limit too if it
-may). Each run starts a fresh server.
+may). Each run starts a fresh server, and the targets run one after the
+other, not interleaved.
 
 Modes: --rate 0 (saturation) keeps at most --window messages in flight (sent
 and not yet received); --rate R paces R msg/s for --duration. Every run is
@@ -113,23 +120,26 @@ type startupReport struct {
 }
 
 type benchReport struct {
-	Command     string          `json:"command"`
-	Mode        string          `json:"mode"` // saturation or rate
-	BrokerOnly  bool            `json:"broker_only,omitempty"`
-	Rate        float64         `json:"rate,omitempty"`
-	Window      int             `json:"window,omitempty"`
-	QoS         int             `json:"qos"`
-	Count       int             `json:"count"`
-	Devices     int             `json:"devices"`
-	Runs        int             `json:"runs"`
-	ClockTicks  int64           `json:"clock_ticks_per_s"`
-	CPUs        int             `json:"cpus"`
-	Started     time.Time       `json:"started"`
-	Targets     []*targetReport `json:"targets"`
-	Throughput  float64         `json:"ratio_throughput_runnel_over_mosquitto,omitempty"`
-	CPUPerMsg   float64         `json:"ratio_server_cpu_per_msg_runnel_over_mosquitto,omitempty"`
-	Startup     *startupReport  `json:"startup,omitempty"`
-	Environment string          `json:"environment"`
+	Command    string          `json:"command"`
+	Mode       string          `json:"mode"` // saturation or rate
+	BrokerOnly bool            `json:"broker_only,omitempty"`
+	Rate       float64         `json:"rate,omitempty"`
+	Window     int             `json:"window,omitempty"`
+	QoS        int             `json:"qos"`
+	Count      int             `json:"count"`
+	Devices    int             `json:"devices"`
+	Runs       int             `json:"runs"`
+	ClockTicks int64           `json:"clock_ticks_per_s"`
+	CPUs       int             `json:"cpus"`
+	Started    time.Time       `json:"started"`
+	Targets    []*targetReport `json:"targets"`
+	// Interleaved: the targets' runs alternated (runOrder), rather than
+	// all runs of one target and then all of the next.
+	Interleaved bool           `json:"interleaved,omitempty"`
+	Throughput  float64        `json:"ratio_throughput_runnel_over_mosquitto,omitempty"`
+	CPUPerMsg   float64        `json:"ratio_server_cpu_per_msg_runnel_over_mosquitto,omitempty"`
+	Startup     *startupReport `json:"startup,omitempty"`
+	Environment string         `json:"environment"`
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -193,7 +203,6 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 
-	var failed []error
 	var targets []string
 	switch {
 	case o.addr != "":
@@ -208,18 +217,19 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.BrokerOnly = o.relay
 	for _, name := range targets {
-		tr := &targetReport{Target: name}
-		rep.Targets = append(rep.Targets, tr)
-		err := o.measure(ctx, tr, progress)
-		if err != nil {
-			tr.Error = err.Error()
-			failed = append(failed, fmt.Errorf("%s failed (details above)", name))
-			progress("%s: %v", name, err)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		rep.Targets = append(rep.Targets, &targetReport{Target: name})
+	}
+	failed, err := o.measureAll(ctx, rep.Targets, progress)
+	if err != nil {
+		return err
+	}
+	ran := 0
+	for _, t := range rep.Targets {
+		if len(t.Runs) > 0 {
+			ran++
 		}
 	}
+	rep.Interleaved = ran > 1
 	if r, m := findTarget(rep, "runnel"), findTarget(rep, "mosquitto"); r != nil && m != nil && r.Median != nil && m.Median != nil {
 		if m.Median.MsgPerSec > 0 {
 			rep.Throughput = r.Median.MsgPerSec / m.Median.MsgPerSec
@@ -348,84 +358,149 @@ func findTarget(rep *benchReport, name string) *targetReport {
 	return nil
 }
 
-// measure starts the target's server (if any), checks that it works, and
-// runs the load o.runs times against it.
-func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress func(string, ...any)) error {
-	child, extract, cleanup, err := o.startTarget(ctx, tr, progress)
-	defer cleanup()
-	if err != nil {
-		return err
+// targetSession is one target's server, started once and kept for all
+// of the target's runs.
+type targetSession struct {
+	tr      *targetReport
+	child   *benchChild // nil for --addr
+	extract extractKind
+	cleanup func() // stops the server; nil once stopped
+	base    int64  // SeqBase of the next run
+}
+
+// stop stops the session's server, once.
+func (s *targetSession) stop() {
+	if s.cleanup != nil {
+		s.cleanup()
+		s.cleanup = nil
 	}
-	if child != nil {
+}
+
+// measureAll starts the servers of all targets (one per targetReport in
+// trs), checks that each works, and then runs the load o.runs times
+// against each, interleaved as runOrder says: run 1 of every target, then
+// run 2, and so on. A target that fails is stopped and its error kept in
+// its report (and returned among the failures); the other targets' runs go
+// on. It returns early, with the context's error, when ctx ends.
+func (o *benchOptions) measureAll(ctx context.Context, trs []*targetReport, progress func(string, ...any)) (failed []error, err error) {
+	sessions := make([]*targetSession, 0, len(trs))
+	defer func() {
+		for _, s := range sessions {
+			s.stop()
+		}
+	}()
+	fail := func(s *targetSession, err error) {
+		s.tr.Error = err.Error() // before stop, which then keeps the child's output
+		failed = append(failed, fmt.Errorf("%s failed (details above)", s.tr.Target))
+		progress("%s: %v", s.tr.Target, err)
+		s.stop()
+	}
+	for _, tr := range trs {
+		s := &targetSession{tr: tr}
+		sessions = append(sessions, s)
+		var err error
+		s.child, s.extract, s.cleanup, err = o.startTarget(ctx, tr, progress)
+		if err != nil {
+			fail(s, err)
+		}
+		if ctx.Err() != nil {
+			return failed, ctx.Err()
+		}
+	}
+	for i, round := range runOrder(len(sessions), o.runs) {
+		for _, k := range round {
+			s := sessions[k]
+			if s.cleanup == nil { // failed
+				continue
+			}
+			if err := o.runOnce(ctx, s, i, progress); err != nil {
+				fail(s, err)
+			}
+			if ctx.Err() != nil {
+				return failed, ctx.Err()
+			}
+		}
+	}
+	for _, s := range sessions {
+		if s.cleanup == nil {
+			continue
+		}
+		if s.child != nil {
+			_, s.tr.PeakRSS, _ = procMem(s.child.pid())
+		}
+		s.tr.Median = medianResult(s.tr.Runs)
+		s.stop()
+	}
+	return failed, nil
+}
+
+// runOnce is run i (0-based) of the load against s's server, with deploys
+// during it if asked; it appends the result to s's report. Before the
+// first run it reads the server's idle RSS.
+func (o *benchOptions) runOnce(ctx context.Context, s *targetSession, i int, progress func(string, ...any)) error {
+	tr, child := s.tr, s.child
+	if child != nil && i == 0 {
 		tr.IdleRSS, _, _ = procMem(child.pid())
 	}
-
-	base := int64(0)
-	for i := range o.runs {
-		cfg := loadConfig{
-			Addr:      tr.Addr,
-			PubPrefix: "sensors/dev",
-			PubSuffix: "/data",
-			SubFilter: tr.Subscribe,
-			Extract:   extract,
-			Devices:   o.devices,
-			Count:     o.count,
-			Rate:      o.rate,
-			Window:    o.window,
-			QoS:       byte(o.qos),
-			SeqBase:   base,
-			Timeout:   o.timeout,
-			ClientID:  fmt.Sprintf("runnel-bench-%d-%d", os.Getpid(), i),
-		}
-		base += int64(o.count)
-		var cpu0 time.Duration
-		if child != nil {
-			cpu0, _ = procCPU(child.pid())
-		}
-		var driver *deployDriver
-		stopDeploys := func() {}
-		if o.deploy > 0 && tr.httpAddr != "" {
-			driver = &deployDriver{base: "http://" + tr.httpAddr, every: o.deploy, typ: o.deployTyp}
-			dctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { driver.run(dctx); close(done) }()
-			stopDeploys = func() { cancel(); <-done }
-		}
-		res, err := runLoad(ctx, cfg)
-		stopDeploys()
-		if driver != nil {
-			ds := driver.stats()
-			tr.Deploys = append(tr.Deploys, ds)
-			progress("%s: run %d/%d: %d %s deploys during the run (p50 %.1f ms, max %.1f ms), %d failed %s", tr.Target, i+1, o.runs,
-				ds.Deploys, ds.Type, ds.P50ms, ds.MaxMs, ds.Failed, ds.Error)
-		}
-		if child != nil && res.Received > 0 {
-			if cpu1, err := procCPU(child.pid()); err == nil {
-				res.ServerCPUus = float64(cpu1-cpu0) / 1e3 / float64(res.Received)
-			}
-		}
-		if err != nil {
-			if child != nil {
-				select {
-				case <-child.exited:
-					return child.failure()
-				default:
-				}
-			}
-			return fmt.Errorf("run %d: %w", i+1, err)
-		}
-		tr.Runs = append(tr.Runs, res)
-		note := ""
-		if res.TimedOut {
-			note = " (timed out)"
-		}
-		progress("%s: run %d/%d: %s msg/s, p50 %s, p99 %s, lost %d, duplicates %d%s", tr.Target, i+1, o.runs,
-			fmtRate(res.MsgPerSec), fmtUs(res.P50us), fmtUs(res.P99us), res.Lost, res.Duplicates, note)
+	cfg := loadConfig{
+		Addr:      tr.Addr,
+		PubPrefix: "sensors/dev",
+		PubSuffix: "/data",
+		SubFilter: tr.Subscribe,
+		Extract:   s.extract,
+		Devices:   o.devices,
+		Count:     o.count,
+		Rate:      o.rate,
+		Window:    o.window,
+		QoS:       byte(o.qos),
+		SeqBase:   s.base,
+		Timeout:   o.timeout,
+		ClientID:  fmt.Sprintf("runnel-bench-%d-%d", os.Getpid(), i),
 	}
+	s.base += int64(o.count)
+	var cpu0 time.Duration
 	if child != nil {
-		_, tr.PeakRSS, _ = procMem(child.pid())
+		cpu0, _ = procCPU(child.pid())
 	}
-	tr.Median = medianResult(tr.Runs)
+	var driver *deployDriver
+	stopDeploys := func() {}
+	if o.deploy > 0 && tr.httpAddr != "" {
+		driver = &deployDriver{base: "http://" + tr.httpAddr, every: o.deploy, typ: o.deployTyp}
+		dctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { driver.run(dctx); close(done) }()
+		stopDeploys = func() { cancel(); <-done }
+	}
+	res, err := runLoad(ctx, cfg)
+	stopDeploys()
+	if driver != nil {
+		ds := driver.stats()
+		tr.Deploys = append(tr.Deploys, ds)
+		progress("%s: run %d/%d: %d %s deploys during the run (p50 %.1f ms, max %.1f ms), %d failed %s", tr.Target, i+1, o.runs,
+			ds.Deploys, ds.Type, ds.P50ms, ds.MaxMs, ds.Failed, ds.Error)
+	}
+	if child != nil && res.Received > 0 {
+		if cpu1, err := procCPU(child.pid()); err == nil {
+			res.ServerCPUus = float64(cpu1-cpu0) / 1e3 / float64(res.Received)
+		}
+	}
+	if err != nil {
+		if child != nil {
+			select {
+			case <-child.exited:
+				return child.failure()
+			default:
+			}
+		}
+		return fmt.Errorf("run %d: %w", i+1, err)
+	}
+	tr.Runs = append(tr.Runs, res)
+	note := ""
+	if res.TimedOut {
+		note = " (timed out)"
+	}
+	progress("%s: run %d/%d: %s msg/s, p50 %s, p99 %s, lost %d, duplicates %d%s", tr.Target, i+1, o.runs,
+		fmtRate(res.MsgPerSec), fmtUs(res.P50us), fmtUs(res.P99us), res.Lost, res.Duplicates, note)
 	return nil
 }
 
@@ -823,12 +898,17 @@ func printReport(w io.Writer, rep *benchReport) {
 	if rep.QoS > 0 {
 		fmt.Fprintf(w, "\nQoS a->b: published at QoS a, received at QoS b (the example flow's mqtt-in and mqtt-out use QoS 0, so its alerts arrive at QoS 0; mosquitto keeps at most 20 QoS 1 messages in flight to the subscriber by default)\n")
 	}
+	if rep.Interleaved {
+		fmt.Fprintf(w, "\nruns are interleaved: run 1 of each target, then run 2 of each, and so on, the order alternating from pair to pair (%s first in run 1); each target keeps its own server for all its runs\n",
+			rep.Targets[0].Target)
+	}
 	fmt.Fprintf(w, "\nlatency is end to end (publisher's send to subscriber's receive, monotonic clock); msg/s is distinct messages received from the first send to the last receive\n")
 	fmt.Fprintf(w, "CPU per message is user+system CPU time divided by delivered messages; server CPU from /proc/PID/stat at %d ticks/s; client CPU is this process (publisher and subscriber)\n", rep.ClockTicks)
 	fmt.Fprintf(w, "environment: %s\n", rep.Environment)
 	fmt.Fprintf(w, "reproduce: %s\n", rep.Command)
 }
 
+// fmtList formats v with one decimal, separated by spaces.
 func fmtList(v []float64) string {
 	s := make([]string, len(v))
 	for i, x := range v {
