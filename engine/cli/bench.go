@@ -33,7 +33,7 @@ Targets (each a child process the bench starts on free loopback ports and
 stops again):
   runnel     runnel serve with the example flow; subscribes to alerts/#
   mosquitto  mosquitto as a bare relay (no flow); subscribes to sensors/+/data
-  both       runnel and mosquitto, their runs interleaved, and the ratio of the two
+  both       runnel and mosquitto, their runs interleaved, and the ratios
 --addr drives an already running broker (loopback only) with the runnel
 topics instead; there are no server CPU or memory figures then.
 --relay measures runnel's broker alone, as mosquitto: runnel run with a flow
@@ -43,7 +43,9 @@ With more than one target, the bench starts all servers first and then
 interleaves the runs: run 1 of runnel, run 1 of mosquitto, run 2 of
 mosquitto, run 2 of runnel, and so on (the first of each pair alternates),
 each target on its one server throughout, so that both see about the same
-machine when its speed drifts.
+machine when its speed drifts. Besides the ratio of the medians it reports,
+pair by pair, runnel/mosquitto of p50, p99 and server CPU per message,
+their medians, and in how many pairs runnel was at or below mosquitto.
 
 --connections N holds N client connections instead of a load run: each
 connects, subscribes to its own topic and to one they all share, and is
@@ -110,6 +112,7 @@ type targetReport struct {
 	ChildOutput string         `json:"child_output,omitempty"`
 }
 
+// startupReport is the start-up measurement of runnel run (--startup).
 type startupReport struct {
 	FirstAlertMs []float64 `json:"first_alert_ms"`
 	PortOpenMs   []float64 `json:"port_open_ms"`
@@ -119,6 +122,8 @@ type startupReport struct {
 	Error        string    `json:"error,omitempty"`
 }
 
+// benchReport is everything a load bench measured, as printed and as
+// written to --json.
 type benchReport struct {
 	Command    string          `json:"command"`
 	Mode       string          `json:"mode"` // saturation or rate
@@ -135,13 +140,17 @@ type benchReport struct {
 	Targets    []*targetReport `json:"targets"`
 	// Interleaved: the targets' runs alternated (runOrder), rather than
 	// all runs of one target and then all of the next.
-	Interleaved bool           `json:"interleaved,omitempty"`
-	Throughput  float64        `json:"ratio_throughput_runnel_over_mosquitto,omitempty"`
-	CPUPerMsg   float64        `json:"ratio_server_cpu_per_msg_runnel_over_mosquitto,omitempty"`
+	Interleaved bool    `json:"interleaved,omitempty"`
+	Throughput  float64 `json:"ratio_throughput_runnel_over_mosquitto,omitempty"`
+	CPUPerMsg   float64 `json:"ratio_server_cpu_per_msg_runnel_over_mosquitto,omitempty"`
+	// Paired compares run i of runnel with run i of mosquitto.
+	Paired      *pairedRatios  `json:"paired_ratios_runnel_over_mosquitto,omitempty"`
 	Startup     *startupReport `json:"startup,omitempty"`
 	Environment string         `json:"environment"`
 }
 
+// bench is runnel bench: it parses the flags, measures the targets and
+// prints (and with --json writes) the report.
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -237,6 +246,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if m.Median.ServerCPUus > 0 {
 			rep.CPUPerMsg = r.Median.ServerCPUus / m.Median.ServerCPUus
 		}
+		rounds := runOrder(len(targets), o.runs)
+		first := make([]string, len(rounds))
+		for i, round := range rounds {
+			first[i] = targets[round[0]]
+		}
+		rep.Paired = pairRuns(r.Runs, m.Runs, first)
 	}
 	if o.startup && !o.relay && o.addr == "" && (o.target == "runnel" || o.target == "both") {
 		progress("start-up of runnel run (5 times)")
@@ -265,6 +280,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.Join(failed...)
 }
 
+// check validates the flags and fills in the default --count.
 func (o *benchOptions) check(countSet bool) error {
 	switch {
 	case o.addr == "" && o.target != "runnel" && o.target != "mosquitto" && o.target != "both":
@@ -349,6 +365,7 @@ func (o *benchOptions) command() string {
 	return strings.Join(a, " ")
 }
 
+// findTarget returns the report of the target named name, or nil.
 func findTarget(rep *benchReport, name string) *targetReport {
 	for _, t := range rep.Targets {
 		if t.Target == name {
@@ -633,6 +650,7 @@ func (o *benchOptions) startTarget(ctx context.Context, tr *targetReport, progre
 	return child, extract, cleanup, nil
 }
 
+// mosquittoConf is the configuration of the mosquitto relay on port.
 func mosquittoConf(port string) string {
 	return "# written by runnel bench\n" +
 		"listener " + port + " 127.0.0.1\n" +
@@ -683,6 +701,7 @@ func medianResult(runs []loadResult) *loadResult {
 	return m
 }
 
+// median returns the median of v (0 for none), leaving v as it is.
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
@@ -824,6 +843,8 @@ func measureStartup(ctx context.Context, n int) *startupReport {
 	return sr
 }
 
+// printReport prints rep: the medians, the ratios, the runs, the pairs
+// of runs, failures, the start-up figures and the footnotes.
 func printReport(w io.Writer, rep *benchReport) {
 	mode := fmt.Sprintf("saturation (window %d)", rep.Window)
 	if rep.Mode == "rate" {
@@ -856,7 +877,10 @@ func printReport(w io.Writer, rep *benchReport) {
 	}
 	tw.Flush()
 	if rep.Throughput > 0 || rep.CPUPerMsg > 0 {
-		fmt.Fprintf(w, "\nrunnel/mosquitto: throughput %.2f×, server CPU per message %.2f×\n", rep.Throughput, rep.CPUPerMsg)
+		fmt.Fprintf(w, "\nrunnel/mosquitto (ratio of the medians): throughput %.2f×, server CPU per message %.2f×\n", rep.Throughput, rep.CPUPerMsg)
+	}
+	if p := rep.Paired; p != nil {
+		fmt.Fprintf(w, "%s\n", pairedLine(p))
 	}
 
 	fmt.Fprintf(w, "\nruns:\n")
@@ -878,6 +902,15 @@ func printReport(w io.Writer, rep *benchReport) {
 		}
 	}
 	tw.Flush()
+	if p := rep.Paired; p != nil {
+		fmt.Fprintf(w, "\npairs (runnel/mosquitto, run i of each, one right after the other):\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "run\tfirst\tp50\tp99\tserver CPU/msg\t")
+		for _, pr := range p.Pairs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t\n", pr.Run, pr.First, fmtRatio(pr.P50), fmtRatio(pr.P99), fmtRatio(pr.ServerCPUPerMsg))
+		}
+		tw.Flush()
+	}
 	for _, t := range rep.Targets {
 		if t.Error != "" {
 			fmt.Fprintf(w, "\n%s (%s) failed: %s\n", t.Target, t.Addr, t.Error)
@@ -899,13 +932,36 @@ func printReport(w io.Writer, rep *benchReport) {
 		fmt.Fprintf(w, "\nQoS a->b: published at QoS a, received at QoS b (the example flow's mqtt-in and mqtt-out use QoS 0, so its alerts arrive at QoS 0; mosquitto keeps at most 20 QoS 1 messages in flight to the subscriber by default)\n")
 	}
 	if rep.Interleaved {
-		fmt.Fprintf(w, "\nruns are interleaved: run 1 of each target, then run 2 of each, and so on, the order alternating from pair to pair (%s first in run 1); each target keeps its own server for all its runs\n",
+		fmt.Fprintf(w, "\nruns are interleaved: run 1 of each target, then run 2 of each, and so on, the order alternating from pair to pair (%s first in run 1); each target keeps its own server for all its runs, and the paired ratios compare the two runs of one pair\n",
 			rep.Targets[0].Target)
 	}
 	fmt.Fprintf(w, "\nlatency is end to end (publisher's send to subscriber's receive, monotonic clock); msg/s is distinct messages received from the first send to the last receive\n")
 	fmt.Fprintf(w, "CPU per message is user+system CPU time divided by delivered messages; server CPU from /proc/PID/stat at %d ticks/s; client CPU is this process (publisher and subscriber)\n", rep.ClockTicks)
 	fmt.Fprintf(w, "environment: %s\n", rep.Environment)
 	fmt.Fprintf(w, "reproduce: %s\n", rep.Command)
+}
+
+// pairedLine is the printed summary of the paired ratios.
+func pairedLine(p *pairedRatios) string {
+	who := "runnel " // named in the first count only
+	fig := func(name string, s pairedSummary) string {
+		if s.Pairs == 0 {
+			return name + " -"
+		}
+		f := fmt.Sprintf("%s %.2f× (%sat or below in %d of %d)", name, s.Median, who, s.AtOrBelow, s.Pairs)
+		who = ""
+		return f
+	}
+	return fmt.Sprintf("paired (runnel/mosquitto, same pair of runs, median of %d): %s, %s, %s", len(p.Pairs),
+		fig("p50", p.P50), fig("p99", p.P99), fig("server CPU per message", p.ServerCPUPerMsg))
+}
+
+// fmtRatio formats a ratio, or "-" for none.
+func fmtRatio(r *float64) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", *r)
 }
 
 // fmtList formats v with one decimal, separated by spaces.
@@ -917,6 +973,7 @@ func fmtList(v []float64) string {
 	return strings.Join(s, " ")
 }
 
+// fmtUs formats microseconds in µs, ms or s, or "-" for none.
 func fmtUs(us float64) string {
 	switch {
 	case us <= 0:
@@ -929,10 +986,12 @@ func fmtUs(us float64) string {
 	return fmt.Sprintf("%.2fs", us/1e6)
 }
 
+// fmtCPU formats CPU microseconds per message.
 func fmtCPU(us float64) string {
 	return fmt.Sprintf("%.1fµs", us)
 }
 
+// fmtRate formats a rate as a whole number with thousands separators.
 func fmtRate(r float64) string {
 	n := int64(r + 0.5)
 	s := strconv.FormatInt(n, 10)
@@ -946,6 +1005,7 @@ func fmtRate(r float64) string {
 	return b.String()
 }
 
+// fmtBytes formats a size in MiB, or "-" for none.
 func fmtBytes(n int64) string {
 	if n <= 0 {
 		return "-"

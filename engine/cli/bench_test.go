@@ -209,3 +209,14 @@ func TestPairRuns(t *testing.T) {
 		t.Errorf("pairRuns without runnel runs = %+v; want nil", got)
 	}
 }
+
+// TestPairedLine checks the printed summary of the paired ratios.
+func TestPairedLine(t *testing.T) {
+	runnel := []loadResult{{P50us: 100, P99us: 300, ServerCPUus: 3}, {P50us: 200, P99us: 400}, {P50us: 150, P99us: 100, ServerCPUus: 2}}
+	mosquitto := []loadResult{{P50us: 200, P99us: 200, ServerCPUus: 4}, {P50us: 100, P99us: 400, ServerCPUus: 2}, {P50us: 150, P99us: 400, ServerCPUus: 4}}
+	got := pairedLine(pairRuns(runnel, mosquitto, nil))
+	want := "paired (runnel/mosquitto, same pair of runs, median of 3): p50 1.00× (runnel at or below in 2 of 3), p99 1.00× (at or below in 2 of 3), server CPU per message 0.62× (at or below in 2 of 2)"
+	if got != want {
+		t.Errorf("pairedLine:\n got %s\nwant %s", got, want)
+	}
+}
