@@ -33,11 +33,19 @@ Targets (each a child process the bench starts on free loopback ports and
 stops again):
   runnel     runnel serve with the example flow; subscribes to alerts/#
   mosquitto  mosquitto as a bare relay (no flow); subscribes to sensors/+/data
-  both       runnel, then mosquitto, and the ratio of the two
+  both       runnel and mosquitto, their runs interleaved, and the ratios
 --addr drives an already running broker (loopback only) with the runnel
 topics instead; there are no server CPU or memory figures then.
 --relay measures runnel's broker alone, as mosquitto: runnel run with a flow
 file without nodes, the subscriber on sensors/+/data.
+
+With more than one target, the bench starts all servers first and then
+interleaves the runs: run 1 of runnel, run 1 of mosquitto, run 2 of
+mosquitto, run 2 of runnel, and so on (the first of each pair alternates),
+each target on its one server throughout, so that both see about the same
+machine when its speed drifts. Besides the ratio of the medians it reports,
+pair by pair, runnel/mosquitto of p50, p99 and server CPU per message,
+their medians, and in how many pairs runnel was at or below mosquitto.
 
 --connections N holds N client connections instead of a load run: each
 connects, subscribes to its own topic and to one they all share, and is
@@ -46,7 +54,8 @@ one to all, and every client must get both. It reports the time to connect
 them all, the server's CPU per connection, its memory per connection, and
 the delivery times. It raises the open-file limit (RLIMIT_NOFILE) of the
 bench and of the servers it starts to N + 256 (the hard limit too if it
-may). Each run starts a fresh server.
+may). Each run starts a fresh server, and the targets run one after the
+other, not interleaved.
 
 Modes: --rate 0 (saturation) keeps at most --window messages in flight (sent
 and not yet received); --rate R paces R msg/s for --duration. Every run is
@@ -103,6 +112,7 @@ type targetReport struct {
 	ChildOutput string         `json:"child_output,omitempty"`
 }
 
+// startupReport is the start-up measurement of runnel run (--startup).
 type startupReport struct {
 	FirstAlertMs []float64 `json:"first_alert_ms"`
 	PortOpenMs   []float64 `json:"port_open_ms"`
@@ -112,26 +122,35 @@ type startupReport struct {
 	Error        string    `json:"error,omitempty"`
 }
 
+// benchReport is everything a load bench measured, as printed and as
+// written to --json.
 type benchReport struct {
-	Command     string          `json:"command"`
-	Mode        string          `json:"mode"` // saturation or rate
-	BrokerOnly  bool            `json:"broker_only,omitempty"`
-	Rate        float64         `json:"rate,omitempty"`
-	Window      int             `json:"window,omitempty"`
-	QoS         int             `json:"qos"`
-	Count       int             `json:"count"`
-	Devices     int             `json:"devices"`
-	Runs        int             `json:"runs"`
-	ClockTicks  int64           `json:"clock_ticks_per_s"`
-	CPUs        int             `json:"cpus"`
-	Started     time.Time       `json:"started"`
-	Targets     []*targetReport `json:"targets"`
-	Throughput  float64         `json:"ratio_throughput_runnel_over_mosquitto,omitempty"`
-	CPUPerMsg   float64         `json:"ratio_server_cpu_per_msg_runnel_over_mosquitto,omitempty"`
-	Startup     *startupReport  `json:"startup,omitempty"`
-	Environment string          `json:"environment"`
+	Command    string          `json:"command"`
+	Mode       string          `json:"mode"` // saturation or rate
+	BrokerOnly bool            `json:"broker_only,omitempty"`
+	Rate       float64         `json:"rate,omitempty"`
+	Window     int             `json:"window,omitempty"`
+	QoS        int             `json:"qos"`
+	Count      int             `json:"count"`
+	Devices    int             `json:"devices"`
+	Runs       int             `json:"runs"`
+	ClockTicks int64           `json:"clock_ticks_per_s"`
+	CPUs       int             `json:"cpus"`
+	Started    time.Time       `json:"started"`
+	Targets    []*targetReport `json:"targets"`
+	// Interleaved: the targets' runs alternated (runOrder), rather than
+	// all runs of one target and then all of the next.
+	Interleaved bool    `json:"interleaved,omitempty"`
+	Throughput  float64 `json:"ratio_throughput_runnel_over_mosquitto,omitempty"`
+	CPUPerMsg   float64 `json:"ratio_server_cpu_per_msg_runnel_over_mosquitto,omitempty"`
+	// Paired compares run i of runnel with run i of mosquitto.
+	Paired      *pairedRatios  `json:"paired_ratios_runnel_over_mosquitto,omitempty"`
+	Startup     *startupReport `json:"startup,omitempty"`
+	Environment string         `json:"environment"`
 }
 
+// bench is runnel bench: it parses the flags, measures the targets and
+// prints (and with --json writes) the report.
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -193,7 +212,6 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 
-	var failed []error
 	var targets []string
 	switch {
 	case o.addr != "":
@@ -208,18 +226,19 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.BrokerOnly = o.relay
 	for _, name := range targets {
-		tr := &targetReport{Target: name}
-		rep.Targets = append(rep.Targets, tr)
-		err := o.measure(ctx, tr, progress)
-		if err != nil {
-			tr.Error = err.Error()
-			failed = append(failed, fmt.Errorf("%s failed (details above)", name))
-			progress("%s: %v", name, err)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		rep.Targets = append(rep.Targets, &targetReport{Target: name})
+	}
+	failed, err := o.measureAll(ctx, rep.Targets, progress)
+	if err != nil {
+		return err
+	}
+	ran := 0
+	for _, t := range rep.Targets {
+		if len(t.Runs) > 0 {
+			ran++
 		}
 	}
+	rep.Interleaved = ran > 1
 	if r, m := findTarget(rep, "runnel"), findTarget(rep, "mosquitto"); r != nil && m != nil && r.Median != nil && m.Median != nil {
 		if m.Median.MsgPerSec > 0 {
 			rep.Throughput = r.Median.MsgPerSec / m.Median.MsgPerSec
@@ -227,6 +246,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if m.Median.ServerCPUus > 0 {
 			rep.CPUPerMsg = r.Median.ServerCPUus / m.Median.ServerCPUus
 		}
+		rounds := runOrder(len(targets), o.runs)
+		first := make([]string, len(rounds))
+		for i, round := range rounds {
+			first[i] = targets[round[0]]
+		}
+		rep.Paired = pairRuns(r.Runs, m.Runs, first)
 	}
 	if o.startup && !o.relay && o.addr == "" && (o.target == "runnel" || o.target == "both") {
 		progress("start-up of runnel run (5 times)")
@@ -255,6 +280,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.Join(failed...)
 }
 
+// check validates the flags and fills in the default --count.
 func (o *benchOptions) check(countSet bool) error {
 	switch {
 	case o.addr == "" && o.target != "runnel" && o.target != "mosquitto" && o.target != "both":
@@ -339,6 +365,7 @@ func (o *benchOptions) command() string {
 	return strings.Join(a, " ")
 }
 
+// findTarget returns the report of the target named name, or nil.
 func findTarget(rep *benchReport, name string) *targetReport {
 	for _, t := range rep.Targets {
 		if t.Target == name {
@@ -348,84 +375,149 @@ func findTarget(rep *benchReport, name string) *targetReport {
 	return nil
 }
 
-// measure starts the target's server (if any), checks that it works, and
-// runs the load o.runs times against it.
-func (o *benchOptions) measure(ctx context.Context, tr *targetReport, progress func(string, ...any)) error {
-	child, extract, cleanup, err := o.startTarget(ctx, tr, progress)
-	defer cleanup()
-	if err != nil {
-		return err
+// targetSession is one target's server, started once and kept for all
+// of the target's runs.
+type targetSession struct {
+	tr      *targetReport
+	child   *benchChild // nil for --addr
+	extract extractKind
+	cleanup func() // stops the server; nil once stopped
+	base    int64  // SeqBase of the next run
+}
+
+// stop stops the session's server, once.
+func (s *targetSession) stop() {
+	if s.cleanup != nil {
+		s.cleanup()
+		s.cleanup = nil
 	}
-	if child != nil {
+}
+
+// measureAll starts the servers of all targets (one per targetReport in
+// trs), checks that each works, and then runs the load o.runs times
+// against each, interleaved as runOrder says: run 1 of every target, then
+// run 2, and so on. A target that fails is stopped and its error kept in
+// its report (and returned among the failures); the other targets' runs go
+// on. It returns early, with the context's error, when ctx ends.
+func (o *benchOptions) measureAll(ctx context.Context, trs []*targetReport, progress func(string, ...any)) (failed []error, err error) {
+	sessions := make([]*targetSession, 0, len(trs))
+	defer func() {
+		for _, s := range sessions {
+			s.stop()
+		}
+	}()
+	fail := func(s *targetSession, err error) {
+		s.tr.Error = err.Error() // before stop, which then keeps the child's output
+		failed = append(failed, fmt.Errorf("%s failed (details above)", s.tr.Target))
+		progress("%s: %v", s.tr.Target, err)
+		s.stop()
+	}
+	for _, tr := range trs {
+		s := &targetSession{tr: tr}
+		sessions = append(sessions, s)
+		var err error
+		s.child, s.extract, s.cleanup, err = o.startTarget(ctx, tr, progress)
+		if err != nil {
+			fail(s, err)
+		}
+		if ctx.Err() != nil {
+			return failed, ctx.Err()
+		}
+	}
+	for i, round := range runOrder(len(sessions), o.runs) {
+		for _, k := range round {
+			s := sessions[k]
+			if s.cleanup == nil { // failed
+				continue
+			}
+			if err := o.runOnce(ctx, s, i, progress); err != nil {
+				fail(s, err)
+			}
+			if ctx.Err() != nil {
+				return failed, ctx.Err()
+			}
+		}
+	}
+	for _, s := range sessions {
+		if s.cleanup == nil {
+			continue
+		}
+		if s.child != nil {
+			_, s.tr.PeakRSS, _ = procMem(s.child.pid())
+		}
+		s.tr.Median = medianResult(s.tr.Runs)
+		s.stop()
+	}
+	return failed, nil
+}
+
+// runOnce is run i (0-based) of the load against s's server, with deploys
+// during it if asked; it appends the result to s's report. Before the
+// first run it reads the server's idle RSS.
+func (o *benchOptions) runOnce(ctx context.Context, s *targetSession, i int, progress func(string, ...any)) error {
+	tr, child := s.tr, s.child
+	if child != nil && i == 0 {
 		tr.IdleRSS, _, _ = procMem(child.pid())
 	}
-
-	base := int64(0)
-	for i := range o.runs {
-		cfg := loadConfig{
-			Addr:      tr.Addr,
-			PubPrefix: "sensors/dev",
-			PubSuffix: "/data",
-			SubFilter: tr.Subscribe,
-			Extract:   extract,
-			Devices:   o.devices,
-			Count:     o.count,
-			Rate:      o.rate,
-			Window:    o.window,
-			QoS:       byte(o.qos),
-			SeqBase:   base,
-			Timeout:   o.timeout,
-			ClientID:  fmt.Sprintf("runnel-bench-%d-%d", os.Getpid(), i),
-		}
-		base += int64(o.count)
-		var cpu0 time.Duration
-		if child != nil {
-			cpu0, _ = procCPU(child.pid())
-		}
-		var driver *deployDriver
-		stopDeploys := func() {}
-		if o.deploy > 0 && tr.httpAddr != "" {
-			driver = &deployDriver{base: "http://" + tr.httpAddr, every: o.deploy, typ: o.deployTyp}
-			dctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { driver.run(dctx); close(done) }()
-			stopDeploys = func() { cancel(); <-done }
-		}
-		res, err := runLoad(ctx, cfg)
-		stopDeploys()
-		if driver != nil {
-			ds := driver.stats()
-			tr.Deploys = append(tr.Deploys, ds)
-			progress("%s: run %d/%d: %d %s deploys during the run (p50 %.1f ms, max %.1f ms), %d failed %s", tr.Target, i+1, o.runs,
-				ds.Deploys, ds.Type, ds.P50ms, ds.MaxMs, ds.Failed, ds.Error)
-		}
-		if child != nil && res.Received > 0 {
-			if cpu1, err := procCPU(child.pid()); err == nil {
-				res.ServerCPUus = float64(cpu1-cpu0) / 1e3 / float64(res.Received)
-			}
-		}
-		if err != nil {
-			if child != nil {
-				select {
-				case <-child.exited:
-					return child.failure()
-				default:
-				}
-			}
-			return fmt.Errorf("run %d: %w", i+1, err)
-		}
-		tr.Runs = append(tr.Runs, res)
-		note := ""
-		if res.TimedOut {
-			note = " (timed out)"
-		}
-		progress("%s: run %d/%d: %s msg/s, p50 %s, p99 %s, lost %d, duplicates %d%s", tr.Target, i+1, o.runs,
-			fmtRate(res.MsgPerSec), fmtUs(res.P50us), fmtUs(res.P99us), res.Lost, res.Duplicates, note)
+	cfg := loadConfig{
+		Addr:      tr.Addr,
+		PubPrefix: "sensors/dev",
+		PubSuffix: "/data",
+		SubFilter: tr.Subscribe,
+		Extract:   s.extract,
+		Devices:   o.devices,
+		Count:     o.count,
+		Rate:      o.rate,
+		Window:    o.window,
+		QoS:       byte(o.qos),
+		SeqBase:   s.base,
+		Timeout:   o.timeout,
+		ClientID:  fmt.Sprintf("runnel-bench-%d-%d", os.Getpid(), i),
 	}
+	s.base += int64(o.count)
+	var cpu0 time.Duration
 	if child != nil {
-		_, tr.PeakRSS, _ = procMem(child.pid())
+		cpu0, _ = procCPU(child.pid())
 	}
-	tr.Median = medianResult(tr.Runs)
+	var driver *deployDriver
+	stopDeploys := func() {}
+	if o.deploy > 0 && tr.httpAddr != "" {
+		driver = &deployDriver{base: "http://" + tr.httpAddr, every: o.deploy, typ: o.deployTyp}
+		dctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { driver.run(dctx); close(done) }()
+		stopDeploys = func() { cancel(); <-done }
+	}
+	res, err := runLoad(ctx, cfg)
+	stopDeploys()
+	if driver != nil {
+		ds := driver.stats()
+		tr.Deploys = append(tr.Deploys, ds)
+		progress("%s: run %d/%d: %d %s deploys during the run (p50 %.1f ms, max %.1f ms), %d failed %s", tr.Target, i+1, o.runs,
+			ds.Deploys, ds.Type, ds.P50ms, ds.MaxMs, ds.Failed, ds.Error)
+	}
+	if child != nil && res.Received > 0 {
+		if cpu1, err := procCPU(child.pid()); err == nil {
+			res.ServerCPUus = float64(cpu1-cpu0) / 1e3 / float64(res.Received)
+		}
+	}
+	if err != nil {
+		if child != nil {
+			select {
+			case <-child.exited:
+				return child.failure()
+			default:
+			}
+		}
+		return fmt.Errorf("run %d: %w", i+1, err)
+	}
+	tr.Runs = append(tr.Runs, res)
+	note := ""
+	if res.TimedOut {
+		note = " (timed out)"
+	}
+	progress("%s: run %d/%d: %s msg/s, p50 %s, p99 %s, lost %d, duplicates %d%s", tr.Target, i+1, o.runs,
+		fmtRate(res.MsgPerSec), fmtUs(res.P50us), fmtUs(res.P99us), res.Lost, res.Duplicates, note)
 	return nil
 }
 
@@ -530,10 +622,11 @@ func (o *benchOptions) startTarget(ctx context.Context, tr *targetReport, progre
 		}
 	}
 	if child != nil {
+		c := child // the error returns below set the result child to nil before cleanup runs
 		undo = append(undo, func() {
-			child.stop()
+			c.stop()
 			if tr.Error != "" {
-				tr.ChildOutput = child.out.String()
+				tr.ChildOutput = c.out.String()
 			}
 		})
 		if err := child.waitPort(ctx, tr.Addr, 20*time.Second); err != nil {
@@ -557,6 +650,7 @@ func (o *benchOptions) startTarget(ctx context.Context, tr *targetReport, progre
 	return child, extract, cleanup, nil
 }
 
+// mosquittoConf is the configuration of the mosquitto relay on port.
 func mosquittoConf(port string) string {
 	return "# written by runnel bench\n" +
 		"listener " + port + " 127.0.0.1\n" +
@@ -607,6 +701,7 @@ func medianResult(runs []loadResult) *loadResult {
 	return m
 }
 
+// median returns the median of v (0 for none), leaving v as it is.
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
@@ -748,6 +843,8 @@ func measureStartup(ctx context.Context, n int) *startupReport {
 	return sr
 }
 
+// printReport prints rep: the medians, the ratios, the runs, the pairs
+// of runs, failures, the start-up figures and the footnotes.
 func printReport(w io.Writer, rep *benchReport) {
 	mode := fmt.Sprintf("saturation (window %d)", rep.Window)
 	if rep.Mode == "rate" {
@@ -780,7 +877,10 @@ func printReport(w io.Writer, rep *benchReport) {
 	}
 	tw.Flush()
 	if rep.Throughput > 0 || rep.CPUPerMsg > 0 {
-		fmt.Fprintf(w, "\nrunnel/mosquitto: throughput %.2f×, server CPU per message %.2f×\n", rep.Throughput, rep.CPUPerMsg)
+		fmt.Fprintf(w, "\nrunnel/mosquitto (ratio of the medians): throughput %.2f×, server CPU per message %.2f×\n", rep.Throughput, rep.CPUPerMsg)
+	}
+	if p := rep.Paired; p != nil {
+		fmt.Fprintf(w, "%s\n", pairedLine(p))
 	}
 
 	fmt.Fprintf(w, "\nruns:\n")
@@ -802,6 +902,15 @@ func printReport(w io.Writer, rep *benchReport) {
 		}
 	}
 	tw.Flush()
+	if p := rep.Paired; p != nil {
+		fmt.Fprintf(w, "\npairs (runnel/mosquitto, run i of each, one right after the other):\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "run\tfirst\tp50\tp99\tserver CPU/msg\t")
+		for _, pr := range p.Pairs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t\n", pr.Run, pr.First, fmtRatio(pr.P50), fmtRatio(pr.P99), fmtRatio(pr.ServerCPUPerMsg))
+		}
+		tw.Flush()
+	}
 	for _, t := range rep.Targets {
 		if t.Error != "" {
 			fmt.Fprintf(w, "\n%s (%s) failed: %s\n", t.Target, t.Addr, t.Error)
@@ -822,12 +931,40 @@ func printReport(w io.Writer, rep *benchReport) {
 	if rep.QoS > 0 {
 		fmt.Fprintf(w, "\nQoS a->b: published at QoS a, received at QoS b (the example flow's mqtt-in and mqtt-out use QoS 0, so its alerts arrive at QoS 0; mosquitto keeps at most 20 QoS 1 messages in flight to the subscriber by default)\n")
 	}
+	if rep.Interleaved {
+		fmt.Fprintf(w, "\nruns are interleaved: run 1 of each target, then run 2 of each, and so on, the order alternating from pair to pair (%s first in run 1); each target keeps its own server for all its runs, and the paired ratios compare the two runs of one pair\n",
+			rep.Targets[0].Target)
+	}
 	fmt.Fprintf(w, "\nlatency is end to end (publisher's send to subscriber's receive, monotonic clock); msg/s is distinct messages received from the first send to the last receive\n")
 	fmt.Fprintf(w, "CPU per message is user+system CPU time divided by delivered messages; server CPU from /proc/PID/stat at %d ticks/s; client CPU is this process (publisher and subscriber)\n", rep.ClockTicks)
 	fmt.Fprintf(w, "environment: %s\n", rep.Environment)
 	fmt.Fprintf(w, "reproduce: %s\n", rep.Command)
 }
 
+// pairedLine is the printed summary of the paired ratios.
+func pairedLine(p *pairedRatios) string {
+	who := "runnel " // named in the first count only
+	fig := func(name string, s pairedSummary) string {
+		if s.Pairs == 0 {
+			return name + " -"
+		}
+		f := fmt.Sprintf("%s %.2f× (%sat or below in %d of %d)", name, s.Median, who, s.AtOrBelow, s.Pairs)
+		who = ""
+		return f
+	}
+	return fmt.Sprintf("paired (runnel/mosquitto, same pair of runs, median of %d): %s, %s, %s", len(p.Pairs),
+		fig("p50", p.P50), fig("p99", p.P99), fig("server CPU per message", p.ServerCPUPerMsg))
+}
+
+// fmtRatio formats a ratio, or "-" for none.
+func fmtRatio(r *float64) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", *r)
+}
+
+// fmtList formats v with one decimal, separated by spaces.
 func fmtList(v []float64) string {
 	s := make([]string, len(v))
 	for i, x := range v {
@@ -836,6 +973,7 @@ func fmtList(v []float64) string {
 	return strings.Join(s, " ")
 }
 
+// fmtUs formats microseconds in µs, ms or s, or "-" for none.
 func fmtUs(us float64) string {
 	switch {
 	case us <= 0:
@@ -848,10 +986,12 @@ func fmtUs(us float64) string {
 	return fmt.Sprintf("%.2fs", us/1e6)
 }
 
+// fmtCPU formats CPU microseconds per message.
 func fmtCPU(us float64) string {
 	return fmt.Sprintf("%.1fµs", us)
 }
 
+// fmtRate formats a rate as a whole number with thousands separators.
 func fmtRate(r float64) string {
 	n := int64(r + 0.5)
 	s := strconv.FormatInt(n, 10)
@@ -865,6 +1005,7 @@ func fmtRate(r float64) string {
 	return b.String()
 }
 
+// fmtBytes formats a size in MiB, or "-" for none.
 func fmtBytes(n int64) string {
 	if n <= 0 {
 		return "-"

@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -151,5 +153,70 @@ func TestProcFigures(t *testing.T) {
 	rss, hwm, err := procMem(os.Getpid())
 	if err != nil || rss <= 0 || hwm < rss {
 		t.Errorf("procMem = %d, %d, %v", rss, hwm, err)
+	}
+}
+
+// TestRunOrder checks the interleaving of the runs: round by round, with
+// the order alternating so that no target always runs first.
+func TestRunOrder(t *testing.T) {
+	for _, tc := range []struct {
+		n, runs int
+		want    [][]int
+	}{
+		{2, 5, [][]int{{0, 1}, {1, 0}, {0, 1}, {1, 0}, {0, 1}}},
+		{2, 1, [][]int{{0, 1}}},
+		{1, 3, [][]int{{0}, {0}, {0}}},
+		{3, 2, [][]int{{0, 1, 2}, {2, 1, 0}}},
+	} {
+		if got := runOrder(tc.n, tc.runs); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("runOrder(%d, %d) = %v; want %v", tc.n, tc.runs, got, tc.want)
+		}
+	}
+}
+
+// TestPairRuns checks the paired ratios with figures whose ratios are
+// exact in floating point.
+func TestPairRuns(t *testing.T) {
+	runnel := []loadResult{
+		{P50us: 100, P99us: 300, ServerCPUus: 3},
+		{P50us: 200, P99us: 400, ServerCPUus: 0}, // less than one clock tick: no CPU ratio
+		{P50us: 150, P99us: 100, ServerCPUus: 2},
+	}
+	mosquitto := []loadResult{
+		{P50us: 200, P99us: 200, ServerCPUus: 4},
+		{P50us: 100, P99us: 400, ServerCPUus: 2},
+		{P50us: 150, P99us: 400, ServerCPUus: 4},
+		{P50us: 1, P99us: 1, ServerCPUus: 1}, // runnel has no run 4: not paired
+	}
+	f := func(v float64) *float64 { return &v }
+	want := &pairedRatios{
+		Pairs: []runPair{
+			{Run: 1, First: "runnel", P50: f(0.5), P99: f(1.5), ServerCPUPerMsg: f(0.75)},
+			{Run: 2, First: "mosquitto", P50: f(2), P99: f(1), ServerCPUPerMsg: nil},
+			{Run: 3, First: "runnel", P50: f(1), P99: f(0.25), ServerCPUPerMsg: f(0.5)},
+		},
+		P50:             pairedSummary{Median: 1, AtOrBelow: 2, Pairs: 3},
+		P99:             pairedSummary{Median: 1, AtOrBelow: 2, Pairs: 3},
+		ServerCPUPerMsg: pairedSummary{Median: 0.625, AtOrBelow: 2, Pairs: 2},
+	}
+	got := pairRuns(runnel, mosquitto, []string{"runnel", "mosquitto", "runnel"})
+	if !reflect.DeepEqual(got, want) {
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		t.Errorf("pairRuns:\n got %s\nwant %s", gj, wj)
+	}
+	if got := pairRuns(nil, mosquitto, nil); got != nil {
+		t.Errorf("pairRuns without runnel runs = %+v; want nil", got)
+	}
+}
+
+// TestPairedLine checks the printed summary of the paired ratios.
+func TestPairedLine(t *testing.T) {
+	runnel := []loadResult{{P50us: 100, P99us: 300, ServerCPUus: 3}, {P50us: 200, P99us: 400}, {P50us: 150, P99us: 100, ServerCPUus: 2}}
+	mosquitto := []loadResult{{P50us: 200, P99us: 200, ServerCPUus: 4}, {P50us: 100, P99us: 400, ServerCPUus: 2}, {P50us: 150, P99us: 400, ServerCPUus: 4}}
+	got := pairedLine(pairRuns(runnel, mosquitto, nil))
+	want := "paired (runnel/mosquitto, same pair of runs, median of 3): p50 1.00× (runnel at or below in 2 of 3), p99 1.00× (at or below in 2 of 3), server CPU per message 0.62× (at or below in 2 of 2)"
+	if got != want {
+		t.Errorf("pairedLine:\n got %s\nwant %s", got, want)
 	}
 }
