@@ -46,6 +46,10 @@ type Options struct {
 	// that they survive a restart, also after a kill; its tables are
 	// prefixed broker_. Empty: the broker keeps them in memory only.
 	Persist string
+
+	// noFastOut sends the flows' messages through mochi's publish path
+	// only (see fastOut), for tests that compare the two.
+	noFastOut bool
 }
 
 // Broker is a running embedded broker. It implements engine.Broker.
@@ -57,6 +61,9 @@ type Broker struct {
 	closed atomic.Bool
 
 	flowsACL *flowsACL // nil: the flows may publish and subscribe to anything
+	// fast delivers the flows' QoS 0 messages in batches; nil: always
+	// through mochi.
+	fast *fastOut
 }
 
 var _ engine.Broker = (*Broker)(nil)
@@ -99,7 +106,8 @@ func Start(opts Options) (b *Broker, err error) {
 	if err := srv.AddHook(&limitHook{srv: srv, lim: lim}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add limits hook: %w", err)
 	}
-	if err := srv.AddHook(newAuthHook(auth, srv, log), nil); err != nil {
+	ah := newAuthHook(auth, srv, log)
+	if err := srv.AddHook(ah, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
 	if err := srv.AddHook(&connLog{log: log}, nil); err != nil {
@@ -130,10 +138,14 @@ func Start(opts Options) (b *Broker, err error) {
 	}
 	// The flows hook goes last: see flowSubs.OnPublish.
 	b = &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}, flowsACL: auth.flows}
+	bt := newBatcher()
+	if !opts.noFastOut {
+		b.fast = &fastOut{srv: srv, subs: ns, acl: ah, flows: b.flows, b: bt, expiry: srv.Options.Capabilities.MaximumMessageExpiryInterval}
+	}
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
-	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout}); err != nil {
+	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout}, bt); err != nil {
 		return nil, err
 	}
 	if err := srv.Serve(); err != nil {
@@ -164,6 +176,9 @@ func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) er
 		if err := b.flowsACL.checkPublish(topic); err != nil {
 			return err
 		}
+	}
+	if qos == 0 && !retain && b.fast != nil && b.fast.publish(topic, payload) {
+		return nil
 	}
 	return b.srv.Publish(topic, payload, retain, qos)
 }

@@ -65,7 +65,7 @@ func loadTLS(f TLSFiles) (*tls.Config, error) {
 
 // listen binds every listener the options ask for and adds them to the
 // server; on error it closes what it bound.
-func (b *Broker) listen(opts *Options, g *guard) (err error) {
+func (b *Broker) listen(opts *Options, g *guard, bt *batcher) (err error) {
 	var bound []net.Listener
 	defer func() {
 		if err != nil {
@@ -99,7 +99,7 @@ func (b *Broker) listen(opts *Options, g *guard) (err error) {
 		}
 		bound = append(bound, ln)
 		*l.out = ln.Addr().String()
-		ml := &listener{id: l.kind, addr: ln.Addr().String(), ln: newNBListener(ln), guard: g, log: b.log}
+		ml := &listener{id: l.kind, addr: ln.Addr().String(), ln: newNBListener(ln, bt), guard: g, log: b.log}
 		if l.tls {
 			cfg := tlsCfg.Clone()
 			if l.ws {

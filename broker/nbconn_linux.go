@@ -5,14 +5,16 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
 
-// nbConn (a connection of non-blocking calls) is an accepted TCP connection whose reads and writes are system
-// calls the Go scheduler does not see (syscall.RawSyscall) instead of
-// ordinary ones (syscall.Syscall), while it still waits for the socket in
-// the runtime's network poller, with the connection's deadlines.
+// nbConn (a connection of non-blocking calls) is an accepted TCP
+// connection whose reads and writes are system calls the Go scheduler
+// does not see (syscall.RawSyscall) instead of ordinary ones
+// (syscall.Syscall), while it still waits for the socket in the runtime's
+// network poller, with the connection's deadlines.
 //
 // Why: an ordinary system call made by a process whose threads were all
 // idle wakes the runtime's monitor thread (sysmon), which then polls every
@@ -23,9 +25,17 @@ import (
 // and about five short sleeps on another CPU: 40 % of the broker's system
 // calls at 5,000 msg/s, and on a virtual machine each of those sleeps is a
 // timer interrupt and a wake-up of an idle virtual CPU.
+//
+// An nbConn also takes packets into a pending buffer of its own (queue),
+// which the batcher writes out when the reader that produced them has
+// handled what it read: see batcher.
 type nbConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
+	b  *batcher
+	// win is set while this connection's reader handles what its last
+	// Read returned: from that Read to the next.
+	win atomic.Bool
 
 	// read state, under rmu (mochi reads from one goroutine; a closing
 	// guardConn may drain what is left from another)
@@ -35,17 +45,37 @@ type nbConn struct {
 	rerr   syscall.Errno
 	readFn func(fd uintptr) bool
 
-	// write state, under wmu (mochi already writes under the client's
-	// lock, so it is never contended)
+	// write state, under wmu: held for every write to the socket, so that
+	// packets are never interleaved
 	wmu     sync.Mutex
 	wbuf    []byte
 	wn      int
 	werr    syscall.Errno
 	writeFn func(fd uintptr) bool
+	tryFn   func(fd uintptr)
+
+	// pending output, under pmu: whole packets queued and not yet written
+	pmu      sync.Mutex
+	pending  []byte
+	spare    []byte // a written pending buffer kept for reuse
+	marked   bool   // on the batcher's dirty list
+	closed   bool
+	draining atomic.Bool // a goroutine writes pending out, waiting for room
 }
 
-// nbListener wraps every TCP connection it accepts in a nbConn.
-type nbListener struct{ net.Listener }
+// maxPending bounds the bytes queued for one connection that its socket
+// does not take: past it, further QoS 0 messages to it are dropped, as
+// mochi drops them when a client's queue of pending writes is full.
+const maxPending = 1 << 20
+
+// keepSpare is the largest pending buffer kept for reuse.
+const keepSpare = 64 << 10
+
+// nbListener wraps every TCP connection it accepts in an nbConn.
+type nbListener struct {
+	net.Listener
+	b *batcher
+}
 
 // Accept accepts the next connection and wraps it.
 func (l nbListener) Accept() (net.Conn, error) {
@@ -53,14 +83,15 @@ func (l nbListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newNBConn(c), nil
+	return newNBConn(c, l.b), nil
 }
 
-// newNBListener returns ln wrapped so that its connections are rawConns.
-func newNBListener(ln net.Listener) net.Listener { return nbListener{ln} }
+// newNBListener returns ln wrapped so that its connections are nbConns
+// that batch their queued output through b.
+func newNBListener(ln net.Listener, b *batcher) net.Listener { return nbListener{ln, b} }
 
 // newNBConn wraps c, or returns it as it is when it offers no raw access.
-func newNBConn(c net.Conn) net.Conn {
+func newNBConn(c net.Conn, b *batcher) net.Conn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c
@@ -69,10 +100,11 @@ func newNBConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	r := &nbConn{TCPConn: tc, rc: rc}
+	r := &nbConn{TCPConn: tc, rc: rc, b: b}
 	// Built once: a closure made per call would escape to the heap.
 	r.readFn = r.doRead
 	r.writeFn = r.doWrite
+	r.tryFn = func(fd uintptr) { r.doWrite(fd) }
 	return r
 }
 
@@ -95,8 +127,14 @@ func (r *nbConn) doRead(fd uintptr) bool {
 	}
 }
 
-// Read reads what is there, waiting in the network poller when nothing is.
+// Read reads what is there, waiting in the network poller when nothing
+// is. Before it reads, it has the output the reader queued while it
+// handled its previous read written out.
 func (r *nbConn) Read(p []byte) (int, error) {
+	if r.win.CompareAndSwap(true, false) {
+		r.b.leave()
+	}
+	r.b.flushIfDirty()
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -112,6 +150,9 @@ func (r *nbConn) Read(p []byte) (int, error) {
 		return 0, &net.OpError{Op: "read", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: os.NewSyscallError("read", r.rerr)}
 	case r.rn == 0:
 		return 0, io.EOF
+	}
+	if r.b != nil && r.win.CompareAndSwap(false, true) {
+		r.b.enter()
 	}
 	return r.rn, nil
 }
@@ -136,14 +177,9 @@ func (r *nbConn) doWrite(fd uintptr) bool {
 	return true
 }
 
-// Write writes all of p, waiting in the network poller while the socket's
-// buffer is full.
-func (r *nbConn) Write(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
+// writeLocked writes all of p, waiting in the network poller while the
+// socket's buffer is full. The caller holds wmu.
+func (r *nbConn) writeLocked(p []byte) (int, error) {
 	r.wbuf, r.wn, r.werr = p, 0, 0
 	err := r.rc.Write(r.writeFn)
 	n := r.wn
@@ -155,4 +191,159 @@ func (r *nbConn) Write(p []byte) (int, error) {
 		return n, &net.OpError{Op: "write", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: os.NewSyscallError("write", r.werr)}
 	}
 	return n, nil
+}
+
+// Write writes all of p, after any output still pending, waiting in the
+// network poller while the socket's buffer is full.
+func (r *nbConn) Write(p []byte) (int, error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	if buf := r.takePending(); len(buf) > 0 {
+		_, err := r.writeLocked(buf)
+		r.recycle(buf)
+		if err != nil {
+			return 0, err
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return r.writeLocked(p)
+}
+
+// Close closes the connection, dropping output still pending.
+func (r *nbConn) Close() error {
+	if r.win.CompareAndSwap(true, false) {
+		r.b.leave()
+	}
+	r.pmu.Lock()
+	r.closed, r.pending, r.spare = true, nil, nil
+	r.pmu.Unlock()
+	return r.TCPConn.Close()
+}
+
+// queue appends the encoded packet pk to the pending output and puts the
+// connection on the batcher's dirty list. It reports false, queuing
+// nothing, when the connection is closed or its pending output is full.
+func (r *nbConn) queue(pk []byte) bool {
+	r.pmu.Lock()
+	if r.closed || len(r.pending)+len(pk) > maxPending {
+		r.pmu.Unlock()
+		return false
+	}
+	if r.pending == nil {
+		r.pending, r.spare = r.spare[:0], nil
+	}
+	r.pending = append(r.pending, pk...)
+	mark := !r.marked
+	r.marked = true
+	r.pmu.Unlock()
+	if mark {
+		r.b.mark(r)
+	}
+	return true
+}
+
+// takePending takes the pending output, leaving none.
+func (r *nbConn) takePending() []byte {
+	r.pmu.Lock()
+	buf := r.pending
+	r.pending, r.marked = nil, false
+	r.pmu.Unlock()
+	return buf
+}
+
+// recycle keeps a written pending buffer for the next queue.
+func (r *nbConn) recycle(buf []byte) {
+	if cap(buf) > keepSpare {
+		return
+	}
+	r.pmu.Lock()
+	if !r.closed && r.spare == nil {
+		r.spare = buf[:0]
+	}
+	r.pmu.Unlock()
+}
+
+// flushPending writes the pending output without waiting: what the socket
+// does not take, or all of it when another goroutine is writing, is left
+// to a goroutine that waits for room.
+func (r *nbConn) flushPending() {
+	if !r.wmu.TryLock() {
+		r.drainLater()
+		return
+	}
+	buf := r.takePending()
+	if len(buf) == 0 {
+		r.wmu.Unlock()
+		return
+	}
+	r.wbuf, r.wn, r.werr = buf, 0, 0
+	if err := r.rc.Control(r.tryFn); err != nil {
+		r.werr = syscall.EBADF
+	}
+	n, failed := r.wn, r.werr != 0
+	r.wbuf = nil
+	r.wmu.Unlock()
+	switch {
+	case failed:
+		// The connection is broken: mochi's own reads and writes will
+		// notice and close it; the rest is dropped with it.
+	case n < len(buf):
+		r.pmu.Lock()
+		if !r.closed {
+			r.pending = append(buf[n:len(buf):len(buf)], r.pending...)
+		}
+		r.pmu.Unlock()
+		r.drainLater()
+	default:
+		r.recycle(buf)
+	}
+}
+
+// drainLater starts a goroutine that writes the pending output out,
+// waiting for room, unless one is running.
+func (r *nbConn) drainLater() {
+	if r.draining.CompareAndSwap(false, true) {
+		go r.drain()
+	}
+}
+
+// drain writes the pending output until there is none, waiting for room.
+func (r *nbConn) drain() {
+	for {
+		r.wmu.Lock()
+		buf := r.takePending()
+		if len(buf) > 0 {
+			_, err := r.writeLocked(buf)
+			r.wmu.Unlock()
+			if err == nil {
+				r.recycle(buf)
+				continue
+			}
+			r.takePending() // broken: drop the rest too
+		} else {
+			r.wmu.Unlock()
+		}
+		r.draining.Store(false)
+		// Output queued after the last check, whose flush saw this
+		// goroutine still running, would otherwise wait.
+		r.pmu.Lock()
+		more := len(r.pending) > 0 && !r.closed
+		r.pmu.Unlock()
+		if !more || !r.draining.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// queuer returns the nbConn under c, if there is one.
+func queuer(c net.Conn) packetQueuer {
+	if g, ok := c.(*guardConn); ok {
+		c = g.Conn
+	}
+	if r, ok := c.(*nbConn); ok && r.b != nil {
+		return r
+	}
+	return nil
 }

@@ -19,7 +19,7 @@ func nbPair(t *testing.T) (*nbConn, net.Conn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	nl := newNBListener(ln)
+	nl := newNBListener(ln, newBatcher())
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func BenchmarkNBConnRoundTrip(b *testing.B) {
 			defer ln.Close()
 			var l net.Listener = ln
 			if nb {
-				l = newNBListener(ln)
+				l = newNBListener(ln, newBatcher())
 			}
 			go func() {
 				c, err := l.Accept()

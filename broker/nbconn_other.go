@@ -5,5 +5,10 @@ package broker
 import "net"
 
 // newNBListener returns ln as it is: the raw system calls that spare the
-// Go scheduler's monitor thread are written for Linux only.
-func newNBListener(ln net.Listener) net.Listener { return ln }
+// Go scheduler's monitor thread, and the batched output built on them, are
+// written for Linux only.
+func newNBListener(ln net.Listener, _ *batcher) net.Listener { return ln }
+
+// queuer returns nil: no connection queues output on this system, so the
+// flows' messages go through mochi's own delivery.
+func queuer(net.Conn) packetQueuer { return nil }

@@ -102,6 +102,7 @@ type common struct {
 	mqtt       string
 	logLevel   string
 	cpuProfile string
+	memProfile string
 	procs      int
 	fs         *flag.FlagSet
 	configPath string         // --config
@@ -124,6 +125,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.mqtt, "mqtt", "127.0.0.1:1883", "MQTT listen `address` of the embedded broker")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the process stops")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a profile of all allocations to `file` when the process stops (go tool pprof -sample_index=alloc_space)")
 	fs.StringVar(&c.configPath, "config", "", "configuration `file` (TOML, see examples/runnel.toml); default $RUNNEL_CONFIG, else for serve DATA/runnel.toml if it exists")
 	fs.IntVar(&c.procs, "procs", defaultProcs, "how many `threads` run flows and broker at once (GOMAXPROCS); 0: one per CPU. Busy flows with many publishers on more cores may want more")
 	c.fs = fs
@@ -158,20 +160,35 @@ func (c *common) setup(stderr io.Writer) (log *slog.Logger, stop func(), err err
 }
 
 // profile starts the CPU profile if one was asked for and returns the
-// function that stops it.
+// function that stops it and writes the allocation profile, if that was
+// asked for.
 func (c *common) profile() (stop func(), err error) {
+	var mem *os.File
+	if c.memProfile != "" {
+		if mem, err = os.Create(c.memProfile); err != nil {
+			return nil, fmt.Errorf("--memprofile: %w", err)
+		}
+	}
+	writeMem := func() {
+		if mem != nil {
+			_ = pprof.Lookup("allocs").WriteTo(mem, 0)
+			mem.Close()
+		}
+	}
 	if c.cpuProfile == "" {
-		return func() {}, nil
+		return writeMem, nil
 	}
 	f, err := os.Create(c.cpuProfile)
 	if err != nil {
+		writeMem()
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
+		writeMem()
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() { pprof.StopCPUProfile(); f.Close(); writeMem() }, nil
 }
 
 func (c *common) logger(w io.Writer) (*slog.Logger, error) {
