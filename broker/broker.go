@@ -64,6 +64,7 @@ type Broker struct {
 	// fast delivers the flows' QoS 0 messages in batches; nil: always
 	// through mochi.
 	fast *fastOut
+	bt   *batcher
 }
 
 var _ engine.Broker = (*Broker)(nil)
@@ -139,6 +140,7 @@ func Start(opts Options) (b *Broker, err error) {
 	// The flows hook goes last: see flowSubs.OnPublish.
 	b = &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}, flowsACL: auth.flows}
 	bt := newBatcher()
+	b.bt = bt
 	if !opts.noFastOut {
 		b.fast = &fastOut{srv: srv, subs: ns, acl: ah, flows: b.flows, b: bt, expiry: srv.Options.Capabilities.MaximumMessageExpiryInterval}
 	}
@@ -224,6 +226,10 @@ func (b *Broker) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// Write out what the flows queued last (what a subscriber's socket
+	// cannot take now is dropped with its connection, as mochi drops
+	// the QoS 0 messages still queued for a client).
+	b.bt.flush()
 	return b.srv.Close()
 }
 
