@@ -284,17 +284,22 @@ func (r *nbConn) flushPending() {
 	}
 	n, failed := r.wn, r.werr != 0
 	r.wbuf = nil
+	if !failed && n < len(buf) {
+		// The rest goes back before wmu is let go: another writer
+		// taking it first would write whole packets of its own into
+		// the middle of one of these.
+		r.pmu.Lock()
+		if !r.closed {
+			r.pending = append(buf[n:len(buf):len(buf)], r.pending...)
+		}
+		r.pmu.Unlock()
+	}
 	r.wmu.Unlock()
 	switch {
 	case failed:
 		// The connection is broken: mochi's own reads and writes will
 		// notice and close it; the rest is dropped with it.
 	case n < len(buf):
-		r.pmu.Lock()
-		if !r.closed {
-			r.pending = append(buf[n:len(buf):len(buf)], r.pending...)
-		}
-		r.pmu.Unlock()
 		r.drainLater()
 	default:
 		r.recycle(buf)

@@ -1,11 +1,15 @@
 package broker
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -207,5 +211,114 @@ func BenchmarkNBConnRoundTrip(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestNBConnQueueAndWrite: output queued for the batcher and mochi's own
+// writes, from two goroutines at once, to a client that reads slowly
+// through a small receive buffer, so that writes are partial and wait for
+// room: the client receives whole frames only, each source's in order,
+// every written one and every queued one not reported dropped. (A
+// partial flush used to put its rest back after letting other writers
+// in, which could write into the middle of a packet.)
+func TestNBConnQueueAndWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	bt := newBatcher()
+	nl := newNBListener(ln, bt)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	client, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := nl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sc.(*nbConn)
+	var wg sync.WaitGroup
+	defer func() {
+		client.Close()
+		c.Close()
+		wg.Wait()
+	}()
+
+	// A frame: 0xA5, the source, a 4-byte sequence number, 2 bytes of
+	// length, then that many bytes that depend on the number.
+	frame := func(src byte, seq int) []byte {
+		n := 20 + seq%300
+		f := []byte{0xA5, src, byte(seq >> 24), byte(seq >> 16), byte(seq >> 8), byte(seq), byte(n >> 8), byte(n)}
+		for j := range n {
+			f = append(f, byte(seq+j))
+		}
+		return f
+	}
+	const n = 20000
+	var dropped atomic.Int64
+	writeErr := make(chan error, 1)
+	wg.Add(2)
+	go func() { // the flows: queue, then flush at once
+		defer wg.Done()
+		for i := range n {
+			if !c.queue(frame('q', i)) {
+				dropped.Add(1)
+			}
+			bt.done()
+		}
+	}()
+	go func() { // mochi's writer
+		defer wg.Done()
+		for i := range n {
+			if i%4 == 0 {
+				time.Sleep(time.Microsecond) // leave the flows room to flush
+			}
+			if _, err := c.Write(frame('w', i)); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+	}()
+	next := map[byte]int{'q': 0, 'w': 0}
+	got := map[byte]int{}
+	r := bufio.NewReader(client)
+	var hdr [8]byte
+	for next['w'] < n || got['q']+int(dropped.Load()) < n {
+		select {
+		case err := <-writeErr:
+			t.Fatalf("Write: %v", err)
+		default:
+		}
+		client.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			t.Fatalf("after %v frames: %v", got, err)
+		}
+		src := hdr[1]
+		seq := int(hdr[2])<<24 | int(hdr[3])<<16 | int(hdr[4])<<8 | int(hdr[5])
+		if hdr[0] != 0xA5 || (src != 'q' && src != 'w') {
+			t.Fatalf("after %v frames: torn stream, header % x", got, hdr)
+		}
+		body := make([]byte, int(hdr[6])<<8|int(hdr[7]))
+		if _, err := io.ReadFull(r, body); err != nil {
+			t.Fatal(err)
+		}
+		if f := frame(src, seq); !bytes.Equal(append(hdr[:], body...), f) {
+			t.Fatalf("after %v frames: frame %c%d torn", got, src, seq)
+		}
+		if seq < next[src] || src == 'w' && seq != next[src] {
+			t.Fatalf("frame %c%d after %c%d", src, seq, src, next[src]-1)
+		}
+		next[src] = seq + 1
+		got[src]++
+		if (got['q']+got['w'])%50 == 0 {
+			time.Sleep(50 * time.Microsecond) // let the socket fill
+		}
+	}
+	if got['q']+int(dropped.Load()) != n {
+		t.Fatalf("received %d queued frames, %d dropped, want %d in all", got['q'], dropped.Load(), n)
 	}
 }
