@@ -94,9 +94,10 @@ func (b *batcher) flush() {
 	if len(d) == 0 {
 		return
 	}
-	if b.armed.CompareAndSwap(true, false) {
-		b.timer.Stop()
-	}
+	// The backstop timer, if armed, is left to fire (and find little
+	// or nothing): stopping it here could stop one that done has just
+	// armed again for output queued after d was taken, leaving armed
+	// set with no timer to clear it, so that no later done arms one.
 	for i, c := range d {
 		c.flushPending()
 		d[i] = nil
