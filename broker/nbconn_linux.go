@@ -65,7 +65,10 @@ type nbConn struct {
 
 // maxPending bounds the bytes queued for one connection that its socket
 // does not take: past it, further QoS 0 messages to it are dropped, as
-// mochi drops them when a client's queue of pending writes is full.
+// mochi drops them when a client's queue of pending writes is full. A
+// message is queued whatever its size while less is pending, so that one
+// larger than the bound still reaches a subscriber that keeps up, as
+// through mochi's path.
 const maxPending = 1 << 20
 
 // keepSpare is the largest pending buffer kept for reuse.
@@ -224,10 +227,20 @@ func (r *nbConn) Close() error {
 
 // queue appends the encoded packet pk to the pending output and puts the
 // connection on the batcher's dirty list. It reports false, queuing
-// nothing, when the connection is closed or its pending output is full.
+// nothing, when the connection is closed or its pending output is still
+// full once the socket has taken what it takes now.
 func (r *nbConn) queue(pk []byte) bool {
 	r.pmu.Lock()
-	if r.closed || len(r.pending)+len(pk) > maxPending {
+	if len(r.pending) >= maxPending && !r.closed {
+		// A big batch (a flow that answers one message with many)
+		// need not wait for its reader's next read: what the socket
+		// takes now makes room; a subscriber that does not read leaves
+		// it full.
+		r.pmu.Unlock()
+		r.flushPending()
+		r.pmu.Lock()
+	}
+	if r.closed || len(r.pending) >= maxPending {
 		r.pmu.Unlock()
 		return false
 	}
