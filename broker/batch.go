@@ -25,8 +25,12 @@ type batcher struct {
 	mu     sync.Mutex
 	dirty  []flusher
 	spare  []flusher
-	armed  atomic.Bool
-	timer  *time.Timer
+	// The backstop timer. armed says it is set; both change under tmu
+	// only, so that a flush that stops it cannot stop one just set for
+	// output it will not take.
+	tmu   sync.Mutex
+	armed bool
+	timer *time.Timer
 }
 
 // flushBackstop is how long queued output waits at most for the reader
@@ -41,10 +45,7 @@ type flusher interface {
 
 func newBatcher() *batcher {
 	b := &batcher{}
-	b.timer = time.AfterFunc(time.Hour, func() {
-		b.armed.Store(false)
-		b.flush()
-	})
+	b.timer = time.AfterFunc(time.Hour, b.flush)
 	b.timer.Stop()
 	return b
 }
@@ -72,9 +73,19 @@ func (b *batcher) done() {
 		b.flush()
 		return
 	}
-	if b.armed.CompareAndSwap(false, true) {
+	b.tmu.Lock()
+	if !b.armed {
+		b.armed = true
 		b.timer.Reset(flushBackstop)
 	}
+	b.tmu.Unlock()
+}
+
+// isArmed reports whether the backstop timer is set.
+func (b *batcher) isArmed() bool {
+	b.tmu.Lock()
+	defer b.tmu.Unlock()
+	return b.armed
 }
 
 // flushIfDirty writes the queued output, if there is any.
@@ -84,8 +95,18 @@ func (b *batcher) flushIfDirty() {
 	}
 }
 
-// flush writes the queued output of every dirty connection.
+// flush writes the queued output of every dirty connection. It disarms
+// the backstop before it takes the dirty list: output queued after that
+// arms it again (done follows its queue), and output queued before is on
+// the list, so nothing is left without a writer, and a reader that
+// flushes at its next read spares the process a timer wake-up.
 func (b *batcher) flush() {
+	b.tmu.Lock()
+	if b.armed {
+		b.armed = false
+		b.timer.Stop()
+	}
+	b.tmu.Unlock()
 	b.mu.Lock()
 	d := b.dirty
 	b.dirty, b.spare = b.spare[:0], nil
@@ -94,10 +115,6 @@ func (b *batcher) flush() {
 	if len(d) == 0 {
 		return
 	}
-	// The backstop timer, if armed, is left to fire (and find little
-	// or nothing): stopping it here could stop one that done has just
-	// armed again for output queued after d was taken, leaving armed
-	// set with no timer to clear it, so that no later done arms one.
 	for i, c := range d {
 		c.flushPending()
 		d[i] = nil

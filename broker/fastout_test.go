@@ -778,7 +778,7 @@ func TestFastOutNoReaderBusy(t *testing.T) {
 		idle(t, b)
 		start := time.Now()
 		mustPublish(t, b, "idle/t", []byte(strconv.Itoa(i)))
-		if n, armed := b.bt.ndirty.Load(), b.bt.armed.Load(); n != 0 || armed {
+		if n, armed := b.bt.ndirty.Load(), b.bt.isArmed(); n != 0 || armed {
 			t.Fatalf("after Publish: %d connections dirty, timer armed %v; want the output written", n, armed)
 		}
 		p, err := sub.packet(2 * time.Second) // a bound to fail instead of hang
@@ -1398,7 +1398,7 @@ func TestFastOutBackstop(t *testing.T) {
 		deadline := time.Now().Add(2 * time.Second)
 		for last.n.Load() == 0 {
 			if time.Now().After(deadline) {
-				t.Fatalf("cycle %d: output queued while a reader is busy not written within 2s (timer armed: %v)", cycle, bt.armed.Load())
+				t.Fatalf("cycle %d: output queued while a reader is busy not written within 2s (timer armed: %v)", cycle, bt.isArmed())
 			}
 			time.Sleep(100 * time.Microsecond)
 		}
