@@ -52,11 +52,7 @@ func newBatcher() *batcher {
 
 // enter and leave count the readers handling input.
 func (b *batcher) enter() { b.open.Add(1) }
-func (b *batcher) leave() {
-	if b != nil {
-		b.open.Add(-1)
-	}
-}
+func (b *batcher) leave() { b.open.Add(-1) }
 
 // mark puts c, which has just got output queued, on the dirty list.
 func (b *batcher) mark(c flusher) {
@@ -90,7 +86,7 @@ func (b *batcher) isArmed() bool {
 
 // flushIfDirty writes the queued output, if there is any.
 func (b *batcher) flushIfDirty() {
-	if b != nil && b.ndirty.Load() > 0 {
+	if b.ndirty.Load() > 0 {
 		b.flush()
 	}
 }

@@ -117,7 +117,7 @@ func Start(opts Options) (b *Broker, err error) {
 	if err := srv.AddHook(&sysAliases{srv: srv}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add $SYS hook: %w", err)
 	}
-	ns := &netSubs{topics: srv.Topics}
+	ns := &netSubs{srv: srv}
 	if err := srv.AddHook(ns, nil); err != nil {
 		return nil, fmt.Errorf("broker: add subscriptions hook: %w", err)
 	}

@@ -35,14 +35,12 @@ type packetQueuer interface {
 // path as before.
 type fastOut struct {
 	srv    *mqtt.Server
-	subs   *netSubs  // its generation changes with every subscription change
+	subs   *netSubs  // the plans, kept per topic and subscription generation
 	acl    *authHook // read access of each subscriber
 	flows  *flowSubs
 	b      *batcher
 	expiry int64 // seconds: the message expiry interval MQTT 5 subscribers are told
 
-	plans   sync.Map // topic -> *fastPlan
-	entries atomic.Int64
 	scratch sync.Pool // *fastScratch
 }
 
@@ -50,10 +48,10 @@ type fastOut struct {
 type fastScratch struct{ v4, v5 []byte }
 
 // fastPlan is how messages to one topic are delivered, for one generation
-// of subscriptions.
+// of subscriptions (see netSubs.plan).
 type fastPlan struct {
 	gen     uint64
-	ok      bool // false: use mochi's path
+	ok      bool // false: use mochi's path (a subscriber needs more than fastOut does)
 	targets []fastTarget
 }
 
@@ -65,31 +63,23 @@ type fastTarget struct {
 	maxSize uint32 // the client's Maximum Packet Size; 0: none
 }
 
-// plan returns the plan for topic, making it if the subscriptions changed.
-func (f *fastOut) plan(topic string) *fastPlan {
-	gen := f.subs.gen.Load()
-	if p, ok := f.plans.Load(topic); ok {
-		if p := p.(*fastPlan); p.gen == gen {
-			return p
-		}
-	}
+// newPlan looks up the subscribers of topic.
+func newPlan(srv *mqtt.Server, topic string, gen uint64) *fastPlan {
 	p := &fastPlan{gen: gen, ok: true}
-	s := f.srv.Topics.Subscribers(topic)
+	s := srv.Topics.Subscribers(topic)
 	if len(s.Shared) > 0 || len(s.InlineSubscriptions) > 0 {
 		p.ok = false
+		return p
 	}
 	for id, sub := range s.Subscriptions {
-		if !p.ok {
-			break
-		}
-		cl, found := f.srv.Clients.Get(id)
+		cl, found := srv.Clients.Get(id)
 		if !found {
 			continue // mochi skips it too
 		}
 		q := queuer(cl.Net.Conn)
 		if q == nil || hasIdentifier(sub.Identifiers) || sub.NoLocal || cl.Properties.Props.TopicAliasMaximum > 0 {
 			p.ok = false
-			break
+			return p
 		}
 		p.targets = append(p.targets, fastTarget{
 			cl:      cl,
@@ -98,11 +88,6 @@ func (f *fastOut) plan(topic string) *fastPlan {
 			maxSize: cl.Properties.Props.MaximumPacketSize,
 		})
 	}
-	if f.entries.Add(1) > maxNetSubsCache {
-		f.plans.Clear()
-		f.entries.Store(0)
-	}
-	f.plans.Store(topic, p)
 	return p
 }
 
@@ -121,21 +106,14 @@ func hasIdentifier(ids map[string]int) bool {
 // publish delivers a QoS 0, non-retained message from the flows. It
 // reports false, having done nothing, when the topic has no plan.
 func (f *fastOut) publish(topic string, payload []byte) bool {
-	p := f.plan(topic)
+	p := f.subs.plan(topic)
 	if !p.ok {
 		return false
 	}
 	info := f.srv.Info
 	atomic.AddInt64(&info.PacketsReceived, 1)
 	atomic.AddInt64(&info.MessagesReceived, 1)
-	if subs := f.flows.subs.Load(); subs != nil {
-		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: topic, Payload: payload}
-		for _, s := range *subs {
-			if MatchTopic(s.levels, topic) {
-				s.deliver(pk, true)
-			}
-		}
-	}
+	f.flows.deliver(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: topic, Payload: payload}, true)
 	if len(p.targets) == 0 {
 		return true
 	}

@@ -383,7 +383,7 @@ func planned(t testing.TB, b *Broker, topic string, want int) {
 	if b.fast == nil {
 		t.Fatal("the broker has no fast path")
 	}
-	p := b.fast.plan(topic)
+	p := b.fast.subs.plan(topic)
 	if !p.ok || len(p.targets) != want {
 		t.Fatalf("plan for %s: ok %v, %d targets; want the fast path to %d", topic, p.ok, len(p.targets), want)
 	}
@@ -1059,7 +1059,7 @@ func TestFastOutFallbacks(t *testing.T) {
 			plain.sub(t, topic)
 			planned(t, b, topic, 1)
 			next := tc.subscribe(t, b, topic)
-			if p := b.fast.plan(topic); p.ok {
+			if p := b.fast.subs.plan(topic); p.ok {
 				t.Fatalf("plan for %s takes the fast path with %d targets", topic, len(p.targets))
 			}
 			for i := range 3 {
@@ -1086,7 +1086,7 @@ func TestFastOutSubscriptionChanges(t *testing.T) {
 	first.sub(t, "chg/t", "chg/mark")
 	planned(t, b, "chg/t", 1)
 	mustPublish(t, b, "chg/t", []byte("1"))
-	if p, q := b.fast.plan("chg/t"), b.fast.plan("chg/t"); p != q {
+	if p, q := b.fast.subs.plan("chg/t"), b.fast.subs.plan("chg/t"); p != q {
 		t.Fatal("the plan is not kept while the subscriptions stay")
 	}
 	if m := first.nextPublish(t); m != "chg/t 1" {

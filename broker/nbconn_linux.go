@@ -154,7 +154,7 @@ func (r *nbConn) Read(p []byte) (int, error) {
 	case r.rn == 0:
 		return 0, io.EOF
 	}
-	if r.b != nil && r.win.CompareAndSwap(false, true) {
+	if r.win.CompareAndSwap(false, true) {
 		r.b.enter()
 	}
 	return r.rn, nil
@@ -360,7 +360,7 @@ func queuer(c net.Conn) packetQueuer {
 	if g, ok := c.(*guardConn); ok {
 		c = g.Conn
 	}
-	if r, ok := c.(*nbConn); ok && r.b != nil {
+	if r, ok := c.(*nbConn); ok {
 		return r
 	}
 	return nil

@@ -8,24 +8,20 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// netSubs answers, cheaply, whether any network client subscribes to a
-// topic. mochi finds a message's subscribers by walking its topic index
-// and building maps for every publish, even when nobody but the flows
-// listens (the usual case for sensor input: sensors publish, the flows
-// consume). The answer per topic is cached and the cache is invalidated
-// whenever a subscription can have changed, so that the flows hook can tell
-// mochi to skip the walk (see flowSubs.OnPublish).
+// netSubs knows, cheaply, which network clients subscribe to a topic.
+// mochi finds a message's subscribers by walking its topic index and
+// building maps for every publish, even when nobody but the flows listens
+// (the usual case for sensor input: sensors publish, the flows consume).
+// The subscribers of each topic are looked up once (a fastPlan) and kept
+// until a subscription can have changed, so that the flows hook can tell
+// mochi to skip the walk (see flowSubs.OnPublish) and the flows' own
+// messages can skip mochi's delivery (see fastOut).
 type netSubs struct {
 	mqtt.HookBase
-	topics  *mqtt.TopicsIndex
+	srv     *mqtt.Server
 	gen     atomic.Uint64 // bumped on every change of subscriptions
-	cache   sync.Map      // topic -> netSubsEntry
+	plans   sync.Map      // topic -> *fastPlan
 	entries atomic.Int64
-}
-
-type netSubsEntry struct {
-	gen uint64
-	has bool
 }
 
 // maxNetSubsCache bounds the cached topics; the cache starts over when full.
@@ -54,18 +50,24 @@ func (n *netSubs) OnClientExpired(*mqtt.Client)                      { n.changed
 // subscription made while the answer is being computed bumps the
 // generation, so a stale "no" is never reused.
 func (n *netSubs) has(topic string) bool {
+	p := n.plan(topic)
+	return !p.ok || len(p.targets) > 0
+}
+
+// plan returns how messages to topic are delivered, looking the
+// subscribers up again if the subscriptions changed since.
+func (n *netSubs) plan(topic string) *fastPlan {
 	gen := n.gen.Load()
-	if e, ok := n.cache.Load(topic); ok {
-		if e := e.(netSubsEntry); e.gen == gen {
-			return e.has
+	if p, ok := n.plans.Load(topic); ok {
+		if p := p.(*fastPlan); p.gen == gen {
+			return p
 		}
 	}
-	s := n.topics.Subscribers(topic)
-	has := len(s.Subscriptions) > 0 || len(s.Shared) > 0 || len(s.InlineSubscriptions) > 0
+	p := newPlan(n.srv, topic, gen)
 	if n.entries.Add(1) > maxNetSubsCache {
-		n.cache.Clear()
+		n.plans.Clear()
 		n.entries.Store(0)
 	}
-	n.cache.Store(topic, netSubsEntry{gen: gen, has: has})
-	return has
+	n.plans.Store(topic, p)
+	return p
 }

@@ -54,17 +54,23 @@ func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	if f.closed.Load() && !cl.Net.Inline {
 		return pk, packets.ErrRejectPacket
 	}
-	if subs := f.subs.Load(); subs != nil {
-		for _, s := range *subs {
-			if MatchTopic(s.levels, pk.TopicName) {
-				s.deliver(pk, cl.Net.Inline)
-			}
-		}
-	}
+	f.deliver(pk, cl.Net.Inline)
 	if f.net != nil && !pk.FixedHeader.Retain && !f.net.has(pk.TopicName) {
 		pk.Ignore = true
 	}
 	return pk, nil
+}
+
+// deliver hands pk to every matching flow subscription; internal says
+// that the flows published it themselves.
+func (f *flowSubs) deliver(pk packets.Packet, internal bool) {
+	if subs := f.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			if MatchTopic(s.levels, pk.TopicName) {
+				s.deliver(pk, internal)
+			}
+		}
+	}
 }
 
 func (s *flowSub) deliver(pk packets.Packet, internal bool) {
