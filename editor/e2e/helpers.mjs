@@ -81,8 +81,23 @@ export function buildRunnel() {
   return built
 }
 
-/** Starts `runnel serve` on free ports with a fresh data directory; resolves when its HTTP port answers. */
-export async function startServer({ log = false, mqttPort: wantMqtt, httpPort: wantHttp, env } = {}) {
+/**
+ * Starts `runnel serve` on free ports with a fresh data directory; resolves when its HTTP port answers.
+ * A port found free can be taken by another process before runnel binds it: then it tries new ports,
+ * up to three times, unless the caller chose the ports.
+ */
+export async function startServer(opts = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(opts)
+    } catch (e) {
+      const chosen = opts.mqttPort !== undefined || opts.httpPort !== undefined
+      if (chosen || attempt >= 3 || !/address already in use/.test(String(e.message))) throw e
+    }
+  }
+}
+
+async function startServerOnce({ log = false, mqttPort: wantMqtt, httpPort: wantHttp, env } = {}) {
   const bin = await buildRunnel()
   const data = mkdtempSync(join(tmpdir(), 'runnel-e2e-data-'))
   const httpPort = wantHttp ?? (await freePort())
@@ -109,6 +124,7 @@ export async function startServer({ log = false, mqttPort: wantMqtt, httpPort: w
     }, 100)
   } catch (e) {
     proc.kill('SIGKILL')
+    rmSync(data, { recursive: true, force: true })
     throw e
   }
   return {
