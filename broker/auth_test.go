@@ -17,6 +17,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 	"github.com/runnel-io/runnel/engine"
 )
 
@@ -238,10 +239,7 @@ func readN(t *testing.T, conn net.Conn, n int) []byte {
 // its combined output and exit code.
 func mosquittoAt(t *testing.T, addr, tool string, args ...string) (string, int) {
 	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		t.Skipf("%s is not installed (Debian package mosquitto-clients)", tool)
-	}
+	path := mosquittotest.Tool(t, tool)
 	host, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -18,6 +18,8 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 )
 
 // startBroker starts a broker and closes it when the test ends.
@@ -311,10 +313,7 @@ func (r *raw) closed(t *testing.T) time.Duration {
 // mosquitto runs a Debian mosquitto client and returns its output.
 func mosquitto(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed (apt-get install mosquitto-clients)", name)
-	}
+	path := mosquittotest.Tool(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
@@ -328,10 +327,7 @@ func mosquitto(t *testing.T, name string, args ...string) string {
 // wait returns once it has exited.
 func mosquittoSub(t *testing.T, args ...string) (lines chan string, wait func() error) {
 	t.Helper()
-	path, err := exec.LookPath("mosquitto_sub")
-	if err != nil {
-		t.Skip("mosquitto_sub not installed (apt-get install mosquitto-clients)")
-	}
+	path := mosquittotest.Tool(t, "mosquitto_sub")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	cmd := exec.CommandContext(ctx, path, args...)
 	var stderr bytes.Buffer

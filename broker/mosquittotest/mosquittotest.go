@@ -17,6 +17,33 @@ import (
 	"time"
 )
 
+// StrictEnv names the environment variable that turns a missing tool from
+// a skipped test into a failed one. The README's test command (.ci/test)
+// installs every tool and sets it, so a suite that looks green has run
+// everything.
+const StrictEnv = "RUNNEL_TEST_STRICT"
+
+// Missing skips the test because a tool it needs is missing, or fails it
+// when StrictEnv is set (or CI is).
+func Missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv(StrictEnv) != "" || os.Getenv("CI") != "" {
+		t.Fatalf("%s (%s is set: the test command installs every tool)", why, StrictEnv)
+	}
+	t.Skip(why)
+}
+
+// Tool returns the path of a program the test needs (mosquitto_sub, say),
+// or calls Missing.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, fmt.Sprintf("%s is not installed (Debian package mosquitto-clients)", name))
+	}
+	return path
+}
+
 // Path is where Debian installs the broker.
 const Path = "/usr/sbin/mosquitto"
 
@@ -54,7 +81,7 @@ type Options struct {
 func Start(t testing.TB, o Options) *Broker {
 	t.Helper()
 	if _, err := os.Stat(Path); err != nil {
-		t.Skipf("mosquitto is not installed (%s): apt-get install mosquitto", Path)
+		Missing(t, fmt.Sprintf("mosquitto is not installed (%s): apt-get install mosquitto", Path))
 	}
 	b := &Broker{t: t, dir: t.TempDir(), Port: o.Port}
 	if b.Port == 0 {

@@ -9,16 +9,15 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 )
 
 // TestConfigUsersReachBroker: [[broker.users]] and [[broker.acl]] in
 // runnel.toml are what the running broker enforces, checked with Debian's
 // mosquitto clients.
 func TestConfigUsersReachBroker(t *testing.T) {
-	pub, err := exec.LookPath("mosquitto_pub")
-	if err != nil {
-		t.Skip("mosquitto_pub is not installed (Debian package mosquitto-clients)")
-	}
+	pub := mosquittotest.Tool(t, "mosquitto_pub")
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

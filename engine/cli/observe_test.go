@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 )
 
 // scrape returns the /metrics lines of r as name{labels} → value.
@@ -146,9 +148,7 @@ func TestHealthz(t *testing.T) {
 // TestSysTopics subscribes to $SYS with Debian's mosquitto_sub and checks
 // mochi's topics and mosquitto's names, retained and then live.
 func TestSysTopics(t *testing.T) {
-	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
-		t.Skip("mosquitto_sub is missing")
-	}
+	mosquittotest.Tool(t, "mosquitto_sub")
 	r := startRunnel(t)
 	host, port, _ := strings.Cut(r.mqtt, ":")
 	// The retained snapshot: every $SYS topic at once.

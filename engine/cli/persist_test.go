@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 )
 
 // serveChild starts runnel serve in a child process on free ports with
@@ -58,9 +60,7 @@ func publishSettled(t *testing.T, pub *paho.Client, topic, payload string) {
 func needMosquitto(t *testing.T) {
 	t.Helper()
 	for _, p := range []string{"mosquitto_sub", "mosquitto_pub"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s is not installed (Debian package mosquitto-clients)", p)
-		}
+		mosquittotest.Tool(t, p)
 	}
 }
 
