@@ -218,9 +218,15 @@ func (c *testCase) check() error {
 // not avoid each other's ids.
 func document(t *testing.T, cases []*testCase, port int) []byte {
 	t.Helper()
+	// The config node as Node-RED 4.1's editor exports it.
 	nodes := []any{map[string]any{
 		"id": brokerID, "type": "mqtt-broker", "name": "", "broker": "127.0.0.1", "port": strconv.Itoa(port),
-		"clientid": "", "usetls": false, "protocolVersion": "4", "keepalive": "60", "cleansession": true,
+		"clientid": "", "autoConnect": true, "usetls": false, "protocolVersion": "4", "keepalive": "60",
+		"cleansession": true, "autoUnsubscribe": true,
+		"birthTopic": "", "birthQos": "0", "birthRetain": "false", "birthPayload": "", "birthMsg": map[string]any{},
+		"closeTopic": "", "closeQos": "0", "closeRetain": "false", "closePayload": "", "closeMsg": map[string]any{},
+		"willTopic": "", "willQos": "0", "willRetain": "false", "willPayload": "", "willMsg": map[string]any{},
+		"userProps": "", "sessionExpiry": "",
 	}}
 	for _, c := range cases {
 		nodes = append(nodes, map[string]any{"id": c.name, "type": "tab", "label": c.name, "disabled": false, "info": c.Description})
