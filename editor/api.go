@@ -217,26 +217,43 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "the flows were changed since rev "+rev, nil)
 		return
 	}
-	saved, err := a.deploy(r.Context(), doc, deployType, deployer(r), "")
+	saved, warnings, err := a.deploy(r.Context(), doc, deployType, deployer(r), "")
 	if err != nil {
 		writeDeployError(w, err)
 		return
 	}
 	if v2.Rev != nil || r.Header.Get("Node-RED-API-Version") == "v2" {
+		// Node-RED's v2 answer, {"rev": ...}, with the deploy's warnings
+		// when it has any. (A v1 deploy answers 204 with no body, as
+		// Node-RED's does; its warnings are only logged.)
+		b, err := json.Marshal(deployAnswer{Rev: saved.Rev, Warnings: warnings})
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error(), nil)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"rev":%q}`, saved.Rev)
+		w.Write(b)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// deployAnswer is the answer to a v2 POST /flows: Node-RED's {"rev": ...}
+// and, when the document has any, what deployed but does not work as
+// written (wires to nodes that are not in it, certificate files that are
+// not on this machine).
+type deployAnswer struct {
+	Rev      string          `json:"rev"`
+	Warnings []flows.Warning `json:"warnings,omitempty"`
+}
+
 // deploy plans doc as a deploy of type typ, saves it (as a revision in the
 // Store, noting user and note, and to the FlowFile) and applies it; a.mu
 // must be held. It returns the revision saved (only its Rev is set without
-// a Store). A document that does not compile changes nothing and the error
-// lists every problem (a flows.Problems); other failures are a
-// *statusError.
-func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.DeployType, user, note string) (_ store.Revision, err error) {
+// a Store) and the deploy's warnings (see engine.Graph.Warnings). A
+// document that does not compile changes nothing and the error lists every
+// problem (a flows.Problems); other failures are a *statusError.
+func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.DeployType, user, note string) (_ store.Revision, _ []flows.Warning, err error) {
 	// A deploy that has begun finishes even if the client goes away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
@@ -244,25 +261,25 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 	defer func() { a.met.deployed(time.Since(start), err) }()
 	plan, err := a.opts.Runtime.Plan(doc, typ)
 	if err != nil {
-		return store.Revision{}, err
+		return store.Revision{}, nil, err
 	}
 	saved := store.Revision{Rev: doc.Rev()}
 	if a.opts.Store != nil {
 		saved, err = a.opts.Store.Save(ctx, doc, store.SaveOptions{User: user, DeployType: string(typ), Note: note})
 		if err != nil {
-			return store.Revision{}, &statusError{http.StatusInternalServerError, err}
+			return store.Revision{}, nil, &statusError{http.StatusInternalServerError, err}
 		}
 	}
 	if a.opts.FlowFile != "" {
 		if err := flows.WriteFile(a.opts.FlowFile, doc); err != nil {
-			return store.Revision{}, &statusError{http.StatusInternalServerError, fmt.Errorf("save flows: %w", err)}
+			return store.Revision{}, nil, &statusError{http.StatusInternalServerError, fmt.Errorf("save flows: %w", err)}
 		}
 		if err := a.writeCredentialsFile(doc); err != nil {
-			return store.Revision{}, &statusError{http.StatusInternalServerError, err}
+			return store.Revision{}, nil, &statusError{http.StatusInternalServerError, err}
 		}
 	}
 	if err := a.opts.Runtime.Apply(ctx, plan); err != nil {
-		return store.Revision{}, &statusError{http.StatusConflict, fmt.Errorf("deploy: %w", err)}
+		return store.Revision{}, nil, &statusError{http.StatusConflict, fmt.Errorf("deploy: %w", err)}
 	}
 	if a.opts.Live != nil {
 		a.opts.Live.Deployed(saved.Rev)
@@ -270,7 +287,7 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 	a.log.Debug("deploy", slog.String("type", string(typ)), slog.Int("objects", len(doc.Nodes)),
 		slog.String("changes", plan.Diff.Summary()), slog.Int("kept", plan.Kept), slog.Int("replaced", len(plan.Replaced)),
 		slog.Int64("revision", saved.ID), slog.Duration("took", time.Since(start)))
-	return saved, nil
+	return saved, plan.Graph().Warnings(), nil
 }
 
 // nodeType is one entry of GET /nodes.

@@ -187,13 +187,14 @@ func (a *API) postRollback(w http.ResponseWriter, r *http.Request) {
 	// fields it has none for (a revision saved before credentials were
 	// stored keeps today's).
 	doc.MergeCredentials(a.current().Credentials)
-	saved, err := a.deploy(r.Context(), doc, engine.DeployNodes, deployer(r), fmt.Sprintf("rollback to #%d", rev.ID))
+	saved, warnings, err := a.deploy(r.Context(), doc, engine.DeployNodes, deployer(r), fmt.Sprintf("rollback to #%d", rev.ID))
 	if err != nil {
 		writeDeployError(w, err)
 		return
 	}
 	writeJSON(w, struct {
-		Rev      string         `json:"rev"`
-		Revision store.Revision `json:"revision"`
-	}{saved.Rev, saved})
+		Rev      string          `json:"rev"`
+		Revision store.Revision  `json:"revision"`
+		Warnings []flows.Warning `json:"warnings,omitempty"`
+	}{saved.Rev, saved, warnings})
 }

@@ -133,8 +133,9 @@ func keepSet(prev *Graph, doc *flows.Document, d flows.Diff, typ DeployType) map
 // Apply carries out a plan: it starts the new nodes, switches routing to
 // the new graph in one step, lets the messages already inside the old graph
 // finish there, and then closes the nodes the deploy replaced or removed.
-// Kept nodes run throughout. It returns ErrStale, changing nothing, when
-// another deploy happened since the plan was made.
+// Kept nodes run throughout. The graph's warnings are logged, one line
+// each. It returns ErrStale, changing nothing, when another deploy happened
+// since the plan was made.
 func (rt *Runtime) Apply(ctx context.Context, p *Plan) error {
 	rt.deploy.Lock()
 	defer rt.deploy.Unlock()
@@ -142,6 +143,7 @@ func (rt *Runtime) Apply(ctx context.Context, p *Plan) error {
 		return ErrStale
 	}
 	rt.apply(ctx, p)
+	rt.logWarnings(p.g)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -21,6 +22,13 @@ type Graph struct {
 	slots []*slot
 	index map[string]int
 	order []int // topological order: sources first
+
+	// warnings are what the document has that deploys but does not work
+	// as written (see Warnings); nodeWarns holds the ones each node's
+	// constructor gave (Host.Warn), so that a deploy that keeps the node
+	// keeps reporting them.
+	warnings  []flows.Warning
+	nodeWarns map[string][]flows.Warning
 
 	// active counts the messages that sources have sent into this graph
 	// and that are still on their way through it; a deploy waits for it to
@@ -47,6 +55,15 @@ type NodeStats struct {
 
 // Document returns the flow document the graph was compiled from.
 func (g *Graph) Document() *flows.Document { return g.doc }
+
+// Warnings returns what the document has that Runnel accepts, as Node-RED
+// does, but that does not work as written: wires to nodes that are not in
+// the document or cannot receive (they are dropped), and what node
+// constructors reported with Host.Warn (a certificate file missing on this
+// machine). Sorted by line; nil when there are none.
+func (g *Graph) Warnings() []flows.Warning {
+	return slices.Clone(g.warnings)
+}
 
 // Node returns the built node with the given id, or nil.
 func (g *Graph) Node(id string) Node {
@@ -109,6 +126,8 @@ type compiler struct {
 	built   map[string]*slot
 	pending map[string]bool // config nodes being built, to catch reference cycles
 	probs   flows.Problems
+	warns   []flows.Warning            // about wiring
+	nwarns  map[string][]flows.Warning // given by node constructors, by node id
 
 	// prev and keep are set for a deploy that keeps some of the running
 	// nodes: a node whose id is in keep is taken over from prev, not built.
@@ -118,6 +137,44 @@ type compiler struct {
 
 func (c *compiler) problem(n *flows.Node, field, format string, args ...any) {
 	c.probs = append(c.probs, flows.Problem{NodeID: n.ID, Type: n.Type, Field: field, Line: n.Line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *compiler) warn(n *flows.Node, field, format string, args ...any) {
+	c.warns = append(c.warns, flows.Warning{NodeID: n.ID, Type: n.Type, Field: field, Line: n.Line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Warn reports something about the node's configuration that Node-RED
+// accepts and that the node works around rather than refusing the deploy:
+// a certificate file that is not on this machine, say. Called from the
+// node type's constructor it becomes one of the deploy's warnings (see
+// Graph.Warnings), reported by runnel validate, logged when the flows are
+// deployed and answered to POST /flows; called later it is logged.
+func (h *Host) Warn(field, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	c := h.c
+	if c == nil {
+		h.log.Warn("flow warning", slog.String("field", field), slog.String("warning", msg))
+		return
+	}
+	w := flows.Warning{NodeID: h.id, Type: h.typ, Field: field, Msg: msg}
+	if n := c.byID[h.id]; n != nil {
+		w.Line = n.Line
+	}
+	c.nwarns[h.id] = append(c.nwarns[h.id], w)
+}
+
+// logWarnings logs the graph's warnings, one line each.
+func (rt *Runtime) logWarnings(g *Graph) {
+	for _, w := range g.warnings {
+		attrs := []any{slog.String("node", w.NodeID), slog.String("type", w.Type)}
+		if w.Field != "" {
+			attrs = append(attrs, slog.String("field", w.Field))
+		}
+		if w.Line > 0 {
+			attrs = append(attrs, slog.Int("line", w.Line))
+		}
+		rt.log.Warn("flow warning", append(attrs, slog.String("warning", w.Msg))...)
+	}
 }
 
 // compile checks and builds every node of doc. It returns every problem it
@@ -138,6 +195,7 @@ func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[str
 		off:     make(map[string]bool),
 		built:   make(map[string]*slot),
 		pending: make(map[string]bool),
+		nwarns:  make(map[string][]flows.Warning),
 	}
 	disabledTabs := make(map[string]bool)
 	for _, n := range doc.Nodes {
@@ -189,7 +247,6 @@ func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[str
 		g.slots = append(g.slots, s)
 	}
 	c.wire(g)
-	c.checkUnbuiltWires(g)
 	if len(c.probs) == 0 {
 		c.checkCycles(g)
 	}
@@ -202,6 +259,12 @@ func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[str
 			s.host.c = nil
 		}
 	}
+	g.nodeWarns = c.nwarns
+	for _, n := range doc.Nodes {
+		g.warnings = append(g.warnings, c.nwarns[n.ID]...)
+	}
+	g.warnings = append(g.warnings, c.warns...)
+	sort.SliceStable(g.warnings, func(i, j int) bool { return g.warnings[i].Line < g.warnings[j].Line })
 	return g, nil
 }
 
@@ -216,6 +279,9 @@ func (c *compiler) build(n *flows.Node) *slot {
 			old := c.prev.slots[i]
 			s := &slot{host: old.host, node: old.node, recv: old.recv, typ: old.typ, kept: true}
 			c.built[n.ID] = s
+			if ws := c.prev.nodeWarns[n.ID]; len(ws) > 0 {
+				c.nwarns[n.ID] = ws
+			}
 			return s
 		}
 	}
@@ -292,16 +358,18 @@ func (c *compiler) wire(g *Graph) {
 			outputs = o.Outputs()
 		}
 		if s.typ.Config {
-			if len(n.Wires) > 0 {
-				c.problem(n, "wires", "config nodes have no wires")
+			if len(n.Wires) > 0 && slices.ContainsFunc(n.Wires, func(port []string) bool { return len(port) > 0 }) {
+				c.warn(n, "wires", "config nodes have no wires: the wires are dropped")
 			}
 			continue
 		}
-		if len(n.Wires) > outputs {
-			for p := outputs; p < len(n.Wires); p++ {
-				if len(n.Wires[p]) > 0 {
-					c.problem(n, "wires", "wired from output %d but %s has %d output(s)", p+1, n.Type, outputs)
-				}
+		// Node-RED loads every wire and drops, when a message is sent,
+		// those that lead nowhere: to an id not in the flows (an export of
+		// part of a flow has them), to a tab, to a config node, or from an
+		// output the node does not have. So does Runnel, with a warning.
+		for p := outputs; p < len(n.Wires); p++ {
+			if len(n.Wires[p]) > 0 {
+				c.warn(n, "wires", "wired from output %d but %s has %d output(s): the wire is dropped", p+1, n.Type, outputs)
 			}
 		}
 		s.wires = make([][]int, outputs)
@@ -309,7 +377,7 @@ func (c *compiler) wire(g *Graph) {
 			for _, target := range n.Wires[p] {
 				tn, ok := c.byID[target]
 				if !ok {
-					c.problem(n, "wires", "output %d is wired to missing node %q", p+1, target)
+					c.warn(n, "wires", "output %d is wired to missing node %q: the wire is dropped", p+1, target)
 					continue
 				}
 				if c.off[target] {
@@ -318,32 +386,15 @@ func (c *compiler) wire(g *Graph) {
 				ti, ok := g.index[target]
 				if !ok {
 					if structuralTypes[tn.Type] {
-						c.problem(n, "wires", "output %d is wired to %q, which is a %s", p+1, target, tn.Type)
+						c.warn(n, "wires", "output %d is wired to %q, which is a %s: the wire is dropped", p+1, target, tn.Type)
 					}
 					continue // otherwise the target failed to build, which is reported
 				}
 				if g.slots[ti].typ.Inputs == 0 {
-					c.problem(n, "wires", "output %d is wired to node %q (%s), which has no input", p+1, target, tn.Type)
+					c.warn(n, "wires", "output %d is wired to node %q (%s), which has no input: the wire is dropped", p+1, target, tn.Type)
 					continue
 				}
 				s.wires[p] = append(s.wires[p], ti)
-			}
-		}
-	}
-}
-
-// checkUnbuiltWires reports wires to missing nodes from nodes that failed
-// to build, so that one deploy lists every problem.
-func (c *compiler) checkUnbuiltWires(g *Graph) {
-	for _, n := range c.doc.Nodes {
-		if _, ok := g.index[n.ID]; ok || c.off[n.ID] || structuralTypes[n.Type] {
-			continue
-		}
-		for p, port := range n.Wires {
-			for _, target := range port {
-				if _, ok := c.byID[target]; !ok {
-					c.problem(n, "wires", "output %d is wired to missing node %q", p+1, target)
-				}
 			}
 		}
 	}

@@ -116,7 +116,8 @@ func (rt *Runtime) LoadContext(ctx context.Context) error {
 }
 
 // Compile checks doc and builds its nodes without starting them. It returns
-// a flows.Problems listing every problem when doc is not valid.
+// a flows.Problems listing every problem when doc is not valid; what is
+// accepted with a warning is in the graph's Warnings.
 func (rt *Runtime) Compile(doc *flows.Document) (*Graph, error) {
 	return rt.compile(doc)
 }

@@ -48,7 +48,8 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // Text that is not JSON, a top level of the wrong shape and elements that are
 // not objects are reported as a *ParseError. Node objects with a missing or
 // malformed id, type, z, name or wires, and duplicate ids, are reported all
-// together as Problems, and Parse then returns a nil Document.
+// together as Problems, and Parse then returns a nil Document. A null z,
+// name or wires is read as absent, as Node-RED reads it, and kept as it is.
 func Parse(data []byte) (*Document, error) {
 	if !json.Valid(data) {
 		return nil, syntaxError(data)
@@ -203,17 +204,21 @@ func (n *Node) deriveProp(p *Prop) string {
 	case "z":
 		s, ok := stringValue(p.Value)
 		n.Z = s
-		if !ok {
+		if !ok && !isNull(p.Value) {
 			return "z must be a string (the id of a tab or subflow), not " + kindOf(firstByte(p.Value))
 		}
 	case "name":
 		s, ok := stringValue(p.Value)
 		n.Name = s
-		if !ok {
+		if !ok && !isNull(p.Value) {
 			return "name must be a string, not " + kindOf(firstByte(p.Value))
 		}
 	case "wires":
 		n.HasWires = true
+		if isNull(p.Value) {
+			n.Wires = nil
+			return ""
+		}
 		w, msg := wiresValue(p.Value)
 		n.Wires = w
 		return msg
@@ -276,6 +281,12 @@ func wiresValue(v json.RawMessage) ([][]string, string) {
 		}
 	}
 	return wires, ""
+}
+
+// isNull reports whether v is the JSON literal null. Node-RED reads a null
+// z, name or wires as absent, and so does Parse (the value is kept).
+func isNull(v json.RawMessage) bool {
+	return string(bytes.TrimSpace(v)) == "null"
 }
 
 // isTrue reports whether v is the JSON literal true.

@@ -139,15 +139,13 @@ func TestParseProblems(t *testing.T) {
   {"id": "a", "type": "inject", "wires": "b"},
   {"id": "b", "type": "json", "wires": ["c"]},
   {"id": "c", "type": "json", "wires": [[1]]},
-  {"id": "d", "type": "json", "wires": null},
   {"id": "e", "type": "json", "wires": [["a"], null]}
 ]`,
 			want: []Problem{
 				{NodeID: "a", Type: "inject", Field: "wires", Line: 2, Msg: "not a string"},
 				{NodeID: "b", Type: "json", Field: "wires", Line: 3, Msg: "output 0 is a string"},
 				{NodeID: "c", Type: "json", Field: "wires", Line: 4, Msg: "output 0, wire 0 is a number"},
-				{NodeID: "d", Type: "json", Field: "wires", Line: 5, Msg: "not null"},
-				{NodeID: "e", Type: "json", Field: "wires", Line: 6, Msg: "output 1 is null"},
+				{NodeID: "e", Type: "json", Field: "wires", Line: 5, Msg: "output 1 is null"},
 			},
 		},
 		{
@@ -190,6 +188,44 @@ func TestParseProblems(t *testing.T) {
 				if p.NodeID != w.NodeID || p.Type != w.Type || p.Field != w.Field || p.Line != w.Line || !strings.Contains(p.Msg, w.Msg) {
 					t.Errorf("problem %d = %+v, want %+v", i, p, w)
 				}
+			}
+		})
+	}
+}
+
+// TestParseAcceptsNodeREDNulls: Node-RED loads a node whose name, z or
+// wires is null as if the property were absent (its runtime reads them with
+// "|| []" and truthiness), and so does Parse; the document is written back
+// as it came.
+func TestParseAcceptsNodeREDNulls(t *testing.T) {
+	tests := []struct {
+		name, node string
+		z, label   string
+		wires      [][]string
+	}{
+		{"name null", `{"id":"n","type":"debug","z":"t","name":null,"x":1,"y":2,"wires":[]}`, "t", "", [][]string{}},
+		{"z null", `{"id":"n","type":"debug","z":null,"name":"d","wires":[]}`, "", "d", [][]string{}},
+		{"wires null", `{"id":"n","type":"debug","z":"t","wires":null}`, "t", "", nil},
+		{"x, y and info null", `{"id":"n","type":"debug","z":"t","info":null,"x":null,"y":null,"wires":[["a"]]}`, "t", "", [][]string{{"a"}}},
+		{"all at once", `{"id":"n","type":"json","z":null,"name":null,"wires":null,"g":null}`, "", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := `[{"id":"t","type":"tab"},` + tt.node + `]`
+			d, err := Parse([]byte(in))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			n := d.Nodes[1]
+			if n.ID != "n" || n.Z != tt.z || n.Name != tt.label || !reflect.DeepEqual(n.Wires, tt.wires) {
+				t.Errorf("node = id %q z %q name %q wires %#v; want z %q name %q wires %#v", n.ID, n.Z, n.Name, n.Wires, tt.z, tt.label, tt.wires)
+			}
+			out, err := d.Marshal(FormatRunnel, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != in {
+				t.Errorf("written back as\n%s\nwant\n%s", out, in)
 			}
 		})
 	}

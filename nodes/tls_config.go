@@ -1,12 +1,14 @@
 package nodes
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/runnel-io/runnel/engine"
 )
@@ -30,12 +32,31 @@ type TLSConfigConfig struct {
 
 // TLSConfigNode is a built tls-config config node.
 type TLSConfigNode struct {
+	h   *engine.Host
 	cfg *tls.Config
 	key string // a hash of the settings and material, to compare deploys
+	// err is set when a certificate file could not be read: the flows
+	// deploy (with a warning), and every connection that uses the node
+	// fails its handshake with err, as Node-RED marks the node invalid and
+	// its connections fail.
+	err error
 }
 
-// Config returns a copy of the node's TLS configuration.
+// Config returns a copy of the node's TLS configuration. When a file could
+// not be read (see Err) every handshake with it fails with that error.
 func (t *TLSConfigNode) Config() *tls.Config { return t.cfg.Clone() }
+
+// Err returns why the node's certificate files could not be read, or nil.
+func (t *TLSConfigNode) Err() error { return t.err }
+
+// Start reports a file that could not be read as the node's error, as
+// Node-RED's tls-config does when it loads; the deploy goes ahead.
+func (t *TLSConfigNode) Start(context.Context) error {
+	if t.err != nil {
+		t.h.Error(t.err, nil)
+	}
+	return nil
+}
 
 func init() {
 	engine.Register(engine.NewType(engine.Meta{
@@ -44,36 +65,49 @@ func init() {
 		Label:    "TLS configuration",
 		Config:   true,
 		Help: `TLS settings for connections to remote brokers: a CA certificate to trust, a client certificate
-and key, the server name, and whether to verify the server's certificate. Files are read at deploy.`,
+and key, the server name, and whether to verify the server's certificate. Files are read at deploy; a file
+that is not there (a flow made on another machine) deploys with a warning, and the connections that use the
+node fail with an error naming the file until it is there and the node is deployed again.`,
 	}, newTLSConfig))
 }
 
 func newTLSConfig(cfg *TLSConfigConfig, h *engine.Host) (engine.Node, error) {
 	creds := h.Credentials()
-	read := func(field, path, inline string) ([]byte, error) {
+	// A file that cannot be read (not on this machine, not readable) does
+	// not refuse the deploy: Node-RED loads such a flow, logs the error and
+	// marks the node invalid, and so does Runnel, with a warning.
+	var unread []string
+	read := func(field, path, inline string) []byte {
 		if path != "" {
 			b, err := os.ReadFile(path)
 			if err != nil {
-				return nil, engine.ErrFieldf(field, "%v", err)
+				h.Warn(field, "%v: connections that use this TLS configuration fail until the file is there", err)
+				unread = append(unread, err.Error())
 			}
-			return b, nil
+			return b
 		}
 		if inline != "" {
-			return []byte(inline), nil
+			return []byte(inline)
 		}
-		return nil, nil
+		return nil
 	}
-	cert, err := read("cert", cfg.Cert, creds["certdata"])
-	if err != nil {
-		return nil, err
-	}
-	key, err := read("key", cfg.Key, creds["keydata"])
-	if err != nil {
-		return nil, err
-	}
-	ca, err := read("ca", cfg.CA, creds["cadata"])
-	if err != nil {
-		return nil, err
+	cert := read("cert", cfg.Cert, creds["certdata"])
+	key := read("key", cfg.Key, creds["keydata"])
+	ca := read("ca", cfg.CA, creds["cadata"])
+	if len(unread) > 0 {
+		err := fmt.Errorf("tls-config %q: %s", h.ID(), strings.Join(unread, "; "))
+		tc := &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// Refuse every handshake, once the server has answered, with
+			// the error that names the file. VerifyConnection runs after
+			// the usual certificate checks, which would fail first with a
+			// less useful error; skipping them is safe because
+			// VerifyConnection refuses every connection.
+			InsecureSkipVerify: true,
+			VerifyConnection:   func(tls.ConnectionState) error { return err },
+		}
+		sum := sha256.Sum256(fmt.Appendf(nil, "%#v\x00%s", *cfg, err))
+		return &TLSConfigNode{h: h, cfg: tc, key: hex.EncodeToString(sum[:]), err: err}, nil
 	}
 	tc := &tls.Config{ServerName: cfg.ServerName, InsecureSkipVerify: !cfg.VerifyServerCert, MinVersion: tls.VersionTLS12}
 	if cfg.ALPNProtocol != "" {
@@ -97,7 +131,7 @@ func newTLSConfig(cfg *TLSConfigConfig, h *engine.Host) (engine.Node, error) {
 		tc.Certificates = []tls.Certificate{pair}
 	}
 	sum := sha256.Sum256(fmt.Appendf(nil, "%#v\x00%s\x00%s\x00%s", *cfg, cert, key, ca))
-	return &TLSConfigNode{cfg: tc, key: hex.EncodeToString(sum[:])}, nil
+	return &TLSConfigNode{h: h, cfg: tc, key: hex.EncodeToString(sum[:])}, nil
 }
 
 // tlsDefault is the TLS configuration of a broker with usetls and no

@@ -48,7 +48,7 @@ Usage:
   runnel [serve] [flags]          broker, flows and admin API (the default)
                                   settings: --config FILE (default DATA/runnel.toml), RUNNEL_* variables
   runnel run [flags] FLOWFILE     headless: broker and flows from a file, no HTTP
-  runnel validate FLOWFILE        check a flow file; print every problem
+  runnel validate FLOWFILE        check a flow file; print every problem and warning
   runnel bench [flags]            load test over TCP (see runnel bench -h)
   runnel passwd [flags] NAME      print a bcrypt password hash for the config file
 
@@ -427,9 +427,23 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return report(err)
 	}
 	rt := engine.New(engine.Options{BrokerAddr: *mqttAddr})
-	if _, err := rt.Compile(doc); err != nil {
+	g, err := rt.Compile(doc)
+	if err != nil {
 		return report(err)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d objects)\n", file, len(doc.Nodes))
+	// What Node-RED loads but does not work as written: reported, and the
+	// file is still valid (exit 0), as runnel run and POST /flows take it.
+	ws := g.Warnings()
+	for _, w := range ws {
+		fmt.Fprintf(stdout, "%s: warning: %s\n", file, w)
+	}
+	switch len(ws) {
+	case 0:
+		fmt.Fprintf(stdout, "%s: ok (%d objects)\n", file, len(doc.Nodes))
+	case 1:
+		fmt.Fprintf(stdout, "%s: ok (%d objects, 1 warning)\n", file, len(doc.Nodes))
+	default:
+		fmt.Fprintf(stdout, "%s: ok (%d objects, %d warnings)\n", file, len(doc.Nodes), len(ws))
+	}
 	return 0
 }
