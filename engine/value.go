@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/runnel-io/runnel/internal/jsutf8"
 )
 
 // Values carried in a message follow JavaScript's model, as Node-RED's do:
@@ -264,13 +266,14 @@ func AppendNumber(b []byte, f float64) []byte {
 
 // ToString converts a value to text the way JavaScript's String() does for
 // scalars (numbers in JavaScript form, null as "null"); objects and arrays
-// become their JSON text. Buffers are returned as UTF-8 text.
+// become their JSON text. Buffers are decoded as Node's
+// Buffer.toString('utf8') decodes them (see package jsutf8).
 func ToString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case []byte:
-		return string(x)
+		return jsutf8.Decode(x)
 	case float64:
 		return FormatNumber(x)
 	case nil:

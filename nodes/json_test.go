@@ -71,6 +71,10 @@ func TestJSON(t *testing.T) {
 		{name: "white space", payload: " \n[1, 2]\t\r\n", want: "array [1,2]"},
 		{name: "large number", payload: "1e400", want: "number null"}, // Infinity
 		{name: "int", payload: 7, want: `string "7"`},
+		// JSON.parse(buffer) parses buffer.toString('utf8'): each maximal
+		// invalid subsequence is one U+FFFD (node: {"a":"\ufffd\ufffd"} as characters).
+		{name: "buffer that is not UTF-8", payload: []byte("{\"a\":\"\xC0\xAF\"}"), want: "object {\"a\":\"\uFFFD\uFFFD\"}"},
+		{name: "buffer cut inside a character", payload: []byte("\"\xF0\x9F\x98\""), want: "string \"\uFFFD\""},
 		{name: "empty string", payload: "", err: "invalid JSON: unexpected end of JSON input"},
 		{name: "truncated", payload: `{"a":`, err: "unexpected end of JSON input"},
 		{name: "trailing text", payload: `{"a":1}x`, err: "invalid JSON at position 7: invalid character 'x' after top-level value"},

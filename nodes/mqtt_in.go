@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/jsutf8"
 	"github.com/runnel-io/runnel/nodes/internal/remote"
 )
 
@@ -61,8 +61,10 @@ func init() {
 		Help: `Subscribes to a topic filter and sends each matching message.
 
 Sets msg.topic, msg.payload, msg.qos and msg.retain. The output type: auto-detect parses JSON and
-otherwise gives a string (or bytes when the payload is not UTF-8); utf8 gives a string; buffer the raw
-bytes; json a parsed value (an error when it is not JSON); base64 a base64 string.
+otherwise gives a string, or bytes when the payload is not text (not UTF-8, or holding control
+characters other than tab, CR and LF, as Node-RED's test has it); utf8 gives a string, with each
+invalid UTF-8 sequence replaced by U+FFFD as Node.js does; buffer the raw bytes; json a parsed value
+(an error when it is not JSON text); base64 a base64 string.
 Messages from one subscription keep their order through the flow.`,
 	}, newMQTTIn))
 }
@@ -240,9 +242,9 @@ func (n *mqttIn) handle(d engine.Delivery) {
 	case "base64":
 		payload = base64.StdEncoding.EncodeToString(d.Payload)
 	case "utf8":
-		payload = string(d.Payload)
+		payload = jsutf8.Decode(d.Payload) // Buffer.toString('utf8')
 	case "json":
-		if !utf8.Valid(d.Payload) {
+		if !jsutf8.IsUTF8(d.Payload) {
 			n.h.Error(errors.New("the payload is not a UTF-8 string, so it cannot be parsed as JSON"), nil)
 			return
 		}
@@ -253,7 +255,10 @@ func (n *mqttIn) handle(d engine.Delivery) {
 		}
 		payload = v
 	default: // auto-detect and auto
-		if !utf8.Valid(d.Payload) {
+		// Node-RED's is-utf8 test: text is well-formed UTF-8 without
+		// control characters other than tab, CR and LF; anything else
+		// stays a buffer.
+		if !jsutf8.IsUTF8(d.Payload) {
 			payload = d.Payload
 		} else if n.cfg.Datatype == "auto-detect" {
 			if v, err := engine.ParseJSON(d.Payload); err == nil {
