@@ -21,6 +21,9 @@ type MQTTInConfig struct {
 	Datatype string `json:"datatype" label:"Output" default:"auto-detect" options:"auto-detect,auto,buffer,utf8,json,base64" help:"auto-detect: parsed JSON object, else string, else bytes"`
 	Broker   string `json:"broker" label:"Server" node:"mqtt-broker" help:"Empty: the embedded broker"`
 	Inputs   int    `json:"inputs" label:"Dynamic subscription" options:"0,1" kind:"hidden"`
+	// RAP is Node-RED's "retain as published" subscription option, which
+	// it sends only with MQTT 5 (a missing property is false).
+	RAP bool `json:"rap" label:"Retain as published" help:"MQTT 5 only (a broker config with protocol 5): keep the retain flag of messages published while subscribed. Otherwise only retained messages sent on subscribing have msg.retain true"`
 }
 
 // A network publisher's message runs through the flow on the publisher's
@@ -38,6 +41,7 @@ type mqttIn struct {
 	h        *engine.Host
 	cfg      MQTTInConfig
 	qos      byte
+	rap      bool        // retain-as-published applies: MQTT 5 and the node asks for it
 	remote   *MQTTBroker // the remote broker's config node; nil: the embedded broker
 	unwatch  func()      // stops following the remote connection's state
 	queue    chan engine.Delivery
@@ -84,7 +88,25 @@ func newMQTTIn(cfg *MQTTInConfig, h *engine.Host) (engine.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mqttIn{h: h, cfg: *cfg, qos: cfg.QoS[0] - '0', remote: ref}, nil
+	// Node-RED sends the rap option only on an MQTT 5 connection; the
+	// embedded broker without a config node stands for Node-RED's default
+	// connection, MQTT 3.1.1.
+	rap := cfg.RAP && brokerV5(h, cfg.Broker)
+	return &mqttIn{h: h, cfg: *cfg, qos: cfg.QoS[0] - '0', rap: rap, remote: ref}, nil
+}
+
+// brokerV5 reports whether the mqtt-broker config node id (remote, or
+// pointing at the embedded broker) asks for MQTT 5.
+func brokerV5(h *engine.Host, id string) bool {
+	if id == "" {
+		return false
+	}
+	n, err := h.ConfigNode(id, "mqtt-broker")
+	if err != nil {
+		return false
+	}
+	b, ok := n.(*MQTTBroker)
+	return ok && b.V5
 }
 
 func cutShare(filter string) (string, bool) {
@@ -130,7 +152,7 @@ func (n *mqttIn) TakeOver(prev engine.Node) bool {
 	if !ok || p.sub == nil || p.sub.owner.Load() != p {
 		return false
 	}
-	if b, _ := pickBroker(n.h, n.remote); p.sub.topic != n.cfg.Topic || p.sub.qos != n.qos || b == nil || p.sub.broker != b {
+	if b, _ := pickBroker(n.h, n.remote); p.sub.topic != n.cfg.Topic || p.sub.qos != n.qos || p.rap != n.rap || b == nil || p.sub.broker != b {
 		return false
 	}
 	n.inherit = p.sub
@@ -163,7 +185,13 @@ func (n *mqttIn) Start(ctx context.Context) error {
 	}
 	sub := &inSubscription{topic: n.cfg.Topic, qos: n.qos, broker: b}
 	sub.owner.Store(n)
-	cancel, err := b.Subscribe(n.cfg.Topic, n.qos, sub.deliver)
+	var cancel func()
+	var err error
+	if rb, ok := b.(*remote.Conn); ok && n.rap {
+		cancel, err = rb.SubscribeOptions(n.cfg.Topic, n.qos, remote.SubOptions{RetainAsPublished: true}, sub.deliver)
+	} else {
+		cancel, err = b.Subscribe(n.cfg.Topic, n.qos, sub.deliver)
+	}
 	if err != nil {
 		n.once.Do(func() { close(n.done) }) // so that Close does not close it again
 		<-n.finished
@@ -272,7 +300,11 @@ func (n *mqttIn) handle(d engine.Delivery) {
 	}
 	m := engine.NewMessage(d.Topic, payload)
 	m.SetProp("qos", float64(d.QoS))
-	m.SetProp("retain", d.Retain)
+	retain := d.Retain
+	if n.rap {
+		retain = d.PublishedRetain
+	}
+	m.SetProp("retain", retain)
 	n.h.Send(0, m)
 }
 

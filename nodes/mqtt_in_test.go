@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	pahov3 "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/flows"
 )
@@ -182,5 +184,147 @@ func TestMQTTInDecodesAsNodeRED(t *testing.T) {
 	}
 	if n := len(f.errors()); n != refused {
 		t.Errorf("json datatype reported %d errors, want %d", n, refused)
+	}
+}
+
+// retainOf returns topic=retain for each message, in order.
+func retainOf(ms []*engine.Message) map[string]any {
+	out := map[string]any{}
+	for _, m := range ms {
+		r, _ := m.Prop("retain")
+		out[m.Topic] = r
+	}
+	return out
+}
+
+// TestMQTTInRetainFlag: a retained message published while the flow is
+// subscribed reaches mqtt-in with msg.retain false, as Node-RED gets it
+// through mosquitto with MQTT 3.1.1; only retained messages sent when the
+// subscription is made have true. With MQTT 5 (a broker config node with
+// protocolVersion 5) the node's rap (retain as published) option keeps
+// the publisher's flag. The same flow runs on the embedded broker (with no
+// config node, and with config nodes pointing at it) and on a real
+// mosquitto as a remote broker, which is the reference.
+func TestMQTTInRetainFlag(t *testing.T) {
+	type backend struct {
+		name    string
+		version int  // 0: no config node (the embedded broker)
+		remote  bool // mosquitto as a remote broker
+	}
+	// want: topic -> msg.retain.
+	want311 := map[string]any{"rapA/old": true, "rapB/old": true, "rapA/live": false, "rapB/live": false}
+	want5 := map[string]any{"rapA/old": true, "rapB/old": true, "rapA/live": true, "rapB/live": false}
+	for _, tc := range []struct {
+		backend
+		want map[string]any
+	}{
+		{backend{"embedded", 0, false}, want311},
+		{backend{"embedded-config-v4", 4, false}, want311},
+		{backend{"embedded-config-v5", 5, false}, want5},
+		{backend{"mosquitto-v4", 4, true}, want311},
+		{backend{"mosquitto-v5", 5, true}, want5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			br := startTestBroker(t)
+			addr := br.Addr()
+			if tc.remote {
+				m := mosquittotest.Start(t, mosquittotest.Options{})
+				addr = m.Addr
+			}
+			pub := v3Client(t, addr, "retain-pub", nil)
+			v3Publish(t, pub, "rapA/old", []byte("old"), 1, true)
+			v3Publish(t, pub, "rapB/old", []byte("old"), 1, true)
+
+			brokerRef, cfgNode := "", ""
+			if tc.version != 0 {
+				host, port, _ := strings.Cut(addr, ":")
+				brokerRef = "b"
+				cfgNode = fmt.Sprintf(`{"id":"b","type":"mqtt-broker","broker":%q,"port":%q,"protocolVersion":"%d"},`, host, port, tc.version)
+			}
+			f := newBrokerFlow(t, br, `[{"id":"t","type":"tab"},`+cfgNode+`
+				{"id":"inA","type":"mqtt-in","z":"t","topic":"rapA/#","qos":"1","datatype":"utf8","rap":true,"broker":"`+brokerRef+`","wires":[["sA"]]},
+				{"id":"inB","type":"mqtt-in","z":"t","topic":"rapB/#","qos":"1","datatype":"utf8","rap":false,"broker":"`+brokerRef+`","wires":[["sB"]]},
+				{"id":"sA","type":"test-sink","z":"t","wires":[]},
+				{"id":"sB","type":"test-sink","z":"t","wires":[]}
+			]`)
+			// A remote subscription is made after connecting: publish
+			// probes until both nodes get one.
+			has := func(sink, topic string) bool {
+				for _, m := range f.received(sink) {
+					if m.Topic == topic {
+						return true
+					}
+				}
+				return false
+			}
+			for end := time.Now().Add(10 * time.Second); !(has("sA", "rapA/probe") && has("sB", "rapB/probe")); {
+				if time.Now().After(end) {
+					t.Fatal("the flow's subscriptions got no probe")
+				}
+				v3Publish(t, pub, "rapA/probe", []byte("p"), 1, false)
+				v3Publish(t, pub, "rapB/probe", []byte("p"), 1, false)
+				time.Sleep(20 * time.Millisecond)
+			}
+			v3Publish(t, pub, "rapA/live", []byte("live"), 1, true)
+			v3Publish(t, pub, "rapB/live", []byte("live"), 1, true)
+			for end := time.Now().Add(5 * time.Second); !(has("sA", "rapA/live") && has("sB", "rapB/live")); {
+				if time.Now().After(end) {
+					t.Fatal("the live retained messages did not arrive")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			got := retainOf(append(f.received("sA"), f.received("sB")...))
+			for topic, w := range tc.want {
+				if got[topic] != w {
+					t.Errorf("%s: msg.retain = %v, want %v", topic, got[topic], w)
+				}
+			}
+			if got["rapA/probe"] != false || got["rapB/probe"] != false {
+				t.Errorf("probes: msg.retain = %v, %v, want false", got["rapA/probe"], got["rapB/probe"])
+			}
+		})
+	}
+}
+
+// TestMQTTInOutRepublishNotRetained: mqtt-in wired to an mqtt-out with an
+// empty retain republishes a message that was retained when published
+// while the flow was subscribed as not retained (its msg.retain is false,
+// as in Node-RED), and one that came from the retained store as retained.
+// A client that subscribes afterwards gets only the latter from the store.
+func TestMQTTInOutRepublishNotRetained(t *testing.T) {
+	br := startTestBroker(t)
+	pub := v3Client(t, br.Addr(), "echo-pub", nil)
+	v3Publish(t, pub, "old/x", []byte("from the store"), 1, true)
+	f := newBrokerFlow(t, br, `[{"id":"t","type":"tab"},
+		{"id":"inOld","type":"mqtt-in","z":"t","topic":"old/#","qos":"1","datatype":"utf8","wires":[["outOld","s"]]},
+		{"id":"inNew","type":"mqtt-in","z":"t","topic":"new/#","qos":"1","datatype":"utf8","wires":[["outNew","s"]]},
+		{"id":"outOld","type":"mqtt-out","z":"t","topic":"echo/old","qos":"1","retain":"","wires":[]},
+		{"id":"outNew","type":"mqtt-out","z":"t","topic":"echo/new","qos":"1","retain":"","wires":[]},
+		{"id":"s","type":"test-sink","z":"t","wires":[]}
+	]`)
+	v3Publish(t, pub, "new/x", []byte("published live"), 1, true)
+	f.waitMessages("s", 2)
+
+	got := make(chan string, 10)
+	v3Client(t, br.Addr(), "echo-sub", nil).Subscribe("echo/#", 1, func(_ pahov3.Client, m pahov3.Message) {
+		got <- fmt.Sprintf("%s %s retain=%v", m.Topic(), m.Payload(), m.Retained())
+	}).WaitTimeout(5 * time.Second)
+	// A marker published after subscribing ends the retained ones.
+	v3Publish(t, pub, "echo/marker", []byte("end"), 1, false)
+	var lines []string
+	for {
+		select {
+		case l := <-got:
+			lines = append(lines, l)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no marker; got %q", lines)
+		}
+		if strings.HasPrefix(lines[len(lines)-1], "echo/marker") {
+			break
+		}
+	}
+	want := []string{"echo/old from the store retain=true", "echo/marker end retain=false"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the new subscriber got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
