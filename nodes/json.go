@@ -146,7 +146,8 @@ func (n *jsonNode) stringify(v any) (s string, ok bool, err error) {
 	} else {
 		b = engine.MarshalJSON(v)
 	}
-	// b is ours alone: use it as the string's bytes without a copy.
+	// b is ours alone, or the bytes of a RawJSON, which nobody modifies:
+	// use it as the string's bytes without a copy.
 	return unsafe.String(unsafe.SliceData(b), len(b)), true, nil
 }
 

@@ -328,3 +328,38 @@ func TestMQTTInOutRepublishNotRetained(t *testing.T) {
 		t.Fatalf("the new subscriber got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestMQTTOutPublishesJSONAsNodeRED: an object payload is published as
+// JSON.stringify writes it (the bytes Node.js prints for
+// JSON.stringify(JSON.parse(text))), and a payload already in that form
+// as it is. A real MQTT 3.1.1 client receives them.
+func TestMQTTOutPublishesJSONAsNodeRED(t *testing.T) {
+	br := startTestBroker(t)
+	f := newBrokerFlow(t, br, `[{"id":"t","type":"tab"},
+		{"id":"src","type":"test-source","z":"t","wires":[["out"]]},
+		{"id":"out","type":"mqtt-out","z":"t","topic":"json/out","qos":"1","retain":"","wires":[]}
+	]`)
+	got := make(chan string, 10)
+	v3Client(t, br.Addr(), "json-sub", nil).Subscribe("json/out", 1, func(_ pahov3.Client, m pahov3.Message) {
+		got <- string(m.Payload())
+	}).WaitTimeout(5 * time.Second)
+	for _, tc := range []struct {
+		payload any
+		want    string
+	}{
+		{engine.RawJSON(`{"b":1,"10":2,"2":3,"01":4,"-1":5,"a":[1e400,-0,1.0]}`), `{"2":3,"10":2,"b":1,"01":4,"-1":5,"a":[null,0,1]}`},
+		{engine.RawJSON(` { "a" : 1 , "b" : [ 1E2 , "\u00e9\/" ] , "a" : 2 } `), `{"a":2,"b":[100,"é/"]}`},
+		{engine.RawJSON(`{"temperature":21.5,"humidity":40}`), `{"temperature":21.5,"humidity":40}`},
+		{map[string]any{"z": 1.0, "3": 2.0, "1": 0.30000000000000004}, `{"1":0.30000000000000004,"3":2,"z":1}`},
+	} {
+		f.inject("src", engine.NewMessage("", tc.payload))
+		select {
+		case p := <-got:
+			if p != tc.want {
+				t.Errorf("published %s\n want %s", p, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("nothing published for %s", tc.want)
+		}
+	}
+}
