@@ -67,23 +67,32 @@ func (f *flowSubs) deliver(pk packets.Packet, internal bool) {
 	if subs := f.subs.Load(); subs != nil {
 		for _, s := range *subs {
 			if MatchTopic(s.levels, pk.TopicName) {
-				s.deliver(pk, internal)
+				s.send(pk, internal, false)
 			}
 		}
 	}
 }
 
-func (s *flowSub) deliver(pk packets.Packet, internal bool) {
+// deliver hands s a message from the retained store, when it subscribes.
+func (s *flowSub) deliver(pk packets.Packet, internal bool) { s.send(pk, internal, true) }
+
+// send hands pk to the subscription. A message published while the
+// subscription exists arrives with Retain unset, as mosquitto sends it to
+// an MQTT 3.1.1 subscriber (and to an MQTT 5 one without
+// retain-as-published); only stored messages keep it. PublishedRetain
+// keeps the publisher's flag either way.
+func (s *flowSub) send(pk packets.Packet, internal, stored bool) {
 	q := pk.FixedHeader.Qos
 	if q > s.qos {
 		q = s.qos
 	}
 	s.fn(engine.Delivery{
-		Topic:    pk.TopicName,
-		Payload:  pk.Payload,
-		QoS:      q,
-		Retain:   pk.FixedHeader.Retain,
-		Internal: internal,
+		Topic:           pk.TopicName,
+		Payload:         pk.Payload,
+		QoS:             q,
+		Retain:          stored && pk.FixedHeader.Retain,
+		PublishedRetain: pk.FixedHeader.Retain,
+		Internal:        internal,
 	})
 }
 

@@ -902,13 +902,15 @@ func (e *valueEncoder) appendValue(b []byte, v any) []byte {
 			// Too short to hold anything that needs cutting.
 			return engine.AppendJSON(b, x)
 		}
-		return e.appendGJSON(b, gjson.ParseBytes(x))
+		// In JSON.stringify's form first (key order, duplicates,
+		// numbers), then cut short.
+		return e.appendGJSON(b, gjson.ParseBytes(engine.CanonicalJSON(x)))
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		engine.SortKeys(keys)
 		b = append(b, '{')
 		for i, k := range keys {
 			if i == e.max || e.full(b) {

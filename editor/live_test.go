@@ -406,6 +406,11 @@ func TestDebugValueEncoding(t *testing.T) {
 		{"long raw array", rawNums, "array[1500]", "[" + strings.TrimSuffix(strings.Repeat("7,", 1000), ",") + "]", true},
 		{"big raw object: duplicate keys keep the last value at the first place",
 			engine.RawJSON(`{"k":1,"s":"` + long + `","k":2}`), "Object", `{"k":2,"s":"` + long[:1000] + `..."}`, true},
+		// As JSON.stringify(JSON.parse(text)) in Node.js: array-index keys
+		// first in ascending order, 1e400 (Infinity) as null, -0 as 0.
+		{"raw object in JSON.stringify's key order", engine.RawJSON(`{"b":1,"10":2,"2":3,"01":4,"a":[1e400,-0]}`), "Object", `{"2":3,"10":2,"b":1,"01":4,"a":[null,0]}`, false},
+		{"big raw object in JSON.stringify's key order", engine.RawJSON(`{"b":1,"s":"` + long + `","1":1e400, "0" : 1.50}`), "Object", `{"0":1.5,"1":null,"b":1,"s":"` + long[:1000] + `..."}`, true},
+		{"decoded object: array indices first", map[string]any{"b": 1.0, "10": 2.0, "2": 3.0, "-1": 4.0}, "Object", `{"2":3,"10":2,"-1":4,"b":1}`, false},
 		{"whole value bounded", []any{strings.Repeat(strings.Repeat("y", 1000)+",", 100)}, "array[1]", `["` + strings.Repeat("y", 1000) + `..."]`, true},
 	} {
 		e := valueEncoder{max: 1000}

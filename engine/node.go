@@ -103,7 +103,13 @@ type Delivery struct {
 	Topic   string
 	Payload []byte // shared with other subscribers: do not modify
 	QoS     byte
-	Retain  bool
+	// Retain is the retain flag as an MQTT 3.1.1 subscriber receives it:
+	// set on a message sent from the retained store when the
+	// subscription is made, not on one published while it exists.
+	Retain bool
+	// PublishedRetain is the retain flag the publisher set, which a
+	// subscription with MQTT 5's retain-as-published option reports.
+	PublishedRetain bool
 	// Internal is set when the message was published by the flows
 	// themselves (mqtt-out) rather than by a network client.
 	Internal bool

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"sort"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/runnel-io/runnel/internal/jsutf8"
 )
 
 // Values carried in a message follow JavaScript's model, as Node-RED's do:
@@ -264,13 +265,14 @@ func AppendNumber(b []byte, f float64) []byte {
 
 // ToString converts a value to text the way JavaScript's String() does for
 // scalars (numbers in JavaScript form, null as "null"); objects and arrays
-// become their JSON text. Buffers are returned as UTF-8 text.
+// become their JSON text. Buffers are decoded as Node's
+// Buffer.toString('utf8') decodes them (see package jsutf8).
 func ToString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case []byte:
-		return string(x)
+		return jsutf8.Decode(x)
 	case float64:
 		return FormatNumber(x)
 	case nil:
@@ -279,11 +281,19 @@ func ToString(v any) string {
 	return string(AppendJSON(nil, v))
 }
 
-// MarshalJSON returns v as compact JSON text with JavaScript's number
-// formatting. RawJSON keeps its key order; decoded maps are written with
-// sorted keys. Buffers are written as Node-RED writes them:
-// {"type":"Buffer","data":[...]}.
-func MarshalJSON(v any) []byte { return AppendJSON(nil, v) }
+// MarshalJSON returns v as JSON.stringify(v) writes it (see CanonicalJSON
+// for the details). RawJSON keeps its key order, with array indices
+// first; decoded maps are written with array indices first, then the other
+// keys sorted (a map does not know the order they came in). Buffers are
+// written as Node-RED writes them: {"type":"Buffer","data":[...]}. For a
+// RawJSON already in that form the result is its own bytes, which must not
+// be modified.
+func MarshalJSON(v any) []byte {
+	if r, ok := v.(RawJSON); ok {
+		return CanonicalJSON(r)
+	}
+	return AppendJSON(nil, v)
+}
 
 // AppendJSON appends the compact JSON encoding of v to b (see MarshalJSON).
 func AppendJSON(b []byte, v any) []byte {
@@ -316,13 +326,13 @@ func AppendJSON(b []byte, v any) []byte {
 		}
 		return append(b, "]}"...)
 	case RawJSON:
-		return appendGJSON(b, gjson.ParseBytes(x))
+		return appendRawJSON(b, x)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		SortKeys(keys)
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -351,89 +361,11 @@ func AppendJSON(b []byte, v any) []byte {
 	return append(b, enc...)
 }
 
-// appendGJSON re-encodes raw JSON compactly, keeping key order and writing
-// numbers as JavaScript does, so the result equals JSON.stringify(JSON.parse(raw)).
-func appendGJSON(b []byte, r gjson.Result) []byte {
-	switch r.Type {
-	case gjson.JSON:
-		if r.IsArray() {
-			b = append(b, '[')
-			first := true
-			r.ForEach(func(_, v gjson.Result) bool {
-				if !first {
-					b = append(b, ',')
-				}
-				first = false
-				b = appendGJSON(b, v)
-				return true
-			})
-			return append(b, ']')
-		}
-		b = append(b, '{')
-		// JSON.parse keeps the last value of a duplicate key, at the place
-		// of the first; gjson walks every occurrence. Collect the members
-		// (on the stack for small objects) and resolve duplicates.
-		type member struct {
-			k string
-			v gjson.Result
-		}
-		var small [16]member
-		ms := small[:0]
-		r.ForEach(func(k, v gjson.Result) bool {
-			ms = append(ms, member{k.Str, v})
-			return true
-		})
-		var lastAt map[string]int
-		if len(ms) > len(small) {
-			lastAt = make(map[string]int, len(ms))
-			for i, m := range ms {
-				lastAt[m.k] = i
-			}
-		}
-		first := true
-	members:
-		for i, m := range ms {
-			last := i
-			if lastAt != nil {
-				l := lastAt[m.k]
-				if l < 0 {
-					continue // written at its first place already
-				}
-				last = l
-				lastAt[m.k] = -1
-			} else {
-				for j := 0; j < i; j++ {
-					if ms[j].k == m.k {
-						continue members
-					}
-				}
-				for j := i + 1; j < len(ms); j++ {
-					if ms[j].k == m.k {
-						last = j
-					}
-				}
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = appendJSONString(b, m.k)
-			b = append(b, ':')
-			b = appendGJSON(b, ms[last].v)
-		}
-		return append(b, '}')
-	case gjson.Number:
-		return AppendNumber(b, r.Num)
-	case gjson.String:
-		return appendJSONString(b, r.Str)
-	}
-	return append(b, r.Raw...)
-}
-
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString writes s as a JSON string the way JSON.stringify does:
-// only ", \ and control characters are escaped; non-ASCII stays as it is.
+// only ", \ and control characters are escaped; non-ASCII stays as it is,
+// and bytes that are not UTF-8 become U+FFFD as Node decodes them.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -446,9 +378,16 @@ func appendJSONString(b []byte, s string) []byte {
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 {
+				// Decode up to the next ASCII byte as Buffer.toString
+				// does (the decoder starts afresh here, after a valid
+				// sequence, as it would at the start of s).
 				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i++
+				j := i + 1
+				for j < len(s) && s[j] >= utf8.RuneSelf {
+					j++
+				}
+				b = jsutf8.AppendDecode(b, unsafeBytes(s[i:j]))
+				i = j
 				start = i
 				continue
 			}
@@ -456,30 +395,35 @@ func appendJSONString(b []byte, s string) []byte {
 			continue
 		}
 		b = append(b, s[start:i]...)
-		switch c {
-		case '"':
-			b = append(b, `\"`...)
-		case '\\':
-			b = append(b, `\\`...)
-		case '\n':
-			b = append(b, `\n`...)
-		case '\r':
-			b = append(b, `\r`...)
-		case '\t':
-			b = append(b, `\t`...)
-		case '\b':
-			b = append(b, `\b`...)
-		case '\f':
-			b = append(b, `\f`...)
-		default:
-			b = append(b, `\u00`...)
-			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		b = appendEscaped(b, c)
 		i++
 		start = i
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendEscaped writes the ASCII character c, which must be escaped in a
+// JSON string, as JSON.stringify does.
+func appendEscaped(b []byte, c byte) []byte {
+	switch c {
+	case '"':
+		return append(b, `\"`...)
+	case '\\':
+		return append(b, `\\`...)
+	case '\n':
+		return append(b, `\n`...)
+	case '\r':
+		return append(b, `\r`...)
+	case '\t':
+		return append(b, `\t`...)
+	case '\b':
+		return append(b, `\b`...)
+	case '\f':
+		return append(b, `\f`...)
+	}
+	b = append(b, `\u00`...)
+	return append(b, hexDigits[c>>4], hexDigits[c&0xf])
 }
 
 // IndentJSON returns the JSON text of v indented with four spaces, as

@@ -8,11 +8,13 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/jsutf8"
 )
 
 // JSONConfig is the configuration of a json node. The property names are
@@ -91,7 +93,12 @@ func (n *jsonNode) Receive(m *engine.Message, out engine.Output) error {
 			out.Send(0, m) // Node-RED passes a buffer on unchanged too
 			return nil
 		}
+		// JSON.parse(buffer) parses buffer.toString(): invalid UTF-8
+		// becomes U+FFFD before parsing.
 		text = x
+		if !utf8.Valid(x) {
+			text = jsutf8.AppendDecode(nil, x)
+		}
 	default:
 		if n.action == "obj" {
 			out.Send(0, m)
@@ -139,7 +146,8 @@ func (n *jsonNode) stringify(v any) (s string, ok bool, err error) {
 	} else {
 		b = engine.MarshalJSON(v)
 	}
-	// b is ours alone: use it as the string's bytes without a copy.
+	// b is ours alone, or the bytes of a RawJSON, which nobody modifies:
+	// use it as the string's bytes without a copy.
 	return unsafe.String(unsafe.SliceData(b), len(b)), true, nil
 }
 

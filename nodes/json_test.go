@@ -71,6 +71,17 @@ func TestJSON(t *testing.T) {
 		{name: "white space", payload: " \n[1, 2]\t\r\n", want: "array [1,2]"},
 		{name: "large number", payload: "1e400", want: "number null"}, // Infinity
 		{name: "int", payload: 7, want: `string "7"`},
+		// JSON.stringify(JSON.parse(text)) as Node.js prints it: array-index
+		// keys first in ascending order, the last of duplicate keys at the
+		// first's place, Infinity (1e400) as null, -0 as 0.
+		{name: "key order as JavaScript", payload: rj(`{"b":1,"10":2,"2":3,"01":4,"-1":5,"a":[1e400,-0,1.0]}`), want: `string "{\"2\":3,\"10\":2,\"b\":1,\"01\":4,\"-1\":5,\"a\":[null,0,1]}"`},
+		{name: "duplicate keys", payload: rj(`{"a":1,"b":2,"a":3}`), want: `string "{\"a\":3,\"b\":2}"`},
+		{name: "parse then stringify", payload: `{"z": {"1":true, "0":false}, "y": "\u00e9"}`, want: `object {"z":{"0":false,"1":true},"y":"é"}`},
+		{name: "pretty key order", cfg: `{"pretty":true}`, payload: rj(`{"b":1,"1":[1e400]}`), want: "string " + string(engine.MarshalJSON("{\n    \"1\": [\n        null\n    ],\n    \"b\": 1\n}"))},
+		// JSON.parse(buffer) parses buffer.toString('utf8'): each maximal
+		// invalid subsequence is one U+FFFD (node: {"a":"\ufffd\ufffd"} as characters).
+		{name: "buffer that is not UTF-8", payload: []byte("{\"a\":\"\xC0\xAF\"}"), want: "object {\"a\":\"\uFFFD\uFFFD\"}"},
+		{name: "buffer cut inside a character", payload: []byte("\"\xF0\x9F\x98\""), want: "string \"\uFFFD\""},
 		{name: "empty string", payload: "", err: "invalid JSON: unexpected end of JSON input"},
 		{name: "truncated", payload: `{"a":`, err: "unexpected end of JSON input"},
 		{name: "trailing text", payload: `{"a":1}x`, err: "invalid JSON at position 7: invalid character 'x' after top-level value"},

@@ -57,6 +57,10 @@ type MQTTBroker struct {
 	Port int
 	// Local is set when the config node points at the embedded broker.
 	Local bool
+	// V5 is set when the config node asks for MQTT 5 (protocolVersion 5);
+	// mqtt-in then follows its subscription options, on the embedded
+	// broker too.
+	V5 bool
 
 	h    *engine.Host
 	opts remote.Options
@@ -114,7 +118,7 @@ func newMQTTBroker(cfg *MQTTBrokerConfig, h *engine.Host) (engine.Node, error) {
 	if err != nil || p <= 0 || p > 65535 {
 		return nil, engine.ErrFieldf("port", "invalid port %q", cfg.Port)
 	}
-	b := &MQTTBroker{Host: host, Port: p, h: h}
+	b := &MQTTBroker{Host: host, Port: p, h: h, V5: strings.TrimSpace(cfg.ProtocolVersion) == "5"}
 	b.Local = isLocal(host, p, h.BrokerAddr())
 	if b.Local {
 		return b, nil

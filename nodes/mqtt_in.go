@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/jsutf8"
 	"github.com/runnel-io/runnel/nodes/internal/remote"
 )
 
@@ -21,6 +21,9 @@ type MQTTInConfig struct {
 	Datatype string `json:"datatype" label:"Output" default:"auto-detect" options:"auto-detect,auto,buffer,utf8,json,base64" help:"auto-detect: parsed JSON object, else string, else bytes"`
 	Broker   string `json:"broker" label:"Server" node:"mqtt-broker" help:"Empty: the embedded broker"`
 	Inputs   int    `json:"inputs" label:"Dynamic subscription" options:"0,1" kind:"hidden"`
+	// RAP is Node-RED's "retain as published" subscription option, which
+	// it sends only with MQTT 5 (a missing property is false).
+	RAP bool `json:"rap" label:"Retain as published" help:"MQTT 5 only (a broker config with protocol 5): keep the retain flag of messages published while subscribed. Otherwise only retained messages sent on subscribing have msg.retain true"`
 }
 
 // A network publisher's message runs through the flow on the publisher's
@@ -38,6 +41,7 @@ type mqttIn struct {
 	h        *engine.Host
 	cfg      MQTTInConfig
 	qos      byte
+	rap      bool        // retain-as-published applies: MQTT 5 and the node asks for it
 	remote   *MQTTBroker // the remote broker's config node; nil: the embedded broker
 	unwatch  func()      // stops following the remote connection's state
 	queue    chan engine.Delivery
@@ -61,8 +65,10 @@ func init() {
 		Help: `Subscribes to a topic filter and sends each matching message.
 
 Sets msg.topic, msg.payload, msg.qos and msg.retain. The output type: auto-detect parses JSON and
-otherwise gives a string (or bytes when the payload is not UTF-8); utf8 gives a string; buffer the raw
-bytes; json a parsed value (an error when it is not JSON); base64 a base64 string.
+otherwise gives a string, or bytes when the payload is not text (not UTF-8, or holding control
+characters other than tab, CR and LF, as Node-RED's test has it); utf8 gives a string, with each
+invalid UTF-8 sequence replaced by U+FFFD as Node.js does; buffer the raw bytes; json a parsed value
+(an error when it is not JSON text); base64 a base64 string.
 Messages from one subscription keep their order through the flow.`,
 	}, newMQTTIn))
 }
@@ -82,7 +88,25 @@ func newMQTTIn(cfg *MQTTInConfig, h *engine.Host) (engine.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mqttIn{h: h, cfg: *cfg, qos: cfg.QoS[0] - '0', remote: ref}, nil
+	// Node-RED sends the rap option only on an MQTT 5 connection; the
+	// embedded broker without a config node stands for Node-RED's default
+	// connection, MQTT 3.1.1.
+	rap := cfg.RAP && brokerV5(h, cfg.Broker)
+	return &mqttIn{h: h, cfg: *cfg, qos: cfg.QoS[0] - '0', rap: rap, remote: ref}, nil
+}
+
+// brokerV5 reports whether the mqtt-broker config node id (remote, or
+// pointing at the embedded broker) asks for MQTT 5.
+func brokerV5(h *engine.Host, id string) bool {
+	if id == "" {
+		return false
+	}
+	n, err := h.ConfigNode(id, "mqtt-broker")
+	if err != nil {
+		return false
+	}
+	b, ok := n.(*MQTTBroker)
+	return ok && b.V5
 }
 
 func cutShare(filter string) (string, bool) {
@@ -128,7 +152,7 @@ func (n *mqttIn) TakeOver(prev engine.Node) bool {
 	if !ok || p.sub == nil || p.sub.owner.Load() != p {
 		return false
 	}
-	if b, _ := pickBroker(n.h, n.remote); p.sub.topic != n.cfg.Topic || p.sub.qos != n.qos || b == nil || p.sub.broker != b {
+	if b, _ := pickBroker(n.h, n.remote); p.sub.topic != n.cfg.Topic || p.sub.qos != n.qos || p.rap != n.rap || b == nil || p.sub.broker != b {
 		return false
 	}
 	n.inherit = p.sub
@@ -161,7 +185,13 @@ func (n *mqttIn) Start(ctx context.Context) error {
 	}
 	sub := &inSubscription{topic: n.cfg.Topic, qos: n.qos, broker: b}
 	sub.owner.Store(n)
-	cancel, err := b.Subscribe(n.cfg.Topic, n.qos, sub.deliver)
+	var cancel func()
+	var err error
+	if rb, ok := b.(*remote.Conn); ok && n.rap {
+		cancel, err = rb.SubscribeOptions(n.cfg.Topic, n.qos, remote.SubOptions{RetainAsPublished: true}, sub.deliver)
+	} else {
+		cancel, err = b.Subscribe(n.cfg.Topic, n.qos, sub.deliver)
+	}
 	if err != nil {
 		n.once.Do(func() { close(n.done) }) // so that Close does not close it again
 		<-n.finished
@@ -240,9 +270,9 @@ func (n *mqttIn) handle(d engine.Delivery) {
 	case "base64":
 		payload = base64.StdEncoding.EncodeToString(d.Payload)
 	case "utf8":
-		payload = string(d.Payload)
+		payload = jsutf8.Decode(d.Payload) // Buffer.toString('utf8')
 	case "json":
-		if !utf8.Valid(d.Payload) {
+		if !jsutf8.IsUTF8(d.Payload) {
 			n.h.Error(errors.New("the payload is not a UTF-8 string, so it cannot be parsed as JSON"), nil)
 			return
 		}
@@ -253,7 +283,10 @@ func (n *mqttIn) handle(d engine.Delivery) {
 		}
 		payload = v
 	default: // auto-detect and auto
-		if !utf8.Valid(d.Payload) {
+		// Node-RED's is-utf8 test: text is well-formed UTF-8 without
+		// control characters other than tab, CR and LF; anything else
+		// stays a buffer.
+		if !jsutf8.IsUTF8(d.Payload) {
 			payload = d.Payload
 		} else if n.cfg.Datatype == "auto-detect" {
 			if v, err := engine.ParseJSON(d.Payload); err == nil {
@@ -267,7 +300,11 @@ func (n *mqttIn) handle(d engine.Delivery) {
 	}
 	m := engine.NewMessage(d.Topic, payload)
 	m.SetProp("qos", float64(d.QoS))
-	m.SetProp("retain", d.Retain)
+	retain := d.Retain
+	if n.rap {
+		retain = d.PublishedRetain
+	}
+	m.SetProp("retain", retain)
 	n.h.Send(0, m)
 }
 

@@ -37,7 +37,8 @@ func init() {
 		Help: `Publishes msg.payload to an MQTT topic.
 
 The topic is the node's topic, else msg.topic. QoS and retain are the node's, else msg.qos and msg.retain.
-A payload of bytes is published as it is, a string as UTF-8, null as an empty message, anything else as JSON.
+A payload of bytes is published as it is, a string as UTF-8, null as an empty message, anything else as JSON,
+written as Node-RED's JSON.stringify writes it (array-index keys first, Infinity as null).
 On a remote broker, QoS 1 and 2 messages wait in a store-and-forward queue while the broker is unreachable
 and go out in order after reconnecting; QoS 0 messages are then dropped and counted.`,
 	}, newMQTTOut))

@@ -73,6 +73,8 @@ func TestTemplateRender(t *testing.T) {
 		{"array", "{{payload.readings}}|{{payload.none}}", "", reading, nil, "[object Object],[object Object]|"},
 		{"null", "[{{payload}}]", "", nil, nil, "[]"},
 		{"buffer", "{{payload}}", "", []byte("raw/bytes"), nil, "raw&#x2F;bytes"},
+		// String(buffer) is Buffer.toString('utf8'), as node prints it.
+		{"buffer not UTF-8", "{{payload}}|{{{payload}}}", "", []byte("\xC0\xAF<"), nil, "\uFFFD\uFFFD&lt;|\uFFFD\uFFFD<"},
 		{"decoded map", "{{payload.a.1}}", "", map[string]any{"a": []any{1.0, "x"}}, nil, "x"},
 		{"other properties", "{{qos}} {{retain}} {{custom.k}}", "", nil,
 			map[string]any{"qos": 1.0, "retain": false, "custom": map[string]any{"k": "v"}}, "1 false v"},

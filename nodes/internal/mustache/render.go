@@ -5,8 +5,10 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/runnel-io/runnel/engine"
 	"github.com/tidwall/gjson"
+
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/jsutf8"
 )
 
 // Context supplies the data a template renders: the root view, which is an
@@ -228,11 +230,11 @@ func appendString(buf []byte, v Value, escape bool) []byte {
 		}
 		return buf
 	case []byte:
-		// A Buffer's String() is its UTF-8 text.
+		// A Buffer's String() is Buffer.toString('utf8').
 		if utf8.Valid(x) {
 			return appendMaybeEscaped(buf, x, escape)
 		}
-		return appendMaybeEscaped(buf, []byte(strings.ToValidUTF8(string(x), "\uFFFD")), escape)
+		return appendMaybeEscaped(buf, jsutf8.AppendDecode(nil, x), escape)
 	}
 	return appendMaybeEscaped(buf, engine.MarshalJSON(v.v), escape)
 }

@@ -161,6 +161,7 @@ type sub struct {
 	filter string // as subscribed, maybe $share/group/...
 	match  []string
 	qos    byte
+	rap    bool // asks for retain-as-published (MQTT 5)
 	fn     func(engine.Delivery)
 	last   atomic.Int64 // when a message last came, Unix nanoseconds
 }
@@ -168,6 +169,17 @@ type sub struct {
 type filterRef struct {
 	n   int
 	qos byte
+	rap int // how many of the n ask for retain-as-published
+}
+
+// SubOptions are MQTT 5 subscription options; an MQTT 3.1.1 connection
+// ignores them.
+type SubOptions struct {
+	// RetainAsPublished asks the broker to keep the retain flag of
+	// messages published while the subscription exists (Node-RED's rap).
+	// The broker holds one subscription per filter: it has the option
+	// when any subscriber of the filter asks for it.
+	RetainAsPublished bool
 }
 
 type watcher struct{ fn func(State) }
@@ -626,16 +638,24 @@ func (c *Conn) Close(ctx context.Context) error {
 // Subscribe calls fn for every message matching filter (engine.Broker).
 // The subscription is renewed after every reconnect.
 func (c *Conn) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (func(), error) {
-	s := &sub{filter: filter, match: broker.FilterLevels(filter), qos: qos, fn: fn}
+	return c.SubscribeOptions(filter, qos, SubOptions{}, fn)
+}
+
+// SubscribeOptions is Subscribe with MQTT 5 subscription options.
+func (c *Conn) SubscribeOptions(filter string, qos byte, o SubOptions, fn func(engine.Delivery)) (func(), error) {
+	s := &sub{filter: filter, match: broker.FilterLevels(filter), qos: qos, rap: o.RetainAsPublished, fn: fn}
 	c.smu.Lock()
 	c.subs[s] = struct{}{}
 	f := c.filters[filter]
-	renew := f == nil || qos > f.qos
+	renew := f == nil || qos > f.qos || (s.rap && f.rap == 0)
 	if f == nil {
 		f = &filterRef{qos: qos}
 		c.filters[filter] = f
 	}
 	f.n++
+	if s.rap {
+		f.rap++
+	}
 	f.qos = max(f.qos, qos)
 	q := f.qos
 	c.smu.Unlock()
@@ -668,6 +688,9 @@ func (c *Conn) unsubscribe(s *sub) {
 	last := false
 	if f != nil {
 		f.n--
+		if s.rap {
+			f.rap--
+		}
 		if f.n <= 0 {
 			delete(c.filters, s.filter)
 			last = true
@@ -703,6 +726,15 @@ func (c *Conn) unsubscribe(s *sub) {
 	c.smu.Unlock()
 }
 
+// retainAsPublished reports whether the subscription to filter asks for
+// retain-as-published.
+func (c *Conn) retainAsPublished(filter string) bool {
+	c.smu.RLock()
+	defer c.smu.RUnlock()
+	f := c.filters[filter]
+	return f != nil && f.rap > 0
+}
+
 func (c *Conn) filterSet() map[string]byte {
 	c.smu.RLock()
 	defer c.smu.RUnlock()
@@ -728,7 +760,9 @@ func (c *Conn) deliver(topic string, payload []byte, qos byte, retain bool) {
 		}
 	}
 	c.smu.RUnlock()
-	d := engine.Delivery{Topic: topic, Payload: payload, QoS: qos, Retain: retain}
+	// The broker applied the subscription's retain-as-published option
+	// (MQTT 5) already: its flag is what Node-RED's mqtt-in reports.
+	d := engine.Delivery{Topic: topic, Payload: payload, QoS: qos, Retain: retain, PublishedRetain: retain}
 	for _, fn := range fns {
 		fn(d)
 	}

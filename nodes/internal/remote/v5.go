@@ -133,7 +133,7 @@ func (s *v5) publish(ctx context.Context, m *outbox.Message) func(context.Contex
 func (s *v5) subscribe(ctx context.Context, filters map[string]byte) error {
 	sub := &paho.Subscribe{}
 	for f, q := range filters {
-		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: q})
+		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: q, RetainAsPublished: s.c.retainAsPublished(f)})
 	}
 	sa, err := s.cm.Load().Subscribe(ctx, sub)
 	if err != nil {
