@@ -7,16 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"github.com/runnel-io/runnel/internal/sqlitedb"
 )
 
 // persistComponent names the broker's schema in the schema_versions table
@@ -85,17 +84,7 @@ type pdb struct {
 // survives a kill of the process, when it returns; a power loss may lose
 // the last commits.
 func openPDB(path string) (*pdb, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("persist: open %s: %w", path, err)
-	}
-	p := filepath.ToSlash(abs)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	u := url.URL{Scheme: "file", Path: p}
-	dsn := u.String() + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Synchronous: "NORMAL", BusyTimeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("persist: open %s: %w", path, err)
 	}

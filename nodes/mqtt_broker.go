@@ -32,6 +32,8 @@ type MQTTBrokerConfig struct {
 	ProtocolVersion  string `json:"protocolVersion" label:"Protocol" default:"4" options:"3,4,5" help:"3: MQTT 3.1, 4: MQTT 3.1.1, 5: MQTT 5"`
 	Keepalive        string `json:"keepalive" label:"Keep alive (s)" default:"60"`
 	CleanSession     bool   `json:"cleansession" label:"Clean session" default:"true"`
+	// MaxInflight is Runnel's own (Node-RED has no such property).
+	MaxInflight string `json:"maxInflight" label:"QoS 2 in flight (MQTT 3.1.1)" default:"10" help:"At most this many QoS 2 messages wait for PUBCOMP at once; keep it below the broker's limit (mosquitto: max_inflight_messages, 20). MQTT 5 follows the broker's Receive Maximum"`
 
 	BirthTopic   string `json:"birthTopic" label:"Birth message topic" help:"Published after every connect"`
 	BirthQoS     string `json:"birthQos" label:"Birth QoS" default:"0" options:"0,1,2"`
@@ -145,6 +147,13 @@ func newMQTTBroker(cfg *MQTTBrokerConfig, h *engine.Host) (engine.Node, error) {
 	if err != nil || ka < 0 || ka > 65535 {
 		return nil, engine.ErrFieldf("keepalive", "invalid keep alive %q: want seconds from 0 to 65535", cfg.Keepalive)
 	}
+	inflight := remote.DefaultMaxInflight
+	if v := strings.TrimSpace(cfg.MaxInflight); v != "" {
+		inflight, err = strconv.Atoi(v)
+		if err != nil || inflight < 1 || inflight > 65535 {
+			return nil, engine.ErrFieldf("maxInflight", "invalid QoS 2 window %q: want a number of messages from 1 to 65535", cfg.MaxInflight)
+		}
+	}
 	if version == 5 && (scheme == "ws" || scheme == "wss") {
 		return nil, engine.ErrFieldf("broker", "MQTT 5 over WebSocket is not supported: use protocol 4 or an mqtt:// URL")
 	}
@@ -162,6 +171,7 @@ func newMQTTBroker(cfg *MQTTBrokerConfig, h *engine.Host) (engine.Node, error) {
 		Close:        message(cfg.CloseTopic, cfg.ClosePayload, cfg.CloseQoS, cfg.CloseRetain),
 		Will:         message(cfg.WillTopic, cfg.WillPayload, cfg.WillQoS, cfg.WillRetain),
 		Logger:       h.Logger(),
+		MaxInflight:  inflight,
 	}
 	if !cfg.CleanSession && cfg.ClientID == "" {
 		return nil, engine.ErrFieldf("clientid", "a client ID is required when clean session is off")
@@ -338,6 +348,8 @@ type BrokerStats struct {
 	Rejected uint64
 	// Sent counts QoS 1 and 2 messages the broker acknowledged.
 	Sent uint64
+	// Failures counts publishes that failed and were sent again.
+	Failures uint64
 }
 
 // Metrics reports a remote connection's state and its store-and-forward
@@ -355,6 +367,7 @@ func (b *MQTTBroker) Metrics() []engine.Metric {
 		{Name: "runnel_remote_connected", Value: connected},
 		{Name: "runnel_remote_sent_total", Counter: true, Value: float64(s.Sent)},
 		{Name: "runnel_remote_rejected_total", Counter: true, Value: float64(s.Rejected)},
+		{Name: "runnel_remote_publish_failures_total", Counter: true, Value: float64(s.Failures)},
 		{Name: "runnel_remote_dropped_qos0_total", Counter: true, Value: float64(s.DroppedQoS0)},
 		{Name: "runnel_outbox_messages", Value: float64(s.Queued)},
 		{Name: "runnel_outbox_bytes", Value: float64(s.QueuedBytes)},
@@ -373,6 +386,6 @@ func (b *MQTTBroker) Stats() (BrokerStats, bool) {
 	return BrokerStats{
 		Connected: c.State() == remote.Connected,
 		Queued:    s.Queue.Messages, QueuedBytes: s.Queue.Bytes, Dropped: s.Queue.Dropped,
-		DroppedQoS0: s.DroppedQoS0, Rejected: s.Rejected, Sent: s.Sent,
+		DroppedQoS0: s.DroppedQoS0, Rejected: s.Rejected, Sent: s.Sent, Failures: s.Failures,
 	}, true
 }

@@ -22,8 +22,16 @@ import (
 // TestServeChildProcess), returning it and its stderr.
 func runChild(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer, chan error) {
 	t.Helper()
+	return runChildIn(t, "", nil, args...)
+}
+
+// runChildIn is runChild in the working directory dir (the test's when
+// empty) with env added to the environment.
+func runChildIn(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *syncBuffer, chan error) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeChildProcess$")
-	cmd.Env = append(os.Environ(), "RUNNEL_TEST_SERVE_ARGS="+strings.Join(args, " "))
+	cmd.Env = append(append(os.Environ(), env...), "RUNNEL_TEST_SERVE_ARGS="+strings.Join(args, " "))
+	cmd.Dir = dir
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -312,4 +320,60 @@ func TestScaleOutSharedSubscription(t *testing.T) {
 		t.Fatalf("per runner %v, runner 1 after its stop: %d", by, lateR1)
 	}
 	t.Logf("%d messages, each processed exactly once; per runner: %v (runner 1 stopped after message %d)", total, by, n/2)
+}
+
+// TestForwardWithRelativeDataDir: "runnel run" with a relative data
+// directory, given by --data or RUNNEL_DATA, opens DIR/runnel.db in its
+// working directory and forwards to a remote broker: the subscriber on
+// mosquitto gets exactly 1..3. (The queue used to read "d/runnel.db" as the
+// URL file://d/runnel.db, whose host is "d": the mqtt-broker node did not
+// start and mqtt-out dropped every message as "no broker".)
+func TestForwardWithRelativeDataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("child processes")
+	}
+	for _, c := range []struct {
+		name, data string
+		env        []string
+		args       []string
+	}{
+		{"flag", "d", nil, []string{"--data", "d"}},
+		{"env", "rel", []string{"RUNNEL_DATA=rel"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := mosquittotest.Start(t, mosquittotest.Options{})
+			got, wait := remoteSubscriber(t, m.Addr, "fwd/#")
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "flows.json"), []byte(fmt.Sprintf(`[
+{"id":"b1","type":"mqtt-broker","broker":"127.0.0.1","port":"%d"},
+{"id":"i1","type":"mqtt-in","topic":"in/data","qos":"1","datatype":"utf8","wires":[["o1"]]},
+{"id":"o1","type":"mqtt-out","topic":"fwd/data","qos":"1","broker":"b1","wires":[]}]`, m.Port)), 0o644)
+			addr := freePort(t)
+			args := append([]string{"run", "--mqtt", addr, "--watch", "0"}, c.args...)
+			_, stderr, _ := runChildIn(t, dir, c.env, append(args, "flows.json")...)
+			waitLog(t, stderr, "remote broker connected")
+
+			pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("device"))
+			if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("publisher: %v", tok.Error())
+			}
+			defer pub.Disconnect(0)
+			for i := 1; i <= 3; i++ {
+				if tok := pub.Publish("in/data", 1, false, strconv.Itoa(i)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+					t.Fatalf("publish %d: %v", i, tok.Error())
+				}
+			}
+			wait(3)
+			if g := strings.Join(got(), ","); g != "1,2,3" {
+				t.Fatalf("subscriber got %s, want 1,2,3\n%s", g, stderr.String())
+			}
+			fi, err := os.Stat(filepath.Join(dir, c.data, "runnel.db"))
+			if err != nil {
+				t.Fatalf("no database in the working directory: %v", err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("runnel.db has mode %o, want 600", fi.Mode().Perm())
+			}
+		})
+	}
 }

@@ -9,13 +9,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 	"github.com/runnel-io/runnel/flows"
 )
 
@@ -118,4 +121,93 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 		t.Fatalf("persistent state %d; acknowledged up to %d, sent up to %d", stored, lastAcked, lastSent)
 	}
 	t.Logf("SIGTERM after %d messages: %d acknowledged, %d sent, state written: %d", signalAfter, lastAcked, lastSent, stored)
+}
+
+// TestSIGTERMWithStalledRemoteBroker: the remote broker (mosquitto, stopped
+// with SIGSTOP) keeps the TCP connection open but reads nothing, so QoS 2
+// messages of 64 KiB pile up in front of it. SIGTERM must still end
+// "runnel run" with status 0 after the documented 2 s of trying to send
+// (plus 1 s for the close), keeping every unsent message in the queue on
+// disk; the next start sends them, exactly once, in order. The time from
+// SIGTERM to exit is logged, not asserted.
+func TestSIGTERMWithStalledRemoteBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("child processes")
+	}
+	m := mosquittotest.Start(t, mosquittotest.Options{})
+	got, wait := remoteSubscriber(t, m.Addr, "fwd/#")
+	dir := t.TempDir()
+	flow := filepath.Join(dir, "flows.json")
+	os.WriteFile(flow, []byte(fmt.Sprintf(`[
+{"id":"b1","type":"mqtt-broker","broker":"127.0.0.1","port":"%d"},
+{"id":"i1","type":"mqtt-in","topic":"in/data","qos":"1","datatype":"utf8","wires":[["o1"]]},
+{"id":"o1","type":"mqtt-out","topic":"fwd/data","qos":"2","broker":"b1","wires":[]}]`, m.Port)), 0o644)
+	data := filepath.Join(dir, "data")
+	addr := freePort(t)
+	args := []string{"run", "--mqtt", addr, "--data", data, "--watch", "0", flow}
+	cmd, stderr, exited := runChild(t, args...)
+	waitLog(t, stderr, "remote broker connected")
+
+	if err := syscall.Kill(m.PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	continued := false
+	cont := func() {
+		if !continued {
+			syscall.Kill(m.PID(), syscall.SIGCONT)
+			continued = true
+		}
+	}
+	defer cont()
+
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("device"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher: %v", tok.Error())
+	}
+	// 20 MiB: more than the socket buffers between the two hold.
+	const n = 300
+	pad := strings.Repeat("x", 64<<10)
+	for i := 1; i <= n; i++ {
+		// The PUBACK comes after the flow has handed the message to
+		// mqtt-out.
+		if tok := pub.Publish("in/data", 1, false, fmt.Sprintf("%d %s", i, pad)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %d: %v", i, tok.Error())
+		}
+	}
+	pub.Disconnect(0)
+
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("runnel run exited with %v after SIGTERM:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("runnel run did not exit within 30 s of SIGTERM:\n%s", stderr.String())
+	}
+	t.Logf("SIGTERM to exit with the remote broker stalled: %v", time.Since(start).Round(10*time.Millisecond))
+	if q := queued(t, filepath.Join(data, "runnel.db")); q != n {
+		t.Fatalf("%d messages in the queue on disk after SIGTERM, want all %d\n%s", q, n, stderr.String())
+	}
+
+	// The broker wakes up; what it had read of the old connection was
+	// never completed (no PUBREL), so it delivers nothing of it.
+	cont()
+	_, stderr, _ = runChild(t, args...)
+	waitLog(t, stderr, "remote broker connected")
+	wait(n)
+	time.Sleep(200 * time.Millisecond) // anything repeated would come right behind
+	var seq []string
+	for _, p := range got() {
+		v, _, _ := strings.Cut(p, " ")
+		seq = append(seq, v)
+	}
+	var want []string
+	for i := 1; i <= n; i++ {
+		want = append(want, strconv.Itoa(i))
+	}
+	if g := strings.Join(seq, ","); g != strings.Join(want, ",") {
+		t.Fatalf("subscriber got %s, want exactly 1..%d", g, n)
+	}
 }

@@ -18,12 +18,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
+	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"github.com/runnel-io/runnel/internal/sqlitedb"
 )
 
 // ErrNotFound is returned, wrapped, for a revision that does not exist and
@@ -84,19 +82,8 @@ type Store struct {
 // the file was written by a newer Runnel whose schema this one does not
 // know.
 func Open(ctx context.Context, path string) (*Store, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	// A file: URI, so that the driver keeps the query; the path escaped,
-	// so that ?, # and % in it are not taken for URI syntax.
-	p := filepath.ToSlash(abs)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p // a Windows drive: file:///C:/...
-	}
-	u := url.URL{Scheme: "file", Path: p}
-	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)", busyTimeoutMS)
-	w, err := sql.Open("sqlite", u.String()+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	common := sqlitedb.Options{Synchronous: "FULL", BusyTimeout: busyTimeoutMS * time.Millisecond, ForeignKeys: true}
+	w, err := sqlitedb.Open(path, common)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -115,7 +102,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: journal mode is %q, not wal (is the file system a network one?)", path, mode)
 	}
-	r, err := sql.Open("sqlite", u.String()+"?"+common+"&_query_only=1")
+	ro := common
+	ro.ReadOnly = true
+	r, err := sqlitedb.Open(path, ro)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"github.com/runnel-io/runnel/internal/sqlitedb"
 )
 
 // schema is the outbox's own table in the shared database file. One table
@@ -47,9 +46,7 @@ type SQLite struct {
 // OpenSQLite opens (creating if needed) the queue named name in the SQLite
 // file at path, which other parts of Runnel may share.
 func OpenSQLite(ctx context.Context, path, name string, lim Limits, log *slog.Logger) (*SQLite, error) {
-	u := url.URL{Scheme: "file", Path: path}
-	dsn := u.String() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Synchronous: "NORMAL", BusyTimeout: 10 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}

@@ -8,6 +8,15 @@
 // MQTT 3.1.1 (and 3.1) go through github.com/eclipse/paho.mqtt.golang,
 // MQTT 5 through github.com/eclipse/paho.golang's autopaho.
 //
+// Flow control: at most MaxInflight QoS 2 messages (default 10) are in
+// flight at once over MQTT 3.1.1, below mosquitto's default
+// max_inflight_messages of 20 (a broker that is sent more refuses the
+// excess, which 3.1.1 cannot tell the client: they would be lost); MQTT 5
+// messages go one at a time, within any Receive Maximum. A message leaves
+// the queue only when its exchange completed with success (PUBACK, or
+// PUBCOMP after a PUBREC, with a reason code below 0x80); a publish that
+// failed is logged, counted and sent again, over a new connection.
+//
 // Publishing keeps order: a QoS 1 or 2 message goes straight to the broker
 // when it is connected and nothing waits in the queue; otherwise it goes
 // to the back of the queue, which is sent, oldest first, after the next
@@ -91,8 +100,12 @@ type Options struct {
 	// with default bounds when nil. The connection closes it.
 	Queue outbox.Queue
 	// Backoff is the reconnect delay: exponential from MinBackoff to
-	// MaxBackoff with jitter (defaults 500 ms and 30 s).
+	// MaxBackoff with jitter (defaults 500 ms and 2 s), so that a broker
+	// that comes back is used within MaxBackoff however long it was away.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxInflight bounds the QoS 2 messages sent and not yet completed
+	// over MQTT 3 and 3.1.1, which have no flow control (default 10).
+	MaxInflight int
 	// Logger receives the connection's log lines.
 	Logger *slog.Logger
 }
@@ -109,6 +122,10 @@ type session interface {
 	// close publishes the close message if connected, disconnects, and
 	// stops reconnecting.
 	close(ctx context.Context)
+	// drop ends the connection after a publish failed on it, so that
+	// what was in flight is sent again on a new one (a QoS 2 message
+	// sent again on the same connection would be a new message).
+	drop(err error)
 }
 
 // client is one protocol's client across its connections; it reconnects
@@ -122,9 +139,10 @@ type client interface {
 // Conn is a connection to a remote broker shared by the nodes of one
 // mqtt-broker config node. It implements engine.Broker.
 type Conn struct {
-	opts Options
-	log  *slog.Logger
-	sess client
+	opts   Options
+	log    *slog.Logger
+	jitter *jitter
+	sess   client
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -140,6 +158,7 @@ type Conn struct {
 	mem     []outbox.Message
 	memSent int   // mem[:memSent] are published and wait for acknowledgement
 	qSent   int64 // the queue's messages up to this seq are published (this gen)
+	q2      int   // QoS 2 messages published and not completed (this gen)
 	closing bool
 	q       outbox.Queue
 	wake    chan struct{}
@@ -148,6 +167,8 @@ type Conn struct {
 	droppedQoS0 atomic.Uint64
 	rejected    atomic.Uint64
 	sent        atomic.Uint64
+	failures    atomic.Uint64
+	failLog     atomic.Int64 // when a failure was last logged, Unix nanoseconds
 
 	// subscriptions and status
 	smu      sync.RWMutex
@@ -184,6 +205,13 @@ type SubOptions struct {
 
 type watcher struct{ fn func(State) }
 
+// DefaultMaxInflight is Options.MaxInflight's default: half of mosquitto's
+// default max_inflight_messages.
+const DefaultMaxInflight = 10
+
+// DefaultMaxBackoff is Options.MaxBackoff's default.
+const DefaultMaxBackoff = 2 * time.Second
+
 // memMax bounds the messages sent but not yet acknowledged outside the
 // queue; beyond it new messages go to the queue.
 const memMax = 1024
@@ -191,26 +219,36 @@ const memMax = 1024
 // batch is how many messages the sender has in flight at most.
 const batch = 128
 
+// withDefaults returns o with its zero fields set to their defaults.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 500 * time.Millisecond
+	}
+	if o.MaxBackoff <= o.MinBackoff {
+		o.MaxBackoff = max(DefaultMaxBackoff, 2*o.MinBackoff)
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 60 * time.Second
+	}
+	if o.Queue == nil {
+		o.Queue = outbox.NewMemory(o.Name, outbox.Limits{}, o.Logger)
+	}
+	return o
+}
+
 // Dial starts connecting to the broker in the background and returns the
 // connection, which reconnects until Close.
 func Dial(opts Options) (*Conn, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = 500 * time.Millisecond
-	}
-	if opts.MaxBackoff <= opts.MinBackoff {
-		opts.MaxBackoff = max(30*time.Second, 2*opts.MinBackoff)
-	}
-	if opts.KeepAlive <= 0 {
-		opts.KeepAlive = 60 * time.Second
-	}
-	if opts.Queue == nil {
-		opts.Queue = outbox.NewMemory(opts.Name, outbox.Limits{}, opts.Logger)
-	}
+	opts = opts.withDefaults()
 	c := &Conn{
 		opts:     opts,
+		jitter:   newJitter(),
 		log:      opts.Logger,
 		q:        opts.Queue,
 		qSent:    math.MinInt64,
@@ -328,7 +366,7 @@ func (c *Conn) down(err error) {
 		c.curStop = nil
 	}
 	c.gen++
-	c.memSent, c.qSent = 0, math.MinInt64
+	c.memSent, c.qSent, c.q2 = 0, math.MinInt64, 0
 	if len(c.mem) > 0 {
 		if qerr := c.q.Prepend(c.mem); qerr != nil {
 			c.log.Error("remote broker: cannot queue unacknowledged messages", slog.String("broker", c.opts.Name), slog.Int("messages", len(c.mem)), slog.String("error", qerr.Error()))
@@ -396,18 +434,46 @@ type inflight struct {
 	fromMem bool
 	ms      []outbox.Message
 	waits   []func(context.Context) (rejected bool, err error)
+	sess    session
 	sctx    context.Context
 }
 
 // window is how many batches may wait for their acknowledgements at once.
 const window = 8
 
+// take returns how many of ms the sender may publish now: all of them up
+// to the first QoS 2 message beyond the QoS 2 window. c.mu is held.
+func (c *Conn) take(ms []outbox.Message) int {
+	room := c.opts.MaxInflight - c.q2
+	for i := range ms {
+		if ms[i].QoS == 2 {
+			if room == 0 {
+				return i
+			}
+			room--
+		}
+	}
+	return len(ms)
+}
+
+// qos2 counts the QoS 2 messages of ms.
+func qos2(ms []outbox.Message) int {
+	n := 0
+	for i := range ms {
+		if ms[i].QoS == 2 {
+			n++
+		}
+	}
+	return n
+}
+
 // sender publishes the messages of mem, then of the queue, oldest first,
 // while the broker is connected, without waiting for acknowledgements (up
-// to window batches); the acker waits for them in order and removes what
-// was acknowledged. When a publish fails, everything not yet acknowledged
-// is sent again from the oldest, so order holds (a broker may see some
-// messages twice, as QoS 1 allows).
+// to window batches, and at most MaxInflight QoS 2 messages); the acker
+// waits for them in order and removes what was acknowledged. When a
+// publish fails, the connection is dropped and everything not yet
+// acknowledged is sent again from the oldest over the next one, so order
+// holds (a broker may see some messages twice, as QoS 1 allows).
 func (c *Conn) sender() {
 	defer close(c.done)
 	acks := make(chan inflight, window)
@@ -437,14 +503,22 @@ func (c *Conn) sender() {
 			fromMem := c.memSent < len(c.mem)
 			if fromMem {
 				k := min(len(c.mem)-c.memSent, batch)
+				k = c.take(c.mem[c.memSent : c.memSent+k])
 				ms = append(ms, c.mem[c.memSent:c.memSent+k]...)
 				c.memSent += k
+				c.q2 += qos2(ms)
 			}
 			c.mu.Unlock()
+			if fromMem && len(ms) == 0 {
+				break // the QoS 2 window is full: the acker wakes us
+			}
 			if !fromMem {
 				var err error
 				ms, err = c.q.Peek(after, batch)
 				if err != nil {
+					if c.ctx.Err() != nil {
+						return // Close closed the queue
+					}
 					c.log.Error("remote broker: read the queue", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
 					retry.Reset(time.Second)
 					break
@@ -458,10 +532,16 @@ func (c *Conn) sender() {
 					c.mu.Unlock()
 					continue
 				}
+				ms = ms[:c.take(ms)]
+				if len(ms) == 0 {
+					c.mu.Unlock()
+					break // the QoS 2 window is full: the acker wakes us
+				}
 				c.qSent = ms[len(ms)-1].Seq
+				c.q2 += qos2(ms)
 				c.mu.Unlock()
 			}
-			b := inflight{gen: gen, fromMem: fromMem, ms: ms, sctx: sctx, waits: make([]func(context.Context) (bool, error), len(ms))}
+			b := inflight{gen: gen, fromMem: fromMem, ms: ms, sess: s, sctx: sctx, waits: make([]func(context.Context) (bool, error), len(ms))}
 			for i := range ms {
 				if sctx.Err() != nil {
 					break // the connection dropped: the acker finds a nil wait
@@ -488,12 +568,13 @@ func (c *Conn) acker(acks <-chan inflight, done chan<- struct{}) {
 		switch {
 		case err != nil:
 			if current {
-				// Send again from the oldest unacknowledged message; the
-				// batches behind this one are void.
-				c.log.Debug("remote broker: publish failed, will resend", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))
-				c.memSent, c.qSent = 0, math.MinInt64
+				// Send again from the oldest unacknowledged message, over a
+				// new connection; the batches behind this one are void.
+				c.memSent, c.qSent, c.q2 = 0, math.MinInt64, 0
 				c.gen++
 				if c.online {
+					// The session did not drop the connection (MQTT 5: a
+					// message refused for its quota): try again shortly.
 					time.AfterFunc(100*time.Millisecond, c.signal)
 				}
 			}
@@ -513,6 +594,9 @@ func (c *Conn) acker(acks <-chan inflight, done chan<- struct{}) {
 			}
 		}
 		c.mu.Unlock()
+		if err != nil && current {
+			c.failed(b.sess, err)
+		}
 		if err == nil && current {
 			c.sent.Add(uint64(len(b.ms)))
 			c.checkIdle()
@@ -520,9 +604,25 @@ func (c *Conn) acker(acks <-chan inflight, done chan<- struct{}) {
 	}
 }
 
+// failed counts and logs (at most once a second) a publish that failed on
+// a live connection, and drops that connection: its messages are sent
+// again, oldest first, after the reconnect.
+func (c *Conn) failed(s session, err error) {
+	n := c.failures.Add(1)
+	now := time.Now().UnixNano()
+	if last := c.failLog.Load(); now-last >= int64(time.Second) && c.failLog.CompareAndSwap(last, now) {
+		c.log.Warn("remote broker: publish failed, reconnecting to send it again",
+			slog.String("broker", c.opts.Name), slog.String("error", err.Error()), slog.Uint64("failures_total", n))
+	}
+	if s != nil && c.ctx.Err() == nil {
+		s.drop(err)
+	}
+}
+
 var errNotSent = errors.New("not sent: the connection dropped")
 
-// await waits for every acknowledgement of a batch, in order.
+// await waits for every acknowledgement of a batch, in order, freeing a
+// place in the QoS 2 window as each QoS 2 exchange completes.
 func (c *Conn) await(b inflight) error {
 	ctx, cancel := context.WithTimeout(b.sctx, 30*time.Second)
 	defer cancel()
@@ -531,13 +631,20 @@ func (c *Conn) await(b inflight) error {
 			return errNotSent
 		}
 		rejected, err := w(ctx)
+		if err != nil && !rejected {
+			return err
+		}
 		if rejected {
 			c.rejected.Add(1)
 			c.log.Error("remote broker refused a message: dropped", slog.String("broker", c.opts.Name), slog.String("topic", b.ms[i].Topic), slog.String("error", err.Error()))
-			continue
 		}
-		if err != nil {
-			return err
+		if b.ms[i].QoS == 2 {
+			c.mu.Lock()
+			if b.gen == c.gen {
+				c.q2--
+			}
+			c.mu.Unlock()
+			c.signal()
 		}
 	}
 	return nil
@@ -585,6 +692,10 @@ type Stats struct {
 	DroppedQoS0 uint64
 	// Rejected counts messages the broker refused (MQTT 5), dropped.
 	Rejected uint64
+	// Failures counts publishes that failed (no acknowledgement, the
+	// connection dropped while sending, MQTT 5's quota exceeded); their
+	// messages stayed queued and were sent again.
+	Failures uint64
 }
 
 // Stats returns the connection's counters.
@@ -593,11 +704,19 @@ func (c *Conn) Stats() Stats {
 	inflight := len(c.mem)
 	c.mu.Unlock()
 	return Stats{Queue: c.q.Stats(), InFlight: inflight, Sent: c.sent.Load(),
-		DroppedQoS0: c.droppedQoS0.Load(), Rejected: c.rejected.Load()}
+		DroppedQoS0: c.droppedQoS0.Load(), Rejected: c.rejected.Load(), Failures: c.failures.Load()}
 }
 
-// Close sends what it can while ctx allows, keeps the rest in the queue,
-// publishes the close message, disconnects and closes the queue.
+// FlushTimeout is how long Close tries to send what waits for the broker.
+const FlushTimeout = 2 * time.Second
+
+// closeTimeout bounds what Close does after flushing: the close message,
+// the disconnect, and stopping the sender.
+const closeTimeout = time.Second
+
+// Close sends what it can while ctx allows, for FlushTimeout at most,
+// keeps the rest in the queue, publishes the close message, disconnects
+// and closes the queue: it returns within FlushTimeout + 1 s.
 func (c *Conn) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closing {
@@ -608,15 +727,28 @@ func (c *Conn) Close(ctx context.Context) error {
 	online := c.online
 	c.mu.Unlock()
 	if online {
-		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		fctx, cancel := context.WithTimeout(ctx, FlushTimeout)
 		c.Flush(fctx)
 		cancel()
 	}
-	c.sess.close(ctx)
+	// The close message, the disconnect and the sender's stop share one
+	// more bound: a publish stuck in the client on a stalled connection
+	// (paho.mqtt.golang waits up to its write timeout, 10 s) must not hold
+	// up the shutdown. What it was sending stays queued: the acker's
+	// late answers are void (c.gen).
+	cctx, cancel := context.WithTimeout(ctx, closeTimeout)
+	defer cancel()
+	c.sess.close(cctx)
 	c.cancel()
-	<-c.done
+	select {
+	case <-c.done:
+	case <-cctx.Done():
+		c.log.Debug("remote broker: the sender is still blocked in a publish; closing without it", slog.String("broker", c.opts.Name))
+	}
 	c.mu.Lock()
-	c.memSent, c.qSent = 0, math.MinInt64
+	c.online, c.cur = false, nil
+	c.gen++
+	c.memSent, c.qSent, c.q2 = 0, math.MinInt64, 0
 	if len(c.mem) > 0 {
 		if err := c.q.Prepend(c.mem); err != nil {
 			c.log.Error("remote broker: cannot queue unacknowledged messages", slog.String("broker", c.opts.Name), slog.String("error", err.Error()))

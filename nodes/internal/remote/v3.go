@@ -94,7 +94,7 @@ func (s *v3) loop() {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			select {
-			case <-time.After(backoff(attempt, s.c.opts.MinBackoff, s.c.opts.MaxBackoff)):
+			case <-time.After(s.c.jitter.backoff(attempt, s.c.opts.MinBackoff, s.c.opts.MaxBackoff)):
 			case <-s.stop:
 				return
 			}
@@ -120,7 +120,7 @@ func (s *v3) loop() {
 		s.mu.Lock()
 		s.cli = cli
 		s.mu.Unlock()
-		s.c.up(&v3conn{v3: s, cli: cli}, nil)
+		s.c.up(&v3conn{v3: s, cli: cli, lost: lost}, nil)
 		var err error
 		select {
 		case err = <-lost:
@@ -131,6 +131,9 @@ func (s *v3) loop() {
 		s.cli = nil
 		s.mu.Unlock()
 		s.c.down(err)
+		// After a drop the client is still connected; after a loss this
+		// returns at once.
+		go cli.Disconnect(0)
 	}
 }
 
@@ -145,7 +148,16 @@ func (s *v3) client() mqtt.Client {
 // let a message overtake one that failed and is to be sent again).
 type v3conn struct {
 	*v3
-	cli mqtt.Client
+	cli  mqtt.Client
+	lost chan<- error
+}
+
+// drop ends the connection as if it had been lost.
+func (s *v3conn) drop(err error) {
+	select {
+	case s.lost <- fmt.Errorf("publish failed: %w", err):
+	default:
+	}
 }
 
 func (s *v3conn) publish(ctx context.Context, m *outbox.Message) func(context.Context) (bool, error) {
@@ -192,18 +204,34 @@ func (s *v3conn) unsubscribe(ctx context.Context, filter string) error {
 
 func (s *v3) close(ctx context.Context) {
 	close(s.stop)
-	<-s.done
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		// Still in a connect's birth message or resubscription.
+	}
 	cli := s.client()
 	if cli == nil {
 		return
 	}
 	if m := s.c.opts.Close; m != nil && m.Topic != "" {
-		tok := cli.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+		// Publish itself blocks while the connection is stalled.
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			tok := cli.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+			select {
+			case <-tok.Done():
+			case <-ctx.Done():
+			}
+		}()
 		select {
-		case <-tok.Done():
+		case <-sent:
 		case <-ctx.Done():
-		case <-time.After(2 * time.Second):
 		}
 	}
-	cli.Disconnect(250)
+	quiesce := uint(250)
+	if d, ok := ctx.Deadline(); ok {
+		quiesce = uint(max(0, min(250, time.Until(d).Milliseconds())))
+	}
+	cli.Disconnect(quiesce)
 }

@@ -48,7 +48,7 @@ func dialV5(c *Conn) (*v5, error) {
 		CleanStartOnInitialConnection: o.CleanSession,
 		ConnectTimeout:                10 * time.Second,
 		ReconnectBackoff: func(n int) time.Duration {
-			return backoff(n, o.MinBackoff, o.MaxBackoff)
+			return c.jitter.backoff(n, o.MinBackoff, o.MaxBackoff)
 		},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			// autopaho wants this not to block; subscribing does.
@@ -120,15 +120,26 @@ func (s *v5) publish(ctx context.Context, m *outbox.Message) func(context.Contex
 	// 2 messages are sent one at a time: in order, at one round trip each.
 	return func(ctx context.Context) (bool, error) {
 		pr, err := s.cm.Load().Publish(ctx, p)
-		if err != nil && pr != nil && pr.ReasonCode >= 0x80 {
-			return true, err
+		if pr == nil || pr.ReasonCode < 0x80 {
+			return false, err
 		}
-		if err == nil && pr != nil && pr.ReasonCode >= 0x80 {
-			return true, fmt.Errorf("reason code %#x", pr.ReasonCode)
+		if err == nil {
+			err = fmt.Errorf("reason code %#x", pr.ReasonCode)
 		}
-		return false, err
+		if pr.ReasonCode == quotaExceeded {
+			// Flow control, not a verdict on the message: send it again.
+			return false, err
+		}
+		return true, err
 	}
 }
+
+// quotaExceeded is MQTT 5's reason code "Quota exceeded".
+const quotaExceeded = 0x97
+
+// drop does nothing: paho.golang reports a broken connection itself, and
+// a message refused for its quota is sent again on the same one.
+func (s *v5) drop(error) {}
 
 func (s *v5) subscribe(ctx context.Context, filters map[string]byte) error {
 	sub := &paho.Subscribe{}
@@ -154,14 +165,12 @@ func (s *v5) unsubscribe(ctx context.Context, filter string) error {
 
 func (s *v5) close(ctx context.Context) {
 	if m := s.c.opts.Close; m != nil && m.Topic != "" {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, time.Second/2)
 		_, err := s.cm.Load().Publish(pctx, &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain})
 		cancel()
 		if err != nil && !errors.Is(err, autopaho.ConnectionDownError) {
 			s.c.log.Debug("remote broker: close message not sent", slog.String("broker", s.c.opts.Name), slog.String("error", err.Error()))
 		}
 	}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	s.cm.Load().Disconnect(dctx)
+	s.cm.Load().Disconnect(ctx)
 }
