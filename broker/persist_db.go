@@ -15,7 +15,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"github.com/runnel-io/runnel/internal/sqlitedb"
+	"github.com/runnel-io/runnel/flows/sqlitedb"
 )
 
 // persistComponent names the broker's schema in the schema_versions table

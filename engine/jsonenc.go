@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/runnel-io/runnel/internal/jsutf8"
+	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
 // JSON text leaves Runnel the way JSON.stringify writes it in Node-RED,

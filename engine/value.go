@@ -10,7 +10,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/runnel-io/runnel/internal/jsutf8"
+	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
 // Values carried in a message follow JavaScript's model, as Node-RED's do:

@@ -14,7 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/runnel-io/runnel/engine"
-	"github.com/runnel-io/runnel/internal/jsutf8"
+	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
 // JSONConfig is the configuration of a json node. The property names are

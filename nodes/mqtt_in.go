@@ -10,7 +10,7 @@ import (
 
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/engine"
-	"github.com/runnel-io/runnel/internal/jsutf8"
+	"github.com/runnel-io/runnel/flows/jsutf8"
 	"github.com/runnel-io/runnel/nodes/internal/remote"
 )
 

@@ -21,7 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/sqlitedb"
+	"github.com/runnel-io/runnel/flows/sqlitedb"
 )
 
 // ErrNotFound is returned, wrapped, for a revision that does not exist and

@@ -8,7 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/runnel-io/runnel/engine"
-	"github.com/runnel-io/runnel/internal/jsutf8"
+	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
 // Context supplies the data a template renders: the root view, which is an

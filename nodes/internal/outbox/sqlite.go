@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/sqlitedb"
+	"github.com/runnel-io/runnel/flows/sqlitedb"
 )
 
 // schema is the outbox's own table in the shared database file. One table

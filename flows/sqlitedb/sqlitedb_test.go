@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/sqlitedb"
+	"github.com/runnel-io/runnel/flows/sqlitedb"
 )
 
 // write opens the file at path, writes a row and reads it back through a
