@@ -50,6 +50,7 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // malformed id, type, z, name or wires, and duplicate ids, are reported all
 // together as Problems, and Parse then returns a nil Document.
 func Parse(data []byte) (*Document, error) {
+	data = ValidUTF8(data) // as Node-RED reads it: see ValidUTF8
 	if !json.Valid(data) {
 		return nil, syntaxError(data)
 	}
