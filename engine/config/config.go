@@ -124,6 +124,9 @@ type Editor struct {
 	Users []EditorUser `toml:"users"`
 	// Tokens are admin API tokens for automation ([[editor.tokens]]).
 	Tokens []EditorToken `toml:"tokens"`
+	// AllowedHosts are further names (host, host:port) or origins
+	// (https://host) by which browsers reach the editor (editor.Options).
+	AllowedHosts []string `toml:"allowed_hosts"`
 }
 
 // EditorUser is one [[editor.users]] entry.
