@@ -30,6 +30,18 @@ type guardEnv struct {
 
 func newGuardEnv(t *testing.T, allowed ...string) *guardEnv {
 	t.Helper()
+	api, rt := newTestAPI(t, allowed...)
+	e := &guardEnv{t: t, rt: rt, srv: httptest.NewServer(api)}
+	t.Cleanup(e.srv.Close)
+	u, _ := url.Parse(e.srv.URL)
+	e.port = u.Port()
+	return e
+}
+
+// newTestAPI is an admin API without users (nothing needs a login) with a
+// running live hub and guardFlow deployed.
+func newTestAPI(t *testing.T, allowed ...string) (*API, *engine.Runtime) {
+	t.Helper()
 	reg := testRegistry(t)
 	hub := NewHub(HubOptions{Registry: reg})
 	rt := engine.New(engine.Options{Registry: reg, OnStatus: hub.OnStatus})
@@ -44,19 +56,15 @@ func newGuardEnv(t *testing.T, allowed ...string) *guardEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &guardEnv{t: t, rt: rt, srv: httptest.NewServer(api)}
-	u, _ := url.Parse(e.srv.URL)
-	e.port = u.Port()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); hub.Run(ctx, rt) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		e.srv.Close()
 		rt.Stop(context.Background())
 	})
-	return e
+	return api, rt
 }
 
 // do sends a request; headers are name, value pairs ("Host" sets the Host
