@@ -324,6 +324,7 @@ var hints = map[string]string{
 	"edge.queue_max_messages":   "must be a whole number",
 	"broker.allow_anonymous":    "must be true or false",
 	"editor.allow_anonymous":    "must be true or false",
+	"editor.allowed_hosts":      `must be a list such as ["runnel.example", "https://proxy.example"]`,
 }
 
 // textHints are the hints for the settings decoded by UnmarshalText.
