@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"golang.org/x/net/netutil"
 )
 
 // TLSFiles name the PEM files of the TLS and WSS listeners.
@@ -100,6 +101,10 @@ func (b *Broker) listen(opts *Options, g *guard, bt *batcher) (err error) {
 		bound = append(bound, ln)
 		*l.out = ln.Addr().String()
 		ml := &listener{id: l.kind, addr: ln.Addr().String(), ln: newNBListener(ln, bt), guard: g, log: b.log}
+		if l.ws {
+			// Under TLS, so that the HTTP server still sees a *tls.Conn.
+			ml.ln = netutil.LimitListener(ml.ln, wsConnCap(opts.Limits))
+		}
 		if l.tls {
 			cfg := tlsCfg.Clone()
 			if l.ws {
@@ -108,11 +113,7 @@ func (b *Broker) listen(opts *Options, g *guard, bt *batcher) (err error) {
 			ml.ln = tls.NewListener(ml.ln, cfg)
 		}
 		if l.ws {
-			ml.http = &http.Server{
-				Handler:           http.HandlerFunc(ml.serveWS),
-				ReadHeaderTimeout: cmp.Or(g.connectTimeout, 10*time.Second),
-				ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
-			}
+			ml.http = newWSServer(ml, g)
 		}
 		if err := b.srv.AddListener(ml); err != nil {
 			return fmt.Errorf("broker: add %s listener: %w", l.kind, err)
@@ -216,9 +217,51 @@ func (l *listener) handle(conn net.Conn) {
 	}
 }
 
+// The WS and WSS listeners' HTTP servers: a connection has the connect
+// timeout to complete its TLS handshake and its upgrade request (headers
+// and all), and to read its answer if it is not upgraded; a keep-alive
+// connection that is not upgraded is closed after as long idle. The
+// upgrade clears these deadlines (gorilla's Upgrade does), and from then
+// on the guard's connect timeout and the MQTT keep alive apply. Each
+// listener takes at most wsConnCap connections at once; more wait in the
+// kernel's accept queue until one closes.
+const (
+	wsMaxHeaderBytes = 64 << 10
+	// wsMaxConns caps a WS listener's connections when the broker has no
+	// MaxConnections.
+	wsMaxConns = 4096
+	// wsConnSlack is how many connections a WS listener takes beyond
+	// MaxConnections, so that clients over it are still answered CONNACK
+	// server busy rather than wait.
+	wsConnSlack = 64
+)
+
+func newWSServer(l *listener, g *guard) *http.Server {
+	t := cmp.Or(g.connectTimeout, 10*time.Second)
+	return &http.Server{
+		Handler:           http.HandlerFunc(l.serveWS),
+		ReadHeaderTimeout: t,
+		ReadTimeout:       t,
+		WriteTimeout:      t,
+		IdleTimeout:       t,
+		MaxHeaderBytes:    wsMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// wsConnCap is the connection cap of a WS listener under lim.
+func wsConnCap(lim *Limits) int {
+	if lim == nil || lim.MaxConnections <= 0 {
+		return wsMaxConns
+	}
+	return lim.MaxConnections + wsConnSlack
+}
+
 // upgrader accepts any origin, as mosquitto does: browsers' MQTT clients
 // are usually served from another origin, and clients authenticate in
-// CONNECT.
+// CONNECT. Nor is the Host header checked: a page can open a websocket to
+// any address anyway, so a DNS-rebound name gains it nothing; what guards
+// the broker is its users and ACL (docs/security.md).
 var upgrader = websocket.Upgrader{
 	Subprotocols:    []string{"mqtt", "mqttv3.1"},
 	CheckOrigin:     func(*http.Request) bool { return true },

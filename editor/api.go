@@ -54,6 +54,11 @@ type Options struct {
 	// FlowFile (flows_cred.json for flows.json); without it no credentials
 	// file is written. The Store has its own (store.SetCredentialSecret).
 	CredentialSecret string
+	// AllowedHosts are further names of the editor (see guard.go): host
+	// names (any port), host:port, or origins (https://runnel.example)
+	// that Host and Origin headers may carry, such as a reverse proxy's
+	// name; "*" allows any.
+	AllowedHosts []string
 }
 
 // API serves the admin API. Create it with NewAPI.
@@ -61,9 +66,13 @@ type API struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
-	mu   sync.Mutex // serialises deploys
+	h    http.Handler // mux behind guard
+	mu   sync.Mutex   // serialises deploys
 	auth *authenticator
 	met  *apiMetrics
+
+	allowed []allowEntry
+	bodies  bodyBudget
 }
 
 // NewAPI returns the admin API handler:
@@ -104,7 +113,13 @@ func New(opts Options) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &API{opts: opts, log: log, mux: http.NewServeMux(), auth: auth, met: newAPIMetrics()}
+	allowed, err := parseAllowed(opts.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{opts: opts, log: log, mux: http.NewServeMux(), auth: auth, met: newAPIMetrics(), allowed: allowed,
+		bodies: bodyBudget{free: maxBodiesInFlight}}
+	a.h = a.guard(a.mux)
 	a.handle("GET /flows", RoleRead, a.getFlows)
 	a.handle("POST /flows", RoleFull, a.postFlows)
 	a.handle("GET /nodes", RoleRead, a.getNodes)
@@ -123,7 +138,7 @@ func New(opts Options) (*API, error) {
 }
 
 // ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
 
 // Rev returns the revision string of a document, as Node-RED's rev: a hash
 // of its content.
@@ -161,7 +176,7 @@ type deployError struct {
 func writeError(w http.ResponseWriter, code int, msg string, probs []flows.Problem) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	kind := map[int]string{400: "invalid_flows", 409: "version_mismatch", 404: "not_found"}[code]
+	kind := map[int]string{400: "invalid_flows", 409: "version_mismatch", 404: "not_found", 413: "too_large", 503: "unavailable"}[code]
 	if kind == "" {
 		kind = "unexpected_error"
 	}
@@ -180,9 +195,18 @@ func writeInvalid(w http.ResponseWriter, err error) {
 }
 
 func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
+	release, ok := a.reserveBody(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "read body: "+err.Error(), nil)
+		code := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			code = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, code, "read body: "+err.Error(), nil)
 		return
 	}
 	var v2 struct {

@@ -257,6 +257,11 @@ func (a *authenticator) lockout(key string, now time.Time) time.Duration {
 }
 
 // login checks a name and password from remote and starts a session.
+// The attempt counts as a failure for the name and the address from the
+// moment it is let through, before the password is checked, so that
+// attempts made at once (from many addresses, or many connections) cannot
+// all pass the check before any of them has failed; a success takes it
+// back.
 func (a *authenticator) login(name, password, remote string, scope Role) (token string, ttl time.Duration, err error) {
 	keys := [2]string{"user:" + name, "remote:" + remote}
 	now := a.now()
@@ -266,6 +271,11 @@ func (a *authenticator) login(name, password, remote string, scope Role) (token 
 			a.mu.Unlock()
 			return "", 0, errLocked{w}
 		}
+	}
+	a.sweepFailures(now)
+	for _, k := range keys {
+		f := a.failures[k]
+		a.failures[k] = failure{count: f.count + 1, last: now}
 	}
 	a.mu.Unlock()
 	u, known := a.users[name]
@@ -278,10 +288,10 @@ func (a *authenticator) login(name, password, remote string, scope Role) (token 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !ok {
-		a.sweepFailures(now)
 		for _, k := range keys {
-			f := a.failures[k]
-			a.failures[k] = failure{count: f.count + 1, last: now}
+			if f, ok := a.failures[k]; ok {
+				a.failures[k] = failure{count: f.count, last: now}
+			}
 		}
 		a.log.Warn("editor login failed", slog.String("user", name), slog.String("remote", remote),
 			slog.Int("failures", a.failures[keys[0]].count))
@@ -318,8 +328,18 @@ func (a *authenticator) sweepFailures(now time.Time) {
 		}
 	}
 	if len(a.failures) >= maxFailures {
-		// Still full: someone tries many names or addresses. Start over
-		// rather than grow without bound; the bcrypt cost still slows them.
+		// Still full: someone tries many names or addresses. Forget
+		// those not locked out yet, so that filling the table with new
+		// names does not unlock a name under attack.
+		for k, f := range a.failures {
+			if f.count < freeAttempts {
+				delete(a.failures, k)
+			}
+		}
+	}
+	if len(a.failures) >= maxFailures {
+		// Still full: start over rather than grow without bound; the
+		// bcrypt cost still slows them.
 		clear(a.failures)
 	}
 }

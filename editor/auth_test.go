@@ -3,8 +3,10 @@ package editor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -110,6 +112,9 @@ func (e *authEnv) do(method, path, token, body string, header ...string) (int, s
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -480,5 +485,88 @@ func TestHealthzDown(t *testing.T) {
 		if resp.StatusCode != c.code || strings.TrimSpace(string(b)) != c.body {
 			t.Errorf("GET /healthz: %d %s, want %d %s", resp.StatusCode, b, c.code, c.body)
 		}
+	}
+}
+
+// loginFrom posts a login from the loopback address local (127.0.0.N).
+func (e *authEnv) loginFrom(local, user, pw string) int {
+	e.t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	defer c.CloseIdleConnections()
+	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}}
+	resp, err := c.Post(e.srv.URL+"/auth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// An attacker who rotates addresses (here loopback aliases) is held back
+// by the user name's count, also when its attempts come all at once.
+func TestAuthBruteForceManyAddresses(t *testing.T) {
+	e := newAuthEnv(t)
+	// A real cost, so that the attempts overlap as they would.
+	slow, err := bcrypt.GenerateFromPassword([]byte("s3cret"), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api.auth.users["admin"] = User{Name: "admin", PasswordHash: string(slow), Role: RoleFull}
+	const n = 40
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { codes <- e.loginFrom(fmt.Sprintf("127.0.0.%d", i+2), "admin", "guess") })
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[401] != freeAttempts || count[429] != n-freeAttempts {
+		t.Errorf("%d attempts at once from %d addresses: %v, want %d × 401 and the rest 429", n, n, count, freeAttempts)
+	}
+	// One by one from yet more addresses: still locked, also with the
+	// right password, until the wait is over.
+	if code := e.loginFrom("127.0.0.100", "admin", "s3cret"); code != 429 {
+		t.Errorf("a new address, the right password: %d, want 429", code)
+	}
+	// Other users are not affected from a fresh address.
+	if code := e.loginFrom("127.0.0.101", "viewer", "look"); code != 200 {
+		t.Errorf("another user: %d", code)
+	}
+	e.advance(time.Second)
+	if code := e.loginFrom("127.0.0.102", "admin", "s3cret"); code != 200 {
+		t.Errorf("after the wait: %d", code)
+	}
+}
+
+// Filling the failure table with new names does not unlock a name under
+// attack.
+func TestAuthFailureTableFull(t *testing.T) {
+	e := newAuthEnv(t)
+	for i := 0; i < freeAttempts; i++ {
+		e.loginFrom(fmt.Sprintf("127.0.1.%d", i+1), "admin", "guess")
+	}
+	a := e.api.auth
+	a.mu.Lock()
+	now := a.now()
+	for i := len(a.failures); i < maxFailures; i++ {
+		a.failures[fmt.Sprintf("user:name%d", i)] = failure{count: 1, last: now}
+	}
+	a.mu.Unlock()
+	if code := e.loginFrom("127.0.2.1", "someone-new", "x"); code != 401 {
+		t.Errorf("a new name: %d", code)
+	}
+	if code := e.loginFrom("127.0.2.2", "admin", "s3cret"); code != 429 {
+		t.Errorf("admin after the table filled up: %d, want 429", code)
+	}
+	a.mu.Lock()
+	left := len(a.failures)
+	a.mu.Unlock()
+	if left >= maxFailures {
+		t.Errorf("%d failure records after the sweep", left)
 	}
 }

@@ -156,9 +156,13 @@ func NewHub(opts HubOptions) *Hub {
 	return h
 }
 
-// sameOrigin accepts requests without an Origin header (clients that are
-// not browsers) and those whose Origin host equals the request's Host.
+// sameOrigin accepts requests the API has checked (see guard.go), those
+// without an Origin header (clients that are not browsers) and those
+// whose Origin host equals the request's Host.
 func sameOrigin(r *http.Request) bool {
+	if checked, _ := r.Context().Value(originCheckedKey{}).(bool); checked {
+		return true
+	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true

@@ -51,6 +51,7 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // together as Problems, and Parse then returns a nil Document. A null z,
 // name or wires is read as absent, as Node-RED reads it, and kept as it is.
 func Parse(data []byte) (*Document, error) {
+	data = ValidUTF8(data) // as Node-RED reads it: see ValidUTF8
 	if !json.Valid(data) {
 		return nil, syntaxError(data)
 	}

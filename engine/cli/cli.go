@@ -24,7 +24,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -313,8 +312,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
+	lim := editor.DefaultServerLimits()
+	hs := editor.NewServer(api, lim, log)
+	go hs.Serve(editor.LimitListener(ln, lim.MaxConns))
 	log.Info("runnel started", append([]any{"mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,
 		"nodes", len(doc.Nodes), "took", time.Since(began).Round(time.Microsecond)}, c.accessAttrs(true)...)...)
 	ctx, cancel := signalContext(ctx)

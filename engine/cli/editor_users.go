@@ -19,6 +19,7 @@ func (c *common) newAPI(opts editor.Options) (*editor.API, error) {
 			opts.Tokens = append(opts.Tokens, editor.Token{Name: t.Name, Hash: t.TokenHash, Role: editor.Role(t.Role)})
 		}
 		opts.SessionTTL = e.SessionTTL.Duration
+		opts.AllowedHosts = e.AllowedHosts
 	}
 	api, err := editor.New(opts)
 	if err != nil {

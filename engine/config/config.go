@@ -124,6 +124,9 @@ type Editor struct {
 	Users []EditorUser `toml:"users"`
 	// Tokens are admin API tokens for automation ([[editor.tokens]]).
 	Tokens []EditorToken `toml:"tokens"`
+	// AllowedHosts are further names (host, host:port) or origins
+	// (https://host) by which browsers reach the editor (editor.Options).
+	AllowedHosts []string `toml:"allowed_hosts"`
 }
 
 // EditorUser is one [[editor.users]] entry.
@@ -321,6 +324,7 @@ var hints = map[string]string{
 	"edge.queue_max_messages":   "must be a whole number",
 	"broker.allow_anonymous":    "must be true or false",
 	"editor.allow_anonymous":    "must be true or false",
+	"editor.allowed_hosts":      `must be a list such as ["runnel.example", "https://proxy.example"]`,
 }
 
 // textHints are the hints for the settings decoded by UnmarshalText.
