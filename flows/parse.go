@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"unicode/utf8"
+
+	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
 // ParseError is an error in the text of a flow document that is not about
@@ -51,7 +53,11 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // together as Problems, and Parse then returns a nil Document. A null z,
 // name or wires is read as absent, as Node-RED reads it, and kept as it is.
 func Parse(data []byte) (*Document, error) {
-	data = ValidUTF8(data) // as Node-RED reads it: see ValidUTF8
+	// Invalid UTF-8 becomes U+FFFD as Node-RED's JavaScript reads the
+	// text, so that what is stored and served is valid UTF-8.
+	if !utf8.Valid(data) {
+		data = jsutf8.AppendDecode(make([]byte, 0, len(data)+8), data)
+	}
 	if !json.Valid(data) {
 		return nil, syntaxError(data)
 	}
