@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,24 +158,49 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	return rt.ctx.flush(ctx)
 }
 
-func (rt *Runtime) startSlot(ctx context.Context, s *slot) {
+// startSlot starts a node; an error or a panic in Start is returned (and
+// not reported: the deploy decides what to do with it).
+func (rt *Runtime) startSlot(ctx context.Context, s *slot) (err error) {
 	st, ok := s.node.(Starter)
 	if !ok {
-		return
+		return nil
 	}
-	if err := st.Start(ctx); err != nil {
-		rt.reportError(s.host, fmt.Errorf("start: %w", err), nil)
-	}
+	defer func() {
+		if v := recover(); v != nil {
+			rt.logPanic(s.host, v)
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return st.Start(ctx)
 }
 
+// closeSlot closes a node and reports what goes wrong, a panic included.
 func (rt *Runtime) closeSlot(ctx context.Context, s *slot) {
 	cl, ok := s.node.(Closer)
 	if !ok {
 		return
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			s.host.errs.Add(1)
+			rt.reportPanic(s.host, v, nil)
+		}
+	}()
 	if err := cl.Close(ctx); err != nil {
 		rt.reportError(s.host, fmt.Errorf("close: %w", err), nil)
 	}
+}
+
+// reportPanic reports v, recovered from a panic in h's node, as an error
+// of the node, and logs the stack.
+func (rt *Runtime) reportPanic(h *Host, v any, m *Message) {
+	rt.logPanic(h, v)
+	rt.reportError(h, fmt.Errorf("panic: %v", v), m)
+}
+
+func (rt *Runtime) logPanic(h *Host, v any) {
+	rt.log.Error("node panicked", slog.String("node", h.id), slog.String("type", h.typ),
+		slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 }
 
 func (rt *Runtime) reportError(h *Host, err error, m *Message) {
