@@ -158,6 +158,8 @@ func newMQTTBroker(cfg *MQTTBrokerConfig, h *engine.Host) (engine.Node, error) {
 		Close:        message(cfg.CloseTopic, cfg.ClosePayload, cfg.CloseQoS, cfg.CloseRetain),
 		Will:         message(cfg.WillTopic, cfg.WillPayload, cfg.WillQoS, cfg.WillRetain),
 		Logger:       h.Logger(),
+		Go:           h.Go,
+		OnPanic:      h.ReportPanic,
 	}
 	if !cfg.CleanSession && cfg.ClientID == "" {
 		return nil, engine.ErrFieldf("clientid", "a client ID is required when clean session is off")
@@ -215,6 +217,7 @@ func (b *MQTTBroker) TakeOver(prev engine.Node) bool {
 	}
 	p.handed.Store(true)
 	b.conn.Store(c)
+	b.handed.Store(false) // b may be taking its connection back from a deploy that was rolled back
 	return true
 }
 
