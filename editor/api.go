@@ -133,6 +133,9 @@ func (a *API) current() *flows.Document {
 	if g := a.opts.Runtime.Graph(); g != nil {
 		return g.Document()
 	}
+	if d, _ := a.opts.Runtime.Stopped(); d != nil {
+		return d // safe mode: the flows to fix and deploy
+	}
 	return &flows.Document{}
 }
 

@@ -359,3 +359,57 @@ func TestConfigNodeThatFailsToStartFailsTheDeploy(t *testing.T) {
 		t.Fatal("the connection was not closed on stop")
 	}
 }
+
+// TestConstructorPanicIsAProblem: a node constructor that panics on its
+// configuration makes a problem naming the node, not a crash of whoever
+// compiles the flow (validate, a deploy, the file watcher).
+func TestConstructorPanicIsAProblem(t *testing.T) {
+	reg := engine.NewRegistry()
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "bad-build"}, func(c *crashyConfig, h *engine.Host) (engine.Node, error) {
+		var s []int
+		_ = s[len(c.Fail)] // out of range
+		return nil, nil
+	}))
+	rt := engine.New(engine.Options{Registry: reg})
+	_, err := rt.Compile(parse(t, "[\n{\"id\":\"b\",\"type\":\"bad-build\"}]"))
+	var probs flows.Problems
+	want := flows.Problem{NodeID: "b", Type: "bad-build", Line: 2, Msg: "panic: runtime error: index out of range [0] with length 0"}
+	if !errors.As(err, &probs) || len(probs) != 1 || probs[0] != want {
+		t.Fatalf("Compile: %v; want %v", err, want)
+	}
+}
+
+// TestSafeMode: SetStopped holds a document without running it, stopping
+// what ran; a successful deploy leaves safe mode, a failed one does not.
+func TestSafeMode(t *testing.T) {
+	log := &eventLog{}
+	rt := engine.New(engine.Options{Registry: crashRegistry(log)})
+	ctx := context.Background()
+	good := parse(t, fmt.Sprintf(crashFlow, ""))
+	if err := rt.Deploy(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	log.take()
+	why := errors.New("on purpose")
+	rt.SetStopped(ctx, good, why)
+	if d, err := rt.Stopped(); d != good || err != why || rt.Graph() != nil {
+		t.Fatalf("Stopped() = %v, %v; graph %v", d, err, rt.Graph())
+	}
+	if ev := log.take(); !slices.Equal(ev, []string{"close c"}) {
+		t.Fatalf("the running flows were not stopped: %q", ev)
+	}
+	bad := parse(t, fmt.Sprintf(crashFlow, `,{"id":"x","type":"crashy","z":"t1","fail":"start"}`))
+	if err := rt.Deploy(ctx, bad); err == nil {
+		t.Fatal("deploy of a node that fails to start succeeded")
+	}
+	if d, _ := rt.Stopped(); d != good {
+		t.Fatal("a failed deploy left safe mode")
+	}
+	if err := rt.Deploy(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := rt.Stopped(); d != nil || err != nil || rt.Graph() == nil {
+		t.Fatal("a deploy did not leave safe mode")
+	}
+	rt.Stop(ctx)
+}

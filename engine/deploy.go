@@ -142,7 +142,11 @@ func (rt *Runtime) Apply(ctx context.Context, p *Plan) error {
 	if rt.current.Load() != p.base {
 		return ErrStale
 	}
-	return rt.apply(ctx, p, true)
+	err := rt.apply(ctx, p, true)
+	if err == nil {
+		rt.stopped.Store(nil) // flows run: safe mode is over
+	}
+	return err
 }
 
 // StartError is the error of a deploy whose nodes failed to start (their

@@ -66,6 +66,39 @@ type Runtime struct {
 	ctx     *contexts
 
 	writeBehind context.CancelFunc // stops the context write-behind; nil when not running
+
+	stopped atomic.Pointer[stoppedFlows] // safe mode: the flows that do not run, and why
+}
+
+// stoppedFlows are flows the runtime holds without running them.
+type stoppedFlows struct {
+	doc    *flows.Document
+	reason error
+}
+
+// SetStopped puts the runtime in safe mode, as Node-RED's --safe does: doc
+// is the flow document that is not running, because of reason (a
+// flows.Problems or *StartError when it failed to start; any error when
+// it was stopped on purpose). The admin API shows doc, so that it can be
+// fixed and deployed; the next successful deploy leaves safe mode. It
+// stops the running flows first, if any.
+func (rt *Runtime) SetStopped(ctx context.Context, doc *flows.Document, reason error) {
+	rt.deploy.Lock()
+	if old := rt.current.Swap(nil); old != nil {
+		rt.closeNodes(ctx, old.g, nil)
+		old.cancel()
+	}
+	rt.stopped.Store(&stoppedFlows{doc: doc, reason: reason})
+	rt.deploy.Unlock()
+}
+
+// Stopped returns the flow document held in safe mode and the reason it
+// does not run; nil and nil when not in safe mode.
+func (rt *Runtime) Stopped() (*flows.Document, error) {
+	if s := rt.stopped.Load(); s != nil {
+		return s.doc, s.reason
+	}
+	return nil, nil
 }
 
 // running is a started graph with the means to stop it.
