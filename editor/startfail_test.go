@@ -52,3 +52,16 @@ func TestDeployThatFailsToStartIsNotSaved(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPostFlowsRefusesTheNaNRepeat: POST /flows with the reported flow
+// answered 204 and crashed the process; it is refused, naming node, field
+// and line, and nothing is saved.
+func TestPostFlowsRefusesTheNaNRepeat(t *testing.T) {
+	e := newRevEnv(t, nil, nil)
+	e.expect("POST", "/flows", "[{\"id\":\"t\",\"type\":\"tab\"},\n{\"id\":\"i\",\"type\":\"inject\",\"z\":\"t\",\"repeat\":\"NaN\",\"wires\":[[]]}]", 400,
+		`{"error":"invalid_flows","message":"line 2: node \"i\" (inject) field \"repeat\": \"NaN\" is not a number of seconds from 0 to 2147483",`+
+			`"problems":[{"id":"i","type":"inject","field":"repeat","line":2,"error":"\"NaN\" is not a number of seconds from 0 to 2147483"}]}`)
+	if revs, err := e.store.Revisions(context.Background(), 0, 0); err != nil || len(revs) != 0 {
+		t.Fatalf("%d revisions, %v; want none", len(revs), err)
+	}
+}

@@ -163,3 +163,22 @@ func waitFor(t *testing.T, logs *syncBuffer, want string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestValidateAndRunRefuseTheNaNRepeat: the reproduction of the report,
+// runnel validate on a NaN repeat, said ok; it names the problem now, and
+// runnel run exits non-zero with it.
+func TestValidateAndRunRefuseTheNaNRepeat(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "nan.json")
+	if err := os.WriteFile(file, []byte(nanFlow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	want := file + `: line 1: node "i" (inject) field "repeat": "NaN" is not a number of seconds from 0 to 2147483` + "\n"
+	if code := cli.MainContext(context.Background(), []string{"validate", file}, &out, &errOut); code != 1 || out.String() != want {
+		t.Fatalf("validate: exit %d, %q; want 1, %q", code, out.String(), want)
+	}
+	if code := cli.MainContext(context.Background(), []string{"run", "--mqtt", freePort(t), file}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), `node "i" (inject) field "repeat": "NaN" is not a number`) {
+		t.Fatalf("run: exit %d, %q", code, errOut.String())
+	}
+}
