@@ -122,21 +122,26 @@ var hostileJSON = []string{
 var loopbackHosts = []string{"127.0.0.1", "localhost", "::1", "", " ", "mqtt://127.0.0.1:1", "mqtts://127.0.0.1:1",
 	"ws://127.0.0.1:1", "wss://[::1]:1", "ws://[::1", "tcp://", "mqtt://", "\xff", "127.0.0.1:99999", "foo://127.0.0.1"}
 
+// saneJSON are ordinary values for json fields.
+var saneJSON = []string{`[{"p":"payload"},{"p":"topic","vt":"str"}]`, `[{"p":"payload","v":"1","vt":"num"}]`, `[]`}
+
 // fuzzValue generates the JSON value of one field: mostly a value of the
 // field's kind, so that nodes get built and run, and otherwise a hostile
 // one.
 func fuzzValue(g *fuzzGen, f engine.Field, refs map[string]string) (json.RawMessage, bool) {
 	sel := g.next()
 	str := func(v string) json.RawMessage { b, _ := json.Marshal(v); return b }
-	sane := sel%10 < 8
+	sane := sel%20 < 17 // three fields in twenty get a hostile value
 	switch {
-	case sel%10 == 9 && f.Default != nil:
+	case sel%20 == 17 && f.Default != nil:
 		return nil, false // left out: the default applies
 	case f.NodeType != "":
 		if id, ok := refs[f.NodeType]; ok && sel%5 != 0 {
 			return str(id), true
 		}
 		return str(pick(g, []string{"missing", ""})), true
+	case f.Kind == "json" && sane:
+		return json.RawMessage(pick(g, saneJSON)), true
 	case f.Kind == "json":
 		return json.RawMessage(pick(g, hostileJSON)), true
 	case f.Name == "broker":
@@ -149,6 +154,11 @@ func fuzzValue(g *fuzzGen, f engine.Field, refs map[string]string) (json.RawMess
 		return str(pick(g, f.Options)), true
 	case (f.Kind == "integer" || f.Kind == "number") && sane:
 		return json.RawMessage(pick(g, []string{"0", "1", "2", "5", "0.5", `"3"`, `""`})), true
+	case sane:
+		if g.next()%3 != 0 {
+			return str(""), true // what most fields accept
+		}
+		return str(pick(g, []string{"1", "payload", "t/x", "{{payload}}"})), true
 	}
 	switch sel % 7 {
 	case 0, 1, 2, 3:
