@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -74,19 +76,27 @@ func fuzzSetup(t *testing.T) (*broker.Broker, *engine.Registry) {
 	return fuzzBroker, fuzzReg
 }
 
-// fuzzGen draws choices from the fuzzer's bytes (zeros when they run out).
+// fuzzGen draws choices from the fuzzer's bytes and, when they run out,
+// from a generator seeded with them, so that every input makes a whole
+// configuration and a short one is not mostly zeros.
 type fuzzGen struct {
 	b []byte
 	i int
+	r *rand.Rand
 }
 
 func (g *fuzzGen) next() int {
-	if g.i >= len(g.b) {
-		return 0
+	if g.i < len(g.b) {
+		v := g.b[g.i]
+		g.i++
+		return int(v)
 	}
-	v := g.b[g.i]
-	g.i++
-	return int(v)
+	if g.r == nil {
+		h := fnv.New64a()
+		h.Write(g.b)
+		g.r = rand.New(rand.NewPCG(h.Sum64(), uint64(len(g.b))))
+	}
+	return g.r.IntN(256)
 }
 
 func pick[T any](g *fuzzGen, from []T) T { return from[g.next()%len(from)] }
