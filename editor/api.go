@@ -148,6 +148,9 @@ func (a *API) current() *flows.Document {
 	if g := a.opts.Runtime.Graph(); g != nil {
 		return g.Document()
 	}
+	if d, _ := a.opts.Runtime.Stopped(); d != nil {
+		return d // safe mode: the flows to fix and deploy
+	}
 	return &flows.Document{}
 }
 
@@ -271,12 +274,14 @@ type deployAnswer struct {
 	Warnings []flows.Warning `json:"warnings,omitempty"`
 }
 
-// deploy plans doc as a deploy of type typ, saves it (as a revision in the
-// Store, noting user and note, and to the FlowFile) and applies it; a.mu
-// must be held. It returns the revision saved (only its Rev is set without
-// a Store) and the deploy's warnings (see engine.Graph.Warnings). A
-// document that does not compile changes nothing and the error lists every
-// problem (a flows.Problems); other failures are a *statusError.
+// deploy plans doc as a deploy of type typ, applies it and saves it (as a
+// revision in the Store, noting user and note, and to the FlowFile); a.mu
+// must be held. A deploy whose nodes fail to start is not saved: the error
+// is the runtime's *engine.StartError, whose problems name the nodes. It
+// returns the revision saved (only its Rev is set without a Store) and the
+// deploy's warnings (see engine.Graph.Warnings). A document that does not
+// compile changes nothing and the error lists every problem (a
+// flows.Problems); other failures are a *statusError.
 func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.DeployType, user, note string) (_ store.Revision, _ []flows.Warning, err error) {
 	// A deploy that has begun finishes even if the client goes away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -287,23 +292,37 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 	if err != nil {
 		return store.Revision{}, nil, err
 	}
-	saved := store.Revision{Rev: doc.Rev()}
-	if a.opts.Store != nil {
-		saved, err = a.opts.Store.Save(ctx, doc, store.SaveOptions{User: user, DeployType: string(typ), Note: note})
-		if err != nil {
-			return store.Revision{}, nil, &statusError{http.StatusInternalServerError, err}
-		}
-	}
-	if a.opts.FlowFile != "" {
-		if err := flows.WriteFile(a.opts.FlowFile, doc); err != nil {
-			return store.Revision{}, nil, &statusError{http.StatusInternalServerError, fmt.Errorf("save flows: %w", err)}
-		}
-		if err := a.writeCredentialsFile(doc); err != nil {
-			return store.Revision{}, nil, &statusError{http.StatusInternalServerError, err}
-		}
-	}
+	// Apply first and save only flows that started: a deploy whose nodes
+	// fail to start is rolled back by the runtime and must not be what
+	// the next start runs. When saving fails the previous flows are
+	// deployed again.
+	prev := a.opts.Runtime.Graph()
 	if err := a.opts.Runtime.Apply(ctx, plan); err != nil {
+		var se *engine.StartError
+		if errors.As(err, &se) {
+			return store.Revision{}, nil, err
+		}
 		return store.Revision{}, nil, &statusError{http.StatusConflict, fmt.Errorf("deploy: %w", err)}
+	}
+	saved := store.Revision{Rev: doc.Rev()}
+	var saveErr error
+	if a.opts.Store != nil {
+		saved, saveErr = a.opts.Store.Save(ctx, doc, store.SaveOptions{User: user, DeployType: string(typ), Note: note})
+	}
+	if saveErr == nil && a.opts.FlowFile != "" {
+		if saveErr = flows.WriteFile(a.opts.FlowFile, doc); saveErr != nil {
+			saveErr = fmt.Errorf("save flows: %w", saveErr)
+		} else {
+			saveErr = a.writeCredentialsFile(doc)
+		}
+	}
+	if saveErr != nil {
+		if prev != nil {
+			if back, err := a.opts.Runtime.Plan(prev.Document(), engine.DeployNodes); err == nil {
+				a.opts.Runtime.Apply(ctx, back)
+			}
+		}
+		return store.Revision{}, nil, &statusError{http.StatusInternalServerError, saveErr}
 	}
 	if a.opts.Live != nil {
 		a.opts.Live.Deployed(saved.Rev)

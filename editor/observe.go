@@ -180,6 +180,8 @@ type health struct {
 	Flows  string `json:"flows"`  // "running" or "stopped"
 	Nodes  int    `json:"nodes"`  // objects in the running flows
 	Uptime int64  `json:"uptime"` // the broker's, in seconds
+	// Problem is why the flows are stopped in safe mode.
+	Problem string `json:"problem,omitempty"`
 }
 
 func (a *API) getHealth(w http.ResponseWriter, r *http.Request) {
@@ -199,6 +201,9 @@ func (a *API) getHealth(w http.ResponseWriter, r *http.Request) {
 		h.Nodes = len(g.Document().Nodes)
 	} else {
 		code = http.StatusServiceUnavailable
+		if _, why := a.opts.Runtime.Stopped(); why != nil {
+			h.Problem = why.Error()
+		}
 	}
 	if code != http.StatusOK {
 		h.Status = "unavailable"

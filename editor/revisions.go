@@ -48,6 +48,11 @@ func writeDeployError(w http.ResponseWriter, err error) {
 		writeError(w, se.code, se.Error(), nil)
 		return
 	}
+	var start *engine.StartError
+	if errors.As(err, &start) {
+		writeError(w, http.StatusBadRequest, start.Error(), start.Problems)
+		return
+	}
 	writeInvalid(w, err)
 }
 

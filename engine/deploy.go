@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/runnel-io/runnel/flows"
@@ -142,10 +143,29 @@ func (rt *Runtime) Apply(ctx context.Context, p *Plan) error {
 	if rt.current.Load() != p.base {
 		return ErrStale
 	}
-	rt.apply(ctx, p)
-	rt.logWarnings(p.g)
-	return nil
+	err := rt.apply(ctx, p, true)
+	if err == nil {
+		rt.logWarnings(p.g)
+		rt.stopped.Store(nil) // flows run: safe mode is over
+	}
+	return err
 }
+
+// StartError is the error of a deploy whose nodes failed to start (their
+// Start returned an error or panicked). The deploy was rolled back: the
+// flows that ran before it run again, or none when there were none.
+type StartError struct {
+	// Problems name each node that failed and why.
+	Problems flows.Problems
+}
+
+// Error lists the nodes that failed to start, one per line.
+func (e *StartError) Error() string {
+	return "nodes failed to start; the deploy was rolled back:\n" + e.Problems.Error()
+}
+
+// Unwrap returns the Problems, so that errors.As finds a flows.Problems.
+func (e *StartError) Unwrap() error { return e.Problems }
 
 // apply runs a plan; rt.deploy is held.
 //
@@ -157,7 +177,15 @@ func (rt *Runtime) Apply(ctx context.Context, p *Plan) error {
 // then the deploy waits until no message is left in the old graph, and
 // only then closes the replaced nodes, which may still have been handling
 // those messages.
-func (rt *Runtime) apply(ctx context.Context, p *Plan) {
+//
+// When a new node fails to start the deploy is rolled back (with rollback
+// set) and apply returns a *StartError. Before the switch to the new graph
+// (config nodes and nodes with inputs) that only closes what the deploy
+// started and hands connections back to the running config nodes: the
+// running flows never stop. A source that fails after the switch rolls
+// back by deploying the previous document again (its unchanged nodes keep
+// running).
+func (rt *Runtime) apply(ctx context.Context, p *Plan, rollback bool) error {
 	start := time.Now()
 	g, old := p.g, p.base
 	r := &running{g: g}
@@ -167,24 +195,64 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan) {
 		r.ctx, r.cancel = context.WithCancel(context.Background())
 	}
 	isNew := func(s *slot) bool { return !s.kept }
+	var (
+		probs    flows.Problems
+		started  []*slot    // new nodes started (or that failed to) before the switch
+		tookOver [][2]*slot // new config node, the running one it took over from
+	)
+	startOne := func(s *slot) {
+		if err := rt.startSlot(r.ctx, s); err != nil {
+			s.host.errs.Add(1)
+			rt.reportError(s.host, fmt.Errorf("start: %w", err), nil)
+			line := 0
+			if n := g.doc.Node(s.host.id); n != nil {
+				line = n.Line
+			}
+			probs = append(probs, flows.Problem{NodeID: s.host.id, Type: s.host.typ, Line: line, Msg: "failed to start: " + err.Error()})
+		}
+		started = append(started, s) // closed on undo even if it failed (see Closer)
+	}
+	// undo closes what this deploy started and hands the connections the
+	// new config nodes took over back to the running ones.
+	undo := func() {
+		for i := len(tookOver) - 1; i >= 0; i-- {
+			if succ, ok := tookOver[i][1].node.(Successor); ok {
+				succ.TakeOver(tookOver[i][0].node)
+			}
+		}
+		for i := len(started) - 1; i >= 0; i-- {
+			rt.closeSlot(ctx, started[i])
+		}
+		if old == nil {
+			r.cancel()
+		}
+	}
 	for _, s := range g.slots {
 		if s.typ.Config && isNew(s) {
 			// A replaced config node may hand its work (a broker
 			// connection) to its successor (see Successor).
 			if old != nil {
 				if j, ok := old.g.index[s.host.id]; ok && old.g.slots[j].typ == s.typ {
-					if succ, ok := s.node.(Successor); ok {
-						succ.TakeOver(old.g.slots[j].node)
+					if succ, ok := s.node.(Successor); ok && succ.TakeOver(old.g.slots[j].node) {
+						tookOver = append(tookOver, [2]*slot{s, old.g.slots[j]})
 					}
 				}
 			}
-			rt.startSlot(r.ctx, s)
+			startOne(s)
 		}
 	}
-	for k := len(g.order) - 1; k >= 0; k-- {
-		if s := g.slots[g.order[k]]; !s.typ.Config && s.typ.Inputs > 0 && isNew(s) {
-			rt.startSlot(r.ctx, s)
+	if len(probs) == 0 {
+		for k := len(g.order) - 1; k >= 0; k-- {
+			if s := g.slots[g.order[k]]; !s.typ.Config && s.typ.Inputs > 0 && isNew(s) {
+				startOne(s)
+			}
 		}
+	}
+	if len(probs) > 0 && rollback {
+		undo()
+		sortProblems(probs)
+		rt.log.Warn("deploy rolled back: nodes failed to start", slog.String("problems", probs.Error()))
+		return &StartError{Problems: probs}
 	}
 	for i, s := range g.slots {
 		if s.kept {
@@ -197,12 +265,19 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan) {
 	handedOff := make(map[*slot]bool) // old sources whose successor took over their work
 	if old != nil {
 		gone = func(s *slot) bool {
+			if !s.typ.Config && s.typ.Inputs == 0 {
+				return false // sources are closed (or handed off) below
+			}
+			i, ok := g.index[s.host.id]
+			return !ok || !g.slots[i].kept
+		}
+		goneSource := func(s *slot) bool {
 			i, ok := g.index[s.host.id]
 			return !ok || !g.slots[i].kept
 		}
 		for _, i := range old.g.order {
 			s := old.g.slots[i]
-			if s.typ.Config || s.typ.Inputs > 0 || !gone(s) {
+			if s.typ.Config || s.typ.Inputs > 0 || !goneSource(s) {
 				continue
 			}
 			if j, ok := g.index[s.host.id]; ok {
@@ -216,7 +291,7 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan) {
 	}
 	for k := len(g.order) - 1; k >= 0; k-- {
 		if s := g.slots[g.order[k]]; !s.typ.Config && s.typ.Inputs == 0 && isNew(s) {
-			rt.startSlot(r.ctx, s)
+			startOne(s)
 		}
 	}
 	for s := range handedOff {
@@ -231,6 +306,31 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan) {
 	}
 	rt.log.Debug("deployed flows", slog.String("type", string(p.Type)), slog.Int("nodes", len(g.slots)),
 		slog.Int("kept", p.Kept), slog.Int("replaced", len(p.Replaced)), slog.Duration("took", time.Since(start)))
+	if len(probs) == 0 || !rollback {
+		return nil
+	}
+	// A new source failed after the switch: deploy the previous flows
+	// again, or stop the new ones when there were none.
+	sortProblems(probs)
+	rt.log.Warn("deploy rolled back: nodes failed to start", slog.String("problems", probs.Error()))
+	if old == nil {
+		rt.current.Store(nil)
+		rt.closeNodes(ctx, g, nil)
+		r.cancel()
+		return &StartError{Problems: probs}
+	}
+	back, err := rt.Plan(old.g.doc, DeployNodes)
+	if err == nil {
+		err = rt.apply(ctx, back, false)
+	}
+	if err != nil {
+		rt.log.Error("roll back: the previous flows did not deploy again", slog.String("error", err.Error()))
+	}
+	return &StartError{Problems: probs}
+}
+
+func sortProblems(ps flows.Problems) {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 }
 
 // drain waits until no message sent by a source is inside g.

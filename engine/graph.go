@@ -301,7 +301,7 @@ func (c *compiler) build(n *flows.Node) *slot {
 	}
 	h := &Host{id: n.ID, typ: n.Type, name: n.Name, z: n.Z, rt: c.rt, c: c, creds: c.doc.Credentials[n.ID]}
 	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
-	node, err := t.build(cfg, h)
+	node, err := buildNode(t, cfg, h)
 	if err != nil {
 		var fe *FieldError
 		if errors.As(err, &fe) {
@@ -321,6 +321,17 @@ func (c *compiler) build(n *flows.Node) *slot {
 	}
 	c.built[n.ID] = s
 	return s
+}
+
+// buildNode runs a type's constructor; a panic in it is an error, so that
+// a hostile setting makes a problem with the flow, not a crash.
+func buildNode(t *Type, cfg any, h *Host) (n Node, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = nil, fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return t.build(cfg, h)
 }
 
 func (c *compiler) configNode(id, wantType string) (Node, error) {

@@ -222,6 +222,37 @@ func (h *Host) Error(err error, m *Message) {
 	h.rt.reportError(h, err, m)
 }
 
+// Go runs fn on a new goroutine, as a node's timers, connection loops and
+// other background work must: a panic in fn is recovered and reported as
+// an error of the node, as a panic in Receive is (see ReportPanic), instead
+// of taking the process down.
+func (h *Host) Go(fn func()) {
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				h.ReportPanic(v)
+			}
+		}()
+		fn()
+	}()
+}
+
+// ReportPanic reports v, a value recovered from a panic in the node's
+// code, as an error of the node, with the stack in the log, and shows it
+// in the node's status. Code that runs on goroutines the node does not
+// start with Go (a library's callbacks) recovers and calls it:
+//
+//	defer func() {
+//		if v := recover(); v != nil {
+//			h.ReportPanic(v)
+//		}
+//	}()
+func (h *Host) ReportPanic(v any) {
+	h.errs.Add(1)
+	h.Status(Status{Fill: "red", Shape: "ring", Text: "internal error"})
+	h.rt.reportPanic(h, v, nil)
+}
+
 // Debug sends a value to the debug sink (the editor's debug sidebar and
 // anyone else who listens).
 func (h *Host) Debug(ev DebugEvent) {

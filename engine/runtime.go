@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,39 @@ type Runtime struct {
 	ctx     *contexts
 
 	writeBehind context.CancelFunc // stops the context write-behind; nil when not running
+
+	stopped atomic.Pointer[stoppedFlows] // safe mode: the flows that do not run, and why
+}
+
+// stoppedFlows are flows the runtime holds without running them.
+type stoppedFlows struct {
+	doc    *flows.Document
+	reason error
+}
+
+// SetStopped puts the runtime in safe mode, as Node-RED's --safe does: doc
+// is the flow document that is not running, because of reason (a
+// flows.Problems or *StartError when it failed to start; any error when
+// it was stopped on purpose). The admin API shows doc, so that it can be
+// fixed and deployed; the next successful deploy leaves safe mode. It
+// stops the running flows first, if any.
+func (rt *Runtime) SetStopped(ctx context.Context, doc *flows.Document, reason error) {
+	rt.deploy.Lock()
+	if old := rt.current.Swap(nil); old != nil {
+		rt.closeNodes(ctx, old.g, nil)
+		old.cancel()
+	}
+	rt.stopped.Store(&stoppedFlows{doc: doc, reason: reason})
+	rt.deploy.Unlock()
+}
+
+// Stopped returns the flow document held in safe mode and the reason it
+// does not run; nil and nil when not in safe mode.
+func (rt *Runtime) Stopped() (*flows.Document, error) {
+	if s := rt.stopped.Load(); s != nil {
+		return s.doc, s.reason
+	}
+	return nil, nil
 }
 
 // running is a started graph with the means to stop it.
@@ -158,24 +192,49 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	return rt.ctx.flush(ctx)
 }
 
-func (rt *Runtime) startSlot(ctx context.Context, s *slot) {
+// startSlot starts a node; an error or a panic in Start is returned (and
+// not reported: the deploy decides what to do with it).
+func (rt *Runtime) startSlot(ctx context.Context, s *slot) (err error) {
 	st, ok := s.node.(Starter)
 	if !ok {
-		return
+		return nil
 	}
-	if err := st.Start(ctx); err != nil {
-		rt.reportError(s.host, fmt.Errorf("start: %w", err), nil)
-	}
+	defer func() {
+		if v := recover(); v != nil {
+			rt.logPanic(s.host, v)
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return st.Start(ctx)
 }
 
+// closeSlot closes a node and reports what goes wrong, a panic included.
 func (rt *Runtime) closeSlot(ctx context.Context, s *slot) {
 	cl, ok := s.node.(Closer)
 	if !ok {
 		return
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			s.host.errs.Add(1)
+			rt.reportPanic(s.host, v, nil)
+		}
+	}()
 	if err := cl.Close(ctx); err != nil {
 		rt.reportError(s.host, fmt.Errorf("close: %w", err), nil)
 	}
+}
+
+// reportPanic reports v, recovered from a panic in h's node, as an error
+// of the node, and logs the stack.
+func (rt *Runtime) reportPanic(h *Host, v any, m *Message) {
+	rt.logPanic(h, v)
+	rt.reportError(h, fmt.Errorf("panic: %v", v), m)
+}
+
+func (rt *Runtime) logPanic(h *Host, v any) {
+	rt.log.Error("node panicked", slog.String("node", h.id), slog.String("type", h.typ),
+		slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 }
 
 func (rt *Runtime) reportError(h *Host, err error, m *Message) {

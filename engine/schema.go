@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -23,11 +24,14 @@ import (
 //	lang:"mustache"      the code editor's language, with kind code
 //	node:"mqtt-broker"   the property references a config node of this type
 //	help:"..."           a one-line hint shown under the field
+//	min:"0" max:"60"     bounds of an integer or number field (inclusive)
 //
 // Go field types map to kinds: string to "string" (or "select" with
 // options), bool to "boolean", int to "integer", float64 to "number", and
 // json.RawMessage to "json". Node-RED stores numbers and booleans as
-// strings in places ("qos": "2"); decoding accepts both.
+// strings in places ("qos": "2"); decoding accepts both. A number field
+// never holds NaN or ±Inf ("NaN", "Infinity" and 1e400 are refused), so a
+// node can use its value without checking.
 type Field struct {
 	Name     string   `json:"name"`
 	Label    string   `json:"label"`
@@ -38,6 +42,8 @@ type Field struct {
 	NodeType string   `json:"nodeType,omitempty"`
 	Lang     string   `json:"lang,omitempty"`
 	Help     string   `json:"help,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
 }
 
 type schemaField struct {
@@ -105,6 +111,20 @@ func schemaOf(ptr any) (*schema, error) {
 		default:
 			return nil, fmt.Errorf("field %s: unsupported type %s", f.Name, f.Type)
 		}
+		for _, b := range []struct {
+			tag string
+			to  **float64
+		}{{"min", &sf.Min}, {"max", &sf.Max}} {
+			t, ok := f.Tag.Lookup(b.tag)
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(t, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || (sf.goKind != reflect.Int && sf.goKind != reflect.Float64) {
+				return nil, fmt.Errorf("field %s: %s %q: want a finite number on an int or float64 field", f.Name, b.tag, t)
+			}
+			*b.to = &v
+		}
 		if k := f.Tag.Get("kind"); k != "" {
 			sf.Kind = k
 		}
@@ -155,7 +175,7 @@ func (sf *schemaField) parseText(s string) (reflect.Value, error) {
 			return reflect.ValueOf(0.0), nil
 		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return reflect.Value{}, fmt.Errorf("%q is not a number", s)
 		}
 		return reflect.ValueOf(f), nil
@@ -223,6 +243,10 @@ func (sc *schema) decode(n *flows.Node) (any, flows.Problems) {
 			bad(f, "%v", err)
 			continue
 		}
+		if msg := f.outOfBounds(pv); msg != "" {
+			bad(f, "%s", msg)
+			continue
+		}
 		if f.Options != nil && f.goKind == reflect.String {
 			ok := false
 			for _, o := range f.Options {
@@ -239,6 +263,32 @@ func (sc *schema) decode(n *flows.Node) (any, flows.Problems) {
 		fv.Set(pv)
 	}
 	return ptr.Interface(), probs
+}
+
+// outOfBounds says how v breaks the field's min and max, if it does.
+func (sf *schemaField) outOfBounds(v reflect.Value) string {
+	if sf.Min == nil && sf.Max == nil {
+		return ""
+	}
+	var x float64
+	switch sf.goKind {
+	case reflect.Int:
+		x = float64(v.Int())
+	case reflect.Float64:
+		x = v.Float()
+	default:
+		return ""
+	}
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	switch {
+	case sf.Min != nil && sf.Max != nil && (x < *sf.Min || x > *sf.Max):
+		return fmt.Sprintf("%s is out of range: want %s to %s", num(x), num(*sf.Min), num(*sf.Max))
+	case sf.Min != nil && x < *sf.Min:
+		return fmt.Sprintf("%s is out of range: want at least %s", num(x), num(*sf.Min))
+	case sf.Max != nil && x > *sf.Max:
+		return fmt.Sprintf("%s is out of range: want at most %s", num(x), num(*sf.Max))
+	}
+	return ""
 }
 
 func quoteList(opts []string) string {

@@ -2,7 +2,9 @@ package nodes_test
 
 import (
 	"context"
+	"errors"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 )
 
 // TestFlowsUserACL: with the broker's flows_user set, an mqtt-in on a
-// topic the ACL denies it fails to start, and an mqtt-out to such a topic
+// topic the ACL denies it fails to start (and so the deploy), and an mqtt-out to such a topic
 // reports a node error for the message; the allowed ones work.
 func TestFlowsUserACL(t *testing.T) {
 	br, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", Auth: broker.AuthOptions{
@@ -43,6 +45,17 @@ func TestFlowsUserACL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The denied subscription fails the deploy, which is rolled back.
+	err = rt.Deploy(context.Background(), doc)
+	var se *engine.StartError
+	if !errors.As(err, &se) || len(se.Problems) != 1 || se.Problems[0].NodeID != "in-denied" ||
+		se.Problems[0].Msg != `failed to start: subscribe to "admin/#": the broker ACL does not allow flows user "flows" to subscribe to "admin/#"` {
+		t.Fatalf("deploy: %v", err)
+	}
+	if rt.Graph() != nil {
+		t.Fatal("a failed deploy runs")
+	}
+	doc.Nodes = slices.DeleteFunc(doc.Nodes, func(n *flows.Node) bool { return n.ID == "in-denied" })
 	if err := rt.Deploy(context.Background(), doc); err != nil {
 		t.Fatal(err)
 	}

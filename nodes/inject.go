@@ -24,7 +24,7 @@ type InjectConfig struct {
 	Repeat      string          `json:"repeat" label:"Repeat every (s)" help:"Empty: do not repeat"`
 	Crontab     string          `json:"crontab" label:"Crontab" kind:"hidden"`
 	Once        bool            `json:"once" label:"Inject once at start"`
-	OnceDelay   float64         `json:"onceDelay" label:"Start delay (s)" default:"0.1"`
+	OnceDelay   float64         `json:"onceDelay" label:"Start delay (s)" default:"0.1" min:"0" max:"2147483"`
 }
 
 type injectProp struct {
@@ -92,17 +92,48 @@ func newInject(cfg *InjectConfig, h *engine.Host) (engine.Node, error) {
 		}
 		n.props = append(n.props, ip)
 	}
-	if s := strings.TrimSpace(cfg.Repeat); s != "" {
-		secs, err := strconv.ParseFloat(s, 64)
-		if err != nil || secs < 0 || secs > 2147483 {
-			return nil, engine.ErrFieldf("repeat", "%q is not a number of seconds between 0 and 2147483", cfg.Repeat)
-		}
-		n.repeat = time.Duration(secs * float64(time.Second))
+	repeat, err := injectRepeat(cfg.Repeat)
+	if err != nil {
+		return nil, engine.ErrField("repeat", err)
+	}
+	n.repeat = repeat
+	if n.cfg.OnceDelay == 0 {
+		n.cfg.OnceDelay = 0.1 // Node-RED: (n.onceDelay || 0.1)
 	}
 	if strings.TrimSpace(cfg.Crontab) != "" {
 		return nil, engine.ErrFieldf("crontab", "crontab schedules are not supported yet; use repeat")
 	}
 	return n, nil
+}
+
+// maxRepeat is Node-RED's bound on an inject node's repeat, in seconds
+// (the largest whole number of seconds a JavaScript timer can wait).
+const maxRepeat = 2147483
+
+// minRepeat is the shortest repeat: Node.js runs a timer of less than a
+// millisecond every millisecond, and so does Runnel.
+const minRepeat = time.Millisecond
+
+// injectRepeat reads a repeat setting in seconds as Node-RED's inject
+// node does: empty or 0 for none, surrounding spaces ignored, a positive
+// interval shorter than a millisecond clamped to one. What Node-RED's
+// editor refuses (NaN, infinities, negative numbers, more than 2147483 s,
+// text) is refused here too, where Node-RED's runtime would silently not
+// repeat.
+func injectRepeat(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, nil
+	}
+	secs, err := strconv.ParseFloat(t, 64)
+	// !(a && b) also catches NaN, for which every comparison is false.
+	if err != nil || !(secs >= 0 && secs <= maxRepeat) {
+		return 0, fmt.Errorf("%q is not a number of seconds from 0 to %d", s, maxRepeat)
+	}
+	if secs == 0 {
+		return 0, nil
+	}
+	return max(time.Duration(secs*float64(time.Second)), minRepeat), nil
 }
 
 // injectValue converts a typed value as Node-RED's typed inputs do.
@@ -156,7 +187,7 @@ func (n *inject) Start(ctx context.Context) error {
 		return nil
 	}
 	n.wg.Add(1)
-	go func() {
+	n.h.Go(func() {
 		defer n.wg.Done()
 		if n.cfg.Once {
 			select {
@@ -179,7 +210,7 @@ func (n *inject) Start(ctx context.Context) error {
 				return
 			}
 		}
-	}()
+	})
 	return nil
 }
 

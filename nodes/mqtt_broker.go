@@ -172,6 +172,8 @@ func newMQTTBroker(cfg *MQTTBrokerConfig, h *engine.Host) (engine.Node, error) {
 		Will:         message(cfg.WillTopic, cfg.WillPayload, cfg.WillQoS, cfg.WillRetain),
 		Logger:       h.Logger(),
 		MaxInflight:  inflight,
+		Go:           h.Go,
+		OnPanic:      h.ReportPanic,
 	}
 	if !cfg.CleanSession && cfg.ClientID == "" {
 		return nil, engine.ErrFieldf("clientid", "a client ID is required when clean session is off")
@@ -229,6 +231,7 @@ func (b *MQTTBroker) TakeOver(prev engine.Node) bool {
 	}
 	p.handed.Store(true)
 	b.conn.Store(c)
+	b.handed.Store(false) // b may be taking its connection back from a deploy that was rolled back
 	return true
 }
 

@@ -174,7 +174,7 @@ func (n *mqttIn) Start(ctx context.Context) error {
 	n.queue = make(chan engine.Delivery, queueSize)
 	n.done = make(chan struct{})
 	n.finished = make(chan struct{})
-	go n.run()
+	n.h.Go(n.run)
 	if n.inherit != nil {
 		n.sub, n.inherit = n.inherit, nil
 		n.sub.owner.Store(n)

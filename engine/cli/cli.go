@@ -110,6 +110,7 @@ type common struct {
 	// file; RUNNEL_CREDENTIAL_SECRET wins over it (see credentialSecret).
 	credentialSecret string
 	persist          string // the broker's database file; "": in memory
+	safe             bool   // --safe: start with the flows stopped
 }
 
 // defaultProcs is how many OS threads run Go code at once unless --procs
@@ -126,6 +127,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the process stops")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write a profile of all allocations to `file` when the process stops (go tool pprof -sample_index=alloc_space)")
 	fs.StringVar(&c.configPath, "config", "", "configuration `file` (TOML, see examples/runnel.toml); default $RUNNEL_CONFIG, else for serve DATA/runnel.toml if it exists")
+	fs.BoolVar(&c.safe, "safe", false, "safe mode: start the broker (and the editor) with the flows stopped; deploy to start them")
 	fs.IntVar(&c.procs, "procs", defaultProcs, "how many `threads` run flows and broker at once (GOMAXPROCS); 0: one per CPU. Busy flows with many publishers on more cores may want more")
 	c.fs = fs
 }
@@ -207,7 +209,13 @@ type stack struct {
 
 // start starts the broker and deploys doc on a runtime made with opts
 // (whose OnStatus, OnDebug and OnError the caller may set).
-func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options) (*stack, error) {
+//
+// With --safe the flows are not deployed: the runtime holds them stopped
+// (engine.Runtime.SetStopped). Flows that fail to start are held stopped
+// the same way, with the problem logged, rather than ending the process:
+// a restart would only fail again. With strict, flows that do not compile
+// (an invalid document, as runnel run's file) are an error instead.
+func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options, strict bool) (*stack, error) {
 	bo := broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker"), Persist: c.persist}
 	c.brokerOptions(&bo)
 	if c.cfg != nil {
@@ -224,12 +232,26 @@ func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options
 		b.Close()
 		return nil, err
 	}
+	if c.safe {
+		rt.SetStopped(context.Background(), doc, errSafe)
+		log.Warn("safe mode: the flows are stopped (--safe); deploy to start them", "nodes", len(doc.Nodes))
+		return &stack{log: log, b: b, rt: rt}, nil
+	}
 	if err := rt.Deploy(context.Background(), doc); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("invalid flows:\n%w", err)
+		var se *engine.StartError
+		if strict && !errors.As(err, &se) {
+			b.Close()
+			return nil, fmt.Errorf("invalid flows:\n%w", err)
+		}
+		rt.SetStopped(context.Background(), doc, err)
+		log.Error("safe mode: the flows are stopped because they do not start; fix them and deploy",
+			"problems", problemsText(err))
 	}
 	return &stack{log: log, b: b, rt: rt}, nil
 }
+
+// errSafe is why the flows are stopped with --safe.
+var errSafe = errors.New("started in safe mode (--safe): the flows are stopped; deploy to start them")
 
 // stop refuses new messages from network clients, lets in-flight messages
 // finish, closes the nodes (which flush their queues), writes the
@@ -292,7 +314,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	live := editor.NewHub(editor.HubOptions{Logger: log.With("component", "editor")})
 	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError,
-		ContextBackend: contextBackend{db}, Outbox: engine.OutboxOptions{Path: filepath.Join(*dataDir, dbName)}})
+		ContextBackend: contextBackend{db}, Outbox: engine.OutboxOptions{Path: filepath.Join(*dataDir, dbName)}}, false)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("%s: %w", filepath.Join(*dataDir, dbName), err)
@@ -377,7 +399,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		opts.Outbox.Path = filepath.Join(*dataDir, dbName)
 		c.persist = filepath.Join(*dataDir, dbName)
 	}
-	st, err := start(&c, log, doc, opts)
+	st, err := start(&c, log, doc, opts, true)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}

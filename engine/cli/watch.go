@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -74,9 +76,21 @@ func (w *watcher) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			w.check(ctx)
+			w.guardedCheck(ctx)
 		}
 	}
+}
+
+// guardedCheck is check that survives a panic: a flow file that makes the
+// runner panic is logged and ignored, and the running flows stay.
+func (w *watcher) guardedCheck(ctx context.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.log.Error("flow file changed but deploying it panicked; the running flows stay", slog.String("file", w.file),
+				slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+		}
+	}()
+	w.check(ctx)
 }
 
 // check redeploys the file if it changed. An invalid file is logged, with

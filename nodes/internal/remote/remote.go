@@ -108,6 +108,14 @@ type Options struct {
 	MaxInflight int
 	// Logger receives the connection's log lines.
 	Logger *slog.Logger
+	// Go starts the connection's goroutines (a go statement when nil);
+	// the mqtt-broker node passes engine.Host.Go, so that a panic in one
+	// is reported against the node instead of ending the process.
+	Go func(fn func())
+	// OnPanic receives a panic recovered from a subscription's handler,
+	// which runs on the MQTT client's goroutines (the panic is dropped
+	// when nil); the mqtt-broker node passes engine.Host.ReportPanic.
+	OnPanic func(v any)
 }
 
 // session is one protocol's client, connected or reconnecting.
@@ -273,7 +281,7 @@ func Dial(opts Options) (*Conn, error) {
 		c.cancel()
 		return nil, err
 	}
-	go c.sender()
+	c.goroutine(c.sender)
 	return c, nil
 }
 
@@ -478,7 +486,7 @@ func (c *Conn) sender() {
 	defer close(c.done)
 	acks := make(chan inflight, window)
 	ackerDone := make(chan struct{})
-	go c.acker(acks, ackerDone)
+	c.goroutine(func() { c.acker(acks, ackerDone) })
 	defer func() {
 		close(acks)
 		<-ackerDone
@@ -796,13 +804,13 @@ func (c *Conn) SubscribeOptions(filter string, qos byte, o SubOptions, fn func(e
 		sess := c.cur
 		c.mu.Unlock()
 		if sess != nil {
-			go func() {
+			c.goroutine(func() {
 				ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 				defer cancel()
 				if err := sess.subscribe(ctx, map[string]byte{filter: q}); err != nil && c.ctx.Err() == nil {
 					c.log.Warn("remote broker: subscribe failed", slog.String("broker", c.opts.Name), slog.String("topic", filter), slog.String("error", err.Error()))
 				}
-			}()
+			})
 		}
 	}
 	var once sync.Once
@@ -896,6 +904,26 @@ func (c *Conn) deliver(topic string, payload []byte, qos byte, retain bool) {
 	// (MQTT 5) already: its flag is what Node-RED's mqtt-in reports.
 	d := engine.Delivery{Topic: topic, Payload: payload, QoS: qos, Retain: retain, PublishedRetain: retain}
 	for _, fn := range fns {
-		fn(d)
+		c.handle(fn, d)
 	}
+}
+
+// handle runs a subscription's handler; a panic in it is reported (see
+// Options.OnPanic), not passed to the MQTT client's goroutine.
+func (c *Conn) handle(fn func(engine.Delivery), d engine.Delivery) {
+	defer func() {
+		if v := recover(); v != nil && c.opts.OnPanic != nil {
+			c.opts.OnPanic(v)
+		}
+	}()
+	fn(d)
+}
+
+// goroutine runs fn on a new goroutine started by Options.Go.
+func (c *Conn) goroutine(fn func()) {
+	if c.opts.Go != nil {
+		c.opts.Go(fn)
+		return
+	}
+	go fn()
 }

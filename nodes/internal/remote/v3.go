@@ -35,7 +35,7 @@ func dialV3(c *Conn) (*v3, error) {
 		return nil, fmt.Errorf("broker URL %q: unsupported scheme %q", c.opts.URL, u.Scheme)
 	}
 	s := &v3{c: c, stop: make(chan struct{}), done: make(chan struct{})}
-	go s.loop()
+	c.goroutine(s.loop)
 	return s, nil
 }
 
@@ -105,7 +105,7 @@ func (s *v3) loop() {
 		select {
 		case <-tok.Done():
 		case <-s.stop:
-			go func() { tok.Wait(); cli.Disconnect(0) }()
+			s.c.goroutine(func() { tok.Wait(); cli.Disconnect(0) })
 			return
 		}
 		if err := tok.Error(); err != nil {

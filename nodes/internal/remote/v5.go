@@ -55,7 +55,7 @@ func dialV5(c *Conn) (*v5, error) {
 			s.cm.CompareAndSwap(nil, cm)
 			s.failures.Store(0)
 			e := s.epoch.Add(1)
-			go c.up(s, func() bool { return s.epoch.Load() == e })
+			c.goroutine(func() { c.up(s, func() bool { return s.epoch.Load() == e }) })
 		},
 		OnConnectionDown: func() bool {
 			// Under c.mu (taken by down), so that up cannot go online
