@@ -372,6 +372,15 @@ func (a *API) postInject(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no inject node %q", id), nil)
 		return
 	}
-	go t.Trigger()
+	go func() {
+		// The button's message is dispatched under the runtime's guard;
+		// this catches a panic in the node's own Trigger code.
+		defer func() {
+			if v := recover(); v != nil {
+				a.log.Error("inject button panicked", slog.String("node", id), slog.Any("panic", v))
+			}
+		}()
+		t.Trigger()
+	}()
 	w.WriteHeader(http.StatusOK)
 }
