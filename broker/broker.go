@@ -123,6 +123,7 @@ func Start(opts Options) (b *Broker, err error) {
 	}
 	// Persistence goes after the hooks that may refuse a publish and
 	// before the flows hook: see persistHook.OnPublish.
+	out := &outPolicy{srv: srv, lim: newOutLimits(&lim), log: log}
 	if opts.Persist != "" {
 		ph, err := newPersistHook(opts.Persist, srv, log)
 		if err != nil {
@@ -136,6 +137,7 @@ func Start(opts Options) (b *Broker, err error) {
 		if err := srv.AddHook(ph, nil); err != nil {
 			return nil, fmt.Errorf("broker: add persistence hook: %w", err)
 		}
+		out.qosDropped = ph.OnQosDropped
 	}
 	// The flows hook goes last: see flowSubs.OnPublish.
 	b = &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}, flowsACL: auth.flows}
@@ -147,7 +149,7 @@ func Start(opts Options) (b *Broker, err error) {
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
-	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout}, bt); err != nil {
+	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout, out: out}, bt); err != nil {
 		return nil, err
 	}
 	if err := srv.Serve(); err != nil {

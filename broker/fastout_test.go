@@ -847,7 +847,7 @@ func TestFastOutSlowSubscriber(t *testing.T) {
 	// the socket's send buffer (at most tcp_wmem's maximum, 4 MB by
 	// default), with the small receive buffer: 8 MB by default.
 	const size = 1000
-	n := (maxPending + sendBufferMax() + 3<<20) / size
+	n := (DefaultMaxQueuedBytes + sendBufferMax() + 3<<20) / size
 	var inPublish, slowest time.Duration
 	done := make(chan struct{})
 	go func() {
@@ -1213,7 +1213,7 @@ func TestFastOutClose(t *testing.T) {
 }
 
 // TestFastOutLargeMessages: messages larger than the output a connection
-// may have pending (maxPending) reach a subscriber that keeps up, as
+// may have pending (DefaultMaxQueuedBytes) reach a subscriber that keeps up, as
 // through mochi: each on its own, and one queued in a batch (published
 // by a flow that runs on a connection's reader) behind a smaller one and
 // before others, which go out when the socket takes part of it.
@@ -1231,14 +1231,14 @@ func TestFastOutLargeMessages(t *testing.T) {
 		}
 		sizes = append(sizes, size)
 	}
-	for _, size := range []int{3 << 20, maxPending - 100, maxPending, maxPending + 1, 10} {
+	for _, size := range []int{3 << 20, DefaultMaxQueuedBytes - 100, DefaultMaxQueuedBytes, DefaultMaxQueuedBytes + 1, 10} {
 		publish(size) // from a goroutine of the flows' own
 		s.wait(t, len(sizes), 10*time.Second)
 	}
 	published := make(chan struct{})
 	cancel, err := b.Subscribe("large/trigger", 0, func(engine.Delivery) {
 		defer close(published)
-		for _, size := range []int{10, maxPending + 1, 20, 30, 40} {
+		for _, size := range []int{10, DefaultMaxQueuedBytes + 1, 20, 30, 40} {
 			publish(size)
 		}
 	})

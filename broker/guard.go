@@ -17,6 +17,7 @@ type guard struct {
 	srv            *mqtt.Server
 	maxPacket      uint32
 	connectTimeout time.Duration
+	out            *outPolicy // nil: write everything (see outPolicy)
 }
 
 // wrap prepares an accepted connection for mochi: it must send CONNECT
@@ -51,6 +52,7 @@ type guardConn struct {
 	// wrote is set by the first Write (mochi writes under the client's
 	// lock, so Writes never overlap).
 	wrote bool
+	out   outState // used by Write only
 
 	// framing state, used only by Read
 	inLength bool // reading the remaining length's bytes
@@ -97,6 +99,9 @@ func (c *guardConn) enter() {
 // hook, which would cost every packet a copy of mochi's packet struct.
 func (c *guardConn) Write(p []byte) (int, error) {
 	if c.wrote {
+		if c.g.out != nil {
+			return c.g.out.write(c, p)
+		}
 		return c.Conn.Write(p)
 	}
 	c.wrote = true

@@ -32,6 +32,14 @@ type Limits struct {
 	// 4,096 is 32 KiB. At 1,024 a subscriber fed 2,000 messages in a burst
 	// (runnel bench's default window) lost about 1,000 of them.
 	MaxQueued int32
+	// MaxQueuedBytes bounds, in bytes, the output waiting for one client
+	// that its socket has not taken (on Linux; elsewhere writes wait for
+	// the socket): a message to a client with this much waiting is
+	// dropped and counted (QoS 1 and 2 ones also leave its inflight
+	// messages), so that a client that reads slowly or not at all holds
+	// at most about this much, and nobody else waits for it. A message is
+	// let through whatever its size while less is waiting. Must not be 0.
+	MaxQueuedBytes int64
 	// KeepaliveMin and KeepaliveMax bound the keep alive, in seconds. An
 	// MQTT 5 client that asks for less than the minimum, more than the
 	// maximum, or 0 (no keep alive) while the maximum is below 65535, is
@@ -50,15 +58,22 @@ type Limits struct {
 	SessionExpiryMax time.Duration
 }
 
+// DefaultMaxQueuedBytes is the default Limits.MaxQueuedBytes: at 8 MiB a
+// gateway with a few stuck subscribers holds tens of MiB for them, and a
+// subscriber that keeps up on average has room for bursts of thousands of
+// small messages or 32 of 256 KiB.
+const DefaultMaxQueuedBytes = 8 << 20
+
 // DefaultLimits are the limits a broker has unless Options say otherwise:
 // 1 MiB packets, any number of connections, 1,024 messages in flight and
-// 4,096 queued per client, keep alive unbounded, 10 s to send CONNECT,
+// 4,096 or 8 MiB queued per client, keep alive unbounded, 10 s to send CONNECT,
 // messages expire after at most 24 hours, sessions as long as clients ask.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxPacketSize:    1 << 20,
 		MaxInflight:      1024,
 		MaxQueued:        4096,
+		MaxQueuedBytes:   DefaultMaxQueuedBytes,
 		KeepaliveMax:     65535,
 		ConnectTimeout:   10 * time.Second,
 		MessageExpiryMax: 24 * time.Hour,
@@ -71,6 +86,9 @@ func (l *Limits) check() error {
 	}
 	if l.MaxQueued <= 0 {
 		return fmt.Errorf("broker: MaxQueued must be above 0")
+	}
+	if l.MaxQueuedBytes <= 0 {
+		return fmt.Errorf("broker: MaxQueuedBytes must be above 0")
 	}
 	if l.KeepaliveMax == 0 {
 		l.KeepaliveMax = 65535

@@ -100,7 +100,7 @@ func (b *Broker) listen(opts *Options, g *guard, bt *batcher) (err error) {
 		}
 		bound = append(bound, ln)
 		*l.out = ln.Addr().String()
-		ml := &listener{id: l.kind, addr: ln.Addr().String(), ln: newNBListener(ln, bt), guard: g, log: b.log}
+		ml := &listener{id: l.kind, addr: ln.Addr().String(), ln: newNBListener(ln, bt, g.outLimits()), guard: g, log: b.log}
 		if l.ws {
 			// Under TLS, so that the HTTP server still sees a *tls.Conn.
 			ml.ln = netutil.LimitListener(ml.ln, wsConnCap(opts.Limits))

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -29,10 +31,22 @@ import (
 // An nbConn also takes packets into a pending buffer of its own (queue),
 // which the batcher writes out when the reader that produced them has
 // handled what it read: see batcher.
+//
+// No call of an nbConn waits for room in the socket: what the socket does
+// not take at once is kept in the pending buffer, which a goroutine of its
+// own writes out as the client reads (drain). mochi writes to a client
+// while it holds the client's lock, which every publisher to that client
+// takes too (for a packet id), so a write that waited for a client that
+// stopped reading would stall every publisher of its topics, and through
+// them everyone else. The pending buffer is bounded: guardConn and fastOut
+// drop messages once it holds outLimits.soft bytes, and a connection whose
+// pending output would pass outLimits.hard (control packets to a client
+// that sends but never reads) is closed.
 type nbConn struct {
 	*net.TCPConn
-	rc syscall.RawConn
-	b  *batcher
+	rc  syscall.RawConn
+	b   *batcher
+	lim *outLimits
 	// win is set while this connection's reader handles what its last
 	// Read returned: from that Read to the next.
 	win atomic.Bool
@@ -46,30 +60,32 @@ type nbConn struct {
 	readFn func(fd uintptr) bool
 
 	// write state, under wmu: held for every write to the socket, so that
-	// packets are never interleaved
+	// packets are never interleaved, and never while waiting for room
 	wmu     sync.Mutex
 	wbuf    []byte
 	wn      int
 	werr    syscall.Errno
-	writeFn func(fd uintptr) bool
 	tryFn   func(fd uintptr)
+	drainFn func(fd uintptr) bool
 
-	// pending output, under pmu: whole packets queued and not yet written
+	// pending output, under pmu: whole packets queued, of which
+	// pending[poff:] is not written yet. Appends never move the bytes in
+	// front of poff, so a writer that holds wmu may write from pending
+	// without pmu; only such a writer moves them (compact).
 	pmu      sync.Mutex
 	pending  []byte
-	spare    []byte // a written pending buffer kept for reuse
-	marked   bool   // on the batcher's dirty list
+	poff     int
+	marked   bool // on the batcher's dirty list
 	closed   bool
-	draining atomic.Bool // a goroutine writes pending out, waiting for room
+	broken   error        // a write failed: the connection is being closed
+	shut     bool         // CloseWrite once pending is written
+	queued   atomic.Int64 // len(pending)-poff, for guardConn's checks
+	draining atomic.Bool  // a goroutine writes pending out, waiting for room
 }
 
-// maxPending bounds the bytes queued for one connection that its socket
-// does not take: past it, further QoS 0 messages to it are dropped, as
-// mochi drops them when a client's queue of pending writes is full. A
-// message is queued whatever its size while less is pending, so that one
-// larger than the bound still reaches a subscriber that keeps up, as
-// through mochi's path.
-const maxPending = 1 << 20
+// errStalled closes a connection whose pending output passed the hard
+// bound.
+var errStalled = errors.New("client does not read: pending output over the limit, connection closed")
 
 // keepSpare is the largest pending buffer kept for reuse.
 const keepSpare = 64 << 10
@@ -77,7 +93,8 @@ const keepSpare = 64 << 10
 // nbListener wraps every TCP connection it accepts in an nbConn.
 type nbListener struct {
 	net.Listener
-	b *batcher
+	b   *batcher
+	lim *outLimits
 }
 
 // Accept accepts the next connection and wraps it.
@@ -86,15 +103,17 @@ func (l nbListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newNBConn(c, l.b), nil
+	return newNBConn(c, l.b, l.lim), nil
 }
 
 // newNBListener returns ln wrapped so that its connections are nbConns
-// that batch their queued output through b.
-func newNBListener(ln net.Listener, b *batcher) net.Listener { return nbListener{ln, b} }
+// that batch their queued output through b and bound it by lim.
+func newNBListener(ln net.Listener, b *batcher, lim *outLimits) net.Listener {
+	return nbListener{ln, b, lim}
+}
 
 // newNBConn wraps c, or returns it as it is when it offers no raw access.
-func newNBConn(c net.Conn, b *batcher) net.Conn {
+func newNBConn(c net.Conn, b *batcher, lim *outLimits) net.Conn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c
@@ -103,11 +122,11 @@ func newNBConn(c net.Conn, b *batcher) net.Conn {
 	if err != nil {
 		return c
 	}
-	r := &nbConn{TCPConn: tc, rc: rc, b: b}
+	r := &nbConn{TCPConn: tc, rc: rc, b: b, lim: lim}
 	// Built once: a closure made per call would escape to the heap.
 	r.readFn = r.doRead
-	r.writeFn = r.doWrite
 	r.tryFn = func(fd uintptr) { r.doWrite(fd) }
+	r.drainFn = r.drainOnce
 	return r
 }
 
@@ -180,38 +199,149 @@ func (r *nbConn) doWrite(fd uintptr) bool {
 	return true
 }
 
-// writeLocked writes all of p, waiting in the network poller while the
-// socket's buffer is full. The caller holds wmu.
-func (r *nbConn) writeLocked(p []byte) (int, error) {
+// tryWrite writes as much of p as the socket takes now. The caller holds
+// wmu.
+func (r *nbConn) tryWrite(p []byte) (int, syscall.Errno) {
 	r.wbuf, r.wn, r.werr = p, 0, 0
-	err := r.rc.Write(r.writeFn)
-	n := r.wn
-	r.wbuf = nil
-	switch {
-	case err != nil:
-		return n, err
-	case r.werr != 0:
-		return n, &net.OpError{Op: "write", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: os.NewSyscallError("write", r.werr)}
+	if err := r.rc.Control(r.tryFn); err != nil {
+		r.werr = syscall.EBADF
 	}
-	return n, nil
+	n, e := r.wn, r.werr
+	r.wbuf = nil
+	return n, e
 }
 
-// Write writes all of p, after any output still pending, waiting in the
-// network poller while the socket's buffer is full.
+// opError wraps a failed write's errno as net's own errors are.
+func (r *nbConn) opError(e syscall.Errno) error {
+	return &net.OpError{Op: "write", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: os.NewSyscallError("write", e)}
+}
+
+// Write writes p after any output still pending. It never waits for room
+// in the socket: what the socket does not take now is kept pending and
+// written by a goroutine that waits for room (drain), and Write reports
+// all of p written. It fails if the connection is closed or broken, or if
+// the pending output would pass the hard bound, which closes it.
 func (r *nbConn) Write(p []byte) (int, error) {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	if buf := r.takePending(); len(buf) > 0 {
-		_, err := r.writeLocked(buf)
-		r.recycle(buf)
-		if err != nil {
-			return 0, err
-		}
-	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	return r.writeLocked(p)
+	r.wmu.Lock()
+	r.pmu.Lock()
+	if err := r.unusable(); err != nil {
+		r.pmu.Unlock()
+		r.wmu.Unlock()
+		return 0, err
+	}
+	if len(r.pending) > r.poff {
+		err := r.appendLocked(p)
+		r.pmu.Unlock()
+		r.wmu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		r.drainLater()
+		return len(p), nil
+	}
+	r.pmu.Unlock()
+	n, e := r.tryWrite(p)
+	if e != 0 {
+		r.wmu.Unlock()
+		return n, r.opError(e)
+	}
+	if n == len(p) {
+		r.wmu.Unlock()
+		return n, nil
+	}
+	// The rest goes before what was queued meanwhile (queue does not
+	// take wmu), and before wmu is let go: another writer must not put
+	// whole packets of its own into the middle of this one.
+	r.pmu.Lock()
+	err := r.unusable()
+	if err == nil {
+		err = r.prependLocked(p[n:])
+	}
+	r.pmu.Unlock()
+	r.wmu.Unlock()
+	if err != nil {
+		return n, err
+	}
+	r.drainLater()
+	return len(p), nil
+}
+
+// unusable returns why nothing more can be written, if so. The caller
+// holds pmu.
+func (r *nbConn) unusable() error {
+	switch {
+	case r.closed:
+		return &net.OpError{Op: "write", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: net.ErrClosed}
+	case r.broken != nil:
+		return r.broken
+	}
+	return nil
+}
+
+// appendLocked adds p at the end of the pending output; the caller holds
+// pmu. Past the hard bound it breaks the connection instead.
+func (r *nbConn) appendLocked(p []byte) error {
+	if len(r.pending)-r.poff+len(p) > r.lim.hard {
+		r.breakLocked(errStalled)
+		return errStalled
+	}
+	if r.poff == len(r.pending) {
+		// All written: no writer holds a part of it.
+		r.pending, r.poff = r.pending[:0], 0
+	}
+	r.pending = append(r.pending, p...)
+	r.queued.Store(int64(len(r.pending) - r.poff))
+	return nil
+}
+
+// prependLocked puts the rest of a packet partly written in front of the
+// pending output; the caller holds pmu and wmu.
+func (r *nbConn) prependLocked(p []byte) error {
+	if r.poff == len(r.pending) {
+		return r.appendLocked(p)
+	}
+	if len(r.pending)-r.poff+len(p) > r.lim.hard {
+		r.breakLocked(errStalled)
+		return errStalled
+	}
+	buf := make([]byte, 0, len(p)+len(r.pending)-r.poff)
+	r.pending = append(append(buf, p...), r.pending[r.poff:]...)
+	r.poff = 0
+	r.queued.Store(int64(len(r.pending)))
+	return nil
+}
+
+// breakLocked drops the pending output and closes the socket, so that
+// mochi's reader ends the client; the caller holds pmu. The socket is
+// closed from another goroutine: closing waits for the calls on it to end,
+// and the caller may be one (drainOnce), or one may wait for pmu.
+func (r *nbConn) breakLocked(err error) {
+	if r.broken == nil {
+		r.broken = err
+		go r.TCPConn.Close()
+	}
+	r.pending, r.poff = nil, 0
+	r.queued.Store(0)
+}
+
+// backlog returns the bytes of output pending, not yet taken by the
+// socket.
+func (r *nbConn) backlog() int { return int(r.queued.Load()) }
+
+// CloseWrite shuts the sending side down once the pending output is
+// written.
+func (r *nbConn) CloseWrite() error {
+	r.pmu.Lock()
+	if len(r.pending) > r.poff || r.draining.Load() {
+		r.shut = true
+		r.pmu.Unlock()
+		return nil
+	}
+	r.pmu.Unlock()
+	return r.TCPConn.CloseWrite()
 }
 
 // Close closes the connection, dropping output still pending.
@@ -220,7 +350,8 @@ func (r *nbConn) Close() error {
 		r.b.leave()
 	}
 	r.pmu.Lock()
-	r.closed, r.pending, r.spare = true, nil, nil
+	r.closed, r.pending, r.poff = true, nil, 0
+	r.queued.Store(0)
 	r.pmu.Unlock()
 	return r.TCPConn.Close()
 }
@@ -228,10 +359,13 @@ func (r *nbConn) Close() error {
 // queue appends the encoded packet pk to the pending output and puts the
 // connection on the batcher's dirty list. It reports false, queuing
 // nothing, when the connection is closed or its pending output is still
-// full once the socket has taken what it takes now.
+// at the soft bound once the socket has taken what it takes now. A
+// message is queued whatever its size while less is pending, so that one
+// larger than the bound still reaches a subscriber that keeps up, as
+// through mochi's path.
 func (r *nbConn) queue(pk []byte) bool {
 	r.pmu.Lock()
-	if len(r.pending) >= maxPending && !r.closed {
+	if len(r.pending)-r.poff >= r.lim.soft && !r.closed {
 		// A big batch (a flow that answers one message with many)
 		// need not wait for its reader's next read: what the socket
 		// takes now makes room; a subscriber that does not read leaves
@@ -240,14 +374,15 @@ func (r *nbConn) queue(pk []byte) bool {
 		r.flushPending()
 		r.pmu.Lock()
 	}
-	if r.closed || len(r.pending) >= maxPending {
+	if r.closed || r.broken != nil || len(r.pending)-r.poff >= r.lim.soft {
 		r.pmu.Unlock()
 		return false
 	}
-	if r.pending == nil {
-		r.pending, r.spare = r.spare[:0], nil
+	if r.poff == len(r.pending) {
+		r.pending, r.poff = r.pending[:0], 0
 	}
 	r.pending = append(r.pending, pk...)
+	r.queued.Store(int64(len(r.pending) - r.poff))
 	mark := !r.marked
 	r.marked = true
 	r.pmu.Unlock()
@@ -257,24 +392,38 @@ func (r *nbConn) queue(pk []byte) bool {
 	return true
 }
 
-// takePending takes the pending output, leaving none.
-func (r *nbConn) takePending() []byte {
+// unwritten returns the pending output not written yet, for a writer
+// that holds wmu, and takes the connection off the dirty list: what is
+// queued after this is marked again.
+func (r *nbConn) unwritten() []byte {
 	r.pmu.Lock()
-	buf := r.pending
-	r.pending, r.marked = nil, false
+	buf := r.pending[r.poff:]
+	r.marked = false
 	r.pmu.Unlock()
 	return buf
 }
 
-// recycle keeps a written pending buffer for the next queue.
-func (r *nbConn) recycle(buf []byte) {
-	if cap(buf) > keepSpare {
+// wrote records that n bytes of the pending output were written; the
+// caller holds wmu. Written output is let go: the buffer is reused when
+// small (keepSpare), dropped when all of it is written, and compacted
+// when more than half of it is.
+func (r *nbConn) wrote(n int) {
+	r.pmu.Lock()
+	if r.closed || r.broken != nil {
+		r.pmu.Unlock()
 		return
 	}
-	r.pmu.Lock()
-	if !r.closed && r.spare == nil {
-		r.spare = buf[:0]
+	r.poff += n
+	switch {
+	case r.poff == len(r.pending) && cap(r.pending) > keepSpare:
+		r.pending, r.poff = nil, 0
+	case r.poff == len(r.pending):
+		r.pending, r.poff = r.pending[:0], 0
+	case r.poff > len(r.pending)/2 && cap(r.pending) > keepSpare:
+		r.pending = append(make([]byte, 0, max(keepSpare, 2*(len(r.pending)-r.poff))), r.pending[r.poff:]...)
+		r.poff = 0
 	}
+	r.queued.Store(int64(len(r.pending) - r.poff))
 	r.pmu.Unlock()
 }
 
@@ -286,37 +435,31 @@ func (r *nbConn) flushPending() {
 		r.drainLater()
 		return
 	}
-	buf := r.takePending()
+	buf := r.unwritten()
 	if len(buf) == 0 {
 		r.wmu.Unlock()
 		return
 	}
-	r.wbuf, r.wn, r.werr = buf, 0, 0
-	if err := r.rc.Control(r.tryFn); err != nil {
-		r.werr = syscall.EBADF
-	}
-	n, failed := r.wn, r.werr != 0
-	r.wbuf = nil
-	if !failed && n < len(buf) {
-		// The rest goes back before wmu is let go: another writer
-		// taking it first would write whole packets of its own into
-		// the middle of one of these.
-		r.pmu.Lock()
-		if !r.closed {
-			r.pending = append(buf[n:len(buf):len(buf)], r.pending...)
-		}
-		r.pmu.Unlock()
+	n, e := r.tryWrite(buf)
+	if e == 0 {
+		r.wrote(n)
 	}
 	r.wmu.Unlock()
 	switch {
-	case failed:
-		// The connection is broken: mochi's own reads and writes will
-		// notice and close it; the rest is dropped with it.
+	case e != 0:
+		r.fail(r.opError(e))
 	case n < len(buf):
 		r.drainLater()
-	default:
-		r.recycle(buf)
 	}
+}
+
+// fail breaks the connection after a write failed.
+func (r *nbConn) fail(err error) {
+	r.pmu.Lock()
+	if !r.closed {
+		r.breakLocked(err)
+	}
+	r.pmu.Unlock()
 }
 
 // drainLater starts a goroutine that writes the pending output out,
@@ -327,28 +470,53 @@ func (r *nbConn) drainLater() {
 	}
 }
 
-// drain writes the pending output until there is none, waiting for room.
-func (r *nbConn) drain() {
+// drainOnce writes pending output until there is none (true) or the
+// socket is full (false: the network poller waits for room, then calls it
+// again). It holds wmu only while it writes, never while it waits.
+func (r *nbConn) drainOnce(fd uintptr) bool {
 	for {
 		r.wmu.Lock()
-		buf := r.takePending()
-		if len(buf) > 0 {
-			_, err := r.writeLocked(buf)
+		buf := r.unwritten()
+		if len(buf) == 0 {
 			r.wmu.Unlock()
-			if err == nil {
-				r.recycle(buf)
-				continue
-			}
-			r.takePending() // broken: drop the rest too
-		} else {
-			r.wmu.Unlock()
+			return true
+		}
+		r.wbuf, r.wn, r.werr = buf, 0, 0
+		r.doWrite(fd)
+		n, e := r.wn, r.werr
+		r.wbuf = nil
+		if e == 0 {
+			r.wrote(n)
+		}
+		r.wmu.Unlock()
+		switch {
+		case e != 0:
+			r.fail(r.opError(e))
+			return true
+		case n < len(buf):
+			return false
+		}
+	}
+}
+
+// drain writes the pending output until there is none, waiting for room.
+// A connection whose output cannot be written (closed, or past a write
+// deadline) is closed.
+func (r *nbConn) drain() {
+	for {
+		if err := r.rc.Write(r.drainFn); err != nil {
+			r.fail(err)
 		}
 		r.draining.Store(false)
 		// Output queued after the last check, whose flush saw this
 		// goroutine still running, would otherwise wait.
 		r.pmu.Lock()
-		more := len(r.pending) > 0 && !r.closed
+		more := len(r.pending) > r.poff && !r.closed && r.broken == nil
+		shut := r.shut && !more
 		r.pmu.Unlock()
+		if shut {
+			_ = r.TCPConn.CloseWrite()
+		}
 		if !more || !r.draining.CompareAndSwap(false, true) {
 			return
 		}
@@ -362,6 +530,26 @@ func queuer(c net.Conn) packetQueuer {
 	}
 	if r, ok := c.(*nbConn); ok {
 		return r
+	}
+	return nil
+}
+
+// backlogOf returns the nbConn under c, through TLS and WebSocket
+// layers, whose pending output measures how far the client is behind.
+func backlogOf(c net.Conn) backlogger {
+	for range 4 {
+		switch x := c.(type) {
+		case *nbConn:
+			return x
+		case *guardConn:
+			c = x.Conn
+		case *tls.Conn:
+			c = x.NetConn()
+		case *wsConn:
+			c = x.ws.NetConn()
+		default:
+			return nil
+		}
 	}
 	return nil
 }

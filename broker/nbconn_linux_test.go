@@ -23,7 +23,7 @@ func nbPair(t *testing.T) (*nbConn, net.Conn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	nl := newNBListener(ln, newBatcher())
+	nl := newNBListener(ln, newBatcher(), testOutLimits())
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +87,12 @@ func TestNBConnReadWaitsAndEOF(t *testing.T) {
 	}
 }
 
-// TestNBConnDeadlines: a read with nothing to read and a write to a
-// reader that never reads end at their deadlines with timeout errors, as
-// a net.TCPConn's do (mochi's keep alive and the connect timeout rely on
-// it).
+// TestNBConnDeadlines: a read with nothing to read ends at its deadline
+// with a timeout error, as a net.TCPConn's does (mochi's keep alive and the
+// connect timeout rely on it). A write never waits for a reader that does
+// not read: what the socket does not take is kept pending, and a write
+// that would leave more pending than the hard bound fails and closes the
+// connection.
 func TestNBConnDeadlines(t *testing.T) {
 	c, _ := nbPair(t)
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
@@ -107,13 +109,21 @@ func TestNBConnDeadlines(t *testing.T) {
 		t.Fatalf("Read returned after %v, want about 50ms", d)
 	}
 
-	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	n, err := c.Write(make([]byte, 64<<20))
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("Write = %d, %v; want a deadline error", n, err)
+	nb := c
+	const size = 12 << 20 // more than both sockets hold, less than the hard bound
+	n, err := c.Write(make([]byte, size))
+	if n != size || err != nil {
+		t.Fatalf("Write = %d, %v; want all of it taken", n, err)
 	}
-	if n <= 0 || n >= 64<<20 {
-		t.Fatalf("Write wrote %d bytes before its deadline, want some but not all", n)
+	if nb.backlog() == 0 {
+		t.Fatal("nothing pending after 12 MiB to a reader that does not read")
+	}
+	n, err = c.Write(make([]byte, nb.lim.hard))
+	if n != 0 || !errors.Is(err, errStalled) {
+		t.Fatalf("Write past the hard bound = %d, %v; want 0, errStalled", n, err)
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, errStalled) {
+		t.Fatalf("Write after the connection broke: %v, want errStalled", err)
 	}
 }
 
@@ -175,7 +185,7 @@ func BenchmarkNBConnRoundTrip(b *testing.B) {
 			defer ln.Close()
 			var l net.Listener = ln
 			if nb {
-				l = newNBListener(ln, newBatcher())
+				l = newNBListener(ln, newBatcher(), testOutLimits())
 			}
 			go func() {
 				c, err := l.Accept()
@@ -228,7 +238,7 @@ func TestNBConnQueueAndWrite(t *testing.T) {
 	}
 	defer ln.Close()
 	bt := newBatcher()
-	nl := newNBListener(ln, bt)
+	nl := newNBListener(ln, bt, testOutLimits())
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 	}}
@@ -321,4 +331,10 @@ func TestNBConnQueueAndWrite(t *testing.T) {
 	if got['q']+int(dropped.Load()) != n {
 		t.Fatalf("received %d queued frames, %d dropped, want %d in all", got['q'], dropped.Load(), n)
 	}
+}
+
+// testOutLimits are the default bounds of a connection's output.
+func testOutLimits() *outLimits {
+	l := DefaultLimits()
+	return newOutLimits(&l)
 }

@@ -41,9 +41,20 @@ func (n *netSubs) changed() { n.gen.Add(1) }
 
 func (n *netSubs) OnSubscribed(*mqtt.Client, packets.Packet, []byte) { n.changed() }
 func (n *netSubs) OnUnsubscribed(*mqtt.Client, packets.Packet)       { n.changed() }
-func (n *netSubs) OnDisconnect(*mqtt.Client, error, bool)            { n.changed() }
+func (n *netSubs) OnDisconnect(*mqtt.Client, error, bool)            { n.forget() }
 func (n *netSubs) OnSessionEstablished(*mqtt.Client, packets.Packet) { n.changed() }
-func (n *netSubs) OnClientExpired(*mqtt.Client)                      { n.changed() }
+func (n *netSubs) OnClientExpired(*mqtt.Client)                      { n.forget() }
+
+// forget drops every plan when a client goes: a plan holds its targets'
+// clients and connections, with whatever they still had queued, and a
+// plan that is no longer current would otherwise keep them until its
+// topic is published to again. Plans are made again as topics are used,
+// as after any change of subscriptions.
+func (n *netSubs) forget() {
+	n.changed()
+	n.plans.Clear()
+	n.entries.Store(0)
+}
 
 // has reports whether a network client (or a mochi inline subscription)
 // may receive a message published to topic. It errs towards yes: a
@@ -69,5 +80,10 @@ func (n *netSubs) plan(topic string) *fastPlan {
 		n.entries.Store(0)
 	}
 	n.plans.Store(topic, p)
+	if n.gen.Load() != gen {
+		// Subscriptions changed while it was made: a client that went
+		// meanwhile must not be kept by a plan stored after forget.
+		n.plans.CompareAndDelete(topic, p)
+	}
 	return p
 }

@@ -102,6 +102,7 @@ func (c *common) brokerOptions(o *broker.Options) {
 		MaxConnections:   b.MaxConnections,
 		MaxInflight:      uint16(b.MaxInflight),
 		MaxQueued:        int32(b.MaxQueued),
+		MaxQueuedBytes:   int64(b.MaxQueuedBytes),
 		KeepaliveMin:     uint16(b.KeepaliveMin),
 		KeepaliveMax:     uint16(b.KeepaliveMax),
 		ConnectTimeout:   b.ConnectTimeout.Duration,

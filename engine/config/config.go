@@ -70,6 +70,9 @@ type Broker struct {
 	MaxInflight int `toml:"max_inflight"`
 	// MaxQueued is the most messages waiting to be written per client.
 	MaxQueued int `toml:"max_queued"`
+	// MaxQueuedBytes is the most bytes waiting to be written per client;
+	// messages past it are dropped and counted.
+	MaxQueuedBytes Size `toml:"max_queued_bytes"`
 	// KeepaliveMin and KeepaliveMax bound the clients' keep alive, in
 	// seconds.
 	KeepaliveMin int `toml:"keepalive_min"`
@@ -167,6 +170,7 @@ func Default() *Config {
 			MaxConnections:   l.MaxConnections,
 			MaxInflight:      int(l.MaxInflight),
 			MaxQueued:        int(l.MaxQueued),
+			MaxQueuedBytes:   Size(l.MaxQueuedBytes),
 			KeepaliveMin:     int(l.KeepaliveMin),
 			KeepaliveMax:     int(l.KeepaliveMax),
 			ConnectTimeout:   Dur(l.ConnectTimeout),
@@ -315,6 +319,7 @@ var hints = map[string]string{
 	"editor.session_ttl":        `must be a duration such as "12h"`,
 	"edge.queue_max_age":        `must be a duration such as "24h"`,
 	"broker.max_packet_size":    `must be a size such as "1MiB" or a number of bytes`,
+	"broker.max_queued_bytes":   `must be a size such as "8MiB" or a number of bytes`,
 	"edge.queue_max_bytes":      `must be a size such as "64MiB" or a number of bytes`,
 	"broker.max_connections":    "must be a whole number",
 	"broker.max_inflight":       "must be a whole number",
@@ -332,7 +337,8 @@ var textHints = map[string]string{}
 
 func init() {
 	for _, k := range []string{"broker.connect_timeout", "broker.message_expiry_max", "broker.session_expiry_max",
-		"editor.session_ttl", "edge.queue_max_age", "broker.max_packet_size", "edge.queue_max_bytes"} {
+		"editor.session_ttl", "edge.queue_max_age", "broker.max_packet_size", "edge.queue_max_bytes",
+		"broker.max_queued_bytes"} {
 		textHints[k] = hints[k]
 	}
 }

@@ -38,6 +38,7 @@ max_packet_size = "256KiB"
 max_connections = 500
 max_inflight = 20
 max_queued = 128
+max_queued_bytes = "2MiB"
 keepalive_min = 5
 keepalive_max = 600
 connect_timeout = "3s"
@@ -90,7 +91,7 @@ queue_max_age = "90m"
 		TCP: ":1883", TLS: "0.0.0.0:8883", TLSCert: "/etc/runnel/cert.pem", TLSKey: "/etc/runnel/key.pem",
 		TLSClientCA: "/etc/runnel/ca.pem", WS: "127.0.0.1:8080", AllowAnonymous: true,
 		MaxPacketSize: 256 << 10, MaxConnections: 500, MaxInflight: 20, MaxQueued: 128,
-		KeepaliveMin: 5, KeepaliveMax: 600, ConnectTimeout: Dur(3 * time.Second),
+		MaxQueuedBytes: 2 << 20, KeepaliveMin: 5, KeepaliveMax: 600, ConnectTimeout: Dur(3 * time.Second),
 		MessageExpiryMax: Dur(time.Hour), SessionExpiryMax: Dur(720 * time.Hour), FlowsUser: "flows",
 		Users: []BrokerUser{{Name: "sensor1", PasswordHash: "$2a$10$abc"}},
 		ACL: []ACLRule{{User: "sensor1", Topic: "sensors/%u/#", Access: AccessWrite},

@@ -61,6 +61,9 @@ func (c *Config) Validate() error {
 	if b.MaxQueued < 1 || b.MaxQueued > math.MaxInt32 {
 		bad("broker.max_queued", "must be from 1 to %d, got %d", math.MaxInt32, b.MaxQueued)
 	}
+	if b.MaxQueuedBytes < 1 {
+		bad("broker.max_queued_bytes", `must be above 0, such as "8MiB", got %d`, b.MaxQueuedBytes)
+	}
 	if b.KeepaliveMin < 0 || b.KeepaliveMin > 65535 {
 		bad("broker.keepalive_min", "must be from 0 to 65535 seconds, got %d", b.KeepaliveMin)
 	}

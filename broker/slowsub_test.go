@@ -1,0 +1,237 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// counter counts the messages of one subscriber and checks their order.
+type counter struct {
+	mu   sync.Mutex
+	n    int
+	err  error
+	more chan struct{}
+}
+
+func newCounter() *counter { return &counter{more: make(chan struct{}, 1)} }
+
+// add records a message; its payload is seqPayload(i, size).
+func (c *counter) add(p []byte, size int) {
+	c.mu.Lock()
+	if i, err := seqOf(p, size); err != nil {
+		c.err = err
+	} else if i != c.n && c.err == nil {
+		c.err = fmt.Errorf("message %d arrived as number %d", i, c.n)
+	}
+	c.n++
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+}
+
+// wait waits until n messages have arrived (a bounded wait, not a timed
+// assertion).
+func (c *counter) wait(n int, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for {
+		c.mu.Lock()
+		got, err := c.n, c.err
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-c.more:
+		case <-deadline:
+			return fmt.Errorf("%d messages within %v, want %d", got, timeout, n)
+		}
+	}
+}
+
+func (c *counter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// pahoCounter connects a paho client that subscribes to filter at qos
+// and counts what it receives (acknowledging it as it arrives).
+func pahoCounter(t *testing.T, b *Broker, id, filter string, qos byte, size int) (*paho.Client, *counter) {
+	t.Helper()
+	conn, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnt := newCounter()
+	c := paho.NewClient(paho.ClientConfig{Conn: conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(p paho.PublishReceived) (bool, error) {
+			cnt.add(p.Packet.Payload, size)
+			return true, nil
+		}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 60}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}) })
+	if filter != "" {
+		if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c, cnt
+}
+
+// TestStuckSubscriberCostsOnlyItself (issue 12, items 3 and 5): a
+// subscriber that stops reading, at QoS 0, 1 and 2, with small and 64 KiB
+// messages, holds up nobody: the publisher gets every acknowledgement, a
+// healthy network subscriber and the flows (the broker's in-process
+// subscription, which mqtt-in nodes use) get every message, in order.
+// The stuck subscriber holds at most MaxQueuedBytes (plus what the
+// sockets hold): what it gets when it reads again and what is counted as
+// dropped add up to exactly what was published. Before the fix the
+// publisher waited for the stuck client's lock (mochi takes it to pick a
+// packet id while a write to the stuck socket holds it) and QoS 0
+// messages queued by count, up to 4,096 of any size.
+func TestStuckSubscriberCostsOnlyItself(t *testing.T) {
+	const limit = 256 << 10
+	for _, qos := range []byte{0, 1, 2} {
+		for _, size := range []int{1 << 10, 64 << 10} {
+			t.Run(fmt.Sprintf("qos%d/%dKiB", qos, size>>10), func(t *testing.T) {
+				lim := DefaultLimits()
+				lim.MaxQueuedBytes = limit
+				b := startFast(t, Options{Addr: "127.0.0.1:0", Limits: &lim})
+				stuck := fastDial(t, b.Addr(), 4, "stuck", fastDialOpts{rcvbuf: 4096})
+				stuck.subscribe(t, 1, packets.Subscription{Filter: "load/#", Qos: qos})
+				_, healthy := pahoCounter(t, b, "healthy", "load/#", qos, size)
+				flows := newCounter()
+				cancel, err := b.Subscribe("load/#", qos, func(d engine.Delivery) { flows.add(d.Payload, size) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cancel()
+				pub, _ := pahoCounter(t, b, "pub", "", 0, size)
+				before := b.Info().MessagesDropped
+
+				// More than the stuck client's queue and both
+				// sockets' buffers hold.
+				n := (limit+sendBufferMax()+1<<20)/size + 20
+				for i := range n {
+					ctx, done := context.WithTimeout(context.Background(), 10*time.Second)
+					_, err := pub.Publish(ctx, &paho.Publish{Topic: "load/x", QoS: qos, Payload: seqPayload(i, size)})
+					done()
+					if err != nil {
+						t.Fatalf("publish %d of %d: %v (the publisher waits for the stuck subscriber)", i, n, err)
+					}
+					if i%32 == 31 || i == n-1 {
+						// Keep the healthy ones within their own queue.
+						for name, c := range map[string]*counter{"healthy subscriber": healthy, "flows": flows} {
+							if err := c.wait(i+1, 10*time.Second); err != nil {
+								t.Fatalf("%s: %v", name, err)
+							}
+						}
+					}
+				}
+				if got := healthy.count(); got != n {
+					t.Fatalf("healthy subscriber got %d, want %d", got, n)
+				}
+				if got := flows.count(); got != n {
+					t.Fatalf("flows got %d, want %d", got, n)
+				}
+				dropped := int(b.Info().MessagesDropped - before)
+				if dropped == 0 {
+					t.Fatal("nothing dropped for the stuck subscriber")
+				}
+				// It reads again: every message is either delivered,
+				// whole and in order, or was counted as dropped.
+				s := stuck.stream(nil)
+				if err := s.waitErr(n-dropped, 10*time.Second); err != nil {
+					t.Fatalf("stuck subscriber, reading again, with %d dropped: %v", dropped, err)
+				}
+				pks := s.packets()
+				last := -1
+				for _, pk := range pks {
+					if pk.FixedHeader.Type != packets.Publish {
+						t.Fatalf("stuck subscriber got packet type %d", pk.FixedHeader.Type)
+					}
+					i, err := seqOf(pk.Payload, size)
+					if err != nil || i <= last {
+						t.Fatalf("stuck subscriber: message %d after %d (%v)", i, last, err)
+					}
+					last = i
+				}
+				held := len(pks) * (size + 16)
+				if most := limit + size + 2*clientWriteBuffer + sendBufferMax() + 1<<20; held > most {
+					t.Fatalf("stuck subscriber was sent %d messages (%d bytes), more than its queue and the sockets hold (%d)", len(pks), held, most)
+				}
+				if len(pks)+dropped != n {
+					t.Fatalf("stuck subscriber got %d, %d dropped: %d in all, want %d", len(pks), dropped, len(pks)+dropped, n)
+				}
+				if qos > 0 {
+					// Dropped ones left its inflight messages.
+					cl, ok := b.srv.Clients.Get("stuck")
+					if !ok {
+						t.Fatal("stuck client gone")
+					}
+					if got := cl.State.Inflight.Len(); got != len(pks) {
+						t.Fatalf("stuck client has %d messages in flight, want the %d sent to it", got, len(pks))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestGoneClientReleased (issue 12, item 6): once a subscriber that had
+// output queued disconnects, nothing keeps it and its queue, although its
+// topic is not published to again: the per-topic plans used to hold it
+// until the next publish.
+func TestGoneClientReleased(t *testing.T) {
+	b := startFast(t, Options{Addr: "127.0.0.1:0"})
+	gone := fastDial(t, b.Addr(), 4, "gone", fastDialOpts{rcvbuf: 4096})
+	gone.sub(t, "rel/t")
+	planned(t, b, "rel/t", 1)
+	for i := range 64 {
+		mustPublish(t, b, "rel/t", seqPayload(i, 64<<10))
+	}
+	var released atomic.Bool
+	func() {
+		cl, ok := b.srv.Clients.Get("gone")
+		if !ok {
+			t.Fatal("client not found")
+		}
+		q, ok := queuer(cl.Net.Conn).(*nbConn)
+		if !ok {
+			t.Fatal("client has no nbConn")
+		}
+		if q.backlog() == 0 {
+			t.Fatal("nothing queued for the client")
+		}
+		runtime.AddCleanup(cl, func(*atomic.Bool) { released.Store(true) }, &released)
+	}()
+	gone.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !released.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the disconnected client is still held 10s after it went")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
