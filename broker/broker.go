@@ -232,7 +232,24 @@ func (b *Broker) Close() error {
 	// cannot take now is dropped with its connection, as mochi drops
 	// the QoS 0 messages still queued for a client).
 	b.bt.flush()
+	// Disconnect each listener's clients first, with a walk of the
+	// client list that takes its lock once: mochi's own walk
+	// (Clients.GetByListener) read-locks it twice, and a client that
+	// disconnects in between (Clients.Delete waits for the write lock)
+	// deadlocks Close (mochi-mqtt/server#488). The listeners are then
+	// closed, and mochi's Close below finds nothing left to do there.
+	b.srv.Listeners.CloseAll(b.disconnectListener)
 	return b.srv.Close()
+}
+
+// disconnectListener disconnects the clients of one listener, as the
+// server shuts down.
+func (b *Broker) disconnectListener(listener string) {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Listener == listener && !cl.Closed() {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // ValidFilter checks an MQTT topic filter: not empty, '#' only as the last

@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -85,5 +88,53 @@ func TestFlowSubscriptions(t *testing.T) {
 	}
 	if err := b.Publish("a/+", nil, 0, false); err == nil {
 		t.Error("Publish accepted a wildcard topic")
+	}
+}
+
+// TestCloseWhileClientsDisconnect: Close while clients are going away at
+// the same moment returns. mochi's own walk of the clients read-locks
+// their list twice, and a disconnection between the two deadlocked Close
+// (mochi-mqtt/server#488): a test run hung until its timeout.
+func TestCloseWhileClientsDisconnect(t *testing.T) {
+	for round := 0; round < 40; round++ {
+		b, err := Start(Options{Addr: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conns []net.Conn
+		for i := 0; i < 100; i++ {
+			c, err := net.Dial("tcp", b.Addrs().TCP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// CONNECT, MQTT 3.1.1, clean session, client id "c<i>".
+			id := fmt.Sprintf("c%d", i)
+			pk := append([]byte{0x10, byte(12 + len(id)), 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, byte(len(id))}, id...)
+			if _, err := c.Write(pk); err != nil {
+				t.Fatal(err)
+			}
+			ack := make([]byte, 4)
+			if _, err := io.ReadFull(c, ack); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.Write([]byte{0xe0, 0}) // DISCONNECT
+				c.Close()
+			}()
+		}
+		done := make(chan struct{})
+		go func() { b.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d: Close did not return while clients disconnected", round)
+		}
+		wg.Wait()
 	}
 }
