@@ -97,6 +97,13 @@ func Start(opts Options) (b *Broker, err error) {
 	// Clients refused by the ACL are told so (0x87 "not authorized"),
 	// not given 0x80 "unspecified error" (off by default; kept off).
 	caps.Compatibilities.ObscureNotAuthorized = false
+	// mochi copies a PUBLISH's properties (user properties, response
+	// topic, correlation data...) into its PUBACK or PUBREC, together
+	// with a reason code a PUBACK does not have (0x01, "granted QoS 1"):
+	// MQTT 5 allows only a reason string and user properties there, and
+	// strict clients (the Eclipse Paho test client) refuse such a PUBACK.
+	// Acknowledge with the packet id alone, as mosquitto does.
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient: true,
 		Capabilities: caps,
