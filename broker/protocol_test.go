@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"testing"
@@ -55,4 +56,84 @@ func TestPubackWithoutProperties(t *testing.T) {
 	r.expectBytes(t, "PUBREC", []byte{0x50, 0x02, 0x00, 0x02})
 	r.send(t, []byte{0x62, 0x02, 0x00, 0x02}) // PUBREL
 	r.expectBytes(t, "PUBCOMP", []byte{0x70, 0x02, 0x00, 0x02})
+}
+
+// TestNoDisconnectToMQTT3: MQTT 3.1.1 has no DISCONNECT from server to
+// client; a 3.1.1 client the broker disconnects sees its connection
+// closed, with nothing sent, whether its session is taken over, its
+// publish is refused or the broker shuts down, as with mosquitto. MQTT 5
+// clients still get DISCONNECT with a reason code.
+func TestNoDisconnectToMQTT3(t *testing.T) {
+	b := startBroker(t, Options{Addr: "127.0.0.1:0"})
+	addr := b.Addr()
+
+	// A session taken over.
+	old := dialRaw(t, addr, 4)
+	old.connack(t, "dup", 30)
+	dup := dialRaw(t, addr, 4)
+	dup.connack(t, "dup", 30)
+	old.closed(t)
+	old5 := dialRaw(t, addr, 5)
+	old5.connack(t, "dup5", 30)
+	dup5 := dialRaw(t, addr, 5)
+	dup5.connack(t, "dup5", 30)
+	if pk, err := old5.read(); err != nil || pk.FixedHeader.Type != packets.Disconnect || pk.ReasonCode != 0x8E {
+		t.Errorf("MQTT 5 session taken over: got type %d reason %#x, %v; want DISCONNECT 0x8E", pk.FixedHeader.Type, pk.ReasonCode, err)
+	}
+
+	// A QoS 1 publish the ACL refuses.
+	ab, _ := aclBroker(t)
+	conn, code := rawConnect311(t, ab.Addr(), "p-reader", "reader", "r", "")
+	if code != 0 {
+		t.Fatalf("CONNACK %#x", code)
+	}
+	reader := &raw{Conn: conn, r: bufio.NewReader(conn), version: 4}
+	reader.send(t, encodePublish(4, "sensors/reader/x", 1, 1, packets.Properties{}))
+	reader.closed(t)
+
+	// The broker shutting down.
+	last := dialRaw(t, addr, 4)
+	last.connack(t, "last", 30)
+	last5 := dialRaw(t, addr, 5)
+	last5.connack(t, "last5", 30)
+	b.Close()
+	last.closed(t)
+	if pk, err := last5.read(); err != nil || pk.FixedHeader.Type != packets.Disconnect || pk.ReasonCode != 0x8B {
+		t.Errorf("MQTT 5 at shutdown: got type %d reason %#x, %v; want DISCONNECT 0x8B", pk.FixedHeader.Type, pk.ReasonCode, err)
+	}
+}
+
+func TestDropDisconnects(t *testing.T) {
+	pub := encodePublish(4, "a/b", 1, 7, packets.Properties{})
+	disc := []byte{0xE0, 0x00}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, c := range []struct {
+		name string
+		in   []byte
+		want []byte // nil: written as it is
+	}{
+		{"alone", disc, []byte{}},
+		{"between", cat(pub, disc, pub), cat(pub, pub)},
+		{"last", cat(pub, pub, disc), cat(pub, pub)},
+		{"none", cat(pub, pub), nil},
+		{"0xE0 in a payload", encodePublish(4, "\xe0", 0, 0, packets.Properties{}), nil},
+		{"not whole packets", cat(pub, disc)[1:], nil},
+	} {
+		q, ok := dropDisconnects(c.in)
+		if ok != (c.want != nil) || ok && !bytes.Equal(q, c.want) {
+			t.Errorf("%s: got % x, %v; want % x", c.name, q, ok, c.want)
+		}
+	}
+}
+
+func TestClearSessionPresent(t *testing.T) {
+	for _, c := range []struct{ in, want []byte }{
+		{[]byte{0x20, 0x02, 0x01, 0x00}, []byte{0x20, 0x02, 0x00, 0x00}},
+		{[]byte{0x20, 0x03, 0x01, 0x00, 0x00}, []byte{0x20, 0x03, 0x00, 0x00, 0x00}},
+		{[]byte{0x20, 0x02, 0x00, 0x00}, []byte{0x20, 0x02, 0x00, 0x00}},
+	} {
+		if got := clearSessionPresent(c.in); !bytes.Equal(got, c.want) {
+			t.Errorf("% x: got % x, want % x", c.in, got, c.want)
+		}
+	}
 }
