@@ -3,10 +3,12 @@ package broker
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -56,6 +58,84 @@ func TestPubackWithoutProperties(t *testing.T) {
 	r.expectBytes(t, "PUBREC", []byte{0x50, 0x02, 0x00, 0x02})
 	r.send(t, []byte{0x62, 0x02, 0x00, 0x02}) // PUBREL
 	r.expectBytes(t, "PUBCOMP", []byte{0x70, 0x02, 0x00, 0x02})
+}
+
+// TestSysPublishAnswered: a QoS 1 or 2 publish to a $SYS topic is
+// answered as mosquitto answers it, and dropped: MQTT 5 gets PUBACK or
+// PUBREC 0x87 "not authorized", MQTT 3.1.1 an ordinary PUBACK, or PUBREC
+// and then PUBCOMP. mochi used to drop it without an answer, so the
+// client waited forever.
+func TestSysPublishAnswered(t *testing.T) {
+	b := startBroker(t, Options{Addr: "127.0.0.1:0"})
+	watch := mustConnect(t, b, nil, "tcp", "watch")
+	watch.sub(t, "$SYS/x", 1)
+	watch.sub(t, "sys/mark", 1)
+
+	v5 := dialRaw(t, b.Addr(), 5)
+	v5.connack(t, "sys5", 30)
+	v5.send(t, encodePublish(5, "$SYS/x", 1, 1, packets.Properties{}))
+	v5.expectBytes(t, "MQTT 5 PUBACK", []byte{0x40, 0x03, 0x00, 0x01, 0x87})
+	v5.send(t, encodePublish(5, "$SYS/x", 2, 2, packets.Properties{}))
+	v5.expectBytes(t, "MQTT 5 PUBREC", []byte{0x50, 0x03, 0x00, 0x02, 0x87})
+	v5.send(t, encodePublish(5, "$SYS/x", 0, 0, packets.Properties{}))
+
+	v3 := dialRaw(t, b.Addr(), 4)
+	v3.connack(t, "sys3", 30)
+	v3.send(t, encodePublish(4, "$SYS/x", 1, 1, packets.Properties{}))
+	v3.expectBytes(t, "MQTT 3.1.1 PUBACK", []byte{0x40, 0x02, 0x00, 0x01})
+	v3.send(t, encodePublish(4, "$SYS/x", 2, 2, packets.Properties{}))
+	v3.expectBytes(t, "MQTT 3.1.1 PUBREC", []byte{0x50, 0x02, 0x00, 0x02})
+	v3.send(t, []byte{0x62, 0x02, 0x00, 0x02})
+	v3.expectBytes(t, "MQTT 3.1.1 PUBCOMP", []byte{0x70, 0x02, 0x00, 0x02})
+
+	// Both connections still work, and nothing reached the subscriber.
+	v5.send(t, encodePublish(5, "sys/mark", 1, 3, packets.Properties{}))
+	v5.expectBytes(t, "PUBACK", []byte{0x40, 0x02, 0x00, 0x03})
+	v3.send(t, []byte{0xC0, 0x00}) // PINGREQ
+	v3.expectBytes(t, "PINGRESP", []byte{0xD0, 0x00})
+	if got := show(watch.next(t)); got != "sys/mark|x|1|false" {
+		t.Errorf("the subscriber got %s, want only the marker", got)
+	}
+}
+
+// TestTopicAliasRemapRefused: a PUBLISH that maps a topic alias to a new
+// topic maps it even when the ACL refuses the message, as in mosquitto;
+// the next PUBLISH with the alias alone goes to the new topic (and is
+// refused too), not to the one the alias named before.
+func TestTopicAliasRemapRefused(t *testing.T) {
+	b, _ := aclBroker(t)
+	watch := mustDialV5(t, b.Addr(), "watch", "admin", "a")
+	if _, err := watch.subscribe(t, "sensors/#"); err != nil {
+		t.Fatal(err)
+	}
+	writer := mustDialV5(t, b.Addr(), "w", "writer", "w")
+	alias := uint16(3)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	publish := func(topic, payload string) byte {
+		t.Helper()
+		resp, err := writer.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(payload),
+			Properties: &paho.PublishProperties{TopicAlias: &alias}})
+		if resp == nil {
+			t.Fatalf("publish %q with alias: %v", topic, err)
+		}
+		return resp.ReasonCode
+	}
+	if code := publish("sensors/writer/a", "1"); code != 0 {
+		t.Fatalf("allowed publish: reason %#x", code)
+	}
+	if code := publish("sensors/other/a", "2"); code != 0x87 {
+		t.Fatalf("re-map to a denied topic: reason %#x, want 0x87", code)
+	}
+	if code := publish("", "3"); code != 0x87 {
+		t.Errorf("alias only, after the refused re-map: reason %#x, want 0x87", code)
+	}
+	if _, err := writer.publish(t, "sensors/writer/end", "e", 1); err != nil {
+		t.Fatal(err)
+	}
+	watch.expectMsg(t, "sensors/writer/a 1")
+	watch.expectMsg(t, "sensors/writer/end e")
+	watch.expectNoMsg(t)
 }
 
 // TestNoDisconnectToMQTT3: MQTT 3.1.1 has no DISCONNECT from server to
