@@ -124,6 +124,10 @@ type authHook struct {
 	dummy     []byte // hash to compare against for unknown users
 
 	limit logLimiter
+
+	// dropped, if set, is told of each queued message checkQueued drops
+	// (the persistence hook deletes its row).
+	dropped func(cl *mqtt.Client, pk packets.Packet)
 }
 
 func newAuthHook(c *compiledAuth, srv *mqtt.Server, log *slog.Logger) *authHook {

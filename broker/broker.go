@@ -143,6 +143,7 @@ func Start(opts Options) (b *Broker, err error) {
 		if err := srv.AddHook(ph, nil); err != nil {
 			return nil, fmt.Errorf("broker: add persistence hook: %w", err)
 		}
+		ah.dropped = ph.OnQosDropped
 	}
 	// The flows hook goes last: see flowSubs.OnPublish.
 	b = &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}, flowsACL: auth.flows}
@@ -154,7 +155,7 @@ func Start(opts Options) (b *Broker, err error) {
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
-	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout}, bt); err != nil {
+	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout, connack: ah.checkQueued}, bt); err != nil {
 		return nil, err
 	}
 	if err := srv.Serve(); err != nil {
