@@ -124,6 +124,10 @@ type authHook struct {
 	dummy     []byte // hash to compare against for unknown users
 
 	limit logLimiter
+
+	// dropped, if set, is told of each queued message checkQueued drops
+	// (the persistence hook deletes its row).
+	dropped func(cl *mqtt.Client, pk packets.Packet)
 }
 
 func newAuthHook(c *compiledAuth, srv *mqtt.Server, log *slog.Logger) *authHook {
@@ -142,9 +146,9 @@ func (h *authHook) ID() string { return "runnel-auth" }
 
 func (h *authHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck:
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead, mqtt.OnSessionEstablish:
 		return true
-	case mqtt.OnPacketRead, mqtt.OnSubscribe:
+	case mqtt.OnSubscribe:
 		return h.acl != nil
 	}
 	return false
@@ -283,11 +287,18 @@ func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 }
 
 // OnPacketRead sees every packet before mochi processes it. For a PUBLISH
-// it does two things mochi does not:
+// from a network client it does what mochi does not:
 //
-//   - It resolves an inbound topic alias (a PUBLISH with an alias and an
-//     empty topic), as mochi checks the ACL before it resolves aliases and
-//     would check the empty topic.
+//   - It keeps the client's inbound topic aliases, as mochi checks the ACL
+//     before it records or resolves an alias: a PUBLISH with an alias and
+//     a topic maps the alias to that topic even if it is then refused (as
+//     in mosquitto; the client takes the mapping as made), and one with an
+//     alias and no topic is given the mapped topic, which the ACL then
+//     checks.
+//   - It answers a QoS 1 or 2 publish to a $SYS topic, which mochi drops
+//     without a word, as mosquitto does: MQTT 5 clients get PUBACK or
+//     PUBREC 0x87 "not authorized", MQTT 3.1.1 clients an ordinary PUBACK
+//     or PUBREC; the message is dropped. (QoS 0 ones are dropped.)
 //   - It refuses a QoS 0 publish from an MQTT 5 client that the ACL
 //     denies by disconnecting the client with reason 0x87 "not
 //     authorized": there is no acknowledgement to carry the refusal, and
@@ -295,17 +306,24 @@ func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 //     denied QoS 0 messages are dropped and logged, as the protocol has
 //     no way to refuse them.)
 func (h *authHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if pk.FixedHeader.Type != packets.Publish {
+	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
 		return pk, nil
 	}
-	if pk.TopicName == "" && pk.Properties.TopicAlias > 0 && h.srv != nil &&
-		pk.Properties.TopicAlias <= h.srv.Options.Capabilities.TopicAliasMaximum {
+	if a := pk.Properties.TopicAlias; a > 0 && h.srv != nil && a <= h.srv.Options.Capabilities.TopicAliasMaximum {
 		// Set with an empty topic returns the registered one, and
 		// registers the empty topic where there is none, as mochi would
 		// itself.
-		pk.TopicName = cl.State.TopicAliases.Inbound.Set(pk.Properties.TopicAlias, "")
+		pk.TopicName = cl.State.TopicAliases.Inbound.Set(a, pk.TopicName)
 	}
-	if pk.FixedHeader.Qos > 0 || cl.Properties.ProtocolVersion < 5 {
+	if isSysTopic(pk.TopicName) {
+		if pk.FixedHeader.Qos > 0 {
+			h.refuseSys(cl, pk)
+			// As QoS 0, mochi drops it as it drops any $SYS publish.
+			pk.FixedHeader.Qos, pk.FixedHeader.Dup, pk.PacketID = 0, false, 0
+		}
+		return pk, nil
+	}
+	if h.acl == nil || pk.FixedHeader.Qos > 0 || cl.Properties.ProtocolVersion < 5 {
 		return pk, nil // mochi's ACL check answers these
 	}
 	if h.acl.allowed(username(cl), cl.ID, pk.TopicName, true) {
@@ -319,6 +337,32 @@ func (h *authHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	// Rejecting the packet ends the client's read loop, which closes the
 	// connection and publishes the client's will, as for any other error.
 	return pk, packets.ErrRejectPacket
+}
+
+// isSysTopic reports whether mochi reserves a topic for the broker's own
+// figures: it ignores client publishes whose topic starts with $SYS, in
+// any case.
+func isSysTopic(topic string) bool {
+	return len(topic) >= len(mqtt.SysPrefix) && strings.EqualFold(topic[:len(mqtt.SysPrefix)], mqtt.SysPrefix)
+}
+
+// refuseSys acknowledges a QoS 1 or 2 publish to a $SYS topic as
+// mosquitto does: reason code 0x87 "not authorized" for MQTT 5 (no reason
+// string: mosquitto sends none, and some strict clients accept no
+// properties in acknowledgements), an ordinary acknowledgement for MQTT
+// 3.1.1, which has no way to refuse a message. A QoS 2 exchange then ends
+// for MQTT 5 (a reason code of 0x80 or above ends it); an MQTT 3.1.1
+// client's PUBREL finds no message and is answered with PUBCOMP.
+func (h *authHook) refuseSys(cl *mqtt.Client, pk packets.Packet) {
+	h.warn("mqtt publish to a $SYS topic refused", cl, slog.String("topic", pk.TopicName))
+	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID}
+	if pk.FixedHeader.Qos == 2 {
+		ack.FixedHeader.Type = packets.Pubrec
+	}
+	if cl.Properties.ProtocolVersion >= 5 {
+		ack.ReasonCode = packets.ErrNotAuthorized.Code
+	}
+	_ = cl.WritePacket(ack)
 }
 
 // warn logs a refusal, at most logBurst lines a second.

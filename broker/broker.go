@@ -97,6 +97,13 @@ func Start(opts Options) (b *Broker, err error) {
 	// Clients refused by the ACL are told so (0x87 "not authorized"),
 	// not given 0x80 "unspecified error" (off by default; kept off).
 	caps.Compatibilities.ObscureNotAuthorized = false
+	// mochi copies a PUBLISH's properties (user properties, response
+	// topic, correlation data...) into its PUBACK or PUBREC, together
+	// with a reason code a PUBACK does not have (0x01, "granted QoS 1"):
+	// MQTT 5 allows only a reason string and user properties there, and
+	// strict clients (the Eclipse Paho test client) refuse such a PUBACK.
+	// Acknowledge with the packet id alone, as mosquitto does.
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient: true,
 		Capabilities: caps,
@@ -138,6 +145,7 @@ func Start(opts Options) (b *Broker, err error) {
 			return nil, fmt.Errorf("broker: add persistence hook: %w", err)
 		}
 		out.qosDropped = ph.OnQosDropped
+		ah.dropped = ph.OnQosDropped
 	}
 	// The flows hook goes last: see flowSubs.OnPublish.
 	b = &Broker{srv: srv, log: log, flows: &flowSubs{net: ns}, flowsACL: auth.flows}
@@ -149,7 +157,7 @@ func Start(opts Options) (b *Broker, err error) {
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
-	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout, out: out}, bt); err != nil {
+	if err := b.listen(&opts, &guard{srv: srv, maxPacket: lim.MaxPacketSize, connectTimeout: lim.ConnectTimeout, out: out, connack: ah.checkQueued}, bt); err != nil {
 		return nil, err
 	}
 	if err := srv.Serve(); err != nil {

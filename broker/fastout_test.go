@@ -1190,15 +1190,19 @@ func TestFastOutClose(t *testing.T) {
 				if !errors.Is(err, io.EOF) {
 					t.Errorf("v%d: reading ended with %v, want EOF", version, err)
 				}
-				// mochi ends with a DISCONNECT, for MQTT 3.1.1 too.
+				// MQTT 5 ends with a DISCONNECT; 3.1.1 has none from the
+				// server, so the connection just ends.
 				if len(pks) == 0 {
 					t.Fatalf("v%d: nothing received", version)
 				}
-				last := pks[len(pks)-1]
-				if last.FixedHeader.Type != packets.Disconnect || version == 5 && last.ReasonCode != packets.ErrServerShuttingDown.Code {
-					t.Errorf("v%d: last packet is type %d reason %#x, want DISCONNECT (0x8b)", version, last.FixedHeader.Type, last.ReasonCode)
+				msgs := pks
+				if version == 5 {
+					last := pks[len(pks)-1]
+					if last.FixedHeader.Type != packets.Disconnect || last.ReasonCode != packets.ErrServerShuttingDown.Code {
+						t.Errorf("v%d: last packet is type %d reason %#x, want DISCONNECT (0x8b)", version, last.FixedHeader.Type, last.ReasonCode)
+					}
+					msgs = pks[:len(pks)-1]
 				}
-				msgs := pks[:len(pks)-1]
 				if len(msgs) != n {
 					t.Fatalf("v%d subscriber got %d messages, want %d", version, len(msgs), n)
 				}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -18,6 +19,10 @@ type guard struct {
 	maxPacket      uint32
 	connectTimeout time.Duration
 	out            *outPolicy // nil: write everything (see outPolicy)
+	// connack, if set, is called with the client as its CONNACK is
+	// written: after mochi has handed it the session it takes over, if
+	// any, and before mochi resends that session's queued messages.
+	connack func(cl *mqtt.Client)
 }
 
 // wrap prepares an accepted connection for mochi: it must send CONNECT
@@ -53,6 +58,12 @@ type guardConn struct {
 	// lock, so Writes never overlap).
 	wrote bool
 	out   outState // used by Write only
+	// v3 is set by the first Write if the client speaks MQTT 3.
+	v3 bool
+	// fresh says that the client must be told it has no session (CONNACK
+	// session present 0) although mochi found one: it was discarded (see
+	// authHook.OnSessionEstablish).
+	fresh atomic.Bool
 
 	// framing state, used only by Read
 	inLength bool // reading the remaining length's bytes
@@ -94,25 +105,92 @@ func (c *guardConn) enter() {
 	}
 }
 
+// writeOut writes packets after CONNACK, under the slow-subscriber policy
+// when there is one.
+func (c *guardConn) writeOut(p []byte) (int, error) {
+	if c.g.out != nil {
+		return c.g.out.write(c, p)
+	}
+	return c.Conn.Write(p)
+}
+
 // Write writes to the connection. The first packet the server writes is
 // always CONNACK, written alone: it is completed there rather than in a
 // hook, which would cost every packet a copy of mochi's packet struct.
+//
+// MQTT 3.1.1 defines DISCONNECT only from client to server, but mochi
+// sends one to every client it disconnects (a session taken over, a
+// refused publish, shutting down); for MQTT 3 clients those are dropped
+// here, and the connection is just closed, as mosquitto does.
 func (c *guardConn) Write(p []byte) (int, error) {
 	if c.wrote {
-		if c.g.out != nil {
-			return c.g.out.write(c, p)
+		if c.v3 && bytes.IndexByte(p, 0xE0) >= 0 {
+			if q, ok := dropDisconnects(p); ok {
+				if len(q) > 0 {
+					if _, err := c.writeOut(q); err != nil {
+						return 0, err
+					}
+				}
+				return len(p), nil
+			}
 		}
-		return c.Conn.Write(p)
+		return c.writeOut(p)
 	}
 	c.wrote = true
+	c.v3 = len(p) == 4 && p[0] == 0x20 && p[1] == 2
+	if c.cl != nil && c.g.connack != nil {
+		c.g.connack(c.cl)
+	}
+	if c.fresh.Load() {
+		p = clearSessionPresent(p)
+	}
 	q, ok := fixConnack(p, c.g.maxPacket)
 	if !ok {
-		return c.Conn.Write(p)
+		q = p
 	}
 	if _, err := c.Conn.Write(q); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// clearSessionPresent returns an encoded CONNACK with its session present
+// flag cleared (a copy if it was set).
+func clearSessionPresent(p []byte) []byte {
+	if len(p) < 4 || p[0] != 0x20 {
+		return p
+	}
+	_, n, err := uvarint(p[1:])
+	if err != nil || 1+n >= len(p) || p[1+n]&1 == 0 {
+		return p
+	}
+	q := append([]byte(nil), p...)
+	q[1+n] &^= 1
+	return q
+}
+
+// dropDisconnects returns the packets in p without the DISCONNECT
+// packets among them; ok is false if there are none, or if p does not
+// hold whole packets (then it is written as it is).
+func dropDisconnects(p []byte) (q []byte, ok bool) {
+	for i := 0; i < len(p); {
+		rem, n, err := uvarint(p[i+1:])
+		end := i + 1 + n + rem
+		if err != nil || end > len(p) {
+			return nil, false
+		}
+		if p[i]&0xF0 == 0xE0 {
+			if q == nil {
+				q = make([]byte, 0, len(p))
+				q = append(q, p[:i]...)
+			}
+			ok = true
+		} else if q != nil {
+			q = append(q, p[i:end]...)
+		}
+		i = end
+	}
+	return q, ok
 }
 
 // fixConnack rewrites an encoded CONNACK: an MQTT 5 one that accepts the

@@ -27,6 +27,12 @@ type pclient struct {
 // interval in seconds (0: the session ends with the connection).
 func connectPersist(t *testing.T, addr, id string, clean bool, expiry uint32) *pclient {
 	t.Helper()
+	return connectAs(t, addr, id, "", "", clean, expiry)
+}
+
+// connectAs is connectPersist for a user ("": anonymous).
+func connectAs(t *testing.T, addr, id, user, pass string, clean bool, expiry uint32) *pclient {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +53,13 @@ func connectPersist(t *testing.T, addr, id string, clean bool, expiry uint32) *p
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ca, err := p.c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: clean, KeepAlive: 30,
-		Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}})
+	cp := &paho.Connect{ClientID: id, CleanStart: clean, KeepAlive: 30,
+		Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}}
+	if user != "" {
+		cp.Username, cp.UsernameFlag = user, true
+		cp.Password, cp.PasswordFlag = []byte(pass), true
+	}
+	ca, err := p.c.Connect(ctx, cp)
 	if err != nil {
 		t.Fatalf("connect %s: %v", id, err)
 	}

@@ -1,0 +1,78 @@
+package broker
+
+import (
+	"log/slog"
+	"sync/atomic"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// A session belongs to the user who created it. MQTT identifies a session
+// by client id alone, so a client that connects with the id of another
+// user's session would take it over: its subscriptions, and its queued
+// messages, which mochi resends without asking the ACL. The auth hook
+// stops that in two places:
+//
+//   - OnSessionEstablish, before mochi hands an existing session to a new
+//     connection: if the usernames differ (anonymous counts as a name of
+//     its own), the old session is emptied (its subscriptions dropped, its
+//     queue discarded) and the new connection is told it has no session
+//     (CONNACK session present 0), as if it had asked for a clean start.
+//     The connection using the session before is disconnected, as for any
+//     take-over.
+//   - checkQueued, as the CONNACK is written, after mochi has copied the
+//     session's queue to the new connection and before it resends it: every
+//     queued message the client may not read under the ACL as it stands
+//     (the rules may have changed since the message was queued, across a
+//     restart with a persistent session) is dropped and logged.
+
+// OnSessionEstablish gives a connection that takes over another user's
+// session a fresh one. It runs after authentication, before mochi takes
+// over an existing session with the same client id.
+func (h *authHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if h.srv == nil || pk.Connect.Clean {
+		return // mochi starts the session afresh
+	}
+	old, ok := h.srv.Clients.Get(cl.ID)
+	if !ok || old == cl || username(old) == username(cl) {
+		return
+	}
+	if old.Properties.ProtocolVersion < 5 && old.Properties.Clean {
+		return // a session that ends with its connection: mochi does not hand it over
+	}
+	h.srv.UnsubscribeClient(old)
+	old.ClearInflights()
+	if g, ok := cl.Net.Conn.(*guardConn); ok {
+		g.fresh.Store(true)
+	}
+	h.warn("mqtt client id in use by another user: its session was discarded, and the new connection starts a fresh one", cl,
+		slog.String("previous_user", username(old)))
+}
+
+// checkQueued drops the messages queued for a client that it may not read
+// under the ACL. The guard calls it as it writes the client's CONNACK,
+// before mochi resends the queue.
+func (h *authHook) checkQueued(cl *mqtt.Client) {
+	if h.acl == nil || cl.State.Inflight.Len() == 0 {
+		return
+	}
+	user := username(cl)
+	for _, m := range cl.State.Inflight.GetAll(false) {
+		if m.FixedHeader.Type != packets.Publish || h.acl.allowed(user, cl.ID, m.TopicName, false) {
+			continue // PUBREC and PUBREL states, and messages it may read
+		}
+		if !cl.State.Inflight.Delete(m.PacketID) {
+			continue
+		}
+		cl.State.Inflight.IncreaseSendQuota()
+		if h.srv != nil {
+			atomic.AddInt64(&h.srv.Info.Inflight, -1)
+		}
+		if h.dropped != nil {
+			h.dropped(cl, m)
+		}
+		h.warn("mqtt queued message dropped: the ACL does not allow the client to read it", cl,
+			slog.String("topic", m.TopicName))
+	}
+}

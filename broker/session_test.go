@@ -1,0 +1,221 @@
+package broker
+
+import (
+	"database/sql"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The users and rules of issue 12's reproduction: the dashboard reads
+// sensors/#, each sensor writes below its own name, root1 reads and
+// writes everything, and everyone reads common/#.
+func ownerAuth(t *testing.T, denyB bool) AuthOptions {
+	acl := []ACLRule{
+		{Topic: "sensors/%u/#", Access: AccessWrite},
+		{Topic: "common/#", Access: AccessRead},
+		{User: "root1", Topic: "#", Access: AccessReadWrite},
+	}
+	if denyB {
+		acl = append(acl, ACLRule{User: "dashboard", Topic: "sensors/b", Access: AccessDeny})
+	}
+	acl = append(acl, ACLRule{User: "dashboard", Topic: "sensors/#", Access: AccessRead})
+	return AuthOptions{
+		Users: []User{
+			{Name: "dashboard", PasswordHash: mustHash(t, "dbpw")},
+			{Name: "sensor1", PasswordHash: mustHash(t, "s1pw")},
+			{Name: "root1", PasswordHash: mustHash(t, "r1pw")},
+		},
+		ACL: acl,
+	}
+}
+
+// startOwnerBroker starts a broker with ownerAuth, persisting in file if
+// it is not "", logging at warn level into the returned buffer.
+func startOwnerBroker(t *testing.T, file string, denyB bool) (*Broker, *syncBuffer) {
+	t.Helper()
+	logs := new(syncBuffer)
+	b, err := Start(Options{
+		Addr:    "127.0.0.1:0",
+		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Auth:    ownerAuth(t, denyB),
+		Persist: file,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, logs
+}
+
+// TestSessionOwnerMosquitto is issue 12's reproduction with Debian's
+// mosquitto clients (MQTT 3.1.1): sensor1, taking over the dashboard's
+// client id, must not be sent the dashboard's queued message.
+func TestSessionOwnerMosquitto(t *testing.T) {
+	b, logs := startOwnerBroker(t, "", false)
+	addr := b.Addr()
+	mosquittoAt(t, addr, "mosquitto_sub", "-u", "dashboard", "-P", "dbpw", "-i", "victim-id", "-c", "-q", "1", "-t", "sensors/#", "-W", "1")
+	if out, code := mosquittoAt(t, addr, "mosquitto_pub", "-u", "root1", "-P", "r1pw", "-q", "1", "-t", "sensors/public", "-m", "for-dashboard-only"); code != 0 {
+		t.Fatalf("mosquitto_pub: exit %d: %s", code, out)
+	}
+	out, code := mosquittoAt(t, addr, "mosquitto_sub", "-u", "sensor1", "-P", "s1pw", "-i", "victim-id", "-c", "-q", "1", "-t", "sensors/sensor1/x", "-W", "2", "-v")
+	// Runnel refuses the subscription (sensor1 may only write), so
+	// mosquitto_sub stops at the SUBACK; the queue would have come first.
+	if out != "All subscription requests were denied.\n" {
+		t.Errorf("sensor1 with the dashboard's client id: exit %d, %q; want only the refused subscription", code, out)
+	}
+	logs.waitLog(t, "mqtt client id in use by another user", "client=victim-id", "user=sensor1", "previous_user=dashboard")
+}
+
+// TestSessionOwner: a client that connects with the client id of another
+// user's persistent session starts a fresh session (CONNACK session
+// present 0): it gets neither the session's queued messages, even those
+// its own rules let it read, nor its subscriptions. The session the
+// dashboard left is gone for it too.
+func TestSessionOwner(t *testing.T) {
+	b, logs := startOwnerBroker(t, "", false)
+	addr := b.Addr()
+	dash := connectAs(t, addr, "victim-id", "dashboard", "dbpw", true, 300)
+	dash.subscribe(t, "sensors/#", 1)
+	dash.subscribe(t, "common/#", 1)
+	dash.disconnect(t)
+	waitClientGone(t, b, "victim-id")
+
+	root := connectAs(t, addr, "root", "root1", "r1pw", true, 0)
+	root.publish(t, "sensors/public", "for-dashboard-only", 1, false)
+	root.publish(t, "common/x", "queued for the dashboard", 1, false)
+
+	s1 := connectAs(t, addr, "victim-id", "sensor1", "s1pw", false, 300)
+	if s1.connack.SessionPresent {
+		t.Error("sensor1 was told the dashboard's session is present")
+	}
+	s1.subscribe(t, "common/mark", 1)
+	root.publish(t, "common/y", "after the take-over", 1, false)
+	root.publish(t, "common/mark", "1", 1, false)
+	if got := s1.waitUntil(t, "common/mark 1"); !slices.Equal(got, []string{"common/mark 1"}) {
+		t.Errorf("sensor1 received %q, want only the marker", got)
+	}
+	logs.waitLog(t, "mqtt client id in use by another user", "client=victim-id", "user=sensor1", "previous_user=dashboard")
+	s1.disconnect(t)
+	waitClientGone(t, b, "victim-id")
+
+	// The session is sensor1's now: the dashboard does not get it back,
+	// nor what was queued for sensor1 meanwhile.
+	root.publish(t, "common/mark", "2", 1, false)
+	dash = connectAs(t, addr, "victim-id", "dashboard", "dbpw", false, 300)
+	if dash.connack.SessionPresent {
+		t.Error("the dashboard was told sensor1's session is present")
+	}
+	dash.subscribe(t, "common/end", 1)
+	root.publish(t, "common/end", "e", 1, false)
+	if got := dash.waitUntil(t, "common/end e"); !slices.Equal(got, []string{"common/end e"}) {
+		t.Errorf("the dashboard received %q, want only the marker", got)
+	}
+
+	// The same user resumes its own session, with its queue.
+	dash.disconnect(t)
+	waitClientGone(t, b, "victim-id")
+	root.publish(t, "common/end", "queued", 1, false)
+	dash = connectAs(t, addr, "victim-id", "dashboard", "dbpw", false, 300)
+	if !dash.connack.SessionPresent {
+		t.Error("the dashboard's own session is not present")
+	}
+	if got := dash.waitUntil(t, "common/end queued"); !slices.Equal(got, []string{"common/end queued"}) {
+		t.Errorf("the dashboard received %q, want its queued message", got)
+	}
+}
+
+// TestSessionACLAcrossRestart: messages queued for a persistent session
+// are checked against the ACL when they are delivered after a restart, so
+// a rule added meanwhile applies to them; and a session restored from the
+// database belongs to its user as a live one does.
+func TestSessionACLAcrossRestart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "runnel.db")
+	b, _ := startOwnerBroker(t, file, false)
+	dash := connectAs(t, b.Addr(), "victim-id", "dashboard", "dbpw", true, 3600)
+	dash.subscribe(t, "sensors/#", 1)
+	dash.disconnect(t)
+	waitClientGone(t, b, "victim-id")
+	root := connectAs(t, b.Addr(), "root", "root1", "r1pw", true, 0)
+	root.publish(t, "sensors/a", "A", 1, false)
+	root.publish(t, "sensors/b", "B", 1, false)
+	root.disconnect(t)
+	b.Close()
+	if n := count(t, file, "broker_inflight"); n != 2 {
+		t.Fatalf("%d messages stored, want 2", n)
+	}
+
+	// Restarted with a rule that denies the dashboard sensors/b.
+	b, logs := startOwnerBroker(t, file, true)
+	dash = connectAs(t, b.Addr(), "victim-id", "dashboard", "dbpw", false, 3600)
+	if !dash.connack.SessionPresent {
+		t.Fatal("session not present after the restart")
+	}
+	root = connectAs(t, b.Addr(), "root", "root1", "r1pw", true, 0)
+	root.publish(t, "sensors/end", "E", 1, false)
+	if got := dash.waitUntil(t, "sensors/end E"); !slices.Equal(got, []string{"sensors/a A", "sensors/end E"}) {
+		t.Errorf("after the restart the dashboard received %q, want sensors/a and the marker", got)
+	}
+	logs.waitLog(t, "mqtt queued message dropped: the ACL does not allow the client to read it", "client=victim-id", "topic=sensors/b")
+	waitAcked(t, b, "victim-id")
+	dash.disconnect(t)
+	waitClientGone(t, b, "victim-id")
+	root.publish(t, "sensors/a", "A2", 1, false)
+	root.disconnect(t)
+	b.Close()
+	if n := count(t, file, "broker_inflight"); n != 1 {
+		t.Fatalf("%d messages stored, want 1 (sensors/a A2)", n)
+	}
+
+	// Restarted again: sensor1 takes the restored session's client id.
+	b, logs = startOwnerBroker(t, file, true)
+	s1 := connectAs(t, b.Addr(), "victim-id", "sensor1", "s1pw", false, 3600)
+	if s1.connack.SessionPresent {
+		t.Error("sensor1 was told the dashboard's restored session is present")
+	}
+	s1.subscribe(t, "common/#", 1)
+	root = connectAs(t, b.Addr(), "root", "root1", "r1pw", true, 0)
+	root.publish(t, "sensors/a", "A3", 1, false)
+	root.publish(t, "common/end", "E", 1, false)
+	if got := s1.waitUntil(t, "common/end E"); !slices.Equal(got, []string{"common/end E"}) {
+		t.Errorf("sensor1 received %q, want only the marker", got)
+	}
+	logs.waitLog(t, "mqtt client id in use by another user", "client=victim-id", "user=sensor1", "previous_user=dashboard")
+	waitAcked(t, b, "victim-id")
+	s1.disconnect(t)
+	root.disconnect(t)
+	b.Close()
+	if n := count(t, file, "broker_inflight"); n != 0 {
+		db, _ := sql.Open("sqlite", "file:"+file)
+		var c, topic, payload string
+		var id int
+		db.QueryRow("SELECT client_id, packet_id, topic, payload FROM broker_inflight").Scan(&c, &id, &topic, &payload)
+		db.Close()
+		t.Errorf("%d messages stored, want none, such as %s %d %s %s", n, c, id, topic, payload)
+	}
+	if n := count(t, file, "broker_subscriptions"); n != 1 {
+		t.Errorf("%d subscriptions stored, want 1 (sensor1's common/#)", n)
+	}
+}
+
+// waitAcked waits until a connected client has acknowledged every message
+// sent to it.
+func waitAcked(t *testing.T, b *Broker, id string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cl, ok := b.srv.Clients.Get(id)
+		if !ok {
+			t.Fatalf("client %s gone", id)
+		}
+		if cl.State.Inflight.Len() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d messages unacknowledged", id, cl.State.Inflight.Len())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
