@@ -7,10 +7,12 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/runnel-io/runnel/engine"
@@ -98,6 +100,101 @@ func pahoCounter(t *testing.T, b *Broker, id, filter string, qos byte, size int)
 	return c, cnt
 }
 
+// handledHook counts the PUBLISH packets mochi has handled for one
+// client: written by its writer goroutine (WritePacket returned, whether
+// outPolicy let the packet through or dropped it), or dropped by mochi
+// itself because the client's outbound queue was full. The publisher's
+// acknowledgement, and the other subscribers' deliveries, come before
+// that: mochi hands a message to each subscriber's queue and returns, and
+// the subscriber's writer goroutine writes it (or outPolicy drops and
+// counts it) later, so a count of drops read when the others have every
+// message can be short.
+type handledHook struct {
+	mqtt.HookBase
+	id   string
+	n    atomic.Int64
+	more chan struct{}
+}
+
+func newHandledHook(id string) *handledHook {
+	return &handledHook{id: id, more: make(chan struct{}, 1)}
+}
+
+func (h *handledHook) ID() string { return "test-handled-" + h.id }
+
+func (h *handledHook) Provides(b byte) bool {
+	return b == mqtt.OnPacketSent || b == mqtt.OnPublishDropped
+}
+
+func (h *handledHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type == packets.Publish {
+		h.count(cl)
+	}
+}
+
+func (h *handledHook) OnPublishDropped(cl *mqtt.Client, _ packets.Packet) { h.count(cl) }
+
+func (h *handledHook) count(cl *mqtt.Client) {
+	if cl.ID != h.id {
+		return
+	}
+	h.n.Add(1)
+	select {
+	case h.more <- struct{}{}:
+	default:
+	}
+}
+
+// wait waits until n messages have been handled (a bounded wait, not a
+// timed assertion).
+func (h *handledHook) wait(n int64, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for {
+		if got := h.n.Load(); got >= n {
+			return nil
+		}
+		select {
+		case <-h.more:
+		case <-deadline:
+			return fmt.Errorf("%d messages handled within %v, want %d", h.n.Load(), timeout, n)
+		}
+	}
+}
+
+// socketSlack is more than the stuck client's receive buffer (SO_RCVBUF
+// 4096, which the kernel doubles) holds, with what a socket takes over its
+// buffer's size (a write may overshoot it by a segment of up to 64 KiB on
+// loopback).
+const socketSlack = 256 << 10
+
+// pinSendBuffer sets the send buffer of the broker's side of client id's
+// connection to size bytes, which stops the kernel from growing it up to
+// tcp_wmem's maximum (4 MiB, about 4,000 more messages of 1 KiB to
+// publish before the client's queue fills), and returns the size the
+// kernel gave it.
+func pinSendBuffer(t *testing.T, b *Broker, id string, size int) int {
+	t.Helper()
+	cl, ok := b.srv.Clients.Get(id)
+	if !ok {
+		t.Fatalf("client %s not found", id)
+	}
+	nb, ok := backlogOf(cl.Net.Conn).(*nbConn)
+	if !ok {
+		t.Fatalf("client %s has no nbConn", id)
+	}
+	if err := nb.TCPConn.SetWriteBuffer(size); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	var serr error
+	if err := nb.rc.Control(func(fd uintptr) {
+		got, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+	}); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+	return got
+}
+
 // TestStuckSubscriberCostsOnlyItself (issue 12, items 3 and 5): a
 // subscriber that stops reading, at QoS 0, 1 and 2, with small and 64 KiB
 // messages, holds up nobody: the publisher gets every acknowledgement, a
@@ -105,7 +202,8 @@ func pahoCounter(t *testing.T, b *Broker, id, filter string, qos byte, size int)
 // subscription, which mqtt-in nodes use) get every message, in order.
 // The stuck subscriber holds at most MaxQueuedBytes (plus what the
 // sockets hold): what it gets when it reads again and what is counted as
-// dropped add up to exactly what was published. Before the fix the
+// dropped add up to exactly what was published, counted once its writer
+// has handled every message (handledHook). Before the fix the
 // publisher waited for the stuck client's lock (mochi takes it to pick a
 // packet id while a write to the stuck socket holds it) and QoS 0
 // messages queued by count, up to 4,096 of any size.
@@ -117,8 +215,13 @@ func TestStuckSubscriberCostsOnlyItself(t *testing.T) {
 				lim := DefaultLimits()
 				lim.MaxQueuedBytes = limit
 				b := startFast(t, Options{Addr: "127.0.0.1:0", Limits: &lim})
+				handled := newHandledHook("stuck")
+				if err := b.srv.AddHook(handled, nil); err != nil {
+					t.Fatal(err)
+				}
 				stuck := fastDial(t, b.Addr(), 4, "stuck", fastDialOpts{rcvbuf: 4096})
 				stuck.subscribe(t, 1, packets.Subscription{Filter: "load/#", Qos: qos})
+				sndbuf := pinSendBuffer(t, b, "stuck", 4096)
 				_, healthy := pahoCounter(t, b, "healthy", "load/#", qos, size)
 				flows := newCounter()
 				cancel, err := b.Subscribe("load/#", qos, func(d engine.Delivery) { flows.add(d.Payload, size) })
@@ -127,11 +230,11 @@ func TestStuckSubscriberCostsOnlyItself(t *testing.T) {
 				}
 				defer cancel()
 				pub, _ := pahoCounter(t, b, "pub", "", 0, size)
-				before := b.Info().MessagesDropped
+				before := b.Info()
 
-				// More than the stuck client's queue and both
-				// sockets' buffers hold.
-				n := (limit+sendBufferMax()+1<<20)/size + 20
+				// More than the stuck client's queue, a batch of
+				// mochi's and both sockets' buffers hold.
+				n := (limit+2*clientWriteBuffer+sndbuf+socketSlack)/size + 20
 				for i := range n {
 					ctx, done := context.WithTimeout(context.Background(), 10*time.Second)
 					_, err := pub.Publish(ctx, &paho.Publish{Topic: "load/x", QoS: qos, Payload: seqPayload(i, size)})
@@ -154,7 +257,17 @@ func TestStuckSubscriberCostsOnlyItself(t *testing.T) {
 				if got := flows.count(); got != n {
 					t.Fatalf("flows got %d, want %d", got, n)
 				}
-				dropped := int(b.Info().MessagesDropped - before)
+				// Every message has been handled for the stuck one
+				// too: written to its connection, or dropped (by
+				// outPolicy, or by mochi: outbound queue full, counted
+				// in MessagesDropped; QoS 1 and 2 inflight quota full,
+				// counted in InflightDropped, with no hook), so that
+				// the count of drops is final.
+				overQuota := int(b.Info().InflightDropped - before.InflightDropped)
+				if err := handled.wait(int64(n-overQuota), 10*time.Second); err != nil {
+					t.Fatalf("stuck subscriber: %v", err)
+				}
+				dropped := int(b.Info().MessagesDropped-before.MessagesDropped) + overQuota
 				if dropped == 0 {
 					t.Fatal("nothing dropped for the stuck subscriber")
 				}
@@ -177,7 +290,7 @@ func TestStuckSubscriberCostsOnlyItself(t *testing.T) {
 					last = i
 				}
 				held := len(pks) * (size + 16)
-				if most := limit + size + 2*clientWriteBuffer + sendBufferMax() + 1<<20; held > most {
+				if most := limit + size + 2*clientWriteBuffer + sndbuf + socketSlack; held > most {
 					t.Fatalf("stuck subscriber was sent %d messages (%d bytes), more than its queue and the sockets hold (%d)", len(pks), held, most)
 				}
 				if len(pks)+dropped != n {
