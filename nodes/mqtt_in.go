@@ -209,13 +209,9 @@ func (n *mqttIn) Start(ctx context.Context) error {
 // enqueue runs on the publisher's goroutine.
 func (n *mqttIn) enqueue(d engine.Delivery) {
 	if !d.Internal {
-		n.mu.Lock()
-		if !n.closed {
-			n.handle(d)
-			n.mu.Unlock()
+		if n.handleLocked(d, true) {
 			return
 		}
-		n.mu.Unlock()
 		// Closed between the subscription's choice of this node and now:
 		// a successor that took the subscription over gets the message.
 		if o := n.sub.owner.Load(); o != nil && o != n {
@@ -236,23 +232,42 @@ func (n *mqttIn) enqueue(d engine.Delivery) {
 	}
 }
 
+// handleLocked runs d through the flow under n.mu; when ifOpen is set it
+// does not once the node is closed, and reports whether it ran. A panic
+// (one that got past the engine's recovery of the nodes' Receive, say in
+// a callback of the runtime's host) is reported against this node here,
+// with the lock released: it neither reaches the publisher's goroutine
+// (the embedded broker's, which does not recover) nor leaves n.mu held,
+// which would block the next message and Close for ever. The deferred
+// calls are open-coded: they cost no allocation on this hot path.
+func (n *mqttIn) handleLocked(d engine.Delivery, ifOpen bool) (ran bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			n.h.ReportPanic(v)
+		}
+	}()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if ifOpen && n.closed {
+		return false
+	}
+	ran = true
+	n.handle(d)
+	return ran
+}
+
 // run handles the messages the flows published to this subscription.
 func (n *mqttIn) run() {
 	defer close(n.finished)
-	handle := func(d engine.Delivery) {
-		n.mu.Lock()
-		n.handle(d)
-		n.mu.Unlock()
-	}
 	for {
 		select {
 		case d := <-n.queue:
-			handle(d)
+			n.handleLocked(d, false)
 		case <-n.done:
 			for {
 				select {
 				case d := <-n.queue:
-					handle(d)
+					n.handleLocked(d, false)
 				default:
 					return
 				}
