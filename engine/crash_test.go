@@ -413,3 +413,65 @@ func TestSafeMode(t *testing.T) {
 	}
 	rt.Stop(ctx)
 }
+
+// TestRolledBackDeployKeepsContext: a deploy that removes a node and a
+// tab, and whose new source fails after the switch, is rolled back with
+// the removed node's context (memory and persistent) and the removed
+// tab's flow context as they were. A deploy that succeeds drops them.
+func TestRolledBackDeployKeepsContext(t *testing.T) {
+	log := &eventLog{}
+	b := &memBackend{rows: map[[2]string]string{}}
+	rt := engine.New(engine.Options{Registry: crashRegistry(log), ContextBackend: b})
+	ctx := context.Background()
+	t.Cleanup(func() { _ = rt.Stop(ctx) })
+	const withGone = `,{"id":"t2","type":"tab"},{"id":"gone","type":"crashy","z":"t2","wires":[[]]}`
+	if err := rt.Deploy(ctx, parse(t, fmt.Sprintf(crashFlow, withGone))); err != nil {
+		t.Fatal(err)
+	}
+	h := rt.Graph().Node("gone").(*crashy).h
+	for _, kv := range []struct {
+		c   *engine.Context
+		key string
+		v   any
+	}{{h.Context(), "n", 1.0}, {h.Context(), "#:(persistent)::p", "kept"}, {h.FlowContext(), "f", 2.0}} {
+		if err := kv.c.Set(kv.key, kv.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() string {
+		n := rt.Graph().Node("gone")
+		if n == nil {
+			return "no node"
+		}
+		h := n.(*crashy).h
+		nv, _ := h.Context().Get("n")
+		pv, _ := h.Context().Get("#:(persistent)::p")
+		fv, _ := h.FlowContext().Get("f")
+		return fmt.Sprintf("n=%v p=%v f=%v", nv, pv, fv)
+	}
+
+	bad := parse(t, fmt.Sprintf(crashFlow, `,{"id":"x","type":"crashy-src","z":"t1","fail":"start","wires":[[]]}`))
+	p, err := rt.Plan(bad, engine.DeployFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *engine.StartError
+	if err := rt.Apply(ctx, p); !errors.As(err, &se) {
+		t.Fatalf("Apply: %v", err)
+	}
+	if got, want := state(), "n=1 p=kept f=2"; got != want {
+		t.Fatalf("after the roll back: %s, want %s", got, want)
+	}
+
+	// A deploy that succeeds in removing them drops them; bringing the
+	// node back shows it empty.
+	if err := rt.Deploy(ctx, parse(t, fmt.Sprintf(crashFlow, ""))); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Deploy(ctx, parse(t, fmt.Sprintf(crashFlow, withGone))); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := state(), "n=<nil> p=<nil> f=<nil>"; got != want {
+		t.Fatalf("after a removal: %s, want %s", got, want)
+	}
+}

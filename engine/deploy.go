@@ -302,7 +302,12 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan, rollback bool) error {
 			rt.log.Warn("deploy: messages still in the old flows", slog.Int64("messages", old.g.active.Load()), slog.String("error", err.Error()))
 		}
 		rt.closeNodes(ctx, old.g, gone)
-		rt.dropContexts(old.g.doc, g.doc)
+		if len(probs) == 0 || !rollback {
+			// Only a deploy that stands drops the context of the nodes
+			// and tabs it removed: one rolled back below brings them
+			// back, context and all.
+			rt.dropContexts(old.g.doc, g.doc)
+		}
 	}
 	rt.log.Debug("deployed flows", slog.String("type", string(p.Type)), slog.Int("nodes", len(g.slots)),
 		slog.Int("kept", p.Kept), slog.Int("replaced", len(p.Replaced)), slog.Duration("took", time.Since(start)))
