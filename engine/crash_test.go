@@ -1,9 +1,12 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +20,7 @@ import (
 
 // crashy is a test node that fails in the way its config says: "start"
 // (Start returns an error), "start-panic", "close-panic", "timer-panic" (a
-// goroutine started with Host.Go panics). With inputs it also has an
+// goroutine started with Host.Go panics), "receive-panic". With inputs it also has an
 // input; it records its starts and closes.
 type crashyConfig struct {
 	Fail string `json:"fail"`
@@ -54,6 +57,9 @@ func (c *crashy) Close(context.Context) error {
 }
 
 func (c *crashy) Receive(m *engine.Message, out engine.Output) error {
+	if c.fail == "receive-panic" {
+		panic("receive went wrong")
+	}
 	out.Send(0, m)
 	return nil
 }
@@ -474,4 +480,62 @@ func TestRolledBackDeployKeepsContext(t *testing.T) {
 	if got, want := state(), "n=<nil> p=<nil> f=<nil>"; got != want {
 		t.Fatalf("after a removal: %s, want %s", got, want)
 	}
+}
+
+// TestReceivePanicIsLoggedWithItsStack: a panic in Receive is reported
+// against the node with the message's id, and logged at error level with
+// the stack, as the other panics of a node are.
+func TestReceivePanicIsLoggedWithItsStack(t *testing.T) {
+	var buf syncBuffer
+	errs := newErrorSink()
+	rt := engine.New(engine.Options{Registry: crashRegistry(&eventLog{}), OnError: errs.add,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	ctx := context.Background()
+	t.Cleanup(func() { _ = rt.Stop(ctx) })
+	flow := `[{"id":"t1","type":"tab"},
+{"id":"s","type":"src","z":"t1","wires":[["x"]]},
+{"id":"x","type":"crashy","z":"t1","fail":"receive-panic","wires":[[]]}]`
+	if err := rt.Deploy(ctx, parse(t, flow)); err != nil {
+		t.Fatal(err)
+	}
+	send(t, rt.Graph(), "s", "1")
+	ev := errs.waitFor(t, "x", "panic: receive went wrong")
+	if ev.MsgID == "" || ev.Err.Error() != "panic: receive went wrong" {
+		t.Fatalf("error event: %+v", ev)
+	}
+	var rec struct {
+		Level, Msg, Node, Type, Panic, Stack string
+	}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(line, `"node panicked"`) {
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if rec.Level != "ERROR" || rec.Node != "x" || rec.Type != "crashy" || rec.Panic != "receive went wrong" ||
+		!strings.Contains(rec.Stack, "(*crashy).Receive") {
+		t.Fatalf("log record: %+v\nlog:\n%s", rec, buf.String())
+	}
+	if st, _ := rt.Graph().Stats("x"); st.Errors != 1 {
+		t.Fatalf("errors counted: %d", st.Errors)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

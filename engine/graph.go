@@ -108,7 +108,7 @@ func (g *Graph) deliver(idx int, m *Message) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.host.errs.Add(1)
-			s.host.rt.reportError(s.host, fmt.Errorf("panic: %v", r), m)
+			s.host.rt.reportPanic(s.host, r, m) // logged with its stack
 		}
 	}()
 	if err := s.recv.Receive(m, Output{g: g, idx: idx}); err != nil {
