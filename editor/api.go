@@ -295,7 +295,7 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 	// Apply first and save only flows that started: a deploy whose nodes
 	// fail to start is rolled back by the runtime and must not be what
 	// the next start runs. When saving fails the previous flows are
-	// deployed again.
+	// deployed again (see undeploy).
 	prev := a.opts.Runtime.Graph()
 	if err := a.opts.Runtime.Apply(ctx, plan); err != nil {
 		var se *engine.StartError
@@ -304,24 +304,16 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 		}
 		return store.Revision{}, nil, &statusError{http.StatusConflict, fmt.Errorf("deploy: %w", err)}
 	}
+	// The files first, the Store's revision last: the Store is what the
+	// next start runs, so it holds the new flows only once the files
+	// (its mirror, and Node-RED's) do too.
 	saved := store.Revision{Rev: doc.Rev()}
-	var saveErr error
-	if a.opts.Store != nil {
+	saveErr := a.writeFiles(doc)
+	if saveErr == nil && a.opts.Store != nil {
 		saved, saveErr = a.opts.Store.Save(ctx, doc, store.SaveOptions{User: user, DeployType: string(typ), Note: note})
 	}
-	if saveErr == nil && a.opts.FlowFile != "" {
-		if saveErr = flows.WriteFile(a.opts.FlowFile, doc); saveErr != nil {
-			saveErr = fmt.Errorf("save flows: %w", saveErr)
-		} else {
-			saveErr = a.writeCredentialsFile(doc)
-		}
-	}
 	if saveErr != nil {
-		if prev != nil {
-			if back, err := a.opts.Runtime.Plan(prev.Document(), engine.DeployNodes); err == nil {
-				a.opts.Runtime.Apply(ctx, back)
-			}
-		}
+		a.undeploy(ctx, prev)
 		return store.Revision{}, nil, &statusError{http.StatusInternalServerError, saveErr}
 	}
 	if a.opts.Live != nil {
@@ -331,6 +323,41 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 		slog.String("changes", plan.Diff.Summary()), slog.Int("kept", plan.Kept), slog.Int("replaced", len(plan.Replaced)),
 		slog.Int64("revision", saved.ID), slog.Duration("took", time.Since(start)))
 	return saved, plan.Graph().Warnings(), nil
+}
+
+// writeFiles writes doc to the FlowFile and its credentials file, when
+// there is one.
+func (a *API) writeFiles(doc *flows.Document) error {
+	if a.opts.FlowFile == "" {
+		return nil
+	}
+	if err := flows.WriteFile(a.opts.FlowFile, doc); err != nil {
+		return fmt.Errorf("save flows: %w", err)
+	}
+	return a.writeCredentialsFile(doc)
+}
+
+// undeploy takes back a deploy that was applied but could not be saved:
+// the previous flows prev run again (and the files hold them again, as
+// far as they can be written), or, when there were none, the flows stop,
+// so that what runs is what the next start runs. What fails is logged.
+func (a *API) undeploy(ctx context.Context, prev *engine.Graph) {
+	if prev == nil {
+		if err := a.opts.Runtime.Stop(ctx); err != nil {
+			a.log.Error("deploy not saved: stopping the flows failed", slog.String("error", err.Error()))
+		}
+		return
+	}
+	back, err := a.opts.Runtime.Plan(prev.Document(), engine.DeployNodes)
+	if err == nil {
+		err = a.opts.Runtime.Apply(ctx, back)
+	}
+	if err != nil {
+		a.log.Error("deploy not saved: the previous flows did not deploy again", slog.String("error", err.Error()))
+	}
+	if err := a.writeFiles(prev.Document()); err != nil {
+		a.log.Error("deploy not saved: the previous flows could not be written back", slog.String("error", err.Error()))
+	}
 }
 
 // nodeType is one entry of GET /nodes.
