@@ -132,8 +132,10 @@ func (s *v3) loop() {
 		s.mu.Unlock()
 		s.c.down(err)
 		// After a drop the client is still connected; after a loss this
-		// returns at once.
-		go cli.Disconnect(0)
+		// returns at once. On Options.Go, as every goroutine of the
+		// connection: a panic in the client library is reported against
+		// the node.
+		s.c.goroutine(func() { cli.Disconnect(0) })
 	}
 }
 
@@ -216,14 +218,14 @@ func (s *v3) close(ctx context.Context) {
 	if m := s.c.opts.Close; m != nil && m.Topic != "" {
 		// Publish itself blocks while the connection is stalled.
 		sent := make(chan struct{})
-		go func() {
+		s.c.goroutine(func() {
 			defer close(sent)
 			tok := cli.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
 			select {
 			case <-tok.Done():
 			case <-ctx.Done():
 			}
-		}()
+		})
 		select {
 		case <-sent:
 		case <-ctx.Done():
