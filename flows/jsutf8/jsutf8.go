@@ -14,6 +14,7 @@
 package jsutf8
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -102,22 +103,43 @@ func AppendDecode(dst, b []byte) []byte {
 // the test of the is-utf8 package (0.2.1): well-formed UTF-8 whose ASCII
 // bytes are printable or tab, line feed or carriage return. Other control
 // characters (NUL, ESC, DEL...) make it binary.
+//
+// The multi-byte forms is-utf8 accepts are exactly well-formed UTF-8
+// sequences (what utf8.Valid checks), and a byte below 0x80 is always a
+// character of its own in well-formed UTF-8, so the control characters
+// can be looked for in every byte, eight at a time.
 func IsUTF8(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F {
-				return false
-			}
-			continue
+	return utf8.Valid(b) && !hasControl(b)
+}
+
+const (
+	lanes1  = 0x0101010101010101 // 0x01 in each byte
+	lanes80 = 0x8080808080808080 // 0x80 in each byte
+)
+
+// hasControl reports whether b holds a byte below 0x20 other than tab,
+// line feed and carriage return, or 0x7F.
+func hasControl(b []byte) bool {
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		y := x ^ (0x7F * lanes1)
+		// The high bit of a lane is set where x's byte is below 0x20 or
+		// y's is 0 (a borrow only runs on from a lane that is already
+		// set, so the test of the word as a whole is exact). Tab, LF and
+		// CR, common in text, are told apart byte by byte.
+		if ((x-0x20*lanes1)&^x|(y-lanes1)&^y)&lanes80 != 0 && hasControlBytes(b[:8]) {
+			return true
 		}
-		// The multi-byte forms is-utf8 accepts are exactly well-formed
-		// UTF-8 sequences.
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			return false
-		}
-		i += size - 1
+		b = b[8:]
 	}
-	return true
+	return hasControlBytes(b)
+}
+
+func hasControlBytes(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F {
+			return true
+		}
+	}
+	return false
 }
