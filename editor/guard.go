@@ -96,11 +96,14 @@ func splitHost(hp, def string) (host, port string) {
 	return strings.TrimSuffix(strings.ToLower(host), "."), port
 }
 
-// hostAllowed reports whether r's Host names this editor.
+// hostAllowed reports whether r's Host names this editor. An origin
+// entry allows its host name on any port: behind a proxy that terminates
+// TLS, a browser's https://runnel.example reaches the editor as plain HTTP
+// with Host runnel.example (port 80 here, 443 in the Origin).
 func (a *API) hostAllowed(r *http.Request) bool {
 	host, port := splitHost(r.Host, defaultPort(scheme(r)))
 	for _, e := range a.allowed {
-		if e.any || e.host == host && (e.port == "" || e.port == port) {
+		if e.any || e.host == host && (e.port == "" || e.scheme != "" || e.port == port) {
 			return true
 		}
 	}
@@ -127,8 +130,9 @@ func scheme(r *http.Request) string {
 }
 
 // crossOrigin returns why a state-changing request r comes from a page
-// on another origin, or "" if it does not.
-func (a *API) crossOrigin(r *http.Request) string {
+// on another origin, or "" if it does not; allowed are the configured
+// hosts and origins.
+func crossOrigin(r *http.Request, allowed []allowEntry) string {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "same-origin", "none": // the browser vouches for it
 		return ""
@@ -149,7 +153,7 @@ func (a *API) crossOrigin(r *http.Request) string {
 	if u.Scheme == scheme(r) && oh == rh && op == rp {
 		return ""
 	}
-	for _, e := range a.allowed {
+	for _, e := range allowed {
 		if e.any || e.host == oh && (e.scheme == "" || e.scheme == u.Scheme) && (e.port == "" || e.port == op) {
 			return ""
 		}
@@ -176,7 +180,7 @@ func (a *API) guard(h http.Handler) http.Handler {
 		changes := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 		upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 		if changes || upgrade {
-			if why := a.crossOrigin(r); why != "" {
+			if why := crossOrigin(r, a.allowed); why != "" {
 				a.log.Warn("editor request refused: cross-origin", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 				writeAuthError(w, http.StatusForbidden, "cross_origin",
 					fmt.Sprintf("%s %s refused: %s; add the origin to [editor] allowed_hosts if it should be allowed", r.Method, r.URL.Path, why))

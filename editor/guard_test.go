@@ -291,3 +291,70 @@ func TestInvalidUTF8(t *testing.T) {
 		t.Errorf("GET /flows = %d %q\nwant %q", code, body, want)
 	}
 }
+
+// TestGuardOriginEntryBehindTLSProxy: a proxy that terminates TLS for
+// https://runnel.example forwards Host: runnel.example over plain HTTP.
+// The origin entry allows that host name on any port in the Host check;
+// the Origin check still wants its scheme and port.
+func TestGuardOriginEntryBehindTLSProxy(t *testing.T) {
+	e := newGuardEnv(t, "https://runnel.example")
+	for _, c := range []struct {
+		host string
+		code int
+	}{
+		{"runnel.example", 200},
+		{"runnel.example:443", 200},
+		{"runnel.example:8080", 200},
+		{"evil.example", 421},
+	} {
+		if code, body := e.do("GET", "/flows", "", "Host", c.host); code != c.code {
+			t.Errorf("Host %s: GET /flows = %d %s, want %d", c.host, code, body, c.code)
+		}
+	}
+	for _, c := range []struct {
+		origin string
+		code   int
+	}{
+		{"https://runnel.example", 204},
+		{"https://runnel.example:8443", 403},
+		{"http://evil.example", 403},
+	} {
+		code, body := e.do("POST", "/flows", otherFlow, "Host", "runnel.example", "Origin", c.origin, "Content-Type", "application/json")
+		if code != c.code {
+			t.Errorf("Origin %s: POST /flows = %d %s, want %d", c.origin, code, body, c.code)
+		}
+	}
+}
+
+// TestHubAloneChecksOriginAsTheAPI: a hub served without the API applies
+// the API's origin check (no configured origins): another scheme on the
+// same host and port, or a cross-site Sec-Fetch-Site, is refused.
+func TestHubAloneChecksOriginAsTheAPI(t *testing.T) {
+	srv := httptest.NewServer(NewHub(HubOptions{Registry: testRegistry(t)}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	ws := "ws://" + u.Host
+	for _, c := range []struct {
+		name   string
+		header []string
+		code   int
+	}{
+		{"another scheme", []string{"Origin", "https://" + u.Host}, 403},
+		{"Sec-Fetch-Site cross-site", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"another site", []string{"Origin", "http://evil.example"}, 403},
+		{"own origin", []string{"Origin", "http://" + u.Host}, 101},
+		{"no Origin", nil, 101},
+	} {
+		h := http.Header{}
+		for i := 0; i+1 < len(c.header); i += 2 {
+			h.Set(c.header[i], c.header[i+1])
+		}
+		conn, resp, err := websocket.DefaultDialer.Dial(ws, h)
+		if conn != nil {
+			conn.Close()
+		}
+		if resp == nil || resp.StatusCode != c.code {
+			t.Errorf("%s: %v %v, want %d", c.name, resp, err, c.code)
+		}
+	}
+}

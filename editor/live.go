@@ -19,7 +19,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,22 +155,15 @@ func NewHub(opts HubOptions) *Hub {
 	return h
 }
 
-// sameOrigin accepts requests the API has checked (see guard.go), those
-// without an Origin header (clients that are not browsers) and those
-// whose Origin host equals the request's Host.
+// sameOrigin accepts requests the API has checked (see guard.go) and, for
+// a hub served without the API, those that pass the API's origin check
+// with no configured origins: no Origin header (clients that are not
+// browsers) or the request's own scheme, host and port.
 func sameOrigin(r *http.Request) bool {
 	if checked, _ := r.Context().Value(originCheckedKey{}).(bool); checked {
 		return true
 	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	return strings.EqualFold(u.Host, r.Host)
+	return crossOrigin(r, nil) == ""
 }
 
 // Clients returns the number of connected clients.
