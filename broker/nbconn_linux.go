@@ -535,9 +535,10 @@ func queuer(c net.Conn) packetQueuer {
 }
 
 // backlogOf returns the nbConn under c, through TLS and WebSocket
-// layers, whose pending output measures how far the client is behind.
+// layers and a WS listener's cap, whose pending output measures how far
+// the client is behind.
 func backlogOf(c net.Conn) backlogger {
-	for range 4 {
+	for range 5 {
 		switch x := c.(type) {
 		case *nbConn:
 			return x
@@ -547,6 +548,8 @@ func backlogOf(c net.Conn) backlogger {
 			c = x.NetConn()
 		case *wsConn:
 			c = x.ws.NetConn()
+		case *capConn:
+			c = x.Conn
 		default:
 			return nil
 		}

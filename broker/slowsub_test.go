@@ -209,17 +209,37 @@ func pinSendBuffer(t *testing.T, b *Broker, id string, size int) int {
 // messages queued by count, up to 4,096 of any size.
 func TestStuckSubscriberCostsOnlyItself(t *testing.T) {
 	const limit = 256 << 10
+	type stuckCase struct {
+		ws   bool // the stuck subscriber connects over WebSocket
+		qos  byte
+		size int
+	}
+	var cases []stuckCase
 	for _, qos := range []byte{0, 1, 2} {
 		for _, size := range []int{1 << 10, 64 << 10} {
-			t.Run(fmt.Sprintf("qos%d/%dKiB", qos, size>>10), func(t *testing.T) {
+			cases = append(cases, stuckCase{false, qos, size})
+		}
+	}
+	// Over WebSocket too: the WS listener's connection cap used to hide
+	// the nbConn from backlogOf, and WS clients went unbounded up to the
+	// hard bound, then were disconnected.
+	cases = append(cases, stuckCase{true, 0, 1 << 10}, stuckCase{true, 1, 64 << 10})
+	for _, tc := range cases {
+		qos, size := tc.qos, tc.size
+		{
+			t.Run(fmt.Sprintf("%sqos%d/%dKiB", map[bool]string{true: "ws/"}[tc.ws], qos, size>>10), func(t *testing.T) {
 				lim := DefaultLimits()
 				lim.MaxQueuedBytes = limit
-				b := startFast(t, Options{Addr: "127.0.0.1:0", Limits: &lim})
+				b := startFast(t, Options{Addr: "127.0.0.1:0", WSAddr: "127.0.0.1:0", Limits: &lim})
 				handled := newHandledHook("stuck")
 				if err := b.srv.AddHook(handled, nil); err != nil {
 					t.Fatal(err)
 				}
-				stuck := fastDial(t, b.Addr(), 4, "stuck", fastDialOpts{rcvbuf: 4096})
+				stuckAddr := b.Addr()
+				if tc.ws {
+					stuckAddr = b.Addrs().WS
+				}
+				stuck := fastDial(t, stuckAddr, 4, "stuck", fastDialOpts{rcvbuf: 4096, ws: tc.ws})
 				stuck.subscribe(t, 1, packets.Subscription{Filter: "load/#", Qos: qos})
 				sndbuf := pinSendBuffer(t, b, "stuck", 4096)
 				_, healthy := pahoCounter(t, b, "healthy", "load/#", qos, size)
