@@ -66,6 +66,7 @@ type fastDialOpts struct {
 	user, pass string
 	rcvbuf     int  // SO_RCVBUF, so that the broker's socket fills soon; 0: the system's
 	ws         bool // over WebSocket: addr is a WS listener's
+	resume     bool // no clean start: resume the client id's session
 }
 
 // fastDial connects a fastClient (version 4: MQTT 3.1.1, 5: MQTT 5) and
@@ -99,7 +100,7 @@ func fastDial(t testing.TB, addr string, version byte, id string, o fastDialOpts
 	t.Cleanup(func() { conn.Close() })
 	c := &fastClient{Conn: conn, r: bufio.NewReaderSize(conn, 64<<10), version: version}
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: version,
-		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, ClientIdentifier: id, Keepalive: 60}}
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: !o.resume, ClientIdentifier: id, Keepalive: 60}}
 	if version == 5 {
 		pk.Properties = o.props
 	}
