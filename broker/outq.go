@@ -45,15 +45,21 @@ type outLimits struct {
 	hard int
 }
 
+// hardPacketRoom is the most room the hard bound leaves for packets let
+// through past the soft bound: output that starts below the soft bound
+// passes whatever its size (nbConn.overLocked), so a larger
+// max_packet_size, or none (0), needs no more.
+const hardPacketRoom = 1 << 20
+
 // newOutLimits derives the bounds from Limits: the hard bound leaves room
-// over the soft one for a batch of mochi's (clientWriteBuffer), a message
-// of the largest size and the control packets of a client that sends
-// while it does not read.
+// over the soft one for a batch of mochi's (clientWriteBuffer), messages
+// that map topic aliases, resends, and the control packets of a client
+// that sends while it does not read.
 func newOutLimits(l *Limits) *outLimits {
 	soft := int(min(l.MaxQueuedBytes, math.MaxInt32/4))
-	pk := int(l.MaxPacketSize)
-	if pk == 0 || pk > 256<<20 {
-		pk = 256 << 20 // MQTT's largest packet
+	pk := hardPacketRoom
+	if l.MaxPacketSize > 0 && l.MaxPacketSize < hardPacketRoom {
+		pk = int(l.MaxPacketSize)
 	}
 	return &outLimits{soft: soft, hard: 2*soft + 2*pk + clientWriteBuffer + 1<<20}
 }
