@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/runnel-io/runnel/engine"
@@ -63,7 +64,9 @@ type fastClient struct {
 type fastDialOpts struct {
 	props      packets.Properties // MQTT 5 CONNECT properties
 	user, pass string
-	rcvbuf     int // SO_RCVBUF, so that the broker's socket fills soon; 0: the system's
+	rcvbuf     int  // SO_RCVBUF, so that the broker's socket fills soon; 0: the system's
+	ws         bool // over WebSocket: addr is a WS listener's
+	resume     bool // no clean start: resume the client id's session
 }
 
 // fastDial connects a fastClient (version 4: MQTT 3.1.1, 5: MQTT 5) and
@@ -80,14 +83,24 @@ func fastDial(t testing.TB, addr string, version byte, id string, o fastDialOpts
 			return errors.Join(err, serr)
 		}
 	}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	var conn net.Conn
+	if o.ws {
+		wd := websocket.Dialer{Subprotocols: []string{"mqtt"}, HandshakeTimeout: 5 * time.Second, NetDialContext: d.DialContext}
+		ws, _, err := wd.Dial("ws://"+addr+WebSocketPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn = &wsConn{ws: ws}
+	} else {
+		var err error
+		if conn, err = d.Dial("tcp", addr); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { conn.Close() })
 	c := &fastClient{Conn: conn, r: bufio.NewReaderSize(conn, 64<<10), version: version}
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: version,
-		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, ClientIdentifier: id, Keepalive: 60}}
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: !o.resume, ClientIdentifier: id, Keepalive: 60}}
 	if version == 5 {
 		pk.Properties = o.props
 	}

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -124,7 +123,9 @@ func (c *guardConn) writeOut(p []byte) (int, error) {
 // here, and the connection is just closed, as mosquitto does.
 func (c *guardConn) Write(p []byte) (int, error) {
 	if c.wrote {
-		if c.v3 && bytes.IndexByte(p, 0xE0) >= 0 {
+		if c.v3 {
+			// A walk of the packets' headers only: payloads are not
+			// scanned, nor copied unless a DISCONNECT is among them.
 			if q, ok := dropDisconnects(p); ok {
 				if len(q) > 0 {
 					if _, err := c.writeOut(q); err != nil {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/listeners"
-	"golang.org/x/net/netutil"
 )
 
 // TLSFiles name the PEM files of the TLS and WSS listeners.
@@ -103,7 +102,7 @@ func (b *Broker) listen(opts *Options, g *guard, bt *batcher) (err error) {
 		ml := &listener{id: l.kind, addr: ln.Addr().String(), ln: newNBListener(ln, bt, g.outLimits()), guard: g, log: b.log}
 		if l.ws {
 			// Under TLS, so that the HTTP server still sees a *tls.Conn.
-			ml.ln = netutil.LimitListener(ml.ln, wsConnCap(opts.Limits))
+			ml.ln = newCapListener(ml.ln, wsConnCap(opts.Limits))
 		}
 		if l.tls {
 			cfg := tlsCfg.Clone()

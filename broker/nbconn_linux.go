@@ -40,8 +40,8 @@ import (
 // stopped reading would stall every publisher of its topics, and through
 // them everyone else. The pending buffer is bounded: guardConn and fastOut
 // drop messages once it holds outLimits.soft bytes, and a connection whose
-// pending output would pass outLimits.hard (control packets to a client
-// that sends but never reads) is closed.
+// pending output, already past outLimits.soft, would pass outLimits.hard
+// (control packets to a client that sends but never reads) is closed.
 type nbConn struct {
 	*net.TCPConn
 	rc  syscall.RawConn
@@ -284,7 +284,7 @@ func (r *nbConn) unusable() error {
 // appendLocked adds p at the end of the pending output; the caller holds
 // pmu. Past the hard bound it breaks the connection instead.
 func (r *nbConn) appendLocked(p []byte) error {
-	if len(r.pending)-r.poff+len(p) > r.lim.hard {
+	if r.overLocked(len(p)) {
 		r.breakLocked(errStalled)
 		return errStalled
 	}
@@ -297,13 +297,23 @@ func (r *nbConn) appendLocked(p []byte) error {
 	return nil
 }
 
+// overLocked reports whether n more bytes of output pass the hard bound;
+// the caller holds pmu. Output that starts below the soft bound passes
+// whatever its size, as a message of any size is let through to a client
+// that keeps up (outPolicy), so that the hard bound need not leave room
+// for the largest packet.
+func (r *nbConn) overLocked(n int) bool {
+	held := len(r.pending) - r.poff
+	return held >= r.lim.soft && held+n > r.lim.hard
+}
+
 // prependLocked puts the rest of a packet partly written in front of the
 // pending output; the caller holds pmu and wmu.
 func (r *nbConn) prependLocked(p []byte) error {
 	if r.poff == len(r.pending) {
 		return r.appendLocked(p)
 	}
-	if len(r.pending)-r.poff+len(p) > r.lim.hard {
+	if r.overLocked(len(p)) {
 		r.breakLocked(errStalled)
 		return errStalled
 	}
@@ -535,9 +545,10 @@ func queuer(c net.Conn) packetQueuer {
 }
 
 // backlogOf returns the nbConn under c, through TLS and WebSocket
-// layers, whose pending output measures how far the client is behind.
+// layers and a WS listener's cap, whose pending output measures how far
+// the client is behind.
 func backlogOf(c net.Conn) backlogger {
-	for range 4 {
+	for range 5 {
 		switch x := c.(type) {
 		case *nbConn:
 			return x
@@ -547,6 +558,8 @@ func backlogOf(c net.Conn) backlogger {
 			c = x.NetConn()
 		case *wsConn:
 			c = x.ws.NetConn()
+		case *capConn:
+			c = x.Conn
 		default:
 			return nil
 		}

@@ -18,12 +18,18 @@ import (
 // TCP connection.
 func nbPair(t *testing.T) (*nbConn, net.Conn) {
 	t.Helper()
+	return nbPairLim(t, testOutLimits())
+}
+
+// nbPairLim is nbPair with the given bounds of the output.
+func nbPairLim(t *testing.T, lim *outLimits) (*nbConn, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	nl := newNBListener(ln, newBatcher(), testOutLimits())
+	nl := newNBListener(ln, newBatcher(), lim)
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +123,16 @@ func TestNBConnDeadlines(t *testing.T) {
 	}
 	if nb.backlog() == 0 {
 		t.Fatal("nothing pending after 12 MiB to a reader that does not read")
+	}
+	// Well past the soft bound, which the sockets, still taking some,
+	// cannot bring it back under.
+	for i := 0; nb.backlog() < 2*nb.lim.soft; i++ {
+		if i == 64 {
+			t.Fatalf("%d bytes pending after 64 MiB more", nb.backlog())
+		}
+		if _, err := c.Write(make([]byte, 1<<20)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n, err = c.Write(make([]byte, nb.lim.hard))
 	if n != 0 || !errors.Is(err, errStalled) {
@@ -337,4 +353,49 @@ func TestNBConnQueueAndWrite(t *testing.T) {
 func testOutLimits() *outLimits {
 	l := DefaultLimits()
 	return newOutLimits(&l)
+}
+
+// TestOutLimitsHard (issue 12, item 5): the hard bound stays a small
+// multiple of max_queued_bytes whatever max_packet_size is; with none (0)
+// it used to leave room for two packets of MQTT's largest size, 512 MiB
+// per client.
+func TestOutLimitsHard(t *testing.T) {
+	for _, tc := range []struct {
+		maxPacket uint32
+		want      int
+	}{
+		{0, 2*(8<<20) + 2*(1<<20) + clientWriteBuffer + 1<<20},
+		{256 << 20, 2*(8<<20) + 2*(1<<20) + clientWriteBuffer + 1<<20},
+		{1 << 20, 2*(8<<20) + 2*(1<<20) + clientWriteBuffer + 1<<20},
+		{64 << 10, 2*(8<<20) + 2*(64<<10) + clientWriteBuffer + 1<<20},
+	} {
+		l := DefaultLimits()
+		l.MaxQueuedBytes = 8 << 20
+		l.MaxPacketSize = tc.maxPacket
+		if got := newOutLimits(&l); got.soft != 8<<20 || got.hard != tc.want {
+			t.Errorf("max_packet_size %d: soft %d hard %d, want %d %d", tc.maxPacket, got.soft, got.hard, 8<<20, tc.want)
+		}
+	}
+}
+
+// TestNBConnLargeMessageBelowSoft: output that starts below the soft
+// bound is taken whatever its size, as a message of any size is let
+// through to a client that keeps up, although it is larger than the hard
+// bound leaves room for; past the soft bound the hard bound holds.
+func TestNBConnLargeMessageBelowSoft(t *testing.T) {
+	l := DefaultLimits()
+	l.MaxQueuedBytes = 64 << 10
+	l.MaxPacketSize = 0
+	lim := newOutLimits(&l)
+	c, _ := nbPairLim(t, lim)
+	big := bytes.Repeat([]byte("m"), 8*lim.hard) // more than the sockets hold
+	if n, err := c.Write(big); n != len(big) || err != nil {
+		t.Fatalf("Write of %d bytes with nothing pending = %d, %v; want all of it", len(big), n, err)
+	}
+	if c.backlog() < lim.soft {
+		t.Fatalf("%d bytes pending, want more than %d", c.backlog(), lim.soft)
+	}
+	if n, err := c.Write(make([]byte, lim.hard)); n != 0 || !errors.Is(err, errStalled) {
+		t.Fatalf("Write past the soft and hard bounds = %d, %v; want 0, errStalled", n, err)
+	}
 }

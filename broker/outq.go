@@ -29,6 +29,8 @@ import (
 //   - A resend of a stored QoS 1 or 2 message (DUP, sent when a
 //     persistent session reconnects) is not dropped: it stays stored and
 //     is sent again at the session's next connection.
+//   - A message to an MQTT 5 client that maps a topic alias (mapsAlias)
+//     is not dropped either, however far behind the client is.
 
 // backlogger is a connection that reports the bytes of output it holds
 // that its socket has not taken yet.
@@ -43,15 +45,21 @@ type outLimits struct {
 	hard int
 }
 
+// hardPacketRoom is the most room the hard bound leaves for packets let
+// through past the soft bound: output that starts below the soft bound
+// passes whatever its size (nbConn.overLocked), so a larger
+// max_packet_size, or none (0), needs no more.
+const hardPacketRoom = 1 << 20
+
 // newOutLimits derives the bounds from Limits: the hard bound leaves room
-// over the soft one for a batch of mochi's (clientWriteBuffer), a message
-// of the largest size and the control packets of a client that sends
-// while it does not read.
+// over the soft one for a batch of mochi's (clientWriteBuffer), messages
+// that map topic aliases, resends, and the control packets of a client
+// that sends while it does not read.
 func newOutLimits(l *Limits) *outLimits {
 	soft := int(min(l.MaxQueuedBytes, math.MaxInt32/4))
-	pk := int(l.MaxPacketSize)
-	if pk == 0 || pk > 256<<20 {
-		pk = 256 << 20 // MQTT's largest packet
+	pk := hardPacketRoom
+	if l.MaxPacketSize > 0 && l.MaxPacketSize < hardPacketRoom {
+		pk = int(l.MaxPacketSize)
 	}
 	return &outLimits{soft: soft, hard: 2*soft + 2*pk + clientWriteBuffer + 1<<20}
 }
@@ -96,7 +104,7 @@ func (o *outPolicy) write(c *guardConn, p []byte) (int, error) {
 		if err != nil || end > len(p) {
 			break // not whole packets (never from mochi): write as is
 		}
-		if p[i]>>4 != packets.Publish {
+		if p[i]>>4 != packets.Publish || mapsAlias(c.cl, p[i], p[i+1+n:end]) {
 			i = end
 			continue
 		}
@@ -114,6 +122,66 @@ func (o *outPolicy) write(c *guardConn, p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// mapsAlias reports whether a PUBLISH packet to an MQTT 5 client (flags
+// in first, body after its fixed header) carries both a topic name and a
+// Topic Alias. mochi gives a client's outbound topic an alias once, in
+// the first message on it, and sends later ones with the alias only; if
+// that first one were dropped, the client could not resolve any of them
+// (an unknown alias is a protocol error), so it is written whatever the
+// bound. It costs one message per topic and client.
+func mapsAlias(cl *mqtt.Client, first byte, body []byte) bool {
+	if cl == nil || cl.Properties.ProtocolVersion != 5 || cl.Properties.Props.TopicAliasMaximum == 0 || len(body) < 2 {
+		return false
+	}
+	tl := int(binary.BigEndian.Uint16(body))
+	if tl == 0 {
+		return false // alias only
+	}
+	at := 2 + tl
+	if (first>>1)&3 > 0 {
+		at += 2 // packet id
+	}
+	if at >= len(body) {
+		return false
+	}
+	plen, n, err := uvarint(body[at:])
+	if err != nil || at+n+plen > len(body) {
+		return false
+	}
+	props := body[at+n : at+n+plen]
+	str := func(j int) int { // the index after a string or binary value at j
+		if j+2 > len(props) {
+			return len(props)
+		}
+		return j + 2 + int(binary.BigEndian.Uint16(props[j:]))
+	}
+	for j := 0; j < len(props); {
+		id := props[j]
+		j++
+		switch id {
+		case 0x23: // Topic Alias
+			return true
+		case 0x01: // Payload Format Indicator
+			j++
+		case 0x02: // Message Expiry Interval
+			j += 4
+		case 0x03, 0x08, 0x09: // Content Type, Response Topic, Correlation Data
+			j = str(j)
+		case 0x26: // User Property
+			j = str(str(j))
+		case 0x0B: // Subscription Identifier
+			_, m, err := uvarint(props[j:])
+			if err != nil {
+				return false
+			}
+			j += m
+		default:
+			return false // not a PUBLISH property
+		}
+	}
+	return false
 }
 
 // skip leaves out one PUBLISH packet of size bytes (flags in its first

@@ -186,6 +186,7 @@ func TestNoDisconnectToMQTT3(t *testing.T) {
 func TestDropDisconnects(t *testing.T) {
 	pub := encodePublish(4, "a/b", 1, 7, packets.Properties{})
 	disc := []byte{0xE0, 0x00}
+	e0pub := publishPacket(4, "a/b", bytes.Repeat([]byte{0xE0, 0x00}, 200))
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	for _, c := range []struct {
 		name string
@@ -198,6 +199,8 @@ func TestDropDisconnects(t *testing.T) {
 		{"none", cat(pub, pub), nil},
 		{"0xE0 in a payload", encodePublish(4, "\xe0", 0, 0, packets.Properties{}), nil},
 		{"not whole packets", cat(pub, disc)[1:], nil},
+		{"0xE0 bytes in payloads", cat(e0pub, e0pub), nil},
+		{"0xE0 bytes in payloads, and a DISCONNECT", cat(e0pub, disc, e0pub), cat(e0pub, e0pub)},
 	} {
 		q, ok := dropDisconnects(c.in)
 		if ok != (c.want != nil) || ok && !bytes.Equal(q, c.want) {

@@ -58,9 +58,36 @@ func (h *authHook) checkQueued(cl *mqtt.Client) {
 		return
 	}
 	user := username(cl)
-	for _, m := range cl.State.Inflight.GetAll(false) {
-		if m.FixedHeader.Type != packets.Publish || h.acl.allowed(user, cl.ID, m.TopicName, false) {
-			continue // PUBREC and PUBREL states, and messages it may read
+	queued := cl.State.Inflight.GetAll(false)
+	// A message sent to an MQTT 5 client that takes topic aliases carries
+	// only the alias once its topic has one, and is queued so, without its
+	// topic; the message that mapped the alias, if still queued, gives it.
+	// Resolved, the message goes out with its topic and without the alias,
+	// which this connection has not been given.
+	aliases := map[uint16]string{}
+	for _, m := range queued {
+		if m.FixedHeader.Type == packets.Publish && m.TopicName != "" && m.Properties.TopicAlias > 0 {
+			aliases[m.Properties.TopicAlias] = m.TopicName
+		}
+	}
+	for _, m := range queued {
+		if m.FixedHeader.Type != packets.Publish {
+			continue // PUBREC and PUBREL states
+		}
+		if m.TopicName == "" && m.Properties.TopicAlias > 0 {
+			if t, ok := aliases[m.Properties.TopicAlias]; ok {
+				m.TopicName = t
+				m.Properties.TopicAlias, m.Properties.TopicAliasFlag = 0, false
+				cl.State.Inflight.Set(m)
+			}
+		}
+		// A message whose topic is still unknown cannot be checked by
+		// topic, and is kept rather than taken for one the ACL denies:
+		// the session is this user's (OnSessionEstablish empties another
+		// user's), and the message was checked against the ACL when it
+		// was delivered to the session.
+		if m.TopicName == "" || h.acl.allowed(user, cl.ID, m.TopicName, false) {
+			continue // messages it may read
 		}
 		if !cl.State.Inflight.Delete(m.PacketID) {
 			continue

@@ -2,11 +2,15 @@ package broker
 
 import (
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // The users and rules of issue 12's reproduction: the dashboard reads
@@ -217,5 +221,52 @@ func waitAcked(t *testing.T, b *Broker, id string) {
 			t.Fatalf("%s: %d messages unacknowledged", id, cl.State.Inflight.Len())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestQueuedAliasOnlyMessages (issue 12, item 5): an MQTT 5 client that
+// takes topic aliases is sent a second message on a topic with the alias
+// only, and mochi queues it so, without its topic. Resuming the session
+// (under ACL rules), the client gets both messages again, each with its
+// topic: the alias-only one used to be dropped as if the ACL denied it,
+// its empty topic being checked.
+func TestQueuedAliasOnlyMessages(t *testing.T) {
+	b, logs := startOwnerBroker(t, "", false)
+	props := packets.Properties{TopicAliasMaximum: 10, SessionExpiryInterval: 300, SessionExpiryIntervalFlag: true}
+	o := fastDialOpts{props: props, user: "dashboard", pass: "dbpw"}
+	dash := fastDial(t, b.Addr(), 5, "aliased-dash", o)
+	dash.subscribe(t, 1, packets.Subscription{Filter: "sensors/#", Qos: 1})
+	for _, m := range []string{"one", "two"} {
+		if err := b.Publish("sensors/x", []byte(m), 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []string{"sensors/x", ""} { // read, not acknowledged
+		pk := dash.expect(t, packets.Publish)
+		if pk.TopicName != want || pk.Properties.TopicAlias == 0 {
+			t.Fatalf("message %d: topic %q alias %d, want topic %q with an alias", i, pk.TopicName, pk.Properties.TopicAlias, want)
+		}
+	}
+	dash.Close()
+	o.resume = true
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if cl, ok := b.srv.Clients.Get("aliased-dash"); ok && cl.Closed() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first connection is not closed")
+		}
+	}
+	again := fastDial(t, b.Addr(), 5, "aliased-dash", o)
+	var got []string
+	for range 2 {
+		pk := again.expect(t, packets.Publish)
+		got = append(got, fmt.Sprintf("%s|%s|alias=%d|dup=%v", pk.TopicName, pk.Payload, pk.Properties.TopicAlias, pk.FixedHeader.Dup))
+	}
+	if want := []string{"sensors/x|one|alias=1|dup=true", "sensors/x|two|alias=0|dup=true"}; !slices.Equal(got, want) {
+		t.Fatalf("resent %q, want %q", got, want)
+	}
+	if strings.Contains(logs.String(), "queued message dropped") {
+		t.Fatalf("a queued message was dropped:\n%s", logs.String())
 	}
 }

@@ -1,10 +1,13 @@
 package broker
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -209,17 +212,37 @@ func pinSendBuffer(t *testing.T, b *Broker, id string, size int) int {
 // messages queued by count, up to 4,096 of any size.
 func TestStuckSubscriberCostsOnlyItself(t *testing.T) {
 	const limit = 256 << 10
+	type stuckCase struct {
+		ws   bool // the stuck subscriber connects over WebSocket
+		qos  byte
+		size int
+	}
+	var cases []stuckCase
 	for _, qos := range []byte{0, 1, 2} {
 		for _, size := range []int{1 << 10, 64 << 10} {
-			t.Run(fmt.Sprintf("qos%d/%dKiB", qos, size>>10), func(t *testing.T) {
+			cases = append(cases, stuckCase{false, qos, size})
+		}
+	}
+	// Over WebSocket too: the WS listener's connection cap used to hide
+	// the nbConn from backlogOf, and WS clients went unbounded up to the
+	// hard bound, then were disconnected.
+	cases = append(cases, stuckCase{true, 0, 1 << 10}, stuckCase{true, 1, 64 << 10})
+	for _, tc := range cases {
+		qos, size := tc.qos, tc.size
+		{
+			t.Run(fmt.Sprintf("%sqos%d/%dKiB", map[bool]string{true: "ws/"}[tc.ws], qos, size>>10), func(t *testing.T) {
 				lim := DefaultLimits()
 				lim.MaxQueuedBytes = limit
-				b := startFast(t, Options{Addr: "127.0.0.1:0", Limits: &lim})
+				b := startFast(t, Options{Addr: "127.0.0.1:0", WSAddr: "127.0.0.1:0", Limits: &lim})
 				handled := newHandledHook("stuck")
 				if err := b.srv.AddHook(handled, nil); err != nil {
 					t.Fatal(err)
 				}
-				stuck := fastDial(t, b.Addr(), 4, "stuck", fastDialOpts{rcvbuf: 4096})
+				stuckAddr := b.Addr()
+				if tc.ws {
+					stuckAddr = b.Addrs().WS
+				}
+				stuck := fastDial(t, stuckAddr, 4, "stuck", fastDialOpts{rcvbuf: 4096, ws: tc.ws})
 				stuck.subscribe(t, 1, packets.Subscription{Filter: "load/#", Qos: qos})
 				sndbuf := pinSendBuffer(t, b, "stuck", 4096)
 				_, healthy := pahoCounter(t, b, "healthy", "load/#", qos, size)
@@ -346,5 +369,156 @@ func TestGoneClientReleased(t *testing.T) {
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gatedConn is a client's connection whose reads can be held: the client
+// stops reading, as a stuck one does, and later reads again.
+type gatedConn struct {
+	net.Conn
+	held   atomic.Bool
+	resume chan struct{}
+}
+
+func (g *gatedConn) Read(p []byte) (int, error) {
+	if g.held.Load() {
+		<-g.resume
+	}
+	return g.Conn.Read(p)
+}
+
+// TestTopicAliasKeptPastBound (issue 12, item 5): an MQTT 5 client that
+// takes topic aliases gets the message that maps an alias to its topic
+// even while it is over max_queued_bytes, so that every later message,
+// which carries the alias only, resolves to its topic. Before, the
+// mapping message could be dropped and the later ones named an alias the
+// client had never been given.
+func TestTopicAliasKeptPastBound(t *testing.T) {
+	const limit, size = 64 << 10, 1 << 10
+	lim := DefaultLimits()
+	lim.MaxQueuedBytes = limit
+	b := startFast(t, Options{Addr: "127.0.0.1:0", Limits: &lim})
+	handled := newHandledHook("aliased")
+	if err := b.srv.AddHook(handled, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	tcp, err := d.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := &gatedConn{Conn: tcp, resume: make(chan struct{})}
+
+	var (
+		mu       sync.Mutex
+		aliases  = map[uint16]string{}
+		got      []string // topic|payload prefix of each message
+		protoErr error
+		more     = make(chan struct{}, 1)
+	)
+	cl := paho.NewClient(paho.ClientConfig{Conn: gc,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			p := pr.Packet
+			mu.Lock()
+			topic := p.Topic
+			if a := p.Properties.TopicAlias; a != nil {
+				if topic != "" {
+					aliases[*a] = topic
+				} else if topic = aliases[*a]; topic == "" && protoErr == nil {
+					protoErr = fmt.Errorf("message %d (%.12q) names topic alias %d, never mapped", len(got), p.Payload, *a)
+				}
+			}
+			got = append(got, topic+"|"+string(bytes.TrimRight(p.Payload[:12], "-")))
+			mu.Unlock()
+			select {
+			case more <- struct{}{}:
+			default:
+			}
+			return true, nil
+		}}})
+	aliasMax := uint16(10)
+	if _, err := cl.Connect(ctx5(t), &paho.Connect{ClientID: "aliased", CleanStart: true, KeepAlive: 60,
+		Properties: &paho.ConnectProperties{TopicAliasMaximum: &aliasMax}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Disconnect(&paho.Disconnect{}) })
+	if _, err := cl.Subscribe(ctx5(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "alias/#", QoS: 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	sndbuf := pinSendBuffer(t, b, "aliased", 4096)
+	payload := func(tag string) []byte {
+		p := bytes.Repeat([]byte("-"), size)
+		copy(p, tag)
+		return p
+	}
+	// The client stops reading (its reader may still take one read's
+	// worth), and falls behind past the bound on alias/a.
+	gc.held.Store(true)
+	before := b.Info()
+	n := (limit+2*clientWriteBuffer+sndbuf+socketSlack)/size + 20
+	for i := range n {
+		mustPublish(t, b, "alias/a", payload(fmt.Sprintf("a%d", i)))
+	}
+	if err := handled.wait(int64(n), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if b.Info().MessagesDropped == before.MessagesDropped {
+		t.Fatal("nothing dropped: the client is not past its bound")
+	}
+	// The first message on alias/b maps a new alias: it must get through.
+	mustPublish(t, b, "alias/b", payload("b0"))
+	if err := handled.wait(int64(n+1), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	gc.held.Store(false)
+	close(gc.resume)
+	// Reading again, once it has caught up: more on both topics, which
+	// now carry aliases only.
+	c, _ := b.srv.Clients.Get("aliased")
+	bl := backlogOf(c.Net.Conn)
+	for wait := time.Now().Add(10 * time.Second); bl.backlog() > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatalf("the client does not catch up: %d bytes pending", bl.backlog())
+		}
+	}
+	mustPublish(t, b, "alias/b", payload("b1"))
+	mustPublish(t, b, "alias/a", payload("a-last"))
+	deadline := time.After(10 * time.Second)
+	for {
+		mu.Lock()
+		last := ""
+		if len(got) > 0 {
+			last = got[len(got)-1]
+		}
+		mu.Unlock()
+		if last == "alias/a|a-last" {
+			break
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("the last message did not arrive (last: %q)", last)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if protoErr != nil {
+		t.Fatal(protoErr)
+	}
+	tail := got[len(got)-3:]
+	if want := []string{"alias/b|b0", "alias/b|b1", "alias/a|a-last"}; fmt.Sprint(tail) != fmt.Sprint(want) {
+		t.Fatalf("last messages %q, want %q", tail, want)
+	}
+	for _, m := range got {
+		topic, tag, _ := strings.Cut(m, "|")
+		if topic != "alias/"+tag[:1] {
+			t.Fatalf("message %q resolved to topic %q", tag, topic)
+		}
 	}
 }
