@@ -251,14 +251,7 @@ func TestPersistSession(t *testing.T) {
 	sub.disconnect(t)
 	pub.disconnect(t)
 	b.Close()
-	if n := count(t, file, "broker_inflight"); n != 0 {
-		db, _ := sql.Open("sqlite", "file:"+file)
-		var c, topic, payload string
-		var id int
-		db.QueryRow("SELECT client_id, packet_id, topic, payload FROM broker_inflight").Scan(&c, &id, &topic, &payload)
-		db.Close()
-		t.Errorf("%d messages still stored after they were acknowledged, such as %s %d %s %s", n, c, id, topic, payload)
-	}
+	noneStored(t, file)
 	if n := count(t, file, "broker_subscriptions"); n != 1 {
 		t.Errorf("%d subscriptions stored, want 1", n)
 	}
@@ -368,5 +361,19 @@ func TestPersistSessionExpiry(t *testing.T) {
 		if n := count(t, file, table); n != 0 {
 			t.Errorf("%s has %d rows", table, n)
 		}
+	}
+}
+
+// noneStored fails the test if the database file holds unacknowledged
+// (inflight) messages, naming one of them.
+func noneStored(t *testing.T, file string) {
+	t.Helper()
+	if n := count(t, file, "broker_inflight"); n != 0 {
+		db, _ := sql.Open("sqlite", "file:"+file)
+		var c, topic, payload string
+		var id int
+		db.QueryRow("SELECT client_id, packet_id, topic, payload FROM broker_inflight").Scan(&c, &id, &topic, &payload)
+		db.Close()
+		t.Errorf("%d messages stored, want none, such as %s %d %s %s", n, c, id, topic, payload)
 	}
 }

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -191,14 +190,7 @@ func TestSessionACLAcrossRestart(t *testing.T) {
 	s1.disconnect(t)
 	root.disconnect(t)
 	b.Close()
-	if n := count(t, file, "broker_inflight"); n != 0 {
-		db, _ := sql.Open("sqlite", "file:"+file)
-		var c, topic, payload string
-		var id int
-		db.QueryRow("SELECT client_id, packet_id, topic, payload FROM broker_inflight").Scan(&c, &id, &topic, &payload)
-		db.Close()
-		t.Errorf("%d messages stored, want none, such as %s %d %s %s", n, c, id, topic, payload)
-	}
+	noneStored(t, file)
 	if n := count(t, file, "broker_subscriptions"); n != 1 {
 		t.Errorf("%d subscriptions stored, want 1 (sensor1's common/#)", n)
 	}
