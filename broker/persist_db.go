@@ -731,11 +731,7 @@ func (d *pdb) recover(now, maxExpiry int64) (*recovered, error) {
 	sort.Strings(clients)
 	for _, c := range clients {
 		ms := perClient[c]
-		n := int64(len(ms))
-		base := now - n
-		if base&0xffff+n-1 > 0xffff {
-			base += 0x10000 - base&0xffff // keep the run inside one 16-bit window
-		}
+		base := createdRun(now, int64(len(ms)))
 		for i := range ms {
 			msg := ms[i].message(storage.InflightKey)
 			msg.ID = storage.InflightKey + "_" + c + ":" + fmt.Sprint(ms[i].id)
@@ -744,6 +740,17 @@ func (d *pdb) recover(now, maxExpiry int64) (*recovered, error) {
 		}
 	}
 	return rec, nil
+}
+
+// createdRun returns the first of n consecutive Created values (unix
+// seconds) that end before now and sort in the same order by their low 16
+// bits, as mochi sorts a queue to resend it.
+func createdRun(now, n int64) int64 {
+	base := now - n
+	if base&0xffff+n-1 > 0xffff {
+		base += 0x10000 - base&0xffff // keep the run inside one 16-bit window
+	}
+	return base
 }
 
 // target is a session a journalled message is routed to.

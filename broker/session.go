@@ -2,7 +2,9 @@ package broker
 
 import (
 	"log/slog"
+	"sort"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -54,7 +56,11 @@ func (h *authHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 // under the ACL. The guard calls it as it writes the client's CONNACK,
 // before mochi resends the queue.
 func (h *authHook) checkQueued(cl *mqtt.Client) {
-	if h.acl == nil || cl.State.Inflight.Len() == 0 {
+	if cl.State.Inflight.Len() == 0 {
+		return
+	}
+	orderQueued(cl, time.Now().Unix())
+	if h.acl == nil {
 		return
 	}
 	user := username(cl)
@@ -101,5 +107,28 @@ func (h *authHook) checkQueued(cl *mqtt.Client) {
 		}
 		h.warn("mqtt queued message dropped: the ACL does not allow the client to read it", cl,
 			slog.String("topic", m.TopicName))
+	}
+}
+
+// orderQueued gives cl's queued messages consecutive Created values in the
+// order they were queued (by Created, then packet id), before mochi resends
+// them: it sorts the queue by the low 16 bits of Created (unix seconds)
+// with an unstable sort, so messages queued in the same second went out in
+// random order, where MQTT wants them resent in their original order.
+func orderQueued(cl *mqtt.Client, now int64) {
+	queued := cl.State.Inflight.GetAll(false)
+	if len(queued) < 2 {
+		return
+	}
+	sort.SliceStable(queued, func(i, j int) bool {
+		if queued[i].Created != queued[j].Created {
+			return queued[i].Created < queued[j].Created
+		}
+		return queued[i].PacketID < queued[j].PacketID
+	})
+	base := createdRun(now, int64(len(queued)))
+	for i := range queued {
+		queued[i].Created = base + int64(i)
+		cl.State.Inflight.Set(queued[i])
 	}
 }
