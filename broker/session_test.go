@@ -117,7 +117,10 @@ func TestSessionOwner(t *testing.T) {
 		t.Errorf("the dashboard received %q, want only the marker", got)
 	}
 
-	// The same user resumes its own session, with its queue.
+	// The same user resumes its own session, with its queue. (Its
+	// acknowledgement of the marker must reach the broker first, or the
+	// marker is rightly sent again.)
+	waitAcked(t, b, "victim-id")
 	dash.disconnect(t)
 	waitClientGone(t, b, "victim-id")
 	root.publish(t, "common/end", "queued", 1, false)
