@@ -54,16 +54,7 @@ type authEnv struct {
 
 func newAuthEnv(t *testing.T) *authEnv {
 	t.Helper()
-	reg := testRegistry(t)
-	hub := NewHub(HubOptions{Registry: reg})
-	rt := engine.New(engine.Options{Registry: reg, OnStatus: hub.OnStatus})
-	doc, err := flows.Parse([]byte(authFlow))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Deploy(context.Background(), doc); err != nil {
-		t.Fatal(err)
-	}
+	reg, hub, rt := runningFlow(t, authFlow)
 	dash, err := bcrypt.GenerateFromPassword([]byte(viewerToken), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/runnel-io/runnel/engine"
-	"github.com/runnel-io/runnel/flows"
 )
 
 const guardFlow = `[{"id":"t1","type":"tab","label":"Flow 1"},{"id":"i1","type":"inject","z":"t1","wires":[[]]}]`
@@ -42,16 +41,7 @@ func newGuardEnv(t *testing.T, allowed ...string) *guardEnv {
 // running live hub and guardFlow deployed.
 func newTestAPI(t *testing.T, allowed ...string) (*API, *engine.Runtime) {
 	t.Helper()
-	reg := testRegistry(t)
-	hub := NewHub(HubOptions{Registry: reg})
-	rt := engine.New(engine.Options{Registry: reg, OnStatus: hub.OnStatus})
-	doc, err := flows.Parse([]byte(guardFlow))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Deploy(context.Background(), doc); err != nil {
-		t.Fatal(err)
-	}
+	reg, hub, rt := runningFlow(t, guardFlow)
 	api, err := New(Options{Runtime: rt, Registry: reg, Live: hub, AllowedHosts: allowed})
 	if err != nil {
 		t.Fatal(err)

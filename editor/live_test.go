@@ -882,3 +882,20 @@ func BenchmarkOnDebug(b *testing.B) {
 		}
 	})
 }
+
+// runningFlow returns the test registry, a live hub and a runtime that
+// reports status to it, running the flow document given.
+func runningFlow(t *testing.T, flow string) (*engine.Registry, *Hub, *engine.Runtime) {
+	t.Helper()
+	reg := testRegistry(t)
+	hub := NewHub(HubOptions{Registry: reg})
+	rt := engine.New(engine.Options{Registry: reg, OnStatus: hub.OnStatus})
+	doc, err := flows.Parse([]byte(flow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Deploy(context.Background(), doc); err != nil {
+		t.Fatal(err)
+	}
+	return reg, hub, rt
+}
