@@ -42,7 +42,7 @@ type testStatusConfig struct {
 // testStatus sets its status text to the payload.
 type testStatus struct{ h *engine.Host }
 
-func (s *testStatus) Receive(m *engine.Message, _ engine.Output) error {
+func (s *testStatus) Receive(_ context.Context, m *engine.Message, _ engine.Output) error {
 	s.h.Status(engine.Status{Fill: "green", Shape: "ring", Text: engine.ToString(m.Payload)})
 	return nil
 }
@@ -52,7 +52,9 @@ type testFailConfig struct{}
 // testFail fails on every message.
 type testFail struct{}
 
-func (testFail) Receive(*engine.Message, engine.Output) error { return errors.New("boom") }
+func (testFail) Receive(context.Context, *engine.Message, engine.Output) error {
+	return errors.New("boom")
+}
 
 // testRegistry holds the built-in types and the test types.
 func testRegistry(t *testing.T) *engine.Registry {

@@ -56,7 +56,7 @@ func (c *crashy) Close(context.Context) error {
 	return nil
 }
 
-func (c *crashy) Receive(m *engine.Message, out engine.Output) error {
+func (c *crashy) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
 	if c.fail == "receive-panic" {
 		panic("receive went wrong")
 	}

@@ -19,7 +19,7 @@ type credConn struct{ creds map[string]string }
 // credUser is a flow node that uses a credConn.
 type credUser struct{ conn *credConn }
 
-func (credUser) Receive(*engine.Message, engine.Output) error { return nil }
+func (credUser) Receive(context.Context, *engine.Message, engine.Output) error { return nil }
 
 func credRegistry() *engine.Registry {
 	reg := engine.NewRegistry()

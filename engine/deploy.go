@@ -201,7 +201,7 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan, rollback bool) error {
 		tookOver [][2]*slot // new config node, the running one it took over from
 	)
 	startOne := func(s *slot) {
-		if err := rt.startSlot(r.ctx, s); err != nil {
+		if err := rt.startSlot(s); err != nil {
 			s.host.errs.Add(1)
 			rt.reportError(s.host, fmt.Errorf("start: %w", err), nil)
 			line := 0

@@ -29,7 +29,7 @@ type counter struct {
 func (c *counter) Start(context.Context) error { c.events.add("start " + c.id); return nil }
 func (c *counter) Close(context.Context) error { c.events.add("close " + c.id); return nil }
 
-func (c *counter) Receive(m *engine.Message, out engine.Output) error {
+func (c *counter) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
 	m.Payload = fmt.Sprintf("%s%d:%s", c.label, c.n.Add(1), engine.ToString(m.Payload))
 	out.Send(0, m)
 	return nil

@@ -20,7 +20,7 @@ type ShoutConfig struct {
 // shout upper-cases msg.payload.
 type shout struct{ cfg ShoutConfig }
 
-func (s *shout) Receive(m *engine.Message, out engine.Output) error {
+func (s *shout) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
 	text, ok := m.Payload.(string)
 	if !ok {
 		return fmt.Errorf("payload is a %s, not a string", engine.TypeName(m.Payload))

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,7 +112,7 @@ func (g *Graph) deliver(idx int, m *Message) {
 			s.host.rt.reportPanic(s.host, r, m) // logged with its stack
 		}
 	}()
-	if err := s.recv.Receive(m, Output{g: g, idx: idx}); err != nil {
+	if err := s.recv.Receive(s.host.ctx, m, Output{g: g, idx: idx}); err != nil {
 		s.host.errs.Add(1)
 		s.host.rt.reportError(s.host, err, m)
 	}
@@ -300,6 +301,7 @@ func (c *compiler) build(n *flows.Node) *slot {
 		return nil
 	}
 	h := &Host{id: n.ID, typ: n.Type, name: n.Name, z: n.Z, rt: c.rt, c: c, creds: c.doc.Credentials[n.ID]}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
 	node, err := buildNode(t, cfg, h)
 	if err != nil {

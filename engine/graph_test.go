@@ -31,7 +31,7 @@ type pass struct{ cfg passConfig }
 
 func (p *pass) Outputs() int { return p.cfg.Outputs }
 
-func (p *pass) Receive(m *engine.Message, out engine.Output) error {
+func (p *pass) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
 	if s, _ := m.Payload.(string); s == p.cfg.Fail {
 		return errors.New("failing on purpose")
 	}
@@ -57,7 +57,7 @@ type sink struct {
 	got []string
 }
 
-func (s *sink) Receive(m *engine.Message, _ engine.Output) error {
+func (s *sink) Receive(_ context.Context, m *engine.Message, _ engine.Output) error {
 	s.mu.Lock()
 	s.got = append(s.got, engine.ToString(m.Payload))
 	s.mu.Unlock()

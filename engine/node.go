@@ -29,13 +29,21 @@ type Receiver interface {
 	// or more times, on any port) and may change m, which it owns. A
 	// returned error is reported against the node and the message, and
 	// does not stop other messages.
-	Receive(m *Message, out Output) error
+	//
+	// ctx is the node's context: it is cancelled once the node has been
+	// closed (replaced by a deploy, or stopped), so that work bounded by a
+	// timeout, or left running when the node goes, can derive from it. out
+	// may be kept and used after Receive returns, from any goroutine (a
+	// delay's timer): a message sent later goes into the graph that is
+	// running then, even when a deploy has kept the node since.
+	Receive(ctx context.Context, m *Message, out Output) error
 }
 
 // Starter is implemented by nodes that do something when their flow starts,
 // such as subscribing to a topic or starting a timer.
 type Starter interface {
-	// Start begins the node's work. ctx is cancelled when the node stops.
+	// Start begins the node's work. ctx is the node's context, cancelled
+	// once the node has been closed.
 	Start(ctx context.Context) error
 }
 
@@ -124,8 +132,19 @@ type Output struct {
 // Send passes m to every node wired to port (0-based). The first wire gets
 // m itself; further wires get copies, so that no node sees another's
 // changes. m must not be used by the caller after Send.
+//
+// Called while the node handles a message, Send routes through the graph
+// that message is going through. Called later, by a node that kept out
+// (a timer's callback), it routes through the graph that runs now: a
+// deploy that kept the node has moved it there, and the wires that count
+// are the new ones (see Host.Send).
 func (o Output) Send(port int, m *Message) {
 	if o.g == nil || m == nil {
+		return
+	}
+	h := o.g.slots[o.idx].host
+	if b := h.at.Load(); b != nil && b.g != o.g {
+		h.Send(port, m)
 		return
 	}
 	o.g.send(o.idx, port, m)
@@ -141,6 +160,11 @@ type Host struct {
 	at               atomic.Pointer[binding]
 	log              *slog.Logger
 	creds            map[string]string // the node's credentials; never changed after build
+
+	// ctx is the node's context, given to Start and Receive; cancel is
+	// called once the node has been closed.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// counters for live rates and metrics; they follow the node instance,
 	// so a node that a deploy keeps keeps its counts.

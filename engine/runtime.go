@@ -194,7 +194,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 
 // startSlot starts a node; an error or a panic in Start is returned (and
 // not reported: the deploy decides what to do with it).
-func (rt *Runtime) startSlot(ctx context.Context, s *slot) (err error) {
+func (rt *Runtime) startSlot(s *slot) (err error) {
 	st, ok := s.node.(Starter)
 	if !ok {
 		return nil
@@ -205,11 +205,12 @@ func (rt *Runtime) startSlot(ctx context.Context, s *slot) (err error) {
 			err = fmt.Errorf("panic: %v", v)
 		}
 	}()
-	return st.Start(ctx)
+	return st.Start(s.host.ctx)
 }
 
 // closeSlot closes a node and reports what goes wrong, a panic included.
 func (rt *Runtime) closeSlot(ctx context.Context, s *slot) {
+	defer s.host.cancel()
 	cl, ok := s.node.(Closer)
 	if !ok {
 		return

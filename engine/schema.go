@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,7 +18,11 @@ import (
 //
 //	json:"name"          the property name in the flow document (required)
 //	label:"Topic"        the form label (defaults to the name)
-//	default:"payload"    the value used when the property is missing or empty
+//	default:"payload"    the value used when the property is missing, null or
+//	                     empty (""), as Node-RED's runtime does with
+//	                     n.property || "payload"; see keepempty
+//	keepempty:"true"     an empty string is kept rather than replaced by
+//	                     the default (template's "" means msg.template)
 //	options:"a,b,c"      the allowed values (a select box); "" may be one of them
 //	required:"true"      the property must be present and not empty
 //	kind:"code"          overrides the form widget: code, json, password
@@ -52,6 +57,9 @@ type schemaField struct {
 	goKind reflect.Kind
 	raw    bool   // json.RawMessage
 	def    string // default tag as written
+	// keepEmpty is set when "" is a value of its own rather than "use the
+	// default": by the keepempty tag, or by "" being one of the options.
+	keepEmpty bool
 }
 
 type schema struct {
@@ -90,6 +98,7 @@ func schemaOf(ptr any) (*schema, error) {
 		if opts, ok := f.Tag.Lookup("options"); ok {
 			sf.Options = strings.Split(opts, ",")
 		}
+		sf.keepEmpty = f.Tag.Get("keepempty") == "true" || slices.Contains(sf.Options, "")
 		switch {
 		case f.Type == rawMessageType:
 			sf.raw = true
@@ -219,8 +228,11 @@ func (sc *schema) decode(n *flows.Node) (any, flows.Problems) {
 				bad(f, "invalid string: %v", err)
 				continue
 			}
-			if text == "" && f.goKind != reflect.String {
-				continue // "" means "use the default" for numbers and booleans
+			if text == "" && (f.goKind != reflect.String || !f.keepEmpty) {
+				if f.Required {
+					bad(f, "required")
+				}
+				continue // "" means "use the default"
 			}
 		case '{', '[':
 			bad(f, "expected a %s, got %s", f.Kind, map[byte]string{'{': "an object", '[': "an array"}[raw[0]])

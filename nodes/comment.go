@@ -1,6 +1,10 @@
 package nodes
 
-import "github.com/runnel-io/runnel/engine"
+import (
+	"context"
+
+	"github.com/runnel-io/runnel/engine"
+)
 
 // CommentConfig is the configuration of a comment node: just text.
 type CommentConfig struct {
@@ -15,7 +19,7 @@ type comment struct{}
 // junction passes every message through unchanged; it only shapes wires.
 type junction struct{}
 
-func (junction) Receive(m *engine.Message, out engine.Output) error {
+func (junction) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
 	out.Send(0, m)
 	return nil
 }

@@ -1,6 +1,8 @@
 package nodes
 
 import (
+	"context"
+
 	"github.com/runnel-io/runnel/engine"
 )
 
@@ -49,7 +51,7 @@ func newDebug(cfg *DebugConfig, h *engine.Host) (engine.Node, error) {
 }
 
 // Receive sends the chosen value to the debug sink.
-func (d *debug) Receive(m *engine.Message, _ engine.Output) error {
+func (d *debug) Receive(_ context.Context, m *engine.Message, _ engine.Output) error {
 	if !d.cfg.Active {
 		return nil
 	}

@@ -209,7 +209,7 @@ func (e errNotGap) Error() string {
 
 // Receive passes m on when its value has changed enough, following
 // Node-RED's rbe.js step by step.
-func (n *filterNode) Receive(m *engine.Message, out engine.Output) error {
+func (n *filterNode) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
 	// The state key: the topi property's value when septopics, else one
 	// shared key. Like JavaScript, a falsy topic ("", 0, false, null,
 	// missing) means no topic, and other values key by their string form.

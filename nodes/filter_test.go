@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -610,7 +611,7 @@ func BenchmarkFilterOnChange(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
-					if err := n.Receive(msgs[i&1023], engine.Output{}); err != nil {
+					if err := n.Receive(context.Background(), msgs[i&1023], engine.Output{}); err != nil {
 						b.Fatal(err)
 					}
 					i++

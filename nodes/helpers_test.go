@@ -40,7 +40,7 @@ type testSink struct {
 	got []*engine.Message
 }
 
-func (s *testSink) Receive(m *engine.Message, _ engine.Output) error {
+func (s *testSink) Receive(_ context.Context, m *engine.Message, _ engine.Output) error {
 	s.mu.Lock()
 	s.got = append(s.got, m)
 	s.mu.Unlock()

@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,7 +73,7 @@ func newJSON(cfg *JSONConfig, h *engine.Host) (engine.Node, error) {
 }
 
 // Receive converts the property, following Node-RED's 70-JSON.js.
-func (n *jsonNode) Receive(m *engine.Message, out engine.Output) error {
+func (n *jsonNode) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
 	v, ok := lookupProp(m, n.prop)
 	if !ok {
 		out.Send(0, m) // no property: passed on as it is

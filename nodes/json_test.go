@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -247,7 +248,7 @@ func BenchmarkJSONParse(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				m.Payload = tc.payload
-				if err := n.Receive(m, engine.Output{}); err != nil {
+				if err := n.Receive(context.Background(), m, engine.Output{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -270,7 +271,7 @@ func BenchmarkJSONStringify(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Payload = obj
-		if err := n.Receive(m, engine.Output{}); err != nil {
+		if err := n.Receive(context.Background(), m, engine.Output{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,7 +19,7 @@ type testPanicsConfig struct{}
 // testPanics panics on a message whose payload is "boom".
 type testPanics struct{}
 
-func (testPanics) Receive(m *engine.Message, _ engine.Output) error {
+func (testPanics) Receive(_ context.Context, m *engine.Message, _ engine.Output) error {
 	if m.Payload == "boom" {
 		panic("boom")
 	}

@@ -72,7 +72,7 @@ func (n *mqttOut) Close(ctx context.Context) error {
 }
 
 // Receive publishes m.
-func (n *mqttOut) Receive(m *engine.Message, _ engine.Output) error {
+func (n *mqttOut) Receive(_ context.Context, m *engine.Message, _ engine.Output) error {
 	b, _ := pickBroker(n.h, n.remote)
 	if b == nil {
 		return errors.New("no broker")

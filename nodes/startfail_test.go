@@ -18,7 +18,7 @@ import (
 type startFails struct{}
 
 func (startFails) Start(context.Context) error { return errors.New("refusing to start") }
-func (startFails) Receive(*engine.Message, engine.Output) error {
+func (startFails) Receive(context.Context, *engine.Message, engine.Output) error {
 	return nil
 }
 

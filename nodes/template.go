@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -19,7 +20,7 @@ type TemplateConfig struct {
 	Field     string `json:"field" label:"Property" default:"payload" help:"The message property the result is written to"`
 	FieldType string `json:"fieldType" label:"Property type" default:"msg" options:"msg,flow,global" help:"Only msg is supported for now"`
 	Format    string `json:"format" label:"Highlight" default:"handlebars" help:"The editor's syntax highlighting; it does not change the result"`
-	Template  string `json:"template" label:"Template" kind:"code" lang:"mustache" default:"This is the payload: {{payload}} !" help:"Empty: use msg.template"`
+	Template  string `json:"template" keepempty:"true" label:"Template" kind:"code" lang:"mustache" default:"This is the payload: {{payload}} !" help:"Empty: use msg.template"`
 	Syntax    string `json:"syntax" label:"Format" default:"mustache" options:"mustache,plain" help:"mustache renders the template; plain outputs it as it is"`
 	Output    string `json:"output" label:"Output as" default:"str" options:"str,json,yaml" help:"str: text; json: the text parsed as JSON"`
 }
@@ -102,7 +103,7 @@ func newTemplate(cfg *TemplateConfig, h *engine.Host) (engine.Node, error) {
 }
 
 // Receive renders the template against m, sets the result and sends m on.
-func (n *templateNode) Receive(m *engine.Message, out engine.Output) error {
+func (n *templateNode) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
 	var v any
 	var err error
 	var mt any

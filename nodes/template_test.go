@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -345,7 +346,7 @@ func BenchmarkTemplateRender(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Payload = payload
-		if err := n.Receive(m, engine.Output{}); err != nil {
+		if err := n.Receive(context.Background(), m, engine.Output{}); err != nil {
 			b.Fatal(err)
 		}
 	}

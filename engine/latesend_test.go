@@ -1,0 +1,159 @@
+package engine_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// holder keeps the Output and context of the last message it received and
+// sends the message later, when the test says: as delay, trigger and join
+// do.
+type holder struct {
+	mu  sync.Mutex
+	out engine.Output
+	ctx context.Context
+	m   *engine.Message
+}
+
+func (h *holder) Receive(ctx context.Context, m *engine.Message, out engine.Output) error {
+	h.mu.Lock()
+	h.out, h.ctx, h.m = out, ctx, m
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *holder) release() {
+	h.mu.Lock()
+	out, m := h.out, h.m
+	h.mu.Unlock()
+	out.Send(0, m)
+}
+
+func holderRegistry() *engine.Registry {
+	reg := testRegistry()
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "hold", Inputs: 1, Outputs: 1}, func(_ *sinkConfig, _ *engine.Host) (engine.Node, error) {
+		return &holder{}, nil
+	}))
+	return reg
+}
+
+
+// A node that a nodes deploy keeps, and that sends a message it held from
+// before the deploy, sends it into the graph running now: the replaced
+// sink must not see it, the new one must.
+func TestKeptNodeSendsLaterIntoTheNewGraph(t *testing.T) {
+	rt := engine.New(engine.Options{Registry: holderRegistry()})
+	ctx := context.Background()
+	flow := func(name string) string {
+		return `[{"id":"t1","type":"tab"},{"id":"s","type":"src","z":"t1","wires":[["h"]]},` +
+			`{"id":"h","type":"hold","z":"t1","wires":[["k"]]},{"id":"k","type":"sink","z":"t1","name":"` + name + `"}]`
+	}
+	if err := rt.Deploy(ctx, parse(t, flow("old"))); err != nil {
+		t.Fatal(err)
+	}
+	g1 := rt.Graph()
+	h := g1.Node("h").(*holder)
+	oldSink := sinkOf(t, g1, "k")
+	send(t, g1, "s", "held")
+
+	// The sink changes (a new name), so it is replaced; the holder is kept.
+	p, err := rt.Plan(parse(t, flow("new")), engine.DeployNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	g2 := rt.Graph()
+	if g2.Node("h") != h {
+		t.Fatal("the holder was not kept")
+	}
+	newSink := sinkOf(t, g2, "k")
+	h.release()
+	oldSink.mu.Lock()
+	oldGot := slices.Clone(oldSink.got)
+	oldSink.mu.Unlock()
+	newSink.mu.Lock()
+	newGot := slices.Clone(newSink.got)
+	newSink.mu.Unlock()
+	if len(oldGot) != 0 || !slices.Equal(newGot, []string{"held"}) {
+		t.Fatalf("after the deploy: the replaced sink got %q, the new one %q; want nothing and [held]", oldGot, newGot)
+	}
+	// A message received after the deploy goes the ordinary way.
+	send(t, g2, "s", "fresh")
+	h.release()
+	newSink.mu.Lock()
+	defer newSink.mu.Unlock()
+	if !slices.Equal(newSink.got, []string{"held", "fresh"}) {
+		t.Fatalf("new sink got %q", newSink.got)
+	}
+}
+
+// Receive's context is the node's: live while the node runs, cancelled
+// once a deploy has replaced (and closed) it, or the runtime stopped.
+func TestReceiveContextEndsWithTheNode(t *testing.T) {
+	rt := engine.New(engine.Options{Registry: holderRegistry()})
+	ctx := context.Background()
+	flow := func(name string) string {
+		return `[{"id":"t1","type":"tab"},{"id":"s","type":"src","z":"t1","wires":[["h"]]},{"id":"h","type":"hold","z":"t1","name":"` + name + `"}]`
+	}
+	if err := rt.Deploy(ctx, parse(t, flow("a"))); err != nil {
+		t.Fatal(err)
+	}
+	send(t, rt.Graph(), "s", "x")
+	h := rt.Graph().Node("h").(*holder)
+	if err := h.ctx.Err(); err != nil {
+		t.Fatalf("context of a running node: %v", err)
+	}
+	p, err := rt.Plan(parse(t, flow("b")), engine.DeployNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if h.ctx.Err() == nil {
+		t.Fatal("the replaced node's context is still live")
+	}
+	send(t, rt.Graph(), "s", "y")
+	h2 := rt.Graph().Node("h").(*holder)
+	if err := h2.ctx.Err(); err != nil {
+		t.Fatalf("context of the new node: %v", err)
+	}
+	if err := rt.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h2.ctx.Err() == nil {
+		t.Fatal("context still live after Stop")
+	}
+}
+
+// A default applies to an explicit empty string, as Node-RED's runtime
+// does with n.property || "payload"; numbers and booleans likewise.
+func TestDefaultsApplyToEmptyStrings(t *testing.T) {
+	type cfg struct {
+		Prop  string  `json:"property" default:"payload"`
+		Keep  string  `json:"keep" default:"x" keepempty:"true"`
+		Opt   string  `json:"opt" default:"a" options:",a,b"`
+		N     float64 `json:"n" default:"2.5"`
+		B     bool    `json:"b" default:"true"`
+		Plain string  `json:"plain"`
+	}
+	var got cfg
+	reg := engine.NewRegistry()
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "c", Inputs: 1}, func(c *cfg, _ *engine.Host) (engine.Node, error) {
+		got = *c
+		return &sink{}, nil
+	}))
+	rt := engine.New(engine.Options{Registry: reg})
+	if _, err := rt.Compile(parse(t, `[{"id":"t","type":"tab"},{"id":"n","type":"c","z":"t","property":"","keep":"","opt":"","n":"","b":"","plain":""}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if want := (cfg{Prop: "payload", Keep: "", Opt: "", N: 2.5, B: true}); got != want {
+		t.Fatalf("decoded %+v, want %+v", got, want)
+	}
+}
