@@ -196,6 +196,26 @@ func (m *Message) Get(p Path) (any, bool) {
 	return p.lookupIn(v)
 }
 
+// Lookup is Get as a Node-RED user sees the message: a missing payload
+// (nil) or an empty topic, which Runnel's Message always holds, are
+// undefined in Node-RED unless something set them, so Lookup reports them
+// as absent.
+func (m *Message) Lookup(p Path) (any, bool) {
+	v, ok := m.Get(p)
+	if !ok {
+		return nil, false
+	}
+	if len(p.segs) == 1 {
+		switch p.segs[0].Key {
+		case "payload":
+			return v, v != nil
+		case "topic":
+			return v, v != ""
+		}
+	}
+	return v, true
+}
+
 // Set writes v at path p, creating missing objects and arrays on the way
 // and copying (never mutating) the containers it passes through.
 func (m *Message) Set(p Path, v any) error {

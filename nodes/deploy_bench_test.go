@@ -7,7 +7,10 @@ import (
 	"testing"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/nodetest"
 	"github.com/runnel-io/runnel/flows"
+	"github.com/runnel-io/runnel/nodes/function"
+	"github.com/runnel-io/runnel/nodes/parser"
 )
 
 // bigFlow returns a document of chains of the seed pipeline's processing
@@ -52,7 +55,7 @@ func BenchmarkDeploy1000Nodes(b *testing.B) {
 	for _, typ := range []engine.DeployType{engine.DeployNodes, engine.DeployFlows, engine.DeployFull} {
 		b.Run(string(typ), func(b *testing.B) {
 			reg := engine.NewRegistry()
-			for _, t := range []*engine.Type{testSourceType, testSinkType, JSONType, FilterType, TemplateType} {
+			for _, t := range []*engine.Type{nodetest.SourceType, nodetest.SinkType, parser.JSONType, function.FilterType, function.TemplateType} {
 				reg.MustRegister(t)
 			}
 			rt := engine.New(engine.Options{Registry: reg})

@@ -1,8 +1,24 @@
-// Package nodes holds Runnel's built-in node types. Importing it (for its
-// side effects) registers them with engine.DefaultRegistry:
+// Package nodes holds Runnel's built-in node types, in sub-packages named
+// after Node-RED's palette categories:
+//
+//	common    inject, debug, comment, junction
+//	function  change, switch, range, template, filter-on-change (rbe)
+//	network   mqtt-in, mqtt-out, mqtt-broker, tls-config
+//	parser    json
+//
+// Importing nodes (for its side effects) registers them all with
+// engine.DefaultRegistry:
 //
 //	import _ "github.com/runnel-io/runnel/nodes"
 //
 // Each node keeps Node-RED's property names and behaviour, so a flow from
 // Node-RED converts by renaming the types only.
 package nodes
+
+import (
+	// The palette categories register their types when imported.
+	_ "github.com/runnel-io/runnel/nodes/common"
+	_ "github.com/runnel-io/runnel/nodes/function"
+	_ "github.com/runnel-io/runnel/nodes/network"
+	_ "github.com/runnel-io/runnel/nodes/parser"
+)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/nodetest"
 	"github.com/runnel-io/runnel/flows"
 )
 
@@ -66,8 +67,8 @@ func fuzzSetup(t *testing.T) (*broker.Broker, *engine.Registry) {
 		for _, typ := range engine.DefaultRegistry.Types() {
 			fuzzReg.MustRegister(typ)
 		}
-		if _, ok := fuzzReg.Lookup(testSourceType.Type); !ok {
-			fuzzReg.MustRegister(testSourceType)
+		if _, ok := fuzzReg.Lookup(nodetest.SourceType.Type); !ok {
+			fuzzReg.MustRegister(nodetest.SourceType)
 		}
 	})
 	if fuzzBrokerErr != nil {
@@ -277,12 +278,12 @@ func fuzzOne(t *testing.T, typ *engine.Type, g *fuzzGen, payload []byte) {
 		return
 	}
 	send := func() {
-		if src, ok := rt.Graph().Node("src").(*testSource); ok {
+		if src, ok := rt.Graph().Node("src").(*nodetest.Source); ok {
 			m := engine.NewMessage("t/x", fuzzPayload(g, payload))
 			if g.next()%2 == 0 {
 				m.Set(engine.MustParsePath("reset"), true)
 			}
-			src.h.Send(0, m)
+			src.Send(m)
 		}
 	}
 	send()

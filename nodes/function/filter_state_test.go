@@ -1,4 +1,4 @@
-package nodes
+package function
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/nodetest"
 	"github.com/runnel-io/runnel/flows"
 )
 
@@ -23,35 +24,35 @@ func TestFilterStateAcrossDeploys(t *testing.T) {
 	} {
 		t.Run(tc.store, func(t *testing.T) {
 			js := fmt.Sprintf(`{"type":"filter-on-change","func":"rbe","property":"payload.t","store":%q}`, tc.store)
-			f := newTestChain(t, js, FilterType)
+			f := nodetest.Chain(t, js, FilterType)
 			in := func() {
-				f.inject("src", &engine.Message{Topic: "a", Payload: engine.RawJSON(`{"t":1}`)})
+				f.Inject("src", &engine.Message{Topic: "a", Payload: engine.RawJSON(`{"t":1}`)})
 			}
 			in()
-			sink := f.rt.Graph().Node("sink").(*testSink)
-			doc := f.rt.Graph().Document().Clone()
+			sink := f.Runtime().Graph().Node("sink").(*nodetest.Sink)
+			doc := f.Runtime().Graph().Document().Clone()
 			// Move the sink: a nodes deploy keeps everything.
 			doc.Node("sink").Set("x", []byte("5"))
-			p, err := f.rt.Plan(doc, engine.DeployNodes)
+			p, err := f.Runtime().Plan(doc, engine.DeployNodes)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := f.rt.Apply(context.Background(), p); err != nil {
+			if err := f.Runtime().Apply(context.Background(), p); err != nil {
 				t.Fatal(err)
 			}
 			in()
-			if got := len(sink.messages()); got != 1 {
+			if got := len(sink.Messages()); got != 1 {
 				t.Fatalf("after a nodes deploy: %d messages through, want 1", got)
 			}
-			full, err := flows.Parse([]byte(testChainJSON(t, js)))
+			full, err := flows.Parse([]byte(nodetest.ChainJSON(t, js)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := f.rt.Deploy(context.Background(), full); err != nil {
+			if err := f.Runtime().Deploy(context.Background(), full); err != nil {
 				t.Fatal(err)
 			}
 			in()
-			if got := len(f.received("sink")); got != tc.afterFull {
+			if got := len(f.Received("sink")); got != tc.afterFull {
 				t.Fatalf("after a full deploy: %d messages through, want %d", got, tc.afterFull)
 			}
 		})
@@ -59,9 +60,9 @@ func TestFilterStateAcrossDeploys(t *testing.T) {
 }
 
 func TestTemplateReadsContext(t *testing.T) {
-	f := newTestChain(t, `{"type":"template","template":"{{flow.site}}/{{global.unit.name}}/{{global[persistent].n}}/{{flow.none}}|"}`, TemplateType)
-	g := f.rt.GlobalContext()
-	host := f.rt.Graph().Node("src").(*testSource).h
+	f := nodetest.Chain(t, `{"type":"template","template":"{{flow.site}}/{{global.unit.name}}/{{global[persistent].n}}/{{flow.none}}|"}`, TemplateType)
+	g := f.Runtime().GlobalContext()
+	host := f.SourceHost("src")
 	if err := host.FlowContext().Set("site", "lab"); err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +72,8 @@ func TestTemplateReadsContext(t *testing.T) {
 	if err := g.Set("#:(persistent)::n", 2.5); err != nil {
 		t.Fatal(err)
 	}
-	f.inject("src", &engine.Message{})
-	if got := f.received("sink")[0].Payload; got != "lab/°C/2.5/|" {
+	f.Inject("src", &engine.Message{})
+	if got := f.Received("sink")[0].Payload; got != "lab/°C/2.5/|" {
 		t.Fatalf("rendered %q", got)
 	}
 }

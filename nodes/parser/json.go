@@ -1,4 +1,4 @@
-package nodes
+package parser
 
 import (
 	"context"
@@ -74,7 +74,7 @@ func newJSON(cfg *JSONConfig, h *engine.Host) (engine.Node, error) {
 
 // Receive converts the property, following Node-RED's 70-JSON.js.
 func (n *jsonNode) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
-	v, ok := lookupProp(m, n.prop)
+	v, ok := m.Lookup(n.prop)
 	if !ok {
 		out.Send(0, m) // no property: passed on as it is
 		return nil

@@ -1,4 +1,4 @@
-package nodes
+package function
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/nodetest"
 	"github.com/runnel-io/runnel/flows"
 )
 
@@ -34,16 +35,16 @@ func mustJSON(t testing.TB, s string) any {
 // came out (nil if nothing) and the errors the node reported.
 func runTemplate(t *testing.T, nodeJSON string, m *engine.Message) (*engine.Message, []engine.ErrorEvent) {
 	t.Helper()
-	f := newTestChain(t, nodeJSON, TemplateType)
-	f.inject("src", m)
-	got := f.received("sink")
+	f := nodetest.Chain(t, nodeJSON, TemplateType)
+	f.Inject("src", m)
+	got := f.Received("sink")
 	if len(got) > 1 {
 		t.Fatalf("got %d messages, want at most 1", len(got))
 	}
 	if len(got) == 0 {
-		return nil, f.errors()
+		return nil, f.Errors()
 	}
-	return got[0], f.errors()
+	return got[0], f.Errors()
 }
 
 func TestTemplateRender(t *testing.T) {
@@ -177,7 +178,7 @@ func TestTemplatePlain(t *testing.T) {
 		t.Errorf("plain json: got %#v", got)
 	}
 	// A plain template is not parsed, so it may be anything.
-	if _, err := deployTestFlow(t, testChainJSON(t, templateJSON(t, "{{#a}", `"syntax":"plain"`)), TemplateType); err != nil {
+	if _, err := nodetest.Deploy(t, nodetest.ChainJSON(t, templateJSON(t, "{{#a}", `"syntax":"plain"`)), nodetest.Options{}, TemplateType); err != nil {
 		t.Errorf("plain template with braces: %v", err)
 	}
 }
@@ -248,14 +249,14 @@ func TestTemplateMsgTemplate(t *testing.T) {
 	}
 
 	// The same node with changing msg.template values.
-	f := newTestChain(t, templateJSON(t, "", ""), TemplateType)
+	f := nodetest.Chain(t, templateJSON(t, "", ""), TemplateType)
 	for i, tmpl := range []string{"a{{payload}}", "b{{payload}}", "b{{payload}}"} {
 		m := engine.NewMessage("", float64(i))
 		m.SetProp("template", tmpl)
-		f.inject("src", m)
+		f.Inject("src", m)
 	}
 	var outs []string
-	for _, m := range f.received("sink") {
+	for _, m := range f.Received("sink") {
 		outs = append(outs, m.Payload.(string))
 	}
 	if strings.Join(outs, " ") != "a0 b1 b2" {
@@ -281,7 +282,7 @@ func TestTemplateConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := deployTestFlow(t, testChainJSON(t, tc.node), TemplateType)
+			_, err := nodetest.Deploy(t, nodetest.ChainJSON(t, tc.node), nodetest.Options{}, TemplateType)
 			var probs flows.Problems
 			if !errors.As(err, &probs) || len(probs) != 1 {
 				t.Fatalf("deploy error = %v, want one problem", err)
@@ -295,29 +296,29 @@ func TestTemplateConfigErrors(t *testing.T) {
 }
 
 func TestTemplateDefaults(t *testing.T) {
-	f := newTestChain(t, `{"type":"template"}`, TemplateType)
-	f.inject("src", engine.NewMessage("", "p"))
-	got := f.received("sink")
+	f := nodetest.Chain(t, `{"type":"template"}`, TemplateType)
+	f.Inject("src", engine.NewMessage("", "p"))
+	got := f.Received("sink")
 	if len(got) != 1 || got[0].Payload != "This is the payload: p !" {
 		t.Errorf("default template: %v", got)
 	}
 }
 
 func TestTemplateConcurrent(t *testing.T) {
-	f := newTestChain(t, templateJSON(t, "{{topic}}={{#payload.l}}{{.}}{{/payload.l}}", ""), TemplateType)
+	f := nodetest.Chain(t, templateJSON(t, "{{topic}}={{#payload.l}}{{.}}{{/payload.l}}", ""), TemplateType)
 	done := make(chan struct{})
 	for g := 0; g < 4; g++ {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for i := 0; i < 200; i++ {
-				f.inject("src", engine.NewMessage("x", mustJSON(t, `{"l":[1,2,3]}`)))
+				f.Inject("src", engine.NewMessage("x", mustJSON(t, `{"l":[1,2,3]}`)))
 			}
 		}()
 	}
 	for g := 0; g < 4; g++ {
 		<-done
 	}
-	got := f.received("sink")
+	got := f.Received("sink")
 	if len(got) != 800 {
 		t.Fatalf("got %d messages", len(got))
 	}

@@ -1,4 +1,4 @@
-package nodes
+package function
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/nodetest"
+	"github.com/runnel-io/runnel/nodes/parser"
 )
 
 // fstep is one input message of a filter test.
@@ -29,7 +31,7 @@ func rj(s string) engine.RawJSON    { return engine.RawJSON(s) }
 // runFilter deploys a filter-on-change node with the given properties,
 // sends steps and returns the indexes of the steps that came out, and the
 // warnings logged.
-func runFilter(t *testing.T, cfg string, steps []fstep) (sent []int, warns []testLogRecord) {
+func runFilter(t *testing.T, cfg string, steps []fstep) (sent []int, warns []nodetest.LogRecord) {
 	t.Helper()
 	var c map[string]any
 	if err := json.Unmarshal([]byte(cfg), &c); err != nil {
@@ -37,24 +39,24 @@ func runFilter(t *testing.T, cfg string, steps []fstep) (sent []int, warns []tes
 	}
 	c["type"] = "filter-on-change"
 	cb, _ := json.Marshal(c)
-	f := newTestChain(t, string(cb), FilterType)
+	f := nodetest.Chain(t, string(cb), FilterType)
 	for i, s := range steps {
 		m := engine.NewMessage(s.topic, s.payload)
 		for k, v := range s.props {
 			m.SetProp(k, v)
 		}
 		m.SetProp("_step", float64(i))
-		f.inject("src", m)
+		f.Inject("src", m)
 	}
 	sent = []int{}
-	for _, m := range f.received("sink") {
+	for _, m := range f.Received("sink") {
 		v, _ := m.Prop("_step")
 		sent = append(sent, int(v.(float64)))
 	}
-	if errs := f.errors(); len(errs) > 0 {
+	if errs := f.Errors(); len(errs) > 0 {
 		t.Errorf("node errors: %v", errs[0].Err)
 	}
-	return sent, f.logged(slog.LevelWarn)
+	return sent, f.Logged(slog.LevelWarn)
 }
 
 func TestFilterOnChange(t *testing.T) {
@@ -395,7 +397,7 @@ func TestFilterOnChange(t *testing.T) {
 				t.Errorf("sent steps %v, want %v", sent, tc.want)
 			}
 			if len(warns) != tc.warns {
-				t.Errorf("%d warnings (%s), want %d", len(warns), testLogMessages(warns), tc.warns)
+				t.Errorf("%d warnings (%s), want %d", len(warns), nodetest.LogMessages(warns), tc.warns)
 			}
 			for _, w := range warns {
 				if w.Msg != "no number found in payload" || w.Node != "n1" {
@@ -410,7 +412,7 @@ func TestFilterOnChange(t *testing.T) {
 // them, including an rbe node from before property, topi, septopics and
 // inout existed.
 func TestFilterNodeREDExport(t *testing.T) {
-	f := newTestFlow(t, `[
+	f := nodetest.New(t, `[
 		{"id":"tab1","type":"tab","label":"Flow 1","disabled":false,"info":""},
 		{"id":"src","type":"test-source","z":"tab1","wires":[["j1"]]},
 		{"id":"j1","type":"json","z":"tab1","name":"","property":"payload","action":"","pretty":false,"x":330,"y":200,"wires":[["f1","f2"]]},
@@ -418,15 +420,15 @@ func TestFilterNodeREDExport(t *testing.T) {
 		{"id":"f2","type":"rbe","z":"tab1","name":"old","func":"rbei","gap":"","start":"","x":530,"y":260,"wires":[["sink2"]]},
 		{"id":"sink1","type":"test-sink","z":"tab1","wires":[]},
 		{"id":"sink2","type":"test-sink","z":"tab1","wires":[]}
-	]`, FilterType, JSONType)
+	]`, FilterType, parser.JSONType)
 	for _, p := range []string{`{"t":100}`, `{"t":104}`, `{"t":106}`, `{"t":106}`, `{"t":100}`} {
-		f.inject("src", engine.NewMessage("a", p))
+		f.Inject("src", engine.NewMessage("a", p))
 	}
 	var got1, got2 []string
-	for _, m := range f.received("sink1") {
+	for _, m := range f.Received("sink1") {
 		got1 = append(got1, string(engine.MarshalJSON(m.Payload)))
 	}
-	for _, m := range f.received("sink2") {
+	for _, m := range f.Received("sink2") {
 		got2 = append(got2, string(engine.MarshalJSON(m.Payload)))
 	}
 	if want := []string{`{"t":100}`, `{"t":106}`, `{"t":100}`}; !slices.Equal(got1, want) {
@@ -440,12 +442,12 @@ func TestFilterNodeREDExport(t *testing.T) {
 // TestFilterPassesMessageUnchanged checks that the message sent is the
 // message received.
 func TestFilterPassesMessageUnchanged(t *testing.T) {
-	f := newTestChain(t, `{"type":"filter-on-change","property":"payload.t"}`, FilterType)
+	f := nodetest.Chain(t, `{"type":"filter-on-change","property":"payload.t"}`, FilterType)
 	m := engine.NewMessage("room", rj(`{"t":21.5,"h":40}`))
 	m.SetProp("extra", "x")
 	id := m.ID()
-	f.inject("src", m)
-	got := f.received("sink")
+	f.Inject("src", m)
+	got := f.Received("sink")
 	if len(got) != 1 {
 		t.Fatalf("got %d messages", len(got))
 	}
@@ -461,21 +463,21 @@ func TestFilterPassesMessageUnchanged(t *testing.T) {
 // TestFilterStoresCopies checks that the state does not change when a
 // value that was compared is changed afterwards.
 func TestFilterStoresCopies(t *testing.T) {
-	f := newTestChain(t, `{"type":"filter-on-change"}`, FilterType)
+	f := nodetest.Chain(t, `{"type":"filter-on-change"}`, FilterType)
 	obj := map[string]any{"a": 1.0}
 	buf := []byte("ab")
 	raw := []byte(`{"b":1}`)
-	f.inject("src", engine.NewMessage("o", obj))
-	f.inject("src", engine.NewMessage("b", buf))
-	f.inject("src", engine.NewMessage("r", engine.RawJSON(raw)))
+	f.Inject("src", engine.NewMessage("o", obj))
+	f.Inject("src", engine.NewMessage("b", buf))
+	f.Inject("src", engine.NewMessage("r", engine.RawJSON(raw)))
 	// Against the rules (values are immutable), change them in place.
 	obj["a"] = 2.0
 	buf[1] = 'x'
 	raw[5] = '2'
-	f.inject("src", engine.NewMessage("o", map[string]any{"a": 1.0}))
-	f.inject("src", engine.NewMessage("b", []byte("ab")))
-	f.inject("src", engine.NewMessage("r", rj(`{"b":1}`)))
-	if n := len(f.received("sink")); n != 3 {
+	f.Inject("src", engine.NewMessage("o", map[string]any{"a": 1.0}))
+	f.Inject("src", engine.NewMessage("b", []byte("ab")))
+	f.Inject("src", engine.NewMessage("r", rj(`{"b":1}`)))
+	if n := len(f.Received("sink")); n != 3 {
 		t.Errorf("%d messages sent, want 3: the state must hold copies", n)
 	}
 }
@@ -520,7 +522,7 @@ func TestFilterConfig(t *testing.T) {
 			}
 			c["type"] = "filter-on-change"
 			cb, _ := json.Marshal(c)
-			_, err := deployTestFlow(t, testChainJSON(t, string(cb)), FilterType)
+			_, err := nodetest.Deploy(t, nodetest.ChainJSON(t, string(cb)), nodetest.Options{}, FilterType)
 			if tc.field == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -563,7 +565,7 @@ func TestFilterDefaults(t *testing.T) {
 func TestFilterConcurrent(t *testing.T) {
 	for _, fn := range []string{"rbe", "deadband"} {
 		t.Run(fn, func(t *testing.T) {
-			f := newTestChain(t, `{"type":"filter-on-change","func":"`+fn+`","property":"payload.v"}`, FilterType)
+			f := nodetest.Chain(t, `{"type":"filter-on-change","func":"`+fn+`","property":"payload.v"}`, FilterType)
 			const workers, per = 8, 2000
 			var wg sync.WaitGroup
 			for w := 0; w < workers; w++ {
@@ -573,15 +575,15 @@ func TestFilterConcurrent(t *testing.T) {
 					topic := "t" + strconv.Itoa(w)
 					for i := 0; i < per; i++ {
 						payload := rj(`{"v":` + strconv.Itoa(i/2) + `}`)
-						f.inject("src", engine.NewMessage(topic, payload))
+						f.Inject("src", engine.NewMessage(topic, payload))
 						if i%100 == 0 {
-							f.inject("src", engine.NewMessage("", rj(`{"other":1}`)))
+							f.Inject("src", engine.NewMessage("", rj(`{"other":1}`)))
 						}
 					}
 				}()
 			}
 			wg.Wait()
-			if n := len(f.received("sink")); n != workers*per/2 {
+			if n := len(f.Received("sink")); n != workers*per/2 {
 				t.Errorf("%d sent, want %d", n, workers*per/2)
 			}
 		})

@@ -1,4 +1,4 @@
-package nodes
+package function
 
 import (
 	"bytes"
@@ -220,7 +220,7 @@ func (n *filterNode) Receive(_ context.Context, m *engine.Message, out engine.Ou
 			if m.Topic != "" {
 				key, topicIsStr = m.Topic, true
 			}
-		} else if v, ok := lookupProp(m, n.topi); ok {
+		} else if v, ok := m.Lookup(n.topi); ok {
 			if s, isStr := v.(string); isStr && s != "" {
 				topicIsStr = true
 			}
@@ -432,30 +432,11 @@ func (n *filterNode) value(m *engine.Message) jsValue {
 			return jsValueOfGJSON(gjson.Get(s, n.propGJSON))
 		}
 	}
-	v, ok := lookupProp(m, n.prop)
+	v, ok := m.Lookup(n.prop)
 	if !ok {
 		return jsValue{}
 	}
 	return jsValueOf(v)
-}
-
-// lookupProp is RED.util.getMessageProperty: the value at p and whether it
-// is defined. An empty msg.topic and a nil msg.payload count as missing,
-// as they are what a message without those properties holds.
-func lookupProp(m *engine.Message, p engine.Path) (any, bool) {
-	v, ok := m.Get(p)
-	if !ok {
-		return nil, false
-	}
-	if segs := p.Segments(); len(segs) == 1 {
-		switch segs[0].Key {
-		case "payload":
-			return v, v != nil
-		case "topic":
-			return v, v != ""
-		}
-	}
-	return v, true
 }
 
 // jsKind is a value's JavaScript type, as typeof sees it (null is an object).

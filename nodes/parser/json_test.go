@@ -1,4 +1,4 @@
-package nodes
+package parser
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/nodetest"
 )
 
 // jsonOut describes a value by its JavaScript type and JSON text, so that
@@ -113,15 +114,15 @@ func TestJSON(t *testing.T) {
 			}
 			c["type"] = "json"
 			cb, _ := json.Marshal(c)
-			f := newTestChain(t, string(cb), JSONType)
+			f := nodetest.Chain(t, string(cb), JSONType)
 			m := engine.NewMessage("t", tc.payload)
 			for k, v := range tc.props {
 				m.SetProp(k, v)
 			}
-			f.inject("src", m)
-			got := f.received("sink")
-			errs := f.errors()
-			warns := f.logged(slog.LevelWarn)
+			f.Inject("src", m)
+			got := f.Received("sink")
+			errs := f.Errors()
+			warns := f.Logged(slog.LevelWarn)
 			if tc.err != "" {
 				if len(errs) != 1 || !strings.Contains(errs[0].Err.Error(), tc.err) {
 					t.Errorf("errors %v, want one containing %q", errs, tc.err)
@@ -133,10 +134,10 @@ func TestJSON(t *testing.T) {
 			}
 			if tc.warn != "" {
 				if len(warns) != 1 || warns[0].Msg != tc.warn {
-					t.Errorf("warnings %q, want %q", testLogMessages(warns), tc.warn)
+					t.Errorf("warnings %q, want %q", nodetest.LogMessages(warns), tc.warn)
 				}
 			} else if len(warns) > 0 {
-				t.Errorf("unexpected warnings %q", testLogMessages(warns))
+				t.Errorf("unexpected warnings %q", nodetest.LogMessages(warns))
 			}
 			if tc.want == "" {
 				if len(got) != 0 {
@@ -165,9 +166,9 @@ func TestJSON(t *testing.T) {
 // TestJSONParsedObjectIsRaw checks that a parsed object stays JSON text,
 // readable by path without decoding.
 func TestJSONParsedObjectIsRaw(t *testing.T) {
-	f := newTestChain(t, `{"type":"json"}`, JSONType)
-	f.inject("src", engine.NewMessage("", `{"temperature":21.5,"a b":[1,{"c":"d"}]}`))
-	got := f.received("sink")
+	f := nodetest.Chain(t, `{"type":"json"}`, JSONType)
+	f.Inject("src", engine.NewMessage("", `{"temperature":21.5,"a b":[1,{"c":"d"}]}`))
+	got := f.Received("sink")
 	if len(got) != 1 {
 		t.Fatalf("got %d", len(got))
 	}
@@ -202,7 +203,7 @@ func TestJSONConfig(t *testing.T) {
 			}
 			c["type"] = "json"
 			cb, _ := json.Marshal(c)
-			_, err := deployTestFlow(t, testChainJSON(t, string(cb)), JSONType)
+			_, err := nodetest.Deploy(t, nodetest.ChainJSON(t, string(cb)), nodetest.Options{}, JSONType)
 			if tc.field == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -276,3 +277,4 @@ func BenchmarkJSONStringify(b *testing.B) {
 		}
 	}
 }
+func rj(s string) engine.RawJSON { return engine.RawJSON(s) }

@@ -1,4 +1,4 @@
-package nodes_test
+package network_test
 
 import (
 	"context"

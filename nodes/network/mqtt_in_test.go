@@ -1,9 +1,7 @@
-package nodes
+package network
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,39 +11,19 @@ import (
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/broker/mosquittotest"
 	"github.com/runnel-io/runnel/engine"
-	"github.com/runnel-io/runnel/flows"
+	"github.com/runnel-io/runnel/engine/nodetest"
 )
 
 // newBrokerFlow deploys flowJSON on a runtime bound to the embedded
 // broker br, with test-source, test-sink and every built-in type.
-func newBrokerFlow(t *testing.T, br *broker.Broker, flowJSON string) *testFlow {
+func newBrokerFlow(t *testing.T, br *broker.Broker, flowJSON string) *nodetest.Flow {
 	t.Helper()
-	reg := engine.NewRegistry()
-	reg.MustRegister(testSourceType)
-	reg.MustRegister(testSinkType)
-	for _, typ := range engine.DefaultRegistry.Types() {
-		reg.MustRegister(typ)
-	}
-	doc, err := flows.Parse([]byte(flowJSON))
+	f, err := nodetest.Deploy(t, flowJSON, nodetest.Options{Runtime: func(o *engine.Options) {
+		o.Broker, o.BrokerAddr = br, br.Addr()
+	}}, engine.DefaultRegistry.Types()...)
 	if err != nil {
-		t.Fatal(err)
-	}
-	f := &testFlow{t: t, logs: newTestLogHandler()}
-	f.rt = engine.New(engine.Options{
-		Registry:   reg,
-		Broker:     br,
-		BrokerAddr: br.Addr(),
-		Logger:     slog.New(f.logs),
-		OnError: func(ev engine.ErrorEvent) {
-			f.mu.Lock()
-			f.errs = append(f.errs, ev)
-			f.mu.Unlock()
-		},
-	})
-	if err := f.rt.Deploy(context.Background(), doc); err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
-	t.Cleanup(func() { _ = f.rt.Stop(context.Background()) })
 	return f
 }
 
@@ -84,20 +62,6 @@ func v3Publish(t *testing.T, c pahov3.Client, topic string, payload []byte, qos 
 }
 
 // waitMessages waits (at most 5 s) until sink has n messages.
-func (f *testFlow) waitMessages(sink string, n int) []*engine.Message {
-	f.t.Helper()
-	for end := time.Now().Add(5 * time.Second); ; {
-		got := f.received(sink)
-		if len(got) >= n || time.Now().After(end) {
-			if len(got) != n {
-				f.t.Fatalf("%s: got %d messages, want %d", sink, len(got), n)
-			}
-			return got
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // describe writes a payload with its type, so that a string and a buffer
 // of the same bytes differ.
 func describe(v any) string {
@@ -161,10 +125,10 @@ func TestMQTTInDecodesAsNodeRED(t *testing.T) {
 			refused++
 		}
 	}
-	utf8 := f.waitMessages("s-utf8", len(cases))
-	auto := f.waitMessages("s-auto", len(cases))
-	detect := f.waitMessages("s-detect", len(cases))
-	jsonOK := f.waitMessages("s-json", len(cases)-refused)
+	utf8 := f.WaitReceived("s-utf8", len(cases))
+	auto := f.WaitReceived("s-auto", len(cases))
+	detect := f.WaitReceived("s-detect", len(cases))
+	jsonOK := f.WaitReceived("s-json", len(cases)-refused)
 	for i, tc := range cases {
 		if got := utf8[i].Payload; got != tc.utf8 {
 			t.Errorf("%d utf8: got %s, Node-RED gives %q", i, describe(got), tc.utf8)
@@ -179,10 +143,10 @@ func TestMQTTInDecodesAsNodeRED(t *testing.T) {
 	if got := describe(jsonOK[0].Payload); got != `json {"€":1}` {
 		t.Errorf("json: got %s", got)
 	}
-	for end := time.Now().Add(5 * time.Second); len(f.errors()) < refused && time.Now().Before(end); {
+	for end := time.Now().Add(5 * time.Second); len(f.Errors()) < refused && time.Now().Before(end); {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := len(f.errors()); n != refused {
+	if n := len(f.Errors()); n != refused {
 		t.Errorf("json datatype reported %d errors, want %d", n, refused)
 	}
 }
@@ -250,7 +214,7 @@ func TestMQTTInRetainFlag(t *testing.T) {
 			// A remote subscription is made after connecting: publish
 			// probes until both nodes get one.
 			has := func(sink, topic string) bool {
-				for _, m := range f.received(sink) {
+				for _, m := range f.Received(sink) {
 					if m.Topic == topic {
 						return true
 					}
@@ -273,7 +237,7 @@ func TestMQTTInRetainFlag(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			got := retainOf(append(f.received("sA"), f.received("sB")...))
+			got := retainOf(append(f.Received("sA"), f.Received("sB")...))
 			for topic, w := range tc.want {
 				if got[topic] != w {
 					t.Errorf("%s: msg.retain = %v, want %v", topic, got[topic], w)
@@ -303,7 +267,7 @@ func TestMQTTInOutRepublishNotRetained(t *testing.T) {
 		{"id":"s","type":"test-sink","z":"t","wires":[]}
 	]`)
 	v3Publish(t, pub, "new/x", []byte("published live"), 1, true)
-	f.waitMessages("s", 2)
+	f.WaitReceived("s", 2)
 
 	got := make(chan string, 10)
 	v3Client(t, br.Addr(), "echo-sub", nil).Subscribe("echo/#", 1, func(_ pahov3.Client, m pahov3.Message) {
@@ -352,7 +316,7 @@ func TestMQTTOutPublishesJSONAsNodeRED(t *testing.T) {
 		{engine.RawJSON(`{"temperature":21.5,"humidity":40}`), `{"temperature":21.5,"humidity":40}`},
 		{map[string]any{"z": 1.0, "3": 2.0, "1": 0.30000000000000004}, `{"1":0.30000000000000004,"3":2,"z":1}`},
 	} {
-		f.inject("src", engine.NewMessage("", tc.payload))
+		f.Inject("src", engine.NewMessage("", tc.payload))
 		select {
 		case p := <-got:
 			if p != tc.want {

@@ -1,16 +1,15 @@
-package nodes
+package network
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/runnel-io/runnel/engine"
-	"github.com/runnel-io/runnel/flows"
+	"github.com/runnel-io/runnel/engine/nodetest"
 )
 
 // testPanicsConfig is the (empty) configuration of a test-panics node.
@@ -43,25 +42,16 @@ func TestMQTTInSurvivesAPanicInItsDelivery(t *testing.T) {
 	for _, internal := range []bool{false, true} {
 		t.Run(fmt.Sprintf("internal=%v", internal), func(t *testing.T) {
 			br := startTestBroker(t)
-			reg := engine.NewRegistry()
-			for _, typ := range append(engine.DefaultRegistry.Types(), testSourceType, testSinkType, testPanicsType) {
-				reg.MustRegister(typ)
-			}
-			doc, err := flows.Parse([]byte(`[{"id":"t","type":"tab"},
+			var mu sync.Mutex
+			var errs []string
+			f, err := nodetest.Deploy(t, `[{"id":"t","type":"tab"},
 				{"id":"src","type":"test-source","z":"t","wires":[["out"]]},
 				{"id":"out","type":"mqtt-out","z":"t","topic":"","qos":"1","retain":"","wires":[]},
 				{"id":"in","type":"mqtt-in","z":"t","topic":"p/#","qos":"1","datatype":"utf8","wires":[["bad","s"]]},
 				{"id":"bad","type":"test-panics","z":"t","wires":[]},
 				{"id":"s","type":"test-sink","z":"t","wires":[]}
-			]`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var mu sync.Mutex
-			var errs []string
-			f := &testFlow{t: t, logs: newTestLogHandler()}
-			f.rt = engine.New(engine.Options{
-				Registry: reg, Broker: br, BrokerAddr: br.Addr(), Logger: slog.New(f.logs),
+			]`, nodetest.Options{
+				Runtime: func(o *engine.Options) { o.Broker, o.BrokerAddr = br, br.Addr() },
 				OnError: func(ev engine.ErrorEvent) {
 					mu.Lock()
 					errs = append(errs, ev.NodeID+": "+ev.Err.Error())
@@ -71,26 +61,20 @@ func TestMQTTInSurvivesAPanicInItsDelivery(t *testing.T) {
 						panic("OnError failed")
 					}
 				},
-			})
-			if err := f.rt.Deploy(context.Background(), doc); err != nil {
+			}, append(engine.DefaultRegistry.Types(), testPanicsType)...)
+			if err != nil {
 				t.Fatalf("deploy: %v", err)
 			}
-			stopped := false
-			t.Cleanup(func() {
-				if !stopped {
-					_ = f.rt.Stop(context.Background())
-				}
-			})
 			pub := v3Client(t, br.Addr(), "panic-pub", nil)
 			for _, p := range []string{"boom", "after"} {
 				if internal {
 					m := engine.NewMessage("p/x", p)
-					f.inject("src", m)
+					f.Inject("src", m)
 				} else {
 					v3Publish(t, pub, "p/x", []byte(p), 1, false)
 				}
 			}
-			got := f.waitMessages("s", 1)
+			got := f.WaitReceived("s", 1)
 			if got[0].Payload != "after" {
 				t.Fatalf("the sink got %q, want \"after\"", got[0].Payload)
 			}
@@ -103,8 +87,7 @@ func TestMQTTInSurvivesAPanicInItsDelivery(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			stopped = true
-			if err := f.rt.Stop(ctx); err != nil {
+			if err := f.Runtime().Stop(ctx); err != nil {
 				t.Fatalf("stop: %v", err)
 			}
 		})

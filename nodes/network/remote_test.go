@@ -1,4 +1,4 @@
-package nodes_test
+package network_test
 
 // Tests of remote brokers against a real second broker: Debian's
 // mosquitto, started on a free loopback port, stopped and restarted by PID.
@@ -34,7 +34,7 @@ import (
 	"github.com/runnel-io/runnel/broker/mosquittotest"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/flows"
-	"github.com/runnel-io/runnel/nodes"
+	"github.com/runnel-io/runnel/nodes/network"
 )
 
 // remoteStack is the embedded broker and a runtime running a flow.
@@ -128,8 +128,8 @@ func (s *remoteStack) waitStatus(id, want string) {
 	}
 }
 
-func (s *remoteStack) conn(id string) *nodes.MQTTBroker {
-	return s.rt.Graph().Node(id).(*nodes.MQTTBroker)
+func (s *remoteStack) conn(id string) *network.MQTTBroker {
+	return s.rt.Graph().Node(id).(*network.MQTTBroker)
 }
 
 // collector records payloads in order and signals each arrival.
