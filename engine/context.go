@@ -189,6 +189,11 @@ func (c *Context) Get(key string) (any, bool) {
 	if err != nil {
 		return nil, false
 	}
+	return c.getParsed(store, p)
+}
+
+// getParsed is Get with the key already split into its store and path.
+func (c *Context) getParsed(store int, p Path) (any, bool) {
 	c.cs.mu.Lock()
 	top, ok := c.cs.scope(store, c.scope, false)[p.segs[0].Key]
 	c.cs.mu.Unlock()
@@ -208,6 +213,11 @@ func (c *Context) Set(key string, v any) error {
 	if err != nil {
 		return err
 	}
+	return c.setParsed(store, p, key, v)
+}
+
+// setParsed is Set with the key already split; key is only for errors.
+func (c *Context) setParsed(store int, p Path, key string, v any) error {
 	top := p.segs[0].Key
 	c.cs.mu.Lock()
 	defer c.cs.mu.Unlock()

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -134,6 +136,53 @@ type compiler struct {
 	// nodes: a node whose id is in keep is taken over from prev, not built.
 	prev *Graph
 	keep map[string]bool
+
+	tabs map[string]tabInfo // by tab id, see tabEnv
+}
+
+// tabEnv returns the label of tab id and its environment properties
+// (Node-RED's tab "env": [{"name","value","type"}]), str, num, bool and
+// json values as their text, env values resolved from the process.
+func (c *compiler) tabEnv(id string) (string, map[string]string) {
+	if c.tabs == nil {
+		c.tabs = make(map[string]tabInfo)
+	}
+	if ti, ok := c.tabs[id]; ok {
+		return ti.name, ti.env
+	}
+	var ti tabInfo
+	if tab := c.byID[id]; tab != nil {
+		if raw, ok := tab.Get("label"); ok {
+			_ = json.Unmarshal(raw, &ti.name)
+		}
+		if raw, ok := tab.Get("env"); ok {
+			var vars []struct {
+				Name  string          `json:"name"`
+				Value json.RawMessage `json:"value"`
+				Type  string          `json:"type"`
+			}
+			if json.Unmarshal(raw, &vars) == nil && len(vars) > 0 {
+				ti.env = make(map[string]string, len(vars))
+				for _, v := range vars {
+					var text string
+					if json.Unmarshal(v.Value, &text) != nil {
+						text = string(v.Value)
+					}
+					if v.Type == TypeEnv {
+						text = os.Getenv(text)
+					}
+					ti.env[v.Name] = text
+				}
+			}
+		}
+	}
+	c.tabs[id] = ti
+	return ti.name, ti.env
+}
+
+type tabInfo struct {
+	name string
+	env  map[string]string
 }
 
 func (c *compiler) problem(n *flows.Node, field, format string, args ...any) {
@@ -302,6 +351,7 @@ func (c *compiler) build(n *flows.Node) *slot {
 	}
 	h := &Host{id: n.ID, typ: n.Type, name: n.Name, z: n.Z, rt: c.rt, c: c, creds: c.doc.Credentials[n.ID]}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.flowName, h.flowEnv = c.tabEnv(n.Z)
 	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
 	node, err := buildNode(t, cfg, h)
 	if err != nil {

@@ -41,7 +41,6 @@ func holderRegistry() *engine.Registry {
 	return reg
 }
 
-
 // A node that a nodes deploy keeps, and that sends a message it held from
 // before the deploy, sends it into the graph running now: the replaced
 // sink must not see it, the new one must.

@@ -30,10 +30,18 @@ import (
 //	node:"mqtt-broker"   the property references a config node of this type
 //	help:"..."           a one-line hint shown under the field
 //	min:"0" max:"60"     bounds of an integer or number field (inclusive)
+//	types:"msg,str,num"  a Typed field's allowed TypedInput types; the first
+//	                     is its type when the document gives none
+//	typeprop:"tot"       the property holding a Typed field's type
+//	                     (default: the name plus "Type", as "payloadType")
 //
 // Go field types map to kinds: string to "string" (or "select" with
 // options), bool to "boolean", int to "integer", float64 to "number", and
-// json.RawMessage to "json". Node-RED stores numbers and booleans as
+// json.RawMessage to "json", Typed to "typed" (Node-RED's TypedInput: a
+// value property and a type property, compiled at deploy; see Typed), and
+// a slice of structs to "list" (Node-RED's rule lists: a JSON array of
+// objects, each decoded with the struct's own fields and tags, problems
+// named like rules[2].to). Node-RED stores numbers and booleans as
 // strings in places ("qos": "2"); decoding accepts both. A number field
 // never holds NaN or ±Inf ("NaN", "Infinity" and 1e400 are refused), so a
 // node can use its value without checking.
@@ -49,6 +57,14 @@ type Field struct {
 	Help     string   `json:"help,omitempty"`
 	Min      *float64 `json:"min,omitempty"`
 	Max      *float64 `json:"max,omitempty"`
+	// Types are the TypedInput types a typed field allows, the first
+	// being its type when the document gives none.
+	Types []string `json:"types,omitempty"`
+	// TypeProp is the property that holds a typed field's type, such as
+	// "payloadType" for "payload".
+	TypeProp string `json:"typeProp,omitempty"`
+	// Item describes the fields of each entry of a list field.
+	Item []Field `json:"item,omitempty"`
 }
 
 type schemaField struct {
@@ -60,6 +76,9 @@ type schemaField struct {
 	// keepEmpty is set when "" is a value of its own rather than "use the
 	// default": by the keepempty tag, or by "" being one of the options.
 	keepEmpty bool
+	typed     bool    // an engine.Typed
+	hasDef    bool    // a default tag is present
+	item      *schema // the entries' schema of a list field
 }
 
 type schema struct {
@@ -68,7 +87,10 @@ type schema struct {
 	sf     []schemaField
 }
 
-var rawMessageType = reflect.TypeOf(json.RawMessage(nil))
+var (
+	rawMessageType = reflect.TypeOf(json.RawMessage(nil))
+	typedType      = reflect.TypeOf(Typed{})
+)
 
 func schemaOf(ptr any) (*schema, error) {
 	t := reflect.TypeOf(ptr).Elem()
@@ -99,7 +121,27 @@ func schemaOf(ptr any) (*schema, error) {
 			sf.Options = strings.Split(opts, ",")
 		}
 		sf.keepEmpty = f.Tag.Get("keepempty") == "true" || slices.Contains(sf.Options, "")
+		_, sf.hasDef = f.Tag.Lookup("default")
 		switch {
+		case f.Type == typedType:
+			sf.typed = true
+			sf.Kind = "typed"
+			sf.Types = AllTypes
+			if ts := f.Tag.Get("types"); ts != "" {
+				sf.Types = strings.Split(ts, ",")
+			}
+			sf.TypeProp = f.Tag.Get("typeprop")
+			if sf.TypeProp == "" {
+				sf.TypeProp = name + "Type"
+			}
+		case sf.goKind == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			item, err := schemaOf(reflect.New(f.Type.Elem()).Interface())
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", f.Name, err)
+			}
+			sf.item = item
+			sf.Kind = "list"
+			sf.Item = item.fields
 		case f.Type == rawMessageType:
 			sf.raw = true
 			sf.Kind = "json"
@@ -137,7 +179,10 @@ func schemaOf(ptr any) (*schema, error) {
 		if k := f.Tag.Get("kind"); k != "" {
 			sf.Kind = k
 		}
-		if _, ok := f.Tag.Lookup("default"); ok {
+		if sf.typed && sf.hasDef {
+			sf.Default = sf.def
+		}
+		if _, ok := f.Tag.Lookup("default"); ok && !sf.typed && sf.item == nil {
 			v, err := sf.parseText(sf.def)
 			if err != nil {
 				return nil, fmt.Errorf("field %s: default: %w", f.Name, err)
@@ -196,25 +241,40 @@ func (sf *schemaField) parseText(s string) (reflect.Value, error) {
 // then each known property, coerced leniently; it returns every problem.
 func (sc *schema) decode(n *flows.Node) (any, flows.Problems) {
 	ptr := reflect.New(sc.typ)
-	v := ptr.Elem()
 	var probs flows.Problems
-	bad := func(f *schemaField, format string, args ...any) {
-		probs = append(probs, flows.Problem{NodeID: n.ID, Type: n.Type, Field: f.Name, Line: n.Line, Msg: fmt.Sprintf(format, args...)})
+	bad := func(field, msg string) {
+		probs = append(probs, flows.Problem{NodeID: n.ID, Type: n.Type, Field: field, Line: n.Line, Msg: msg})
 	}
+	sc.decodeInto(ptr.Elem(), n.Get, "", bad)
+	return ptr.Interface(), probs
+}
+
+// decodeInto fills the struct v from the properties get returns, naming
+// fields with prefix (such as "rules[2].") in the problems it reports.
+func (sc *schema) decodeInto(v reflect.Value, get func(string) (json.RawMessage, bool), prefix string, report func(field, msg string)) {
 	for i := range sc.sf {
 		f := &sc.sf[i]
 		fv := v.Field(f.index)
+		bad := func(format string, args ...any) { report(prefix+f.Name, fmt.Sprintf(format, args...)) }
+		if f.typed {
+			f.decodeTyped(fv, get, bad)
+			continue
+		}
 		if f.def != "" || f.raw {
 			if dv, err := f.parseText(f.def); err == nil && (f.def != "" || !f.raw) {
 				fv.Set(dv)
 			}
 		}
-		raw, present := n.Get(f.Name)
+		raw, present := get(f.Name)
 		raw = bytes.TrimSpace(raw)
 		if !present || len(raw) == 0 || string(raw) == "null" {
 			if f.Required {
-				bad(f, "required")
+				bad("required")
 			}
+			continue
+		}
+		if f.item != nil {
+			f.decodeList(fv, raw, prefix, report, bad)
 			continue
 		}
 		if f.raw {
@@ -225,23 +285,23 @@ func (sc *schema) decode(n *flows.Node) (any, flows.Problems) {
 		switch raw[0] {
 		case '"':
 			if err := json.Unmarshal(raw, &text); err != nil {
-				bad(f, "invalid string: %v", err)
+				bad("invalid string: %v", err)
 				continue
 			}
 			if text == "" && (f.goKind != reflect.String || !f.keepEmpty) {
 				if f.Required {
-					bad(f, "required")
+					bad("required")
 				}
 				continue // "" means "use the default"
 			}
 		case '{', '[':
-			bad(f, "expected a %s, got %s", f.Kind, map[byte]string{'{': "an object", '[': "an array"}[raw[0]])
+			bad("expected a %s, got %s", f.Kind, map[byte]string{'{': "an object", '[': "an array"}[raw[0]])
 			continue
 		default:
 			text = string(raw) // number, true, false: their text form
 		}
 		if f.Required && strings.TrimSpace(text) == "" {
-			bad(f, "required")
+			bad("required")
 			continue
 		}
 		if f.goKind == reflect.Int {
@@ -252,29 +312,122 @@ func (sc *schema) decode(n *flows.Node) (any, flows.Problems) {
 		}
 		pv, err := f.parseText(text)
 		if err != nil {
-			bad(f, "%v", err)
+			bad("%v", err)
 			continue
 		}
 		if msg := f.outOfBounds(pv); msg != "" {
-			bad(f, "%s", msg)
+			bad("%s", msg)
 			continue
 		}
-		if f.Options != nil && f.goKind == reflect.String {
-			ok := false
-			for _, o := range f.Options {
-				if o == text {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				bad(f, "%q is not one of %s", text, quoteList(f.Options))
-				continue
-			}
+		if f.Options != nil && f.goKind == reflect.String && !slices.Contains(f.Options, text) {
+			bad("%q is not one of %s", text, quoteList(f.Options))
+			continue
 		}
 		fv.Set(pv)
 	}
-	return ptr.Interface(), probs
+}
+
+// decodeTyped sets a typed field from its value and type properties. A
+// missing type is the field's first allowed type when there is a value
+// (or a default); with neither the field stays zero.
+func (sf *schemaField) decodeTyped(fv reflect.Value, get func(string) (json.RawMessage, bool), bad func(string, ...any)) {
+	value, hasValue := "", false
+	if raw, ok := get(sf.Name); ok {
+		raw = bytes.TrimSpace(raw)
+		switch {
+		case len(raw) == 0 || string(raw) == "null":
+		case raw[0] == '"':
+			if err := json.Unmarshal(raw, &value); err != nil {
+				bad("invalid string: %v", err)
+				return
+			}
+			hasValue = true
+		case raw[0] == '{' || raw[0] == '[':
+			// Node-RED writes json values as text, but a hand-written
+			// flow may hold the JSON itself.
+			value, hasValue = string(raw), true
+		default:
+			value, hasValue = string(raw), true // a number or boolean
+		}
+	}
+	typ := ""
+	if raw, ok := get(sf.TypeProp); ok {
+		_ = json.Unmarshal(raw, &typ)
+	}
+	if !hasValue && sf.hasDef {
+		value, hasValue = sf.def, true
+	}
+	if typ == "" {
+		if !hasValue {
+			if sf.Required {
+				bad("required")
+			}
+			return
+		}
+		typ = sf.Types[0]
+	}
+	if !slices.Contains(sf.Types, typ) {
+		bad("type %q is not one of %s", typ, quoteList(sf.Types))
+		return
+	}
+	if sf.Required && strings.TrimSpace(value) == "" && typ != TypeStr {
+		bad("required")
+		return
+	}
+	t, err := ParseTyped(typ, value)
+	if err != nil {
+		if !slices.Contains(AllTypes, typ) {
+			// A type of the node's own (switch's "prev"), which it
+			// evaluates itself.
+			fv.Set(reflect.ValueOf(Typed{Type: typ, Value: value}))
+			return
+		}
+		bad("%v", err)
+		return
+	}
+	fv.Set(reflect.ValueOf(t))
+}
+
+// decodeList sets a list field from a JSON array of objects, decoding
+// each entry with the entries' schema.
+func (sf *schemaField) decodeList(fv reflect.Value, raw json.RawMessage, prefix string, report func(string, string), bad func(string, ...any)) {
+	var entries []json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		bad("expected a list, got %s", kindOfJSON(raw))
+		return
+	}
+	list := reflect.MakeSlice(fv.Type(), len(entries), len(entries))
+	for i, e := range entries {
+		var props map[string]json.RawMessage
+		if err := json.Unmarshal(e, &props); err != nil || props == nil {
+			report(fmt.Sprintf("%s%s[%d]", prefix, sf.Name, i), "expected an object, got "+kindOfJSON(e))
+			continue
+		}
+		get := func(k string) (json.RawMessage, bool) { v, ok := props[k]; return v, ok }
+		sf.item.decodeInto(list.Index(i), get, fmt.Sprintf("%s%s[%d].", prefix, sf.Name, i), report)
+	}
+	fv.Set(list)
+}
+
+// kindOfJSON names the kind of a JSON value for problems.
+func kindOfJSON(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 // outOfBounds says how v breaks the field's min and max, if it does.

@@ -1,0 +1,100 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+type typedRule struct {
+	T  string       `json:"t" options:"set,delete"`
+	P  string       `json:"p" default:"payload"`
+	Pt string       `json:"pt" default:"msg" options:"msg,flow,global"`
+	To engine.Typed `json:"to" typeprop:"tot" types:"str,num,bool,json,bin,msg,flow,global,env,date,re"`
+}
+
+type typedCfg struct {
+	Payload engine.Typed `json:"payload" types:"date,str,num,json" default:""`
+	Rules   []typedRule  `json:"rules"`
+}
+
+// Typed fields and lists of structs decode from Node-RED's properties,
+// compile at deploy and evaluate per message; every bad entry is named.
+func TestTypedFieldsAndLists(t *testing.T) {
+	var got *typedCfg
+	reg := engine.NewRegistry()
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "c", Inputs: 1}, func(c *typedCfg, _ *engine.Host) (engine.Node, error) {
+		got = c
+		return &sink{}, nil
+	}))
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "src", Outputs: 1}, func(_ *srcConfig, h *engine.Host) (engine.Node, error) {
+		return &src{h: h}, nil
+	}))
+	rt := engine.New(engine.Options{Registry: reg})
+	t.Setenv("RUNNEL_TYPED_TEST", "from-env")
+	doc := parse(t, `[{"id":"t","type":"tab","label":"Tab","env":[{"name":"SITE","value":"lab","type":"str"}]},
+	{"id":"s","type":"src","z":"t","wires":[["n"]]},
+	{"id":"n","type":"c","z":"t","payloadType":"num","payload":" 0x1f ","rules":[
+		{"t":"set","p":"a","to":"hi","tot":"str"},
+		{"t":"set","p":"b","to":"[1,{\"x\":2}]","tot":"json"},
+		{"t":"set","p":"c","to":"payload.k","tot":"msg"},
+		{"t":"set","p":"d","to":"${SITE}-${RUNNEL_TYPED_TEST}-${NR_FLOW_NAME}","tot":"env"},
+		{"t":"set","p":"e","to":"[104,105]","tot":"bin"},
+		{"t":"set","p":"f","to":"TRUE","tot":"bool"},
+		{"t":"delete","p":"g"}
+	]}]`)
+	if _, err := rt.Compile(doc); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := got.Payload.Const(); v != 31.0 {
+		t.Fatalf("payload = %v", v)
+	}
+	if len(got.Rules) != 7 || got.Rules[6].T != "delete" || !got.Rules[6].To.IsZero() || got.Rules[0].Pt != "msg" {
+		t.Fatalf("rules = %+v", got.Rules)
+	}
+	if err := rt.Deploy(context.Background(), doc); err != nil {
+		t.Fatal(err)
+	}
+	h := rt.Graph().Node("s").(*src).h
+	m := engine.NewMessage("x", engine.RawJSON(`{"k":[1,2]}`))
+	var out []string
+	for _, r := range got.Rules {
+		v, err := r.To.Eval(h, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(engine.MarshalJSON(v)))
+	}
+	want := `"hi" [1,{"x":2}] [1,2] "lab-from-env-Tab" {"type":"Buffer","data":[104,105]} true null`
+	if strings.Join(out, " ") != want {
+		t.Fatalf("evaluated\n%s\nwant\n%s", strings.Join(out, " "), want)
+	}
+
+	// Every problem, each named by its entry.
+	_, err := rt.Compile(parse(t, `[{"id":"t","type":"tab"},{"id":"n","type":"c","z":"t","payloadType":"flow","payload":"x","rules":[
+		{"t":"set","to":"abc","tot":"num"},
+		{"t":"set","to":"{","tot":"json"},
+		5,
+		{"t":"set","to":"(","tot":"re"},
+		{"t":"set","to":"x","tot":"jsonata2"},
+		{"t":"move"}
+	]}]`))
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	for _, want := range []string{
+		`field "payload": type "flow" is not one of "date", "str", "num", "json"`,
+		`field "rules[0].to": "abc" is not a number`,
+		`field "rules[1].to": invalid JSON`,
+		`field "rules[2]": expected an object, got a number`,
+		`field "rules[3].to": regular expression "("`,
+		`field "rules[4].to": type "jsonata2" is not one of`,
+		`field "rules[5].t": "move" is not one of "set", "delete"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+}
