@@ -3,6 +3,8 @@ package broker
 import (
 	"fmt"
 	"strings"
+
+	"github.com/runnel-io/runnel/broker/topic"
 )
 
 // Access is what an ACL rule grants on the topics its filter matches.
@@ -108,7 +110,7 @@ func compileACL(rules []ACLRule) (*acl, error) {
 		if r.Topic == "" {
 			return nil, fmt.Errorf("broker.acl[%d].topic: missing", i)
 		}
-		if err := ValidFilter(r.Topic); err != nil {
+		if err := topic.ValidFilter(r.Topic); err != nil {
 			return nil, fmt.Errorf("broker.acl[%d].topic: %w", i, err)
 		}
 		c := aclRule{user: r.User, client: r.Client, bits: bits}

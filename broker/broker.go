@@ -14,6 +14,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/runnel-io/runnel/broker/topic"
 	"github.com/runnel-io/runnel/engine"
 )
 
@@ -207,7 +208,7 @@ func (b *Broker) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (f
 		}
 		filter = f
 	}
-	if err := ValidFilter(filter); err != nil {
+	if err := topic.ValidFilter(filter); err != nil {
 		return nil, err
 	}
 	if b.flowsACL != nil {
@@ -261,28 +262,9 @@ func (b *Broker) disconnectListener(listener string) {
 }
 
 // ValidFilter checks an MQTT topic filter: not empty, '#' only as the last
-// level, '+' only as a whole level.
-func ValidFilter(filter string) error {
-	if filter == "" {
-		return errors.New("empty topic filter")
-	}
-	if len(filter) > 65535 {
-		return errors.New("topic filter is too long")
-	}
-	levels := strings.Split(filter, "/")
-	for i, l := range levels {
-		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
-			return fmt.Errorf("invalid topic filter %q: '#' must be the last level on its own", filter)
-		}
-		if strings.Contains(l, "+") && l != "+" {
-			return fmt.Errorf("invalid topic filter %q: '+' must be a whole level", filter)
-		}
-	}
-	if strings.ContainsRune(filter, 0) {
-		return fmt.Errorf("invalid topic filter %q: contains NUL", filter)
-	}
-	return nil
-}
+// level, '+' only as a whole level. It is topic.ValidFilter, kept for
+// callers that have not moved to package topic.
+func ValidFilter(filter string) error { return topic.ValidFilter(filter) }
 
 // connLog logs client connections at debug level.
 type connLog struct {

@@ -12,38 +12,6 @@ import (
 	"github.com/runnel-io/runnel/engine"
 )
 
-func TestMatchTopic(t *testing.T) {
-	cases := []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"sensors/+/data", "sensors/dev1/data", true},
-		{"sensors/+/data", "sensors/dev1/data/x", false},
-		{"sensors/+/data", "sensors/data", false},
-		{"sensors/#", "sensors", true},
-		{"sensors/#", "sensors/a/b/c", true},
-		{"#", "a/b", true},
-		{"#", "$SYS/broker/uptime", false},
-		{"+/broker/uptime", "$SYS/broker/uptime", false},
-		{"$SYS/#", "$SYS/broker/uptime", true},
-		{"a/+", "a/", true},
-		{"a/+", "a", false},
-		{"+", "", true},
-		{"a/b", "a/b", true},
-		{"a/b", "a/bc", false},
-		{"/a", "/a", true},
-		{"+/a", "/a", true},
-		{"a/b/c", "a/b", false},
-		{"a//b", "a//b", true},
-		{"a/+", "a/b/c", false},
-	}
-	for _, c := range cases {
-		if got := MatchTopic(strings.Split(c.filter, "/"), c.topic); got != c.want {
-			t.Errorf("match(%q, %q) = %v, want %v", c.filter, c.topic, got, c.want)
-		}
-	}
-}
-
 func TestFlowSubscriptions(t *testing.T) {
 	b, err := Start(Options{})
 	if err != nil {

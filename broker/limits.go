@@ -7,6 +7,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/runnel-io/runnel/engine/config/defaults"
 )
 
 // Limits bound what clients may do. Start from DefaultLimits; in every
@@ -62,21 +64,22 @@ type Limits struct {
 // gateway with a few stuck subscribers holds tens of MiB for them, and a
 // subscriber that keeps up on average has room for bursts of thousands of
 // small messages or 32 of 256 KiB.
-const DefaultMaxQueuedBytes = 8 << 20
+const DefaultMaxQueuedBytes = defaults.BrokerMaxQueuedBytes
 
 // DefaultLimits are the limits a broker has unless Options say otherwise:
 // 1 MiB packets, any number of connections, 1,024 messages in flight and
 // 4,096 or 8 MiB queued per client, keep alive unbounded, 10 s to send CONNECT,
-// messages expire after at most 24 hours, sessions as long as clients ask.
+// messages expire after at most 24 hours, sessions as long as clients ask
+// (the values are in package defaults, which config starts from too).
 func DefaultLimits() Limits {
 	return Limits{
-		MaxPacketSize:    1 << 20,
-		MaxInflight:      1024,
-		MaxQueued:        4096,
-		MaxQueuedBytes:   DefaultMaxQueuedBytes,
-		KeepaliveMax:     65535,
-		ConnectTimeout:   10 * time.Second,
-		MessageExpiryMax: 24 * time.Hour,
+		MaxPacketSize:    defaults.BrokerMaxPacketSize,
+		MaxInflight:      defaults.BrokerMaxInflight,
+		MaxQueued:        defaults.BrokerMaxQueued,
+		MaxQueuedBytes:   defaults.BrokerMaxQueuedBytes,
+		KeepaliveMax:     defaults.BrokerKeepaliveMax,
+		ConnectTimeout:   defaults.BrokerConnectTimeout,
+		MessageExpiryMax: defaults.BrokerMessageExpiryMax,
 	}
 }
 

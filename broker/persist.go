@@ -12,6 +12,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/runnel-io/runnel/broker/topic"
 )
 
 // persistHook is a mochi storage hook that keeps retained messages and
@@ -391,14 +393,14 @@ func (h *persistHook) unstore(cl *mqtt.Client, id uint16) {
 }
 
 // wanted reports whether a persistent subscription with QoS above 0 may
-// match topic. The answer per topic is cached until subscriptions change.
-func (h *persistHook) wanted(topic string) bool {
+// match the topic name. The answer per topic is cached until subscriptions change.
+func (h *persistHook) wanted(name string) bool {
 	subs := h.subs.Load()
 	if subs == nil || len(*subs) == 0 {
 		return false
 	}
 	gen := h.gen.Load()
-	if e, ok := h.cache.Load(topic); ok {
+	if e, ok := h.cache.Load(name); ok {
 		if e := e.(pcacheEntry); e.gen == gen {
 			return e.wanted
 		}
@@ -406,7 +408,7 @@ func (h *persistHook) wanted(topic string) bool {
 	w := false
 	for i := range *subs {
 		s := &(*subs)[i]
-		if s.qos > 0 && MatchTopic(s.levels, topic) {
+		if s.qos > 0 && topic.Match(s.levels, name) {
 			w = true
 			break
 		}
@@ -415,20 +417,14 @@ func (h *persistHook) wanted(topic string) bool {
 		h.cache.Clear()
 		h.cacheN.Store(0)
 	}
-	h.cache.Store(topic, pcacheEntry{gen: gen, wanted: w})
+	h.cache.Store(name, pcacheEntry{gen: gen, wanted: w})
 	return w
 }
 
 // FilterLevels splits a filter for MatchTopic, without the $share/group/
-// prefix of a shared subscription.
-func FilterLevels(filter string) []string {
-	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
-		if _, f, found := strings.Cut(rest, "/"); found {
-			filter = f
-		}
-	}
-	return strings.Split(filter, "/")
-}
+// prefix of a shared subscription. It is topic.Levels, kept for callers
+// that have not moved to package topic.
+func FilterLevels(filter string) []string { return topic.Levels(filter) }
 
 func (h *persistHook) addSub(sub storage.Subscription) {
 	h.subsMu.Lock()
@@ -441,7 +437,7 @@ func (h *persistHook) addSub(sub storage.Subscription) {
 			}
 		}
 	}
-	next = append(next, psub{client: sub.Client, filter: sub.Filter, levels: FilterLevels(sub.Filter), qos: sub.Qos})
+	next = append(next, psub{client: sub.Client, filter: sub.Filter, levels: topic.Levels(sub.Filter), qos: sub.Qos})
 	h.subs.Store(&next)
 	h.gen.Add(1)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/runnel-io/runnel/broker/topic"
 	"github.com/runnel-io/runnel/flows/sqlitedb"
 )
 
@@ -786,7 +787,7 @@ func route(m *storedMessage, subs []storage.Subscription, alive map[string]*stor
 	}
 	for _, s := range subs {
 		c := alive[s.Client]
-		if c == nil || !MatchTopic(FilterLevels(s.Filter), m.topic) || (s.NoLocal && s.Client == m.origin) {
+		if c == nil || !topic.Match(topic.Levels(s.Filter), m.topic) || (s.NoLocal && s.Client == m.origin) {
 			continue
 		}
 		if strings.HasPrefix(s.Filter, "$share/") {

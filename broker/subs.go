@@ -1,13 +1,13 @@
 package broker
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/runnel-io/runnel/broker/topic"
 	"github.com/runnel-io/runnel/engine"
 )
 
@@ -66,7 +66,7 @@ func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 func (f *flowSubs) deliver(pk packets.Packet, internal bool) {
 	if subs := f.subs.Load(); subs != nil {
 		for _, s := range *subs {
-			if MatchTopic(s.levels, pk.TopicName) {
+			if topic.Match(s.levels, pk.TopicName) {
 				s.send(pk, internal, false)
 			}
 		}
@@ -124,34 +124,6 @@ func (f *flowSubs) remove(s *flowSub) {
 }
 
 // MatchTopic reports whether topic matches a filter split into levels
-// (strings.Split(filter, "/")), without allocating. Wildcards at the first level do not match topics
-// that start with '$' (MQTT 3.1.1 section 4.7.2).
-func MatchTopic(levels []string, topic string) bool {
-	if len(topic) > 0 && topic[0] == '$' && len(levels) > 0 && (levels[0] == "+" || levels[0] == "#") {
-		return false
-	}
-	rest := topic
-	for i, l := range levels {
-		if l == "#" {
-			return true
-		}
-		var level string
-		j := strings.IndexByte(rest, '/')
-		last := j < 0
-		if last {
-			level = rest
-		} else {
-			level = rest[:j]
-		}
-		if l != "+" && l != level {
-			return false
-		}
-		if last {
-			// The topic ends here: the filter must end too, or go on
-			// with only "#" ("a/#" matches "a").
-			return i == len(levels)-1 || (i == len(levels)-2 && levels[i+1] == "#")
-		}
-		rest = rest[j+1:]
-	}
-	return false
-}
+// (strings.Split(filter, "/")), without allocating. It is topic.Match,
+// kept for callers that have not moved to package topic.
+func MatchTopic(levels []string, t string) bool { return topic.Match(levels, t) }

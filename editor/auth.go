@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/runnel-io/runnel/engine/config/defaults"
 )
 
 // Role is what an authenticated user or token may do.
@@ -82,8 +84,8 @@ type Token struct {
 }
 
 // DefaultSessionTTL is how long a login lasts unless Options.SessionTTL
-// says otherwise.
-const DefaultSessionTTL = 12 * time.Hour
+// says otherwise (defaults.EditorSessionTTL, which config starts from too).
+const DefaultSessionTTL = defaults.EditorSessionTTL
 
 // HashToken returns the hash of an admin API token to put in Token.Hash:
 // "sha256:" followed by the hex SHA-256 of the token.

@@ -36,6 +36,7 @@ import (
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/editor"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/cli/bench"
 	"github.com/runnel-io/runnel/engine/config"
 	"github.com/runnel-io/runnel/flows"
 	"github.com/runnel-io/runnel/flows/store"
@@ -76,7 +77,9 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	case "validate":
 		return validate(args, stdout, stderr)
 	case "bench":
-		err = bench(ctx, args, stdout, stderr)
+		bctx, cancel := signalContext(ctx)
+		err = bench.Run(bctx, args, stdout, stderr)
+		cancel()
 	case "passwd":
 		err = passwd(args, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":

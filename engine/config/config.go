@@ -12,13 +12,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 
-	"github.com/runnel-io/runnel/broker"
-	"github.com/runnel-io/runnel/editor"
+	"github.com/runnel-io/runnel/engine/config/defaults"
 )
 
 // Config is the whole configuration. The zero value is not useful: start
@@ -161,33 +159,28 @@ type Edge struct {
 // Default returns the built-in defaults: broker on 127.0.0.1:1883, editor
 // on 127.0.0.1:1880, limits as documented in examples/runnel.toml.
 func Default() *Config {
-	l := broker.DefaultLimits() // the broker's own defaults, not a copy
+	// The same constants the broker, the editor and the edge queues fall
+	// back on, not copies of them.
 	return &Config{
 		LogLevel: "info",
 		Broker: Broker{
 			TCP:              "127.0.0.1:1883",
-			MaxPacketSize:    Size(l.MaxPacketSize),
-			MaxConnections:   l.MaxConnections,
-			MaxInflight:      int(l.MaxInflight),
-			MaxQueued:        int(l.MaxQueued),
-			MaxQueuedBytes:   Size(l.MaxQueuedBytes),
-			KeepaliveMin:     int(l.KeepaliveMin),
-			KeepaliveMax:     int(l.KeepaliveMax),
-			ConnectTimeout:   Dur(l.ConnectTimeout),
-			MessageExpiryMax: Dur(l.MessageExpiryMax),
-			SessionExpiryMax: Dur(l.SessionExpiryMax),
+			MaxPacketSize:    defaults.BrokerMaxPacketSize,
+			MaxInflight:      defaults.BrokerMaxInflight,
+			MaxQueued:        defaults.BrokerMaxQueued,
+			MaxQueuedBytes:   defaults.BrokerMaxQueuedBytes,
+			KeepaliveMax:     defaults.BrokerKeepaliveMax,
+			ConnectTimeout:   Dur(defaults.BrokerConnectTimeout),
+			MessageExpiryMax: Dur(defaults.BrokerMessageExpiryMax),
 		},
 		Editor: Editor{
 			HTTP:       "127.0.0.1:1880",
-			SessionTTL: Dur(editor.DefaultSessionTTL),
+			SessionTTL: Dur(defaults.EditorSessionTTL),
 		},
-		// The store-and-forward defaults of nodes/internal/outbox
-		// (DefaultMaxMessages, DefaultMaxBytes, DefaultMaxAge), which this
-		// package cannot import.
 		Edge: Edge{
-			QueueMaxMessages: 100000,
-			QueueMaxBytes:    64 << 20,
-			QueueMaxAge:      Dur(24 * time.Hour),
+			QueueMaxMessages: defaults.EdgeQueueMaxMessages,
+			QueueMaxBytes:    defaults.EdgeQueueMaxBytes,
+			QueueMaxAge:      Dur(defaults.EdgeQueueMaxAge),
 		},
 		where: map[string]string{},
 	}

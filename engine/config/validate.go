@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/broker/topic"
 )
 
 // MaxPacketSizeLimit is the largest packet MQTT can frame: a remaining
@@ -105,7 +105,7 @@ func (c *Config) Validate() error {
 		}
 		if r.Topic == "" {
 			bad(c.elemKey(at, "topic"), "a rule needs a topic filter")
-		} else if err := broker.ValidFilter(r.Topic); err != nil {
+		} else if err := topic.ValidFilter(r.Topic); err != nil {
 			bad(at+".topic", "%v", err)
 		}
 		if r.Access == "" {

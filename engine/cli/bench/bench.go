@@ -1,4 +1,11 @@
-package cli
+// Package bench is the load tool behind runnel bench: it starts runnel
+// and mosquitto as child processes on free loopback ports (or drives a
+// broker already running), loads them over MQTT with its own minimal
+// client, and reports throughput, latency, loss and the servers' CPU and
+// memory, pairing runnel's runs with mosquitto's. --connections measures
+// many idle clients instead; --deploy-every redeploys the flows during a
+// run. Package cli only wires the command to Run.
+package bench
 
 import (
 	"context"
@@ -149,9 +156,13 @@ type benchReport struct {
 	Environment string         `json:"environment"`
 }
 
-// bench is runnel bench: it parses the flags, measures the targets and
-// prints (and with --json writes) the report.
-func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Run is runnel bench: it parses the flags (args, without "bench"),
+// measures the targets and prints (and with --json writes) the report; -h
+// prints the usage to stderr and returns flag.ErrHelp. The runnel targets
+// are child processes of the running executable (its serve and run
+// commands), so Run belongs in the runnel program. Cancelling ctx stops
+// the bench and the servers it started.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -190,9 +201,6 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := o.check(countSet); err != nil {
 		return err
 	}
-	ctx, cancel := signalContext(ctx)
-	defer cancel()
-
 	rep := &benchReport{
 		Command:     o.command(),
 		Mode:        "saturation",

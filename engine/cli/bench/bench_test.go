@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"bytes"
@@ -137,7 +137,7 @@ func TestBenchFlags(t *testing.T) {
 		{"--connections", "1000000"},
 	} {
 		var out, errOut bytes.Buffer
-		if err := bench(context.Background(), args, &out, &errOut); err == nil {
+		if err := Run(context.Background(), args, &out, &errOut); err == nil {
 			t.Errorf("bench %q: no error", args)
 		}
 	}
