@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/broker/topic"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/flows/jsutf8"
 	"github.com/runnel-io/runnel/nodes/internal/remote"
@@ -81,7 +81,7 @@ func newMQTTIn(cfg *MQTTInConfig, h *engine.Host) (engine.Node, error) {
 	if f, ok := cutShare(filter); ok {
 		filter = f
 	}
-	if err := broker.ValidFilter(filter); err != nil {
+	if err := topic.ValidFilter(filter); err != nil {
 		return nil, engine.ErrField("topic", err)
 	}
 	ref, err := brokerRef(h, cfg.Broker)

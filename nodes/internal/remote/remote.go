@@ -38,7 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/runnel-io/runnel/broker"
+	mqtttopic "github.com/runnel-io/runnel/broker/topic"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/nodes/internal/outbox"
 )
@@ -783,7 +783,7 @@ func (c *Conn) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (fun
 
 // SubscribeOptions is Subscribe with MQTT 5 subscription options.
 func (c *Conn) SubscribeOptions(filter string, qos byte, o SubOptions, fn func(engine.Delivery)) (func(), error) {
-	s := &sub{filter: filter, match: broker.FilterLevels(filter), qos: qos, rap: o.RetainAsPublished, fn: fn}
+	s := &sub{filter: filter, match: mqtttopic.Levels(filter), qos: qos, rap: o.RetainAsPublished, fn: fn}
 	c.smu.Lock()
 	c.subs[s] = struct{}{}
 	f := c.filters[filter]
@@ -891,7 +891,7 @@ func (c *Conn) deliver(topic string, payload []byte, qos byte, retain bool) {
 	var fns []func(engine.Delivery)
 	var now int64
 	for s := range c.subs {
-		if broker.MatchTopic(s.match, topic) {
+		if mqtttopic.Match(s.match, topic) {
 			fns = append(fns, s.fn)
 			if now == 0 {
 				now = time.Now().UnixNano()
