@@ -14,13 +14,15 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/runnel-io/runnel/engine/config/defaults"
 )
 
 // Default bounds.
 const (
-	DefaultMaxMessages = 100000
-	DefaultMaxBytes    = 64 << 20
-	DefaultMaxAge      = 24 * time.Hour
+	DefaultMaxMessages = defaults.EdgeQueueMaxMessages
+	DefaultMaxBytes    = defaults.EdgeQueueMaxBytes
+	DefaultMaxAge      = defaults.EdgeQueueMaxAge
 )
 
 // Limits bound a queue. A zero field takes its default; a negative one
