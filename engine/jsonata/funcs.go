@@ -198,9 +198,17 @@ func extension(name string, st *evalState) lib.Extension {
 	case "formatNumber":
 		return lib.Extension{
 			Func: func(x float64, picture string, opts jtypes.OptionalValue) (string, error) {
-				// jsonata-go loops for ever on a zero with an exponent picture.
-				if x == 0 && strings.ContainsAny(picture, "eE") {
-					return "", errors.New("$formatNumber: an exponent picture with the value 0 is not supported")
+				// jsonata-go loops for ever on zero or a negative number with
+				// an exponent picture: format 1 or -x instead.
+				if strings.ContainsAny(picture, "eE") && !strings.Contains(picture, ";") {
+					switch {
+					case x == 0:
+						s, err := jlib.FormatNumber(1, picture, opts)
+						return strings.Replace(s, "1", "0", 1), err
+					case x < 0:
+						s, err := jlib.FormatNumber(-x, picture, opts)
+						return "-" + s, err
+					}
 				}
 				return jlib.FormatNumber(x, picture, opts)
 			},

@@ -113,7 +113,10 @@ func Compile(src string) (*Expr, error) {
 
 // CompileLimits parses src; evaluations are bounded by lim.
 func CompileLimits(src string, lim Limits) (*Expr, error) {
-	clean := preprocess(src)
+	clean, err := preprocess(src)
+	if err != nil {
+		return nil, err
+	}
 	c, err := lib.Compile(clean)
 	if err != nil {
 		var pe *jparse.Error

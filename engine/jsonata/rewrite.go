@@ -14,9 +14,9 @@ import (
 //     followed by a dot) becomes a backquoted name, as jsonata-js reads it.
 //
 // Strings, backquoted names and regular expressions are otherwise left alone.
-func preprocess(src string) string {
+func preprocess(src string) (string, error) {
 	if !strings.Contains(src, "/*") && !strings.ContainsAny(src, "\"'") {
-		return src
+		return src, nil
 	}
 	b := []byte(src)
 	prefix := true    // a '/' here would start a regular expression
@@ -42,10 +42,10 @@ func preprocess(src string) string {
 			prefix = false
 		case c == '/' && i+1 < len(b) && b[i+1] == '*':
 			j := strings.Index(src[i+2:], "*/")
-			end := len(b)
-			if j >= 0 {
-				end = i + 2 + j + 2
+			if j < 0 {
+				return "", &SyntaxError{Position: i, Message: "comment has no closing tag"}
 			}
+			end := i + 2 + j + 2
 			for k := i; k < end; k++ {
 				if b[k] != '\n' {
 					b[k] = ' '
@@ -79,7 +79,7 @@ func preprocess(src string) string {
 		}
 		afterDot = dot
 	}
-	return string(b)
+	return string(b), nil
 }
 
 // nextIsDot reports whether the next token from b[i] is a single '.'.
