@@ -152,8 +152,11 @@ func sameOut(a, b any) bool {
 }
 
 // precision15 rounds n to 15 significant digits, as jsonata-js does before
-// turning a number into a string.
+// turning a number that is not an integer into a string.
 func precision15(n float64) float64 {
+	if n == math.Trunc(n) {
+		return n
+	}
 	r, err := strconv.ParseFloat(strconv.FormatFloat(n, 'e', 14, 64), 64)
 	if err != nil {
 		return n
