@@ -1,13 +1,134 @@
 package engine
 
-import "errors"
+import (
+	"errors"
 
-// compileJSONata compiles a JSONata expression into an evaluator.
-func compileJSONata(src string) (func(h *Host, m *Message) (any, error), error) {
-	return nil, errors.New("JSONata is not available yet")
+	"github.com/runnel-io/runnel/engine/jsonata"
+)
+
+// evaluator computes a typed value for a message.
+type evaluator = func(h *Host, m *Message) (any, error)
+
+// compileJSONata compiles a JSONata expression (see package jsonata) into
+// an evaluator that runs it against the whole message, decoded, with
+// Node-RED's $flowContext, $globalContext and $env reading through the
+// node's Host.
+func compileJSONata(src string) (evaluator, error) {
+	e, err := jsonata.Compile(src)
+	if err != nil {
+		return nil, err
+	}
+	return func(h *Host, m *Message) (any, error) {
+		return e.Eval(PlainMessage(m), jsonataEnv{h: h})
+	}, nil
+}
+
+// EvalJSONata evaluates a compiled JSONata expression against input (a
+// message as PlainMessage gives it, or any plain value) for the node h,
+// with extra variables (join's $A, $I, $N; switch's sequence rules), as
+// nodes with expressions of their own need.
+func EvalJSONata(e *jsonata.Expr, h *Host, input any, bindings map[string]any) (any, error) {
+	return e.Eval(PlainValue(input), jsonataEnv{h: h, bind: bindings})
+}
+
+// jsonataEnv gives JSONata expressions the node's context and
+// environment.
+type jsonataEnv struct {
+	h    *Host
+	bind map[string]any
+}
+
+func (e jsonataEnv) get(c *Context, key, store string) (any, error) {
+	if e.h == nil {
+		return nil, nil
+	}
+	if store != "" {
+		key = "#:(" + store + ")::" + key
+	}
+	v, _ := c.Get(key)
+	return PlainValue(v), nil
+}
+
+func (e jsonataEnv) FlowContext(key, store string) (any, error) {
+	if e.h == nil {
+		return nil, nil
+	}
+	return e.get(e.h.FlowContext(), key, store)
+}
+
+func (e jsonataEnv) GlobalContext(key, store string) (any, error) {
+	if e.h == nil {
+		return nil, nil
+	}
+	return e.get(e.h.GlobalContext(), key, store)
+}
+
+func (e jsonataEnv) EnvVar(name string) (any, bool) {
+	if e.h == nil {
+		return nil, false
+	}
+	return e.h.Env(name)
+}
+
+func (e jsonataEnv) Bindings() map[string]any { return e.bind }
+
+// PlainMessage returns the whole message as one decoded object (see
+// PlainValue), as expressions see msg.
+func PlainMessage(m *Message) map[string]any {
+	v := m.Value()
+	for k, x := range v {
+		v[k] = PlainValue(x)
+	}
+	return v
+}
+
+// PlainValue returns v with every RawJSON in it decoded, so that code
+// that walks values (expressions) sees only map[string]any, []any and
+// scalars. Containers without RawJSON in them are returned as they are.
+func PlainValue(v any) any {
+	if !hasRawJSON(v) {
+		return v
+	}
+	switch x := v.(type) {
+	case RawJSON:
+		return x.Decode()
+	case map[string]any:
+		cp := make(map[string]any, len(x))
+		for k, e := range x {
+			cp[k] = PlainValue(e)
+		}
+		return cp
+	case []any:
+		cp := make([]any, len(x))
+		for i, e := range x {
+			cp[i] = PlainValue(e)
+		}
+		return cp
+	}
+	return v
+}
+
+func hasRawJSON(v any) bool {
+	switch x := v.(type) {
+	case RawJSON:
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if hasRawJSON(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasRawJSON(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // compileExpr compiles an expr-lang expression into an evaluator.
-func compileExpr(src string) (func(h *Host, m *Message) (any, error), error) {
+func compileExpr(src string) (evaluator, error) {
 	return nil, errors.New("expr is not available yet")
 }

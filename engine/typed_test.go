@@ -98,3 +98,48 @@ func TestTypedFieldsAndLists(t *testing.T) {
 		}
 	}
 }
+
+// A jsonata value runs against the whole message, decoded, with Node-RED's
+// context and environment functions.
+func TestTypedJSONata(t *testing.T) {
+	reg := testRegistry()
+	rt := engine.New(engine.Options{Registry: reg})
+	t.Setenv("RUNNEL_JSONATA_TEST", "env-value")
+	if err := rt.Deploy(context.Background(), parse(t, `[{"id":"t","type":"tab"},{"id":"s","type":"src","z":"t"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	h := rt.Graph().Node("s").(*src).h
+	if err := h.FlowContext().Set("count", 4.0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.GlobalContext().Set("#:(persistent)::site", engine.RawJSON(`{"name":"lab"}`)); err != nil {
+		t.Fatal(err)
+	}
+	m := engine.NewMessage("sensors/a", engine.RawJSON(`{"temperature":21.5,"unit":"C"}`))
+	m.SetProp("extra", map[string]any{"raw": engine.RawJSON(`[1,2]`)})
+	for _, tc := range []struct{ expr, want string }{
+		{`payload.temperature * 9 / 5 + 32`, `70.7`},
+		{`payload.temperature > 20 and payload.unit = "C"`, `true`},
+		{`$sum(extra.raw) & "/" & topic`, `"3/sensors/a"`},
+		{`$flowContext("count") + 1`, `5`},
+		{`$globalContext("site", "persistent").name`, `"lab"`},
+		{`$env("RUNNEL_JSONATA_TEST")`, `"env-value"`},
+		{`msg.payload.unit`, `"C"`},
+		{`nothing`, `null`},
+	} {
+		typed, err := engine.ParseTyped("jsonata", tc.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		v, err := typed.Eval(h, m)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		if got := string(engine.MarshalJSON(v)); got != tc.want {
+			t.Errorf("%s = %s, want %s", tc.expr, got, tc.want)
+		}
+	}
+	if _, err := engine.ParseTyped("jsonata", `payload.(`); err == nil {
+		t.Error("a syntax error compiled")
+	}
+}
