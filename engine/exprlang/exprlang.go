@@ -58,9 +58,10 @@ const (
 	maxNodes = 10000
 )
 
-// frame is the value expr runs against: the caller's Env. The fields named
-// msg, flow, global and env exist so that expr's checker knows the names;
-// the patcher replaces every use of them with calls that read e.
+// frame is the environment type expr's checker sees: its fields name the
+// roots an expression may use. The patcher replaces every use of them with
+// calls that take $env, and at run time $env is the caller's Env itself
+// (no frame is built per evaluation).
 type frame struct {
 	Msg    any `expr:"msg"`
 	Flow   any `expr:"flow"`
@@ -68,7 +69,11 @@ type frame struct {
 	EnvVar any `expr:"env"`
 	Math   any `expr:"Math"`
 	JSON   any `expr:"JSON"`
-	e      Env
+	// JavaScript's constants, replaced by their values.
+	Null      any `expr:"null"`
+	Undefined any `expr:"undefined"`
+	NaN       any `expr:"NaN"`
+	Infinity  any `expr:"Infinity"`
 }
 
 // Program is a compiled expression. It is safe for concurrent use.
@@ -122,7 +127,6 @@ func (p *Program) String() string { return p.src }
 // Errors and panics inside the evaluation are returned as errors.
 func (p *Program) Eval(e Env) (res any, err error) {
 	m := p.vms.Get().(*vm.VM)
-	f := frame{e: e}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("expr: %v", r)
@@ -132,7 +136,7 @@ func (p *Program) Eval(e Env) (res any, err error) {
 			p.vms.Put(m)
 		}
 	}()
-	out, err := m.Run(p.prog, &f)
+	out, err := m.Run(p.prog, e)
 	if err != nil {
 		return nil, fmt.Errorf("expr: %w", err)
 	}

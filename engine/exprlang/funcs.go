@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/tidwall/gjson"
@@ -45,17 +46,17 @@ func (p *Program) functions() []expr.Option {
 	}
 	return []expr.Option{
 		// Message, context and member access.
-		f2("__msg", func(env, idx any) (any, error) { return p.readMsg(env.(*frame), idx.(int)), nil }),
-		f2("__ctx", func(env, idx any) (any, error) { return p.readCtx(env.(*frame), idx.(int)), nil }),
+		f2("__msg", func(env, idx any) (any, error) { return p.readMsg(env.(Env), idx.(int)), nil }),
+		f2("__ctx", func(env, idx any) (any, error) { return p.readCtx(env.(Env), idx.(int)), nil }),
 		f2("__path", func(v, idx any) (any, error) { return p.readPath(v, p.paths[idx.(int)]), nil }),
 		f2("__get", func(v, key any) (any, error) { return getMember(v, key), nil }),
 		f2("__root", func(env, name any) (any, error) {
 			if name == "msg" {
-				return env.(*frame).e.Message(), nil
+				return env.(Env).Message(), nil
 			}
 			return nil, fmt.Errorf("%s cannot be used on its own", name)
 		}),
-		expr.Function("__ctxget", func(args ...any) (any, error) { return ctxGet(args[0].(*frame), args[1].(string), args[2:]) }),
+		expr.Function("__ctxget", func(args ...any) (any, error) { return ctxGet(args[0].(Env), args[1].(string), args[2:]) }),
 		// Operators.
 		b2("__eq", jsv.LooseEqual),
 		b2("__ne", func(a, b any) bool { return !jsv.LooseEqual(a, b) }),
@@ -183,9 +184,9 @@ func in(needle, hay any) bool {
 }
 
 // readMsg reads msg.<path>.
-func (p *Program) readMsg(f *frame, idx int) any {
+func (p *Program) readMsg(e Env, idx int) any {
 	pt := p.paths[idx]
-	v, ok := f.e.Prop(pt.keys[0])
+	v, ok := e.Prop(pt.keys[0])
 	if !ok {
 		return jsv.Undefined
 	}
@@ -193,7 +194,7 @@ func (p *Program) readMsg(f *frame, idx int) any {
 }
 
 // readCtx reads flow.<path>, global.<path> or env.<name>.
-func (p *Program) readCtx(f *frame, idx int) any {
+func (p *Program) readCtx(e Env, idx int) any {
 	pt := p.paths[idx]
 	if len(pt.keys) == 0 {
 		return jsv.Undefined
@@ -202,11 +203,11 @@ func (p *Program) readCtx(f *frame, idx int) any {
 	var ok bool
 	switch pt.root {
 	case rootFlow:
-		v, ok = f.e.Flow(pt.keys[0], "")
+		v, ok = e.Flow(pt.keys[0], "")
 	case rootGlobal:
-		v, ok = f.e.Global(pt.keys[0], "")
+		v, ok = e.Global(pt.keys[0], "")
 	case rootEnv:
-		v, ok = f.e.Env(pt.keys[0])
+		v, ok = e.Env(pt.keys[0])
 	}
 	if !ok {
 		return jsv.Undefined
@@ -220,7 +221,7 @@ func readRest(v any, pt *path) any {
 		return decodeRaw(v)
 	}
 	if r, ok := v.(jsv.RawJSON); ok && pt.gpath != "" {
-		return fromResult(gjson.GetBytes(r, pt.gpath))
+		return fromResult(gjsonGet(r, pt.gpath))
 	}
 	for _, k := range pt.keys[1:] {
 		v = member(v, k)
@@ -231,7 +232,7 @@ func readRest(v any, pt *path) any {
 // readPath reads the whole path from a computed value.
 func (p *Program) readPath(v any, pt *path) any {
 	if r, ok := v.(jsv.RawJSON); ok && pt.gpath != "" {
-		return fromResult(gjson.GetBytes(r, pt.gpath))
+		return fromResult(gjsonGet(r, pt.gpath))
 	}
 	for _, k := range pt.keys {
 		v = member(v, k)
@@ -239,7 +240,7 @@ func (p *Program) readPath(v any, pt *path) any {
 	return decodeRaw(v)
 }
 
-func ctxGet(f *frame, which string, args []any) (any, error) {
+func ctxGet(e Env, which string, args []any) (any, error) {
 	key := jsv.ToString(args[0])
 	store := ""
 	if len(args) > 1 {
@@ -249,16 +250,22 @@ func ctxGet(f *frame, which string, args []any) (any, error) {
 	var ok bool
 	switch which {
 	case "flow":
-		v, ok = f.e.Flow(key, store)
+		v, ok = e.Flow(key, store)
 	case "global":
-		v, ok = f.e.Global(key, store)
+		v, ok = e.Global(key, store)
 	default:
-		v, ok = f.e.Env(key)
+		v, ok = e.Env(key)
 	}
 	if !ok {
 		return jsv.Undefined, nil
 	}
 	return decodeRaw(v), nil
+}
+
+// gjsonGet reads path from r without copying: RawJSON is never modified,
+// so strings in the result may share its bytes.
+func gjsonGet(r jsv.RawJSON, path string) gjson.Result {
+	return gjson.Get(unsafe.String(unsafe.SliceData(r), len(r)), path)
 }
 
 // decodeRaw decodes JSON kept as bytes, so that expr's builtins (len,
@@ -310,9 +317,9 @@ func member(v any, k string) any {
 		}
 	case jsv.RawJSON:
 		if k == "length" && x.IsArray() {
-			return float64(gjson.GetBytes(x, "#").Int())
+			return float64(gjsonGet(x, "#").Int())
 		}
-		return fromResult(gjson.GetBytes(x, gjsonPath([]string{k}, false)))
+		return fromResult(gjsonGet(x, gjsonPath([]string{k}, false)))
 	case string:
 		if k == "length" {
 			return float64(utf16Len(x))
@@ -463,7 +470,7 @@ var mathFuncs = map[string]func(args []any) (any, error){
 	}),
 	"log": math1(math.Log), "log10": math1(math.Log10), "log2": math1(math.Log2), "exp": math1(math.Exp),
 	"sin": math1(math.Sin), "cos": math1(math.Cos), "tan": math1(math.Tan), "atan": math1(math.Atan),
-	"pow": func(args []any) (any, error) { return pow(argNum(args, 0), argNum(args, 1)), nil },
+	"pow":   func(args []any) (any, error) { return pow(argNum(args, 0), argNum(args, 1)), nil },
 	"atan2": func(args []any) (any, error) { return math.Atan2(argNum(args, 0), argNum(args, 1)), nil },
 	"min": func(args []any) (any, error) {
 		r := math.Inf(1)

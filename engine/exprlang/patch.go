@@ -6,6 +6,8 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // rootKind says where a path starts.
@@ -101,6 +103,20 @@ var roots = map[string]rootKind{"msg": rootMsg, "flow": rootFlow, "global": root
 func (pt *patcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
+		switch n.Value {
+		case "null":
+			ast.Patch(node, &ast.NilNode{})
+			return
+		case "undefined":
+			ast.Patch(node, &ast.ConstantNode{Value: jsv.Undefined})
+			return
+		case "NaN":
+			ast.Patch(node, &ast.FloatNode{Value: math.NaN()})
+			return
+		case "Infinity":
+			ast.Patch(node, &ast.FloatNode{Value: math.Inf(1)})
+			return
+		}
 		if k, ok := roots[n.Value]; ok {
 			c := call("__root", envNode(), &ast.StringNode{Value: n.Value})
 			c.SetLocation(n.Location())
@@ -183,11 +199,12 @@ func (pt *patcher) member(node *ast.Node, n *ast.MemberNode) {
 			return
 		}
 		if !constant {
-			// msg[expr], flow[expr]: read the root, then the member.
-			ast.Patch(node, call("__get", pt.pathCall(&path{root: m.root}, nil), n.Property))
+			// msg[expr]: read the whole message, then the member.
 			if m.root != rootMsg {
 				pt.fail(n, "%s[...] needs a constant key; use %s.get(key)", m.name, m.name)
+				return
 			}
+			ast.Patch(node, call("__get", n.Node, n.Property))
 			return
 		}
 		ast.Patch(node, pt.pathCall(&path{root: m.root, keys: []string{key}}, nil))
