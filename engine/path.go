@@ -8,6 +8,8 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // Segment is one step of a property path: an object key or an array index.
@@ -159,7 +161,7 @@ func (p Path) lookupIn(v any) (any, bool) {
 			if !r.Exists() {
 				return nil, false
 			}
-			return fromGJSON(r, false), true
+			return fromGJSON(r), true
 		case map[string]any:
 			nv, ok := x[sg.Key]
 			if !ok {
@@ -323,28 +325,5 @@ func deleteIn(v any, segs []Segment) any {
 }
 
 // TypeName names the JavaScript type of a value for error messages:
-// string, number, boolean, object, array, buffer, null.
-func TypeName(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "string"
-	case float64, int, int64, float32:
-		return "number"
-	case bool:
-		return "boolean"
-	case []byte:
-		return "buffer"
-	case []any:
-		return "array"
-	case RawJSON:
-		if len(x) > 0 && x[0] == '[' {
-			return "array"
-		}
-		return "object"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
-}
+// string, number, boolean, object, array, buffer, null. It is jsv.TypeName.
+func TypeName(v any) string { return jsv.TypeName(v) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/runnel-io/runnel/engine/jsv"
 	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
@@ -31,15 +32,11 @@ import (
 var errInvalidJSON = errors.New("invalid JSON")
 
 // RawJSON is a JSON object or array kept as its encoded bytes. Paths are read
-// from it with gjson without decoding it; it is decoded only when a node needs
-// the whole value. The bytes must be valid JSON and must not be modified.
-type RawJSON []byte
-
-// Decode returns the decoded value: map[string]any, []any or a scalar.
-// Numbers decode as float64.
-func (r RawJSON) Decode() any {
-	return fromGJSON(gjson.ParseBytes(r), true)
-}
+// from it with gjson without decoding it; it is decoded (RawJSON.Decode) only
+// when a node needs the whole value. The bytes must be valid JSON and must
+// not be modified. It is jsv.RawJSON, so the JavaScript value rules in
+// package jsv, which cannot import engine, know it.
+type RawJSON = jsv.RawJSON
 
 // ParseJSON parses JSON text the way JavaScript's JSON.parse does. Objects
 // and arrays are returned as RawJSON (compacted, key order kept), scalars as
@@ -54,214 +51,38 @@ func ParseJSON(b []byte) (any, error) {
 		}
 		return nil, err
 	}
-	return fromGJSON(gjson.ParseBytes(b), false), nil
+	return fromGJSON(gjson.ParseBytes(b)), nil
 }
 
-// fromGJSON converts a gjson result to a message value. With deep set,
-// objects and arrays are decoded; otherwise they stay RawJSON.
-func fromGJSON(r gjson.Result, deep bool) any {
-	switch r.Type {
-	case gjson.Null:
+// fromGJSON converts an existing gjson result to a message value, objects
+// and arrays as RawJSON.
+func fromGJSON(r gjson.Result) any {
+	if r.Type == gjson.Null {
 		return nil
-	case gjson.False:
-		return false
-	case gjson.True:
-		return true
-	case gjson.Number:
-		return r.Num
-	case gjson.String:
-		return r.Str
-	case gjson.JSON:
-		if !deep {
-			return RawJSON(r.Raw)
-		}
-		if r.IsArray() {
-			arr := r.Array()
-			out := make([]any, len(arr))
-			for i, e := range arr {
-				out[i] = fromGJSON(e, true)
-			}
-			return out
-		}
-		out := make(map[string]any)
-		r.ForEach(func(k, v gjson.Result) bool {
-			out[k.Str] = fromGJSON(v, true)
-			return true
-		})
-		return out
 	}
-	return nil
+	return jsv.FromGJSON(r)
 }
 
 // Number returns v as a float64 when it is one of Go's number types (the
-// types a custom node may put in a message for a JavaScript number).
-func Number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case int16:
-		return float64(x), true
-	case int8:
-		return float64(x), true
-	case uint:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	case uint32:
-		return float64(x), true
-	case uint16:
-		return float64(x), true
-	case uint8:
-		return float64(x), true
-	case float32:
-		return float64(x), true
-	}
-	return 0, false
-}
+// types a custom node may put in a message for a JavaScript number). It is
+// jsv.AsNumber.
+func Number(v any) (float64, bool) { return jsv.AsNumber(v) }
 
 // Truthy is JavaScript's truthiness of a message value: false for null,
-// false, "", 0 and NaN, true for everything else.
-func Truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case string:
-		return x != ""
-	}
-	if f, ok := Number(v); ok {
-		return f != 0 && !math.IsNaN(f)
-	}
-	return true
-}
+// false, "", 0 and NaN, true for everything else. It is jsv.Truthy.
+func Truthy(v any) bool { return jsv.Truthy(v) }
 
-// ToFloat converts a value to a number the way JavaScript's parseFloat does
-// for strings, and returns ok=false where the result would be NaN.
-func ToFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case string:
-		return parseFloatPrefix(x)
-	case []byte:
-		return parseFloatPrefix(string(x))
-	}
-	// parseFloat(true) is NaN, and so is anything else that is not a number.
-	f, ok := Number(v)
-	return f, ok && !math.IsNaN(f)
-}
-
-// parseFloatPrefix mimics JavaScript's parseFloat: leading white space is
-// skipped and the longest numeric prefix is parsed.
-func parseFloatPrefix(s string) (float64, bool) {
-	i := 0
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f' || s[i] == '\v') {
-		i++
-	}
-	s = s[i:]
-	if len(s) >= 8 {
-		for _, p := range []string{"Infinity", "+Infinity", "-Infinity"} {
-			if len(s) >= len(p) && s[:len(p)] == p {
-				if p[0] == '-' {
-					return math.Inf(-1), true
-				}
-				return math.Inf(1), true
-			}
-		}
-	}
-	end := 0
-	if end < len(s) && (s[end] == '+' || s[end] == '-') {
-		end++
-	}
-	digits := 0
-	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
-		end++
-		digits++
-	}
-	if end < len(s) && s[end] == '.' {
-		end++
-		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
-			end++
-			digits++
-		}
-	}
-	if digits == 0 {
-		return 0, false
-	}
-	if end < len(s) && (s[end] == 'e' || s[end] == 'E') {
-		e := end + 1
-		if e < len(s) && (s[e] == '+' || s[e] == '-') {
-			e++
-		}
-		ed := e
-		for ed < len(s) && s[ed] >= '0' && s[ed] <= '9' {
-			ed++
-		}
-		if ed > e {
-			end = ed
-		}
-	}
-	f, err := strconv.ParseFloat(s[:end], 64)
-	if err != nil {
-		// Out of range values parse to ±Inf with an error; JavaScript agrees.
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return f, true
-		}
-		return 0, false
-	}
-	return f, true
-}
+// ToFloat converts a value to a number the way JavaScript's parseFloat does,
+// and returns ok=false where the result would be NaN. It is jsv.ParseFloat.
+func ToFloat(v any) (float64, bool) { return jsv.ParseFloat(v) }
 
 // FormatNumber formats a number as JavaScript's Number.prototype.toString
-// does: 22 for 22.0, 0.1 for 0.1, 1e+21 for 1e21, NaN, Infinity.
-func FormatNumber(f float64) string {
-	return string(AppendNumber(nil, f))
-}
+// does: 22 for 22.0, 0.1 for 0.1, 1e+21 for 1e21, NaN, Infinity. It is
+// jsv.FormatNumber.
+func FormatNumber(f float64) string { return jsv.FormatNumber(f) }
 
 // AppendNumber appends the JavaScript string form of f to b.
-func AppendNumber(b []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(b, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(b, "-Infinity"...)
-	case f == 0:
-		return append(b, '0')
-	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		if math.Abs(f) < 1<<53 {
-			return strconv.AppendInt(b, int64(f), 10)
-		}
-		return strconv.AppendFloat(b, f, 'f', -1, 64)
-	}
-	abs := math.Abs(f)
-	if abs >= 1e-6 && abs < 1e21 {
-		return strconv.AppendFloat(b, f, 'f', -1, 64)
-	}
-	// Exponent form: JavaScript writes 1e+21 and 1.5e-7.
-	start := len(b)
-	b = strconv.AppendFloat(b, f, 'e', -1, 64)
-	// Go writes e+21 / e-07; JavaScript writes e+21 / e-7.
-	for i := start; i < len(b); i++ {
-		if b[i] == 'e' {
-			j := i + 2
-			k := j
-			for k < len(b)-1 && b[k] == '0' {
-				k++
-			}
-			b = append(b[:j], b[k:]...)
-			break
-		}
-	}
-	return b
-}
+func AppendNumber(b []byte, f float64) []byte { return jsv.AppendNumber(b, f) }
 
 // ToString converts a value to text the way JavaScript's String() does for
 // scalars (numbers in JavaScript form, null as "null"); objects and arrays
@@ -277,6 +98,8 @@ func ToString(v any) string {
 		return FormatNumber(x)
 	case nil:
 		return "null"
+	case jsv.UndefinedType:
+		return "undefined"
 	}
 	return string(AppendJSON(nil, v))
 }
@@ -298,7 +121,9 @@ func MarshalJSON(v any) []byte {
 // AppendJSON appends the compact JSON encoding of v to b (see MarshalJSON).
 func AppendJSON(b []byte, v any) []byte {
 	switch x := v.(type) {
-	case nil:
+	case nil, jsv.UndefinedType:
+		// undefined is written as null, as JSON.stringify writes it in an
+		// array (an undefined property should not reach here).
 		return append(b, "null"...)
 	case bool:
 		if x {
@@ -441,46 +266,5 @@ func IndentJSON(v any) []byte {
 // RED.util.compareObjects: scalars strictly (so "1" differs from 1, and NaN
 // from itself), arrays element by element, buffers byte by byte, objects by
 // their keys in any order. A RawJSON equals a map with the same content.
-func Equal(a, b any) bool {
-	if r, ok := a.(RawJSON); ok {
-		a = r.Decode()
-	}
-	if r, ok := b.(RawJSON); ok {
-		b = r.Decode()
-	}
-	if x, ok := Number(a); ok {
-		y, ok := Number(b)
-		return ok && x == y // NaN differs from itself, as in JavaScript
-	}
-	switch x := a.(type) {
-	case nil, bool, string:
-		return a == b
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !Equal(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !Equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return bytes.Equal(AppendJSON(nil, a), AppendJSON(nil, b))
-}
+// It is jsv.DeepEqual.
+func Equal(a, b any) bool { return jsv.DeepEqual(a, b) }
