@@ -1,8 +1,7 @@
 package engine
 
 import (
-	"errors"
-
+	"github.com/runnel-io/runnel/engine/exprlang"
 	"github.com/runnel-io/runnel/engine/jsonata"
 )
 
@@ -128,7 +127,63 @@ func hasRawJSON(v any) bool {
 	return false
 }
 
-// compileExpr compiles an expr-lang expression into an evaluator.
+// compileExpr compiles an expr-lang expression (see package exprlang)
+// into an evaluator that reads the message, the node's flow and global
+// context and its environment.
 func compileExpr(src string) (evaluator, error) {
-	return nil, errors.New("expr is not available yet")
+	p, err := exprlang.Compile(src)
+	if err != nil {
+		return nil, err
+	}
+	return func(h *Host, m *Message) (any, error) {
+		return p.Eval(&exprEnv{h: h, m: m})
+	}, nil
+}
+
+// exprEnv is what an expr expression sees.
+type exprEnv struct {
+	h *Host
+	m *Message
+}
+
+func (e *exprEnv) Prop(name string) (any, bool) {
+	if e.m == nil {
+		return nil, false
+	}
+	return e.m.Prop(name)
+}
+
+func (e *exprEnv) Message() map[string]any {
+	if e.m == nil {
+		return nil
+	}
+	return e.m.Value()
+}
+
+func (e *exprEnv) context(c *Context, key, store string) (any, bool) {
+	if store != "" {
+		key = "#:(" + store + ")::" + key
+	}
+	return c.Get(key)
+}
+
+func (e *exprEnv) Flow(key, store string) (any, bool) {
+	if e.h == nil {
+		return nil, false
+	}
+	return e.context(e.h.FlowContext(), key, store)
+}
+
+func (e *exprEnv) Global(key, store string) (any, bool) {
+	if e.h == nil {
+		return nil, false
+	}
+	return e.context(e.h.GlobalContext(), key, store)
+}
+
+func (e *exprEnv) Env(name string) (any, bool) {
+	if e.h == nil {
+		return nil, false
+	}
+	return e.h.Env(name)
 }

@@ -143,3 +143,39 @@ func TestTypedJSONata(t *testing.T) {
 		t.Error("a syntax error compiled")
 	}
 }
+
+// An expr value reads the message, the context and the environment.
+func TestTypedExpr(t *testing.T) {
+	rt := engine.New(engine.Options{Registry: testRegistry()})
+	t.Setenv("RUNNEL_EXPR_TEST", "env-value")
+	if err := rt.Deploy(context.Background(), parse(t, `[{"id":"t","type":"tab"},{"id":"s","type":"src","z":"t"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	h := rt.Graph().Node("s").(*src).h
+	if err := h.FlowContext().Set("count", 4.0); err != nil {
+		t.Fatal(err)
+	}
+	m := engine.NewMessage("sensors/a", engine.RawJSON(`{"temperature":21.5,"unit":"C"}`))
+	for _, tc := range []struct{ expr, want string }{
+		{`msg.payload.temperature * 9 / 5 + 32`, `70.7`},
+		{`msg.payload.temperature > 20 && msg.payload.unit == "C"`, `true`},
+		{`msg.topic + "/" + flow.count`, `"sensors/a/4"`},
+		{`env("RUNNEL_EXPR_TEST")`, `"env-value"`},
+		{`msg.nothing`, `null`},
+	} {
+		typed, err := engine.ParseTyped("expr", tc.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		v, err := typed.Eval(h, m)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		if got := string(engine.MarshalJSON(v)); got != tc.want {
+			t.Errorf("%s = %s, want %s", tc.expr, got, tc.want)
+		}
+	}
+	if _, err := engine.ParseTyped("expr", `msg.(`); err == nil {
+		t.Error("a syntax error compiled")
+	}
+}
