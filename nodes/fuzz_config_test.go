@@ -186,6 +186,63 @@ func fuzzValue(g *fuzzGen, f engine.Field, refs map[string]string) (json.RawMess
 	return json.RawMessage(pick(g, []string{`{}`, `[]`, `{"a":[1]}`, `[[[]]]`})), true
 }
 
+// fuzzFields generates the properties of fields: each a value of its
+// kind (or a hostile one), a typed field's type property too, and a list
+// field's entries, each with the entries' fields.
+func fuzzFields(g *fuzzGen, fields []engine.Field, refs map[string]string, depth int) map[string]json.RawMessage {
+	n := map[string]json.RawMessage{}
+	str := func(v string) json.RawMessage { b, _ := json.Marshal(v); return b }
+	for _, f := range fields {
+		switch {
+		case f.Kind == "typed" && g.next()%8 != 0:
+			typ := pick(g, f.Types)
+			if g.next()%10 == 0 {
+				typ = pick(g, []string{"", "nosuch", "msg", "jsonata", "re"})
+			}
+			n[f.TypeProp] = str(typ)
+			vals := typedValues[typ]
+			if len(vals) == 0 {
+				vals = []string{"", "x"}
+			}
+			n[f.Name] = str(pick(g, vals))
+		case f.Kind == "list" && depth == 0 && g.next()%8 != 0:
+			entries := make([]json.RawMessage, g.next()%5)
+			for i := range entries {
+				b, _ := json.Marshal(fuzzFields(g, f.Item, refs, depth+1))
+				entries[i] = b
+			}
+			b, _ := json.Marshal(entries)
+			n[f.Name] = b
+		default:
+			if v, ok := fuzzValue(g, f, refs); ok {
+				n[f.Name] = v
+			}
+		}
+	}
+	return n
+}
+
+// typedValues are values for typed fields, by type: mostly valid ones,
+// and some that must be refused at deploy.
+var typedValues = map[string][]string{
+	"msg":     {"payload", "topic", "payload.a[0]", "a..b", "", "payload[99999999999]"},
+	"flow":    {"count", "#:(persistent)::n", "#:(nosuch)::n", ""},
+	"global":  {"count", "a.b", ""},
+	"str":     {"", "x", "\xff", "{{payload}}"},
+	"num":     {"0", "1.5", "-3", "NaN", "1e400", "abc", "0x1f", ""},
+	"bool":    {"true", "false", "x"},
+	"json":    {`{"a":1}`, `[1,2]`, `{`, `"s"`, `1e400`},
+	"bin":     {`[1,2,300]`, `"abc"`, `{`, `[-1]`},
+	"re":      {`^a`, `(`, `(?=x)`, `.*`},
+	"date":    {"", "iso", "object", "bogus"},
+	"env":     {"HOME", "${HOME}/x", "${", "NR_NODE_ID"},
+	"jsonata": {"payload * 2", "$sum(payload)", "[1..100000000]", "(", "$flowContext('x')", "payload.a.b.c"},
+	"expr":    {"msg.payload * 2", "msg.payload > 1", "(", "1/0", "msg.topic + 1"},
+	"":        {"", "x"},
+	"nosuch":  {"x"},
+	"prev":    {""},
+}
+
 // fuzzNode generates a node of type typ with id, and the config nodes it
 // references (one level deep).
 func fuzzNode(g *fuzzGen, typ *engine.Type, id string, depth int) []map[string]json.RawMessage {
@@ -201,12 +258,7 @@ func fuzzNode(g *fuzzGen, typ *engine.Type, id string, depth int) []map[string]j
 			extra = append(extra, fuzzNode(g, ct, cid, depth+1)...)
 		}
 	}
-	n := map[string]json.RawMessage{}
-	for _, f := range typ.Fields {
-		if v, ok := fuzzValue(g, f, refs); ok {
-			n[f.Name] = v
-		}
-	}
+	n := fuzzFields(g, typ.Fields, refs, 0)
 	put := func(k, v string) { b, _ := json.Marshal(v); n[k] = b }
 	put("id", id)
 	put("type", typ.Type)
