@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+
 	"github.com/runnel-io/runnel/engine/exprlang"
 	"github.com/runnel-io/runnel/engine/jsonata"
 )
@@ -17,9 +19,66 @@ func compileJSONata(src string) (evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
+	order := e.KeyOrder()
 	return func(h *Host, m *Message) (any, error) {
-		return e.Eval(PlainMessage(m), jsonataEnv{h: h})
+		v, err := e.Eval(PlainMessage(m), jsonataEnv{h: h})
+		if err != nil || order == nil {
+			return v, err
+		}
+		return OrderedJSONata(v, order), nil
 	}, nil
+}
+
+// OrderedJSONata returns v, the result of a JSONata expression whose key
+// order is order (see jsonata.Expr.KeyOrder), as JSON text with the keys
+// in the order the expression writes them, as JavaScript keeps them; v
+// itself when it is not an object.
+func OrderedJSONata(v any, order *jsonata.KeyOrder) any {
+	obj, ok := v.(map[string]any)
+	if !ok || order == nil {
+		return v
+	}
+	return CanonicalJSON(RawJSON(appendOrdered(nil, obj, order)))
+}
+
+// appendOrdered writes obj with the keys of order first, in that order,
+// then any others sorted.
+func appendOrdered(b []byte, obj map[string]any, order *jsonata.KeyOrder) []byte {
+	b = append(b, '{')
+	first := true
+	member := func(k string, v any) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		if sub, ok := v.(map[string]any); ok && order.Nested[k] != nil {
+			b = appendOrdered(b, sub, order.Nested[k])
+			return
+		}
+		b = AppendJSON(b, v)
+	}
+	done := make(map[string]bool, len(order.Keys))
+	for _, k := range order.Keys {
+		if v, ok := obj[k]; ok {
+			member(k, v)
+			done[k] = true
+		}
+	}
+	if len(done) < len(obj) {
+		rest := make([]string, 0, len(obj)-len(done))
+		for k := range obj {
+			if !done[k] {
+				rest = append(rest, k)
+			}
+		}
+		slices.Sort(rest)
+		for _, k := range rest {
+			member(k, obj[k])
+		}
+	}
+	return append(b, '}')
 }
 
 // EvalJSONata evaluates a compiled JSONata expression against input (a
@@ -27,7 +86,11 @@ func compileJSONata(src string) (evaluator, error) {
 // with extra variables (join's $A, $I, $N; switch's sequence rules), as
 // nodes with expressions of their own need.
 func EvalJSONata(e *jsonata.Expr, h *Host, input any, bindings map[string]any) (any, error) {
-	return e.Eval(PlainValue(input), jsonataEnv{h: h, bind: bindings})
+	v, err := e.Eval(PlainValue(input), jsonataEnv{h: h, bind: bindings})
+	if err != nil {
+		return nil, err
+	}
+	return OrderedJSONata(v, e.KeyOrder()), nil
 }
 
 // jsonataEnv gives JSONata expressions the node's context and

@@ -126,6 +126,12 @@ func TestTypedJSONata(t *testing.T) {
 		{`$env("RUNNEL_JSONATA_TEST")`, `"env-value"`},
 		{`msg.payload.unit`, `"C"`},
 		{`nothing`, `null`},
+		// Keys in the order the constructor writes them, integer-like ones
+		// first, as JavaScript keeps an object's keys.
+		{`{"topic": topic, "t": payload.temperature, "10": 1, "2": 2, "in": {"z": 1, "a": nothing, "b": 2}}`,
+			`{"2":2,"10":1,"topic":"sensors/a","t":21.5,"in":{"z":1,"b":2}}`},
+		{`({"b": 1, "a": 2})`, `{"b":1,"a":2}`},
+		{`{"b": 1, "a": 2}.a`, `2`},
 	} {
 		typed, err := engine.ParseTyped("jsonata", tc.expr)
 		if err != nil {

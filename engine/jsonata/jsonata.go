@@ -101,6 +101,7 @@ type Expr struct {
 	exts   map[string]bool // the extension functions the program calls
 	shared []string        // library built-ins it refers to, cloned per instance
 	pool   sync.Pool       // *instance
+	order  *KeyOrder       // see KeyOrder
 }
 
 // legacyRE is Node-RED's test for an expression written against msg.
@@ -131,6 +132,9 @@ func CompileLimits(src string, lim Limits) (*Expr, error) {
 		return nil, errors.New("jsonata: the library's global registry is in use; jsonata-go's RegisterExts must not be called")
 	}
 	root := astRoot(&e.base)
+	if !e.legacy {
+		e.order = orderOf(*root)
+	}
 	rw := rewriter{vars: map[string]bool{}, exts: map[string]bool{}}
 	*root = rw.node(*root)
 	e.exts = rw.exts
