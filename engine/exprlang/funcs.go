@@ -57,6 +57,28 @@ func (p *Program) functions() []expr.Option {
 			return nil, fmt.Errorf("%s cannot be used on its own", name)
 		}),
 		expr.Function("__ctxget", func(args ...any) (any, error) { return ctxGet(args[0].(Env), args[1].(string), args[2:]) }),
+		// keys in JavaScript's order for a decoded object (integer-like
+		// keys first, then the rest; Go maps keep no insertion order, so
+		// sorted), not expr's random map order.
+		f1("keys", func(v any) (any, error) {
+			if r, ok := v.(jsv.RawJSON); ok {
+				v = r.Decode()
+			}
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("keys: %s is not an object", jsv.TypeName(v))
+			}
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sortKeys(keys)
+			out := make([]any, len(keys))
+			for i, k := range keys {
+				out[i] = k
+			}
+			return out, nil
+		}),
 		// Operators.
 		b2("__eq", jsv.LooseEqual),
 		b2("__ne", func(a, b any) bool { return !jsv.LooseEqual(a, b) }),
