@@ -310,13 +310,15 @@ func deleteIn(v any, segs []Segment) any {
 		if err != nil || idx < 0 || idx >= len(x) {
 			return v
 		}
+		if len(segs) == 1 {
+			// Node-RED's setObjectProperty(..., undefined) splices the
+			// element out, as sjson does with RawJSON.
+			cp := make([]any, 0, len(x)-1)
+			return append(append(cp, x[:idx]...), x[idx+1:]...)
+		}
 		cp := make([]any, len(x))
 		copy(cp, x)
-		if len(segs) == 1 {
-			cp[idx] = nil // JavaScript's delete leaves a hole
-		} else {
-			cp[idx] = deleteIn(cp[idx], segs[1:])
-		}
+		cp[idx] = deleteIn(cp[idx], segs[1:])
 		return cp
 	}
 	return v
