@@ -265,10 +265,12 @@ func setIn(v any, segs []Segment, val any) (any, error) {
 		cp[idx] = child
 		return cp, nil
 	case nil:
+		// Created as JSON, so that the keys set later keep their order,
+		// as they do in a JavaScript object.
 		if sg.IsIndex {
-			return setIn([]any{}, segs, val)
+			return setIn(RawJSON("[]"), segs, val)
 		}
-		return setIn(map[string]any{}, segs, val)
+		return setIn(RawJSON("{}"), segs, val)
 	default:
 		return nil, fmt.Errorf("cannot set property %q of a %s", sg.Key, TypeName(v))
 	}

@@ -85,6 +85,9 @@ type changeOp struct {
 	kind   int
 	target engine.Ref
 	parent engine.Path // the target's parent (msg only), to read it as Node-RED does
+	// prefixes are the paths on the way to a msg target (payload,
+	// payload.a for payload.a.b), checked before setting.
+	prefixes []engine.Path
 	to     engine.Typed
 	toPar  engine.Path // parent of a msg to
 	totStr string      // the to's type, as written
@@ -215,6 +218,10 @@ func newOp(kind int, target engine.Ref, to engine.Typed) changeOp {
 	op := changeOp{kind: kind, target: target, to: to, totStr: to.Type}
 	if target.Scope == engine.TypeMsg {
 		op.parent = parentPath(target.Path)
+		segs := target.Path.Segments()
+		for i := 1; i < len(segs); i++ {
+			op.prefixes = append(op.prefixes, engine.MustParsePath(pathString(segs[:i])))
+		}
 	}
 	if r, ok := to.Ref(); ok && r.Scope == engine.TypeMsg {
 		op.toPar = parentPath(r.Path)
@@ -476,8 +483,13 @@ func (n *changeNode) apply(m *engine.Message, op *changeOp) bool {
 // setMsg sets a message property as Node-RED's setMessageProperty does,
 // warning instead of setting beneath a value that is not an object.
 func (n *changeNode) setMsg(m *engine.Message, op *changeOp, v any) {
-	if !op.parent.IsZero() {
-		if pv, ok := m.Lookup(op.parent); ok && pv == nil {
+	for _, p := range op.prefixes {
+		pv, ok := m.Lookup(p)
+		if !ok {
+			break // created from here on
+		}
+		if t := engine.TypeName(pv); t != "object" && t != "array" {
+			// A string, number, boolean, buffer or null on the way.
 			n.h.Logger().Warn("cannot set property of non-object type: " + op.target.Path.String())
 			return
 		}
