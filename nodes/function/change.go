@@ -48,7 +48,7 @@ The **rules** run in order, each on the message as the previous one left it. Eac
 
 - **set** sets the property to the value **to** of type **tot**: str, num, bool, json, bin (a buffer), date (now), env, msg/flow/global (a copy of another property), jsonata or expr. Objects on the way are created (´payload.a.b´ on a message without payload.a makes it). Setting to a msg, flow or global property that does not exist deletes the target, as in Node-RED. Setting beneath a value that is not an object (a string, a number, null) is refused with a warning.
 - **change** searches the property for **from** (type **fromt**) and replaces what it finds with **to**:
-  - a string property: every occurrence of a str, num or bool *from* is replaced; a re *from* is a regular expression whose matches are replaced, with ´$1´, ´$&´, ´$<name>´ in *to* referring to its groups. When the whole property equals a str, num or bool *from*, it is replaced by *to* keeping *to*'s type (a number, a boolean). When *to* is a bool and the replaced text reads "true" or "false", the property becomes that boolean. An env *from* is searched for as written (´${X}´), not its value, as in Node-RED.
+  - a string property: every occurrence of a str, num or bool *from* is replaced; a re *from* is a regular expression whose matches are replaced, with ´$1´, ´$&´, ´$<name>´ in *to* referring to its groups. When the whole property equals a str, num or bool *from*, it is replaced by *to* keeping *to*'s type (a number, a boolean). When *to* is a bool and the replaced text reads "true" or "false", the property becomes that boolean. An env *from* is searched for as written (´a${X}´), not its value, as in Node-RED (which, when it loads a flow, replaces any property that is exactly ´${X}´ with the variable: Runnel does not yet).
   - a number property is replaced when it equals a num *from*; a boolean property when it equals a bool *from* ("true" or "false", as written). Other types are left alone.
   - *from* may be a msg, flow or global property: a string is searched for as text; a number or boolean is compared with number and boolean properties (a string property then has the text "undefined" replaced, as Node-RED does); another type is an error (reported, and the message goes on).
 - **delete** deletes the property (an array element is removed, the later ones move up).
@@ -88,9 +88,9 @@ type changeOp struct {
 	// prefixes are the paths on the way to a msg target (payload,
 	// payload.a for payload.a.b), checked before setting.
 	prefixes []engine.Path
-	to     engine.Typed
-	toPar  engine.Path // parent of a msg to
-	totStr string      // the to's type, as written
+	to       engine.Typed
+	toPar    engine.Path // parent of a msg to
+	totStr   string      // the to's type, as written
 	// from, for change: a msg/flow/global reference (fromRef set), or a
 	// constant: its kind, its text as written and its regular expression.
 	fromRef  bool
