@@ -267,10 +267,12 @@ func setIn(v any, segs []Segment, val any) (any, error) {
 		cp[idx] = child
 		return cp, nil
 	case nil:
+		// Created as JSON, so that the keys set later keep their order,
+		// as they do in a JavaScript object.
 		if sg.IsIndex {
-			return setIn([]any{}, segs, val)
+			return setIn(RawJSON("[]"), segs, val)
 		}
-		return setIn(map[string]any{}, segs, val)
+		return setIn(RawJSON("{}"), segs, val)
 	default:
 		return nil, fmt.Errorf("cannot set property %q of a %s", sg.Key, TypeName(v))
 	}
@@ -312,13 +314,15 @@ func deleteIn(v any, segs []Segment) any {
 		if err != nil || idx < 0 || idx >= len(x) {
 			return v
 		}
+		if len(segs) == 1 {
+			// Node-RED's setObjectProperty(..., undefined) splices the
+			// element out, as sjson does with RawJSON.
+			cp := make([]any, 0, len(x)-1)
+			return append(append(cp, x[:idx]...), x[idx+1:]...)
+		}
 		cp := make([]any, len(x))
 		copy(cp, x)
-		if len(segs) == 1 {
-			cp[idx] = nil // JavaScript's delete leaves a hole
-		} else {
-			cp[idx] = deleteIn(cp[idx], segs[1:])
-		}
+		cp[idx] = deleteIn(cp[idx], segs[1:])
 		return cp
 	}
 	return v

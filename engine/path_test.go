@@ -136,3 +136,17 @@ func TestMessagePropsInlineAndMap(t *testing.T) {
 		t.Error("f leaked into the original")
 	}
 }
+
+// Deleting an array element removes it and moves the later ones up, as
+// Node-RED's setMessageProperty(msg, "a[1]", undefined) splices, whether
+// the array is kept as JSON or decoded.
+func TestMessageDeleteSplicesArrays(t *testing.T) {
+	for _, payload := range []any{RawJSON(`{"a":[1,2,3]}`), map[string]any{"a": []any{1.0, 2.0, 3.0}}} {
+		m := NewMessage("", payload)
+		m.Delete(MustParsePath("payload.a[1]"))
+		m.Delete(MustParsePath("payload.a[5]"))
+		if got := string(MarshalJSON(m.Payload)); got != `{"a":[1,3]}` {
+			t.Errorf("%T: after delete payload = %s, want {\"a\":[1,3]}", payload, got)
+		}
+	}
+}

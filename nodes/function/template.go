@@ -17,12 +17,12 @@ import (
 // TemplateConfig is the configuration of a template node. The property
 // names and defaults are Node-RED's.
 type TemplateConfig struct {
-	Field     string `json:"field" label:"Property" default:"payload" help:"The message property the result is written to"`
-	FieldType string `json:"fieldType" label:"Property type" default:"msg" options:"msg,flow,global" help:"Only msg is supported for now"`
+	Field     string `json:"field" label:"Property" default:"payload" help:"The message property, or with fieldType flow or global the context key, the result is written to"`
+	FieldType string `json:"fieldType" label:"Property type" default:"msg" options:"msg,flow,global" help:"msg: set the message property; flow or global: set the context key and send the message on unchanged"`
 	Format    string `json:"format" label:"Highlight" default:"handlebars" help:"The editor's syntax highlighting; it does not change the result"`
 	Template  string `json:"template" keepempty:"true" label:"Template" kind:"code" lang:"mustache" default:"This is the payload: {{payload}} !" help:"Empty: use msg.template"`
 	Syntax    string `json:"syntax" label:"Format" default:"mustache" options:"mustache,plain" help:"mustache renders the template; plain outputs it as it is"`
-	Output    string `json:"output" label:"Output as" default:"str" options:"str,json,yaml" help:"str: text; json: the text parsed as JSON"`
+	Output    string `json:"output" label:"Output as" default:"str" options:"str,json" help:"str: text; json: the text parsed as JSON (Node-RED's yaml is not supported)"`
 }
 
 // TemplateType is the template node type. It is registered with
@@ -51,14 +51,18 @@ template node renders it (with mustache.js):
   other true value; ´{{^items}}…{{/items}}´ shows its contents for a false, missing or empty value.
   Inside a section, ´{{.}}´ is the current element.
 * ´{{env.NAME}}´ is the environment variable NAME (a message property of that name wins).
-  ´{{flow.x}}´ and ´{{global.x}}´ render empty: context is not available yet.
+  ´{{flow.x}}´ and ´{{global.x}}´ are flow and global context values (´{{flow[persistent].x}}´ names the store).
 * Numbers are written as JavaScript writes them (22, not 22.0), objects as ´[object Object]´, arrays as
   their elements joined by commas, and missing values and null as nothing.
 
 If the node's template is empty, msg.template is used. With **Format** plain, the template is output as it
 is, without rendering. With **Output as** json, the result is parsed as JSON (string values from the top
 level of the message have backslashes, newlines and tabs escaped first, as in Node-RED); a result that is
-not valid JSON is an error. YAML output and writing to flow or global context are not supported yet.`
+not valid JSON is an error. Node-RED's YAML output is not supported.
+
+With **Property type** (fieldType) flow or global, the result is written to that context key (the
+**Property**, which may name its store: ´#:(persistent)::page´) instead of the message, and the message is
+sent on unchanged.`
 
 // templateNode renders a template for each message.
 type templateNode struct {
@@ -67,7 +71,9 @@ type templateNode struct {
 	tmpl  *mustache.Template // src parsed; nil with plain syntax
 	plain bool
 	json  bool
-	path  engine.Path
+	// target is where the result goes: a message property, or a flow or
+	// global context key.
+	target engine.Ref
 
 	// last caches the most recent msg.template, parsed.
 	last atomic.Pointer[mustache.Template]
@@ -75,23 +81,19 @@ type templateNode struct {
 
 func newTemplate(cfg *TemplateConfig, h *engine.Host) (engine.Node, error) {
 	n := &templateNode{h: h, src: cfg.Template, plain: cfg.Syntax == "plain", json: cfg.Output == "json"}
-	switch cfg.FieldType {
-	case "", "msg":
-	default:
-		return nil, engine.ErrFieldf("fieldType", "writing the result to %s context is not supported yet: use msg", cfg.FieldType)
-	}
-	if cfg.Output == "yaml" {
-		return nil, engine.ErrFieldf("output", "yaml output is not supported yet")
-	}
 	field := cfg.Field
 	if field == "" {
 		field = "payload" // as Node-RED: n.field || "payload"
 	}
-	p, err := engine.ParsePath(field)
+	scope := cfg.FieldType
+	if scope == "" {
+		scope = engine.TypeMsg
+	}
+	target, err := engine.ParseRef(scope, field)
 	if err != nil {
 		return nil, engine.ErrField("field", err)
 	}
-	n.path = p
+	n.target = target
 	if !n.plain {
 		t, err := mustache.Parse(cfg.Template)
 		if err != nil {
@@ -123,7 +125,7 @@ func (n *templateNode) Receive(_ context.Context, m *engine.Message, out engine.
 	if err != nil {
 		return err
 	}
-	if err := m.Set(n.path, v); err != nil {
+	if err := n.target.Set(n.h, m, v); err != nil {
 		return err
 	}
 	out.Send(0, m)

@@ -273,9 +273,8 @@ func TestTemplateConfigErrors(t *testing.T) {
 		{"mismatched close", templateJSON(t, "{{#a}}\n{{/b}}", ""), "template", `line 2: unclosed section "a" (opened on line 1)`},
 		{"unopened close", templateJSON(t, "x {{/a}}", ""), "template", `line 1: closing tag {{/a}} has no open section`},
 		{"unclosed tag", templateJSON(t, "a\nb\n{{payload", ""), "template", `line 3: unclosed tag "{{payload"`},
-		{"yaml", templateJSON(t, "a: 1", `"output":"yaml"`), "output", "yaml output is not supported yet"},
-		{"flow context", templateJSON(t, "x", `"fieldType":"flow"`), "fieldType", "not supported yet"},
-		{"global context", templateJSON(t, "x", `"fieldType":"global"`), "fieldType", "not supported yet"},
+		{"yaml", templateJSON(t, "a: 1", `"output":"yaml"`), "output", `"yaml" is not one of "str", "json"`},
+		{"bad context key", templateJSON(t, "x", `"fieldType":"flow","field":"#:(nowhere)::x"`), "field", "nowhere"},
 		{"bad output", templateJSON(t, "x", `"output":"xml"`), "output", `"xml" is not one of`},
 		{"bad syntax", templateJSON(t, "x", `"syntax":"handlebars"`), "syntax", `"handlebars" is not one of`},
 		{"bad field", templateJSON(t, "x", `"field":"payload..x"`), "field", "invalid property path"},
@@ -292,6 +291,32 @@ func TestTemplateConfigErrors(t *testing.T) {
 				t.Errorf("problem = %+v\nwant field %q and %q", p, tc.field, tc.msg)
 			}
 		})
+	}
+}
+
+// With fieldType flow or global the result goes to the context key, the
+// message on unchanged.
+func TestTemplateContextTarget(t *testing.T) {
+	for _, scope := range []string{"flow", "global"} {
+		f := nodetest.Chain(t, templateJSON(t, "<{{payload}}>", `"fieldType":"`+scope+`","field":"page.html","output":"str"`), TemplateType)
+		f.Inject("src", engine.NewMessage("t", "p"))
+		got := f.Received("sink")
+		if len(got) != 1 || got[0].Payload != "p" {
+			t.Fatalf("%s: sent %v", scope, got)
+		}
+		h := f.SourceHost("src")
+		c := h.FlowContext()
+		if scope == "global" {
+			c = h.GlobalContext()
+		}
+		if v, _ := c.Get("page"); string(engine.MarshalJSON(v)) != `{"html":"<p>"}` {
+			t.Errorf("%s.page = %s", scope, engine.MarshalJSON(v))
+		}
+	}
+	f := nodetest.Chain(t, templateJSON(t, `{"n":{{payload}}}`, `"fieldType":"flow","field":"#:(memory)::doc","output":"json"`), TemplateType)
+	f.Inject("src", engine.NewMessage("t", 5.0))
+	if v, _ := f.SourceHost("src").FlowContext().Get("doc"); string(engine.MarshalJSON(v)) != `{"n":5}` {
+		t.Errorf("flow.doc = %s", engine.MarshalJSON(v))
 	}
 }
 

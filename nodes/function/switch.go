@@ -1,0 +1,761 @@
+package function
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf16"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// SwitchRule is one rule of a switch node, with Node-RED's property names:
+// the test t and its values v (of type vt) and v2 (of type v2t).
+type SwitchRule struct {
+	T    string `json:"t" label:"Test" default:"eq" options:"eq,neq,lt,lte,gt,gte,btwn,cont,regex,true,false,null,nnull,empty,nempty,istype,hask,head,index,tail,jsonata_exp,else"`
+	V    string `json:"v" label:"Value"`
+	Vt   string `json:"vt" label:"Value type" help:"msg, flow, global, str, num, bool, json, env, jsonata, expr or prev (the previous value); for istype the type tested: string, number, boolean, array, buffer, object, json, undefined or null"`
+	V2   string `json:"v2" label:"Second value" help:"btwn and index: the upper bound"`
+	V2t  string `json:"v2t" label:"Second value type"`
+	Case bool   `json:"case" label:"Ignore case" help:"regex: match ignoring case"`
+}
+
+// SwitchConfig is the configuration of a switch node.
+type SwitchConfig struct {
+	Property engine.Typed    `json:"property" label:"Property" default:"payload" typeprop:"propertyType" types:"msg,flow,global,jsonata,env,expr"`
+	Rules    []SwitchRule    `json:"rules" label:"Rules"`
+	Checkall json.RawMessage `json:"checkall" label:"Check all rules" help:"\"true\" (the default): send to every output whose rule matches; \"false\": stop at the first match"`
+	Repair   bool            `json:"repair" label:"Recreate message sequences" help:"For messages with msg.parts (from split): each output's messages get msg.parts of their own sequence"`
+}
+
+// SwitchType is Node-RED's switch node.
+var SwitchType = engine.NewType(engine.Meta{
+	Type:     "switch",
+	Category: "function",
+	Inputs:   1,
+	Outputs:  1,
+	Color:    "#E2D96E",
+	Help: `Routes each message to the outputs whose rule its **property** passes: Node-RED's **switch** node. It has one output per rule.
+
+**property** (with **propertyType** msg, flow, global, env, jsonata or expr) is the value tested; a property that does not exist is undefined.
+
+**Rules** (t), each with its value v of type vt (msg, flow, global, str, num, bool, json, env, jsonata, expr, or prev: the property's value in the previous message, null at first) and for btwn and index a second value v2 (type v2t):
+- **eq**, **neq**, **lt**, **lte**, **gt**, **gte**: JavaScript's ´==´, ´!=´, ´<´, ´<=´, ´>´, ´>=´, with its conversions: "5" == 5, true == 1, null == undefined; two strings compare as text, anything else as numbers. Objects and arrays are never equal to one another.
+- **btwn**: between v and v2 inclusive, in either order.
+- **cont**: the property as text contains v.
+- **regex**: the property as text matches the regular expression v (**case** ignores case).
+- **true**, **false**: the property is the boolean true or false (not just truthy).
+- **null**, **nnull**: the property is (not) null or undefined.
+- **empty**, **nempty**: an empty (non-empty) string, array, buffer or object; other types are neither.
+- **istype**: the property is of type v: string, number (not NaN), boolean, array, buffer, object, json (text that parses as JSON), undefined or null.
+- **hask**: the property has the key v.
+- **head**, **index**, **tail**: sequence rules for messages with msg.parts (from split): the first v messages, those with index v to v2, the last v.
+- **jsonata_exp**: the JSONata expression v is true.
+- **else**: no rule before it has matched (since the last else).
+
+**checkall** "true" sends the message to every output whose rule passes; "false" stops at the first. Like Node-RED, only the string "false" stops: a boolean false checks all.
+
+**repair** (recreate message sequences): messages with msg.parts are held until their sequence is complete, and each output's share is sent with msg.parts renumbered as a sequence of its own. A **tail** rule holds sequences the same way, to know their length. There is no limit on what is held (Node-RED's default).
+
+A rule error (a regular expression from a message that does not compile, a sequence rule on a message without msg.parts, a JSONata error) is reported with the message, which is then not sent.
+
+Differences from Node-RED: regular expressions are Go's RE2 (no lookaround or back-references), and a constant one that does not compile is a deploy error; strings compare by code point rather than UTF-16 unit (the same order outside the astral planes); JSONata's $I and $N in jsonata_exp are not set yet.`,
+}, newSwitch)
+
+func init() { engine.Register(SwitchType) }
+
+// undefinedValue is JavaScript's undefined, which the switch node tells apart
+// from null (nil): a missing property is undefined.
+type undefinedValue struct{}
+
+var undef any = undefinedValue{}
+
+// switchValue is a rule's compiled v or v2.
+type switchValue struct {
+	konst  any          // a constant (also undef)
+	isRef  bool         // typed is msg, flow or global
+	prev   bool         // the previous property value
+	typed  engine.Typed // evaluated per message when not constant
+	isEval bool
+}
+
+type switchRule struct {
+	t      string
+	v, v2  switchValue
+	re     *regexp.Regexp // regex with a constant v
+	icase  bool
+	isElse bool
+}
+
+type switchNode struct {
+	h        *engine.Host
+	prop     engine.Typed
+	rules    []switchRule
+	checkall bool
+	repair   bool
+	// needsCount: sequences are held until complete (repair or tail).
+	needsCount bool
+	stateful   bool // prev or sequences: messages are handled one at a time
+
+	mu      sync.Mutex
+	prevVal any
+	pending map[string]*swGroup // sequences held until complete, by parts.id
+	out     map[string]*swOut   // repaired sequences being built, by parts.id
+	reCache sync.Map            // regular expressions from messages, by source and case
+}
+
+type swGroup struct {
+	count int // -1 until known
+	msgs  []*engine.Message
+}
+
+type swOut struct {
+	received int
+	onwards  [][]bool
+	msgs     []*engine.Message
+}
+
+func newSwitch(cfg *SwitchConfig, h *engine.Host) (engine.Node, error) {
+	n := &switchNode{h: h, prop: cfg.Property, checkall: true, repair: cfg.Repair, prevVal: nil}
+	if n.prop.IsZero() {
+		n.prop, _ = engine.ParseTyped(engine.TypeMsg, "payload")
+	}
+	if len(cfg.Checkall) > 0 {
+		var s string
+		// Node-RED: checkall == "false" stops at the first match; a
+		// boolean false is not the string "false".
+		if json.Unmarshal(cfg.Checkall, &s) == nil && s == "false" {
+			n.checkall = false
+		}
+	}
+	n.needsCount = n.repair
+	for i, r := range cfg.Rules {
+		field := func(f string) string { return fmt.Sprintf("rules[%d].%s", i, f) }
+		sr := switchRule{t: r.T, icase: r.Case, isElse: r.T == "else"}
+		if _, ok := switchOps[r.T]; !ok {
+			return nil, engine.ErrFieldf(field("t"), "unknown rule %q", r.T)
+		}
+		var err error
+		if sr.v, err = compileSwitchValue(r.V, r.Vt); err != nil {
+			return nil, engine.ErrField(field("v"), err)
+		}
+		if sr.v2, err = compileSwitchValue(r.V2, r.V2t); err != nil {
+			return nil, engine.ErrField(field("v2"), err)
+		}
+		if r.T == "regex" && !sr.v.isEval && !sr.v.prev && !sr.v.isRef {
+			if sr.re, err = engine.CompileRegExp(jsStringDef(sr.v.konst, sr.v.konst != undef), caseFlag(r.Case)); err != nil {
+				return nil, engine.ErrField(field("v"), err)
+			}
+		}
+		if r.T == "tail" {
+			n.needsCount = true
+		}
+		if sr.v.prev || sr.v2.prev {
+			n.stateful = true
+		}
+		n.rules = append(n.rules, sr)
+	}
+	if n.needsCount {
+		n.stateful = true
+		n.pending = make(map[string]*swGroup)
+		n.out = make(map[string]*swOut)
+	}
+	return n, nil
+}
+
+func caseFlag(icase bool) string {
+	if icase {
+		return "i"
+	}
+	return ""
+}
+
+// compileSwitchValue prepares v of type vt as Node-RED's switch does: no
+// type means num when v reads as a number, else str.
+func compileSwitchValue(v, vt string) (switchValue, error) {
+	if vt == "" {
+		vt = engine.TypeStr
+		if !math.IsNaN(jsStringToNumber(v)) {
+			vt = engine.TypeNum
+		}
+	}
+	switch vt {
+	case "prev":
+		return switchValue{prev: true}, nil
+	case "json", "null":
+		// Node-RED gives the type's name (istype's json and null).
+		return switchValue{konst: vt}, nil
+	case engine.TypeNum:
+		f := jsStringToNumber(v)
+		if math.IsNaN(f) {
+			return switchValue{}, fmt.Errorf("%q is not a number", v)
+		}
+		return switchValue{konst: f}, nil
+	case engine.TypeStr, engine.TypeBool, engine.TypeBin, engine.TypeMsg, engine.TypeFlow, engine.TypeGlobal,
+		engine.TypeEnv, engine.TypeDate, engine.TypeJSONata, engine.TypeExpr:
+		t, err := engine.ParseTyped(vt, v)
+		if err != nil {
+			return switchValue{}, err
+		}
+		if k, ok := t.Const(); ok {
+			return switchValue{konst: k}, nil
+		}
+		_, isRef := t.Ref()
+		return switchValue{typed: t, isRef: isRef, isEval: !isRef}, nil
+	case engine.TypeRe:
+		// new RegExp(v): compared as its text /v/.
+		return switchValue{konst: "/" + v + "/"}, nil
+	}
+	// istype's type names and other types: the value as written.
+	return switchValue{konst: v}, nil
+}
+
+// Outputs is the number of rules: the switch has one output per rule.
+func (n *switchNode) Outputs() int { return len(n.rules) }
+
+// value returns a rule value for m.
+func (n *switchNode) value(v *switchValue, m *engine.Message, prev any) (any, error) {
+	switch {
+	case v.prev:
+		return prev, nil
+	case v.isRef:
+		r, _ := v.typed.Ref()
+		if x, ok := r.Get(n.h, m); ok {
+			return x, nil
+		}
+		return undef, nil
+	case v.isEval:
+		x, err := v.typed.Eval(n.h, m)
+		if err != nil {
+			return nil, fmt.Errorf("invalid expression: %w", err)
+		}
+		return x, nil
+	}
+	return v.konst, nil
+}
+
+// property returns the tested value; an expression error is reported as
+// a warning and drops the message (ok false).
+func (n *switchNode) property(m *engine.Message) (any, bool) {
+	if r, ok := n.prop.Ref(); ok {
+		if x, ok := r.Get(n.h, m); ok {
+			return x, true
+		}
+		return undef, true
+	}
+	x, err := n.prop.Eval(n.h, m)
+	if err != nil {
+		n.h.Logger().Warn("invalid expression: " + err.Error())
+		return nil, false
+	}
+	return x, true
+}
+
+// Receive routes m.
+func (n *switchNode) Receive(_ context.Context, m *engine.Message, out engine.Output) error {
+	if !n.stateful {
+		prop, ok := n.property(m)
+		if !ok {
+			return nil
+		}
+		onward, err := n.applyRules(m, prop, nil)
+		if err != nil {
+			return err
+		}
+		n.send(out, m, onward)
+		return nil
+	}
+	n.mu.Lock()
+	var sends []swSend
+	err := n.process(m, true, &sends)
+	n.mu.Unlock()
+	for _, s := range sends {
+		if s.onward == nil {
+			out.Send(s.port, s.m)
+		} else {
+			n.send(out, s.m, s.onward)
+		}
+	}
+	return err
+}
+
+// swSend is a send decided under the lock and made after it: m to the
+// ports of onward, or to port when onward is nil.
+type swSend struct {
+	m      *engine.Message
+	onward []bool
+	port   int
+}
+
+// parts reads msg.parts's id, index and count; has is Node-RED's
+// hasParts (parts with an id and an index).
+func parts(m *engine.Message) (id any, index any, count any, hasCount, has bool) {
+	p, ok := m.Prop("parts")
+	if !ok {
+		return
+	}
+	pm := engine.NewMessage("", p)
+	id, okID := pm.Lookup(pathPayloadID)
+	index, okIdx := pm.Lookup(pathPayloadIndex)
+	count, hasCount = pm.Lookup(pathPayloadCount)
+	return id, index, count, hasCount, okID && okIdx
+}
+
+var (
+	pathPayloadID    = engine.MustParsePath("payload.id")
+	pathPayloadIndex = engine.MustParsePath("payload.index")
+	pathPayloadCount = engine.MustParsePath("payload.count")
+	pathPartsID      = engine.MustParsePath("parts.id")
+	pathPartsIndex   = engine.MustParsePath("parts.index")
+	pathPartsCount   = engine.MustParsePath("parts.count")
+)
+
+// process is Node-RED's processMessage, run under n.mu.
+func (n *switchNode) process(m *engine.Message, checkParts bool, sends *[]swSend) error {
+	id, _, count, hasCount, has := parts(m)
+	if n.needsCount && checkParts && has {
+		gid := jsToString(id)
+		g := n.pending[gid]
+		if g == nil {
+			g = &swGroup{count: -1}
+			n.pending[gid] = g
+		}
+		g.msgs = append(g.msgs, m)
+		if hasCount {
+			g.count = int(jsToNumber(count))
+		}
+		if g.count == len(g.msgs) {
+			delete(n.pending, gid)
+			for _, gm := range g.msgs {
+				_ = gm.Set(pathPartsCount, float64(g.count))
+				if err := n.process(gm, false, sends); err != nil {
+					n.h.Error(err, gm)
+				}
+			}
+		}
+		return nil
+	}
+	prop, ok := n.property(m)
+	if !ok {
+		return nil
+	}
+	onward, err := n.applyRules(m, prop, &n.prevVal)
+	if err != nil {
+		return err
+	}
+	if !n.repair || !has {
+		*sends = append(*sends, swSend{m: m, onward: onward})
+		return nil
+	}
+	n.sendGroup(m, id, onward, sends)
+	return nil
+}
+
+// sendGroup is Node-RED's sendGroupMessages: once every message of the
+// sequence has been through the rules, each output gets its messages as a
+// sequence of its own, with a new parts.id, index and count.
+func (n *switchNode) sendGroup(m *engine.Message, id any, onward []bool, sends *[]swSend) {
+	gid := jsToString(id)
+	g := n.out[gid]
+	if g == nil {
+		g = &swOut{}
+		n.out[gid] = g
+	}
+	g.received++
+	g.onwards = append(g.onwards, onward)
+	g.msgs = append(g.msgs, m)
+	_, _, count, _, _ := parts(m)
+	if f, ok := engine.Number(count); !ok || float64(g.received) != f {
+		return
+	}
+	delete(n.out, gid)
+	ports := len(onward)
+	counts := make([]int, ports)
+	for _, on := range g.onwards {
+		for j, ok := range on {
+			if ok {
+				counts[j]++
+			}
+		}
+	}
+	ids := make([]string, ports)
+	for j := range ids {
+		ids[j] = newPartsID()
+	}
+	indexes := make([]int, ports)
+	for i, on := range g.onwards {
+		for j, ok := range on {
+			if !ok {
+				continue
+			}
+			c := g.msgs[i].Copy()
+			_ = c.Set(pathPartsID, ids[j])
+			_ = c.Set(pathPartsIndex, float64(indexes[j]))
+			_ = c.Set(pathPartsCount, float64(counts[j]))
+			indexes[j]++
+			*sends = append(*sends, swSend{m: c, port: j})
+		}
+	}
+}
+
+// newPartsID is a new sequence id, as RED.util.generateId: 16 hex digits.
+func newPartsID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// applyRules runs the rules on prop, as Node-RED's applyRules; prev, when
+// set, holds the previous property value and is updated.
+func (n *switchNode) applyRules(m *engine.Message, prop any, prev *any) ([]bool, error) {
+	onward := make([]bool, len(n.rules))
+	if len(n.rules) == 0 {
+		return onward, nil
+	}
+	var pv any
+	if prev != nil {
+		pv = *prev
+	}
+	elseflag := true
+	for i := range n.rules {
+		r := &n.rules[i]
+		v1, err := n.value(&r.v, m, pv)
+		if err != nil {
+			return nil, err
+		}
+		v2, err := n.value(&r.v2, m, pv)
+		if err != nil {
+			return nil, err
+		}
+		a := prop
+		if r.isElse {
+			a = elseflag
+			elseflag = true
+		}
+		ok, err := n.test(r, m, a, v1, v2)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			onward[i] = true
+			elseflag = false
+			if !n.checkall {
+				break
+			}
+		}
+	}
+	if prev != nil {
+		*prev = prop
+	}
+	return onward, nil
+}
+
+// send passes m to every output whose rule passed: copies to all but the
+// last, m itself to the last.
+func (n *switchNode) send(out engine.Output, m *engine.Message, onward []bool) {
+	last := -1
+	for i, ok := range onward {
+		if ok {
+			last = i
+		}
+	}
+	for i, ok := range onward {
+		if !ok {
+			continue
+		}
+		if i == last {
+			out.Send(i, m)
+		} else {
+			out.Send(i, m.Copy())
+		}
+	}
+}
+
+var switchOps = map[string]bool{
+	"eq": true, "neq": true, "lt": true, "lte": true, "gt": true, "gte": true, "btwn": true,
+	"cont": true, "regex": true, "true": true, "false": true, "null": true, "nnull": true,
+	"empty": true, "nempty": true, "istype": true, "hask": true, "head": true, "index": true,
+	"tail": true, "jsonata_exp": true, "else": true,
+}
+
+var errNoParts = errors.New("cannot read properties of undefined (reading 'index'): the rule needs msg.parts")
+
+// test is Node-RED's operators[t](a, v1, v2, case, msg.parts).
+func (n *switchNode) test(r *switchRule, m *engine.Message, a, b, c any) (bool, error) {
+	switch r.t {
+	case "eq":
+		return jsLooseEqual(a, b), nil
+	case "neq":
+		return !jsLooseEqual(a, b), nil
+	case "lt":
+		k, ok := jsCompare(a, b)
+		return ok && k < 0, nil
+	case "lte":
+		k, ok := jsCompare(a, b)
+		return ok && k <= 0, nil
+	case "gt":
+		k, ok := jsCompare(a, b)
+		return ok && k > 0, nil
+	case "gte":
+		k, ok := jsCompare(a, b)
+		return ok && k >= 0, nil
+	case "btwn":
+		ab, okb := jsCompare(a, b)
+		ac, okc := jsCompare(a, c)
+		return okb && okc && (ab >= 0 && ac <= 0 || ab <= 0 && ac >= 0), nil
+	case "cont":
+		return strings.Contains(jsConcat(a), jsConcat(b)), nil
+	case "regex":
+		re := r.re
+		if re == nil {
+			src := jsConcat(b)
+			key := caseFlag(r.icase) + "/" + src
+			if x, ok := n.reCache.Load(key); ok {
+				re = x.(*regexp.Regexp)
+			} else {
+				var err error
+				if re, err = engine.CompileRegExp(src, caseFlag(r.icase)); err != nil {
+					return false, err
+				}
+				n.reCache.Store(key, re)
+			}
+		}
+		return re.MatchString(jsConcat(a)), nil
+	case "true", "else", "jsonata_exp":
+		if r.t == "jsonata_exp" {
+			a = b
+		}
+		x, ok := a.(bool)
+		return ok && x, nil
+	case "false":
+		x, ok := a.(bool)
+		return ok && !x, nil
+	case "null":
+		return a == nil || a == undef, nil
+	case "nnull":
+		return a != nil && a != undef, nil
+	case "empty", "nempty":
+		l, ok := jsLength(a)
+		if !ok {
+			return false, nil
+		}
+		return (l == 0) == (r.t == "empty"), nil
+	case "istype":
+		return jsIsType(a, b), nil
+	case "hask":
+		return jsHasKey(a, b), nil
+	case "head", "tail", "index":
+		p, ok := m.Prop("parts")
+		if !ok || p == nil {
+			return false, errNoParts
+		}
+		pm := engine.NewMessage("", p)
+		index := lookupOr(pm, pathPayloadIndex)
+		switch r.t {
+		case "head":
+			k, ok := jsCompare(index, jsToNumberU(b))
+			return ok && k < 0, nil
+		case "tail":
+			count := jsToNumberU(lookupOr(pm, pathPayloadCount))
+			k, ok := jsCompare(count-jsToNumberU(b), index)
+			return ok && k <= 0, nil
+		default:
+			k1, ok1 := jsCompare(jsToNumberU(b), index)
+			k2, ok2 := jsCompare(index, jsToNumberU(c))
+			return ok1 && ok2 && k1 <= 0 && k2 <= 0, nil
+		}
+	}
+	return false, nil
+}
+
+func lookupOr(m *engine.Message, p engine.Path) any {
+	if v, ok := m.Lookup(p); ok {
+		return v
+	}
+	return undef
+}
+
+// The JavaScript value rules the switch needs.
+// TODO(jsv): use engine/jsv
+
+// jsToNumberU is Number(v), with undefined NaN.
+func jsToNumberU(v any) float64 {
+	if v == undef {
+		return math.NaN()
+	}
+	return jsToNumber(v)
+}
+
+// jsConcat is v + "": String(v) with undefined "undefined".
+func jsConcat(v any) string {
+	if v == undef {
+		return "undefined"
+	}
+	return jsToString(v)
+}
+
+// jsTypeOf is typeof v: "undefined", "object" (null, objects, arrays,
+// buffers), "boolean", "number" or "string".
+func jsTypeOf(v any) string {
+	switch v.(type) {
+	case undefinedValue:
+		return "undefined"
+	case nil, []byte, []any, map[string]any, engine.RawJSON:
+		return "object"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	}
+	if _, ok := engine.Number(v); ok {
+		return "number"
+	}
+	return "object"
+}
+
+// jsToPrimitive is ToPrimitive for an object (its text: arrays joined,
+// buffers decoded, objects "[object Object]"); other values are returned
+// as they are.
+func jsToPrimitive(v any) any {
+	if jsTypeOf(v) == "object" && v != nil {
+		return jsToString(v)
+	}
+	return v
+}
+
+// jsLooseEqual is JavaScript's a == b.
+func jsLooseEqual(a, b any) bool {
+	an, bn := a == nil || a == undef, b == nil || b == undef
+	if an || bn {
+		return an && bn
+	}
+	ta, tb := jsTypeOf(a), jsTypeOf(b)
+	if ta == tb {
+		switch ta {
+		case "number":
+			x, _ := engine.Number(a)
+			y, _ := engine.Number(b)
+			return x == y
+		case "string":
+			return a.(string) == b.(string)
+		case "boolean":
+			return a.(bool) == b.(bool)
+		}
+		return false // two objects: only the same object, which a message never holds twice
+	}
+	switch {
+	case ta == "boolean":
+		return jsLooseEqual(jsToNumber(a), b)
+	case tb == "boolean":
+		return jsLooseEqual(a, jsToNumber(b))
+	case ta == "object":
+		return jsLooseEqual(jsToPrimitive(a), b)
+	case tb == "object":
+		return jsLooseEqual(a, jsToPrimitive(b))
+	}
+	// A number and a string.
+	return jsToNumber(a) == jsToNumber(b)
+}
+
+// jsCompare compares a and b as JavaScript's <, <=, >, >= do: two strings
+// as text, anything else as numbers. ok is false when a number is NaN
+// (every comparison is then false).
+func jsCompare(a, b any) (int, bool) {
+	pa, pb := jsToPrimitive(a), jsToPrimitive(b)
+	if sa, ok := pa.(string); ok {
+		if sb, ok := pb.(string); ok {
+			return strings.Compare(sa, sb), true
+		}
+	}
+	x, y := jsToNumberU(pa), jsToNumberU(pb)
+	switch {
+	case math.IsNaN(x) || math.IsNaN(y):
+		return 0, false
+	case x < y:
+		return -1, true
+	case x > y:
+		return 1, true
+	}
+	return 0, true
+}
+
+// jsLength is the length of a string (UTF-16 units), array or buffer, or
+// the number of keys of an object; ok is false for other values.
+func jsLength(v any) (int, bool) {
+	switch x := v.(type) {
+	case string:
+		return len(utf16.Encode([]rune(x))), true
+	case []byte:
+		return len(x), true
+	case []any:
+		return len(x), true
+	case map[string]any:
+		return len(x), true
+	case engine.RawJSON:
+		switch d := x.Decode().(type) {
+		case []any:
+			return len(d), true
+		case map[string]any:
+			return len(d), true
+		}
+	}
+	return 0, false
+}
+
+// jsIsType is the switch's istype test of a against type name b.
+func jsIsType(a, b any) bool {
+	isArray := engine.TypeName(a) == "array"
+	_, isBuf := a.([]byte)
+	switch b {
+	case "array":
+		return isArray && a != undef
+	case "buffer":
+		return isBuf
+	case "json":
+		// JSON.parse(a): a becomes text first.
+		if a == undef {
+			return false
+		}
+		return json.Valid([]byte(jsToString(a)))
+	case "null":
+		return a == nil
+	case "number":
+		f, ok := engine.Number(a)
+		return ok && !math.IsNaN(f)
+	}
+	s, _ := b.(string)
+	return jsTypeOf(a) == s && !isArray && !isBuf && a != nil
+}
+
+// jsHasKey is the switch's hask test: a.hasOwnProperty(b + "").
+func jsHasKey(a, b any) bool {
+	if a == nil || a == undef || jsTypeOf(b) == "object" {
+		return false
+	}
+	key := jsConcat(b)
+	idx, err := strconv.Atoi(key)
+	isIdx := err == nil && idx >= 0 && strconv.Itoa(idx) == key
+	switch x := a.(type) {
+	case string:
+		l, _ := jsLength(x)
+		return key == "length" || isIdx && idx < l
+	case []byte:
+		return isIdx && idx < len(x)
+	case []any:
+		return key == "length" || isIdx && idx < len(x)
+	case map[string]any:
+		_, ok := x[key]
+		return ok
+	case engine.RawJSON:
+		return jsHasKey(x.Decode(), b)
+	}
+	return false
+}
