@@ -32,6 +32,40 @@ type Meta struct {
 	// or "password": the admin API answers the value of a text field and
 	// only has_<field> for a password field (and for fields not listed).
 	Credentials map[string]string `json:"credentials,omitempty"`
+	// CredentialLabels are the form labels of the credential fields
+	// ("user": "Username"); a field's name when missing. The form shows
+	// Type.CredentialFields.
+	CredentialLabels map[string]string `json:"-"`
+
+	// Labels say how the canvas labels a node, as Node-RED's label
+	// functions do: its name when it has one, else the first of Labels
+	// that applies, else Label, else Type.
+	Labels []LabelRule `json:"labels,omitempty"`
+	// Icon is the node's icon, by Node-RED's file name ("inject.svg",
+	// "debug.svg", "bridge.svg", "json.svg", "template.svg", "swap.svg",
+	// "switch.svg", "range.svg", "function.svg", "comment.svg",
+	// "rbe.png"); the editor draws those it knows and a default for
+	// others.
+	Icon string `json:"icon,omitempty"`
+	// Button gives the node a button on the canvas, as inject's: pressing
+	// it calls POST /inject/{id}, which runs the node's Trigger method.
+	// The text is the button's tooltip.
+	Button string `json:"button,omitempty"`
+	// OutputsFrom names the property whose value gives the number of
+	// output ports when it depends on the configuration: the length of a
+	// list (switch's "rules") or a number (function's "outputs"). The
+	// editor keeps each port's wires with its list entry when entries
+	// are moved or removed. Outputs is the count for a new node.
+	OutputsFrom string `json:"outputsFrom,omitempty"`
+}
+
+// LabelRule is one way of labelling a node: Text with each {property}
+// replaced by the node's property (as text). It applies when every
+// property it names is set and not empty, and when each property in If
+// has one of the values listed ("" matching a missing property).
+type LabelRule struct {
+	If   map[string][]string `json:"if,omitempty"`
+	Text string              `json:"text"`
 }
 
 // Type is a registered node type: its metadata, its config schema and its
@@ -40,6 +74,11 @@ type Type struct {
 	Meta
 	// Fields is the config schema, derived from the config struct.
 	Fields []Field `json:"fields"`
+	// CredentialFields are the form's fields for Meta.Credentials: text
+	// fields first, then passwords, each by name. The form never shows a
+	// stored password: it shows whether one is set (GET
+	// /credentials/{type}/{id}) and sends a new one only when it is typed.
+	CredentialFields []Field `json:"credentialFields,omitempty"`
 
 	schema *schema
 	build  func(cfg any, h *Host) (Node, error)
@@ -57,13 +96,36 @@ func NewType[C any](meta Meta, build func(cfg *C, h *Host) (Node, error)) *Type 
 		panic(fmt.Sprintf("engine.NewType(%q): %v", meta.Type, err))
 	}
 	return &Type{
-		Meta:   meta,
-		Fields: sc.fields,
-		schema: sc,
+		Meta:             meta,
+		Fields:           sc.fields,
+		CredentialFields: credentialFields(meta),
+		schema:           sc,
 		build: func(cfg any, h *Host) (Node, error) {
 			return build(cfg.(*C), h)
 		},
 	}
+}
+
+// credentialFields builds the form fields of a type's credentials.
+func credentialFields(meta Meta) []Field {
+	var out []Field
+	for name, kind := range meta.Credentials {
+		f := Field{Name: name, Label: meta.CredentialLabels[name], Kind: "string"}
+		if kind != "text" {
+			f.Kind = "password"
+		}
+		if f.Label == "" {
+			f.Label = name
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind == "string"
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
 }
 
 // Registry holds node types by name. Runnel's built-in types live in

@@ -20,10 +20,22 @@ import (
 //	label:"Topic"        the form label (defaults to the name)
 //	default:"payload"    the value used when the property is missing, null or
 //	                     empty (""), as Node-RED's runtime does with
-//	                     n.property || "payload"; see keepempty
+//	                     n.property || "payload"; see keepempty. A list
+//	                     field's default is its JSON text
 //	keepempty:"true"     an empty string is kept rather than replaced by
 //	                     the default (template's "" means msg.template)
-//	options:"a,b,c"      the allowed values (a select box); "" may be one of them
+//	options:"a,b,c"      the allowed values (a select box); "" may be one of them.
+//	                     A value may carry its form label after "=":
+//	                     options:"rbe=Block unless value changes,deadband=..."
+//	                     (labels hold no commas; OptionLabels carries them)
+//	other:"msg. property" with options: any other value is allowed too, and
+//	                     the form offers it as a choice with this label and
+//	                     a text box (debug's complete: payload, true, or a
+//	                     property path)
+//	showif:"mode=a,b"    the form shows the field only while the property mode
+//	                     is one of a, b ("" matches a missing property);
+//	                     several conditions, all needed: "mode=a;unit=s".
+//	                     Only the form hides it: decoding is the same
 //	required:"true"      the property must be present and not empty
 //	kind:"code"          overrides the form widget: code, json, password
 //	lang:"mustache"      the code editor's language, with kind code
@@ -34,6 +46,16 @@ import (
 //	                     is its type when the document gives none
 //	typeprop:"tot"       the property holding a Typed field's type
 //	                     (default: the name plus "Type", as "payloadType")
+//	toplevel:"payload=payload:payloadType,topic=topic"
+//	                     on a list field: an entry whose first field (its
+//	                     key) is payload and that has no value of its own
+//	                     takes its value and type from the node's payload
+//	                     and payloadType properties; with no type property
+//	                     (topic=topic) only an entry of type str takes its
+//	                     value from the property. The entry's value is its
+//	                     first Typed field. This is how Node-RED's inject
+//	                     keeps its payload and topic; the editor writes
+//	                     them back there too (see TopLevel)
 //
 // Go field types map to kinds: string to "string" (or "select" with
 // options), bool to "boolean", int to "integer", float64 to "number", and
@@ -65,6 +87,29 @@ type Field struct {
 	TypeProp string `json:"typeProp,omitempty"`
 	// Item describes the fields of each entry of a list field.
 	Item []Field `json:"item,omitempty"`
+	// OptionLabels are the form labels of Options, in the same order
+	// (the value itself where the tag gives none); absent when no option
+	// has a label.
+	OptionLabels []string `json:"optionLabels,omitempty"`
+	// Other, when set, lets a select field hold a value outside Options;
+	// the form offers it as a further choice labelled Other.
+	Other string `json:"other,omitempty"`
+	// ShowIf shows the field in the form only while each property named
+	// has one of the values listed (as text; "" for a missing property).
+	ShowIf map[string][]string `json:"showIf,omitempty"`
+	// TopLevel lists, for a list field, the entries kept in the node's own
+	// properties (the toplevel tag).
+	TopLevel []TopLevel `json:"topLevel,omitempty"`
+}
+
+// TopLevel says where a list entry's value lives when the entry has none
+// of its own: the entry whose key is Key takes its value from the node's
+// property Value, and its type from the property Type; without Type only
+// an entry of type str does, and only its value moves.
+type TopLevel struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	Type  string `json:"type,omitempty"`
 }
 
 type schemaField struct {
@@ -79,6 +124,7 @@ type schemaField struct {
 	typed     bool    // an engine.Typed
 	hasDef    bool    // a default tag is present
 	item      *schema // the entries' schema of a list field
+	valueIdx  int     // a list entry's value: the index in item.sf of its first Typed field
 }
 
 type schema struct {
@@ -118,7 +164,30 @@ func schemaOf(ptr any) (*schema, error) {
 		sf.NodeType = f.Tag.Get("node")
 		sf.Lang = f.Tag.Get("lang")
 		if opts, ok := f.Tag.Lookup("options"); ok {
-			sf.Options = strings.Split(opts, ",")
+			labelled := false
+			for _, o := range strings.Split(opts, ",") {
+				v, label, ok := strings.Cut(o, "=")
+				if !ok {
+					label = v
+				}
+				labelled = labelled || ok
+				sf.Options = append(sf.Options, v)
+				sf.OptionLabels = append(sf.OptionLabels, label)
+			}
+			if !labelled {
+				sf.OptionLabels = nil
+			}
+		}
+		sf.Other = f.Tag.Get("other")
+		if si := f.Tag.Get("showif"); si != "" {
+			sf.ShowIf = map[string][]string{}
+			for _, cond := range strings.Split(si, ";") {
+				prop, vals, ok := strings.Cut(cond, "=")
+				if !ok || strings.TrimSpace(prop) == "" {
+					return nil, fmt.Errorf("field %s: showif %q: want property=value,value", f.Name, si)
+				}
+				sf.ShowIf[strings.TrimSpace(prop)] = strings.Split(vals, ",")
+			}
 		}
 		sf.keepEmpty = f.Tag.Get("keepempty") == "true" || slices.Contains(sf.Options, "")
 		_, sf.hasDef = f.Tag.Lookup("default")
@@ -142,6 +211,20 @@ func schemaOf(ptr any) (*schema, error) {
 			sf.item = item
 			sf.Kind = "list"
 			sf.Item = item.fields
+			if tl := f.Tag.Get("toplevel"); tl != "" {
+				sf.valueIdx = slices.IndexFunc(item.sf, func(x schemaField) bool { return x.typed })
+				if sf.valueIdx < 1 {
+					return nil, fmt.Errorf("field %s: toplevel needs entries whose first field is the key and a later one Typed", f.Name)
+				}
+				for _, e := range strings.Split(tl, ",") {
+					key, props, ok := strings.Cut(e, "=")
+					value, typ, _ := strings.Cut(props, ":")
+					if !ok || key == "" || value == "" {
+						return nil, fmt.Errorf("field %s: toplevel %q: want key=valueprop[:typeprop],...", f.Name, tl)
+					}
+					sf.TopLevel = append(sf.TopLevel, TopLevel{Key: key, Value: value, Type: typ})
+				}
+			}
 		case f.Type == rawMessageType:
 			sf.raw = true
 			sf.Kind = "json"
@@ -181,6 +264,12 @@ func schemaOf(ptr any) (*schema, error) {
 		}
 		if sf.typed && sf.hasDef {
 			sf.Default = sf.def
+		}
+		if sf.item != nil && sf.hasDef {
+			if !json.Valid([]byte(sf.def)) {
+				return nil, fmt.Errorf("field %s: default: not JSON", f.Name)
+			}
+			sf.Default = json.RawMessage(sf.def)
 		}
 		if _, ok := f.Tag.Lookup("default"); ok && !sf.typed && sf.item == nil {
 			v, err := sf.parseText(sf.def)
@@ -267,6 +356,9 @@ func (sc *schema) decodeInto(v reflect.Value, get func(string) (json.RawMessage,
 		}
 		raw, present := get(f.Name)
 		raw = bytes.TrimSpace(raw)
+		if f.item != nil && f.hasDef && (!present || len(raw) == 0 || string(raw) == "null") {
+			raw, present = json.RawMessage(f.def), true
+		}
 		if !present || len(raw) == 0 || string(raw) == "null" {
 			if f.Required {
 				bad("required")
@@ -274,7 +366,7 @@ func (sc *schema) decodeInto(v reflect.Value, get func(string) (json.RawMessage,
 			continue
 		}
 		if f.item != nil {
-			f.decodeList(fv, raw, prefix, report, bad)
+			f.decodeList(fv, raw, sc.withDefaults(get), prefix, report, bad)
 			continue
 		}
 		if f.raw {
@@ -319,7 +411,7 @@ func (sc *schema) decodeInto(v reflect.Value, get func(string) (json.RawMessage,
 			bad("%s", msg)
 			continue
 		}
-		if f.Options != nil && f.goKind == reflect.String && !slices.Contains(f.Options, text) {
+		if f.Options != nil && f.Other == "" && f.goKind == reflect.String && !slices.Contains(f.Options, text) {
 			bad("%q is not one of %s", text, quoteList(f.Options))
 			continue
 		}
@@ -390,7 +482,7 @@ func (sf *schemaField) decodeTyped(fv reflect.Value, get func(string) (json.RawM
 
 // decodeList sets a list field from a JSON array of objects, decoding
 // each entry with the entries' schema.
-func (sf *schemaField) decodeList(fv reflect.Value, raw json.RawMessage, prefix string, report func(string, string), bad func(string, ...any)) {
+func (sf *schemaField) decodeList(fv reflect.Value, raw json.RawMessage, parent func(string) (json.RawMessage, bool), prefix string, report func(string, string), bad func(string, ...any)) {
 	var entries []json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil {
 		bad("expected a list, got %s", kindOfJSON(raw))
@@ -404,9 +496,73 @@ func (sf *schemaField) decodeList(fv reflect.Value, raw json.RawMessage, prefix 
 			continue
 		}
 		get := func(k string) (json.RawMessage, bool) { v, ok := props[k]; return v, ok }
+		if tl := sf.topLevel(props); tl != nil {
+			// Node-RED's inject: the entry's value is the node's own
+			// property (payload, payloadType; topic).
+			vf := sf.item.sf[sf.valueIdx]
+			get = func(k string) (json.RawMessage, bool) {
+				switch {
+				case k == vf.Name:
+					return parent(tl.Value)
+				case k == vf.TypeProp && tl.Type != "":
+					return parent(tl.Type)
+				}
+				v, ok := props[k]
+				return v, ok
+			}
+		}
 		sf.item.decodeInto(list.Index(i), get, fmt.Sprintf("%s%s[%d].", prefix, sf.Name, i), report)
 	}
 	fv.Set(list)
+}
+
+// withDefaults returns get that answers a missing, null or empty property
+// with its field's default, for list entries that read the node's
+// properties (see TopLevel).
+func (sc *schema) withDefaults(get func(string) (json.RawMessage, bool)) func(string) (json.RawMessage, bool) {
+	return func(k string) (json.RawMessage, bool) {
+		raw, ok := get(k)
+		if t := bytes.TrimSpace(raw); ok && len(t) > 0 && string(t) != "null" && string(t) != `""` {
+			return raw, ok
+		}
+		for _, f := range sc.sf {
+			if f.Name == k && f.hasDef && f.def != "" && f.goKind == reflect.String {
+				b, _ := json.Marshal(f.def)
+				return b, true
+			}
+		}
+		return raw, ok
+	}
+}
+
+// topLevel returns the toplevel entry that applies to a list entry with
+// properties props: one whose key matches, when the entry has no value of
+// its own (and, for an entry without a type property, is of type str).
+func (sf *schemaField) topLevel(props map[string]json.RawMessage) *TopLevel {
+	if sf.TopLevel == nil {
+		return nil
+	}
+	var key string
+	if json.Unmarshal(props[sf.item.sf[0].Name], &key) != nil {
+		return nil
+	}
+	vf := sf.item.sf[sf.valueIdx]
+	if _, has := props[vf.Name]; has {
+		return nil
+	}
+	for i, tl := range sf.TopLevel {
+		if tl.Key != key {
+			continue
+		}
+		if tl.Type == "" {
+			var typ string
+			if json.Unmarshal(props[vf.TypeProp], &typ) != nil || typ != TypeStr {
+				return nil
+			}
+		}
+		return &sf.TopLevel[i]
+	}
+	return nil
 }
 
 // kindOfJSON names the kind of a JSON value for problems.

@@ -29,6 +29,7 @@ func init() {
 		Type:     "comment",
 		Category: "common",
 		Color:    "#ffffff",
+		Icon:     "comment.svg",
 		Help:     "A note on the canvas. It does nothing when the flow runs.",
 	}, func(*CommentConfig, *engine.Host) (engine.Node, error) { return comment{}, nil }))
 	engine.Register(engine.NewType(engine.Meta{

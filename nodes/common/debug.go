@@ -8,11 +8,11 @@ import (
 
 // DebugConfig is the configuration of a debug node.
 type DebugConfig struct {
-	Active    bool   `json:"active" label:"Active" default:"true"`
+	Complete  string `json:"complete" label:"Output" default:"false" options:"false=msg.payload,true=complete msg object" other:"msg. property" help:"What the node shows: msg.payload, the whole message, or another message property (such as payload.temperature)"`
 	ToSidebar bool   `json:"tosidebar" label:"To debug window" default:"true"`
-	Console   bool   `json:"console" label:"To system log"`
-	ToStatus  bool   `json:"tostatus" label:"To node status"`
-	Complete  string `json:"complete" label:"Output" default:"false" help:"false: msg.payload; true: the whole message; or a property path"`
+	Console   bool   `json:"console" label:"To system log" help:"Also write each message to Runnel's log"`
+	ToStatus  bool   `json:"tostatus" label:"To node status" help:"Show the value (its first 32 characters) under the node"`
+	Active    bool   `json:"active" label:"Active" default:"true" help:"An inactive debug node shows nothing"`
 }
 
 // debug shows messages in the debug sidebar (and whoever else listens).
@@ -29,7 +29,13 @@ func init() {
 		Category: "common",
 		Inputs:   1,
 		Color:    "#87a980",
-		Help:     `Shows messages in the debug sidebar: msg.payload, the whole message, or another property.`,
+		Icon:     "debug.svg",
+		Labels: []engine.LabelRule{
+			{If: map[string][]string{"complete": {"true"}}, Text: "msg"},
+			{If: map[string][]string{"complete": {"false", ""}}, Text: "msg.payload"},
+			{Text: "msg.{complete}"},
+		},
+		Help: `Shows messages in the debug sidebar: msg.payload, the whole message, or another property.`,
 	}, newDebug))
 }
 

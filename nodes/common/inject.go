@@ -2,9 +2,7 @@ package common
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,23 +12,31 @@ import (
 )
 
 // InjectConfig is the configuration of an inject node. As in Node-RED the
-// properties to set are listed in props; a payload or topic entry without
-// its own value takes the node's payload/payloadType or topic.
+// properties to set are listed in props; a payload entry without a value
+// of its own takes the node's payload and payloadType, a topic entry of
+// type str without one takes the node's topic (Node-RED's editor keeps
+// them there, and so does Runnel's: see the toplevel tag). A node without
+// props (Node-RED's older form) sets payload and topic that way.
 type InjectConfig struct {
-	Props       json.RawMessage `json:"props" label:"Properties" default:"[{\"p\":\"payload\"},{\"p\":\"topic\",\"vt\":\"str\"}]"`
-	Payload     string          `json:"payload" label:"Payload"`
-	PayloadType string          `json:"payloadType" label:"Payload type" default:"date" options:"date,str,num,bool,json,bin,env"`
-	Topic       string          `json:"topic" label:"Topic"`
-	Repeat      string          `json:"repeat" label:"Repeat every (s)" help:"Empty: do not repeat"`
-	Crontab     string          `json:"crontab" label:"Crontab" kind:"hidden"`
-	Once        bool            `json:"once" label:"Inject once at start"`
-	OnceDelay   float64         `json:"onceDelay" label:"Start delay (s)" default:"0.1" min:"0" max:"2147483"`
+	Props       []InjectProp `json:"props" label:"Properties" default:"[{\"p\":\"payload\"},{\"p\":\"topic\",\"vt\":\"str\"}]" toplevel:"payload=payload:payloadType,topic=topic" help:"The message properties to set, in order"`
+	Payload     string       `json:"payload" kind:"hidden"`
+	PayloadType string       `json:"payloadType" default:"date" kind:"hidden"`
+	Topic       string       `json:"topic" kind:"hidden"`
+	Repeat      string       `json:"repeat" label:"Repeat every (s)" help:"Seconds between messages, such as 5 or 0.5; empty: do not repeat"`
+	Crontab     string       `json:"crontab" label:"Crontab" kind:"hidden"`
+	Once        bool         `json:"once" label:"Inject once after" help:"Send a message once the flow has started"`
+	OnceDelay   float64      `json:"onceDelay" label:"Start delay (s)" default:"0.1" min:"0" max:"2147483" showif:"once=true"`
+}
+
+// InjectProp is one property an inject node sets: msg.<p> = v.
+type InjectProp struct {
+	P string       `json:"p" label:"msg." help:"A property path such as payload or payload.a[0]"`
+	V engine.Typed `json:"v" label:"to" typeprop:"vt" types:"str,num,bool,json,bin,date,env,msg,flow,global,jsonata,expr"`
 }
 
 type injectProp struct {
 	path engine.Path
-	val  string
-	typ  string
+	val  engine.Typed
 }
 
 // inject sends messages: once at start, every repeat seconds, or when the
@@ -50,47 +56,48 @@ func init() {
 		Category: "common",
 		Outputs:  1,
 		Color:    "#a6bbcf",
+		Icon:     "inject.svg",
+		Button:   "inject",
+		// Node-RED's label: the topic and the payload (or what kind of
+		// payload it is), the payload alone, else "inject".
+		Labels: []engine.LabelRule{
+			{If: map[string][]string{"payloadType": {"date", ""}}, Text: "{topic}: timestamp"},
+			{If: map[string][]string{"payloadType": {"date", ""}}, Text: "timestamp"},
+			{If: map[string][]string{"payloadType": {"str", "num", "bool", "json"}}, Text: "{topic}: {payload}"},
+			{If: map[string][]string{"payloadType": {"str", "num", "bool", "json"}}, Text: "{payload}"},
+			{If: map[string][]string{"payloadType": {"flow", "global", "msg"}}, Text: "{payloadType}.{payload}"},
+			{If: map[string][]string{"payloadType": {"env"}}, Text: "env {payload}"},
+			{Text: "{topic}"},
+		},
 		Help: `Injects a message into a flow: by pressing its button, once at start, or at a regular interval.
 
-The payload can be a timestamp (milliseconds since 1970), a string, a number, a boolean, JSON, or an environment variable.`,
+**Properties** are set on the message in order: each is a property path (payload, topic, payload.a[0]) and a
+value of one of the typed-input types: a string, a number, a boolean, JSON, a buffer, the time now
+(milliseconds, or "iso" / "object" for an ISO 8601 string), an environment variable (or text with ${NAME}),
+a property of the message being built, or a flow or global context value. JSONata and expr expressions are
+refused at deploy until Runnel evaluates them.
+
+**Repeat** sends a message every so many seconds; **Inject once after** sends one when the flow starts,
+after the start delay.`,
 	}, newInject))
 }
 
 func newInject(cfg *InjectConfig, h *engine.Host) (engine.Node, error) {
 	n := &inject{h: h, cfg: *cfg}
-	var raw []struct {
-		P  string `json:"p"`
-		V  any    `json:"v"`
-		VT string `json:"vt"`
-	}
-	if err := json.Unmarshal(cfg.Props, &raw); err != nil {
-		return nil, engine.ErrFieldf("props", "must be a list of {p, v, vt}: %v", err)
-	}
-	for i, r := range raw {
-		p, err := engine.ParsePath(r.P)
+	for _, p := range cfg.Props {
+		if p.P == "" {
+			continue // Node-RED skips an entry without a property
+		}
+		path, err := engine.ParsePath(p.P)
 		if err != nil {
-			return nil, engine.ErrFieldf("props", "entry %d: %v", i+1, err)
+			return nil, engine.ErrFieldf("props", "%s: %v", p.P, err)
 		}
-		ip := injectProp{path: p, typ: r.VT}
-		switch v := r.V.(type) {
-		case string:
-			ip.val = v
-		case nil:
-		default:
-			ip.val = fmt.Sprint(v)
+		v := p.V
+		if v.IsZero() {
+			// Node-RED: a missing value is "", a missing type str.
+			v, _ = engine.ParseTyped(engine.TypeStr, "")
 		}
-		if r.V == nil && r.P == "payload" {
-			ip.val, ip.typ = cfg.Payload, cfg.PayloadType
-		} else if r.V == nil && r.P == "topic" {
-			ip.val, ip.typ = cfg.Topic, "str"
-		}
-		if ip.typ == "" {
-			ip.typ = "str"
-		}
-		if _, err := injectValue(ip.val, ip.typ); err != nil {
-			return nil, engine.ErrFieldf("props", "%s: %v", r.P, err)
-		}
-		n.props = append(n.props, ip)
+		n.props = append(n.props, injectProp{path: path, val: v})
 	}
 	repeat, err := injectRepeat(cfg.Repeat)
 	if err != nil {
@@ -136,50 +143,6 @@ func injectRepeat(s string) (time.Duration, error) {
 	return max(time.Duration(secs*float64(time.Second)), minRepeat), nil
 }
 
-// injectValue converts a typed value as Node-RED's typed inputs do.
-func injectValue(val, typ string) (any, error) {
-	switch typ {
-	case "date":
-		return float64(time.Now().UnixMilli()), nil
-	case "str", "":
-		return val, nil
-	case "num":
-		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", val)
-		}
-		return f, nil
-	case "bool":
-		return val == "true", nil
-	case "json":
-		if strings.TrimSpace(val) == "" {
-			val = "{}"
-		}
-		v, err := engine.ParseJSON([]byte(val))
-		if err != nil {
-			return nil, fmt.Errorf("invalid JSON: %v", err)
-		}
-		return v, nil
-	case "bin":
-		var bs []byte
-		if err := json.Unmarshal([]byte(val), &bs); err == nil {
-			return bs, nil
-		}
-		var ints []int
-		if err := json.Unmarshal([]byte(val), &ints); err != nil {
-			return nil, fmt.Errorf("a buffer must be a JSON array of bytes")
-		}
-		bs = make([]byte, len(ints))
-		for i, x := range ints {
-			bs[i] = byte(x)
-		}
-		return bs, nil
-	case "env":
-		return os.Getenv(val), nil
-	}
-	return nil, fmt.Errorf("value type %q is not supported", typ)
-}
-
 // Start arms the once and repeat timers.
 func (n *inject) Start(ctx context.Context) error {
 	ctx, n.cancel = context.WithCancel(ctx)
@@ -218,7 +181,7 @@ func (n *inject) Start(ctx context.Context) error {
 func (n *inject) Trigger() {
 	m := engine.NewMessage("", nil)
 	for _, p := range n.props {
-		v, err := injectValue(p.val, p.typ)
+		v, err := p.val.Eval(n.h, m)
 		if err != nil {
 			n.h.Error(err, m)
 			return

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/nodetest"
 	"github.com/runnel-io/runnel/flows"
 )
 
@@ -103,5 +105,77 @@ func TestInjectNaNRepeatDoesNotCrash(t *testing.T) {
 	}
 	if rt.Graph() != nil {
 		t.Fatal("the flow runs")
+	}
+}
+
+// TestInjectTypedProps: inject's props are typed values, evaluated in
+// order (a msg value sees the properties set before it); payload and topic
+// entries without a value of their own take the node's payload,
+// payloadType and topic, as Node-RED 4.1.15 reads them, and a node
+// without props (Node-RED's older form) does the same.
+func TestInjectTypedProps(t *testing.T) {
+	injectType, _ := engine.DefaultRegistry.Lookup("inject")
+	t.Setenv("RUNNEL_INJECT_TEST", "from-env")
+	f := nodetest.New(t, `[{"id":"t1","type":"tab","label":"T"},
+	{"id":"src","type":"test-source","z":"t1","wires":[]},
+	{"id":"i","type":"inject","z":"t1","payload":"{\"a\":[1,2]}","payloadType":"json","topic":"top",
+	 "props":[{"p":"payload"},{"p":"topic","vt":"str"},
+		{"p":"n","v":"0x10","vt":"num"},{"p":"b","v":"TRUE","vt":"bool"},{"p":"buf","v":"[104,105]","vt":"bin"},
+		{"p":"copy.x","v":"payload.a[1]","vt":"msg"},{"p":"fc","v":"k","vt":"flow"},{"p":"gc","v":"g","vt":"global"},
+		{"p":"e","v":"${RUNNEL_INJECT_TEST}/${NR_FLOW_NAME}","vt":"env"},{"p":"s","v":"x"},{"p":""}],
+	 "wires":[["sink"]]},
+	{"id":"old","type":"inject","z":"t1","payload":"12","payloadType":"num","topic":"legacy","wires":[["sink"]]},
+	{"id":"sink","type":"test-sink","z":"t1"}]`, injectType)
+	h := f.SourceHost("src")
+	if err := h.FlowContext().Set("k", 5.0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.GlobalContext().Set("g", "G"); err != nil {
+		t.Fatal(err)
+	}
+	f.Runtime().Graph().Node("i").(*inject).Trigger()
+	f.Runtime().Graph().Node("old").(*inject).Trigger()
+	ms := f.WaitReceived("sink", 2)
+	var got []string
+	for _, m := range ms {
+		b := m.AppendJSON(nil)
+		// _msgid differs per run.
+		got = append(got, string(b[strings.Index(string(b), `"topic"`):]))
+	}
+	want := []string{
+		`"topic":"top","payload":{"a":[1,2]},"b":true,"buf":{"type":"Buffer","data":[104,105]},"copy":{"x":2},"e":"from-env/T","fc":5,"gc":"G","n":16,"s":"x"}`,
+		`"topic":"legacy","payload":12}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("messages\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestInjectPropsProblems: a bad typed value is a deploy problem naming
+// its entry; JSONata and expr are refused until the engine has them.
+func TestInjectPropsProblems(t *testing.T) {
+	rt := engine.New(engine.Options{})
+	doc, err := flows.Parse([]byte(`[{"id":"i","type":"inject","props":[{"p":"payload","v":"$now()","vt":"jsonata"},
+		{"p":"a","v":"abc","vt":"num"},{"p":"b","v":"{","vt":"json"},{"p":"c","v":"1","vt":"re"}],"wires":[[]]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rt.Compile(doc)
+	var probs flows.Problems
+	if !errors.As(err, &probs) {
+		t.Fatalf("compile: %v", err)
+	}
+	var got []string
+	for _, p := range probs {
+		got = append(got, p.Field+": "+p.Msg)
+	}
+	want := []string{
+		`props[0].v: JSONata is not available yet`,
+		`props[1].v: "abc" is not a number`,
+		`props[2].v: invalid JSON: unexpected end of JSON input`,
+		`props[3].v: type "re" is not one of "str", "num", "bool", "json", "bin", "date", "env", "msg", "flow", "global", "jsonata", "expr"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -27,9 +27,9 @@ type MQTTBrokerConfig struct {
 	Port             string `json:"port" label:"Port" default:"1883"`
 	ClientID         string `json:"clientid" label:"Client ID" help:"Empty: a random one"`
 	UseTLS           bool   `json:"usetls" label:"Use TLS"`
-	TLS              string `json:"tls" label:"TLS configuration" node:"tls-config"`
-	VerifyServerCert bool   `json:"verifyservercert" label:"Verify server certificate" default:"true" help:"Used with TLS when no TLS configuration is set"`
-	ProtocolVersion  string `json:"protocolVersion" label:"Protocol" default:"4" options:"3,4,5" help:"3: MQTT 3.1, 4: MQTT 3.1.1, 5: MQTT 5"`
+	TLS              string `json:"tls" label:"TLS configuration" node:"tls-config" showif:"usetls=true"`
+	VerifyServerCert bool   `json:"verifyservercert" label:"Verify server certificate" default:"true" help:"Used with TLS when no TLS configuration is set" showif:"usetls=true"`
+	ProtocolVersion  string `json:"protocolVersion" label:"Protocol" default:"4" options:"3=MQTT V3.1,4=MQTT V3.1.1,5=MQTT V5"`
 	Keepalive        string `json:"keepalive" label:"Keep alive (s)" default:"60"`
 	CleanSession     bool   `json:"cleansession" label:"Clean session" default:"true"`
 	// MaxInflight is Runnel's own (Node-RED has no such property).
@@ -86,7 +86,9 @@ func init() {
 		Label:    "MQTT broker",
 		Config:   true,
 		// Node-RED's mqtt-broker credentials.
-		Credentials: map[string]string{"user": "text", "password": "password"},
+		Credentials:      map[string]string{"user": "text", "password": "password"},
+		CredentialLabels: map[string]string{"user": "Username", "password": "Password"},
+		Labels:           []engine.LabelRule{{Text: "{broker}:{port}"}, {Text: "{broker}"}},
 		Help: `A connection to an MQTT broker, shared by the mqtt-in and mqtt-out nodes that use it.
 
 A broker on this machine at the embedded broker's address is served in process, with no network hop.

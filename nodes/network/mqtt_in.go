@@ -18,7 +18,7 @@ import (
 type MQTTInConfig struct {
 	Topic    string `json:"topic" label:"Topic" required:"true" help:"Topic filter: + matches one level, # the rest; $share/group/filter for shared subscriptions"`
 	QoS      string `json:"qos" label:"QoS" default:"2" options:"0,1,2"`
-	Datatype string `json:"datatype" label:"Output" default:"auto-detect" options:"auto-detect,auto,buffer,utf8,json,base64" help:"auto-detect: parsed JSON object, else string, else bytes"`
+	Datatype string `json:"datatype" label:"Output" default:"auto-detect" options:"auto-detect=auto-detect (parsed JSON object; string or buffer),auto=auto-detect (string or buffer),buffer=a Buffer,utf8=a String,json=a parsed JSON object,base64=a Base64 encoded string"`
 	Broker   string `json:"broker" label:"Server" node:"mqtt-broker" help:"Empty: the embedded broker"`
 	Inputs   int    `json:"inputs" label:"Dynamic subscription" options:"0,1" kind:"hidden"`
 	// RAP is Node-RED's "retain as published" subscription option, which
@@ -62,6 +62,8 @@ func init() {
 		Label:    "mqtt in",
 		Outputs:  1,
 		Color:    "#d8bfd8",
+		Icon:     "bridge.svg",
+		Labels:   []engine.LabelRule{{Text: "{topic}"}},
 		Help: `Subscribes to a topic filter and sends each matching message.
 
 Sets msg.topic, msg.payload, msg.qos and msg.retain. The output type: auto-detect parses JSON and

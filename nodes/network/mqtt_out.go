@@ -14,8 +14,8 @@ import (
 // MQTTOutConfig is the configuration of an mqtt-out node (Node-RED's "mqtt out").
 type MQTTOutConfig struct {
 	Topic  string `json:"topic" label:"Topic" help:"Empty: use msg.topic"`
-	QoS    string `json:"qos" label:"QoS" options:",0,1,2" help:"Empty: use msg.qos, else 0"`
-	Retain string `json:"retain" label:"Retain" options:",true,false" help:"Empty: use msg.retain, else false"`
+	QoS    string `json:"qos" label:"QoS" options:"=msg.qos (else 0),0,1,2"`
+	Retain string `json:"retain" label:"Retain" options:"=msg.retain (else false),true,false"`
 	Broker string `json:"broker" label:"Server" node:"mqtt-broker" help:"Empty: the embedded broker"`
 }
 
@@ -34,6 +34,8 @@ func init() {
 		Label:    "mqtt out",
 		Inputs:   1,
 		Color:    "#d8bfd8",
+		Icon:     "bridge.svg",
+		Labels:   []engine.LabelRule{{Text: "{topic}"}},
 		Help: `Publishes msg.payload to an MQTT topic.
 
 The topic is the node's topic, else msg.topic. QoS and retain are the node's, else msg.qos and msg.retain.

@@ -22,7 +22,7 @@ import (
 // Node-RED's.
 type JSONConfig struct {
 	Property string `json:"property" label:"Property" default:"payload" help:"The message property to convert"`
-	Action   string `json:"action" label:"Action" options:",str,obj" help:"empty: convert between a JSON string and an object; str: always a JSON string; obj: always an object"`
+	Action   string `json:"action" label:"Action" options:"=Convert between JSON String & Object,str=Always convert to JSON String,obj=Always convert to JavaScript Object"`
 	Pretty   bool   `json:"pretty" label:"Format JSON string" help:"Indent the JSON text with four spaces"`
 }
 
@@ -33,6 +33,7 @@ var JSONType = engine.NewType(engine.Meta{
 	Inputs:   1,
 	Outputs:  1,
 	Color:    "#DEBD5C",
+	Icon:     "json.svg",
 	Help: `Converts a property (msg.payload by default) between a JSON string and the value it encodes, as Node-RED's **json** node does.
 
 - A **string** (or a buffer of UTF-8 text) is parsed: objects, arrays, numbers, booleans and null. Invalid JSON is reported as an error of the node and the message is dropped.

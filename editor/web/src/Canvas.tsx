@@ -8,7 +8,7 @@ import { isFlowNode, isTab } from './flowjson'
 import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode } from './FlowNode'
 import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
-  moveNodes, nodeLabel, onReveal, openTray, setState, setTab, useEditor, type State,
+  moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, useEditor, type State,
 } from './store'
 import type { FlowObj } from './types'
 
@@ -112,7 +112,7 @@ export function Canvas() {
         const t = typeMap.get(o.type)
         const label = nodeLabel(o, t)
         const inputs = t ? t.inputs : 1
-        const outputs = t ? t.outputs : Math.max(o.wires?.length ?? 0, 0)
+        const outputs = outputsOf(o, t)
         const { w, h } = nodeSize(label, inputs, outputs)
         const data: NodeData = {
           obj: o, type: t, label, w, h, inputs, outputs, changed, problems, deployed: dep,

@@ -63,18 +63,27 @@ export function handlesFor(w: number, h: number, inputs: number, outputs: number
   return hs
 }
 
-function Icon({ type, category }: { type: string; category?: string }) {
-  // Small line icons; none are fetched from the web.
-  let d: string
-  if (type.startsWith('mqtt')) d = 'M3 14c0-6 5-10 11-10 M3 14c0-3 3-6 7-6 M3 14h2'
-  else if (type === 'json') d = 'M7 3c-3 0-2 4-2 5s-2 1-2 1 2 0 2 1-1 5 2 5 M13 3c3 0 2 4 2 5s2 1 2 1-2 0-2 1 1 5-2 5'
-  else if (type === 'filter-on-change') d = 'M3 4h14l-5 6v5l-4 2v-7z'
-  else if (type === 'template') d = 'M4 4h12M4 8h12M4 12h8M4 16h10'
-  else if (type === 'debug') d = 'M4 5h12M4 10h12M4 15h12'
-  else if (type === 'inject') d = 'M3 10h10M9 5l5 5-5 5'
-  else if (type === 'comment') d = 'M3 4h14v9H9l-4 3v-3H3z'
-  else if (category === 'function') d = 'M6 16c2 0 2-2 3-6s1-6 4-6M6 9h7'
-  else d = 'M10 4a6 6 0 1 0 0.01 0M10 8v4'
+/**
+ * The icons the editor draws, by Node-RED's icon file names (a type's icon in
+ * GET /nodes); small line drawings, none fetched from the web.
+ */
+const icons: Record<string, string> = {
+  'bridge.svg': 'M3 14c0-6 5-10 11-10 M3 14c0-3 3-6 7-6 M3 14h2',
+  'json.svg': 'M7 3c-3 0-2 4-2 5s-2 1-2 1 2 0 2 1-1 5 2 5 M13 3c3 0 2 4 2 5s2 1 2 1-2 0-2 1 1 5-2 5',
+  'rbe.png': 'M3 4h14l-5 6v5l-4 2v-7z',
+  'template.svg': 'M4 4h12M4 8h12M4 12h8M4 16h10',
+  'debug.svg': 'M4 5h12M4 10h12M4 15h12',
+  'inject.svg': 'M3 10h10M9 5l5 5-5 5',
+  'comment.svg': 'M3 4h14v9H9l-4 3v-3H3z',
+  'function.svg': 'M6 16c2 0 2-2 3-6s1-6 4-6M6 9h7',
+  'swap.svg': 'M4 7h11l-3-3M16 13H5l3 3',
+  'switch.svg': 'M3 10h5M8 10l8-5M8 10h8M8 10l8 5',
+  'range.svg': 'M3 15L10 5l7 10M6 11h8',
+}
+const categoryIcons: Record<string, string> = { function: 'function.svg' }
+
+function Icon({ icon, category }: { icon?: string; category?: string }) {
+  const d = icons[icon ?? ''] ?? icons[categoryIcons[category ?? ''] ?? ''] ?? 'M10 4a6 6 0 1 0 0.01 0M10 8v4'
   return (
     <svg width="20" height="20" viewBox="0 0 20 20" aria-hidden="true">
       <path d={d} fill="none" stroke="#fff" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round" />
@@ -121,20 +130,20 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
   if (problems?.length) cls.push('invalid')
   if (!type) cls.push('unknown')
   if (obj.d === true) cls.push('disabled')
-  const isInject = obj.type === 'inject'
+  const button = type?.button
   const iconRight = data.iconRight
   return (
     <div className={cls.join(' ')} style={{ width: w, height: h }} data-type={obj.type} data-id={id}>
-      {isInject && (
+      {button && (
         <button
           className="rn-inject nodrag nopan"
-          title={deployed ? 'Inject' : 'Deploy first to use the button'}
+          title={deployed ? button : 'Deploy first to use the button'}
           disabled={!deployed}
           onClick={(e) => {
             e.stopPropagation()
             fireInject(id)
           }}
-          aria-label="inject"
+          aria-label={button}
         >
           <span />
         </button>
@@ -142,13 +151,13 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
       <div className="rn-body" style={{ background: color }}>
         {!iconRight && (
           <div className="rn-icon left">
-            <Icon type={obj.type} category={type?.category} />
+            <Icon icon={type?.icon} category={type?.category} />
           </div>
         )}
         <div className={'rn-label' + (iconRight ? ' right' : '')}>{label}</div>
         {iconRight && (
           <div className="rn-icon right">
-            <Icon type={obj.type} category={type?.category} />
+            <Icon icon={type?.icon} category={type?.category} />
           </div>
         )}
       </div>

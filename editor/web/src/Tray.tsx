@@ -5,10 +5,12 @@ import { useEffect, useMemo, useRef, useState } from 'react'
 import { CodeEditor } from './CodeEditor'
 import { isConfigNode, isFlowNode } from './flowjson'
 import { Markdown } from './Markdown'
+import { getCredentials } from './api'
 import {
-  closeTray, deleteFromTray, nodeLabel, openNewConfigTray, openTray, setDraft, typeOf, useEditor,
+  closeTray, defaultsOf, deleteFromTray, listOrigin, matches, newListKey, nodeLabel, openNewConfigTray, openTray, setDraft,
+  setListOrigin, typeOf, useEditor,
 } from './store'
-import type { Field, FlowObj, Problem } from './types'
+import type { Field, FlowObj, NodeType, Problem } from './types'
 
 const structural = new Set(['id', 'type', 'z', 'x', 'y', 'wires', 'g', 'd'])
 
@@ -49,29 +51,234 @@ function JsonInput({ id, value, onChange, invalid }: { id: string; value: unknow
   )
 }
 
-function FieldInput({ f, draft, problem, prefix }: { f: Field; draft: FlowObj; problem?: Problem; prefix: string }) {
-  const v = draft[f.name]
-  const id = `${prefix}-${f.name}`
-  const set = (nv: unknown) => setDraft({ ...draft, [f.name]: nv })
+/** Node-RED's TypedInput types: the menu's labels, and the fixed choices of those that have them. */
+const typeLabels: Record<string, string> = {
+  msg: 'msg.', flow: 'flow.', global: 'global.', str: 'string', num: 'number', bool: 'boolean', json: 'JSON',
+  bin: 'buffer', re: 'regular expression', date: 'timestamp', jsonata: 'JSONata', env: 'env variable', expr: 'expr',
+}
+const typeChoices: Record<string, [string, string][]> = {
+  bool: [['true', 'true'], ['false', 'false']],
+  date: [['', 'milliseconds since epoch'], ['iso', 'YYYY-MM-DDTHH:mm:ss.sssZ'], ['object', 'JavaScript Date Object']],
+}
+/** Types that have no value to type (Node-RED's hasValue: false). */
+const noValue = new Set<string>([])
+
+/** Node-RED's TypedInput: the type menu at the left of the value; a select for types with fixed values. */
+function TypedInput({ f, obj, set, id, invalid }: { f: Field; obj: Record<string, unknown>; set: (patch: Record<string, unknown>) => void; id: string; invalid: boolean }) {
+  const types = f.types?.length ? f.types : ['str']
+  const tp = f.typeProp ?? f.name + 'Type'
+  const typ = asText(obj[tp]) || types[0]
+  const v = asText(obj[f.name])
+  const choices = typeChoices[typ]
+  return (
+    <div className={'rn-typed' + (invalid ? ' invalid' : '')} data-typed={f.name}>
+      <select
+        className="rn-typed-type"
+        id={id + '-type'}
+        aria-label={(f.label ?? f.name) + ' type'}
+        value={typ}
+        onChange={(e) => {
+          const nt = e.target.value
+          const c = typeChoices[nt]
+          // A fixed-choice type starts at its first choice; others keep the text.
+          set({ [tp]: nt, [f.name]: c ? (c.some(([cv]) => cv === v) ? v : c[0][0]) : typeChoices[typ] ? '' : v })
+        }}
+      >
+        {!types.includes(typ) && <option value={typ}>{typ}</option>}
+        {types.map((t) => (
+          <option key={t} value={t}>
+            {typeLabels[t] ?? t}
+          </option>
+        ))}
+      </select>
+      {noValue.has(typ) ? null : choices ? (
+        <select id={id} name={f.name} className="rn-typed-value" value={v} onChange={(e) => set({ [f.name]: e.target.value })}>
+          {!choices.some(([cv]) => cv === v) && <option value={v}>{v}</option>}
+          {choices.map(([cv, label]) => (
+            <option key={cv} value={cv}>
+              {label}
+            </option>
+          ))}
+        </select>
+      ) : (
+        <input id={id} name={f.name} type="text" className="rn-typed-value" value={v} onChange={(e) => set({ [f.name]: e.target.value })} />
+      )}
+    </div>
+  )
+}
+
+/** A select with labelled options, and with f.other a further choice that takes any value in a text box. */
+function SelectInput({ f, v, set, id, invalid }: { f: Field; v: unknown; set: (v: unknown) => void; id: string; invalid: boolean }) {
+  const opts = f.options ?? []
+  const cur = asText(v)
+  const label = (i: number) => f.optionLabels?.[i] ?? opts[i]
+  const isOther = !!f.other && !opts.includes(cur)
+  const [otherText, setOtherText] = useState(isOther ? cur : '')
+  return (
+    <div className="rn-select">
+      <select
+        id={id}
+        name={f.name}
+        value={isOther ? '__other__' : cur}
+        onChange={(e) => set(e.target.value === '__other__' ? otherText : e.target.value)}
+        className={invalid ? 'invalid' : ''}
+      >
+        {!f.other && !opts.includes(cur) && <option value={cur}>{cur === '' ? '(default)' : cur}</option>}
+        {opts.map((o, i) => (
+          <option key={o} value={o}>
+            {label(i) || '(default)'}
+          </option>
+        ))}
+        {f.other && <option value="__other__">{f.other}</option>}
+      </select>
+      {isOther && (
+        <input
+          id={id + '-other'}
+          type="text"
+          aria-label={f.other}
+          value={cur}
+          className={invalid ? 'invalid' : ''}
+          onChange={(e) => {
+            setOtherText(e.target.value)
+            set(e.target.value)
+          }}
+        />
+      )}
+    </div>
+  )
+}
+
+/** The entries of a list field as the form shows them: entries kept in the node's own properties (topLevel) filled in. */
+function expandList(f: Field, obj: Record<string, unknown>): Record<string, unknown>[] {
+  const raw = Array.isArray(obj[f.name]) ? (obj[f.name] as unknown[]) : []
+  const key = f.item?.[0]?.name ?? ''
+  const vf = f.item?.find((x) => x.kind === 'typed')
+  return raw.map((e) => {
+    const entry = e && typeof e === 'object' && !Array.isArray(e) ? { ...(e as Record<string, unknown>) } : {}
+    if (!vf || entry[vf.name] !== undefined) return entry
+    const tp = vf.typeProp ?? vf.name + 'Type'
+    const tl = f.topLevel?.find((t) => t.key === entry[key] && (t.type ? true : entry[tp] === 'str'))
+    if (!tl) return entry
+    entry[vf.name] = obj[tl.value] ?? ''
+    if (tl.type) entry[tp] = asText(obj[tl.type]) || vf.types?.[0] || 'str'
+    return entry
+  })
+}
+
+/** The inverse of expandList: the patch that stores entries, moving topLevel ones back as Node-RED's editor does. */
+function collapseList(f: Field, entries: Record<string, unknown>[]): Record<string, unknown> {
+  const patch: Record<string, unknown> = {}
+  const key = f.item?.[0]?.name ?? ''
+  const vf = f.item?.find((x) => x.kind === 'typed')
+  const tp = vf ? vf.typeProp ?? vf.name + 'Type' : ''
+  for (const tl of f.topLevel ?? []) {
+    if (tl.type) {
+      patch[tl.value] = undefined
+      patch[tl.type] = undefined
+    } else patch[tl.value] = ''
+  }
+  const done = new Set<string>()
+  patch[f.name] = entries.map((e) => {
+    const tl = vf && f.topLevel?.find((t) => t.key === e[key] && !done.has(t.key) && (t.type ? true : e[tp] === 'str'))
+    if (!tl || !vf) return e
+    done.add(tl.key)
+    const out = { ...e }
+    patch[tl.value] = e[vf.name] ?? ''
+    delete out[vf.name]
+    if (tl.type) {
+      patch[tl.type] = e[tp]
+      delete out[tp]
+    }
+    return out
+  })
+  return patch
+}
+
+/** A list field: one row per entry with its fields, and add, remove and reorder. */
+function ListInput({ f, obj, set, id, ownerId, problems }: { f: Field; obj: Record<string, unknown>; set: (patch: Record<string, unknown>) => void; id: string; ownerId: string; problems: Problem[] }) {
+  const entries = expandList(f, obj)
+  const lo = listOrigin(ownerId, f.name, entries.length)
+  const store = (next: Record<string, unknown>[], origin: number[], keys: number[]) => {
+    setListOrigin(ownerId, f.name, { origin, keys })
+    set(collapseList(f, next))
+  }
+  const move = (i: number, j: number) => {
+    if (j < 0 || j >= entries.length) return
+    const swap = <T,>(a: T[]) => {
+      const b = [...a]
+      ;[b[i], b[j]] = [b[j], b[i]]
+      return b
+    }
+    store(swap(entries), swap(lo.origin), swap(lo.keys))
+  }
+  const item = f.item ?? []
+  return (
+    <div className="rn-list" id={id} data-list={f.name}>
+      <ol>
+        {entries.map((e, i) => (
+          <li key={lo.keys[i]} className="rn-list-entry" data-testid="list-entry">
+            <span className="rn-list-fields">
+              {item.filter((x) => x.kind !== 'hidden' && matches(x.showIf, e)).map((x) => {
+                const p = problems.find((q) => q.field === `${f.name}[${i}].${x.name}`)
+                const eid = `${id}-${i}-${x.name}`
+                return (
+                  <span key={x.name} className={'rn-list-field' + (x.kind === 'boolean' ? ' check' : '')} title={p?.error ?? x.help}>
+                    <label htmlFor={x.kind === 'typed' ? eid + '-type' : eid}>{x.label ?? x.name}</label>
+                    <FieldInput
+                      f={x}
+                      obj={e}
+                      set={(patch) => store(entries.map((y, k) => (k === i ? { ...y, ...patch } : y)), lo.origin, lo.keys)}
+                      id={eid}
+                      problem={p}
+                      ownerId={ownerId}
+                    />
+                  </span>
+                )
+              })}
+            </span>
+            <span className="rn-list-buttons">
+              <button type="button" aria-label="Move up" title="Move up" disabled={i === 0} onClick={() => move(i, i - 1)}>↑</button>
+              <button type="button" aria-label="Move down" title="Move down" disabled={i === entries.length - 1} onClick={() => move(i, i + 1)}>↓</button>
+              <button
+                type="button"
+                aria-label="Remove"
+                title="Remove"
+                onClick={() => store(entries.filter((_, k) => k !== i), lo.origin.filter((_, k) => k !== i), lo.keys.filter((_, k) => k !== i))}
+              >
+                ✕
+              </button>
+            </span>
+          </li>
+        ))}
+      </ol>
+      <button
+        type="button"
+        className="rn-list-add"
+        onClick={() => store([...entries, defaultsOf(item)], [...lo.origin, -1], [...lo.keys, newListKey()])}
+      >
+        + add
+      </button>
+    </div>
+  )
+}
+
+/** The input of one field of obj (a node's settings or a list entry); set patches obj. */
+function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems = [] }: {
+  f: Field; obj: Record<string, unknown>; set: (patch: Record<string, unknown>) => void; id: string; problem?: Problem; ownerId: string; problems?: Problem[]
+}) {
+  const v = obj[f.name]
+  const set = (nv: unknown) => patch({ [f.name]: nv })
   const items = useEditor((s) => s.items)
   const invalid = !!problem
   switch (f.kind) {
     case 'boolean':
       return <input id={id} name={f.name} type="checkbox" checked={v === true || v === 'true'} onChange={(e) => set(e.target.checked)} />
-    case 'select': {
-      const opts = f.options ?? []
-      const cur = asText(v)
-      return (
-        <select id={id} name={f.name} value={cur} onChange={(e) => set(e.target.value)} className={invalid ? 'invalid' : ''}>
-          {!opts.includes(cur) && <option value={cur}>{cur === '' ? '(default)' : cur}</option>}
-          {opts.map((o) => (
-            <option key={o} value={o}>
-              {o}
-            </option>
-          ))}
-        </select>
-      )
-    }
+    case 'select':
+      return <SelectInput f={f} v={v} set={set} id={id} invalid={invalid} />
+    case 'typed':
+      return <TypedInput f={f} obj={obj} set={patch} id={id} invalid={invalid} />
+    case 'list':
+      return <ListInput f={f} obj={obj} set={patch} id={id} ownerId={ownerId} problems={problems} />
     case 'integer':
     case 'number':
       return (
@@ -173,11 +380,79 @@ function RawProps({ draft }: { draft: FlowObj }) {
   )
 }
 
+/** Applies a form's patch to a node: undefined removes a property. */
+function patched(draft: FlowObj, patch: Record<string, unknown>): FlowObj {
+  const o: FlowObj = { ...draft, ...patch }
+  for (const [k, v] of Object.entries(patch)) if (v === undefined) delete o[k]
+  return o
+}
+
+/**
+ * The node's credentials, as Node-RED's editor shows them: text fields with
+ * their stored value (GET /credentials), password fields empty, saying
+ * whether one is set. What is typed goes in the node's "credentials" for
+ * the deploy; a password field left empty keeps the stored password.
+ */
+function CredentialInputs({ t, draft, prefix, deployed }: { t: NodeType; draft: FlowObj; prefix: string; deployed: boolean }) {
+  const [stored, setStored] = useState<Record<string, unknown>>({})
+  useEffect(() => {
+    let live = true
+    setStored({})
+    if (deployed) getCredentials(t.type, draft.id).then((c) => live && setStored(c), () => {})
+    return () => {
+      live = false
+    }
+  }, [t.type, draft.id, deployed])
+  const sent = (draft.credentials ?? {}) as Record<string, string>
+  const put = (name: string, v: string | undefined) => {
+    const c = { ...sent }
+    if (v === undefined) delete c[name]
+    else c[name] = v
+    setDraft(patched(draft, { credentials: Object.keys(c).length ? c : undefined }))
+  }
+  return (
+    <>
+      {(t.credentialFields ?? []).map((f) => {
+        const id = `${prefix}-${f.name}`
+        const password = f.kind === 'password'
+        const has = stored['has_' + f.name] === true
+        return (
+          <div key={f.name} className="rn-row" data-field={f.name} data-credential="true">
+            <label htmlFor={id}>{f.label ?? f.name}</label>
+            {password ? (
+              <input
+                id={id}
+                name={f.name}
+                type="password"
+                autoComplete="new-password"
+                value={sent[f.name] ?? ''}
+                placeholder={has ? 'set (type to change)' : ''}
+                onChange={(e) => put(f.name, e.target.value === '' ? undefined : e.target.value)}
+              />
+            ) : (
+              <input
+                id={id}
+                name={f.name}
+                type="text"
+                autoComplete="off"
+                value={sent[f.name] ?? asText(stored[f.name])}
+                onChange={(e) => put(f.name, e.target.value)}
+              />
+            )}
+            {password && has && !sent[f.name] && <div className="rn-help">A password is set; it is never shown.</div>}
+          </div>
+        )
+      })}
+    </>
+  )
+}
+
 export function Tray() {
   const trays = useEditor((s) => s.trays)
   const drafts = useEditor((s) => s.drafts)
   const problemMap = useEditor((s) => s.problemMap)
   const items = useEditor((s) => s.items)
+  const deployedMap = useEditor((s) => s.deployedMap)
   const top = trays[trays.length - 1]
   const draft = top ? drafts.get(top.id) : undefined
   const body = useRef<HTMLDivElement>(null)
@@ -190,9 +465,12 @@ export function Tray() {
   const t = typeOf(draft.type)
   const config = isConfigNode(draft)
   const problems = problemMap.get(draft.id) ?? []
-  const fields = (t?.fields ?? []).filter((f) => f.kind !== 'hidden' && f.name !== 'name')
+  const allFields = (t?.fields ?? []).filter((f) => f.kind !== 'hidden' && f.name !== 'name')
+  const fields = allFields.filter((f) => matches(f.showIf, draft))
   const fieldNames = new Set(fields.map((f) => f.name))
-  const loose = problems.filter((p) => !p.field || !fieldNames.has(p.field))
+  // A list entry's problem (props[1].v) shows at the entry.
+  const fieldOf = (p: Problem) => (p.field ?? '').split(/[[.]/)[0]
+  const loose = problems.filter((p) => !p.field || !fieldNames.has(fieldOf(p)))
   const users = config ? items.filter((o) => !isConfigNode(o) || o.id !== draft.id).filter((o) => Object.entries(o).some(([k, v]) => k !== 'id' && v === draft.id)) : []
   const prefix = config ? 'node-config-input' : 'node-input'
   const title = `${top.isNew ? 'Add new' : 'Edit'} ${t?.label ?? draft.type} ${config ? 'config ' : ''}node`
@@ -235,11 +513,19 @@ export function Tray() {
             const p = problems.find((x) => x.field === f.name)
             return (
               <div key={f.name} className={'rn-row' + (f.kind === 'boolean' ? ' check' : '') + (p ? ' has-error' : '')} data-field={f.name}>
-                <label htmlFor={`${prefix}-${f.name}`}>
+                <label htmlFor={`${prefix}-${f.name}` + (f.kind === 'typed' ? '-type' : '')}>
                   {f.label ?? f.name}
                   {f.required && <span className="req">*</span>}
                 </label>
-                <FieldInput f={f} draft={draft} problem={p} prefix={prefix} />
+                <FieldInput
+                  f={f}
+                  obj={draft}
+                  set={(patch) => setDraft(patched(draft, patch))}
+                  id={`${prefix}-${f.name}`}
+                  problem={p}
+                  ownerId={draft.id}
+                  problems={problems}
+                />
                 {p && (
                   <div className="rn-field-error" role="alert">
                     {p.error}
@@ -249,7 +535,9 @@ export function Tray() {
               </div>
             )
           })
-        ) : (
+        ) : null}
+        {t?.credentialFields?.length ? <CredentialInputs t={t} draft={draft} prefix={prefix} deployed={deployedMap.has(draft.id)} /> : null}
+        {t ? null : (
           <>
             <div className="rn-tray-problems">Unknown node type “{draft.type}”: Runnel has no such node. Its properties are kept as they are.</div>
             <RawProps draft={draft} />

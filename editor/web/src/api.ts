@@ -52,3 +52,10 @@ export async function inject(id: string): Promise<void> {
     throw new Error(j?.message ?? `inject failed: HTTP ${r.status}`)
   }
 }
+
+/** A node's credentials as Node-RED's admin API answers: text fields' values, has_<field> for passwords. */
+export async function getCredentials(type: string, id: string): Promise<Record<string, unknown>> {
+  const r = await apiFetch('credentials/' + encodeURIComponent(type) + '/' + encodeURIComponent(id), { headers: { Accept: 'application/json' } })
+  if (!r.ok) return {}
+  return r.json()
+}

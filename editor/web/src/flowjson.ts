@@ -2,20 +2,14 @@
 // id remapping, export sets and a three-way merge. No React here.
 import type { FlowObj, NodeType } from './types'
 
-/** Node-RED's name for the types whose names differ, when GET /nodes does not say (flows/names.go). */
-const builtinNodeRed: Record<string, string> = {
-  'mqtt-in': 'mqtt in',
-  'mqtt-out': 'mqtt out',
-  'filter-on-change': 'rbe',
-}
-
 export interface Names {
   toRunnel: Map<string, string>
   toNodeRed: Map<string, string>
 }
 
 export function makeNames(types: NodeType[]): Names {
-  const toNodeRed = new Map(Object.entries(builtinNodeRed))
+  // GET /nodes serves Node-RED's name where it differs (flows/names.go).
+  const toNodeRed = new Map<string, string>()
   for (const t of types) if (t.nodeRed && t.nodeRed !== t.type) toNodeRed.set(t.type, t.nodeRed)
   const toRunnel = new Map<string, string>()
   for (const [rn, nr] of toNodeRed) toRunnel.set(nr, rn)

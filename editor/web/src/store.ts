@@ -146,33 +146,46 @@ export function tabs(s: State = state): FlowObj[] {
   return s.items.filter(isTab)
 }
 
-/** The label Node-RED would show for a node. */
+/** A property's value as text, as showIf and label rules compare it: "" when missing. */
+export function propText(v: unknown): string {
+  if (v === undefined || v === null) return ''
+  if (typeof v === 'string') return v
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+  return JSON.stringify(v)
+}
+
+/** Whether each property of cond has one of its values in o (a field's showIf, a label rule's if). */
+export function matches(cond: Record<string, string[]> | undefined, o: Record<string, unknown>): boolean {
+  if (!cond) return true
+  return Object.entries(cond).every(([k, vals]) => vals.includes(propText(o[k])))
+}
+
+/** The label Node-RED would show for a node: its name, else the first of the type's label rules that applies. */
 export function nodeLabel(o: FlowObj, t?: NodeType): string {
   if (typeof o.name === 'string' && o.name) return o.name
-  switch (o.type) {
-    case 'mqtt-in':
-    case 'mqtt-out':
-      if (typeof o.topic === 'string' && o.topic) return o.topic
-      break
-    case 'debug':
-      if (o.complete === 'true' || o.complete === true) return 'msg'
-      return 'msg.' + (typeof o.complete === 'string' && o.complete !== 'false' && o.complete ? o.complete : 'payload')
-    case 'inject': {
-      const topic = typeof o.topic === 'string' ? o.topic : ''
-      const pt = o.payloadType
-      if (pt === 'date' || pt === undefined) return topic ? topic + ' ↻' : 'timestamp'
-      const p = typeof o.payload === 'string' ? o.payload : ''
-      if (topic) return topic
-      if (p) return p.length > 20 ? p.slice(0, 20) + '…' : p
-      break
-    }
-    case 'mqtt-broker':
-      if (typeof o.broker === 'string' && o.broker) return `${o.broker}:${o.port ?? 1883}`
-      break
-    case 'comment':
-      break
+  for (const r of t?.labels ?? []) {
+    if (!matches(r.if, o)) continue
+    let missing = false
+    const text = r.text.replace(/\{([^}]+)\}/g, (_, k: string) => {
+      const v = propText(o[k])
+      if (!v) missing = true
+      return v
+    })
+    if (!missing && text) return text
   }
   return t?.label ?? o.type
+}
+
+/** A node's number of outputs: from its outputsFrom property (a list's length, or a number) when the type has one. */
+export function outputsOf(o: FlowObj, t?: NodeType): number {
+  if (!t) return Math.max(o.wires?.length ?? 0, 0)
+  if (t.outputsFrom) {
+    const v = o[t.outputsFrom]
+    if (Array.isArray(v)) return v.length
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN
+    if (Number.isInteger(n) && n >= 0) return n
+  }
+  return t.outputs
 }
 
 // ---- notices ----
@@ -248,26 +261,36 @@ function defaultOf(f: Field): unknown {
       return false
     case 'select':
       return f.options?.[0] ?? ''
+    case 'list':
+      return []
     default:
       return ''
   }
 }
 
+/** A new object with the defaults of fields (a node's settings, or a list entry). */
+export function defaultsOf(fields: Field[], o: Record<string, unknown> = {}): Record<string, unknown> {
+  for (const f of fields) {
+    if (f.kind === 'node' && f.nodeType) {
+      // Use the first config node of that type when the field needs one.
+      const first = f.required ? state.items.find((x) => x.type === f.nodeType && isConfigNode(x)) : undefined
+      o[f.name] = first?.id ?? ''
+      continue
+    }
+    o[f.name] = structuredCloneSafe(defaultOf(f))
+    if (f.kind === 'typed' && f.typeProp && o[f.typeProp] === undefined) o[f.typeProp] = f.types?.[0] ?? 'str'
+  }
+  return o
+}
+
 /** A new node of a type with its defaults (Node-RED's defaults: name first, then the type's fields). */
 export function newNode(type: string, x: number, y: number, z: string): FlowObj {
   const t = typeOf(type)
-  const n: FlowObj = { id: newId(), type, z, name: '' }
-  for (const f of t?.fields ?? []) {
-    if (f.kind === 'node' && f.nodeType) {
-      // Use the first config node of that type when the field needs one.
-      const first = f.required ? state.items.find((o) => o.type === f.nodeType && isConfigNode(o)) : undefined
-      n[f.name] = first?.id ?? ''
-    } else n[f.name] = structuredCloneSafe(defaultOf(f))
-  }
+  const n = defaultsOf(t?.fields ?? [], { id: newId(), type, z, name: '' }) as FlowObj
   if (!t?.config) {
     n.x = x
     n.y = y
-    n.wires = Array.from({ length: t?.outputs ?? 0 }, () => [])
+    n.wires = Array.from({ length: outputsOf(n, t) }, () => [])
   }
   return n
 }
@@ -402,7 +425,8 @@ export function setTab(id: string) {
 let clipboard = ''
 
 export function exportText(scope: ExportScope, nodeRed: boolean, pretty: boolean): string {
-  let objs = exportSet(state.items, scope, state.tab, state.selected)
+  // Credentials never leave in an export, as in Node-RED.
+  let objs = exportSet(state.items, scope, state.tab, state.selected).map(withoutCredentials)
   if (nodeRed) objs = objs.map((o) => {
     const t = state.names.toNodeRed.get(o.type)
     return t ? { ...o, type: t } : o
@@ -448,7 +472,61 @@ export function duplicateSelection() {
   if (state.selected.size) importText(text, 'copy', { offset: { x: 40, y: 40 } })
 }
 
+/** o without the credentials the editor is about to send (they are the server's once deployed). */
+export function withoutCredentials(o: FlowObj): FlowObj {
+  if (!('credentials' in o)) return o
+  const { credentials: _, ...rest } = o
+  return rest as FlowObj
+}
+
 // ---- trays (the node settings panel) ----
+
+/**
+ * Where each entry of a list field being edited came from (its index when
+ * the tray opened, -1 for a new one) and its key for React, by node id and
+ * field: on Done the wires of a node whose outputs follow the list move with
+ * their entries.
+ */
+export interface ListOrigin {
+  origin: number[]
+  keys: number[]
+}
+const listOrigins = new Map<string, Map<string, ListOrigin>>()
+let listKey = 0
+
+export function listOrigin(id: string, field: string, length: number): ListOrigin {
+  let byField = listOrigins.get(id)
+  if (!byField) listOrigins.set(id, (byField = new Map()))
+  let lo = byField.get(field)
+  if (!lo || lo.origin.length !== length) {
+    lo = { origin: Array.from({ length }, (_, i) => i), keys: Array.from({ length }, () => ++listKey) }
+    byField.set(field, lo)
+  }
+  return lo
+}
+
+export function setListOrigin(id: string, field: string, lo: ListOrigin) {
+  listOrigin(id, field, lo.origin.length)
+  listOrigins.get(id)!.set(field, lo)
+}
+
+export function newListKey() {
+  return ++listKey
+}
+
+/** The wires of a node after its tray: ports follow the entries of its outputsFrom list, and match its output count. */
+function rewire(draft: FlowObj, cur: FlowObj | undefined): FlowObj {
+  const t = typeOf(draft.type)
+  const lo = t?.outputsFrom ? listOrigins.get(draft.id)?.get(t.outputsFrom) : undefined
+  if (!t?.outputsFrom || !isFlowNode(draft)) return draft
+  const old = cur?.wires ?? draft.wires ?? []
+  const n = outputsOf(draft, t)
+  const wires = Array.from({ length: n }, (_, i) => {
+    const from = lo ? lo.origin[i] : i
+    return from !== undefined && from >= 0 && old[from] ? [...old[from]] : []
+  })
+  return deepEqual(wires, draft.wires ?? []) ? draft : { ...draft, wires }
+}
 
 export function openTray(id: string) {
   const o = state.items.find((x) => x.id === id)
@@ -478,9 +556,11 @@ export function closeTray(done: boolean) {
   const top = state.trays[state.trays.length - 1]
   if (!top) return
   const drafts = new Map(state.drafts)
-  const draft = drafts.get(top.id)!
+  let draft = drafts.get(top.id)!
   drafts.delete(top.id)
   const trays = state.trays.slice(0, -1)
+  if (done) draft = rewire(draft, state.items.find((o) => o.id === draft.id))
+  listOrigins.delete(top.id)
   if (!done) {
     setState({ trays, drafts })
     return
@@ -503,6 +583,7 @@ export function deleteFromTray() {
   if (!top) return
   const drafts = new Map(state.drafts)
   drafts.delete(top.id)
+  listOrigins.delete(top.id)
   setState({ trays: state.trays.slice(0, -1), drafts })
   if (!top.isNew) {
     const o = state.items.find((x) => x.id === top.id)
@@ -528,7 +609,13 @@ export async function deploy(type: DeployType = state.deployType, force = false)
     const r = await api.postFlows(items, force ? undefined : state.rev, type)
     if (r.ok) {
       ownRevs.add(r.rev)
-      setState({ ...withDeployed(items, r.rev), problems: [], problemMap: new Map(), dialog: null })
+      // The server keeps the credentials now; the editor forgets them (a
+      // password is never shown back, nor sent again).
+      const sent = items.some((o) => 'credentials' in o)
+      const kept = sent ? items.map(withoutCredentials) : items
+      const patch: Partial<State> = { ...withDeployed(kept, r.rev), problems: [], problemMap: new Map(), dialog: null }
+      if (sent && state.items === items) patch.items = kept
+      setState(patch)
       notify('success', 'Successfully deployed')
     } else if (r.conflict) {
       setState({ dialog: { kind: 'conflict' } })

@@ -14,19 +14,48 @@ export interface FlowObj {
 
 export type FieldKind =
   | 'string' | 'select' | 'boolean' | 'integer' | 'number' | 'json' | 'node' | 'code' | 'password' | 'hidden'
+  | 'typed' | 'list'
   | (string & {})
 
-/** One setting of a node type, from its Go config struct. */
+/** Where a list entry's value lives when it has none of its own (inject's payload and topic). */
+export interface TopLevel {
+  key: string
+  value: string
+  type?: string
+}
+
+/** One setting of a node type, from its Go config struct (engine.Field). */
 export interface Field {
   name: string
   label?: string
   kind: FieldKind
   default?: unknown
   options?: string[]
+  /** The labels of options, in the same order. */
+  optionLabels?: string[]
+  /** A select that also takes other values: the label of that choice. */
+  other?: string
   required?: boolean
   nodeType?: string
   lang?: string
   help?: string
+  min?: number
+  max?: number
+  /** A typed field's TypedInput types, the first being the default. */
+  types?: string[]
+  /** The property that holds a typed field's type. */
+  typeProp?: string
+  /** The fields of each entry of a list field. */
+  item?: Field[]
+  topLevel?: TopLevel[]
+  /** Shown only while each property has one of the values. */
+  showIf?: Record<string, string[]>
+}
+
+/** One way of labelling a node (engine.LabelRule). */
+export interface LabelRule {
+  if?: Record<string, string[]>
+  text: string
 }
 
 /** One entry of GET /nodes. */
@@ -42,6 +71,12 @@ export interface NodeType {
   fields: Field[] | null
   module?: string
   nodeRed?: string
+  labels?: LabelRule[]
+  icon?: string
+  button?: string
+  outputsFrom?: string
+  credentials?: Record<string, string>
+  credentialFields?: Field[]
 }
 
 /** One problem of a rejected deploy. */

@@ -1,0 +1,93 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+type formProp struct {
+	P string       `json:"p" label:"Property"`
+	V engine.Typed `json:"v" typeprop:"vt" types:"str,num,date"`
+}
+
+type formCfg struct {
+	Mode  string       `json:"mode" label:"Mode" default:"rbe" options:"rbe=Block unless value changes,gap=Block unless it changes by more than"`
+	Plain string       `json:"plain" options:"=Use msg.qos,0,1"`
+	Codes string       `json:"codes" options:"a,b" other:"a property"`
+	Gap   float64      `json:"gap" showif:"mode=gap;codes=a,"`
+	Props []formProp   `json:"props" label:"Properties" toplevel:"payload=payload:payloadType,topic=topic"`
+	Extra engine.Typed `json:"extra" types:"msg,flow"`
+}
+
+// The form tags (option labels, showif, toplevel) and the metadata give
+// exactly this schema in GET /nodes.
+func TestFormSchemaJSON(t *testing.T) {
+	typ := engine.NewType(engine.Meta{
+		Type: "f", Outputs: 1, Icon: "inject.svg", Button: "inject", OutputsFrom: "props",
+		Labels:           []engine.LabelRule{{If: map[string][]string{"mode": {"gap"}}, Text: "gap {gap}"}, {Text: "{plain}"}},
+		Credentials:      map[string]string{"user": "text", "password": "password", "token": "password"},
+		CredentialLabels: map[string]string{"user": "Username", "password": "Password"},
+	}, func(c *formCfg, _ *engine.Host) (engine.Node, error) { return &sink{}, nil })
+	b, err := json.Marshal(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"f","category":"","inputs":0,"outputs":1,` +
+		`"credentials":{"password":"password","token":"password","user":"text"},` +
+		`"labels":[{"if":{"mode":["gap"]},"text":"gap {gap}"},{"text":"{plain}"}],` +
+		`"icon":"inject.svg","button":"inject","outputsFrom":"props",` +
+		`"fields":[` +
+		`{"name":"mode","label":"Mode","kind":"select","default":"rbe","options":["rbe","gap"],"optionLabels":["Block unless value changes","Block unless it changes by more than"]},` +
+		`{"name":"plain","label":"plain","kind":"select","options":["","0","1"],"optionLabels":["Use msg.qos","0","1"]},` +
+		`{"name":"codes","label":"codes","kind":"select","options":["a","b"],"other":"a property"},` +
+		`{"name":"gap","label":"gap","kind":"number","showIf":{"codes":["a",""],"mode":["gap"]}},` +
+		`{"name":"props","label":"Properties","kind":"list","item":[` +
+		`{"name":"p","label":"Property","kind":"string"},` +
+		`{"name":"v","label":"v","kind":"typed","types":["str","num","date"],"typeProp":"vt"}],` +
+		`"topLevel":[{"key":"payload","value":"payload","type":"payloadType"},{"key":"topic","value":"topic"}]},` +
+		`{"name":"extra","label":"extra","kind":"typed","types":["msg","flow"],"typeProp":"extraType"}],` +
+		`"credentialFields":[{"name":"user","label":"Username","kind":"string"},` +
+		`{"name":"password","label":"Password","kind":"password"},{"name":"token","label":"token","kind":"password"}]}`
+	if string(b) != want {
+		t.Fatalf("schema\n%s\nwant\n%s", b, want)
+	}
+}
+
+// A list entry with no value of its own takes it from the node's
+// properties, as Node-RED's inject reads payload and topic: payload's
+// value and type, topic's value only for an entry of type str; an entry
+// with its own value keeps it.
+func TestTopLevelListEntries(t *testing.T) {
+	var got *formCfg
+	reg := engine.NewRegistry()
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "f", Inputs: 1}, func(c *formCfg, _ *engine.Host) (engine.Node, error) {
+		got = c
+		return &sink{}, nil
+	}))
+	rt := engine.New(engine.Options{Registry: reg})
+	show := func(doc string) string {
+		t.Helper()
+		if _, err := rt.Compile(parse(t, doc)); err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, p := range got.Props {
+			s = append(s, p.P+"="+p.V.Type+":"+p.V.Value)
+		}
+		return strings.Join(s, " ")
+	}
+	for doc, want := range map[string]string{
+		`[{"id":"n","type":"f","payload":"7","payloadType":"num","topic":"t1","props":[{"p":"payload"},{"p":"topic","vt":"str"}]}]`: "payload=num:7 topic=str:t1",
+		// The node's payloadType wins over the entry's vt, as in Node-RED.
+		`[{"id":"n","type":"f","payload":"","payloadType":"date","props":[{"p":"payload","vt":"str"}]}]`: "payload=date:",
+		// Own values stay; a topic entry of another type is not the node's topic.
+		`[{"id":"n","type":"f","payload":"7","payloadType":"num","topic":"t1","props":[{"p":"payload","v":"x","vt":"str"},{"p":"topic","vt":"num"},{"p":"other","v":"1","vt":"num"}]}]`: "payload=str:x topic=num: other=num:1",
+	} {
+		if s := show(doc); s != want {
+			t.Errorf("%s:\n got %s\nwant %s", doc, s, want)
+		}
+	}
+}
