@@ -152,10 +152,10 @@ func TestInjectTypedProps(t *testing.T) {
 }
 
 // TestInjectPropsProblems: a bad typed value is a deploy problem naming
-// its entry; JSONata and expr are refused until the engine has them.
+// its entry, a bad JSONata expression included.
 func TestInjectPropsProblems(t *testing.T) {
 	rt := engine.New(engine.Options{})
-	doc, err := flows.Parse([]byte(`[{"id":"i","type":"inject","props":[{"p":"payload","v":"$now()","vt":"jsonata"},
+	doc, err := flows.Parse([]byte(`[{"id":"i","type":"inject","props":[{"p":"payload","v":"$now(","vt":"jsonata"},
 		{"p":"a","v":"abc","vt":"num"},{"p":"b","v":"{","vt":"json"},{"p":"c","v":"1","vt":"re"}],"wires":[[]]}]`))
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestInjectPropsProblems(t *testing.T) {
 		got = append(got, p.Field+": "+p.Msg)
 	}
 	want := []string{
-		`props[0].v: JSONata is not available yet`,
+		`props[0].v: JSONata syntax error at position 5: unexpected end of expression`,
 		`props[1].v: "abc" is not a number`,
 		`props[2].v: invalid JSON: unexpected end of JSON input`,
 		`props[3].v: type "re" is not one of "str", "num", "bool", "json", "bin", "date", "env", "msg", "flow", "global", "jsonata", "expr"`,
