@@ -4,23 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // ChangeRule is one rule of a change node, with Node-RED's property names.
 type ChangeRule struct {
-	T    string       `json:"t" label:"Action" default:"set" options:"set,change,delete,move" help:"set: set the property; change: search and replace in it; delete: delete it; move: move it to another property"`
+	T    string       `json:"t" label:"Action" default:"set" options:"set=Set,change=Change,delete=Delete,move=Move" help:"set: set the property; change: search and replace in it; delete: delete it; move: move it to another property"`
 	P    string       `json:"p" label:"Property" default:"payload" help:"The property to set, change, delete or move, such as payload or payload.a[0]"`
-	Pt   string       `json:"pt" label:"Property type" default:"msg" options:"msg,flow,global"`
-	To   engine.Typed `json:"to" label:"To" typeprop:"tot" types:"str,msg,flow,global,num,bool,json,bin,date,jsonata,env,expr" help:"set: the value; change: the replacement; move: the property moved to (msg, flow or global)"`
-	From engine.Typed `json:"from" label:"Search for" typeprop:"fromt" types:"str,msg,flow,global,re,num,bool,env,expr" help:"change: what to search for"`
-	Dc   bool         `json:"dc" label:"Deep copy value" help:"Node-RED copies the value; Runnel's values are never changed in place, so it makes no difference"`
+	Pt   string       `json:"pt" label:"Property type" default:"msg" options:"msg=msg.,flow=flow.,global=global."`
+	To   engine.Typed `json:"to" label:"To" showif:"t=set,change,move" typeprop:"tot" types:"str,msg,flow,global,num,bool,json,bin,date,jsonata,env,expr" help:"set: the value; change: the replacement; move: the property moved to (msg, flow or global)"`
+	From engine.Typed `json:"from" label:"Search for" showif:"t=change" typeprop:"fromt" types:"str,msg,flow,global,re,num,bool,env,expr" help:"change: what to search for"`
+	Dc   bool         `json:"dc" label:"Deep copy value" showif:"t=set" help:"Node-RED copies the value; Runnel's values are never changed in place, so it makes no difference"`
 }
 
 // ChangeConfig is the configuration of a change node. Action, Property,
@@ -42,7 +41,9 @@ var ChangeType = engine.NewType(engine.Meta{
 	Inputs:   1,
 	Outputs:  1,
 	Color:    "#E2D96E",
-	Help: `Sets, changes, deletes or moves message properties and flow or global context values: Node-RED's **change** node.
+	Icon:     "swap.svg",
+	Labels:   []engine.LabelRule{{Text: "change"}},
+	Help: strings.ReplaceAll(`Sets, changes, deletes or moves message properties and flow or global context values: Node-RED's **change** node.
 
 The **rules** run in order, each on the message as the previous one left it. Each rule has an action **t**, a property **p** and its type **pt** (msg, flow or global: flow and global keys may name their store, ´#:(persistent)::count´).
 
@@ -60,7 +61,7 @@ Like Node-RED 4.1.15, a **change** rule on a flow or global value that is not a 
 
 The single-rule form of very old flows (action, property, from, to, reg without rules) is converted as Node-RED converts it. **dc** (deep copy) is accepted; Runnel's message values are never changed in place, so a copy is never needed.
 
-Differences from Node-RED: regular expressions are Go's RE2 (no lookaround or back-references), and where a regular expression matches the empty string right after another match, that empty match is not replaced again. Context keys with nested message references (´flow.a[msg.topic]´) are not supported.`,
+Differences from Node-RED: regular expressions are Go's RE2 (no lookaround or back-references), and where a regular expression matches the empty string right after another match, that empty match is not replaced again. Context keys with nested message references (´flow.a[msg.topic]´) are not supported.`, "´", "`"),
 }, newChange)
 
 func init() { engine.Register(ChangeType) }
@@ -468,7 +469,7 @@ func (n *changeNode) apply(m *engine.Message, op *changeOp) bool {
 		if f, isNum := engine.Number(cur); isNum && curOK && fromType == fromNum {
 			want, _ := fromVal.(float64)
 			if !op.fromRef {
-				want = jsToNumber(fromText)
+				want = jsv.ToNumber(fromText)
 			}
 			if f == want {
 				return set(v, def)
@@ -504,46 +505,7 @@ func jsStringDef(v any, def bool) string {
 	if !def {
 		return "undefined"
 	}
-	return jsToString(v)
-}
-
-// jsToString converts a value as JavaScript's String(v) does: objects are
-// "[object Object]", arrays their elements joined by commas (null and
-// undefined elements empty), buffers their UTF-8 text.
-// TODO(jsv): use engine/jsv
-func jsToString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case nil:
-		return "null"
-	case bool:
-		return strconv.FormatBool(x)
-	case []byte:
-		return engine.ToString(x)
-	case engine.RawJSON:
-		if len(x) > 0 && x[0] == '[' {
-			return jsToString(x.Decode())
-		}
-		return "[object Object]"
-	case map[string]any:
-		return "[object Object]"
-	case []any:
-		var b strings.Builder
-		for i, e := range x {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if e != nil {
-				b.WriteString(jsToString(e))
-			}
-		}
-		return b.String()
-	}
-	if f, ok := engine.Number(v); ok {
-		return engine.FormatNumber(f)
-	}
-	return engine.ToString(v)
+	return jsv.ToString(v)
 }
 
 // jsReplaceAll is s.replace(re, repl) for a regular expression with the g
@@ -645,121 +607,4 @@ func hasNamedGroups(re *regexp.Regexp) bool {
 		}
 	}
 	return false
-}
-
-// jsToNumber converts a value as JavaScript's Number(v) does (nil is
-// null, 0): NaN for what is not a number.
-// TODO(jsv): use engine/jsv
-func jsToNumber(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case string:
-		return jsStringToNumber(x)
-	case nil:
-		return 0
-	case bool:
-		if x {
-			return 1
-		}
-		return 0
-	case []byte, []any:
-		return jsStringToNumber(jsToString(x))
-	case engine.RawJSON:
-		if len(x) > 0 && x[0] == '[' {
-			return jsStringToNumber(jsToString(x))
-		}
-		return math.NaN()
-	}
-	if f, ok := engine.Number(v); ok {
-		return f
-	}
-	return math.NaN()
-}
-
-// jsStringToNumber is JavaScript's StringToNumber: white space around,
-// "" is 0, 0x/0o/0b integers, Infinity, and decimal literals only.
-func jsStringToNumber(s string) float64 {
-	t := strings.TrimFunc(s, isJSSpace)
-	switch t {
-	case "":
-		return 0
-	case "Infinity", "+Infinity":
-		return math.Inf(1)
-	case "-Infinity":
-		return math.Inf(-1)
-	}
-	if len(t) > 2 && t[0] == '0' {
-		base := 0
-		switch t[1] {
-		case 'x', 'X':
-			base = 16
-		case 'o', 'O':
-			base = 8
-		case 'b', 'B':
-			base = 2
-		}
-		if base != 0 {
-			var f float64
-			for _, c := range t[2:] {
-				d := strings.IndexRune("0123456789abcdef", unicode.ToLower(c))
-				if d < 0 || d >= base {
-					return math.NaN()
-				}
-				f = f*float64(base) + float64(d)
-			}
-			return f
-		}
-	}
-	// [+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?
-	i := 0
-	if i < len(t) && (t[i] == '+' || t[i] == '-') {
-		i++
-	}
-	digits := 0
-	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-		i, digits = i+1, digits+1
-	}
-	if i < len(t) && t[i] == '.' {
-		i++
-		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-			i, digits = i+1, digits+1
-		}
-	}
-	if digits == 0 {
-		return math.NaN()
-	}
-	if i < len(t) && (t[i] == 'e' || t[i] == 'E') {
-		i++
-		if i < len(t) && (t[i] == '+' || t[i] == '-') {
-			i++
-		}
-		exp := 0
-		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-			i, exp = i+1, exp+1
-		}
-		if exp == 0 {
-			return math.NaN()
-		}
-	}
-	if i != len(t) {
-		return math.NaN()
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil {
-		var ne *strconv.NumError
-		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange {
-			return math.NaN()
-		}
-	}
-	return f
-}
-
-// isJSSpace is JavaScript's white space and line terminators.
-func isJSSpace(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
-		return true
-	}
-	return r >= 0x2000 && r <= 0x200a
 }

@@ -18,19 +18,21 @@ import (
 // FilterConfig is the configuration of a filter-on-change node (Node-RED's
 // "rbe", palette label "filter"). The property names are Node-RED's.
 type FilterConfig struct {
-	Func      string `json:"func" label:"Mode" default:"rbe" options:"rbe,rbei,deadband,deadbandEq,narrowband,narrowbandEq" help:"rbe: block unless the value changes; rbei: the same, ignoring the first value; deadband(Eq): block unless it changes by more than (or as much as) gap; narrowband(Eq): block if it changes by more than (or as much as) gap"`
-	Gap       string `json:"gap" label:"Value change" help:"For the deadband and narrowband modes: a number such as 10, or a percentage of the previous value such as 5%; empty means 0"`
-	Start     string `json:"start" label:"Start value" help:"narrowband modes: the value the first input is compared with; empty: the first input itself"`
-	InOut     string `json:"inout" label:"Compare to" default:"out" options:"out,in" help:"out: the last value sent; in: the last value received"`
+	Func      string `json:"func" label:"Mode" default:"rbe" options:"rbe=block unless value changes,rbei=block unless value changes (ignore initial value),deadband=block unless value change is greater than,deadbandEq=block unless value change is greater or equal to,narrowband=block if value change is greater than,narrowbandEq=block if value change is greater or equal to" help:"rbe: block unless the value changes; rbei: the same, ignoring the first value; deadband(Eq): block unless it changes by more than (or as much as) gap; narrowband(Eq): block if it changes by more than (or as much as) gap"`
+	Gap       string `json:"gap" label:"Value change" showif:"func=deadband,deadbandEq,narrowband,narrowbandEq" help:"For the deadband and narrowband modes: a number such as 10, or a percentage of the previous value such as 5%; empty means 0"`
+	Start     string `json:"start" label:"Start value" showif:"func=narrowband,narrowbandEq" help:"narrowband modes: the value the first input is compared with; empty: the first input itself"`
+	InOut     string `json:"inout" label:"Compare to" default:"out" options:"out=compared to last valid output value,in=compared to last input value" showif:"func=deadband,deadbandEq,narrowband,narrowbandEq" help:"out: the last value sent; in: the last value received"`
 	SepTopics bool   `json:"septopics" label:"Apply mode separately for each topic" default:"true"`
 	Property  string `json:"property" label:"Property" default:"payload" help:"The message property whose value is compared, such as payload or payload.temperature"`
 	Topi      string `json:"topi" label:"Topic property" default:"topic" help:"With septopics: the message property whose value selects the separate state"`
-	Store     string `json:"store" label:"Keep state in" default:"node" options:"node,memory,persistent" help:"node: in the node only (Node-RED's behaviour: a deploy that replaces the node, or a restart, forgets it); memory: in the node's context, so it survives deploys that replace the node; persistent: in the persistent context store, so it also survives a restart"`
+	Store     string `json:"store" label:"Keep state in" default:"node" options:"node=the node (Node-RED),memory=the node's context (survives deploys),persistent=the persistent context (survives restarts)" help:"node: in the node only (Node-RED's behaviour: a deploy that replaces the node, or a restart, forgets it); memory: in the node's context, so it survives deploys that replace the node; persistent: in the persistent context store, so it also survives a restart"`
 }
 
 // FilterType is the filter-on-change node type.
 var FilterType = engine.NewType(engine.Meta{
 	Type:     "filter-on-change",
+	Icon:     "rbe.png",
+	Labels:   []engine.LabelRule{{Text: "{property}"}},
 	Category: "function",
 	Label:    "filter",
 	Inputs:   1,

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // RangeConfig is the configuration of a range node, with Node-RED's
@@ -14,7 +15,7 @@ type RangeConfig struct {
 	Maxin    float64 `json:"maxin" label:"Input to"`
 	Minout   float64 `json:"minout" label:"Output from"`
 	Maxout   float64 `json:"maxout" label:"Output to"`
-	Action   string  `json:"action" label:"Action" default:"scale" options:"scale,clamp,roll,drop" help:"scale: scale the value; clamp: limit it to the input range first; roll: wrap it into the input range first; drop: drop messages outside the input range"`
+	Action   string  `json:"action" label:"Action" default:"scale" options:"scale=Scale the message property,clamp=Scale and limit to the target range,roll=Scale and wrap within the target range,drop=Scale and drop if outside the input range" help:"scale: scale the value; clamp: limit it to the input range first; roll: wrap it into the input range first; drop: drop messages outside the input range"`
 	Round    bool    `json:"round" label:"Round to the nearest integer"`
 	Property string  `json:"property" label:"Property" default:"payload"`
 }
@@ -26,6 +27,8 @@ var RangeType = engine.NewType(engine.Meta{
 	Inputs:   1,
 	Outputs:  1,
 	Color:    "#E2D96E",
+	Icon:     "range.svg",
+	Labels:   []engine.LabelRule{{Text: "range"}},
 	Help: `Maps a number from one range to another: Node-RED's **range** node.
 
 The **property** (payload by default) is read as a number as JavaScript's Number() does ("12" is 12, " 12 " too, "" and null are 0, true is 1) and mapped linearly from **minin**..**maxin** to **minout**..**maxout**.
@@ -80,9 +83,9 @@ func (n *rangeNode) Receive(_ context.Context, m *engine.Message, out engine.Out
 		out.Send(0, m) // no property: passed on
 		return nil
 	}
-	x := jsToNumber(v)
+	x := jsv.ToNumber(v)
 	if math.IsNaN(x) {
-		n.h.Logger().Info("Not a number: " + jsToString(v))
+		n.h.Logger().Info("Not a number: " + jsv.ToString(v))
 		return nil
 	}
 	switch n.action {

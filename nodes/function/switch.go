@@ -15,17 +15,18 @@ import (
 	"unicode/utf16"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // SwitchRule is one rule of a switch node, with Node-RED's property names:
 // the test t and its values v (of type vt) and v2 (of type v2t).
 type SwitchRule struct {
-	T    string `json:"t" label:"Test" default:"eq" options:"eq,neq,lt,lte,gt,gte,btwn,cont,regex,true,false,null,nnull,empty,nempty,istype,hask,head,index,tail,jsonata_exp,else"`
-	V    string `json:"v" label:"Value"`
-	Vt   string `json:"vt" label:"Value type" help:"msg, flow, global, str, num, bool, json, env, jsonata, expr or prev (the previous value); for istype the type tested: string, number, boolean, array, buffer, object, json, undefined or null"`
-	V2   string `json:"v2" label:"Second value" help:"btwn and index: the upper bound"`
-	V2t  string `json:"v2t" label:"Second value type"`
-	Case bool   `json:"case" label:"Ignore case" help:"regex: match ignoring case"`
+	T    string `json:"t" label:"Test" default:"eq" options:"eq===,neq=!=,lt=<,lte=<=,gt=>,gte=>=,btwn=is between,cont=contains,regex=matches regex,true=is true,false=is false,null=is null,nnull=is not null,empty=is empty,nempty=is not empty,istype=is of type,hask=has key,head=head,index=index between,tail=tail,jsonata_exp=JSONata exp,else=otherwise"`
+	V    string `json:"v" label:"Value" showif:"t=eq,neq,lt,lte,gt,gte,btwn,cont,regex,istype,hask,head,index,tail,jsonata_exp"`
+	Vt   string `json:"vt" label:"Value type" showif:"t=eq,neq,lt,lte,gt,gte,btwn,cont,regex,istype,hask,head,index,tail,jsonata_exp" options:"str=string,num=number,bool=boolean,json=JSON,bin=buffer,msg=msg.,flow=flow.,global=global.,env=env variable,re=regular expression,jsonata=JSONata,expr=expr,prev=previous value" other:"a type name (is of type)" help:"msg, flow, global, str, num, bool, json, env, jsonata, expr or prev (the previous value); for istype the type tested: string, number, boolean, array, buffer, object, json, undefined or null"`
+	V2   string `json:"v2" label:"Second value" showif:"t=btwn,index" help:"btwn and index: the upper bound"`
+	V2t  string `json:"v2t" label:"Second value type" showif:"t=btwn,index" options:"num=number,str=string,msg=msg.,flow=flow.,global=global.,env=env variable,jsonata=JSONata,expr=expr,prev=previous value" other:"another type"`
+	Case bool   `json:"case" label:"Ignore case" showif:"t=regex" help:"regex: match ignoring case"`
 }
 
 // SwitchConfig is the configuration of a switch node.
@@ -38,12 +39,15 @@ type SwitchConfig struct {
 
 // SwitchType is Node-RED's switch node.
 var SwitchType = engine.NewType(engine.Meta{
-	Type:     "switch",
-	Category: "function",
-	Inputs:   1,
-	Outputs:  1,
-	Color:    "#E2D96E",
-	Help: `Routes each message to the outputs whose rule its **property** passes: Node-RED's **switch** node. It has one output per rule.
+	Type:        "switch",
+	Category:    "function",
+	Inputs:      1,
+	Outputs:     1,
+	Color:       "#E2D96E",
+	Icon:        "switch.svg",
+	OutputsFrom: "rules",
+	Labels:      []engine.LabelRule{{Text: "switch"}},
+	Help: strings.ReplaceAll(`Routes each message to the outputs whose rule its **property** passes: Node-RED's **switch** node. It has one output per rule.
 
 **property** (with **propertyType** msg, flow, global, env, jsonata or expr) is the value tested; a property that does not exist is undefined.
 
@@ -67,16 +71,14 @@ var SwitchType = engine.NewType(engine.Meta{
 
 A rule error (a regular expression from a message that does not compile, a sequence rule on a message without msg.parts, a JSONata error) is reported with the message, which is then not sent.
 
-Differences from Node-RED: regular expressions are Go's RE2 (no lookaround or back-references), and a constant one that does not compile is a deploy error; strings compare by code point rather than UTF-16 unit (the same order outside the astral planes); JSONata's $I and $N in jsonata_exp are not set yet.`,
+Differences from Node-RED: regular expressions are Go's RE2 (no lookaround or back-references), and a constant one that does not compile is a deploy error; strings compare by code point rather than UTF-16 unit (the same order outside the astral planes); JSONata's $I and $N in jsonata_exp are not set yet.`, "´", "`"),
 }, newSwitch)
 
 func init() { engine.Register(SwitchType) }
 
-// undefinedValue is JavaScript's undefined, which the switch node tells apart
-// from null (nil): a missing property is undefined.
-type undefinedValue struct{}
-
-var undef any = undefinedValue{}
+// undef is JavaScript's undefined, which the switch node tells apart from
+// null (nil): a missing property is undefined.
+var undef any = jsv.Undefined
 
 // switchValue is a rule's compiled v or v2.
 type switchValue struct {
@@ -183,7 +185,7 @@ func caseFlag(icase bool) string {
 func compileSwitchValue(v, vt string) (switchValue, error) {
 	if vt == "" {
 		vt = engine.TypeStr
-		if !math.IsNaN(jsStringToNumber(v)) {
+		if !math.IsNaN(jsv.StringToNumber(v)) {
 			vt = engine.TypeNum
 		}
 	}
@@ -194,7 +196,7 @@ func compileSwitchValue(v, vt string) (switchValue, error) {
 		// Node-RED gives the type's name (istype's json and null).
 		return switchValue{konst: vt}, nil
 	case engine.TypeNum:
-		f := jsStringToNumber(v)
+		f := jsv.StringToNumber(v)
 		if math.IsNaN(f) {
 			return switchValue{}, fmt.Errorf("%q is not a number", v)
 		}
@@ -322,7 +324,7 @@ var (
 func (n *switchNode) process(m *engine.Message, checkParts bool, sends *[]swSend) error {
 	id, _, count, hasCount, has := parts(m)
 	if n.needsCount && checkParts && has {
-		gid := jsToString(id)
+		gid := jsv.ToString(id)
 		g := n.pending[gid]
 		if g == nil {
 			g = &swGroup{count: -1}
@@ -330,7 +332,7 @@ func (n *switchNode) process(m *engine.Message, checkParts bool, sends *[]swSend
 		}
 		g.msgs = append(g.msgs, m)
 		if hasCount {
-			g.count = int(jsToNumber(count))
+			g.count = int(jsv.ToNumber(count))
 		}
 		if g.count == len(g.msgs) {
 			delete(n.pending, gid)
@@ -363,7 +365,7 @@ func (n *switchNode) process(m *engine.Message, checkParts bool, sends *[]swSend
 // sequence has been through the rules, each output gets its messages as a
 // sequence of its own, with a new parts.id, index and count.
 func (n *switchNode) sendGroup(m *engine.Message, id any, onward []bool, sends *[]swSend) {
-	gid := jsToString(id)
+	gid := jsv.ToString(id)
 	g := n.out[gid]
 	if g == nil {
 		g = &swOut{}
@@ -492,9 +494,9 @@ var errNoParts = errors.New("cannot read properties of undefined (reading 'index
 func (n *switchNode) test(r *switchRule, m *engine.Message, a, b, c any) (bool, error) {
 	switch r.t {
 	case "eq":
-		return jsLooseEqual(a, b), nil
+		return jsv.LooseEqual(a, b), nil
 	case "neq":
-		return !jsLooseEqual(a, b), nil
+		return !jsv.LooseEqual(a, b), nil
 	case "lt":
 		k, ok := jsCompare(a, b)
 		return ok && k < 0, nil
@@ -512,11 +514,11 @@ func (n *switchNode) test(r *switchRule, m *engine.Message, a, b, c any) (bool, 
 		ac, okc := jsCompare(a, c)
 		return okb && okc && (ab >= 0 && ac <= 0 || ab <= 0 && ac >= 0), nil
 	case "cont":
-		return strings.Contains(jsConcat(a), jsConcat(b)), nil
+		return strings.Contains(jsv.ToString(a), jsv.ToString(b)), nil
 	case "regex":
 		re := r.re
 		if re == nil {
-			src := jsConcat(b)
+			src := jsv.ToString(b)
 			key := caseFlag(r.icase) + "/" + src
 			if x, ok := n.reCache.Load(key); ok {
 				re = x.(*regexp.Regexp)
@@ -528,7 +530,7 @@ func (n *switchNode) test(r *switchRule, m *engine.Message, a, b, c any) (bool, 
 				n.reCache.Store(key, re)
 			}
 		}
-		return re.MatchString(jsConcat(a)), nil
+		return re.MatchString(jsv.ToString(a)), nil
 	case "true", "else", "jsonata_exp":
 		if r.t == "jsonata_exp" {
 			a = b
@@ -561,15 +563,15 @@ func (n *switchNode) test(r *switchRule, m *engine.Message, a, b, c any) (bool, 
 		index := lookupOr(pm, pathPayloadIndex)
 		switch r.t {
 		case "head":
-			k, ok := jsCompare(index, jsToNumberU(b))
+			k, ok := jsCompare(index, jsv.ToNumber(b))
 			return ok && k < 0, nil
 		case "tail":
-			count := jsToNumberU(lookupOr(pm, pathPayloadCount))
-			k, ok := jsCompare(count-jsToNumberU(b), index)
+			count := jsv.ToNumber(lookupOr(pm, pathPayloadCount))
+			k, ok := jsCompare(count-jsv.ToNumber(b), index)
 			return ok && k <= 0, nil
 		default:
-			k1, ok1 := jsCompare(jsToNumberU(b), index)
-			k2, ok2 := jsCompare(index, jsToNumberU(c))
+			k1, ok1 := jsCompare(jsv.ToNumber(b), index)
+			k2, ok2 := jsCompare(index, jsv.ToNumber(c))
 			return ok1 && ok2 && k1 <= 0 && k2 <= 0, nil
 		}
 	}
@@ -583,108 +585,21 @@ func lookupOr(m *engine.Message, p engine.Path) any {
 	return undef
 }
 
-// The JavaScript value rules the switch needs.
-// TODO(jsv): use engine/jsv
-
-// jsToNumberU is Number(v), with undefined NaN.
-func jsToNumberU(v any) float64 {
-	if v == undef {
-		return math.NaN()
-	}
-	return jsToNumber(v)
-}
-
-// jsConcat is v + "": String(v) with undefined "undefined".
-func jsConcat(v any) string {
-	if v == undef {
-		return "undefined"
-	}
-	return jsToString(v)
-}
-
-// jsTypeOf is typeof v: "undefined", "object" (null, objects, arrays,
-// buffers), "boolean", "number" or "string".
-func jsTypeOf(v any) string {
-	switch v.(type) {
-	case undefinedValue:
-		return "undefined"
-	case nil, []byte, []any, map[string]any, engine.RawJSON:
-		return "object"
-	case bool:
-		return "boolean"
-	case string:
-		return "string"
-	}
-	if _, ok := engine.Number(v); ok {
-		return "number"
-	}
-	return "object"
-}
-
-// jsToPrimitive is ToPrimitive for an object (its text: arrays joined,
-// buffers decoded, objects "[object Object]"); other values are returned
-// as they are.
-func jsToPrimitive(v any) any {
-	if jsTypeOf(v) == "object" && v != nil {
-		return jsToString(v)
-	}
-	return v
-}
-
-// jsLooseEqual is JavaScript's a == b.
-func jsLooseEqual(a, b any) bool {
-	an, bn := a == nil || a == undef, b == nil || b == undef
-	if an || bn {
-		return an && bn
-	}
-	ta, tb := jsTypeOf(a), jsTypeOf(b)
-	if ta == tb {
-		switch ta {
-		case "number":
-			x, _ := engine.Number(a)
-			y, _ := engine.Number(b)
-			return x == y
-		case "string":
-			return a.(string) == b.(string)
-		case "boolean":
-			return a.(bool) == b.(bool)
-		}
-		return false // two objects: only the same object, which a message never holds twice
-	}
-	switch {
-	case ta == "boolean":
-		return jsLooseEqual(jsToNumber(a), b)
-	case tb == "boolean":
-		return jsLooseEqual(a, jsToNumber(b))
-	case ta == "object":
-		return jsLooseEqual(jsToPrimitive(a), b)
-	case tb == "object":
-		return jsLooseEqual(a, jsToPrimitive(b))
-	}
-	// A number and a string.
-	return jsToNumber(a) == jsToNumber(b)
-}
+// The JavaScript value rules the switch needs beyond engine/jsv.
 
 // jsCompare compares a and b as JavaScript's <, <=, >, >= do: two strings
 // as text, anything else as numbers. ok is false when a number is NaN
 // (every comparison is then false).
 func jsCompare(a, b any) (int, bool) {
-	pa, pb := jsToPrimitive(a), jsToPrimitive(b)
-	if sa, ok := pa.(string); ok {
-		if sb, ok := pb.(string); ok {
-			return strings.Compare(sa, sb), true
-		}
-	}
-	x, y := jsToNumberU(pa), jsToNumberU(pb)
 	switch {
-	case math.IsNaN(x) || math.IsNaN(y):
-		return 0, false
-	case x < y:
+	case jsv.Less(a, b):
 		return -1, true
-	case x > y:
+	case jsv.Greater(a, b):
 		return 1, true
+	case jsv.LessOrEqual(a, b):
+		return 0, true
 	}
-	return 0, true
+	return 0, false // NaN on one side: every comparison is false
 }
 
 // jsLength is the length of a string (UTF-16 units), array or buffer, or
@@ -712,35 +627,16 @@ func jsLength(v any) (int, bool) {
 
 // jsIsType is the switch's istype test of a against type name b.
 func jsIsType(a, b any) bool {
-	isArray := engine.TypeName(a) == "array"
-	_, isBuf := a.([]byte)
-	switch b {
-	case "array":
-		return isArray && a != undef
-	case "buffer":
-		return isBuf
-	case "json":
-		// JSON.parse(a): a becomes text first.
-		if a == undef {
-			return false
-		}
-		return json.Valid([]byte(jsToString(a)))
-	case "null":
-		return a == nil
-	case "number":
-		f, ok := engine.Number(a)
-		return ok && !math.IsNaN(f)
-	}
-	s, _ := b.(string)
-	return jsTypeOf(a) == s && !isArray && !isBuf && a != nil
+	t, _ := b.(string)
+	return jsv.IsType(a, t)
 }
 
 // jsHasKey is the switch's hask test: a.hasOwnProperty(b + "").
 func jsHasKey(a, b any) bool {
-	if a == nil || a == undef || jsTypeOf(b) == "object" {
+	if a == nil || a == undef || jsv.TypeOf(b) == "object" {
 		return false
 	}
-	key := jsConcat(b)
+	key := jsv.ToString(b)
 	idx, err := strconv.Atoi(key)
 	isIdx := err == nil && idx >= 0 && strconv.Itoa(idx) == key
 	switch x := a.(type) {
