@@ -19,7 +19,7 @@ const (
 	TypeGlobal  = "global"  // a global context key
 	TypeStr     = "str"     // a string, as written
 	TypeNum     = "num"     // a number, as JavaScript's Number(text)
-	TypeBool    = "bool"    // true when the text is "true" (any case)
+	TypeBool    = "bool"    // true when the text is exactly "true" (any case, no spaces)
 	TypeJSON    = "json"    // JSON text, parsed once at deploy
 	TypeBin     = "bin"     // a buffer from a JSON array of bytes, or a string's UTF-8
 	TypeRe      = "re"      // a regular expression
@@ -78,7 +78,7 @@ func ParseTyped(typ, value string) (Typed, error) {
 		}
 		t.konst, t.isConst = f, true
 	case TypeBool:
-		t.konst, t.isConst = strings.EqualFold(strings.TrimSpace(value), "true"), true
+		t.konst, t.isConst = strings.EqualFold(value, "true"), true
 	case TypeJSON:
 		v, err := ParseJSON([]byte(value))
 		if err != nil {
