@@ -216,3 +216,35 @@ func TestMessageSetNumericKeys(t *testing.T) {
 		}
 	}
 }
+
+// A payload set to null is there and null, as Node-RED's msg.payload =
+// null; a message that never had one, or whose payload was deleted, has
+// none (undefined).
+func TestMessageNullPayload(t *testing.T) {
+	payload := MustParsePath("payload")
+	has := func(m *Message) bool { _, ok := m.Lookup(payload); return ok }
+	m := NewMessage("t", nil)
+	if has(m) {
+		t.Error("a new message without a payload has one")
+	}
+	m.SetProp("payload", nil)
+	if v, ok := m.Lookup(payload); !ok || v != nil {
+		t.Errorf("payload set to null: Lookup = %v, %v; want nil, true", v, ok)
+	}
+	if c := m.Copy(); !has(c) {
+		t.Error("a copy lost the null payload")
+	}
+	m.DeleteProp("payload")
+	if has(m) {
+		t.Error("a deleted payload is still there")
+	}
+	_ = m.Set(payload, nil)
+	if !has(m) {
+		t.Error("Set(payload, nil) is not a null payload")
+	}
+	_ = m.Set(payload, 1.0)
+	m.Delete(payload)
+	if has(m) {
+		t.Error("Delete(payload) left a payload")
+	}
+}
