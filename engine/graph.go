@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -137,52 +135,7 @@ type compiler struct {
 	prev *Graph
 	keep map[string]bool
 
-	tabs map[string]tabInfo // by tab id, see tabEnv
-}
-
-// tabEnv returns the label of tab id and its environment properties
-// (Node-RED's tab "env": [{"name","value","type"}]), str, num, bool and
-// json values as their text, env values resolved from the process.
-func (c *compiler) tabEnv(id string) (string, map[string]string) {
-	if c.tabs == nil {
-		c.tabs = make(map[string]tabInfo)
-	}
-	if ti, ok := c.tabs[id]; ok {
-		return ti.name, ti.env
-	}
-	var ti tabInfo
-	if tab := c.byID[id]; tab != nil {
-		if raw, ok := tab.Get("label"); ok {
-			_ = json.Unmarshal(raw, &ti.name)
-		}
-		if raw, ok := tab.Get("env"); ok {
-			var vars []struct {
-				Name  string          `json:"name"`
-				Value json.RawMessage `json:"value"`
-				Type  string          `json:"type"`
-			}
-			if json.Unmarshal(raw, &vars) == nil && len(vars) > 0 {
-				ti.env = make(map[string]string, len(vars))
-				for _, v := range vars {
-					var text string
-					if json.Unmarshal(v.Value, &text) != nil {
-						text = string(v.Value)
-					}
-					if v.Type == TypeEnv {
-						text = os.Getenv(text)
-					}
-					ti.env[v.Name] = text
-				}
-			}
-		}
-	}
-	c.tabs[id] = ti
-	return ti.name, ti.env
-}
-
-type tabInfo struct {
-	name string
-	env  map[string]string
+	scopes map[string]*envScope // environments of tabs and groups, see scope
 }
 
 func (c *compiler) problem(n *flows.Node, field, format string, args ...any) {
@@ -344,14 +297,17 @@ func (c *compiler) build(n *flows.Node) *slot {
 		}
 		return nil
 	}
-	cfg, probs := t.schema.decode(n)
+	// The node's configuration sees ${NAME} properties replaced, as
+	// Node-RED's does; the document keeps them as written.
+	sn := c.substituteEnv(n)
+	cfg, probs := t.schema.decode(sn)
 	if len(probs) > 0 {
 		c.probs = append(c.probs, probs...)
 		return nil
 	}
-	h := &Host{id: n.ID, typ: n.Type, name: n.Name, z: n.Z, rt: c.rt, c: c, creds: c.doc.Credentials[n.ID]}
+	h := &Host{id: n.ID, typ: n.Type, name: sn.Name, z: n.Z, rt: c.rt, c: c, creds: c.doc.Credentials[n.ID]}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	h.flowName, h.flowEnv = c.tabEnv(n.Z)
+	h.env = c.scope(n)
 	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
 	node, err := buildNode(t, cfg, h)
 	if err != nil {

@@ -20,8 +20,15 @@ type Message struct {
 	// Topic is msg.topic.
 	Topic string
 	// Payload is msg.payload; see the package documentation for the
-	// value types it may hold.
+	// value types it may hold. nil is undefined (no payload) unless the
+	// payload was set to null through SetProp or Set (see Lookup).
 	Payload any
+
+	// nullPayload is set when the payload was set to null (nil) through
+	// SetProp or Set, as a json node parsing "null" does: Node-RED tells
+	// null from undefined (a range maps Number(null) = 0, and passes a
+	// message without a payload on unchanged).
+	nullPayload bool
 
 	id uint64
 	// Further properties: the first few inline (mqtt-in sets qos and
@@ -104,7 +111,7 @@ func (m *Message) Prop(name string) (any, bool) {
 func (m *Message) SetProp(name string, v any) {
 	switch name {
 	case "payload":
-		m.Payload = v
+		m.Payload, m.nullPayload = v, v == nil
 		return
 	case "topic":
 		if s, ok := v.(string); ok {
@@ -143,7 +150,7 @@ func (m *Message) SetProp(name string, v any) {
 func (m *Message) DeleteProp(name string) {
 	switch name {
 	case "payload":
-		m.Payload = nil
+		m.Payload, m.nullPayload = nil, false
 		return
 	case "topic":
 		m.Topic = ""
@@ -199,7 +206,8 @@ func (m *Message) Get(p Path) (any, bool) {
 // Lookup is Get as a Node-RED user sees the message: a missing payload
 // (nil) or an empty topic, which Runnel's Message always holds, are
 // undefined in Node-RED unless something set them, so Lookup reports them
-// as absent.
+// as absent. A payload set to null with SetProp or Set (a json node
+// parsing "null") is present, and nil.
 func (m *Message) Lookup(p Path) (any, bool) {
 	v, ok := m.Get(p)
 	if !ok {
@@ -208,7 +216,7 @@ func (m *Message) Lookup(p Path) (any, bool) {
 	if len(p.segs) == 1 {
 		switch p.segs[0].Key {
 		case "payload":
-			return v, v != nil
+			return v, v != nil || m.nullPayload
 		case "topic":
 			return v, v != ""
 		}

@@ -160,8 +160,7 @@ type Host struct {
 	at               atomic.Pointer[binding]
 	log              *slog.Logger
 	creds            map[string]string // the node's credentials; never changed after build
-	flowName         string            // the label of the node's tab
-	flowEnv          map[string]string // the tab's environment properties (see Env)
+	env              *envScope         // the node's group's or tab's environment (see Env)
 
 	// ctx is the node's context, given to Start and Receive; cancel is
 	// called once the node has been closed.

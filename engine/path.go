@@ -16,8 +16,11 @@ import (
 type Segment struct {
 	Key   string // the key, or the decimal form of Index
 	Index int    // the array index when IsIndex is set
-	// IsIndex is set for bracketed numbers (a[0]) and numeric dotted names
-	// (a.0), which JavaScript also reads as array indexes.
+	// IsIndex is set for bracketed numbers (a[0]) and for dotted names
+	// of digits followed by another dotted name (the 0 of a.0.b), which
+	// Node-RED reads as numbers. A missing container is created as an
+	// array when the segment inside it is an index, as an object
+	// otherwise, so a.0 = x makes {"0": x} and a[0] = x makes [x].
 	IsIndex bool
 }
 
@@ -104,9 +107,13 @@ func ParsePath(s string) (Path, error) {
 			}
 			name := s[i:j]
 			seg := Segment{Key: name}
-			if len(segs) > 0 {
-				if idx, err := strconv.Atoi(name); err == nil && idx >= 0 && strconv.Itoa(idx) == name {
-					seg.Index, seg.IsIndex = idx, true
+			// Node-RED reads a dotted name of digits as an array index
+			// only when another dotted name follows it: payload.a.0.b
+			// creates a missing a as an array, payload.a.0 and
+			// payload.a.0[1] create it as an object with the key "0".
+			if len(segs) > 0 && j < n && s[j] == '.' && allDigits(name) {
+				if idx, err := strconv.Atoi(name); err == nil {
+					seg = Segment{Key: strconv.Itoa(idx), Index: idx, IsIndex: true}
 				}
 			}
 			segs = append(segs, seg)
@@ -192,6 +199,34 @@ func hasEmptyKey(segs []Segment) bool {
 	return false
 }
 
+// allDigits reports whether s is a non-empty run of ASCII digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// setPath is escapedTail for sjson: a key of digits that is not an index
+// gets sjson's ':' prefix, so that a missing container is created as an
+// object ({"0": ...}); on an existing array the key still names an element,
+// as "0" does in JavaScript.
+func setPath(segs []Segment) string {
+	parts := make([]string, len(segs))
+	for i, sg := range segs {
+		parts[i] = gjson.Escape(sg.Key)
+		if !sg.IsIndex && allDigits(sg.Key) {
+			parts[i] = ":" + parts[i]
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
 func escapedTail(segs []Segment) string {
 	parts := make([]string, len(segs))
 	for i, sg := range segs {
@@ -230,12 +265,26 @@ func setIn(v any, segs []Segment, val any) (any, error) {
 				return nil, err
 			}
 		}
-		raw, err := sjson.SetRawBytes(x, escapedTail(segs), AppendJSON(nil, val))
+		// sjson would replace a scalar on the way; Node-RED (and the
+		// decoded case below) refuse to set beneath one.
+		for k := 1; k < len(segs); k++ {
+			r := gjson.GetBytes(x, escapedTail(segs[:k]))
+			if !r.Exists() {
+				break
+			}
+			if !r.IsObject() && !r.IsArray() {
+				return nil, fmt.Errorf("cannot set property %q of a %s", segs[k].Key, TypeName(fromGJSON(r)))
+			}
+		}
+		raw, err := sjson.SetRawBytes(x, setPath(segs), AppendJSON(nil, val))
 		if err != nil {
 			return nil, err
 		}
 		return RawJSON(raw), nil
 	case map[string]any:
+		if cur, ok := x[sg.Key]; ok && cur == nil && len(segs) > 1 {
+			return nil, fmt.Errorf("cannot set property %q of a null", segs[1].Key)
+		}
 		child, err := setIn(x[sg.Key], segs[1:], val)
 		if err != nil {
 			return nil, err
@@ -289,7 +338,24 @@ func deleteIn(v any, segs []Segment) any {
 		if hasEmptyKey(segs) {
 			return deleteIn(x.Decode(), segs)
 		}
-		raw, err := sjson.DeleteBytes(x, escapedTail(segs))
+		if last := segs[len(segs)-1]; !last.IsIndex && allDigits(last.Key) {
+			// Deleting a.0 from an array leaves a hole (see below).
+			parent := gjson.ParseBytes(x)
+			if len(segs) > 1 {
+				parent = gjson.GetBytes(x, escapedTail(segs[:len(segs)-1]))
+			}
+			if parent.IsArray() {
+				if !gjson.GetBytes(x, escapedTail(segs)).Exists() {
+					return v
+				}
+				raw, err := sjson.SetRawBytes(x, setPath(segs), []byte("null"))
+				if err != nil {
+					return v
+				}
+				return RawJSON(raw)
+			}
+		}
+		raw, err := sjson.DeleteBytes(x, setPath(segs))
 		if err != nil {
 			return v
 		}
@@ -314,9 +380,18 @@ func deleteIn(v any, segs []Segment) any {
 		if err != nil || idx < 0 || idx >= len(x) {
 			return v
 		}
+		if len(segs) == 1 && !sg.IsIndex {
+			// Node-RED deletes a.0 (the key "0") from an array as
+			// JavaScript's delete does: it leaves a hole, which
+			// JSON.stringify writes as null.
+			cp := make([]any, len(x))
+			copy(cp, x)
+			cp[idx] = nil
+			return cp
+		}
 		if len(segs) == 1 {
-			// Node-RED's setObjectProperty(..., undefined) splices the
-			// element out, as sjson does with RawJSON.
+			// Node-RED's setObjectProperty(..., undefined) splices an
+			// index (a[0]) out, as sjson does with RawJSON.
 			cp := make([]any, 0, len(x)-1)
 			return append(append(cp, x[:idx]...), x[idx+1:]...)
 		}

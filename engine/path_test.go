@@ -17,6 +17,10 @@ func TestParsePath(t *testing.T) {
 		{in: `payload["key with space"]`, want: []string{"payload", "key with space"}},
 		{in: `payload['a.b'].c`, want: []string{"payload", "a.b", "c"}},
 		{in: "payload.readings.0.t", want: []string{"payload", "readings", "#0", "t"}},
+		{in: "payload.readings.0", want: []string{"payload", "readings", "0"}},
+		{in: "payload.readings.0[1]", want: []string{"payload", "readings", "0", "#1"}},
+		{in: "payload.readings.01.t", want: []string{"payload", "readings", "#1", "t"}},
+		{in: `payload["0"].t`, want: []string{"payload", "0", "t"}},
 		{in: "", err: "empty"},
 		{in: "payload.", err: "ends with"},
 		{in: "payload..a", err: "unexpected '.'"},
@@ -148,5 +152,99 @@ func TestMessageDeleteSplicesArrays(t *testing.T) {
 		if got := string(MarshalJSON(m.Payload)); got != `{"a":[1,3]}` {
 			t.Errorf("%T: after delete payload = %s, want {\"a\":[1,3]}", payload, got)
 		}
+	}
+}
+
+// Node-RED's setMessageProperty creates a missing container as an array
+// only when the segment inside it is a number: a[0] and a.0.b, but not
+// a.0 nor a.0[1], whose "0" is a key. On an existing array a key of
+// digits names an element, and deleting it leaves a hole (null in JSON)
+// where deleting an index splices. Checked against Node-RED 4.1.15 in
+// nodes/nodereddiff/testdata/change-set-numeric-key.json.
+func TestMessageSetNumericKeys(t *testing.T) {
+	for _, tc := range []struct{ payload, path, want string }{
+		{`{}`, "payload.a.0", `{"a":{"0":"x"}}`},
+		{`{}`, "payload.a[0]", `{"a":["x"]}`},
+		{`{}`, "payload.a.0.b", `{"a":[{"b":"x"}]}`},
+		{`{}`, "payload.a.0[1]", `{"a":{"0":[null,"x"]}}`},
+		{`{}`, `payload.a["0"].b`, `{"a":{"0":{"b":"x"}}}`},
+		{`{"a":[1,2]}`, "payload.a.0", `{"a":["x",2]}`},
+		{`{"a":[1,2]}`, "payload.a.1.b", `{"a":[1,2]}`}, // not beneath a number
+		{`{"a":{"b":null}}`, "payload.a.b.c", `{"a":{"b":null}}`},
+		{`{"a":{"k":1}}`, "payload.a.0", `{"a":{"0":"x","k":1}}`}, // JavaScript puts integer keys first
+		{``, "payload.0", `{"0":"x"}`},
+		{``, "payload.0.b", `[{"b":"x"}]`},
+	} {
+		for _, decoded := range []bool{false, true} {
+			m := NewMessage("", nil)
+			if tc.payload != "" {
+				v, err := ParseJSON([]byte(tc.payload))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if decoded {
+					v = v.(RawJSON).Decode()
+				}
+				m.Payload = v
+			}
+			_ = m.Set(MustParsePath(tc.path), "x")
+			if got := string(MarshalJSON(m.Payload)); got != tc.want {
+				t.Errorf("%s on %s (decoded %v) = %s, want %s", tc.path, tc.payload, decoded, got, tc.want)
+			}
+		}
+	}
+	for _, tc := range []struct{ payload, path, want string }{
+		{`{"a":[1,2,3]}`, "payload.a.0", `{"a":[null,2,3]}`},
+		{`{"a":[1,2,3]}`, "payload.a[0]", `{"a":[2,3]}`},
+		{`{"a":[1,2,3]}`, "payload.a.5", `{"a":[1,2,3]}`},
+		{`{"a":{"0":1,"1":2}}`, "payload.a.0", `{"a":{"1":2}}`},
+		{`[[1,2]]`, "payload.0.1", `[[1,null]]`},
+	} {
+		for _, decoded := range []bool{false, true} {
+			v, err := ParseJSON([]byte(tc.payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if decoded {
+				v = v.(RawJSON).Decode()
+			}
+			m := NewMessage("", v)
+			m.Delete(MustParsePath(tc.path))
+			if got := string(MarshalJSON(m.Payload)); got != tc.want {
+				t.Errorf("delete %s on %s (decoded %v) = %s, want %s", tc.path, tc.payload, decoded, got, tc.want)
+			}
+		}
+	}
+}
+
+// A payload set to null is there and null, as Node-RED's msg.payload =
+// null; a message that never had one, or whose payload was deleted, has
+// none (undefined).
+func TestMessageNullPayload(t *testing.T) {
+	payload := MustParsePath("payload")
+	has := func(m *Message) bool { _, ok := m.Lookup(payload); return ok }
+	m := NewMessage("t", nil)
+	if has(m) {
+		t.Error("a new message without a payload has one")
+	}
+	m.SetProp("payload", nil)
+	if v, ok := m.Lookup(payload); !ok || v != nil {
+		t.Errorf("payload set to null: Lookup = %v, %v; want nil, true", v, ok)
+	}
+	if c := m.Copy(); !has(c) {
+		t.Error("a copy lost the null payload")
+	}
+	m.DeleteProp("payload")
+	if has(m) {
+		t.Error("a deleted payload is still there")
+	}
+	_ = m.Set(payload, nil)
+	if !has(m) {
+		t.Error("Set(payload, nil) is not a null payload")
+	}
+	_ = m.Set(payload, 1.0)
+	m.Delete(payload)
+	if has(m) {
+		t.Error("Delete(payload) left a payload")
 	}
 }

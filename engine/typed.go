@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,7 +18,7 @@ const (
 	TypeGlobal  = "global"  // a global context key
 	TypeStr     = "str"     // a string, as written
 	TypeNum     = "num"     // a number, as JavaScript's Number(text)
-	TypeBool    = "bool"    // true when the text is "true" (any case)
+	TypeBool    = "bool"    // true when the text is exactly "true" (any case, no spaces)
 	TypeJSON    = "json"    // JSON text, parsed once at deploy
 	TypeBin     = "bin"     // a buffer from a JSON array of bytes, or a string's UTF-8
 	TypeRe      = "re"      // a regular expression
@@ -78,7 +77,7 @@ func ParseTyped(typ, value string) (Typed, error) {
 		}
 		t.konst, t.isConst = f, true
 	case TypeBool:
-		t.konst, t.isConst = strings.EqualFold(strings.TrimSpace(value), "true"), true
+		t.konst, t.isConst = strings.EqualFold(value, "true"), true
 	case TypeJSON:
 		v, err := ParseJSON([]byte(value))
 		if err != nil {
@@ -364,9 +363,7 @@ func (r Ref) Delete(h *Host, m *Message) {
 
 // EnvExpand resolves an env TypedInput's text as Node-RED does: a plain
 // name (or ${NAME}) is that variable's value; other text has each ${NAME}
-// replaced by its value ("" when unset). Names are looked up in Runnel's
-// own variables first (NR_NODE_ID, NR_NODE_NAME, NR_FLOW_ID, NR_FLOW_NAME),
-// then the tab's environment properties, then the process environment.
+// replaced by its value ("" when unset). Names are looked up as Env does.
 func (h *Host) EnvExpand(text string) string {
 	if strings.HasPrefix(text, "${") && strings.HasSuffix(text, "}") && strings.Count(text, "${") == 1 {
 		v, _ := h.Env(text[2 : len(text)-1])
@@ -384,21 +381,24 @@ func (h *Host) EnvExpand(text string) string {
 
 var envRef = regexp.MustCompile(`\$\{([^}]+)\}`)
 
-// Env returns the environment variable name as the node sees it (see
-// EnvExpand) and whether it is set.
+// Env returns the environment variable name as the node sees it, as
+// Node-RED's getSetting: the node's own NR_NODE_ID, NR_NODE_NAME and
+// NR_NODE_PATH; then its group's variables (and NR_GROUP_ID,
+// NR_GROUP_NAME), the groups around it, its tab's (and NR_FLOW_ID,
+// NR_FLOW_NAME), and the process environment; and whether it is set.
+// Values that are not strings (a num or json variable) are given as JSON.
 func (h *Host) Env(name string) (string, bool) {
 	switch name {
 	case "NR_NODE_ID":
 		return h.id, true
 	case "NR_NODE_NAME":
 		return h.name, true
-	case "NR_FLOW_ID":
-		return h.z, true
-	case "NR_FLOW_NAME":
-		return h.flowName, true
+	case "NR_NODE_PATH":
+		z := h.z
+		if z == "" {
+			z = "global"
+		}
+		return z + "/" + h.id, true
 	}
-	if v, ok := h.flowEnv[name]; ok {
-		return v, true
-	}
-	return os.LookupEnv(name)
+	return h.env.text(name)
 }

@@ -185,3 +185,24 @@ func TestTypedExpr(t *testing.T) {
 		t.Error("a syntax error compiled")
 	}
 }
+
+// A bool value is true exactly when its text is "true" in any case, as
+// Node-RED's /^true$/i: spaces around it make it false.
+func TestTypedBool(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{"true", true}, {"TRUE", true}, {"True", true},
+		{"true ", false}, {" true", false}, {"\ttrue\n", false},
+		{"false", false}, {"", false}, {"1", false}, {"yes", false}, {"truex", false},
+	} {
+		typed, err := engine.ParseTyped("bool", tc.text)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.text, err)
+		}
+		if v, _ := typed.Const(); v != tc.want {
+			t.Errorf("bool %q = %v, want %v", tc.text, v, tc.want)
+		}
+	}
+}

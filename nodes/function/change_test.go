@@ -160,8 +160,13 @@ func TestChangeRules(t *testing.T) {
 			in: `{"payload":"on","other":"box"}`, want: `{"topic":"","payload":true,"other":"bfalsex"}`},
 		{name: "change with an object to", node: rules(`{"t":"change","p":"payload","from":"x","fromt":"str","to":"{\"a\":1}","tot":"json"}`, `{"t":"change","p":"other","from":"x","fromt":"str","to":"[1,[2,null]]","tot":"json"}`),
 			in: `{"payload":"-x-","other":"x"}`, want: `{"topic":"","payload":"-[object Object]-","other":[1,[2,null]]}`},
-		{name: "change env from is searched for as written", node: rules(`{"t":"change","p":"payload","from":"${RUNNEL_CHANGE_TEST}","fromt":"env","to":"E","tot":"str"}`),
-			in: `{"payload":"from-env ${RUNNEL_CHANGE_TEST}"}`, want: `{"topic":"","payload":"from-env E"}`},
+		{name: "change env from is searched for as written", node: rules(`{"t":"change","p":"payload","from":"<${RUNNEL_CHANGE_TEST}>","fromt":"env","to":"E","tot":"str"}`),
+			in: `{"payload":"<from-env> <${RUNNEL_CHANGE_TEST}>"}`, want: `{"topic":"","payload":"<from-env> E"}`},
+		// A property that is exactly ${NAME} is the variable's value when
+		// the flow loads (Node-RED's mapEnvVarProperties), so that value is
+		// searched for.
+		{name: "change env from that is exactly ${NAME} is its value", node: rules(`{"t":"change","p":"payload","from":"${RUNNEL_CHANGE_TEST}","fromt":"env","to":"E","tot":"str"}`),
+			in: `{"payload":"from-env ${RUNNEL_CHANGE_TEST}"}`, want: `{"topic":"","payload":"E ${RUNNEL_CHANGE_TEST}"}`},
 		{name: "change from a msg string", node: rules(`{"t":"change","p":"payload","from":"topic","fromt":"msg","to":"*","tot":"str"}`),
 			in: `{"topic":"a","payload":"banana"}`, want: `{"topic":"a","payload":"b*n*n*"}`},
 		{name: "change from a msg number", node: rules(`{"t":"change","p":"payload","from":"n","fromt":"msg","to":"ok","tot":"str"}`, `{"t":"change","p":"s","from":"n","fromt":"msg","to":"ok","tot":"str"}`),

@@ -41,7 +41,7 @@ The **property** (payload by default) is read as a number as JavaScript's Number
 
 **round** rounds the result to the nearest integer (halves up, as JavaScript's Math.round), and narrows the output range to whole numbers (minout up, maxout down). When minin is greater than maxin, the two ranges are swapped as Node-RED does.
 
-A message without the property is passed on unchanged. A value that is not a number (NaN) is logged and the message dropped. A property path through something that does not exist (payload.a.b without payload.a) is an error.`,
+A message without the property (no payload at all, or one a change node deleted) is passed on unchanged; a null payload (a json node parsing "null") is there, and is 0. A value that is not a number (NaN) is logged and the message dropped. A property path through something that does not exist (payload.a.b without payload.a) is an error.`,
 }, newRange)
 
 func init() { engine.Register(RangeType) }

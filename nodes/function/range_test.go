@@ -31,6 +31,8 @@ func TestRange(t *testing.T) {
 		{name: "reversed input range swaps both", node: `{"type":"range","minin":"10","maxin":"0","minout":"0","maxout":"100","action":"clamp"}`, in: `{"payload":2}`, want: out("80")},
 		{name: "a nested property", node: `{"type":"range","minin":0,"maxin":1,"minout":0,"maxout":255,"action":"scale","property":"payload.v"}`, in: `{"payload":{"v":0.5}}`, want: out(`{"v":127.5}`)},
 		{name: "no property passes the message", node: rng("scale", `,"property":"nope"`), in: `{"payload":"x"}`, want: out(`"x"`)},
+		{name: "a null payload is Number(null) = 0", node: rng("scale", `,"minin":"2"`), in: `{"payload":null}`, want: out("-25")},
+		{name: "no payload passes the message", node: rng("scale", ""), in: `{"x":1}`, want: `{"topic":"","x":1}`},
 		{name: "not a number is dropped", node: rng("scale", ""), in: `{"payload":"abc"}`, want: ``},
 		{name: "an unreadable property is an error", node: rng("scale", `,"property":"a.b.c"`), in: `{"payload":1}`, want: ``, errs: errUnreadable.Error()},
 	}

@@ -71,6 +71,9 @@ type testCase struct {
 	KnownDiff string `json:"knownDiff,omitempty"`
 	// Flow is the case's nodes, without the tab (the harness adds it).
 	Flow []map[string]any `json:"flow"`
+	// Env is the tab's environment properties (Node-RED's tab "env":
+	// [{"name","value","type"}]), if any.
+	Env []map[string]any `json:"env,omitempty"`
 	// Inputs are published (or injected) in order.
 	Inputs []input `json:"inputs"`
 	// Outputs are the topic filters whose messages are compared.
@@ -229,7 +232,11 @@ func document(t *testing.T, cases []*testCase, port int) []byte {
 		"userProps": "", "sessionExpiry": "",
 	}}
 	for _, c := range cases {
-		nodes = append(nodes, map[string]any{"id": c.name, "type": "tab", "label": c.name, "disabled": false, "info": c.Description})
+		tab := map[string]any{"id": c.name, "type": "tab", "label": c.name, "disabled": false, "info": c.Description}
+		if c.Env != nil {
+			tab["env"] = c.Env
+		}
+		nodes = append(nodes, tab)
 		ids := map[string]bool{}
 		for _, n := range c.Flow {
 			ids[n["id"].(string)] = true
@@ -240,6 +247,8 @@ func document(t *testing.T, cases []*testCase, port int) []byte {
 				switch s, _ := v.(string); {
 				case k == "wires":
 					m[k] = prefixWires(c.name, v)
+				case k == "nodes" && n["type"] == "group":
+					m[k] = prefixWires(c.name, []any{v}).([]any)[0]
 				case k == "id" || refFields[k] && ids[s]:
 					m[k] = c.name + "." + s
 				default:
@@ -266,7 +275,8 @@ func document(t *testing.T, cases []*testCase, port int) []byte {
 
 // refFields are the properties in which a node refers to a config node
 // by id; those that name one of the case's own nodes are renamed with it.
-var refFields = map[string]bool{"broker": true, "tls": true}
+// So is g, the group a node is in.
+var refFields = map[string]bool{"broker": true, "tls": true, "g": true}
 
 func prefixWires(name string, v any) any {
 	ports, _ := v.([]any)
@@ -599,6 +609,9 @@ func TestNodeREDDifferential(t *testing.T) {
 	node, redJS := requireOracle(t)
 	cases := loadCases(t, "testdata")
 	t0 := time.Now()
+	// A process environment variable that both sides see (Node-RED
+	// inherits it), for the cases that substitute ${NRDIFF_ENV}.
+	t.Setenv("NRDIFF_ENV", "from-process")
 
 	mosq := mosquittotest.Start(t, mosquittotest.Options{})
 	br, rt, rlog := startRunnel(t)
