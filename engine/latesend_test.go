@@ -156,3 +156,43 @@ func TestDefaultsApplyToEmptyStrings(t *testing.T) {
 		t.Fatalf("decoded %+v, want %+v", got, want)
 	}
 }
+
+// A tab whose environment variables change restarts its nodes on any
+// deploy type, as Node-RED restarts such a flow; a group's likewise, for
+// the nodes in it; other nodes are kept.
+func TestEnvChangeRestartsItsTab(t *testing.T) {
+	log := &eventLog{}
+	rt := engine.New(engine.Options{Registry: deployRegistry(log)})
+	ctx := context.Background()
+	flow := func(tabEnv, groupEnv string) string {
+		return `[{"id":"t1","type":"tab","env":[{"name":"A","value":"` + tabEnv + `","type":"str"}]},
+		{"id":"t2","type":"tab"},
+		{"id":"g1","type":"group","z":"t2","nodes":["c3"],"env":[{"name":"B","value":"` + groupEnv + `","type":"str"}]},
+		{"id":"c1","type":"counter","z":"t1","label":"a"},
+		{"id":"c2","type":"counter","z":"t2","label":"b"},
+		{"id":"c3","type":"counter","z":"t2","g":"g1","label":"c"}]`
+	}
+	if err := rt.Deploy(ctx, parse(t, flow("1", "1"))); err != nil {
+		t.Fatal(err)
+	}
+	log.take()
+	for _, tc := range []struct {
+		tabEnv, groupEnv string
+		want             []string
+	}{
+		{"2", "1", []string{"close c1", "start c1"}},
+		{"2", "2", []string{"close c3", "start c3"}},
+		{"2", "2", nil},
+	} {
+		p, err := rt.Plan(parse(t, flow(tc.tabEnv, tc.groupEnv)), engine.DeployNodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Apply(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if got := log.take(); !slices.Equal(got, tc.want) {
+			t.Errorf("env %s/%s: events %q, want %q", tc.tabEnv, tc.groupEnv, got, tc.want)
+		}
+	}
+}
