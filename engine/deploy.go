@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -121,20 +119,6 @@ func keepSet(prev *Graph, doc *flows.Document, d flows.Diff, typ DeployType) map
 			}
 		}
 	}
-	// A tab or group whose environment variables changed restarts every
-	// node in it, whatever the deploy type, as Node-RED restarts such a
-	// flow: the nodes read those variables when they are built.
-	if envChanged := changedEnvs(prev.doc, doc); len(envChanged) > 0 {
-		byID := make(map[string]*flows.Node, len(doc.Nodes))
-		for _, n := range doc.Nodes {
-			byID[n.ID] = n
-		}
-		for _, n := range doc.Nodes {
-			if envChanged[n.Z] || inChangedGroup(n, byID, envChanged) {
-				replace[n.ID] = true
-			}
-		}
-	}
 	keep := make(map[string]bool)
 	for _, n := range doc.Nodes {
 		if replace[n.ID] {
@@ -145,71 +129,6 @@ func keepSet(prev *Graph, doc *flows.Document, d flows.Diff, typ DeployType) map
 		}
 	}
 	return keep
-}
-
-// changedEnvs returns the ids of the tabs and groups in next whose "env"
-// property differs from prev's.
-func changedEnvs(prev, next *flows.Document) map[string]bool {
-	if prev == nil {
-		return nil
-	}
-	old := make(map[string]json.RawMessage)
-	for _, n := range prev.Nodes {
-		if n.Type == "tab" || n.Type == "group" {
-			env, _ := n.Get("env")
-			old[n.ID] = env
-		}
-	}
-	var out map[string]bool
-	for _, n := range next.Nodes {
-		if n.Type != "tab" && n.Type != "group" {
-			continue
-		}
-		env, _ := n.Get("env")
-		if was, ok := old[n.ID]; ok && !jsonEqual(was, env) {
-			if out == nil {
-				out = make(map[string]bool)
-			}
-			out[n.ID] = true
-		}
-	}
-	return out
-}
-
-// jsonEqual compares two JSON texts by their canonical form.
-func jsonEqual(a, b json.RawMessage) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) == len(b)
-	}
-	return bytes.Equal(CanonicalJSON(RawJSON(a)), CanonicalJSON(RawJSON(b)))
-}
-
-// inChangedGroup reports whether n sits in a group (or a group's parent
-// group) listed in changed.
-func inChangedGroup(n *flows.Node, byID map[string]*flows.Node, changed map[string]bool) bool {
-	seen := 0
-	for g := groupOf(n); g != "" && seen < 64; seen++ {
-		if changed[g] {
-			return true
-		}
-		parent := byID[g]
-		if parent == nil {
-			return false
-		}
-		g = groupOf(parent)
-	}
-	return false
-}
-
-// groupOf returns the id of the group n is in (its "g" property).
-func groupOf(n *flows.Node) string {
-	raw, ok := n.Get("g")
-	if !ok {
-		return ""
-	}
-	var g string
-	_ = json.Unmarshal(raw, &g)
-	return g
 }
 
 // Apply carries out a plan: it starts the new nodes, switches routing to
