@@ -24,14 +24,15 @@ type ChangeRule struct {
 
 // ChangeConfig is the configuration of a change node. Action, Property,
 // From, To and Reg are the single-rule form of Node-RED's oldest change
-// nodes, used when there are no rules.
+// nodes, used when there are no rules; the form does not show them (as
+// Node-RED's editor keeps them but shows only the rules).
 type ChangeConfig struct {
 	Rules    []ChangeRule `json:"rules" label:"Rules"`
-	Action   string       `json:"action" label:"Action (legacy)" help:"The single-rule form of old flows: replace, change, delete or move; used when rules is missing"`
-	Property string       `json:"property" label:"Property (legacy)"`
-	From     string       `json:"from" label:"From (legacy)"`
-	To       string       `json:"to" label:"To (legacy)"`
-	Reg      bool         `json:"reg" label:"From is a regular expression (legacy)"`
+	Action   string       `json:"action" label:"Action (legacy)" kind:"hidden" help:"The single-rule form of old flows: replace, change, delete or move; used when rules is missing"`
+	Property string       `json:"property" label:"Property (legacy)" kind:"hidden"`
+	From     string       `json:"from" label:"From (legacy)" kind:"hidden"`
+	To       string       `json:"to" label:"To (legacy)" kind:"hidden"`
+	Reg      bool         `json:"reg" label:"From is a regular expression (legacy)" default:"false" kind:"hidden"`
 }
 
 // ChangeType is Node-RED's change node.

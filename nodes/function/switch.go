@@ -33,7 +33,7 @@ type SwitchRule struct {
 type SwitchConfig struct {
 	Property engine.Typed    `json:"property" label:"Property" default:"payload" typeprop:"propertyType" types:"msg,flow,global,jsonata,env,expr"`
 	Rules    []SwitchRule    `json:"rules" label:"Rules"`
-	Checkall json.RawMessage `json:"checkall" label:"Check all rules" help:"\"true\" (the default): send to every output whose rule matches; \"false\": stop at the first match"`
+	Checkall json.RawMessage `json:"checkall" label:"Matching" kind:"select" default:"\"true\"" options:"true=checking all rules,false=stopping after first match" help:"Send to every output whose rule matches, or only to the first"`
 	Repair   bool            `json:"repair" label:"Recreate message sequences" help:"For messages with msg.parts (from split): each output's messages get msg.parts of their own sequence"`
 }
 

@@ -212,14 +212,22 @@ function ListInput({ f, obj, set, id, ownerId, problems }: { f: Field; obj: Reco
     store(swap(entries), swap(lo.origin), swap(lo.keys))
   }
   const item = f.item ?? []
+  const shown = (e: Record<string, unknown>) => item.filter((x) => x.kind !== 'hidden' && matches(x.showIf, e))
+  // The deploy's problem with an entry's field (rules[0].to), by the entry's index when the tray opened.
+  const problemAt = (i: number, x: Field) => problems.find((q) => lo.origin[i] >= 0 && q.field === `${f.name}[${lo.origin[i]}].${x.name}`)
+  const entryProblems = (i: number) =>
+    shown(entries[i]).flatMap((x) => {
+      const p = problemAt(i, x)
+      return p ? [{ x, p }] : []
+    })
   return (
     <div className="rn-list" id={id} data-list={f.name}>
       <ol>
         {entries.map((e, i) => (
           <li key={lo.keys[i]} className="rn-list-entry" data-testid="list-entry">
             <span className="rn-list-fields">
-              {item.filter((x) => x.kind !== 'hidden' && matches(x.showIf, e)).map((x) => {
-                const p = problems.find((q) => q.field === `${f.name}[${i}].${x.name}`)
+              {shown(e).map((x) => {
+                const p = problemAt(i, x)
                 const eid = `${id}-${i}-${x.name}`
                 return (
                   <span key={x.name} className={'rn-list-field' + (x.kind === 'boolean' ? ' check' : '')} title={p?.error ?? x.help}>
@@ -235,6 +243,13 @@ function ListInput({ f, obj, set, id, ownerId, problems }: { f: Field; obj: Reco
                   </span>
                 )
               })}
+              {entryProblems(i).length > 0 && (
+                <div className="rn-field-error rn-list-error" role="alert">
+                  {entryProblems(i).map(({ x, p }) => (
+                    <div key={x.name}>{(x.label ?? x.name) + ': ' + p.error}</div>
+                  ))}
+                </div>
+              )}
             </span>
             <span className="rn-list-buttons">
               <button type="button" aria-label="Move up" title="Move up" disabled={i === 0} onClick={() => move(i, i - 1)}>↑</button>

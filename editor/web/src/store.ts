@@ -528,6 +528,32 @@ function rewire(draft: FlowObj, cur: FlowObj | undefined): FlowObj {
   return deepEqual(wires, draft.wires ?? []) ? draft : { ...draft, wires }
 }
 
+/**
+ * A node's edited list entries without the fields their showIf hides, as
+ * Node-RED's editor saves a rule with only its own fields ({"t":"else"},
+ * a delete rule without "to"). Lists the tray did not change are kept as
+ * they are, so opening a node and pressing Done changes nothing.
+ */
+function pruneHidden(draft: FlowObj, cur: FlowObj | undefined): FlowObj {
+  let out = draft
+  for (const f of typeOf(draft.type)?.fields ?? []) {
+    const list = draft[f.name]
+    if (f.kind !== 'list' || !f.item?.some((x) => x.showIf) || !Array.isArray(list) || deepEqual(list, cur?.[f.name])) continue
+    const entries = list.map((e: unknown) => {
+      if (!e || typeof e !== 'object' || Array.isArray(e)) return e
+      const o = { ...(e as Record<string, unknown>) }
+      for (const x of f.item ?? []) {
+        if (matches(x.showIf, e as Record<string, unknown>)) continue
+        delete o[x.name]
+        if (x.kind === 'typed') delete o[x.typeProp ?? x.name + 'Type']
+      }
+      return o
+    })
+    out = { ...out, [f.name]: entries }
+  }
+  return out
+}
+
 export function openTray(id: string) {
   const o = state.items.find((x) => x.id === id)
   if (!o || isTab(o)) return
@@ -559,7 +585,10 @@ export function closeTray(done: boolean) {
   let draft = drafts.get(top.id)!
   drafts.delete(top.id)
   const trays = state.trays.slice(0, -1)
-  if (done) draft = rewire(draft, state.items.find((o) => o.id === draft.id))
+  if (done) {
+    const cur = state.items.find((o) => o.id === draft.id)
+    draft = rewire(pruneHidden(draft, cur), cur)
+  }
   listOrigins.delete(top.id)
   if (!done) {
     setState({ trays, drafts })
