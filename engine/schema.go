@@ -45,7 +45,10 @@ import (
 //	types:"msg,str,num"  a Typed field's allowed TypedInput types; the first
 //	                     is its type when the document gives none
 //	typeprop:"tot"       the property holding a Typed field's type
-//	                     (default: the name plus "Type", as "payloadType")
+//	                     (default: the name plus "Type", as "payloadType");
+//	                     on a string field, the form shows a TypedInput
+//	                     (with types) while the node decodes both
+//	                     properties as text itself
 //	toplevel:"payload=payload:payloadType,topic=topic"
 //	                     on a list field: an entry whose first field (its
 //	                     key) is payload and that has no value of its own
@@ -228,6 +231,13 @@ func schemaOf(ptr any) (*schema, error) {
 		case f.Type == rawMessageType:
 			sf.raw = true
 			sf.Kind = "json"
+		case sf.goKind == reflect.String && f.Tag.Get("typeprop") != "":
+			// A value whose type is another string field the node reads
+			// itself (switch's v and vt, whose istype values are type
+			// names, not values): a TypedInput in the form, text here.
+			sf.Kind = "typed"
+			sf.Types = strings.Split(f.Tag.Get("types"), ",")
+			sf.TypeProp = f.Tag.Get("typeprop")
 		case sf.goKind == reflect.String:
 			sf.Kind = "string"
 			if sf.Options != nil {

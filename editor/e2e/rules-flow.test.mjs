@@ -117,7 +117,7 @@ test('mqtt in → change → switch → range → mqtt out, built with the forms
   await tray.getByRole('button', { name: '+ add' }).click()
   await tray.locator('#node-input-rules-0-t').selectOption({ label: '>' })
   await tray.locator('#node-input-rules-0-v').fill('80')
-  await tray.locator('#node-input-rules-0-vt').selectOption({ label: 'number' })
+  await tray.locator('#node-input-rules-0-v-type').selectOption({ label: 'number' })
   await tray.locator('#node-input-rules-1-t').selectOption({ label: 'otherwise' })
   assert.equal(await tray.locator('#node-input-rules-1-v').count(), 0)
   // Check all rules or stop at the first match: a choice, not JSON.

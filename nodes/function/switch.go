@@ -22,10 +22,10 @@ import (
 // the test t and its values v (of type vt) and v2 (of type v2t).
 type SwitchRule struct {
 	T    string `json:"t" label:"Test" default:"eq" options:"eq===,neq=!=,lt=<,lte=<=,gt=>,gte=>=,btwn=is between,cont=contains,regex=matches regex,true=is true,false=is false,null=is null,nnull=is not null,empty=is empty,nempty=is not empty,istype=is of type,hask=has key,head=head,index=index between,tail=tail,jsonata_exp=JSONata exp,else=otherwise"`
-	V    string `json:"v" label:"Value" showif:"t=eq,neq,lt,lte,gt,gte,btwn,cont,regex,istype,hask,head,index,tail,jsonata_exp"`
-	Vt   string `json:"vt" label:"Value type" showif:"t=eq,neq,lt,lte,gt,gte,btwn,cont,regex,istype,hask,head,index,tail,jsonata_exp" options:"str=string,num=number,bool=boolean,json=JSON,bin=buffer,msg=msg.,flow=flow.,global=global.,env=env variable,re=regular expression,jsonata=JSONata,expr=expr,prev=previous value" other:"a type name (is of type)" help:"msg, flow, global, str, num, bool, json, env, jsonata, expr or prev (the previous value); for istype the type tested: string, number, boolean, array, buffer, object, json, undefined or null"`
-	V2   string `json:"v2" label:"Second value" showif:"t=btwn,index" help:"btwn and index: the upper bound"`
-	V2t  string `json:"v2t" label:"Second value type" showif:"t=btwn,index" options:"num=number,str=string,msg=msg.,flow=flow.,global=global.,env=env variable,jsonata=JSONata,expr=expr,prev=previous value" other:"another type"`
+	V    string `json:"v" label:"Value" typeprop:"vt" types:"str,num,bool,json,bin,msg,flow,global,env,re,jsonata,expr,prev,string,number,boolean,array,buffer,object,undefined,null" showif:"t=eq,neq,lt,lte,gt,gte,btwn,cont,regex,istype,hask,head,index,tail,jsonata_exp"`
+	Vt   string `json:"vt" label:"Value type" kind:"hidden" options:"str=string,num=number,bool=boolean,json=JSON,bin=buffer,msg=msg.,flow=flow.,global=global.,env=env variable,re=regular expression,jsonata=JSONata,expr=expr,prev=previous value" other:"a type name (is of type)" help:"msg, flow, global, str, num, bool, json, env, jsonata, expr or prev (the previous value); for istype the type tested: string, number, boolean, array, buffer, object, json, undefined or null"`
+	V2   string `json:"v2" label:"Second value" typeprop:"v2t" types:"num,str,msg,flow,global,env,jsonata,expr,prev" showif:"t=btwn,index" help:"btwn and index: the upper bound"`
+	V2t  string `json:"v2t" label:"Second value type" kind:"hidden" options:"num=number,str=string,msg=msg.,flow=flow.,global=global.,env=env variable,jsonata=JSONata,expr=expr,prev=previous value" other:"another type"`
 	Case bool   `json:"case" label:"Ignore case" showif:"t=regex" help:"regex: match ignoring case"`
 }
 

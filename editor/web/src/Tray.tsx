@@ -55,6 +55,10 @@ function JsonInput({ id, value, onChange, invalid }: { id: string; value: unknow
 const typeLabels: Record<string, string> = {
   msg: 'msg.', flow: 'flow.', global: 'global.', str: 'string', num: 'number', bool: 'boolean', json: 'JSON',
   bin: 'buffer', re: 'regular expression', date: 'timestamp', jsonata: 'JSONata', env: 'env variable', expr: 'expr',
+  prev: 'previous value',
+  // The type names of switch's "is of type" rule.
+  string: 'a string', number: 'a number', boolean: 'a boolean', array: 'an array', buffer: 'a buffer',
+  object: 'an object', undefined: 'undefined', null: 'null',
 }
 const typeChoices: Record<string, [string, string][]> = {
   bool: [['true', 'true'], ['false', 'false']],
