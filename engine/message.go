@@ -24,12 +24,6 @@ type Message struct {
 	// payload was set to null through SetProp or Set (see Lookup).
 	Payload any
 
-	// nullPayload is set when the payload was set to null (nil) through
-	// SetProp or Set, as a json node parsing "null" does: Node-RED tells
-	// null from undefined (a range maps Number(null) = 0, and passes a
-	// message without a payload on unchanged).
-	nullPayload bool
-
 	id uint64
 	// Further properties: the first few inline (mqtt-in sets qos and
 	// retain on every message), the rest in a map shared between copies
@@ -38,6 +32,13 @@ type Message struct {
 	ninl        int
 	props       map[string]any
 	propsShared bool
+
+	// nullPayload is set when the payload was set to null (nil) through
+	// SetProp or Set, as a json node parsing "null" does: Node-RED tells
+	// null from undefined (a range maps Number(null) = 0, and passes a
+	// message without a payload on unchanged). It sits beside
+	// propsShared so that the two share a word.
+	nullPayload bool
 }
 
 const inlineProps = 3
