@@ -28,35 +28,49 @@ type envScope struct {
 // then the parent's, then the process environment (as a string).
 // "$parent.NAME" skips a level, as in Node-RED.
 func (s *envScope) lookup(name string) (json.RawMessage, bool) {
+	v, rest, ok := s.lookupScopes(name)
+	if ok {
+		return v, true
+	}
+	if v, ok := os.LookupEnv(rest); ok {
+		return jsonString(v), true
+	}
+	return nil, false
+}
+
+// lookupScopes is lookup without the process environment; when the name
+// is not found it also returns what is left of it once the levels its
+// "$parent." prefixes skipped are passed, for the process environment.
+func (s *envScope) lookupScopes(name string) (json.RawMessage, string, bool) {
 	for sc := s; sc != nil; sc = sc.parent {
 		if rest, ok := strings.CutPrefix(name, "$parent."); ok {
 			name = rest
 			continue
 		}
 		if v, ok := sc.builtins[name]; ok {
-			return v, true
+			return v, name, true
 		}
 		if v, ok := sc.vars[name]; ok {
-			return v, true
+			return v, name, true
 		}
 	}
-	if v, ok := os.LookupEnv(name); ok {
-		return jsonString(v), true
-	}
-	return nil, false
+	return nil, name, false
 }
 
 // text returns the variable name as text (see Host.Env): a string as it
 // is, other values as JSON.
 func (s *envScope) text(name string) (string, bool) {
-	v, ok := s.lookup(name)
-	if !ok {
-		return "", false
+	v, rest, ok := s.lookupScopes(name)
+	if ok {
+		return jsonText(v), true
 	}
-	return jsonText(v), true
+	return os.LookupEnv(rest)
 }
 
 func jsonText(v json.RawMessage) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1]) // no escapes: the text as it is
+	}
 	var s string
 	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
 		return s
