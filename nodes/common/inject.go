@@ -74,8 +74,8 @@ func init() {
 **Properties** are set on the message in order: each is a property path (payload, topic, payload.a[0]) and a
 value of one of the typed-input types: a string, a number, a boolean, JSON, a buffer, the time now
 (milliseconds, or "iso" / "object" for an ISO 8601 string), an environment variable (or text with ${NAME}),
-a property of the message being built, or a flow or global context value. JSONata and expr expressions are
-refused at deploy until Runnel evaluates them.
+a property of the message being built, a flow or global context value, or a JSONata or expr expression
+evaluated against the message being built (what the properties before it have set).
 
 **Repeat** sends a message every so many seconds; **Inject once after** sends one when the flow starts,
 after the start delay.`,

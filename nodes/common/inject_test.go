@@ -122,7 +122,8 @@ func TestInjectTypedProps(t *testing.T) {
 	 "props":[{"p":"payload"},{"p":"topic","vt":"str"},
 		{"p":"n","v":"0x10","vt":"num"},{"p":"b","v":"TRUE","vt":"bool"},{"p":"buf","v":"[104,105]","vt":"bin"},
 		{"p":"copy.x","v":"payload.a[1]","vt":"msg"},{"p":"fc","v":"k","vt":"flow"},{"p":"gc","v":"g","vt":"global"},
-		{"p":"e","v":"${RUNNEL_INJECT_TEST}/${NR_FLOW_NAME}","vt":"env"},{"p":"s","v":"x"},{"p":""}],
+		{"p":"e","v":"${RUNNEL_INJECT_TEST}/${NR_FLOW_NAME}","vt":"env"},{"p":"s","v":"x"},{"p":""},
+		{"p":"j","v":"$sum(payload.a) + n","vt":"jsonata"},{"p":"x","v":"msg.n * 2 + len(msg.topic)","vt":"expr"}],
 	 "wires":[["sink"]]},
 	{"id":"old","type":"inject","z":"t1","payload":"12","payloadType":"num","topic":"legacy","wires":[["sink"]]},
 	{"id":"sink","type":"test-sink","z":"t1"}]`, injectType)
@@ -143,7 +144,7 @@ func TestInjectTypedProps(t *testing.T) {
 		got = append(got, string(b[strings.Index(string(b), `"topic"`):]))
 	}
 	want := []string{
-		`"topic":"top","payload":{"a":[1,2]},"b":true,"buf":{"type":"Buffer","data":[104,105]},"copy":{"x":2},"e":"from-env/T","fc":5,"gc":"G","n":16,"s":"x"}`,
+		`"topic":"top","payload":{"a":[1,2]},"b":true,"buf":{"type":"Buffer","data":[104,105]},"copy":{"x":2},"e":"from-env/T","fc":5,"gc":"G","j":19,"n":16,"s":"x","x":35}`,
 		`"topic":"legacy","payload":12}`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
