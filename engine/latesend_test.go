@@ -4,7 +4,9 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/runnel-io/runnel/engine"
 )
@@ -194,5 +196,68 @@ func TestEnvChangeRestartsItsTab(t *testing.T) {
 		if got := log.take(); !slices.Equal(got, tc.want) {
 			t.Errorf("env %s/%s: events %q, want %q", tc.tabEnv, tc.groupEnv, got, tc.want)
 		}
+	}
+}
+
+// slowSink takes a while over each message and records whether it was
+// closed while it handled one.
+type slowSink struct {
+	inRecv           atomic.Bool
+	started          chan struct{}
+	closedDuringRecv atomic.Bool
+}
+
+func (s *slowSink) Receive(_ context.Context, m *engine.Message, _ engine.Output) error {
+	s.inRecv.Store(true)
+	close(s.started)
+	time.Sleep(200 * time.Millisecond)
+	s.inRecv.Store(false)
+	return nil
+}
+func (s *slowSink) Close(context.Context) error {
+	if s.inRecv.Load() {
+		s.closedDuringRecv.Store(true)
+	}
+	return nil
+}
+
+type slowCfg struct {
+	Name string `json:"name"`
+}
+
+// A late send from a kept node counts as in flight in its graph, so a
+// deploy waits for it before it closes the replaced node handling it
+// (found in review: Output.Send did not count it).
+func TestLateSendIsDrainedBeforeClose(t *testing.T) {
+	reg := holderRegistry()
+	var sinks []*slowSink
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "slow", Inputs: 1}, func(_ *slowCfg, _ *engine.Host) (engine.Node, error) {
+		s := &slowSink{started: make(chan struct{})}
+		sinks = append(sinks, s)
+		return s, nil
+	}))
+	rt := engine.New(engine.Options{Registry: reg})
+	ctx := context.Background()
+	flow := func(name string) string {
+		return `[{"id":"t1","type":"tab"},{"id":"s","type":"src","z":"t1","wires":[["h"]]},` +
+			`{"id":"h","type":"hold","z":"t1","wires":[["k"]]},{"id":"k","type":"slow","z":"t1","name":"` + name + `"}]`
+	}
+	if err := rt.Deploy(ctx, parse(t, flow("old"))); err != nil {
+		t.Fatal(err)
+	}
+	h := rt.Graph().Node("h").(*holder)
+	send(t, rt.Graph(), "s", "held")
+	go h.release() // a timer firing
+	old := sinks[0]
+	<-old.started
+	p, err := rt.Plan(parse(t, flow("new")), engine.DeployNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if old.closedDuringRecv.Load() {
+		t.Fatal("the replaced sink was closed while it was still handling a late-sent message: drain did not wait")
 	}
 }

@@ -133,21 +133,17 @@ type Output struct {
 // m itself; further wires get copies, so that no node sees another's
 // changes. m must not be used by the caller after Send.
 //
-// Called while the node handles a message, Send routes through the graph
-// that message is going through. Called later, by a node that kept out
-// (a timer's callback), it routes through the graph that runs now: a
-// deploy that kept the node has moved it there, and the wires that count
-// are the new ones (see Host.Send).
+// It routes through the graph the node is in when Send is called (see
+// Host.Send), and counts m as in flight there until the nodes downstream
+// are done with it, so a deploy does not close them under it. A node that
+// kept out and sends later (a timer's callback) so sends into the graph
+// that runs then; a message that reaches a node while a deploy moves it
+// to the new graph goes on in the new graph's wires.
 func (o Output) Send(port int, m *Message) {
 	if o.g == nil || m == nil {
 		return
 	}
-	h := o.g.slots[o.idx].host
-	if b := h.at.Load(); b != nil && b.g != o.g {
-		h.Send(port, m)
-		return
-	}
-	o.g.send(o.idx, port, m)
+	o.g.slots[o.idx].host.Send(port, m)
 }
 
 // Host is a node's link to the runtime: its identity, its logger, the

@@ -265,6 +265,12 @@ func setIn(v any, segs []Segment, val any) (any, error) {
 				return nil, err
 			}
 		}
+		// sjson pads an array up to any index deeper in the path too.
+		for _, d := range segs[1:] {
+			if idx, err := strconv.Atoi(d.Key); err == nil && d.IsIndex && idx > maxSetIndex {
+				return nil, fmt.Errorf("array index %d is too large (at most %d)", idx, maxSetIndex)
+			}
+		}
 		// sjson would replace a scalar on the way; Node-RED (and the
 		// decoded case below) refuse to set beneath one.
 		for k := 1; k < len(segs); k++ {

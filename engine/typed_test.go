@@ -206,3 +206,22 @@ func TestTypedBool(t *testing.T) {
 		}
 	}
 }
+
+// A set may not pad an array to a huge index anywhere along its path,
+// whatever holds the payload (JSON bytes, nothing yet, a decoded map):
+// payload.a.b[2000000] would make a message of megabytes from a few bytes
+// of flow (found in review: only the first segment was checked).
+func TestSetRefusesHugeIndexesAnywhere(t *testing.T) {
+	for _, path := range []string{"payload[2000000]", "payload.a[2000000]", "payload.a.b[2000000]", "payload.a[1][2000000]"} {
+		for _, payload := range []any{engine.RawJSON(`{"x":1}`), nil, map[string]any{"x": 1.0}} {
+			if _, isMap := payload.(map[string]any); isMap && path == "payload[2000000]" {
+				continue // a key of an existing object, as in JavaScript: nothing is padded
+			}
+			m := engine.NewMessage("t", payload)
+			err := m.Set(engine.MustParsePath(path), 1.0)
+			if err == nil || !strings.Contains(err.Error(), "too large") {
+				t.Errorf("%s on %T: err %v, message of %d bytes", path, payload, err, len(m.AppendJSON(nil)))
+			}
+		}
+	}
+}

@@ -111,7 +111,38 @@ type switchNode struct {
 	prevVal any
 	pending map[string]*swGroup // sequences held until complete, by parts.id
 	out     map[string]*swOut   // repaired sequences being built, by parts.id
-	reCache sync.Map            // regular expressions from messages, by source and case
+	reCache regexCache          // regular expressions from messages, by source and case
+}
+
+// regexCache keeps the regular expressions compiled from message values,
+// at most regexCacheMax of them: patterns come from messages, so a cache
+// without a bound would grow with every distinct one.
+type regexCache struct {
+	mu sync.Mutex
+	m  map[string]*regexp.Regexp
+}
+
+const regexCacheMax = 64
+
+func (c *regexCache) get(key string) *regexp.Regexp {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}
+
+func (c *regexCache) put(key string, re *regexp.Regexp) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= regexCacheMax {
+		c.m = make(map[string]*regexp.Regexp, regexCacheMax) // start again rather than grow
+	}
+	c.m[key] = re
+}
+
+func (c *regexCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
 }
 
 type swGroup struct {
@@ -520,14 +551,12 @@ func (n *switchNode) test(r *switchRule, m *engine.Message, a, b, c any) (bool, 
 		if re == nil {
 			src := jsv.ToString(b)
 			key := caseFlag(r.icase) + "/" + src
-			if x, ok := n.reCache.Load(key); ok {
-				re = x.(*regexp.Regexp)
-			} else {
+			if re = n.reCache.get(key); re == nil {
 				var err error
 				if re, err = engine.CompileRegExp(src, caseFlag(r.icase)); err != nil {
 					return false, err
 				}
-				n.reCache.Store(key, re)
+				n.reCache.put(key, re)
 			}
 		}
 		return re.MatchString(jsv.ToString(a)), nil

@@ -265,3 +265,20 @@ func BenchmarkSwitch5Rules(b *testing.B) {
 		b.Fatalf("gt 20 got %d of %d", len(f.Received("sink3")), b.N)
 	}
 }
+
+// A regex rule whose pattern comes from the message keeps only a bounded
+// number of compiled patterns: 20,000 distinct topics must not leave
+// 20,000 regular expressions behind (found in review).
+func TestSwitchRegexCacheIsBounded(t *testing.T) {
+	f := nodetest.Chain(t, `{"type":"switch","property":"payload","rules":[{"t":"regex","v":"topic","vt":"msg"}]}`, SwitchType)
+	for i := 0; i < 20000; i++ {
+		f.Inject("src", engine.NewMessage(fmt.Sprintf("x%d", i), fmt.Sprintf("ax%dz", i)))
+	}
+	if got := len(f.Received("sink")); got != 20000 {
+		t.Fatalf("%d of 20000 messages matched their own topic", got)
+	}
+	n := f.Runtime().Graph().Node("n1").(*switchNode)
+	if got := n.reCache.len(); got > regexCacheMax {
+		t.Fatalf("%d regular expressions cached, want at most %d", got, regexCacheMax)
+	}
+}
