@@ -174,7 +174,7 @@ func (t Typed) Eval(h *Host, m *Message) (any, error) {
 		}
 		return float64(now.UnixMilli()), nil
 	case TypeEnv:
-		return h.EnvExpand(t.Value), nil
+		return h.EnvValue(t.Value), nil
 	}
 	if t.eval != nil {
 		return t.eval(h, m)
@@ -365,19 +365,59 @@ func (r Ref) Delete(h *Host, m *Message) {
 // name (or ${NAME}) is that variable's value; other text has each ${NAME}
 // replaced by its value ("" when unset). Names are looked up as Env does.
 func (h *Host) EnvExpand(text string) string {
-	if strings.HasPrefix(text, "${") && strings.HasSuffix(text, "}") && strings.Count(text, "${") == 1 {
-		v, _ := h.Env(text[2 : len(text)-1])
-		return v
+	v := h.EnvValue(text)
+	if s, ok := v.(string); ok {
+		return s
 	}
-	if !strings.Contains(text, "${") {
-		v, _ := h.Env(text)
-		return v
-	}
-	return envRef.ReplaceAllStringFunc(text, func(s string) string {
-		v, _ := h.Env(s[2 : len(s)-1])
-		return v
-	})
+	return ToString(v)
 }
+
+// EnvValue is an env TypedInput's value, as Node-RED's
+// evaluateEnvProperty gives it: for a plain name or ${NAME}, the
+// variable's value with its type (a tab's num variable is a number, a
+// json one an object), "" when it is not set; for other text, the text
+// with each ${NAME} replaced by the variable's text.
+func (h *Host) EnvValue(text string) any {
+	name := text
+	switch {
+	case envWhole.MatchString(text):
+		name = text[2 : len(text)-1]
+	case envSomeRef.MatchString(text):
+		return envRef.ReplaceAllStringFunc(text, func(s string) string {
+			v, _ := h.Env(s[2 : len(s)-1])
+			return v
+		})
+	}
+	v, ok := h.envTyped(name)
+	if !ok {
+		return ""
+	}
+	return v
+}
+
+// envTyped returns a variable with its type: the node's built-ins and
+// process variables as strings, tab and group variables as their JSON
+// values decoded.
+func (h *Host) envTyped(name string) (any, bool) {
+	switch name {
+	case "NR_NODE_ID", "NR_NODE_NAME", "NR_NODE_PATH":
+		return h.Env(name)
+	}
+	raw, ok := h.env.lookup(name)
+	if !ok {
+		return nil, false
+	}
+	v, err := ParseJSON(raw)
+	if err != nil {
+		return string(raw), true
+	}
+	return v, true
+}
+
+var (
+	envWhole   = regexp.MustCompile(`^\$\{[^}]+\}$`) // Node-RED's /^\${[^}]+}$/
+	envSomeRef = regexp.MustCompile(`\$\{\S+\}`)     // Node-RED's /\${\S+}/
+)
 
 var envRef = regexp.MustCompile(`\$\{([^}]+)\}`)
 
