@@ -163,10 +163,18 @@ func (e *Expr) Eval(input any, env Env) (any, error) {
 // EvalDefined is Eval that also says whether the result is defined.
 func (e *Expr) EvalDefined(input any, env Env) (result any, defined bool, err error) {
 	in := e.getInstance()
-	defer e.pool.Put(in)
+	panicked := true
+	defer func() {
+		// An instance whose evaluation panicked may be in any state: it is
+		// dropped, not reused.
+		if !panicked {
+			e.pool.Put(in)
+		}
+	}()
 	in.st = evalState{env: env, limits: e.limits, deadline: time.Now().Add(e.limits.Timeout), los: in.st.los[:0]}
 	defer func() { in.st.env = nil }()
 	if err := in.bind(env); err != nil {
+		panicked = false
 		return nil, false, err
 	}
 	data := toLib(input)
@@ -179,6 +187,7 @@ func (e *Expr) EvalDefined(input any, env Env) (result any, defined bool, err er
 		}
 	}()
 	v, err := in.e.Eval(data)
+	panicked = false
 	if errors.Is(err, lib.ErrUndefined) {
 		return nil, false, nil
 	}

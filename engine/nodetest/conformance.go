@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ type ConformanceOptions struct {
 	Runtime func(*engine.Options)
 }
 
-// Conformance checks that typ keeps the node contract: it has help and a
+// Conformance checks that typ keeps the node contract (a smoke test: it
+// asserts no outputs, which each type's own table tests do): it has help and a
 // category; a node built from its defaults (plus o.Props) deploys; Close
 // is safe on a node that was built but never started; messages of every
 // kind of payload (text, JSON, bytes, none) pass through it without a
@@ -74,10 +76,15 @@ func Conformance(t *testing.T, typ *engine.Type, o ConformanceOptions) {
 	parts = append(parts, o.Extra...)
 	docJSON := "[" + strings.Join(parts, ",\n") + "]"
 
-	var panics []string
+	var (
+		mu     sync.Mutex
+		panics []string
+	)
 	f, err := Deploy(t, "[]", Options{Runtime: o.Runtime, OnError: func(ev engine.ErrorEvent) {
 		if ev.Err != nil && strings.Contains(ev.Err.Error(), "panic") {
+			mu.Lock()
 			panics = append(panics, ev.NodeID+": "+ev.Err.Error())
+			mu.Unlock()
 		}
 	}}, append([]*engine.Type{typ}, o.Types...)...)
 	if err != nil {
@@ -112,6 +119,8 @@ func Conformance(t *testing.T, typ *engine.Type, o ConformanceOptions) {
 		t.Errorf("%s: stop: %v", typ.Type, err)
 	}
 	closeTwice(t, typ.Type+" (after stop)", running)
+	mu.Lock()
+	defer mu.Unlock()
 	if len(panics) > 0 {
 		t.Errorf("%s: panicked:\n%s", typ.Type, strings.Join(panics, "\n"))
 	}
