@@ -62,7 +62,7 @@ Like Node-RED 4.1.15, a **change** rule on a flow or global value that is not a 
 
 The single-rule form of very old flows (action, property, from, to, reg without rules) is converted as Node-RED converts it. **dc** (deep copy) is accepted; Runnel's message values are never changed in place, so a copy is never needed.
 
-Differences from Node-RED: regular expressions are Go's RE2 (no lookaround or back-references), and where a regular expression matches the empty string right after another match, that empty match is not replaced again. Context keys with nested message references (´flow.a[msg.topic]´) are not supported.`, "´", "`"),
+Differences from Node-RED: regular expressions are Go's RE2 (no lookaround or back-references), and where a regular expression matches the empty string right after another match, that empty match is not replaced again. Paths and context keys with nested message references (´payload[msg.topic]´, ´flow.a[msg.topic]´) are not supported: they are refused at deploy.`, "´", "`"),
 }, newChange)
 
 func init() { engine.Register(ChangeType) }
