@@ -159,7 +159,10 @@ func TestServerBodyBudget(t *testing.T) {
 	a, b := post(), post()
 	var code int
 	var retry string
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	// Until the server has read both uploads' headers and reserved their
+	// room, a third goes through; on a loaded machine (CI runs every
+	// package at once under the race detector) that took over 5 s twice.
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		req, _ := http.NewRequest("POST", "http://"+addr+"/flows", strings.NewReader(guardFlow))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
