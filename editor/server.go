@@ -108,6 +108,7 @@ func (b *bodyBudget) give(n int64) {
 func (a *API) reserveBody(w http.ResponseWriter, r *http.Request) (func(), bool) {
 	n := r.ContentLength
 	if n > maxBody {
+		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusRequestEntityTooLarge, "the flow document is larger than "+strconv.Itoa(maxBody>>20)+" MiB", nil)
 		return nil, false
 	}
@@ -115,6 +116,10 @@ func (a *API) reserveBody(w http.ResponseWriter, r *http.Request) (func(), bool)
 		n = maxBody
 	}
 	if !a.bodies.take(n) {
+		// Close the connection after the answer: otherwise the server
+		// would first read what is left of the body (all of a chunked one
+		// that never ends) and the client would wait for its 503.
+		w.Header().Set("Connection", "close")
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "too many flow documents are being uploaded at once: try again", nil)
 		return nil, false

@@ -159,10 +159,22 @@ func TestServerBodyBudget(t *testing.T) {
 	a, b := post(), post()
 	var code int
 	var retry string
-	// Until the server has read both uploads' headers and reserved their
-	// room, a third goes through; on a loaded machine (CI runs every
-	// package at once under the race detector) that took over 5 s twice.
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	// A third upload may get in before a and b have reserved their room;
+	// then the later of them is refused (503, closing its connection) and
+	// is sent again, until both hold the budget and the third is refused.
+	resend := func(c *net.Conn) {
+		(*c).SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if resp, err := http.ReadResponse(bufio.NewReader(*c), nil); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != 503 {
+				t.Fatalf("an upload still being sent was answered %d", resp.StatusCode)
+			}
+			*c = post()
+			return
+		}
+		(*c).SetReadDeadline(time.Time{})
+	}
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); {
 		req, _ := http.NewRequest("POST", "http://"+addr+"/flows", strings.NewReader(guardFlow))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
@@ -174,6 +186,8 @@ func TestServerBodyBudget(t *testing.T) {
 		if code == 503 {
 			break
 		}
+		resend(&a)
+		resend(&b)
 	}
 	if code != 503 || retry != "1" {
 		t.Fatalf("a third upload while two are read: %d Retry-After %q, want 503 and 1", code, retry)
