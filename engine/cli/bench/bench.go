@@ -455,14 +455,15 @@ func (o *benchOptions) resolveWorkload() error {
 		if o.flow, err = readBenchFlow(o.flowFile); err != nil {
 			return err
 		}
-		pub, out, _, err := o.flow.topics()
+		pub, out, _, inErr, outErr := o.flow.topics()
+		var errs []error
 		if len(wl.pub) == 0 {
-			wl.pub = pub
+			wl.pub, errs = pub, append(errs, inErr)
 		}
 		if len(wl.out) == 0 {
-			wl.out = out
+			wl.out, errs = out, append(errs, outErr)
 		}
-		if err != nil && (len(wl.pub) == 0 || len(wl.out) == 0) {
+		if err := errors.Join(errs...); err != nil {
 			return fmt.Errorf("--flow %s: %w", o.flowFile, err)
 		}
 	}

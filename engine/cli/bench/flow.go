@@ -96,7 +96,10 @@ func (f *benchFlow) mqttNodes(typ string) []map[string]json.RawMessage {
 // from the filters of its mqtt in nodes (each + and # level a device,
 // dev{k}), the subscription filters from the topics of its mqtt out
 // nodes, and the mqtt in filters themselves. Duplicates are dropped.
-func (f *benchFlow) topics() (pub, out, in []string, err error) {
+// inErr and outErr say why the input or the output topics could not be
+// found (all of them: an mqtt out node that publishes to msg.topic is
+// an output the bench would miss).
+func (f *benchFlow) topics() (pub, out, in []string, inErr, outErr error) {
 	for _, n := range f.mqttNodes("mqtt in") {
 		filter := strings.TrimSpace(str(n, "topic"))
 		if filter == "" { // a dynamic subscription (inputs: 1): nothing to detect
@@ -118,16 +121,15 @@ func (f *benchFlow) topics() (pub, out, in []string, err error) {
 			out = append(out, topic)
 		}
 	}
-	var errs []error
 	if len(pub) == 0 {
-		errs = append(errs, errors.New("it has no enabled mqtt in node with a topic: give --in-topic"))
+		inErr = errors.New("it has no enabled mqtt in node with a topic: give --in-topic")
 	}
 	if len(dynamic) > 0 {
-		errs = append(errs, fmt.Errorf("mqtt out node %s has no topic (it publishes to msg.topic): give --out-topic", strings.Join(dynamic, ", ")))
+		outErr = fmt.Errorf("mqtt out node %s has no topic (it publishes to msg.topic): give --out-topic", strings.Join(dynamic, ", "))
 	} else if len(out) == 0 {
-		errs = append(errs, errors.New("it has no enabled mqtt out node: give --out-topic"))
+		outErr = errors.New("it has no enabled mqtt out node: give --out-topic")
 	}
-	return pub, out, in, errors.Join(errs...)
+	return pub, out, in, inErr, outErr
 }
 
 // nodeName names a node in messages: its id, and its name if it has one.
@@ -196,12 +198,17 @@ func (f *benchFlow) withBroker(port string) ([]byte, int, error) {
 // seqMarker is the text after which the sequence number is read in a
 // message whose payload is the template payload (or an output that keeps
 // its key): the text before {seq} back to the start of its JSON key or
-// item (after the last '{', '[', ',' or space), such as "temperature":
-// for the default payload.
+// item (after the last '{', '[', ',' or space before it; that delimiter
+// itself when nothing is between it and {seq}), without the spaces that
+// end it (the reader skips spaces), such as "temperature": for the
+// default payload.
 func seqMarker(payload string) string {
 	before, _, _ := strings.Cut(payload, seqVar)
-	if i := strings.LastIndexAny(before, "{[, "); i >= 0 {
+	before = strings.TrimRight(before, " ")
+	if i := strings.LastIndexAny(before, "{[, "); i >= 0 && i < len(before)-1 {
 		before = before[i+1:]
+	} else if i >= 0 { // an array item, say: the delimiter itself
+		before = before[i:]
 	}
 	return before
 }
