@@ -68,8 +68,10 @@ interleaves the runs: run 1 of runnel, run 1 of mosquitto, run 2 of
 mosquitto, run 2 of runnel, and so on (the first of each pair alternates),
 each target on its one server throughout, so that both see about the same
 machine when its speed drifts. Besides the ratio of the medians it reports,
-pair by pair, runnel/mosquitto of p50, p99 and server CPU per message,
-their medians, and in how many pairs runnel was at or below mosquitto.
+for runnel and each other target, pair by pair, runnel/other of
+throughput, p50, p99 and server CPU per message, their medians, and in
+how many pairs runnel was at or above the other (throughput) or at or
+below it (the rest). Node-RED's first run includes its JIT's warm-up.
 
 --connections N holds N client connections instead of a load run: each
 connects, subscribes to its own topic and to one they all share, and is
