@@ -37,22 +37,41 @@ every seq unique so that every message must produce exactly one alert, and a
 subscriber measures throughput, end-to-end latency, loss and duplicates.
 
 Targets (each a child process the bench starts on free loopback ports and
-stops again):
-  runnel     runnel serve with the example flow; subscribes to alerts/#
-  mosquitto  mosquitto as a bare relay (no flow); subscribes to sensors/+/data
+stops again), one or a comma-separated list such as runnel,nodered:
+  runnel     runnel serve with the example flow (or --flow); subscribes to
+             alerts/# (or the flow's output topics)
+  mosquitto  mosquitto as a bare relay (no flow); subscribes to the
+             published topics, sensors/+/data
+  nodered    Node-RED with mosquitto as its broker, running the --flow file;
+             needs node and Node-RED (npm ci --prefix .ci/nodered in the
+             repository; --nodered DIR for another place); its server CPU
+             and memory are node's and mosquitto's together
   both       runnel and mosquitto, their runs interleaved, and the ratios
 --addr drives an already running broker (loopback only) with the runnel
 topics instead; there are no server CPU or memory figures then.
 --relay measures runnel's broker alone, as mosquitto: runnel run with a flow
 file without nodes, the subscriber on sensors/+/data.
 
+--flow FILE runs a Node-RED flow file in runnel and Node-RED, with every
+mqtt-broker config node pointed at the broker of the target (runnel's
+embedded broker; the mosquitto started for Node-RED). The bench publishes
+to the topics of the flow's mqtt in nodes (each + or # level becomes
+dev<k>, one topic per device) and subscribes to the topics of its mqtt out
+nodes; --in-topic and --out-topic set them instead. --payload is the
+published payload, with {seq} for the sequence number, which the bench
+reads in what arrives after the text before {seq} in the payload (such as
+"temperature": in the default payload), or after --seq-after. Every
+message must produce exactly one output message that carries its number.
+
 With more than one target, the bench starts all servers first and then
 interleaves the runs: run 1 of runnel, run 1 of mosquitto, run 2 of
 mosquitto, run 2 of runnel, and so on (the first of each pair alternates),
 each target on its one server throughout, so that both see about the same
 machine when its speed drifts. Besides the ratio of the medians it reports,
-pair by pair, runnel/mosquitto of p50, p99 and server CPU per message,
-their medians, and in how many pairs runnel was at or below mosquitto.
+for runnel and each other target, pair by pair, runnel/other of
+throughput, p50, p99 and server CPU per message, their medians, and in
+how many pairs runnel was at or above the other (throughput) or at or
+below it (the rest). Node-RED's first run includes its JIT's warm-up.
 
 --connections N holds N client connections instead of a load run: each
 connects, subscribes to its own topic and to one they all share, and is
@@ -100,11 +119,37 @@ type benchOptions struct {
 	relay     bool          // runnel: the broker alone (runnel run, no flow), subscribing to the published topics
 	conns     int           // hold this many client connections instead of a load run; 0: a load run
 	hold      time.Duration // with conns: how long to hold them before publishing
+
+	flowFile string // --flow: the flow of the runnel and nodered targets
+	inTopic  string // --in-topic: publish topic templates, comma-separated, {k} the device
+	outTopic string // --out-topic: subscription filters, comma-separated
+	payload  string // --payload: template, {seq} the sequence number
+	seqAfter string // --seq-after: the text before the sequence number in an output message
+	nrDir    string // --nodered: where Node-RED is installed
+
+	// Resolved by check.
+	targets []string             // the targets to measure, in order
+	flow    *benchFlow           // parsed --flow, or nil
+	wl      workload             // topics, payload and markers
+	nodered *noderedInstallation // when nodered is a target
+}
+
+// workload is what the publisher sends and the subscriber expects.
+type workload struct {
+	pub     []string        // publish topic templates ({k}: the device)
+	out     []string        // subscription filters of a flow's output
+	relay   []string        // subscription filters of the published topics (a bare relay)
+	payload payloadTemplate // the published payload ({seq}: the number)
+	text    string          // the payload template as given
+	// outMark and relayMark are the text before the sequence number in
+	// a flow's output and in a relayed message.
+	outMark, relayMark extractKind
 }
 
 // targetReport is the measurement of one target.
 type targetReport struct {
 	Target      string         `json:"target"`
+	Server      string         `json:"server,omitempty"` // what ran, when not runnel's own
 	Addr        string         `json:"addr"`
 	Publish     string         `json:"publish"`
 	Subscribe   string         `json:"subscribe"`
@@ -113,6 +158,8 @@ type targetReport struct {
 	IdleRSS     int64          `json:"idle_rss_bytes,omitempty"`
 	PeakRSS     int64          `json:"peak_rss_bytes,omitempty"`
 	ServerCPU   bool           `json:"-"` // server CPU figures are known
+	outFilters  []string       // what the subscriber subscribes to
+	extract     extractKind    // where the subscriber reads the sequence number
 	httpAddr    string         // runnel's admin API
 	Deploys     []*deployStats `json:"deploys,omitempty"`
 	Error       string         `json:"error,omitempty"`
@@ -144,6 +191,8 @@ type benchReport struct {
 	ClockTicks int64           `json:"clock_ticks_per_s"`
 	CPUs       int             `json:"cpus"`
 	Started    time.Time       `json:"started"`
+	Flow       string          `json:"flow,omitempty"`
+	Payload    string          `json:"payload"`
 	Targets    []*targetReport `json:"targets"`
 	// Interleaved: the targets' runs alternated (runOrder), rather than
 	// all runs of one target and then all of the next.
@@ -151,9 +200,20 @@ type benchReport struct {
 	Throughput  float64 `json:"ratio_throughput_runnel_over_mosquitto,omitempty"`
 	CPUPerMsg   float64 `json:"ratio_server_cpu_per_msg_runnel_over_mosquitto,omitempty"`
 	// Paired compares run i of runnel with run i of mosquitto.
-	Paired      *pairedRatios  `json:"paired_ratios_runnel_over_mosquitto,omitempty"`
+	Paired *pairedRatios `json:"paired_ratios_runnel_over_mosquitto,omitempty"`
+	// Comparisons are runnel's figures over each other target's.
+	Comparisons []*comparison  `json:"comparisons,omitempty"`
 	Startup     *startupReport `json:"startup,omitempty"`
 	Environment string         `json:"environment"`
+}
+
+// comparison is runnel over one other target: the ratio of the medians
+// and the ratios within each pair of runs.
+type comparison struct {
+	Other      string        `json:"other"`
+	Throughput float64       `json:"ratio_throughput,omitempty"`
+	CPUPerMsg  float64       `json:"ratio_server_cpu_per_msg,omitempty"`
+	Paired     *pairedRatios `json:"paired,omitempty"`
 }
 
 // Run is runnel bench: it parses the flags (args, without "bench"),
@@ -170,7 +230,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	var o benchOptions
-	fs.StringVar(&o.target, "target", "both", "`what` to measure: runnel, mosquitto or both")
+	fs.StringVar(&o.target, "target", "both", "`what` to measure: runnel, mosquitto, nodered, both (runnel,mosquitto) or a comma-separated list")
+	fs.StringVar(&o.flowFile, "flow", "", "runnel and nodered: run this Node-RED flow `file` (its mqtt-broker nodes pointed at the target's broker) instead of the example flow")
+	fs.StringVar(&o.inTopic, "in-topic", "", "publish to these `topics` (comma-separated; {k} is the device number); default: from the --flow's mqtt in nodes, else "+defaultPubTopic)
+	fs.StringVar(&o.outTopic, "out-topic", "", "subscribe to these `filters` (comma-separated) for the flow's output; default: the --flow's mqtt out topics, else "+defaultOutTopic)
+	fs.StringVar(&o.payload, "payload", defaultPayload, "published payload `template`; {seq} is the message's sequence number")
+	fs.StringVar(&o.seqAfter, "seq-after", "", "read the sequence number in an output message after this `text` (default: \"changed to \" for the example flow, else the text before {seq} in --payload back to a '{', '[', ',' or space)")
+	fs.StringVar(&o.nrDir, "nodered", "", "nodered: Node-RED's `directory` (holding node_modules/node-red, or node-red's own); default .ci/nodered in the working directory or a parent")
 	fs.StringVar(&o.addr, "addr", "", "drive an already running broker at this loopback `host:port` (runnel topics) instead of a target")
 	fs.IntVar(&o.devices, "devices", 10, "number of `devices`, one topic each")
 	fs.Float64Var(&o.rate, "rate", 0, "messages per second; 0 is saturation (limited by --window)")
@@ -203,6 +269,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep := &benchReport{
 		Command:     o.command(),
+		Flow:        o.flowFile,
+		Payload:     o.wl.text,
 		Mode:        "saturation",
 		QoS:         o.qos,
 		Count:       o.count,
@@ -220,15 +288,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 
-	var targets []string
-	switch {
-	case o.addr != "":
-		targets = []string{"addr"}
-	case o.target == "both":
-		targets = []string{"runnel", "mosquitto"}
-	default:
-		targets = []string{o.target}
-	}
+	targets := o.targets
 	if o.conns > 0 {
 		return o.benchConns(ctx, targets, stdout, progress)
 	}
@@ -247,21 +307,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	rep.Interleaved = ran > 1
-	if r, m := findTarget(rep, "runnel"), findTarget(rep, "mosquitto"); r != nil && m != nil && r.Median != nil && m.Median != nil {
-		if m.Median.MsgPerSec > 0 {
-			rep.Throughput = r.Median.MsgPerSec / m.Median.MsgPerSec
+	rep.Comparisons = compareTargets(rep.Targets, runOrder(len(targets), o.runs))
+	for _, c := range rep.Comparisons {
+		if c.Other == "mosquitto" { // the figures of --target both, as before
+			rep.Throughput, rep.CPUPerMsg, rep.Paired = c.Throughput, c.CPUPerMsg, c.Paired
 		}
-		if m.Median.ServerCPUus > 0 {
-			rep.CPUPerMsg = r.Median.ServerCPUus / m.Median.ServerCPUus
-		}
-		rounds := runOrder(len(targets), o.runs)
-		first := make([]string, len(rounds))
-		for i, round := range rounds {
-			first[i] = targets[round[0]]
-		}
-		rep.Paired = pairRuns(r.Runs, m.Runs, first)
 	}
-	if o.startup && !o.relay && o.addr == "" && (o.target == "runnel" || o.target == "both") {
+	if o.startup && !o.relay && o.addr == "" && o.flow == nil && slices.Contains(targets, "runnel") {
 		progress("start-up of runnel run (5 times)")
 		rep.Startup = measureStartup(ctx, 5)
 		if rep.Startup.Error != "" {
@@ -290,9 +342,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // check validates the flags and fills in the default --count.
 func (o *benchOptions) check(countSet bool) error {
+	if o.addr != "" {
+		o.targets = []string{"addr"}
+	} else {
+		var err error
+		if o.targets, err = parseTargets(o.target); err != nil {
+			return err
+		}
+	}
+	nodered := slices.Contains(o.targets, "nodered")
 	switch {
-	case o.addr == "" && o.target != "runnel" && o.target != "mosquitto" && o.target != "both":
-		return fmt.Errorf("--target %q: want runnel, mosquitto or both", o.target)
+	case nodered && o.flowFile == "":
+		return errors.New("--target nodered needs --flow FILE, a Node-RED flow to run in both (the example flow uses runnel's own node types)")
+	case o.flowFile != "" && o.relay:
+		return errors.New("--relay measures the broker without a flow: not with --flow")
+	case nodered && o.relay:
+		return errors.New("--relay measures runnel's broker alone: not with --target nodered")
+	case o.flowFile != "" && o.deploy > 0:
+		return errors.New("--deploy-every changes the example flow's template: not with --flow")
+	case nodered && o.conns > 0:
+		return errors.New("--connections measures runnel and mosquitto: not with --target nodered")
 	case o.devices < 1 || o.devices > 1_000_000:
 		return errors.New("--devices must be between 1 and 1000000")
 	case o.rate < 0 || o.rate > 10_000_000:
@@ -317,6 +386,15 @@ func (o *benchOptions) check(countSet bool) error {
 			return fmt.Errorf("--addr: %w", err)
 		}
 	}
+	if err := o.resolveWorkload(); err != nil {
+		return err
+	}
+	if nodered {
+		var err error
+		if o.nodered, err = findNodeRED(o.nrDir); err != nil {
+			return err
+		}
+	}
 	if !countSet {
 		if o.rate > 0 {
 			o.count = int(o.rate * o.duration.Seconds())
@@ -330,13 +408,120 @@ func (o *benchOptions) check(countSet bool) error {
 	return nil
 }
 
+// benchTargets are the targets --target may list.
+var benchTargets = []string{"runnel", "mosquitto", "nodered"}
+
+// parseTargets parses --target: both, or a comma-separated list of
+// targets, each at most once.
+func parseTargets(s string) ([]string, error) {
+	if s == "both" {
+		return []string{"runnel", "mosquitto"}, nil
+	}
+	var targets []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		switch {
+		case !slices.Contains(benchTargets, t):
+			return nil, fmt.Errorf("--target %q: want runnel, mosquitto, nodered, both or a comma-separated list of the first three", s)
+		case slices.Contains(targets, t):
+			return nil, fmt.Errorf("--target %q: %s twice", s, t)
+		}
+		targets = append(targets, t)
+	}
+	return targets, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// resolveWorkload reads --flow and fills in o.wl: the topics from the
+// flags, else from the flow, else the defaults; the payload; and where
+// the subscriber reads the sequence number.
+func (o *benchOptions) resolveWorkload() error {
+	wl := &o.wl
+	var err error
+	if wl.payload, err = parsePayload(o.payload); err != nil {
+		return err
+	}
+	wl.text = o.payload
+	wl.pub, wl.out = splitList(o.inTopic), splitList(o.outTopic)
+	if o.flowFile != "" {
+		if o.flow, err = readBenchFlow(o.flowFile); err != nil {
+			return err
+		}
+		pub, out, _, inErr, outErr := o.flow.topics()
+		var errs []error
+		if len(wl.pub) == 0 {
+			wl.pub, errs = pub, append(errs, inErr)
+		}
+		if len(wl.out) == 0 {
+			wl.out, errs = out, append(errs, outErr)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("--flow %s: %w", o.flowFile, err)
+		}
+	}
+	if len(wl.pub) == 0 {
+		wl.pub = []string{defaultPubTopic}
+	}
+	if len(wl.out) == 0 {
+		wl.out = []string{defaultOutTopic}
+	}
+	for _, t := range wl.pub {
+		if strings.ContainsAny(t, "+#") {
+			return fmt.Errorf("--in-topic %q: a publish topic has no wildcards ({k} is the device number)", t)
+		}
+	}
+	for _, t := range wl.pub {
+		if f := filterOf(t); !slices.Contains(wl.relay, f) {
+			wl.relay = append(wl.relay, f)
+		}
+	}
+	wl.relayMark = extractKind(seqMarker(o.payload))
+	switch {
+	case o.seqAfter != "":
+		wl.outMark = extractKind(o.seqAfter)
+	case o.flow == nil:
+		wl.outMark = extractAlert
+	default:
+		wl.outMark = wl.relayMark
+	}
+	return nil
+}
+
 // command is the command line that repeats this bench.
 func (o *benchOptions) command() string {
 	a := []string{"runnel", "bench"}
 	if o.addr != "" {
 		a = append(a, "--addr", o.addr)
 	} else {
-		a = append(a, "--target", o.target)
+		a = append(a, "--target", strings.Join(o.targets, ","))
+	}
+	if o.flowFile != "" {
+		a = append(a, "--flow", o.flowFile)
+	}
+	if o.inTopic != "" {
+		a = append(a, "--in-topic", shellQuote(o.inTopic))
+	}
+	if o.outTopic != "" {
+		a = append(a, "--out-topic", shellQuote(o.outTopic))
+	}
+	if o.payload != defaultPayload {
+		a = append(a, "--payload", shellQuote(o.payload))
+	}
+	if o.seqAfter != "" {
+		a = append(a, "--seq-after", shellQuote(o.seqAfter))
+	}
+	if o.nrDir != "" {
+		a = append(a, "--nodered", o.nrDir)
 	}
 	if o.conns > 0 {
 		a = append(a, "--connections", strconv.Itoa(o.conns), "--hold", o.hold.String(), "--runs", strconv.Itoa(o.runs))
@@ -373,6 +558,51 @@ func (o *benchOptions) command() string {
 	return strings.Join(a, " ")
 }
 
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:,@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// compareTargets compares runnel with each other target that has a
+// median: the ratios of the medians, and pair by pair, where the runs of
+// pair i are the ones of rounds[i] (indices into trs).
+func compareTargets(trs []*targetReport, rounds [][]int) []*comparison {
+	ri := slices.IndexFunc(trs, func(t *targetReport) bool { return t.Target == "runnel" })
+	if ri < 0 || trs[ri].Median == nil {
+		return nil
+	}
+	r := trs[ri]
+	var cs []*comparison
+	for oi, m := range trs {
+		if oi == ri || m.Median == nil {
+			continue
+		}
+		c := &comparison{Other: m.Target}
+		if m.Median.MsgPerSec > 0 {
+			c.Throughput = r.Median.MsgPerSec / m.Median.MsgPerSec
+		}
+		if m.Median.ServerCPUus > 0 {
+			c.CPUPerMsg = r.Median.ServerCPUus / m.Median.ServerCPUus
+		}
+		first := make([]string, len(rounds))
+		for i, round := range rounds {
+			if slices.Index(round, ri) < slices.Index(round, oi) {
+				first[i] = r.Target
+			} else {
+				first[i] = m.Target
+			}
+		}
+		c.Paired = pairRuns(r.Runs, m.Runs, first)
+		cs = append(cs, c)
+	}
+	return cs
+}
+
 // findTarget returns the report of the target named name, or nil.
 func findTarget(rep *benchReport, name string) *targetReport {
 	for _, t := range rep.Targets {
@@ -386,11 +616,10 @@ func findTarget(rep *benchReport, name string) *targetReport {
 // targetSession is one target's server, started once and kept for all
 // of the target's runs.
 type targetSession struct {
-	tr      *targetReport
-	child   *benchChild // nil for --addr
-	extract extractKind
-	cleanup func() // stops the server; nil once stopped
-	base    int64  // SeqBase of the next run
+	tr       *targetReport
+	children []*benchChild // the server's processes; none for --addr
+	cleanup  func()        // stops the server; nil once stopped
+	base     int64         // SeqBase of the next run
 }
 
 // stop stops the session's server, once.
@@ -399,6 +628,43 @@ func (s *targetSession) stop() {
 		s.cleanup()
 		s.cleanup = nil
 	}
+}
+
+// serverCPU is the CPU time the server's processes have used.
+func serverCPU(children []*benchChild) (time.Duration, error) {
+	var sum time.Duration
+	for _, c := range children {
+		t, err := procCPU(c.pid())
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
+}
+
+// serverMem is the resident memory of the server's processes, now and at
+// their peaks, summed.
+func serverMem(children []*benchChild) (rss, hwm int64) {
+	for _, c := range children {
+		r, h, _ := procMem(c.pid())
+		rss += r
+		hwm += h
+	}
+	return rss, hwm
+}
+
+// exitedChild returns the failure of a server process that has exited,
+// or nil.
+func exitedChild(children []*benchChild) error {
+	for _, c := range children {
+		select {
+		case <-c.exited:
+			return c.failure()
+		default:
+		}
+	}
+	return nil
 }
 
 // measureAll starts the servers of all targets (one per targetReport in
@@ -424,7 +690,7 @@ func (o *benchOptions) measureAll(ctx context.Context, trs []*targetReport, prog
 		s := &targetSession{tr: tr}
 		sessions = append(sessions, s)
 		var err error
-		s.child, s.extract, s.cleanup, err = o.startTarget(ctx, tr, progress)
+		s.children, s.cleanup, err = o.startTarget(ctx, tr, progress)
 		if err != nil {
 			fail(s, err)
 		}
@@ -450,8 +716,8 @@ func (o *benchOptions) measureAll(ctx context.Context, trs []*targetReport, prog
 		if s.cleanup == nil {
 			continue
 		}
-		if s.child != nil {
-			_, s.tr.PeakRSS, _ = procMem(s.child.pid())
+		if len(s.children) > 0 {
+			_, s.tr.PeakRSS = serverMem(s.children)
 		}
 		s.tr.Median = medianResult(s.tr.Runs)
 		s.stop()
@@ -463,29 +729,29 @@ func (o *benchOptions) measureAll(ctx context.Context, trs []*targetReport, prog
 // during it if asked; it appends the result to s's report. Before the
 // first run it reads the server's idle RSS.
 func (o *benchOptions) runOnce(ctx context.Context, s *targetSession, i int, progress func(string, ...any)) error {
-	tr, child := s.tr, s.child
-	if child != nil && i == 0 {
-		tr.IdleRSS, _, _ = procMem(child.pid())
+	tr, children := s.tr, s.children
+	if len(children) > 0 && i == 0 {
+		tr.IdleRSS, _ = serverMem(children)
 	}
 	cfg := loadConfig{
-		Addr:      tr.Addr,
-		PubPrefix: "sensors/dev",
-		PubSuffix: "/data",
-		SubFilter: tr.Subscribe,
-		Extract:   s.extract,
-		Devices:   o.devices,
-		Count:     o.count,
-		Rate:      o.rate,
-		Window:    o.window,
-		QoS:       byte(o.qos),
-		SeqBase:   s.base,
-		Timeout:   o.timeout,
-		ClientID:  fmt.Sprintf("runnel-bench-%d-%d", os.Getpid(), i),
+		Addr:       tr.Addr,
+		PubTopics:  o.wl.pub,
+		Payload:    o.wl.payload,
+		SubFilters: tr.outFilters,
+		Extract:    tr.extract,
+		Devices:    o.devices,
+		Count:      o.count,
+		Rate:       o.rate,
+		Window:     o.window,
+		QoS:        byte(o.qos),
+		SeqBase:    s.base,
+		Timeout:    o.timeout,
+		ClientID:   fmt.Sprintf("runnel-bench-%d-%d", os.Getpid(), i),
 	}
 	s.base += int64(o.count)
 	var cpu0 time.Duration
-	if child != nil {
-		cpu0, _ = procCPU(child.pid())
+	if len(children) > 0 {
+		cpu0, _ = serverCPU(children)
 	}
 	var driver *deployDriver
 	stopDeploys := func() {}
@@ -504,18 +770,14 @@ func (o *benchOptions) runOnce(ctx context.Context, s *targetSession, i int, pro
 		progress("%s: run %d/%d: %d %s deploys during the run (p50 %.1f ms, max %.1f ms), %d failed %s", tr.Target, i+1, o.runs,
 			ds.Deploys, ds.Type, ds.P50ms, ds.MaxMs, ds.Failed, ds.Error)
 	}
-	if child != nil && res.Received > 0 {
-		if cpu1, err := procCPU(child.pid()); err == nil {
+	if len(children) > 0 && res.Received > 0 {
+		if cpu1, err := serverCPU(children); err == nil {
 			res.ServerCPUus = float64(cpu1-cpu0) / 1e3 / float64(res.Received)
 		}
 	}
 	if err != nil {
-		if child != nil {
-			select {
-			case <-child.exited:
-				return child.failure()
-			default:
-			}
+		if err := exitedChild(children); err != nil {
+			return err
 		}
 		return fmt.Errorf("run %d: %w", i+1, err)
 	}
@@ -530,38 +792,60 @@ func (o *benchOptions) runOnce(ctx context.Context, s *targetSession, i int, pro
 }
 
 // startTarget starts the target's server (none for --addr), waits until a
-// message goes all the way through it, and fills in tr's address and
-// topics. The caller defers cleanup, which stops the server, even on error.
-func (o *benchOptions) startTarget(ctx context.Context, tr *targetReport, progress func(string, ...any)) (child *benchChild, extract extractKind, cleanup func(), err error) {
+// message goes all the way through it, and fills in tr's address, topics
+// and how to read what arrives. It returns the server's processes, whose
+// CPU time and memory are the server's. The caller defers cleanup, which
+// stops the server, even on error.
+func (o *benchOptions) startTarget(ctx context.Context, tr *targetReport, progress func(string, ...any)) (children []*benchChild, cleanup func(), err error) {
 	var undo []func()
 	cleanup = func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
 	}
-	extract = extractAlert
-	tr.Publish, tr.Subscribe = "sensors/dev<k>/data", "alerts/#"
+	// started adds a process to the server's, stopped by cleanup.
+	started := func(c *benchChild) {
+		children = append(children, c)
+		undo = append(undo, func() {
+			c.stop()
+			if tr.Error != "" {
+				if tr.ChildOutput != "" {
+					tr.ChildOutput += "\n"
+				}
+				tr.ChildOutput += c.name + ": " + c.out.String()
+			}
+		})
+	}
+	tempDir := func(pattern string) (string, error) {
+		dir, err := os.MkdirTemp("", pattern)
+		if err == nil {
+			undo = append(undo, func() { os.RemoveAll(dir) })
+		}
+		return dir, err
+	}
+	tr.outFilters, tr.extract = o.wl.out, o.wl.outMark
+	relay := func() { tr.outFilters, tr.extract = o.wl.relay, o.wl.relayMark }
+	tr.Publish = strings.ReplaceAll(strings.Join(o.wl.pub, ", "), deviceVar, "<k>")
+	probeTimeout := 15 * time.Second
 	switch tr.Target {
 	case "addr":
 		tr.Addr = o.addr
 		if o.relay {
-			extract = extractJSON
-			tr.Subscribe = "sensors/+/data"
+			relay()
 		}
 	case "runnel":
 		exe, err := os.Executable()
 		if err != nil {
-			return nil, 0, cleanup, err
+			return nil, cleanup, err
 		}
-		data, err := os.MkdirTemp("", "runnel-bench-")
+		data, err := tempDir("runnel-bench-")
 		if err != nil {
-			return nil, 0, cleanup, err
+			return nil, cleanup, err
 		}
-		undo = append(undo, func() { os.RemoveAll(data) })
 		mqttAddr, err1 := freeLoopbackAddr()
 		httpAddr, err2 := freeLoopbackAddr()
 		if err := errors.Join(err1, err2); err != nil {
-			return nil, 0, cleanup, err
+			return nil, cleanup, err
 		}
 		tr.Addr = mqttAddr
 		procArgs := []string{}
@@ -571,91 +855,154 @@ func (o *benchOptions) startTarget(ctx context.Context, tr *targetReport, progre
 		if o.profile != "" {
 			procArgs = append(procArgs, "--cpuprofile", o.profile)
 		}
+		var child *benchChild
 		if o.relay {
 			// The broker alone: runnel run with a flow file without
 			// nodes, no HTTP server, no SQLite.
-			extract = extractJSON
-			tr.Subscribe = "sensors/+/data"
+			relay()
 			empty := filepath.Join(data, "empty.json")
 			if err := os.WriteFile(empty, []byte("[]\n"), 0o644); err != nil {
-				return nil, 0, cleanup, err
+				return nil, cleanup, err
 			}
 			progress("runnel: starting %s run (no flow) on %s", exe, mqttAddr)
 			child, err = startChild("runnel run", nil, nil, exe, append(append([]string{"run", "--mqtt", mqttAddr,
 				"--watch", "0", "--log-level", "warn"}, procArgs...), empty)...)
 		} else {
+			if o.flow != nil {
+				// serve imports DATA/flows.json on its first start.
+				_, port, _ := strings.Cut(mqttAddr, ":")
+				doc, _, err := o.flow.withBroker(port)
+				if err != nil {
+					return nil, cleanup, err
+				}
+				if err := os.WriteFile(filepath.Join(data, "flows.json"), doc, 0o644); err != nil {
+					return nil, cleanup, err
+				}
+			}
 			tr.httpAddr = httpAddr
 			progress("runnel: starting %s serve on %s", exe, mqttAddr)
 			child, err = startChild("runnel serve", nil, nil, exe, append([]string{"serve", "--mqtt", mqttAddr, "--http", httpAddr,
 				"--data", data, "--log-level", "warn"}, procArgs...)...)
 		}
 		if err != nil {
-			return nil, 0, cleanup, err
+			return nil, cleanup, err
 		}
+		started(child)
 	case "mosquitto":
-		extract = extractJSON
-		tr.Subscribe = "sensors/+/data"
-		bin := o.mosquitto
-		if bin == "" {
-			var err error
-			if bin, err = exec.LookPath("mosquitto"); err != nil {
-				bin = "/usr/sbin/mosquitto"
-			}
-		}
-		dir, err := os.MkdirTemp("", "runnel-bench-mosquitto-")
+		relay()
+		child, addr, err := o.startMosquitto(tempDir, progress)
 		if err != nil {
-			return nil, 0, cleanup, err
+			return nil, cleanup, err
 		}
-		undo = append(undo, func() { os.RemoveAll(dir) })
-		addr, err := freeLoopbackAddr()
-		if err != nil {
-			return nil, 0, cleanup, err
-		}
+		started(child)
 		tr.Addr = addr
-		_, port, _ := strings.Cut(addr, ":")
-		cred := mosquittoUser()
-		if cred != nil { // it must read its configuration
-			if err := os.Chmod(dir, 0o755); err != nil {
-				return nil, 0, cleanup, err
-			}
-		}
-		conf := filepath.Join(dir, "mosquitto.conf")
-		if err := os.WriteFile(conf, []byte(mosquittoConf(port)), 0o644); err != nil {
-			return nil, 0, cleanup, err
-		}
-		progress("mosquitto: starting %s on %s", bin, addr)
-		child, err = startChild("mosquitto", cred, nil, bin, "-c", conf)
+	case "nodered":
+		nr := o.nodered
+		mosq, addr, err := o.startMosquitto(tempDir, progress)
 		if err != nil {
-			return nil, 0, cleanup, err
+			return nil, cleanup, err
+		}
+		started(mosq) // first: cleanup stops node-red before it
+		tr.Addr = addr
+		// Before Node-RED starts, so that it connects at once rather
+		// than after its reconnect period.
+		if err := mosq.waitPort(ctx, addr, 20*time.Second); err != nil {
+			return nil, cleanup, err
+		}
+		dir, err := tempDir("runnel-bench-nodered-")
+		if err != nil {
+			return nil, cleanup, err
+		}
+		_, port, _ := strings.Cut(addr, ":")
+		doc, brokers, err := o.flow.withBroker(port)
+		if err != nil {
+			return nil, cleanup, err
+		}
+		if brokers == 0 {
+			return nil, cleanup, fmt.Errorf("--flow %s has no mqtt-broker config node: Node-RED's mqtt nodes need one", o.flowFile)
+		}
+		uiAddr, err := freeLoopbackAddr()
+		if err != nil {
+			return nil, cleanup, err
+		}
+		_, uiPort, _ := strings.Cut(uiAddr, ":")
+		settings := filepath.Join(dir, "settings.js")
+		if err := errors.Join(
+			os.WriteFile(filepath.Join(dir, "flows.json"), doc, 0o600),
+			os.WriteFile(settings, []byte(noderedSettings(uiPort)), 0o600),
+		); err != nil {
+			return nil, cleanup, err
+		}
+		nodeVersion := "?"
+		if out, err := exec.Command(nr.node, "--version").Output(); err == nil {
+			nodeVersion = strings.TrimSpace(string(out))
+		}
+		tr.Server = fmt.Sprintf("Node-RED %s (node %s) with mosquitto", nr.version, nodeVersion)
+		progress("nodered: starting Node-RED %s (%s) on %s, its broker mosquitto on %s", nr.version, nr.redJS, uiAddr, addr)
+		child, err := startChild("node-red", nil, nil, nr.node, nr.redJS, "--userDir", dir, "--port", uiPort, "--settings", settings)
+		if err != nil {
+			return nil, cleanup, err
+		}
+		started(child)
+		if err := child.waitPort(ctx, uiAddr, 60*time.Second); err != nil {
+			return nil, cleanup, err
+		}
+		probeTimeout = 60 * time.Second // it connects to mosquitto after it listens
+	}
+	tr.Subscribe = strings.Join(tr.outFilters, ", ")
+	if tr.Target == "runnel" || tr.Target == "mosquitto" {
+		if err := children[0].waitPort(ctx, tr.Addr, 20*time.Second); err != nil {
+			return nil, cleanup, err
 		}
 	}
-	if child != nil {
-		c := child // the error returns below set the result child to nil before cleanup runs
-		undo = append(undo, func() {
-			c.stop()
-			if tr.Error != "" {
-				tr.ChildOutput = c.out.String()
-			}
-		})
-		if err := child.waitPort(ctx, tr.Addr, 20*time.Second); err != nil {
-			return nil, 0, cleanup, err
-		}
-		tr.ServerCPU = true
-	}
+	tr.ServerCPU = len(children) > 0
 	// The broker may accept connections before the flow is deployed:
 	// wait until a message goes all the way through.
-	if _, err := probe(ctx, tr.Addr, tr.Subscribe, extract, 20*time.Millisecond, 15*time.Second); err != nil {
-		if child != nil {
-			select {
-			case <-child.exited:
-				return nil, 0, cleanup, child.failure()
-			default:
-			}
+	if _, err := probe(ctx, tr.Addr, o.wl.pub[0], o.wl.payload, tr.outFilters, tr.extract, 20*time.Millisecond, probeTimeout); err != nil {
+		if err := exitedChild(children); err != nil {
+			return nil, cleanup, err
 		}
-		return nil, 0, cleanup, fmt.Errorf("no message went through %s within 15 s (published to sensors/bench-probe/data, subscribed to %s): %w",
-			tr.Addr, tr.Subscribe, err)
+		return nil, cleanup, fmt.Errorf("no message went through %s within %v (published to %s, subscribed to %s): %w",
+			tr.Addr, probeTimeout, probeTopic(o.wl.pub[0]), tr.Subscribe, err)
 	}
-	return child, extract, cleanup, nil
+	return children, cleanup, nil
+}
+
+// startMosquitto starts mosquitto on a free loopback port, with its
+// configuration in a directory from tempDir.
+func (o *benchOptions) startMosquitto(tempDir func(string) (string, error), progress func(string, ...any)) (*benchChild, string, error) {
+	bin := o.mosquitto
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("mosquitto"); err != nil {
+			bin = "/usr/sbin/mosquitto"
+		}
+	}
+	dir, err := tempDir("runnel-bench-mosquitto-")
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	_, port, _ := strings.Cut(addr, ":")
+	cred := mosquittoUser()
+	if cred != nil { // it must read its configuration
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return nil, "", err
+		}
+	}
+	conf := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(conf, []byte(mosquittoConf(port)), 0o644); err != nil {
+		return nil, "", err
+	}
+	progress("mosquitto: starting %s on %s", bin, addr)
+	child, err := startChild("mosquitto", cred, nil, bin, "-c", conf)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (Debian: apt-get install mosquitto)", err)
+	}
+	return child, addr, nil
 }
 
 // mosquittoConf is the configuration of the mosquitto relay on port.
@@ -722,10 +1069,17 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// probe publishes to sensors/bench-probe/data every interval, with
-// negative temperatures that no run uses, until something arrives on
-// filter, and returns how long that took.
-func probe(ctx context.Context, addr, filter string, extract extractKind, interval, timeout time.Duration) (time.Duration, error) {
+// probeTopic is the topic of the probe: the publish topic template with
+// the device bench-probe.
+func probeTopic(pub string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(pub, "dev"+deviceVar, "bench-probe"), deviceVar, "bench-probe")
+}
+
+// probe publishes to probeTopic(pubTopic) every interval, with payload's
+// sequence number negative (-1, -2, …: numbers no run uses), until a
+// message with a negative number arrives on filters, and returns how
+// long that took.
+func probe(ctx context.Context, addr, pubTopic string, payload payloadTemplate, filters []string, extract extractKind, interval, timeout time.Duration) (time.Duration, error) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -735,7 +1089,7 @@ func probe(ctx context.Context, addr, filter string, extract extractKind, interv
 		return 0, err
 	}
 	defer sub.close()
-	if err := sub.subscribe(filter, 0, timeout); err != nil {
+	if err := sub.subscribeAll(subscriptions(filters, 0), timeout); err != nil {
 		return 0, err
 	}
 	pub, err := dialBench(ctx, addr, id+"-pub")
@@ -764,12 +1118,12 @@ func probe(ctx context.Context, addr, filter string, extract extractKind, interv
 	pk := packets.Packet{
 		FixedHeader:     packets.FixedHeader{Type: packets.Publish},
 		ProtocolVersion: benchProtocol,
-		TopicName:       "sensors/bench-probe/data",
+		TopicName:       probeTopic(pubTopic),
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for i := 1; ; i++ {
-		pk.Payload = fmt.Appendf(nil, `{"temperature":-%d,"humidity":40}`, i)
+		pk.Payload = payload.appendPayload(nil, -int64(i))
 		if err := pub.write(&pk); err != nil {
 			return 0, err
 		}
@@ -825,7 +1179,7 @@ func measureStartup(ctx context.Context, n int) *startupReport {
 		err = child.waitPort(ctx, addr, 20*time.Second)
 		port := time.Since(began)
 		if err == nil {
-			_, err = probe(ctx, addr, "alerts/#", extractAlert, 2*time.Millisecond, 15*time.Second)
+			_, err = probe(ctx, addr, defaultPubTopic, defaultPayloadTemplate, []string{defaultOutTopic}, extractAlert, 2*time.Millisecond, 15*time.Second)
 		}
 		alert := time.Since(began)
 		if err == nil && i == n-1 {
@@ -861,8 +1215,14 @@ func printReport(w io.Writer, rep *benchReport) {
 	if rep.BrokerOnly {
 		mode += ", broker only (runnel run with no flow, a relay as mosquitto)"
 	}
-	fmt.Fprintf(w, "\nrunnel bench: %s, QoS %d, %d messages per run, %d devices, median of %d runs\n\n",
+	fmt.Fprintf(w, "\nrunnel bench: %s, QoS %d, %d messages per run, %d devices, median of %d runs\n",
 		mode, rep.QoS, rep.Count, rep.Devices, rep.Runs)
+	if rep.Flow != "" {
+		fmt.Fprintf(w, "flow %s (runnel and nodered), payload %s\n", rep.Flow, rep.Payload)
+	} else if rep.Payload != defaultPayload {
+		fmt.Fprintf(w, "payload %s\n", rep.Payload)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\ttopics\tmsg/s\tp50\tp99\tmax\tlost\tdup\tserver CPU/msg\tclient CPU/msg\tRSS idle\tRSS peak\t")
 	for _, t := range rep.Targets {
@@ -884,11 +1244,11 @@ func printReport(w io.Writer, rep *benchReport) {
 			cpu, fmtCPU(m.ClientCPUus), fmtBytes(t.IdleRSS), fmtBytes(t.PeakRSS))
 	}
 	tw.Flush()
-	if rep.Throughput > 0 || rep.CPUPerMsg > 0 {
-		fmt.Fprintf(w, "\nrunnel/mosquitto (ratio of the medians): throughput %.2f×, server CPU per message %.2f×\n", rep.Throughput, rep.CPUPerMsg)
-	}
-	if p := rep.Paired; p != nil {
-		fmt.Fprintf(w, "%s\n", pairedLine(p))
+	for _, c := range rep.Comparisons {
+		fmt.Fprintf(w, "\nrunnel/%s (ratio of the medians): throughput %.2f×, server CPU per message %.2f×\n", c.Other, c.Throughput, c.CPUPerMsg)
+		if c.Paired != nil {
+			fmt.Fprintf(w, "%s\n", pairedLine(c.Other, c.Paired))
+		}
 	}
 
 	fmt.Fprintf(w, "\nruns:\n")
@@ -910,12 +1270,16 @@ func printReport(w io.Writer, rep *benchReport) {
 		}
 	}
 	tw.Flush()
-	if p := rep.Paired; p != nil {
-		fmt.Fprintf(w, "\npairs (runnel/mosquitto, run i of each, one right after the other):\n")
+	for _, c := range rep.Comparisons {
+		p := c.Paired
+		if p == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\npairs (runnel/%s, run i of each, in the same round of runs):\n", c.Other)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "run\tfirst\tp50\tp99\tserver CPU/msg\t")
+		fmt.Fprintln(tw, "run\tfirst\tmsg/s\tp50\tp99\tserver CPU/msg\t")
 		for _, pr := range p.Pairs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t\n", pr.Run, pr.First, fmtRatio(pr.P50), fmtRatio(pr.P99), fmtRatio(pr.ServerCPUPerMsg))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", pr.Run, pr.First, fmtRatio(pr.Throughput), fmtRatio(pr.P50), fmtRatio(pr.P99), fmtRatio(pr.ServerCPUPerMsg))
 		}
 		tw.Flush()
 	}
@@ -939,6 +1303,11 @@ func printReport(w io.Writer, rep *benchReport) {
 	if rep.QoS > 0 {
 		fmt.Fprintf(w, "\nQoS a->b: published at QoS a, received at QoS b (the example flow's mqtt-in and mqtt-out use QoS 0, so its alerts arrive at QoS 0; mosquitto keeps at most 20 QoS 1 messages in flight to the subscriber by default)\n")
 	}
+	for _, t := range rep.Targets {
+		if t.Server != "" {
+			fmt.Fprintf(w, "\n%s is %s; its server CPU and memory are those of both processes together\n", t.Target, t.Server)
+		}
+	}
 	if rep.Interleaved {
 		fmt.Fprintf(w, "\nruns are interleaved: run 1 of each target, then run 2 of each, and so on, the order alternating from pair to pair (%s first in run 1); each target keeps its own server for all its runs, and the paired ratios compare the two runs of one pair\n",
 			rep.Targets[0].Target)
@@ -949,19 +1318,21 @@ func printReport(w io.Writer, rep *benchReport) {
 	fmt.Fprintf(w, "reproduce: %s\n", rep.Command)
 }
 
-// pairedLine is the printed summary of the paired ratios.
-func pairedLine(p *pairedRatios) string {
-	who := "runnel " // named in the first count only
-	fig := func(name string, s pairedSummary) string {
+// pairedLine is the printed summary of the paired ratios of runnel over
+// other.
+func pairedLine(other string, p *pairedRatios) string {
+	fig := func(name string, s pairedSummary, above bool) string {
 		if s.Pairs == 0 {
 			return name + " -"
 		}
-		f := fmt.Sprintf("%s %.2f× (%sat or below in %d of %d)", name, s.Median, who, s.AtOrBelow, s.Pairs)
-		who = ""
-		return f
+		if above {
+			return fmt.Sprintf("%s %.2f× (runnel at or above in %d of %d)", name, s.Median, s.AtOrAbove, s.Pairs)
+		}
+		return fmt.Sprintf("%s %.2f× (runnel at or below in %d of %d)", name, s.Median, s.AtOrBelow, s.Pairs)
 	}
-	return fmt.Sprintf("paired (runnel/mosquitto, same pair of runs, median of %d): %s, %s, %s", len(p.Pairs),
-		fig("p50", p.P50), fig("p99", p.P99), fig("server CPU per message", p.ServerCPUPerMsg))
+	return fmt.Sprintf("paired (runnel/%s, same pair of runs, median of %d): %s, %s, %s, %s", other, len(p.Pairs),
+		fig("throughput", p.Throughput, true), fig("p50", p.P50, false), fig("p99", p.P99, false),
+		fig("server CPU per message", p.ServerCPUPerMsg, false))
 }
 
 // fmtRatio formats a ratio, or "-" for none.

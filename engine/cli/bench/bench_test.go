@@ -34,18 +34,16 @@ func TestRunLoadRelay(t *testing.T) {
 			defer cancel()
 			const n = 2000
 			res, err := runLoad(ctx, loadConfig{
-				Addr:      b.Addr(),
-				PubPrefix: "sensors/dev",
-				PubSuffix: "/data",
-				SubFilter: "sensors/+/data",
-				Extract:   extractJSON,
-				Devices:   10,
-				Count:     n,
-				Rate:      tc.rate,
-				Window:    200,
-				QoS:       tc.qos,
-				Stall:     3 * time.Second,
-				ClientID:  "bench-test-" + tc.name,
+				Addr:       b.Addr(),
+				SubFilters: []string{"sensors/+/data"},
+				Extract:    extractJSON,
+				Devices:    10,
+				Count:      n,
+				Rate:       tc.rate,
+				Window:     200,
+				QoS:        tc.qos,
+				Stall:      3 * time.Second,
+				ClientID:   "bench-test-" + tc.name,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -106,13 +104,13 @@ func TestRunLoadAlerts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// Probe first, as the bench does, then two runs with distinct bases.
-	if _, err := probe(ctx, b.Addr(), "alerts/#", extractAlert, 20*time.Millisecond, 5*time.Second); err != nil {
+	if _, err := probe(ctx, b.Addr(), defaultPubTopic, defaultPayloadTemplate, []string{"alerts/#"}, extractAlert, 20*time.Millisecond, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	const n = 2000
 	for run := range 2 {
 		res, err := runLoad(ctx, loadConfig{
-			Addr: b.Addr(), PubPrefix: "sensors/dev", PubSuffix: "/data", SubFilter: "alerts/#",
+			Addr: b.Addr(), PubTopics: []string{"sensors/dev{k}/data"}, SubFilters: []string{"alerts/#"},
 			Extract: extractAlert, Devices: 10, Count: n, Window: 500, SeqBase: int64(run * n),
 			Stall: 3 * time.Second,
 		})
@@ -178,26 +176,27 @@ func TestRunOrder(t *testing.T) {
 // exact in floating point.
 func TestPairRuns(t *testing.T) {
 	runnel := []loadResult{
-		{P50us: 100, P99us: 300, ServerCPUus: 3},
-		{P50us: 200, P99us: 400, ServerCPUus: 0}, // less than one clock tick: no CPU ratio
-		{P50us: 150, P99us: 100, ServerCPUus: 2},
+		{MsgPerSec: 1000, P50us: 100, P99us: 300, ServerCPUus: 3},
+		{MsgPerSec: 500, P50us: 200, P99us: 400, ServerCPUus: 0}, // less than one clock tick: no CPU ratio
+		{MsgPerSec: 3000, P50us: 150, P99us: 100, ServerCPUus: 2},
 	}
 	mosquitto := []loadResult{
-		{P50us: 200, P99us: 200, ServerCPUus: 4},
-		{P50us: 100, P99us: 400, ServerCPUus: 2},
-		{P50us: 150, P99us: 400, ServerCPUus: 4},
-		{P50us: 1, P99us: 1, ServerCPUus: 1}, // runnel has no run 4: not paired
+		{MsgPerSec: 500, P50us: 200, P99us: 200, ServerCPUus: 4},
+		{MsgPerSec: 1000, P50us: 100, P99us: 400, ServerCPUus: 2},
+		{MsgPerSec: 1000, P50us: 150, P99us: 400, ServerCPUus: 4},
+		{MsgPerSec: 1, P50us: 1, P99us: 1, ServerCPUus: 1}, // runnel has no run 4: not paired
 	}
 	f := func(v float64) *float64 { return &v }
 	want := &pairedRatios{
 		Pairs: []runPair{
-			{Run: 1, First: "runnel", P50: f(0.5), P99: f(1.5), ServerCPUPerMsg: f(0.75)},
-			{Run: 2, First: "mosquitto", P50: f(2), P99: f(1), ServerCPUPerMsg: nil},
-			{Run: 3, First: "runnel", P50: f(1), P99: f(0.25), ServerCPUPerMsg: f(0.5)},
+			{Run: 1, First: "runnel", Throughput: f(2), P50: f(0.5), P99: f(1.5), ServerCPUPerMsg: f(0.75)},
+			{Run: 2, First: "mosquitto", Throughput: f(0.5), P50: f(2), P99: f(1), ServerCPUPerMsg: nil},
+			{Run: 3, First: "runnel", Throughput: f(3), P50: f(1), P99: f(0.25), ServerCPUPerMsg: f(0.5)},
 		},
-		P50:             pairedSummary{Median: 1, AtOrBelow: 2, Pairs: 3},
-		P99:             pairedSummary{Median: 1, AtOrBelow: 2, Pairs: 3},
-		ServerCPUPerMsg: pairedSummary{Median: 0.625, AtOrBelow: 2, Pairs: 2},
+		Throughput:      pairedSummary{Median: 2, AtOrBelow: 1, AtOrAbove: 2, Pairs: 3},
+		P50:             pairedSummary{Median: 1, AtOrBelow: 2, AtOrAbove: 2, Pairs: 3},
+		P99:             pairedSummary{Median: 1, AtOrBelow: 2, AtOrAbove: 2, Pairs: 3},
+		ServerCPUPerMsg: pairedSummary{Median: 0.625, AtOrBelow: 2, AtOrAbove: 0, Pairs: 2},
 	}
 	got := pairRuns(runnel, mosquitto, []string{"runnel", "mosquitto", "runnel"})
 	if !reflect.DeepEqual(got, want) {
@@ -212,10 +211,10 @@ func TestPairRuns(t *testing.T) {
 
 // TestPairedLine checks the printed summary of the paired ratios.
 func TestPairedLine(t *testing.T) {
-	runnel := []loadResult{{P50us: 100, P99us: 300, ServerCPUus: 3}, {P50us: 200, P99us: 400}, {P50us: 150, P99us: 100, ServerCPUus: 2}}
-	mosquitto := []loadResult{{P50us: 200, P99us: 200, ServerCPUus: 4}, {P50us: 100, P99us: 400, ServerCPUus: 2}, {P50us: 150, P99us: 400, ServerCPUus: 4}}
-	got := pairedLine(pairRuns(runnel, mosquitto, nil))
-	want := "paired (runnel/mosquitto, same pair of runs, median of 3): p50 1.00× (runnel at or below in 2 of 3), p99 1.00× (at or below in 2 of 3), server CPU per message 0.62× (at or below in 2 of 2)"
+	runnel := []loadResult{{MsgPerSec: 6000, P50us: 100, P99us: 300, ServerCPUus: 3}, {MsgPerSec: 100, P50us: 200, P99us: 400}, {MsgPerSec: 5000, P50us: 150, P99us: 100, ServerCPUus: 2}}
+	nodered := []loadResult{{MsgPerSec: 1000, P50us: 200, P99us: 200, ServerCPUus: 4}, {MsgPerSec: 1000, P50us: 100, P99us: 400, ServerCPUus: 2}, {MsgPerSec: 1000, P50us: 150, P99us: 400, ServerCPUus: 4}}
+	got := pairedLine("nodered", pairRuns(runnel, nodered, nil))
+	want := "paired (runnel/nodered, same pair of runs, median of 3): throughput 5.00× (runnel at or above in 2 of 3), p50 1.00× (runnel at or below in 2 of 3), p99 1.00× (runnel at or below in 2 of 3), server CPU per message 0.62× (runnel at or below in 2 of 2)"
 	if got != want {
 		t.Errorf("pairedLine:\n got %s\nwant %s", got, want)
 	}

@@ -454,7 +454,7 @@ func (o *benchOptions) benchConns(ctx context.Context, targets []string, stdout 
 // connsRun starts target's server and runs one measurement against it.
 func (o *benchOptions) connsRun(ctx context.Context, target string, run int, progress func(string, ...any)) (connsResult, error) {
 	tr := &targetReport{Target: target}
-	child, _, cleanup, err := o.startTarget(ctx, tr, progress)
+	children, cleanup, err := o.startTarget(ctx, tr, progress)
 	defer cleanup()
 	if err != nil {
 		return connsResult{}, err
@@ -469,23 +469,20 @@ func (o *benchOptions) connsRun(ctx context.Context, target string, run int, pro
 	if o.timeout > 0 {
 		cfg.Timeout = o.timeout
 	}
-	if child != nil {
-		pid := child.pid()
+	if len(children) > 0 {
 		cfg.Server = func() (time.Duration, int64, int64, error) {
-			cpu, err := procCPU(pid)
+			cpu, err := serverCPU(children)
 			if err != nil {
 				return 0, 0, 0, err
 			}
-			rss, hwm, err := procMem(pid)
-			return cpu, rss, hwm, err
+			rss, hwm := serverMem(children)
+			return cpu, rss, hwm, nil
 		}
 	}
 	res, err := runConns(ctx, cfg)
-	if err != nil && child != nil {
-		select {
-		case <-child.exited:
-			return res, child.failure()
-		default:
+	if err != nil {
+		if cerr := exitedChild(children); cerr != nil {
+			return res, cerr
 		}
 	}
 	return res, err

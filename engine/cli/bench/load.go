@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,34 +17,35 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// extractKind says how the subscriber finds a message's sequence number in
-// what it receives.
-type extractKind int
+// extractKind is the text after which the subscriber reads a message's
+// sequence number in what it receives.
+type extractKind []byte
 
-const (
+var (
 	// extractAlert reads the number after "changed to " in the example
 	// flow's alert text.
-	extractAlert extractKind = iota
-	// extractJSON reads the temperature in the published JSON (a bare
+	extractAlert = extractKind("changed to ")
+	// extractJSON reads the temperature in the default payload (a bare
 	// relay, no flow).
-	extractJSON
+	extractJSON = extractKind(`"temperature":`)
 )
 
 // loadConfig is one run of the load generator: a publisher sending Count
-// messages to PubPrefix+<k>+PubSuffix (k = seq % Devices), with payload
-// {"temperature":SeqBase+seq,"humidity":40}, and a subscriber on SubFilter
-// that expects exactly one message per published one.
+// messages, message seq to PubTopics[i] with {k} replaced by k, where
+// i*Devices+k = seq % (len(PubTopics)*Devices), with Payload's {seq}
+// replaced by SeqBase+seq, and a subscriber on SubFilters that expects
+// exactly one message per published one.
 type loadConfig struct {
-	Addr      string
-	PubPrefix string // "sensors/dev"
-	PubSuffix string // "/data"
-	SubFilter string
-	Extract   extractKind
-	Devices   int
-	Count     int
-	Rate      float64 // msg/s; 0 = saturation, limited by Window
-	Window    int     // saturation: most messages sent and not yet received
-	QoS       byte
+	Addr       string
+	PubTopics  []string        // topic templates; default sensors/dev{k}/data
+	Payload    payloadTemplate // default {"temperature":{seq},"humidity":40}
+	SubFilters []string
+	Extract    extractKind
+	Devices    int
+	Count      int
+	Rate       float64 // msg/s; 0 = saturation, limited by Window
+	Window     int     // saturation: most messages sent and not yet received
+	QoS        byte
 	// SeqBase is added to every sequence number in the payload, so that
 	// temperatures stay unique across the runs against one server and
 	// each message changes its topic's temperature.
@@ -93,6 +95,8 @@ func (c *loadConfig) validate() error {
 	switch {
 	case c.Addr == "":
 		return errors.New("no address")
+	case len(c.SubFilters) == 0:
+		return errors.New("no subscription filter")
 	case c.Count < 1 || c.Count > maxBenchCount:
 		return fmt.Errorf("count %d out of range 1..%d", c.Count, maxBenchCount)
 	case c.Devices < 1:
@@ -179,7 +183,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 		return loadResult{}, err
 	}
 	defer sub.close()
-	if err := sub.subscribe(cfg.SubFilter, cfg.QoS, 5*time.Second); err != nil {
+	if err := sub.subscribeAll(subscriptions(cfg.SubFilters, cfg.QoS), 5*time.Second); err != nil {
 		return loadResult{}, err
 	}
 	pub, err := dialBench(ctx, cfg.Addr, cfg.ClientID+"-pub")
@@ -314,9 +318,10 @@ func percentile(v []int64, p int) int64 {
 func (l *load) publish(ctx context.Context, c *benchConn) error {
 	defer l.pubDone.Store(true)
 	cfg := &l.cfg
-	topics := make([]string, cfg.Devices)
-	for k := range topics {
-		topics[k] = cfg.PubPrefix + strconv.Itoa(k) + cfg.PubSuffix
+	topics := pubTopics(cfg.PubTopics, cfg.Devices)
+	tmpl := cfg.Payload
+	if tmpl == nil {
+		tmpl = defaultPayloadTemplate
 	}
 	pk := packets.Packet{
 		FixedHeader:     packets.FixedHeader{Type: packets.Publish, Qos: cfg.QoS},
@@ -334,10 +339,8 @@ func (l *load) publish(ctx context.Context, c *benchConn) error {
 		return cfg.Rate > 0 || seq-1-l.received.Load() < int64(cfg.Window)
 	}
 	send := func(seq int64) error {
-		pk.TopicName = topics[seq%int64(cfg.Devices)]
-		payload = append(payload[:0], `{"temperature":`...)
-		payload = strconv.AppendInt(payload, cfg.SeqBase+seq, 10)
-		payload = append(payload, `,"humidity":40}`...)
+		pk.TopicName = topics[seq%int64(len(topics))]
+		payload = tmpl.appendPayload(payload[:0], cfg.SeqBase+seq)
 		pk.Payload = payload
 		if cfg.QoS > 0 {
 			for {
@@ -425,6 +428,30 @@ func (l *load) publish(ctx context.Context, c *benchConn) error {
 		}
 	}
 	return nil
+}
+
+// pubTopics expands the topic templates (default sensors/dev{k}/data)
+// for devices devices: the topics of template i are at i*devices+k.
+func pubTopics(templates []string, devices int) []string {
+	if len(templates) == 0 {
+		templates = []string{defaultPubTopic}
+	}
+	topics := make([]string, 0, len(templates)*devices)
+	for _, t := range templates {
+		for k := range devices {
+			topics = append(topics, strings.ReplaceAll(t, deviceVar, strconv.Itoa(k)))
+		}
+	}
+	return topics
+}
+
+// subscriptions are the filters at QoS qos.
+func subscriptions(filters []string, qos byte) packets.Subscriptions {
+	subs := make(packets.Subscriptions, len(filters))
+	for i, f := range filters {
+		subs[i] = packets.Subscription{Filter: f, Qos: qos}
+	}
+	return subs
 }
 
 // readAcks consumes the publisher's PUBACKs.
@@ -535,17 +562,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-var (
-	alertMarker = []byte("changed to ")
-	jsonMarker  = []byte(`"temperature":`)
-)
-
 // extractSeq finds the number after the marker of kind in payload.
 func extractSeq(payload []byte, kind extractKind) (int64, bool) {
-	marker := alertMarker
-	if kind == extractJSON {
-		marker = jsonMarker
-	}
+	marker := kind
 	i := bytes.Index(payload, marker)
 	if i < 0 {
 		return 0, false
