@@ -40,11 +40,11 @@ type fnVM struct {
 	nextID   int64
 	timerSeq uint64
 
-	closeFns      []goja.Callable
-	closing       bool
-	closed        bool
-	statusUsed    bool
-	scratch       []byte
+	closeFns   []goja.Callable
+	closing    bool
+	closed     bool
+	statusUsed bool
+	scratch    []byte
 }
 
 func newFnVM(n *fnNode) (*fnVM, error) {
@@ -314,42 +314,25 @@ func (f *fnVM) sendOne(port int, v goja.Value, msgid string) {
 	f.effect = append(f.effect, effect{port: port, m: f.msgFromJS(o, msgid)})
 }
 
-// msgToJS makes the msg object the code gets.
+// msgToJS makes the msg object the code gets: _msgid, topic and payload
+// when set (as Message.Lookup tells), then the other properties.
 func (f *fnVM) msgToJS(m *engine.Message) goja.Value {
 	o := f.vm.NewObject()
 	_ = o.Set("_msgid", m.ID())
-	for _, k := range m.Keys() {
-		if k == "_msgid" {
-			continue
-		}
-		v, ok := m.Lookup(onePath(k))
-		if !ok {
-			continue
-		}
+	if m.Topic != "" {
+		_ = o.Set("topic", m.Topic)
+	}
+	if v, ok := m.Lookup(payloadPath); ok {
+		_ = o.Set("payload", f.toJS(v))
+	}
+	for _, k := range m.Keys()[3:] { // after _msgid, topic and payload
+		v, _ := m.Prop(k)
 		_ = o.Set(k, f.toJS(v))
 	}
 	return o
 }
 
-// onePath is the path of the top-level property k.
-func onePath(k string) engine.Path {
-	switch k {
-	case "payload":
-		return payloadPath
-	case "topic":
-		return topicPath
-	}
-	p, err := engine.ParsePath(`["` + k + `"]`)
-	if err != nil {
-		p, _ = engine.ParsePath(k)
-	}
-	return p
-}
-
-var (
-	payloadPath, _ = engine.ParsePath("payload")
-	topicPath, _   = engine.ParsePath("topic")
-)
+var payloadPath, _ = engine.ParsePath("payload")
 
 // msgFromJS makes a message of a msg object; msgid, when set, is its
 // _msgid (as Node-RED gives every message a function sends the _msgid of
@@ -357,6 +340,9 @@ var (
 func (f *fnVM) msgFromJS(o *goja.Object, msgid string) *engine.Message {
 	m := engine.NewMessage("", nil)
 	for _, k := range o.Keys() {
+		if k == "_msgid" && msgid != "" {
+			continue
+		}
 		v := f.fromJS(o.Get(k))
 		if v == jsv.Undefined {
 			continue
