@@ -330,9 +330,14 @@ func (f *fnVM) walk(root goja.Value, expr string, _ bool) (goja.Value, error) {
 		panic(f.vm.NewGoError(err))
 	}
 	cur := root
-	for _, s := range segs {
+	for i, s := range segs {
 		o, ok := cur.(*goja.Object)
 		if !ok {
+			if i > 0 && (goja.IsUndefined(cur) || goja.IsNull(cur)) {
+				// as Node-RED's getMessageProperty, which reads through
+				// a missing object
+				panic(f.vm.NewTypeError("Cannot read properties of %s (reading '%s')", cur.String(), s.Key))
+			}
 			return goja.Undefined(), nil
 		}
 		cur = o.Get(s.Key)
