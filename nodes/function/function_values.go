@@ -1,0 +1,303 @@
+package function
+
+import (
+	"math"
+	"reflect"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/tidwall/gjson"
+
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
+)
+
+// Values cross between Runnel's message model and JavaScript by copy: a
+// message (or context value) becomes fresh JavaScript objects when the code
+// gets it, and what the code returns or sends becomes fresh Go values. So
+// every message a function sends is a clone, as Node-RED's sends are, and no
+// JavaScript object is ever shared with the rest of the flow.
+//
+// Objects come back as engine.RawJSON (their JSON text, key order kept, as
+// Node-RED keeps insertion order) when everything in them is JSON: that is
+// what downstream nodes read and publish fastest. An object holding a
+// Buffer, or a number JSON cannot write (NaN, Infinity), comes back as
+// map[string]any and []any instead. A Date becomes its ISO text (what
+// JSON.stringify writes); functions and undefined properties are dropped.
+
+var typeBytes = reflect.TypeOf([]byte(nil))
+
+// toJS converts a message value to JavaScript.
+func (f *fnVM) toJS(v any) goja.Value {
+	switch x := v.(type) {
+	case nil:
+		return goja.Null()
+	case jsv.UndefinedType:
+		return goja.Undefined()
+	case bool:
+		return f.vm.ToValue(x)
+	case float64:
+		return f.vm.ToValue(x)
+	case string:
+		return f.vm.ToValue(x)
+	case []byte:
+		return f.bytesToJS(x)
+	case engine.RawJSON:
+		return f.gjsonToJS(gjson.ParseBytes(x))
+	case map[string]any:
+		o := f.vm.NewObject()
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		engine.SortKeys(keys)
+		for _, k := range keys {
+			_ = o.Set(k, f.toJS(x[k]))
+		}
+		return o
+	case []any:
+		items := make([]any, len(x))
+		for i, e := range x {
+			items[i] = f.toJS(e)
+		}
+		return f.vm.NewArray(items...)
+	}
+	if n, ok := jsv.AsNumber(v); ok {
+		return f.vm.ToValue(n)
+	}
+	return f.vm.ToValue(v)
+}
+
+// bytesToJS makes a Buffer (a Uint8Array while Buffer is missing) holding a
+// copy of b.
+func (f *fnVM) bytesToJS(b []byte) goja.Value {
+	ab := f.vm.NewArrayBuffer(append([]byte(nil), b...))
+	if f.bufferFrom != nil {
+		if v, err := f.bufferFrom(f.bufferCtor, f.vm.ToValue(ab)); err == nil {
+			return v
+		}
+	}
+	o, err := f.vm.New(f.uint8Ctor, f.vm.ToValue(ab))
+	if err != nil {
+		return goja.Undefined()
+	}
+	return o
+}
+
+func (f *fnVM) gjsonToJS(r gjson.Result) goja.Value {
+	switch r.Type {
+	case gjson.Null:
+		return goja.Null()
+	case gjson.False:
+		return f.vm.ToValue(false)
+	case gjson.True:
+		return f.vm.ToValue(true)
+	case gjson.Number:
+		return f.vm.ToValue(r.Num)
+	case gjson.String:
+		return f.vm.ToValue(r.Str)
+	}
+	if r.IsArray() {
+		var items []any
+		r.ForEach(func(_, e gjson.Result) bool {
+			items = append(items, f.gjsonToJS(e))
+			return true
+		})
+		return f.vm.NewArray(items...)
+	}
+	o := f.vm.NewObject()
+	r.ForEach(func(k, e gjson.Result) bool {
+		_ = o.Set(k.Str, f.gjsonToJS(e))
+		return true
+	})
+	return o
+}
+
+// fromJS converts a JavaScript value to a message value; undefined is
+// jsv.Undefined.
+func (f *fnVM) fromJS(v goja.Value) any {
+	if v == nil || goja.IsUndefined(v) {
+		return jsv.Undefined
+	}
+	if goja.IsNull(v) {
+		return nil
+	}
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return primitive(v)
+	}
+	if b, ok := bufferBytes(o); ok {
+		return b
+	}
+	switch o.ClassName() {
+	case "Date":
+		return dateText(o)
+	case "Function":
+		return jsv.Undefined
+	}
+	if buf, ok := f.appendJSON(f.scratch[:0], o, 0); ok {
+		f.scratch = buf[:0]
+		return engine.RawJSON(append([]byte(nil), buf...))
+	}
+	return f.fromJSDeep(o, 0)
+}
+
+// primitive converts a JavaScript primitive.
+func primitive(v goja.Value) any {
+	switch x := v.Export().(type) {
+	case int64:
+		return float64(x)
+	case float64, string, bool:
+		return x
+	}
+	return v.String() // symbols, big integers
+}
+
+// bufferBytes returns a copy of a Buffer's or Uint8Array's bytes.
+func bufferBytes(o *goja.Object) ([]byte, bool) {
+	switch o.ClassName() {
+	case "Object", "Array", "Function", "Date", "Error", "RegExp":
+		return nil, false
+	}
+	if o.ExportType() != typeBytes {
+		return nil, false
+	}
+	b, _ := o.Export().([]byte)
+	return append([]byte{}, b...), true
+}
+
+func dateText(o *goja.Object) any {
+	if d, ok := o.Export().(time.Time); ok {
+		return d.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	return nil
+}
+
+// maxDepth bounds how deep a value is converted: deeper (or cyclic)
+// structures are cut off there, as undefined.
+const maxDepth = 200
+
+// appendJSON appends o as JSON and reports whether it is wholly JSON.
+func (f *fnVM) appendJSON(b []byte, o *goja.Object, depth int) ([]byte, bool) {
+	if depth > maxDepth {
+		return b, false
+	}
+	if o.ClassName() == "Array" {
+		n := int(o.Get("length").ToInteger())
+		b = append(b, '[')
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = f.appendValue(b, o.Get(itoa(i)), depth, true); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	}
+	b = append(b, '{')
+	first := true
+	for _, k := range o.Keys() {
+		e := o.Get(k)
+		if e == nil || goja.IsUndefined(e) {
+			continue
+		}
+		if eo, ok := e.(*goja.Object); ok && eo.ClassName() == "Function" {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = engine.AppendJSON(b, k)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = f.appendValue(b, e, depth, false); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+func (f *fnVM) appendValue(b []byte, e goja.Value, depth int, inArray bool) ([]byte, bool) {
+	if e == nil || goja.IsUndefined(e) || goja.IsNull(e) {
+		return append(b, "null"...), true
+	}
+	eo, ok := e.(*goja.Object)
+	if !ok {
+		p := primitive(e)
+		if n, ok := p.(float64); ok && (math.IsNaN(n) || math.IsInf(n, 0)) {
+			return b, false
+		}
+		return engine.AppendJSON(b, p), true
+	}
+	switch eo.ClassName() {
+	case "Object", "Array":
+		return f.appendJSON(b, eo, depth+1)
+	case "Date":
+		return engine.AppendJSON(b, dateText(eo)), true
+	case "Function":
+		return append(b, "null"...), inArray
+	}
+	if _, isBuf := bufferBytes(eo); isBuf {
+		return b, false
+	}
+	return f.appendJSON(b, eo, depth+1)
+}
+
+// fromJSDeep converts an object to map[string]any or []any.
+func (f *fnVM) fromJSDeep(o *goja.Object, depth int) any {
+	if depth > maxDepth {
+		return jsv.Undefined
+	}
+	conv := func(e goja.Value) any {
+		if eo, ok := e.(*goja.Object); ok {
+			if b, ok := bufferBytes(eo); ok {
+				return b
+			}
+			switch eo.ClassName() {
+			case "Date":
+				return dateText(eo)
+			case "Function":
+				return jsv.Undefined
+			}
+			return f.fromJSDeep(eo, depth+1)
+		}
+		return f.fromJS(e)
+	}
+	if o.ClassName() == "Array" {
+		n := int(o.Get("length").ToInteger())
+		out := make([]any, n)
+		for i := range out {
+			v := conv(o.Get(itoa(i)))
+			if v == jsv.Undefined {
+				v = nil
+			}
+			out[i] = v
+		}
+		return out
+	}
+	keys := o.Keys()
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if v := conv(o.Get(k)); v != jsv.Undefined {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	var b [20]byte
+	p := len(b)
+	for i > 0 {
+		p--
+		b[p] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[p:])
+}
