@@ -1307,7 +1307,7 @@ func numberString(f float64) string {
 // warn at warn, error at error, debug and trace at debug, each with its
 // arguments formatted as Node's console does (util.format). trace prefixes
 // "Trace: " as Node does but does not append a stack. console.dir inspects
-// its first argument; console.assert logs "Assertion failed" at error.
+// its first argument with its options; console.assert logs "Assertion failed" at error.
 func installConsole(rt *goja.Runtime, log func(level slog.Level, msg string)) error {
 	c := rt.NewObject()
 	levels := []struct {
@@ -1330,7 +1330,11 @@ func installConsole(rt *goja.Runtime, log func(level slog.Level, msg string)) er
 		}
 	}
 	if err := c.Set("dir", func(call goja.FunctionCall) goja.Value {
-		log(slog.LevelInfo, inspectValue(rt, call.Argument(0), inspectOptions{depth: 2}))
+		opts := inspectOptions{depth: 2}
+		if o, ok := call.Argument(1).(*goja.Object); ok {
+			opts = inspectOptionsOf(o)
+		}
+		log(slog.LevelInfo, inspectValue(rt, call.Argument(0), opts))
 		return goja.Undefined()
 	}); err != nil {
 		return fmt.Errorf("console: %w", err)
@@ -1371,15 +1375,7 @@ func installUtil(rt *goja.Runtime) error {
 		opts := inspectOptions{depth: 2}
 		switch o := call.Argument(1).(type) {
 		case *goja.Object:
-			if d := o.Get("depth"); d != nil && !goja.IsUndefined(d) {
-				opts.depth = depthOf(d)
-			}
-			if c := o.Get("compact"); c != nil && isNumber(c) {
-				opts.compact = int(c.ToInteger())
-			}
-			if bl := o.Get("breakLength"); bl != nil && isNumber(bl) {
-				opts.breakLength = int(math.Min(bl.ToFloat(), math.MaxInt32))
-			}
+			opts = inspectOptionsOf(o)
 		default:
 			if !isNullish(o) && isBool(o) {
 				opts.showHidden = o.ToBoolean()
@@ -1393,6 +1389,22 @@ func installUtil(rt *goja.Runtime) error {
 		return fmt.Errorf("util: %w", err)
 	}
 	return rt.Set("util", u)
+}
+
+// inspectOptionsOf reads util.inspect's options object: depth, compact
+// (a number) and breakLength.
+func inspectOptionsOf(o *goja.Object) inspectOptions {
+	opts := inspectOptions{depth: 2}
+	if d := o.Get("depth"); d != nil && !goja.IsUndefined(d) {
+		opts.depth = depthOf(d)
+	}
+	if c := o.Get("compact"); c != nil && isNumber(c) {
+		opts.compact = max(1, int(min(c.ToFloat(), 1000)))
+	}
+	if bl := o.Get("breakLength"); bl != nil && isNumber(bl) {
+		opts.breakLength = int(math.Max(math.Min(bl.ToFloat(), math.MaxInt32), 1))
+	}
+	return opts
 }
 
 func depthOf(d goja.Value) int {
@@ -1693,15 +1705,16 @@ type inspectOptions struct {
 const (
 	maxArrayLength  = 100
 	maxStringLength = 10000
-	// maxInspectDepth bounds the recursion of util.inspect with depth
-	// Infinity or null, where Node would overflow its stack; deeper objects
-	// print as [Object].
-	maxInspectDepth = 1000
+	// maxInspectDepth bounds util.inspect with depth Infinity or null:
+	// deeper objects print as [Object]. Node has no bound (it overflows its
+	// stack some thousands of levels down), but each level re-copies the
+	// text of the levels below it, and native code is not interrupted by
+	// the function's timeout: 1000 levels took seconds.
+	maxInspectDepth = 100
 	// maxInspectValues bounds how many values one inspect formats (an
-	// object graph shared many times over can be exponential); past it
-	// values print as '...'. Native code is not interrupted by the
-	// function's timeout, so this keeps console.log bounded.
-	maxInspectValues = 1 << 20
+	// object graph sharing one object many times over is exponential);
+	// past it values print as '...'.
+	maxInspectValues = 1 << 16
 )
 
 type inspectCtx struct {
