@@ -468,6 +468,12 @@ func encodeString(v goja.Value, enc encoding) []byte {
 	case encBase64, encBase64URL:
 		return decodeBase64Lenient(v.String())
 	case encLatin1, encASCII:
+		if gs, ok := v.ToString().(goja.String); ok {
+			if s := v.String(); len(s) == gs.Length() {
+				// All ASCII: the UTF-8 bytes are the code units.
+				return []byte(s)
+			}
+		}
 		u := codeUnits(v)
 		out := make([]byte, len(u))
 		for i, c := range u {
@@ -1714,7 +1720,7 @@ const (
 	// maxInspectValues bounds how many values one inspect formats (an
 	// object graph sharing one object many times over is exponential);
 	// past it values print as '...'.
-	maxInspectValues = 1 << 16
+	maxInspectValues = 1 << 14
 )
 
 type inspectCtx struct {
