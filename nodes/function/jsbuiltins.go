@@ -47,7 +47,7 @@ const maxBufferSize = 64 << 20
 // object, so that bufferToJS finds it even if the code reassigns Buffer.
 var symBufferAPI = goja.NewSymbol("runnel.buffer")
 
-var typeBytes = reflect.TypeOf([]byte(nil))
+var bytesType = reflect.TypeOf([]byte(nil))
 
 type bufferAPI struct {
 	rt      *goja.Runtime
@@ -167,7 +167,7 @@ func bufferToJS(rt *goja.Runtime, b []byte) goja.Value {
 // memory, without a copy) and true, or nil and false for any other value.
 func bufferFromJS(v goja.Value) ([]byte, bool) {
 	o, ok := v.(*goja.Object)
-	if !ok || o.ExportType() != typeBytes || o.ClassName() == "DataView" {
+	if !ok || o.ExportType() != bytesType || o.ClassName() == "DataView" {
 		return nil, false
 	}
 	bs, ok := o.Export().([]byte)
