@@ -87,10 +87,6 @@ func (f *fnVM) installAPI() {
 	_ = vm.Set("clearTimeout", f.clearTimer)
 	_ = vm.Set("clearInterval", f.clearTimer)
 
-	util := vm.NewObject()
-	set(util, "format", func(c goja.FunctionCall) goja.Value { return vm.ToValue(jsFormat(vm, c.Arguments)) })
-	_ = vm.Set("util", util)
-
 	red := vm.NewObject()
 	ru := vm.NewObject()
 	set(ru, "cloneMessage", func(c goja.FunctionCall) goja.Value { return f.toJS(f.fromJS(c.Argument(0))) })

@@ -2,6 +2,7 @@ package function
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,8 +52,17 @@ func newFnVM(n *fnNode) (*fnVM, error) {
 	f := &fnVM{n: n, vm: goja.New(), timers: make(map[int64]*jsTimer)}
 	vm := f.vm
 	vm.SetMaxCallStackSize(MaxCallStack)
-	installBuffer(vm)
-	installConsole(vm, func(level slog.Level, msg string) { n.h.Logger().Log(nil, level, msg) })
+	for _, install := range []func() error{
+		func() error { return installBuffer(vm) },
+		func() error {
+			return installConsole(vm, func(level slog.Level, msg string) { n.h.Logger().Log(context.Background(), level, msg) })
+		},
+		func() error { return installUtil(vm) },
+	} {
+		if err := install(); err != nil {
+			return nil, fmt.Errorf("function: JavaScript built-ins: %w", err)
+		}
+	}
 	f.uint8Ctor = vm.Get("Uint8Array").ToObject(vm)
 	if b := vm.Get("Buffer"); b != nil && !goja.IsUndefined(b) {
 		f.bufferCtor = b

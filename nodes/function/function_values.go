@@ -68,9 +68,12 @@ func (f *fnVM) toJS(v any) goja.Value {
 	return f.vm.ToValue(v)
 }
 
-// bytesToJS makes a Buffer (a Uint8Array while Buffer is missing) holding a
-// copy of b.
+// bytesToJS makes a Buffer holding a copy of b: the code may write into
+// it, and b may be shared with other messages.
 func (f *fnVM) bytesToJS(b []byte) goja.Value {
+	if v := bufferToJS(f.vm, append([]byte(nil), b...)); v != nil {
+		return v
+	}
 	ab := f.vm.NewArrayBuffer(append([]byte(nil), b...))
 	if f.bufferFrom != nil {
 		if v, err := f.bufferFrom(f.bufferCtor, f.vm.ToValue(ab)); err == nil {
