@@ -3,6 +3,7 @@
 // components read slices of it with useEditor(selector).
 import { useSyncExternalStore } from 'react'
 import * as api from './api'
+import { canDeploy } from './auth'
 import { postRollback, revisionsChanged } from './revisions'
 import {
   deepEqual, exportSet, importObjs, isConfigNode, isFlowNode, isTab, makeNames, merge, newId, parseFlowText,
@@ -676,7 +677,8 @@ const liveFor = new Map<string, FlowObj>()
  */
 export async function validateDraft(id: string) {
   const draft = state.drafts.get(id)
-  if (!draft) return
+  // A read-only user cannot deploy, and the server does not validate for one.
+  if (!draft || !canDeploy()) return
   const seq = ++validateSeq
   const cur = state.items.find((o) => o.id === id)
   const node = rewire(pruneHidden(draft, cur), cur)
