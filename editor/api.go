@@ -79,6 +79,7 @@ type API struct {
 //
 //	GET  /flows        the running flow document (with Node-RED-API-Version: v2, {"rev","flows"})
 //	POST /flows        deploy a document (v1 array or v2 {"rev","flows"}); 400 lists every problem
+//	POST /flows/validate  check a document as POST /flows would, deploying nothing: 200 {"problems","warnings"}
 //	GET  /nodes        the registered node types with their config schemas
 //	POST /inject/{id}  press an inject node's button
 //	GET  /comms        the live websocket (status, debug, errors, rates; see Hub)
@@ -122,6 +123,7 @@ func New(opts Options) (*API, error) {
 	a.h = a.guard(a.mux)
 	a.handle("GET /flows", RoleRead, a.getFlows)
 	a.handle("POST /flows", RoleFull, a.postFlows)
+	a.handle("POST /flows/validate", RoleFull, a.postValidate)
 	a.handle("GET /nodes", RoleRead, a.getNodes)
 	a.handle("POST /inject/{id}", RoleFull, a.postInject)
 	a.mountRevisions()
@@ -197,10 +199,13 @@ func writeInvalid(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusBadRequest, err.Error(), nil)
 }
 
-func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
+// readFlowBody reads a flow document's body within the body budget (see
+// reserveBody) and maxBody; it answers 413, 503 or 400 and returns false
+// when it cannot.
+func (a *API) readFlowBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	release, ok := a.reserveBody(w, r)
 	if !ok {
-		return
+		return nil, false
 	}
 	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -210,6 +215,14 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusRequestEntityTooLarge
 		}
 		writeError(w, code, "read body: "+err.Error(), nil)
+		return nil, false
+	}
+	return body, true
+}
+
+func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readFlowBody(w, r)
+	if !ok {
 		return
 	}
 	var v2 struct {
@@ -263,6 +276,45 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// validation is the answer to POST /flows/validate: the problems a deploy
+// of the document would be rejected with, and the warnings it would be
+// accepted with. Both are lists, empty rather than absent.
+type validation struct {
+	Problems []flows.Problem `json:"problems"`
+	Warnings []flows.Warning `json:"warnings"`
+}
+
+// postValidate checks a flow document as POST /flows would, parsing it and
+// compiling every node (with the running flows' credentials merged in, as
+// a deploy does), and answers 200 with what it found, starting and
+// deploying nothing. A document that does not parse is answered the same
+// way, its problem in the list. What only starting the nodes can show (a
+// port already in use) is not found here.
+func (a *API) postValidate(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readFlowBody(w, r)
+	if !ok {
+		return
+	}
+	answer := validation{Problems: []flows.Problem{}, Warnings: []flows.Warning{}}
+	doc, err := flows.Parse(body)
+	if err == nil {
+		doc.MergeCredentials(a.current().Credentials)
+		var g *engine.Graph
+		if g, err = a.opts.Runtime.Compile(doc); err == nil {
+			answer.Warnings = append(answer.Warnings, g.Warnings()...)
+		}
+	}
+	if err != nil {
+		var probs flows.Problems
+		if errors.As(err, &probs) {
+			answer.Problems = append(answer.Problems, probs...)
+		} else {
+			answer.Problems = append(answer.Problems, flows.Problem{Msg: err.Error()})
+		}
+	}
+	writeJSON(w, answer)
 }
 
 // deployAnswer is the answer to a v2 POST /flows: Node-RED's {"rev": ...}

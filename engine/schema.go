@@ -37,8 +37,16 @@ import (
 //	                     several conditions, all needed: "mode=a;unit=s".
 //	                     Only the form hides it: decoding is the same
 //	required:"true"      the property must be present and not empty
-//	kind:"code"          overrides the form widget: code, json, password
+//	kind:"code"          overrides the form widget: code, json, password,
+//	                     hidden (kept and decoded, but not in the form)
 //	lang:"mustache"      the code editor's language, with kind code
+//	                     (mustache, json, markdown, javascript)
+//	tab:"On Message"     the form tab the field is on. The tray shows one
+//	                     tab per name, in the order the names first appear
+//	                     among the fields; fields without a tab go on a
+//	                     first "Properties" tab. When no field has a tab
+//	                     the form is one page. (The function node: Setup,
+//	                     On Start, On Message, On Stop, as Node-RED's.)
 //	node:"mqtt-broker"   the property references a config node of this type
 //	help:"..."           a one-line hint shown under the field
 //	min:"0" max:"60"     bounds of an integer or number field (inclusive)
@@ -70,6 +78,13 @@ import (
 // strings in places ("qos": "2"); decoding accepts both. A number field
 // never holds NaN or ±Inf ("NaN", "Infinity" and 1e400 are refused), so a
 // node can use its value without checking.
+//
+// A problem with a code field that concerns one line of the code says so
+// in its message as "line N" (1-based, the first such mention counts):
+// "line 2: unclosed section", or "SyntaxError: Unexpected token (line 3,
+// column 5)". The editor marks that line in the field's code editor, both
+// for a rejected deploy and while validating in the tray (POST
+// /flows/validate); Problem.Line stays the node's line in the flow file.
 type Field struct {
 	Name     string   `json:"name"`
 	Label    string   `json:"label"`
@@ -103,6 +118,9 @@ type Field struct {
 	// TopLevel lists, for a list field, the entries kept in the node's own
 	// properties (the toplevel tag).
 	TopLevel []TopLevel `json:"topLevel,omitempty"`
+	// Tab is the form tab the field is on (the tab tag); "" for the first
+	// tab, or for a form without tabs.
+	Tab string `json:"tab,omitempty"`
 }
 
 // TopLevel says where a list entry's value lives when the entry has none
@@ -166,6 +184,7 @@ func schemaOf(ptr any) (*schema, error) {
 		sf.Required = f.Tag.Get("required") == "true"
 		sf.NodeType = f.Tag.Get("node")
 		sf.Lang = f.Tag.Get("lang")
+		sf.Tab = strings.TrimSpace(f.Tag.Get("tab"))
 		if opts, ok := f.Tag.Lookup("options"); ok {
 			labelled := false
 			for _, o := range strings.Split(opts, ",") {

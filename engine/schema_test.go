@@ -1,8 +1,11 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/runnel-io/runnel/engine"
@@ -68,5 +71,39 @@ func TestNumberFieldsRefuseNaNInfAndOutOfBounds(t *testing.T) {
 	typ, _ := reg.Lookup("bounded")
 	if f := typ.Fields[2]; f.Min == nil || *f.Min != 1 || f.Max == nil || *f.Max != 10 {
 		t.Fatalf("the schema does not show the bounds: %+v", f)
+	}
+}
+
+type tabbedConfig struct {
+	Outputs    int    `json:"outputs" default:"1" tab:"Setup"`
+	NoErr      int    `json:"noerr" kind:"hidden"`
+	Initialize string `json:"initialize" kind:"code" lang:"javascript" tab:"On Start"`
+	Func       string `json:"func" kind:"code" lang:"javascript" tab:" On Message "`
+}
+
+// TestFieldTab: the tab tag puts a field on a form tab, which GET /nodes
+// gives as "tab" (trimmed; absent for a field without one).
+func TestFieldTab(t *testing.T) {
+	reg := engine.NewRegistry()
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "tabbed"}, func(c *tabbedConfig, h *engine.Host) (engine.Node, error) {
+		return struct{}{}, nil
+	}))
+	typ, _ := reg.Lookup("tabbed")
+	var got []string
+	for _, f := range typ.Fields {
+		b, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(b))
+	}
+	want := []string{
+		`{"name":"outputs","label":"outputs","kind":"integer","default":1,"tab":"Setup"}`,
+		`{"name":"noerr","label":"noerr","kind":"hidden"}`,
+		`{"name":"initialize","label":"initialize","kind":"code","lang":"javascript","tab":"On Start"}`,
+		`{"name":"func","label":"func","kind":"code","lang":"javascript","tab":"On Message"}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("fields:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -8,8 +8,9 @@ import { Markdown } from './Markdown'
 import { getCredentials } from './api'
 import {
   closeTray, defaultsOf, deleteFromTray, listOrigin, matches, newListKey, nodeLabel, openNewConfigTray, openTray, setDraft,
-  setListOrigin, typeOf, useEditor,
+  setListOrigin, typeOf, useEditor, validateDraft,
 } from './store'
+import type { TrayEntry } from './store'
 import type { Field, FlowObj, NodeType, Problem } from './types'
 
 const structural = new Set(['id', 'type', 'z', 'x', 'y', 'wires', 'g', 'd'])
@@ -19,11 +20,25 @@ function asText(v: unknown): string {
   return typeof v === 'string' ? v : String(v)
 }
 
-/** The template line a problem names ("line 2: unclosed section"), for the code editor's mark. */
-function problemLine(p?: Problem): number | undefined {
-  const m = p ? /^line (\d+):/.exec(p.error) : null
-  return m ? Number(m[1]) : undefined
+/**
+ * The line of a code field a problem names, for the code editor's mark: the
+ * first "line N" in its message ("line 2: unclosed section", "SyntaxError:
+ * Unexpected token (line 3, column 5)"); see engine.Field.
+ */
+export function problemLine(p?: Problem): number | undefined {
+  const m = p ? /\bline\s+(\d+)/i.exec(p.error) : null
+  const n = m ? Number(m[1]) : 0
+  return n > 0 ? n : undefined
 }
+
+/** How long the tray waits after the last change before validating the draft. */
+const validateDelay = 300
+
+/** The tab of fields without one, when others have one. */
+const firstTab = 'Properties'
+
+/** The tab last chosen for each node type, so the next node of that type opens on it. */
+const lastTab = new Map<string, string>()
 
 function JsonInput({ id, value, onChange, invalid }: { id: string; value: unknown; onChange: (v: unknown) => void; invalid: boolean }) {
   const [text, setText] = useState(() => (value === undefined ? '' : JSON.stringify(value, null, 2)))
@@ -199,7 +214,9 @@ function collapseList(f: Field, entries: Record<string, unknown>[]): Record<stri
 }
 
 /** A list field: one row per entry with its fields, and add, remove and reorder. */
-function ListInput({ f, obj, set, id, ownerId, problems }: { f: Field; obj: Record<string, unknown>; set: (patch: Record<string, unknown>) => void; id: string; ownerId: string; problems: Problem[] }) {
+function ListInput({ f, obj, set, id, ownerId, problems, live }: {
+  f: Field; obj: Record<string, unknown>; set: (patch: Record<string, unknown>) => void; id: string; ownerId: string; problems: Problem[]; live: boolean
+}) {
   const entries = expandList(f, obj)
   const lo = listOrigin(ownerId, f.name, entries.length)
   const store = (next: Record<string, unknown>[], origin: number[], keys: number[]) => {
@@ -217,8 +234,13 @@ function ListInput({ f, obj, set, id, ownerId, problems }: { f: Field; obj: Reco
   }
   const item = f.item ?? []
   const shown = (e: Record<string, unknown>) => item.filter((x) => x.kind !== 'hidden' && matches(x.showIf, e))
-  // The deploy's problem with an entry's field (rules[0].to), by the entry's index when the tray opened.
-  const problemAt = (i: number, x: Field) => problems.find((q) => lo.origin[i] >= 0 && q.field === `${f.name}[${lo.origin[i]}].${x.name}`)
+  // The problem with an entry's field (rules[0].to): a deploy's names the
+  // entry by its index when the tray opened, validating the draft by its
+  // index now.
+  const problemAt = (i: number, x: Field) => {
+    const at = live ? i : lo.origin[i]
+    return problems.find((q) => at >= 0 && q.field === `${f.name}[${at}].${x.name}`)
+  }
   const entryProblems = (i: number) =>
     shown(entries[i]).flatMap((x) => {
       const p = problemAt(i, x)
@@ -282,8 +304,8 @@ function ListInput({ f, obj, set, id, ownerId, problems }: { f: Field; obj: Reco
 }
 
 /** The input of one field of obj (a node's settings or a list entry); set patches obj. */
-function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems = [] }: {
-  f: Field; obj: Record<string, unknown>; set: (patch: Record<string, unknown>) => void; id: string; problem?: Problem; ownerId: string; problems?: Problem[]
+function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems = [], live = false }: {
+  f: Field; obj: Record<string, unknown>; set: (patch: Record<string, unknown>) => void; id: string; problem?: Problem; ownerId: string; problems?: Problem[]; live?: boolean
 }) {
   const v = obj[f.name]
   const set = (nv: unknown) => patch({ [f.name]: nv })
@@ -297,7 +319,7 @@ function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems = [] }:
     case 'typed':
       return <TypedInput f={f} obj={obj} set={patch} id={id} invalid={invalid} />
     case 'list':
-      return <ListInput f={f} obj={obj} set={patch} id={id} ownerId={ownerId} problems={problems} />
+      return <ListInput f={f} obj={obj} set={patch} id={id} ownerId={ownerId} problems={problems} live={live} />
     case 'integer':
     case 'number':
       return (
@@ -327,7 +349,7 @@ function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems = [] }:
           onChange={set}
           errorLine={problemLine(problem)}
           invalid={invalid}
-          rows={f.lang === 'markdown' ? 8 : 10}
+          rows={f.lang === 'markdown' ? 8 : f.lang === 'javascript' ? 16 : 10}
         />
       )
     case 'node': {
@@ -470,26 +492,52 @@ export function Tray() {
   const trays = useEditor((s) => s.trays)
   const drafts = useEditor((s) => s.drafts)
   const problemMap = useEditor((s) => s.problemMap)
+  const liveProblems = useEditor((s) => s.liveProblems)
   const items = useEditor((s) => s.items)
   const deployedMap = useEditor((s) => s.deployedMap)
   const top = trays[trays.length - 1]
   const draft = top ? drafts.get(top.id) : undefined
   const body = useRef<HTMLDivElement>(null)
+  const [tabSel, setTabSel] = useState<{ tray?: TrayEntry; tab?: string }>({})
   useEffect(() => {
     // Focus the first field when a tray opens.
     const el = body.current?.querySelector<HTMLElement>('input:not([type=checkbox]), textarea, select')
     el?.focus()
   }, [top?.id])
+  useEffect(() => {
+    // Validate the draft as a deploy would, a moment after the user stops
+    // changing it (not before the first change: a deploy's problems stay).
+    if (!top || !draft || draft === top.initial) return
+    const h = setTimeout(() => validateDraft(draft.id), validateDelay)
+    return () => clearTimeout(h)
+  }, [top, draft])
   if (!top || !draft) return null
   const t = typeOf(draft.type)
   const config = isConfigNode(draft)
-  const problems = problemMap.get(draft.id) ?? []
+  const live = liveProblems.get(draft.id)
+  const problems = live ?? problemMap.get(draft.id) ?? []
   const allFields = (t?.fields ?? []).filter((f) => f.kind !== 'hidden' && f.name !== 'name')
   const fields = allFields.filter((f) => matches(f.showIf, draft))
   const fieldNames = new Set(fields.map((f) => f.name))
   // A list entry's problem (props[1].v) shows at the entry.
   const fieldOf = (p: Problem) => (p.field ?? '').split(/[[.]/)[0]
   const loose = problems.filter((p) => !p.field || !fieldNames.has(fieldOf(p)))
+  // Tabs, in the order their names first appear; fields without one first.
+  const tabName = (f: Field) => f.tab || firstTab
+  const tabNames = allFields.some((f) => f.tab) ? [...new Set(allFields.map(tabName))].sort((a, b) => (a === firstTab ? -1 : b === firstTab ? 1 : 0)) : []
+  const hasProblem = (n: string, list: Problem[]) => fields.some((f) => tabName(f) === n && list.some((p) => p.field && fieldOf(p) === f.name))
+  const tabProblems = (n: string) => hasProblem(n, problems)
+  // The tab shown: the one chosen in this tray, else the first with a
+  // problem from before it opened (not one found while typing: the tab
+  // would jump), else the one last chosen for the type, else the first.
+  const last = lastTab.get(draft.type)
+  const chosen = (tabSel.tray === top ? tabSel.tab : undefined) ?? tabNames.find((n) => hasProblem(n, problemMap.get(draft.id) ?? [])) ?? last
+  const tab = tabNames.length === 0 ? '' : chosen && tabNames.includes(chosen) ? chosen : tabNames[0]
+  const chooseTab = (n: string) => {
+    lastTab.set(draft.type, n)
+    setTabSel({ tray: top, tab: n })
+  }
+  const shownFields = tab ? fields.filter((f) => tabName(f) === tab) : fields
   const users = config ? items.filter((o) => !isConfigNode(o) || o.id !== draft.id).filter((o) => Object.entries(o).some(([k, v]) => k !== 'id' && v === draft.id)) : []
   const prefix = config ? 'node-config-input' : 'node-input'
   const title = `${top.isNew ? 'Add new' : 'Edit'} ${t?.label ?? draft.type} ${config ? 'config ' : ''}node`
@@ -527,8 +575,30 @@ export function Tray() {
           <label htmlFor={`${prefix}-name`}>Name</label>
           <input id={`${prefix}-name`} name="name" type="text" value={asText(draft.name)} onChange={(e) => setDraft({ ...draft, name: e.target.value })} />
         </div>
+        {tabNames.length > 0 && (
+          <div className="rn-tray-tabs" role="tablist">
+            {tabNames.map((n) => (
+              <button
+                key={n}
+                type="button"
+                role="tab"
+                aria-selected={n === tab}
+                className={(n === tab ? 'active' : '') + (tabProblems(n) ? ' has-error' : '')}
+                title={tabProblems(n) ? `${n} has a problem` : undefined}
+                onClick={() => chooseTab(n)}
+              >
+                {n}
+                {tabProblems(n) && (
+                  <span className="rn-tab-error" aria-hidden="true">
+                    !
+                  </span>
+                )}
+              </button>
+            ))}
+          </div>
+        )}
         {t ? (
-          fields.map((f) => {
+          shownFields.map((f) => {
             const p = problems.find((x) => x.field === f.name)
             return (
               <div key={f.name} className={'rn-row' + (f.kind === 'boolean' ? ' check' : '') + (p ? ' has-error' : '')} data-field={f.name}>
@@ -544,6 +614,7 @@ export function Tray() {
                   problem={p}
                   ownerId={draft.id}
                   problems={problems}
+                  live={!!live}
                 />
                 {p && (
                   <div className="rn-field-error" role="alert">

@@ -45,6 +45,23 @@ export async function postFlows(flows: FlowObj[], rev: string | undefined, type:
   }
 }
 
+export interface Validation {
+  problems: Problem[]
+  warnings: { id?: string; type?: string; field?: string; line?: number; warning: string }[]
+}
+
+/** Checks flows as a deploy would, deploying nothing (POST /flows/validate); null when the server will not (a read-only user). */
+export async function validateFlows(flows: FlowObj[]): Promise<Validation | null> {
+  const r = await apiFetch('flows/validate', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ flows }),
+  })
+  if (!r.ok) return null
+  const j = await r.json()
+  return { problems: Array.isArray(j?.problems) ? j.problems : [], warnings: Array.isArray(j?.warnings) ? j.warnings : [] }
+}
+
 export async function inject(id: string): Promise<void> {
   const r = await apiFetch('inject/' + encodeURIComponent(id), { method: 'POST' })
   if (!r.ok) {

@@ -3,6 +3,7 @@
 // components read slices of it with useEditor(selector).
 import { useSyncExternalStore } from 'react'
 import * as api from './api'
+import { canDeploy } from './auth'
 import { postRollback, revisionsChanged } from './revisions'
 import {
   deepEqual, exportSet, importObjs, isConfigNode, isFlowNode, isTab, makeNames, merge, newId, parseFlowText,
@@ -17,6 +18,8 @@ export interface TrayEntry {
   isNew?: boolean
   /** When set, Done stores the new config node's id in this field of the tray below. */
   parentField?: string
+  /** The draft as the tray opened: the tray validates only once the user has changed it. */
+  initial?: FlowObj
 }
 
 export type Dialog =
@@ -53,6 +56,13 @@ export interface State {
   redo: FlowObj[][]
   problems: Problem[]
   problemMap: Map<string, Problem[]>
+  /**
+   * The problems of a tray's draft found while the user types (POST
+   * /flows/validate), by node id. They name list entries by their place in
+   * the draft (rules[2] is its third entry), and replace the deploy's
+   * problems in the tray.
+   */
+  liveProblems: Map<string, Problem[]>
   trays: TrayEntry[]
   /** Drafts of the objects open in trays, by id. */
   drafts: Map<string, FlowObj>
@@ -84,6 +94,7 @@ let state: State = {
   redo: [],
   problems: [],
   problemMap: new Map(),
+  liveProblems: new Map(),
   trays: [],
   drafts: new Map(),
   dialog: null,
@@ -560,7 +571,7 @@ export function openTray(id: string) {
   if (state.trays.some((t) => t.id === id)) return
   const drafts = new Map(state.drafts)
   drafts.set(id, o)
-  setState({ trays: [...state.trays, { id }], drafts })
+  setState({ trays: [...state.trays, { id, initial: o }], drafts })
 }
 
 /** Opens a tray for a new config node of a type, to be stored in parentField of the tray below. */
@@ -569,7 +580,7 @@ export function openNewConfigTray(type: string, parentField?: string) {
   delete n.z
   const drafts = new Map(state.drafts)
   drafts.set(n.id, n)
-  setState({ trays: [...state.trays, { id: n.id, isNew: true, parentField }], drafts })
+  setState({ trays: [...state.trays, { id: n.id, isNew: true, parentField, initial: n }], drafts })
 }
 
 export function setDraft(o: FlowObj) {
@@ -583,6 +594,10 @@ export function closeTray(done: boolean) {
   if (!top) return
   const drafts = new Map(state.drafts)
   let draft = drafts.get(top.id)!
+  // The draft's problems as validating found them, when they are the
+  // problems of the draft as it is now (not of an earlier one).
+  const live = liveFor.get(top.id) === draft ? state.liveProblems.get(top.id) : undefined
+  liveFor.delete(top.id)
   drafts.delete(top.id)
   const trays = state.trays.slice(0, -1)
   if (done) {
@@ -590,9 +605,22 @@ export function closeTray(done: boolean) {
     draft = rewire(pruneHidden(draft, cur), cur)
   }
   listOrigins.delete(top.id)
+  const liveProblems = new Map(state.liveProblems)
+  liveProblems.delete(top.id)
+  validateSeq++
   if (!done) {
-    setState({ trays, drafts })
+    setState({ trays, drafts, liveProblems })
     return
+  }
+  setState({ liveProblems })
+  // What validating the draft found is the node's state now: the canvas
+  // marks it before any deploy, and a later tray shows it.
+  const keepLive = () => {
+    if (!live) return
+    const problemMap = new Map(state.problemMap)
+    if (live.length) problemMap.set(top.id, live)
+    else problemMap.delete(top.id)
+    setState({ problemMap })
   }
   const below = trays[trays.length - 1]
   if (top.isNew && top.parentField && below) {
@@ -600,11 +628,13 @@ export function closeTray(done: boolean) {
     drafts.set(below.id, { ...drafts.get(below.id)!, [top.parentField]: draft.id })
     setState({ trays, drafts })
     commit([...state.items, draft])
+    keepLive()
     return
   }
   setState({ trays, drafts })
   const cur = state.items.find((o) => o.id === draft.id)
   if (!cur || !deepEqual(cur, draft)) updateObj(draft)
+  keepLive()
 }
 
 export function deleteFromTray() {
@@ -613,7 +643,11 @@ export function deleteFromTray() {
   const drafts = new Map(state.drafts)
   drafts.delete(top.id)
   listOrigins.delete(top.id)
-  setState({ trays: state.trays.slice(0, -1), drafts })
+  const liveProblems = new Map(state.liveProblems)
+  liveProblems.delete(top.id)
+  liveFor.delete(top.id)
+  validateSeq++
+  setState({ trays: state.trays.slice(0, -1), drafts, liveProblems })
   if (!top.isNew) {
     const o = state.items.find((x) => x.id === top.id)
     if (o && isConfigNode(o)) {
@@ -626,6 +660,40 @@ export function deleteFromTray() {
       commit(items)
     } else remove(new Set([top.id]), empty())
   }
+}
+
+// ---- validating a tray's draft ----
+
+let validateSeq = 0
+/** The draft whose problems liveProblems holds, by node id. */
+const liveFor = new Map<string, FlowObj>()
+
+/**
+ * Checks the document with a tray's draft in place of its node, as a deploy
+ * would (POST /flows/validate, which deploys nothing), and keeps the
+ * draft's problems in liveProblems. Answers that arrive after a later call,
+ * or after the tray closed, are dropped; a server that refuses (a read-only
+ * user) leaves the tray as it was.
+ */
+export async function validateDraft(id: string) {
+  const draft = state.drafts.get(id)
+  // A read-only user cannot deploy, and the server does not validate for one.
+  if (!draft || !canDeploy()) return
+  const seq = ++validateSeq
+  const cur = state.items.find((o) => o.id === id)
+  const node = rewire(pruneHidden(draft, cur), cur)
+  const items = cur ? state.items.map((o) => (o.id === id ? node : o)) : [...state.items, node]
+  let r: api.Validation | null
+  try {
+    r = await api.validateFlows(items)
+  } catch {
+    return
+  }
+  if (!r || seq !== validateSeq || state.drafts.get(id) !== draft) return
+  const liveProblems = new Map(state.liveProblems)
+  liveProblems.set(id, r.problems.filter((p) => p.id === id))
+  liveFor.set(id, draft)
+  setState({ liveProblems })
 }
 
 // ---- deploy ----

@@ -50,6 +50,8 @@ export interface Field {
   topLevel?: TopLevel[]
   /** Shown only while each property has one of the values. */
   showIf?: Record<string, string[]>
+  /** The form tab the field is on (engine.Field.Tab). */
+  tab?: string
 }
 
 /** One way of labelling a node (engine.LabelRule). */

@@ -1,0 +1,97 @@
+package editor
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// badRuleFlow has a change node whose second rule's JSONata does not parse.
+const badRuleFlow = `[{"id":"t1","type":"tab","label":"Flow 1"},
+{"id":"c1","type":"change","z":"t1","rules":[{"t":"set","p":"topic","pt":"msg","to":"a","tot":"str"},{"t":"set","p":"payload","pt":"msg","to":"$sum(","tot":"jsonata"}],"wires":[[]]}]`
+
+// TestValidateFlows: POST /flows/validate answers 200 with the problems a
+// deploy of the document is rejected with (the same objects, node, field
+// and line), or with its warnings, and deploys nothing: the running flows
+// and their rev stay as they were.
+func TestValidateFlows(t *testing.T) {
+	e := newGuardEnv(t)
+	ct := []string{"Content-Type", "application/json"}
+	rev := Rev(e.rt.Graph().Document())
+
+	code, body := e.do("POST", "/flows/validate", `{"flows":`+guardFlow+`}`, ct...)
+	if code != 200 || body != `{"problems":[],"warnings":[]}`+"\n" {
+		t.Errorf("a valid document: %d %s", code, body)
+	}
+
+	code, body = e.do("POST", "/flows/validate", badRuleFlow, ct...)
+	var got struct {
+		Problems []json.RawMessage `json:"problems"`
+		Warnings []json.RawMessage `json:"warnings"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("bad rule: %d %s", code, body)
+	}
+	if len(got.Problems) != 1 || !strings.HasPrefix(string(got.Problems[0]), `{"id":"c1","type":"change","field":"rules[1].to","line":2,"error":"`) ||
+		got.Warnings == nil || len(got.Warnings) != 0 {
+		t.Errorf("bad rule: %s", body)
+	}
+	// A deploy of the same document is refused with the same problems.
+	code, deployBody := e.do("POST", "/flows", badRuleFlow, ct...)
+	var refused struct {
+		Problems []json.RawMessage `json:"problems"`
+	}
+	json.Unmarshal([]byte(deployBody), &refused)
+	if code != 400 || fmt.Sprint(refused.Problems) != fmt.Sprint(got.Problems) {
+		t.Errorf("deploy: %d %s\nvalidate: %s", code, deployBody, body)
+	}
+
+	const dangling = `[{"id":"t1","type":"tab","label":"Flow 1"},{"id":"i1","type":"inject","z":"t1","wires":[["gone"]]}]`
+	code, body = e.do("POST", "/flows/validate", dangling, ct...)
+	if want := `{"problems":[],"warnings":[{"id":"i1","type":"inject","field":"wires","line":1,"warning":"output 1 is wired to missing node \"gone\": the wire is dropped"}]}` + "\n"; code != 200 || body != want {
+		t.Errorf("a dangling wire: %d %s\nwant %s", code, body, want)
+	}
+
+	// A body that is not a flow document is a problem of the document too.
+	code, body = e.do("POST", "/flows/validate", `{"flows":`, ct...)
+	if code != 200 || !strings.HasPrefix(body, `{"problems":[{"error":"`) || !strings.HasSuffix(body, `"}],"warnings":[]}`+"\n") {
+		t.Errorf("not JSON: %d %s", code, body)
+	}
+
+	if e.ids() != "t1,i1" || Rev(e.rt.Graph().Document()) != rev {
+		t.Errorf("validating deployed something: running %s", e.ids())
+	}
+}
+
+// TestValidateFlowsGuards: POST /flows/validate has POST /flows's guards:
+// JSON bodies only, no cross-origin browser requests, the body size bound.
+func TestValidateFlowsGuards(t *testing.T) {
+	e := newGuardEnv(t)
+	if code, body := e.do("POST", "/flows/validate", guardFlow, "Content-Type", "text/plain"); code != 415 {
+		t.Errorf("text/plain: %d %s", code, body)
+	}
+	if code, body := e.do("POST", "/flows/validate", guardFlow, "Content-Type", "application/json", "Origin", "http://evil.example"); code != 403 {
+		t.Errorf("cross-origin: %d %s", code, body)
+	}
+	big := `[{"id":"t1","type":"tab","label":"` + strings.Repeat("x", maxBody) + `"}]`
+	if code, body := e.do("POST", "/flows/validate", big, "Content-Type", "application/json"); code != 413 || !strings.Contains(body, `"error":"too_large"`) {
+		t.Errorf("too large: %d %.200s", code, body)
+	}
+}
+
+// TestValidateFlowsRole: validating needs the full role, as deploying does
+// (it compiles the document with the running flows' credentials).
+func TestValidateFlowsRole(t *testing.T) {
+	e := newAuthEnv(t)
+	ct := []string{"Content-Type", "application/json"}
+	if code, body, _ := e.do("POST", "/flows/validate", "", authFlow, ct...); code != 401 {
+		t.Errorf("no token: %d %s", code, body)
+	}
+	if code, body, _ := e.do("POST", "/flows/validate", viewerToken, authFlow, ct...); code != 403 {
+		t.Errorf("read role: %d %s", code, body)
+	}
+	if code, body, _ := e.do("POST", "/flows/validate", ciToken, authFlow, ct...); code != 200 || body != `{"problems":[],"warnings":[]}`+"\n" {
+		t.Errorf("full role: %d %s", code, body)
+	}
+}
