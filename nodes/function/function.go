@@ -26,13 +26,13 @@ type FunctionLib struct {
 // FunctionConfig is the configuration of a function node, with Node-RED's
 // property names.
 type FunctionConfig struct {
-	Func       string          `json:"func" keepempty:"true" label:"On Message" kind:"code" lang:"javascript" default:"\nreturn msg;" help:"The body of a function of msg; return msg, null, or an array with one entry per output"`
-	Outputs    int             `json:"outputs" label:"Outputs" default:"1" min:"0" max:"1000"`
-	Timeout    float64         `json:"timeout" label:"Timeout (s)" default:"0" min:"0" max:"2147483" help:"0: the default ceiling (10 s)"`
+	Outputs    int             `json:"outputs" tab:"Setup" label:"Outputs" default:"1" min:"0" max:"1000"`
+	Timeout    float64         `json:"timeout" tab:"Setup" label:"Timeout (s)" default:"0" min:"0" max:"2147483" help:"0: the default ceiling (10 s)"`
+	Libs       json.RawMessage `json:"libs" tab:"Setup" label:"Modules" kind:"json" default:"[]" help:"npm modules: not available in Runnel; a flow listing any is refused"`
 	Noerr      int             `json:"noerr" label:"Editor errors" kind:"hidden" help:"The number of errors the editor found (not used when running)"`
-	Initialize string          `json:"initialize" keepempty:"true" label:"On Start" kind:"code" lang:"javascript" help:"Runs once when the node starts; may return a promise that the first message waits for"`
-	Finalize   string          `json:"finalize" keepempty:"true" label:"On Stop" kind:"code" lang:"javascript" help:"Runs when the node stops (replaced by a deploy, or the flows stop)"`
-	Libs       json.RawMessage `json:"libs" label:"Modules" kind:"json" default:"[]" help:"npm modules: not available in Runnel; a flow listing any is refused"`
+	Initialize string          `json:"initialize" tab:"On Start" keepempty:"true" label:"On Start" kind:"code" lang:"javascript" help:"Runs once when the node starts; may return a promise that the first message waits for"`
+	Func       string          `json:"func" tab:"On Message" keepempty:"true" label:"On Message" kind:"code" lang:"javascript" default:"\nreturn msg;" help:"The body of a function of msg; return msg, null, or an array with one entry per output"`
+	Finalize   string          `json:"finalize" tab:"On Stop" keepempty:"true" label:"On Stop" kind:"code" lang:"javascript" help:"Runs when the node stops (replaced by a deploy, or the flows stop)"`
 }
 
 // DefaultTimeout is the ceiling on one run of a function's code when its
@@ -95,6 +95,13 @@ type fnNode struct {
 
 	mu sync.Mutex
 	vm *fnVM // created by Start (or the first message)
+
+	// The outbox keeps the node's sends in the order the code made them
+	// although several goroutines (messages, timers) run it: effects join
+	// it under mu, and one goroutine at a time delivers them.
+	omu      sync.Mutex
+	outbox   []effect
+	flushing bool
 
 	// the watchdog's view of the run in progress (see watchdog)
 	wmu      sync.Mutex
@@ -217,9 +224,9 @@ func (n *fnNode) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	eff := n.vm.takeEffects()
+	n.post(n.vm.takeEffects())
 	n.mu.Unlock()
-	n.flush(eff)
+	n.deliver()
 	return nil
 }
 
@@ -256,9 +263,9 @@ func (n *fnNode) Receive(ctx context.Context, m *engine.Message, out engine.Outp
 	} else if !f.iniFailed {
 		f.runMessage(m)
 	}
-	eff := f.takeEffects()
+	n.post(f.takeEffects())
 	n.mu.Unlock()
-	n.flush(eff)
+	n.deliver()
 	return nil
 }
 
@@ -271,10 +278,10 @@ func (n *fnNode) Close(ctx context.Context) error {
 		return nil
 	}
 	f.close()
-	eff := f.takeEffects()
+	n.post(f.takeEffects())
 	n.mu.Unlock()
 	unwatch(n)
-	n.flush(eff)
+	n.deliver()
 	return nil
 }
 
@@ -287,14 +294,50 @@ type effect struct {
 	err  error // an error against m (which may be nil)
 }
 
-func (n *fnNode) flush(eff []effect) {
-	for _, e := range eff {
-		if e.err != nil {
-			n.h.Error(e.err, e.m)
-			continue
-		}
-		n.h.Send(e.port, e.m)
+// post queues effects for delivery; n.mu is held, so effects join the
+// outbox in the order the runtime made them.
+func (n *fnNode) post(eff []effect) {
+	if len(eff) == 0 {
+		return
 	}
+	n.omu.Lock()
+	n.outbox = append(n.outbox, eff...)
+	n.omu.Unlock()
+}
+
+// deliver sends what the outbox holds, unless another goroutine already
+// is (it will send these too, after its own). A message that comes back
+// to this node through a loop therefore queues instead of deadlocking.
+func (n *fnNode) deliver() {
+	n.omu.Lock()
+	if n.flushing {
+		n.omu.Unlock()
+		return
+	}
+	n.flushing = true
+	defer func() {
+		if v := recover(); v != nil {
+			n.omu.Lock()
+			n.flushing = false
+			n.omu.Unlock()
+			panic(v)
+		}
+	}()
+	for len(n.outbox) > 0 {
+		batch := n.outbox
+		n.outbox = nil
+		n.omu.Unlock()
+		for _, e := range batch {
+			if e.err != nil {
+				n.h.Error(e.err, e.m)
+				continue
+			}
+			n.h.Send(e.port, e.m)
+		}
+		n.omu.Lock()
+	}
+	n.flushing = false
+	n.omu.Unlock()
 }
 
 // run calls fn under the node's time limit; n.mu is held.

@@ -498,7 +498,7 @@ func (f *fnVM) fire() {
 		f.msgid = ""
 	}
 	f.arm()
-	eff := f.takeEffects()
+	n.post(f.takeEffects())
 	n.mu.Unlock()
-	n.flush(eff)
+	n.deliver()
 }
