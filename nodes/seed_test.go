@@ -2,6 +2,7 @@ package nodes_test
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"testing"
 
@@ -18,14 +19,36 @@ import (
 // reading changes its topic's temperature, so each produces one alert.
 //
 //	go test -run '^$' -bench SeedFlow -benchmem -cpu 1,2 ./nodes/
-func BenchmarkSeedFlow(b *testing.B) {
+func BenchmarkSeedFlow(b *testing.B) { benchFlow(b, flows.ExampleDocument()) }
+
+// BenchmarkMixedFlow is BenchmarkSeedFlow on the mixed reference flow
+// (runnel bench's testdata): the seed flow with a switch, a function
+// computing a Fahrenheit reading and a device name, and a change node.
+//
+//	go test -run '^$' -bench MixedFlow -benchmem -cpu 1 ./nodes/
+func BenchmarkMixedFlow(b *testing.B) {
+	text, err := os.ReadFile("../engine/cli/bench/testdata/mixed-flow.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc, err := flows.Parse(text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchFlow(b, doc)
+}
+
+// benchFlow publishes readings to the embedded broker for doc, whose
+// mqtt-in reads sensors/+/data and whose mqtt-out publishes one alert
+// per reading under alerts/.
+func benchFlow(b *testing.B, doc *flows.Document) {
 	br, err := broker.Start(broker.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer br.Close()
 	rt := engine.New(engine.Options{Broker: br, BrokerAddr: "127.0.0.1:1883"})
-	if err := rt.Deploy(context.Background(), flows.ExampleDocument()); err != nil {
+	if err := rt.Deploy(context.Background(), doc); err != nil {
 		b.Fatal(err)
 	}
 	defer rt.Stop(context.Background())
