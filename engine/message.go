@@ -278,6 +278,35 @@ func (m *Message) Keys() []string {
 	return append(keys, extra...)
 }
 
+// RangeOther calls fn with each property other than _msgid, topic and
+// payload, in the order Keys gives them (sorted by name).
+func (m *Message) RangeOther(fn func(name string, v any)) {
+	if len(m.props) == 0 {
+		// The inline properties, sorted without allocating.
+		var order [inlineProps]int
+		for i := 0; i < m.ninl; i++ {
+			j := i
+			for j > 0 && m.inl[order[j-1]].name > m.inl[i].name {
+				order[j] = order[j-1]
+				j--
+			}
+			order[j] = i
+		}
+		for _, i := range order[:m.ninl] {
+			fn(m.inl[i].name, m.inl[i].val)
+		}
+		return
+	}
+	for _, k := range m.Keys()[3:] {
+		v, _ := m.Prop(k)
+		fn(k, v)
+	}
+}
+
+// OtherLen returns the number of properties other than _msgid, topic and
+// payload.
+func (m *Message) OtherLen() int { return m.ninl + len(m.props) }
+
 // AppendJSON appends the whole message as a JSON object to b.
 func (m *Message) AppendJSON(b []byte) []byte {
 	b = append(b, '{')

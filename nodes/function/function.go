@@ -101,6 +101,7 @@ type fnNode struct {
 	// it under mu, and one goroutine at a time delivers them.
 	omu      sync.Mutex
 	outbox   []effect
+	spare    []effect // the delivered batch's slice, reused
 	flushing bool
 
 	// the watchdog's view of the run in progress (see watchdog)
@@ -303,6 +304,7 @@ func (n *fnNode) post(eff []effect) {
 	n.omu.Lock()
 	n.outbox = append(n.outbox, eff...)
 	n.omu.Unlock()
+	clear(eff) // the runtime reuses eff's array
 }
 
 // deliver sends what the outbox holds, unless another goroutine already
@@ -325,7 +327,7 @@ func (n *fnNode) deliver() {
 	}()
 	for len(n.outbox) > 0 {
 		batch := n.outbox
-		n.outbox = nil
+		n.outbox, n.spare = n.spare[:0], nil
 		n.omu.Unlock()
 		for _, e := range batch {
 			if e.err != nil {
@@ -334,7 +336,11 @@ func (n *fnNode) deliver() {
 			}
 			n.h.Send(e.port, e.m)
 		}
+		clear(batch)
 		n.omu.Lock()
+		if n.spare == nil && cap(batch) <= 64 {
+			n.spare = batch[:0]
+		}
 	}
 	n.flushing = false
 	n.omu.Unlock()

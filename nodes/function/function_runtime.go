@@ -94,9 +94,15 @@ func newFnVM(n *fnNode) (*fnVM, error) {
 	return f, nil
 }
 
+// takeEffects returns the effects made since the last call. The slice is
+// valid until the runtime runs again (post copies it into the outbox).
 func (f *fnVM) takeEffects() []effect {
 	e := f.effect
-	f.effect = nil
+	if cap(e) > 64 {
+		f.effect = nil
+	} else {
+		f.effect = e[:0]
+	}
 	return e
 }
 
@@ -149,7 +155,7 @@ func (f *fnVM) errorText(v goja.Value) string {
 func (f *fnVM) runMessage(m *engine.Message) {
 	f.msgid = m.ID()
 	defer func() { f.msgid = "" }()
-	res, err := f.n.run(f.body, goja.Undefined(), f.msgToJS(m))
+	res, err := f.n.run(f.body, goja.Undefined(), f.newMsgObject(m, f.msgid))
 	if err != nil {
 		f.reportErr(f.jsError(err), m)
 		return
@@ -158,7 +164,8 @@ func (f *fnVM) runMessage(m *engine.Message) {
 		f.sendResults(res, f.msgid, false)
 		return
 	}
-	f.settle(res, m.ID(), func(v goja.Value) { f.sendResults(v, m.ID(), false) }, func(err error) { f.reportErr(err, m) })
+	id := f.msgid
+	f.settle(res, id, func(v goja.Value) { f.sendResults(v, id, false) }, func(err error) { f.reportErr(err, m) })
 }
 
 // settle calls ok with a promise's value, or fail with its error: at once
@@ -324,30 +331,15 @@ func (f *fnVM) sendOne(port int, v goja.Value, msgid string) {
 	f.effect = append(f.effect, effect{port: port, m: f.msgFromJS(o, msgid)})
 }
 
-// msgToJS makes the msg object the code gets: _msgid, topic and payload
-// when set (as Message.Lookup tells), then the other properties.
-func (f *fnVM) msgToJS(m *engine.Message) goja.Value {
-	o := f.vm.NewObject()
-	_ = o.Set("_msgid", m.ID())
-	if m.Topic != "" {
-		_ = o.Set("topic", m.Topic)
-	}
-	if v, ok := m.Lookup(payloadPath); ok {
-		_ = o.Set("payload", f.toJS(v))
-	}
-	for _, k := range m.Keys()[3:] { // after _msgid, topic and payload
-		v, _ := m.Prop(k)
-		_ = o.Set(k, f.toJS(v))
-	}
-	return o
-}
-
 var payloadPath, _ = engine.ParsePath("payload")
 
 // msgFromJS makes a message of a msg object; msgid, when set, is its
 // _msgid (as Node-RED gives every message a function sends the _msgid of
 // the message it is handling).
 func (f *fnVM) msgFromJS(o *goja.Object, msgid string) *engine.Message {
+	if v := asMsgObject(o); v != nil {
+		return v.message(msgid)
+	}
 	m := engine.NewMessage("", nil)
 	for _, k := range o.Keys() {
 		if k == "_msgid" && msgid != "" {

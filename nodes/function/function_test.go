@@ -186,9 +186,10 @@ func BenchmarkFunctionFahrenheit(b *testing.B) {
 	f := nodetest.New(b, `[{"id":"t1","type":"tab"},{"id":"src","type":"test-source","z":"t1","wires":[["n1"]]},`+
 		strings.TrimSuffix(fn("msg.payload.f = msg.payload.t * 1.8 + 32; return msg;"), "}")+`,"id":"n1","z":"t1","wires":[[]]}]`, FunctionType)
 	payload := engine.RawJSON(`{"t":21.5}`)
+	src := f.SourceHost("src") // Inject's t.Helper would be a third of what is measured
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		f.Inject("src", engine.NewMessage("sensors/a", payload))
+		src.Send(0, engine.NewMessage("sensors/a", payload))
 	}
 }

@@ -25,7 +25,13 @@ import (
 // map[string]any and []any instead. A Date becomes its ISO text (what
 // JSON.stringify writes); functions and undefined properties are dropped.
 
-var typeBytes = reflect.TypeOf([]byte(nil))
+var (
+	typeBytes  = reflect.TypeOf([]byte(nil))
+	typeFloat  = reflect.TypeOf(float64(0))
+	typeInt    = reflect.TypeOf(int64(0))
+	typeString = reflect.TypeOf("")
+	typeBool   = reflect.TypeOf(false)
+)
 
 // toJS converts a message value to JavaScript.
 func (f *fnVM) toJS(v any) goja.Value {
@@ -43,7 +49,7 @@ func (f *fnVM) toJS(v any) goja.Value {
 	case []byte:
 		return f.bytesToJS(x)
 	case engine.RawJSON:
-		return f.gjsonToJS(gjson.ParseBytes(x))
+		return f.gjsonToJS(gjson.Parse(rawString(x)))
 	case map[string]any:
 		o := f.vm.NewObject()
 		keys := make([]string, 0, len(x))
@@ -108,12 +114,7 @@ func (f *fnVM) gjsonToJS(r gjson.Result) goja.Value {
 		})
 		return f.vm.NewArray(items...)
 	}
-	o := f.vm.NewObject()
-	r.ForEach(func(k, e gjson.Result) bool {
-		_ = o.Set(k.Str, f.gjsonToJS(e))
-		return true
-	})
-	return o
+	return f.newJSONObject(r)
 }
 
 // fromJS converts a JavaScript value to a message value; undefined is
@@ -185,6 +186,9 @@ func (f *fnVM) appendJSON(b []byte, o *goja.Object, depth int) ([]byte, bool) {
 	if depth > maxDepth {
 		return b, false
 	}
+	if v := asJSONObject(o); v != nil {
+		return v.appendJSON(b, depth)
+	}
 	if o.ClassName() == "Array" {
 		n := int(o.Get("length").ToInteger())
 		b = append(b, '[')
@@ -229,11 +233,22 @@ func (f *fnVM) appendValue(b []byte, e goja.Value, depth int, inArray bool) ([]b
 	}
 	eo, ok := e.(*goja.Object)
 	if !ok {
-		p := primitive(e)
-		if n, ok := p.(float64); ok && (math.IsNaN(n) || math.IsInf(n, 0)) {
-			return b, false
+		switch e.ExportType() {
+		case typeFloat, typeInt:
+			n := e.ToFloat()
+			if math.IsNaN(n) || math.IsInf(n, 0) {
+				return b, false
+			}
+			return jsv.AppendNumber(b, n), true
+		case typeString:
+			return engine.AppendJSON(b, e.String()), true
+		case typeBool:
+			if e.ToBoolean() {
+				return append(b, "true"...), true
+			}
+			return append(b, "false"...), true
 		}
-		return engine.AppendJSON(b, p), true
+		return engine.AppendJSON(b, primitive(e)), true
 	}
 	switch eo.ClassName() {
 	case "Object", "Array":

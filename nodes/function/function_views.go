@@ -1,0 +1,400 @@
+package function
+
+import (
+	"reflect"
+	"sort"
+	"strconv"
+	"unsafe"
+
+	"github.com/dop251/goja"
+	"github.com/tidwall/gjson"
+
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
+)
+
+// The message the code gets, and the JSON objects in it, are views: plain
+// JavaScript objects to the code (their keys, JSON.stringify, for-in,
+// delete and hasOwnProperty behave as on any object), whose properties
+// become JavaScript values only when the code reads them. A property the
+// code never touched goes out as the Go value it came in as (message
+// values are never modified in place, so sharing it is safe), and an
+// untouched part of a JSON object as its JSON text. Most function nodes
+// read a property or two and return msg: that costs what they read, not
+// the whole message twice.
+//
+// What a view cannot do, as goja's dynamic objects cannot: hold symbol
+// keys, accessor properties (Object.defineProperty with get/set) or be
+// frozen. Code that does those on msg or a JSON object inside it gets a
+// TypeError; on a copy ({...msg}, Object.assign({}, msg)) it works.
+
+// jsonObject is a view of a JSON object (a RawJSON value or part of one).
+type jsonObject struct {
+	f    *fnVM
+	ents []viewEnt
+	// idx finds entries by key in large objects (nil below idxMin keys,
+	// and after a delete until the next lookup).
+	idx map[string]int
+	// indexKeys is set when a key is an array index ("0", "17"): those
+	// come first in key order, ascending, as in JavaScript.
+	indexKeys bool
+	buf       [2]viewEnt // ents' first array
+}
+
+// viewEnt is one property of a JSON object view: the JSON text of its
+// value until the code reads or sets it, then its JavaScript value.
+type viewEnt struct {
+	key    string
+	rawKey string     // the key as written in the JSON text, quotes included; "" when the code added it
+	raw    string     // the JSON text of the value
+	js     goja.Value // nil until read or set
+}
+
+const idxMin = 16
+
+var (
+	jsonObjectType = reflect.TypeOf((*jsonObject)(nil))
+	msgObjectType  = reflect.TypeOf((*msgObject)(nil))
+)
+
+// newJSONObject returns the view of the JSON object r.
+func (f *fnVM) newJSONObject(r gjson.Result) *goja.Object {
+	o := &jsonObject{f: f}
+	o.ents = o.buf[:0]
+	r.ForEach(func(k, v gjson.Result) bool {
+		if i := o.find(k.Str); i >= 0 {
+			// JSON.parse keeps the last value of a repeated key, in the
+			// first one's place.
+			o.ents[i].raw = v.Raw
+			return true
+		}
+		o.add(viewEnt{key: k.Str, rawKey: k.Raw, raw: v.Raw})
+		return true
+	})
+	return f.vm.NewDynamicObject(o)
+}
+
+func (o *jsonObject) add(e viewEnt) {
+	if isArrayIndex(e.key) {
+		o.indexKeys = true
+	}
+	o.ents = append(o.ents, e)
+	if o.idx != nil {
+		o.idx[e.key] = len(o.ents) - 1
+	}
+}
+
+func (o *jsonObject) find(key string) int {
+	if len(o.ents) < idxMin {
+		for i := range o.ents {
+			if o.ents[i].key == key {
+				return i
+			}
+		}
+		return -1
+	}
+	if o.idx == nil {
+		o.idx = make(map[string]int, len(o.ents))
+		for i, e := range o.ents {
+			o.idx[e.key] = i
+		}
+	}
+	if i, ok := o.idx[key]; ok {
+		return i
+	}
+	return -1
+}
+
+// Get implements goja.DynamicObject.
+func (o *jsonObject) Get(key string) goja.Value {
+	i := o.find(key)
+	if i < 0 {
+		return nil
+	}
+	e := &o.ents[i]
+	if e.js == nil {
+		e.js = o.f.gjsonToJS(gjson.Parse(e.raw))
+	}
+	return e.js
+}
+
+// Set implements goja.DynamicObject.
+func (o *jsonObject) Set(key string, v goja.Value) bool {
+	if i := o.find(key); i >= 0 {
+		o.ents[i].js = v
+		return true
+	}
+	o.add(viewEnt{key: key, js: v})
+	return true
+}
+
+// Has implements goja.DynamicObject.
+func (o *jsonObject) Has(key string) bool { return o.find(key) >= 0 }
+
+// Delete implements goja.DynamicObject.
+func (o *jsonObject) Delete(key string) bool {
+	if i := o.find(key); i >= 0 {
+		o.ents = append(o.ents[:i], o.ents[i+1:]...)
+		o.idx = nil
+	}
+	return true
+}
+
+// Keys implements goja.DynamicObject: array indices first, ascending,
+// then the other keys in the order they were added.
+func (o *jsonObject) Keys() []string { return entKeys(o.ents, o.indexKeys) }
+
+func entKeys(ents []viewEnt, indexKeys bool) []string {
+	keys := make([]string, len(ents))
+	for i, e := range ents {
+		keys[i] = e.key
+	}
+	if indexKeys {
+		sortIndexKeys(keys)
+	}
+	return keys
+}
+
+// sortIndexKeys puts the array-index keys first, ascending, keeping the
+// order of the others.
+func sortIndexKeys(keys []string) {
+	sort.SliceStable(keys, func(i, j int) bool {
+		a, b := isArrayIndex(keys[i]), isArrayIndex(keys[j])
+		if a && b {
+			x, _ := strconv.ParseUint(keys[i], 10, 32)
+			y, _ := strconv.ParseUint(keys[j], 10, 32)
+			return x < y
+		}
+		return a && !b
+	})
+}
+
+// isArrayIndex reports whether key is a canonical array index, which
+// JavaScript orders before the other keys of an object.
+func isArrayIndex(key string) bool {
+	if key == "" || len(key) > 10 || (len(key) > 1 && key[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < '0' || key[i] > '9' {
+			return false
+		}
+	}
+	n, err := strconv.ParseUint(key, 10, 64)
+	return err == nil && n < 1<<32-1
+}
+
+// appendJSON appends the object as JSON (what JSON.stringify writes, with
+// untouched values as their JSON text) and reports whether it is wholly
+// JSON (see fnVM.appendJSON).
+func (o *jsonObject) appendJSON(b []byte, depth int) ([]byte, bool) {
+	ents := o.ents
+	if o.indexKeys {
+		ents = orderedEnts(ents)
+	}
+	b = append(b, '{')
+	first := true
+	for i := range ents {
+		e := &ents[i]
+		if e.js == nil {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, e.rawKey...)
+			b = append(b, ':')
+			b = append(b, e.raw...)
+			continue
+		}
+		if skipInObject(e.js) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		if e.rawKey != "" {
+			b = append(b, e.rawKey...)
+		} else {
+			b = engine.AppendJSON(b, e.key)
+		}
+		b = append(b, ':')
+		var ok bool
+		if b, ok = o.f.appendValue(b, e.js, depth, false); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// orderedEnts returns ents with the array-index keys first, ascending.
+func orderedEnts(ents []viewEnt) []viewEnt {
+	keys := entKeys(ents, true)
+	out := make([]viewEnt, 0, len(ents))
+	for _, k := range keys {
+		for _, e := range ents {
+			if e.key == k {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// skipInObject reports whether JSON.stringify leaves a property with
+// value v out of an object: undefined, functions and symbols.
+func skipInObject(v goja.Value) bool {
+	if goja.IsUndefined(v) {
+		return true
+	}
+	if o, ok := v.(*goja.Object); ok {
+		return o.ClassName() == "Function"
+	}
+	_, isSym := v.(*goja.Symbol)
+	return isSym
+}
+
+// asJSONObject returns the view behind o, if o is one.
+func asJSONObject(o *goja.Object) *jsonObject {
+	if o.ExportType() != jsonObjectType {
+		return nil
+	}
+	v, _ := o.Export().(*jsonObject)
+	return v
+}
+
+// msgObject is the view of a message: _msgid, topic and payload when set
+// (as Message.Lookup tells), then the other properties.
+type msgObject struct {
+	f    *fnVM
+	ents []msgEnt
+	buf  [4]msgEnt // ents' first array: most messages have 4 properties or fewer
+}
+
+// msgEnt is one property of a message view: its Go value until the code
+// reads or sets it, then its JavaScript value.
+type msgEnt struct {
+	key string
+	gov any
+	js  goja.Value // nil until read or set
+}
+
+// newMsgObject returns the view of m, whose _msgid is id.
+func (f *fnVM) newMsgObject(m *engine.Message, id string) *goja.Object {
+	o := &msgObject{f: f}
+	o.ents = o.buf[:0]
+	o.ents = append(o.ents, msgEnt{key: "_msgid", gov: id})
+	if m.Topic != "" {
+		o.ents = append(o.ents, msgEnt{key: "topic", gov: m.Topic})
+	}
+	if v, ok := m.Lookup(payloadPath); ok {
+		o.ents = append(o.ents, msgEnt{key: "payload", gov: v})
+	}
+	m.RangeOther(func(k string, v any) {
+		o.ents = append(o.ents, msgEnt{key: k, gov: v})
+	})
+	return f.vm.NewDynamicObject(o)
+}
+
+func (o *msgObject) find(key string) int {
+	for i := range o.ents {
+		if o.ents[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// Get implements goja.DynamicObject.
+func (o *msgObject) Get(key string) goja.Value {
+	i := o.find(key)
+	if i < 0 {
+		return nil
+	}
+	e := &o.ents[i]
+	if e.js == nil {
+		e.js = o.f.toJS(e.gov)
+		e.gov = nil
+	}
+	return e.js
+}
+
+// Set implements goja.DynamicObject.
+func (o *msgObject) Set(key string, v goja.Value) bool {
+	if i := o.find(key); i >= 0 {
+		o.ents[i].js = v
+		o.ents[i].gov = nil
+		return true
+	}
+	o.ents = append(o.ents, msgEnt{key: key, js: v})
+	return true
+}
+
+// Has implements goja.DynamicObject.
+func (o *msgObject) Has(key string) bool { return o.find(key) >= 0 }
+
+// Delete implements goja.DynamicObject.
+func (o *msgObject) Delete(key string) bool {
+	if i := o.find(key); i >= 0 {
+		o.ents = append(o.ents[:i], o.ents[i+1:]...)
+	}
+	return true
+}
+
+// Keys implements goja.DynamicObject: array indices first, ascending,
+// then the others in order.
+func (o *msgObject) Keys() []string {
+	keys := make([]string, len(o.ents))
+	indexKeys := false
+	for i, e := range o.ents {
+		keys[i] = e.key
+		indexKeys = indexKeys || isArrayIndex(e.key)
+	}
+	if indexKeys {
+		sortIndexKeys(keys)
+	}
+	return keys
+}
+
+// message makes a message of the view: untouched properties keep their Go
+// values, the others are converted. msgid, when set, is its _msgid.
+func (o *msgObject) message(msgid string) *engine.Message {
+	m := engine.NewMessage("", nil)
+	for i := range o.ents {
+		e := &o.ents[i]
+		if e.key == "_msgid" && msgid != "" {
+			continue
+		}
+		v := e.gov
+		if e.js != nil {
+			v = o.f.fromJS(e.js)
+		}
+		if v == jsv.Undefined {
+			continue
+		}
+		m.SetProp(e.key, v)
+	}
+	if msgid != "" {
+		m.SetProp("_msgid", msgid)
+	}
+	return m
+}
+
+// asMsgObject returns the view behind o, if o is one.
+func asMsgObject(o *goja.Object) *msgObject {
+	if o.ExportType() != msgObjectType {
+		return nil
+	}
+	v, _ := o.Export().(*msgObject)
+	return v
+}
+
+// rawString is the text of a RawJSON without a copy: RawJSON is never
+// modified, and views keep substrings of it.
+func rawString(r engine.RawJSON) string {
+	if len(r) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(r), len(r))
+}
