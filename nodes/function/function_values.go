@@ -19,11 +19,14 @@ import (
 // JavaScript object is ever shared with the rest of the flow.
 //
 // Objects come back as engine.RawJSON (their JSON text, key order kept, as
-// Node-RED keeps insertion order) when everything in them is JSON: that is
-// what downstream nodes read and publish fastest. An object holding a
-// Buffer, or a number JSON cannot write (NaN, Infinity), comes back as
-// map[string]any and []any instead. A Date becomes its ISO text (what
-// JSON.stringify writes); functions and undefined properties are dropped.
+// Node-RED keeps insertion order): that is what downstream nodes read and
+// publish fastest, and what Node-RED publishes for them. What JSON cannot
+// hold is written as JSON.stringify writes it: a Buffer inside an object
+// as {"type":"Buffer","data":[...]}, NaN and Infinity as null, a Date as
+// its ISO text; functions and undefined properties are dropped. (So a
+// Buffer inside an object reaches the next node as that object, not as
+// bytes; a Buffer payload stays bytes.) Objects nested deeper than
+// maxDepth, or cyclic, come back as map[string]any and []any, cut off.
 
 var (
 	typeBytes  = reflect.TypeOf([]byte(nil))
@@ -159,10 +162,7 @@ func primitive(v goja.Value) any {
 
 // bufferBytes returns a copy of a Buffer's or Uint8Array's bytes.
 func bufferBytes(o *goja.Object) ([]byte, bool) {
-	switch o.ClassName() {
-	case "Object", "Array", "Function", "Date", "Error", "RegExp":
-		return nil, false
-	}
+	// goja gives typed arrays the class name "Object": ask for the type.
 	if o.ExportType() != typeBytes {
 		return nil, false
 	}
@@ -237,7 +237,7 @@ func (f *fnVM) appendValue(b []byte, e goja.Value, depth int, inArray bool) ([]b
 		case typeFloat, typeInt:
 			n := e.ToFloat()
 			if math.IsNaN(n) || math.IsInf(n, 0) {
-				return b, false
+				return append(b, "null"...), true // as JSON.stringify writes them
 			}
 			return jsv.AppendNumber(b, n), true
 		case typeString:
@@ -250,16 +250,16 @@ func (f *fnVM) appendValue(b []byte, e goja.Value, depth int, inArray bool) ([]b
 		}
 		return engine.AppendJSON(b, primitive(e)), true
 	}
+	if eo.ExportType() == typeBytes {
+		// A Buffer inside an object: what its toJSON gives.
+		bs, _ := eo.Export().([]byte)
+		return engine.AppendJSON(b, bs), true
+	}
 	switch eo.ClassName() {
-	case "Object", "Array":
-		return f.appendJSON(b, eo, depth+1)
 	case "Date":
 		return engine.AppendJSON(b, dateText(eo)), true
 	case "Function":
 		return append(b, "null"...), inArray
-	}
-	if _, isBuf := bufferBytes(eo); isBuf {
-		return b, false
 	}
 	return f.appendJSON(b, eo, depth+1)
 }
