@@ -268,6 +268,9 @@ func TestMQTTInOutRepublishNotRetained(t *testing.T) {
 	]`)
 	v3Publish(t, pub, "new/x", []byte("published live"), 1, true)
 	f.WaitReceived("s", 2)
+	// The sink has both messages before mqtt-out has published them:
+	// wait until the broker holds the republished one.
+	waitRetained(t, br.Addr(), "echo/old")
 
 	got := make(chan string, 10)
 	v3Client(t, br.Addr(), "echo-sub", nil).Subscribe("echo/#", 1, func(_ pahov3.Client, m pahov3.Message) {
@@ -290,6 +293,34 @@ func TestMQTTInOutRepublishNotRetained(t *testing.T) {
 	want := []string{"echo/old from the store retain=true", "echo/marker end retain=false"}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("the new subscriber got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// waitRetained waits (at most 5 s) until the broker at addr holds a
+// retained message on topic, asking with a fresh subscription each time.
+func waitRetained(t *testing.T, addr, topic string) {
+	t.Helper()
+	for i, end := 0, time.Now().Add(5*time.Second); ; i++ {
+		seen := make(chan struct{}, 1)
+		c := v3Client(t, addr, fmt.Sprintf("retained-probe-%d", i), nil)
+		c.Subscribe(topic, 1, func(_ pahov3.Client, m pahov3.Message) {
+			if m.Retained() {
+				select {
+				case seen <- struct{}{}:
+				default:
+				}
+			}
+		}).WaitTimeout(5 * time.Second)
+		select {
+		case <-seen:
+			c.Disconnect(100)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		c.Disconnect(100)
+		if time.Now().After(end) {
+			t.Fatalf("no retained message on %s", topic)
+		}
 	}
 }
 
