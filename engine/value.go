@@ -191,6 +191,10 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString writes s as a JSON string the way JSON.stringify does:
 // only ", \ and control characters are escaped; non-ASCII stays as it is,
 // and bytes that are not UTF-8 become U+FFFD as Node decodes them.
+// AppendJSONString appends s as a JSON string, as JSON.stringify writes
+// it. It is AppendJSON for a string, without boxing s in an interface.
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }
+
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

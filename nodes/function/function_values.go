@@ -241,7 +241,7 @@ func (f *fnVM) appendValue(b []byte, e goja.Value, depth int, inArray bool) ([]b
 			}
 			return jsv.AppendNumber(b, n), true
 		case typeString:
-			return engine.AppendJSON(b, e.String()), true
+			return engine.AppendJSONString(b, e.String()), true
 		case typeBool:
 			if e.ToBoolean() {
 				return append(b, "true"...), true

@@ -38,7 +38,7 @@ type jsonObject struct {
 	// indexKeys is set when a key is an array index ("0", "17"): those
 	// come first in key order, ascending, as in JavaScript.
 	indexKeys bool
-	buf       [2]viewEnt // ents' first array
+	buf       [4]viewEnt // ents' first array
 }
 
 // viewEnt is one property of a JSON object view: the JSON text of its
@@ -216,7 +216,7 @@ func (o *jsonObject) appendJSON(b []byte, depth int) ([]byte, bool) {
 		if e.rawKey != "" {
 			b = append(b, e.rawKey...)
 		} else {
-			b = engine.AppendJSON(b, e.key)
+			b = engine.AppendJSONString(b, e.key)
 		}
 		b = append(b, ':')
 		var ok bool
@@ -269,15 +269,16 @@ func asJSONObject(o *goja.Object) *jsonObject {
 type msgObject struct {
 	f    *fnVM
 	ents []msgEnt
-	buf  [4]msgEnt // ents' first array: most messages have 4 properties or fewer
+	buf  [6]msgEnt // ents' first array: an mqtt-in message has 5 properties
 }
 
 // msgEnt is one property of a message view: its Go value until the code
 // reads or sets it, then its JavaScript value.
 type msgEnt struct {
-	key string
-	gov any
-	js  goja.Value // nil until read or set
+	key  string
+	gov  any        // the Go value; kept after a read (see read)
+	js   goja.Value // nil until read or set
+	read goja.Value // what gov became when read, if a primitive: while js is still that, gov goes out
 }
 
 // newMsgObject returns the view of m, whose _msgid is id.
@@ -315,7 +316,11 @@ func (o *msgObject) Get(key string) goja.Value {
 	e := &o.ents[i]
 	if e.js == nil {
 		e.js = o.f.toJS(e.gov)
-		e.gov = nil
+		if _, isObj := e.js.(*goja.Object); isObj {
+			e.gov = nil // the code may change the object: convert it back
+		} else {
+			e.read = e.js
+		}
 	}
 	return e.js
 }
@@ -324,7 +329,6 @@ func (o *msgObject) Get(key string) goja.Value {
 func (o *msgObject) Set(key string, v goja.Value) bool {
 	if i := o.find(key); i >= 0 {
 		o.ents[i].js = v
-		o.ents[i].gov = nil
 		return true
 	}
 	o.ents = append(o.ents, msgEnt{key: key, js: v})
@@ -367,7 +371,7 @@ func (o *msgObject) message(msgid string) *engine.Message {
 			continue
 		}
 		v := e.gov
-		if e.js != nil {
+		if e.js != nil && (e.read == nil || !e.js.SameAs(e.read)) {
 			v = o.f.fromJS(e.js)
 		}
 		if v == jsv.Undefined {
