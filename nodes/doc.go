@@ -5,6 +5,7 @@
 //	function  change, switch, range, template, filter-on-change (rbe)
 //	network   mqtt-in, mqtt-out, mqtt-broker, tls-config
 //	parser    json
+//	sequence  split, join, sort, batch
 //
 // Importing nodes (for its side effects) registers them all with
 // engine.DefaultRegistry:
@@ -21,4 +22,5 @@ import (
 	_ "github.com/runnel-io/runnel/nodes/function"
 	_ "github.com/runnel-io/runnel/nodes/network"
 	_ "github.com/runnel-io/runnel/nodes/parser"
+	_ "github.com/runnel-io/runnel/nodes/sequence"
 )
