@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/runnel-io/runnel/flows"
@@ -31,6 +32,12 @@ type Graph struct {
 	warnings  []flows.Warning
 	nodeWarns map[string][]flows.Warning
 
+	// watch routes errors, status and finished messages to the catch,
+	// status and complete nodes; nil when the graph has none.
+	watch *watchers
+	// links are the link nodes and what they link to (see Linker).
+	links *linkTable
+
 	// active counts the messages that sources have sent into this graph
 	// and that are still on their way through it; a deploy waits for it to
 	// drop to zero before it closes the nodes it replaced.
@@ -46,6 +53,13 @@ type slot struct {
 	wires [][]int
 	// kept is set for a node taken over from the previous graph.
 	kept bool
+	// watched is set for a node that complete nodes watch; inflight then
+	// maps each message it is handling to its *doneState.
+	watched  bool
+	inflight sync.Map
+	// depth counts the event deliveries (errors, status, complete) to
+	// this node in progress (see maxWatchDepth).
+	depth atomic.Int32
 }
 
 // NodeStats are a node's message counters since it was built. A node that
@@ -106,6 +120,10 @@ func (g *Graph) send(idx, port int, m *Message) {
 func (g *Graph) deliver(idx int, m *Message) {
 	s := g.slots[idx]
 	s.host.in.Add(1)
+	if s.watched {
+		g.deliverWatched(idx, m)
+		return
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			s.host.errs.Add(1)
@@ -250,8 +268,13 @@ func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[str
 		g.slots = append(g.slots, s)
 	}
 	c.wire(g)
+	extra := c.linkWire(g)
 	if len(c.probs) == 0 {
-		c.checkCycles(g)
+		c.checkCycles(g, extra)
+	}
+	if len(c.probs) == 0 {
+		c.buildWatchers(g)
+		g.flattenLinks()
 	}
 	if len(c.probs) > 0 {
 		sort.SliceStable(c.probs, func(i, j int) bool { return c.probs[i].Line < c.probs[j].Line })
@@ -306,6 +329,7 @@ func (c *compiler) build(n *flows.Node) *slot {
 		return nil
 	}
 	h := &Host{id: n.ID, typ: n.Type, name: sn.Name, z: n.Z, rt: c.rt, c: c, creds: c.doc.Credentials[n.ID]}
+	_, h.hasName = n.Get("name")
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.env = c.scope(n)
 	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
@@ -420,8 +444,10 @@ func (c *compiler) wire(g *Graph) {
 }
 
 // checkCycles rejects cycles, naming the nodes on each, and records a
-// topological order (sources first) for starting and stopping.
-func (c *compiler) checkCycles(g *Graph) {
+// topological order (sources first) for starting and stopping. It follows
+// the wires and the extra edges (a static link call to the link in it
+// calls).
+func (c *compiler) checkCycles(g *Graph, extra map[int][]int) {
 	const (
 		white = iota
 		grey
@@ -435,7 +461,11 @@ func (c *compiler) checkCycles(g *Graph) {
 	visit = func(i int) {
 		color[i] = grey
 		stack = append(stack, i)
-		for _, port := range g.slots[i].wires {
+		ports := g.slots[i].wires
+		if e := extra[i]; len(e) > 0 {
+			ports = append(slices.Clip(ports), e)
+		}
+		for _, port := range ports {
 			for _, t := range port {
 				switch color[t] {
 				case white:

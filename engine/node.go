@@ -125,8 +125,9 @@ type Delivery struct {
 
 // Output passes messages from a node to the nodes wired to its ports.
 type Output struct {
-	g   *Graph
-	idx int
+	g    *Graph
+	idx  int
+	done *doneState // set while a node that complete nodes watch handles a message
 }
 
 // Send passes m to every node wired to port (0-based). The first wire gets
@@ -143,6 +144,9 @@ func (o Output) Send(port int, m *Message) {
 	if o.g == nil || m == nil {
 		return
 	}
+	if o.done != nil {
+		o.done.sent(m)
+	}
 	o.g.slots[o.idx].host.Send(port, m)
 }
 
@@ -151,6 +155,7 @@ func (o Output) Send(port int, m *Message) {
 // gives each node its own Host when it builds the node.
 type Host struct {
 	id, typ, name, z string
+	hasName          bool // the node has a "name" property, empty or not
 	rt               *Runtime
 	c                *compiler // set while the graph is being compiled
 	at               atomic.Pointer[binding]
@@ -213,32 +218,48 @@ func (h *Host) Outbox() OutboxOptions { return h.rt.opts.Outbox }
 // deploy waits for the old graph's active messages before it closes the
 // nodes it replaced.
 func (h *Host) Send(port int, m *Message) {
-	b := h.at.Load()
-	for {
-		if b == nil {
-			return
-		}
-		b.g.active.Add(1)
-		now := h.at.Load()
-		if now == b {
-			break
-		}
-		// A deploy moved the node in between: route through the new graph.
-		b.g.active.Add(-1)
-		b = now
+	b := h.acquire()
+	if b == nil {
+		return
 	}
 	b.g.send(b.idx, port, m)
 	b.g.active.Add(-1)
 }
 
-// Status sets the node's status.
+// acquire returns the node's binding with its graph's active count
+// raised, so that a deploy does not close the nodes a message is going
+// to; the caller lowers it when done. nil when the node is in no graph.
+func (h *Host) acquire() *binding {
+	b := h.at.Load()
+	for {
+		if b == nil {
+			return nil
+		}
+		b.g.active.Add(1)
+		now := h.at.Load()
+		if now == b {
+			return b
+		}
+		// A deploy moved the node in between: route through the new graph.
+		b.g.active.Add(-1)
+		b = now
+	}
+}
+
+// Status sets the node's status, and hands it to the status nodes of the
+// node's tab that watch it (see Watcher).
 func (h *Host) Status(s Status) {
 	if h.rt.opts.OnStatus != nil {
 		h.rt.opts.OnStatus(StatusEvent{NodeID: h.id, Status: s})
 	}
+	h.rt.routeStatus(h, s)
 }
 
-// Error reports an error of this node; m is the message being handled, or nil.
+// Error reports an error of this node; m is the message being handled, or
+// nil. An error with a message reaches the catch nodes that watch the
+// node (see Watcher); reported against the very message the node is
+// handling, it also means the node failed on it, so complete nodes do not
+// see that message finish.
 func (h *Host) Error(err error, m *Message) {
 	h.rt.reportError(h, err, m)
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -246,6 +247,21 @@ func (rt *Runtime) reportError(h *Host, err error, m *Message) {
 	if rt.opts.OnError != nil {
 		rt.opts.OnError(ev)
 	}
+	if rt.routeError(h, err, m) {
+		rt.log.Debug("node error caught", slog.String("node", h.id), slog.String("type", h.typ),
+			slog.String("msgid", ev.MsgID), slog.String("error", errText(err)))
+		return
+	}
 	rt.log.Warn("node error", slog.String("node", h.id), slog.String("type", h.typ),
-		slog.String("msgid", ev.MsgID), slog.String("error", err.Error()))
+		slog.String("msgid", ev.MsgID), slog.String("error", errText(err)))
+}
+
+// errPanicked marks a Receive that panicked, which is reported already.
+var errPanicked = errors.New("panicked")
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

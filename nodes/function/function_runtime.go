@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/dop251/goja"
@@ -128,12 +129,32 @@ func (f *fnVM) jsError(err error) error {
 		for _, fr := range ex.Stack() {
 			pos := fr.Position()
 			if pos.Line > 0 && (fr.SrcName() == "func" || fr.SrcName() == "initialize" || fr.SrcName() == "finalize") {
-				return fmt.Errorf("%s (%s line %d, col %d)", text, fr.SrcName(), pos.Line-1, pos.Column)
+				return &thrownError{text: text, at: fmt.Sprintf("%s line %d, col %d", fr.SrcName(), pos.Line-1, pos.Column), line: pos.Line - 1, col: pos.Column}
 			}
 		}
 		return errors.New(text)
 	}
 	return err
+}
+
+// thrownError is what the code threw, with where: the log says where, a
+// catch node's msg.error.message does not, as in Node-RED (which adds the
+// line to a ReferenceError's message only, after naming the error twice).
+type thrownError struct {
+	text, at  string
+	line, col int
+}
+
+func (e *thrownError) Error() string { return e.text + " (" + e.at + ")" }
+
+// CatchText is the text a catch node sees (engine.CatchTexter).
+func (e *thrownError) CatchText() string {
+	if strings.HasPrefix(e.text, "ReferenceError") {
+		// Node-RED sets the message to the stack's first line, which
+		// names the error again.
+		return fmt.Sprintf("ReferenceError: %s (line %d, col %d)", e.text, e.line, e.col)
+	}
+	return e.text
 }
 
 // errorText is what node.error and a thrown value report: a string as it
