@@ -1,8 +1,10 @@
 package function
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +80,11 @@ type trigStream struct {
 	timer  *time.Timer // the second message's timer, or the interval
 	gen    uint64      // stale timers of a stream check it
 	m2     any         // op2's value, as computed so far
+
+	// The second message's wait: when it ends and what it does then.
+	due  time.Time
+	seq  uint64
+	pend func()
 }
 
 type triggerNode struct {
@@ -95,7 +102,7 @@ type triggerNode struct {
 	mu      sync.Mutex
 	ob      *outbox
 	closed  bool
-	gen     uint64
+	seq     uint64
 	streams map[string]*trigStream
 	latest  map[string]*engine.Message // payl: the latest message of each stream
 }
@@ -294,9 +301,7 @@ func (n *triggerNode) receive(m *engine.Message) error {
 			st.m2 = m.Payload
 		}
 		n.stop(st)
-		st.active = true
-		gen := st.gen
-		st.timer = afterFunc(n.h, msDuration(wait), func() { n.fireExtended(key, st, gen, m) })
+		n.wait(key, st, wait, func() { n.fireExtended(key, st, m) })
 	}
 	return nil
 }
@@ -317,9 +322,54 @@ func (n *triggerNode) isReset(m *engine.Message) bool {
 // stop stops a stream's timer; timers already running see a new gen.
 func (n *triggerNode) stop(st *trigStream) {
 	st.gen++
+	st.pend = nil
 	if st.timer != nil {
 		st.timer.Stop()
 		st.timer = nil
+	}
+}
+
+// wait arms the second message of stream st: fn runs, with the lock held,
+// wait ms from now.
+func (n *triggerNode) wait(key string, st *trigStream, wait float64, fn func()) {
+	d := msDuration(wait)
+	n.seq++
+	st.active, st.due, st.seq, st.pend = true, time.Now().Add(d), n.seq, fn
+	gen := st.gen
+	st.timer = afterFunc(n.h, d, func() { n.expire(key, st, gen) })
+}
+
+// expire ends the wait of stream st. Timers run on goroutines of their
+// own, so two streams due together may expire in either order: expire
+// ends, with st's, every wait due no later than st's, in due order (then
+// the order they started), as Node-RED's timer list does.
+func (n *triggerNode) expire(key string, st *trigStream, gen uint64) {
+	n.mu.Lock()
+	defer n.ob.deliver()
+	defer n.mu.Unlock()
+	if !n.live(key, st, gen) || st.pend == nil {
+		return
+	}
+	var due []*trigStream
+	for _, s := range n.streams {
+		if s.pend != nil && !s.due.After(st.due) {
+			due = append(due, s)
+		}
+	}
+	slices.SortFunc(due, func(a, b *trigStream) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	for _, s := range due {
+		fn := s.pend
+		s.pend = nil
+		if s.timer != nil {
+			s.timer.Stop()
+			s.timer = nil
+		}
+		fn()
 	}
 }
 
@@ -358,9 +408,7 @@ func (n *triggerNode) start(key string, st *trigStream, m *engine.Message, wait 
 			st.timer = afterFunc(n.h, interval(wait), func() { n.resend(st, gen, first, interval(wait)) })
 		}
 	default:
-		st.active = true
-		gen := st.gen
-		st.timer = afterFunc(n.h, msDuration(wait), func() { n.fire(key, st, gen, m) })
+		n.wait(key, st, wait, func() { n.fire(key, st, m) })
 	}
 	n.status()
 	if n.op1.typ != "nul" {
@@ -390,14 +438,9 @@ func (n *triggerNode) resend(st *trigStream, gen uint64, first *engine.Message, 
 	st.timer = afterFunc(n.h, every, func() { n.resend(st, gen, first, every) })
 }
 
-// fire sends the second message at the end of the wait.
-func (n *triggerNode) fire(key string, st *trigStream, gen uint64, first *engine.Message) {
-	n.mu.Lock()
-	defer n.ob.deliver()
-	defer n.mu.Unlock()
-	if !n.live(key, st, gen) {
-		return
-	}
+// fire sends the second message at the end of the wait; the lock is
+// held.
+func (n *triggerNode) fire(key string, st *trigStream, first *engine.Message) {
 	if n.op2.typ != "nul" {
 		switch n.op2.typ {
 		case engine.TypeFlow, engine.TypeGlobal, engine.TypeDate:
@@ -424,14 +467,8 @@ func (n *triggerNode) fire(key string, st *trigStream, gen uint64, first *engine
 }
 
 // fireExtended sends the second message at the end of an extended wait:
-// the latest message, with op2 as its payload.
-func (n *triggerNode) fireExtended(key string, st *trigStream, gen uint64, latest *engine.Message) {
-	n.mu.Lock()
-	defer n.ob.deliver()
-	defer n.mu.Unlock()
-	if !n.live(key, st, gen) {
-		return
-	}
+// the latest message, with op2 as its payload; the lock is held.
+func (n *triggerNode) fireExtended(key string, st *trigStream, latest *engine.Message) {
 	var m2 *engine.Message
 	if n.op2.typ != "nul" {
 		if n.op2.typ == engine.TypeFlow || n.op2.typ == engine.TypeGlobal {

@@ -295,3 +295,17 @@ func TestTriggerTopicLimit(t *testing.T) {
 		t.Errorf("errors %v", errs)
 	}
 }
+
+// Streams waiting the same time end in the order they started.
+func TestTriggerStreamsEndInOrder(t *testing.T) {
+	f := nodetest.Chain(t, trig(`"bytopic":"topic","duration":"30","units":"ms","op1type":"nul","op2":"{{topic}}","op2type":"str"`), TriggerType)
+	var want []string
+	for i := 0; i < 20; i++ {
+		tp := "t" + engine.ToString(float64(i))
+		want = append(want, tp)
+		f.Inject("src", engine.NewMessage(tp, "x"))
+	}
+	if got := payloads(f.WaitReceived("sink", 20)); got != strings.Join(want, ",") {
+		t.Errorf("got %s", got)
+	}
+}
