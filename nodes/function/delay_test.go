@@ -424,3 +424,49 @@ func TestDelayStopDrains(t *testing.T) {
 		t.Errorf("status %s", s)
 	}
 }
+
+// Under load, nodes deploys that replace a delay again and again lose
+// nothing and send nothing twice: each replaced delay sends what it holds
+// as it closes, and the stop at the end sends the rest, in order.
+func TestDelayReplacedUnderLoad(t *testing.T) {
+	doc := func(name string) string {
+		return `[{"id":"t1","type":"tab"},{"id":"src","type":"test-source","z":"t1","wires":[["n1"]]},` +
+			`{"id":"n1","type":"delay","z":"t1","name":"` + name + `","pauseType":"delay","timeout":"5","timeoutUnits":"seconds","wires":[["sink"]]},` +
+			`{"id":"sink","type":"test-sink","z":"t1","wires":[]}]`
+	}
+	f := nodetest.New(t, doc("v0"), DelayType)
+	sink := sinkOf(t, f, "sink")
+	const total = 3000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < total; i++ {
+			f.Inject("src", ctl(float64(i)))
+			if i%100 == 99 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	deploys := 0
+	for running := true; running || deploys < 6; deploys++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		deployFlow(t, f.Runtime(), doc(fmt.Sprint("v", deploys)))
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := f.Runtime().Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.Messages()
+	if len(got) != total {
+		t.Fatalf("got %d messages, want %d", len(got), total)
+	}
+	for i, m := range got {
+		if m.Payload != float64(i) {
+			t.Fatalf("message %d is %v: out of order or lost", i, m.Payload)
+		}
+	}
+}
