@@ -116,10 +116,11 @@ type delayNode struct {
 
 // delayed is a message waiting for its delay.
 type delayed struct {
-	m   *engine.Message
-	due time.Time
-	seq uint64
-	t   *time.Timer
+	m    *engine.Message
+	due  time.Time
+	seq  uint64
+	t    *time.Timer
+	sent bool // sent, flushed or dropped
 }
 
 func unitMs(units string) float64 {
@@ -271,6 +272,7 @@ func (n *delayNode) receiveDelay(m *engine.Message) error {
 	if hasReset {
 		for _, e := range n.pending {
 			e.t.Stop()
+			e.sent = true
 		}
 		n.pending = nil
 		n.ob.status(engine.Status{Fill: "blue", Shape: "ring", Text: "0"})
@@ -326,11 +328,13 @@ func (n *delayNode) flushPending(flush any) {
 // arrival order), as Node-RED's timer list does.
 func (n *delayNode) expire(e *delayed) {
 	n.mu.Lock()
-	if !n.closed && slices.Contains(n.pending, e) {
+	if !n.closed && !e.sent {
 		var due []*delayed
 		for _, p := range n.pending {
 			if !p.due.After(e.due) {
 				due = append(due, p)
+			} else if n.mode == "delay" {
+				break // arrival order is due order
 			}
 		}
 		sortDue(due)
@@ -355,6 +359,7 @@ func sortDue(ds []*delayed) {
 
 // fire sends a waiting message, with the status Node-RED shows then.
 func (n *delayNode) fire(e *delayed) {
+	e.sent = true
 	if i := slices.Index(n.pending, e); i >= 0 {
 		n.pending = slices.Delete(n.pending, i, i+1)
 	}
