@@ -2,7 +2,7 @@
 // after Node-RED's palette categories:
 //
 //	common    inject, debug, comment, junction
-//	function  change, switch, range, template, filter-on-change (rbe)
+//	function  change, switch, range, template, filter-on-change (rbe), delay, trigger
 //	network   mqtt-in, mqtt-out, mqtt-broker, tls-config
 //	parser    json
 //	sequence  split, join, sort, batch
