@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +81,7 @@ The code sees:
 
 Each function node has a JavaScript runtime of its own: two function nodes never see each other's variables, and a stuck node holds up only the messages that reach it. A deploy that leaves the node unchanged keeps its runtime, its global variables and its timers; a deploy that changes it runs its On Stop, clears its timers and starts a new one.
 
-Safety: code that runs past its time limit is interrupted; recursion deeper than 10,000 calls fails with a RangeError; values a function hands back are cut off 200 levels deep. Memory is not bounded beyond that: code that allocates without end is stopped by its time limit only, so a function can still take a lot of memory within it.
+Safety: code that runs past its time limit is interrupted; recursion deeper than 10,000 calls fails with a RangeError; values a function hands back are cut off 200 levels deep; a Buffer holds at most 64 MiB. Code that allocates without end is stopped when the process's heap goes over 1 GiB (80 % of GOMEMLIMIT when that is set), checked every 5 ms while code runs, and the node's JavaScript runtime is then discarded with its variables, so the memory is freed; the next message starts a new runtime (On Start runs again). What remains: a single allocation larger than the room left (´"x".repeat(1e9)´) happens before the check can stop it, and memory held between runs (a module-level array that grows by one entry per message) is not counted against the node.
 
 Differences from Node-RED: there is no ´require´, ´process´, file system or network access, and **libs** (npm modules) cannot load: a flow listing any is refused at deploy (no module is built in). Context values are copies: change an object got from context and ´set´ it again to keep the change (Node-RED's memory store hands out the stored object itself). Error texts are goja's, not V8's. A syntax error is a deploy error naming the field and line.`, "´", "`"),
 }, newFunction)
@@ -106,7 +109,8 @@ type fnNode struct {
 
 	// the watchdog's view of the run in progress (see watchdog)
 	wmu      sync.Mutex
-	deadline time.Time
+	started  time.Time // when the run in progress began
+	deadline time.Time // zero when no run is in progress
 }
 
 // fnPrograms are the node's compiled code.
@@ -226,6 +230,7 @@ func (n *fnNode) Start(ctx context.Context) error {
 		}
 	}
 	n.post(n.vm.takeEffects())
+	n.discardIfOOM()
 	n.mu.Unlock()
 	n.deliver()
 	return nil
@@ -265,6 +270,7 @@ func (n *fnNode) Receive(ctx context.Context, m *engine.Message, out engine.Outp
 		f.runMessage(m)
 	}
 	n.post(f.takeEffects())
+	n.discardIfOOM()
 	n.mu.Unlock()
 	n.deliver()
 	return nil
@@ -349,14 +355,37 @@ func (n *fnNode) deliver() {
 // run calls fn under the node's time limit; n.mu is held.
 func (n *fnNode) run(fn goja.Callable, this goja.Value, args ...goja.Value) (goja.Value, error) {
 	n.wmu.Lock()
-	n.deadline = time.Now().Add(n.limit)
+	n.started = time.Now()
+	n.deadline = n.started.Add(n.limit)
 	n.wmu.Unlock()
 	v, err := fn(this, args...)
 	n.wmu.Lock()
 	n.deadline = time.Time{}
 	n.vm.vm.ClearInterrupt()
 	n.wmu.Unlock()
+	var ie *goja.InterruptedError
+	if err != nil && errors.As(err, &ie) && ie.Value() == errOutOfMemory {
+		n.vm.oom = true
+	}
 	return v, err
+}
+
+// discardIfOOM drops a runtime whose code the watchdog stopped for the
+// memory it held, with its variables and timers, so that the memory can
+// be collected; the next message starts a new one (On Start runs again).
+// n.mu is held.
+func (n *fnNode) discardIfOOM() {
+	f := n.vm
+	if f == nil || !f.oom {
+		return
+	}
+	f.closed = true
+	if f.wake != nil {
+		f.wake.Stop()
+	}
+	f.timers, f.due, f.queue, f.closeFns = map[int64]*jsTimer{}, nil, nil, nil
+	n.vm = nil
+	n.h.Logger().Warn("function: its JavaScript runtime was discarded after using too much memory; the next message starts a new one")
 }
 
 // The watchdog interrupts runs past their deadline. One goroutine serves
@@ -388,12 +417,40 @@ func unwatch(n *fnNode) {
 	watchdog.Unlock()
 }
 
-var errTimedOut = errors.New("timed out")
+var (
+	errTimedOut    = errors.New("timed out")
+	errOutOfMemory = errors.New("out of memory")
+)
+
+// heapLimit is the heap size above which the watchdog stops the function
+// runs in progress: 80 % of the Go memory limit when one is set
+// (GOMEMLIMIT), else DefaultHeapLimit. A variable for tests.
+var heapLimit = func() uint64 {
+	if l := debug.SetMemoryLimit(-1); l > 0 && l < math.MaxInt64 {
+		return uint64(l) / 5 * 4
+	}
+	return DefaultHeapLimit
+}
+
+// DefaultHeapLimit is the heap size above which function code is stopped
+// when no Go memory limit is set.
+const DefaultHeapLimit = 1 << 30
+
+// heapBytes reads the bytes the heap's live and unswept objects take,
+// without stopping the world.
+func heapBytes(sample []metrics.Sample) uint64 {
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
+}
 
 func watchLoop() {
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
 	var nodes []*fnNode
+	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	for now := range t.C {
 		watchdog.Lock()
 		if len(watchdog.nodes) == 0 {
@@ -406,11 +463,30 @@ func watchLoop() {
 			nodes = append(nodes, n)
 		}
 		watchdog.Unlock()
+		// Code that allocates without end would take the process down
+		// long before its time limit: when the heap is over the limit,
+		// runs that have gone on for a tick or more are stopped (one
+		// that has just begun is unlikely to be the cause).
+		overHeap := false
 		for _, n := range nodes {
 			n.wmu.Lock()
-			if !n.deadline.IsZero() && now.After(n.deadline) {
+			running := !n.deadline.IsZero()
+			n.wmu.Unlock()
+			if running {
+				overHeap = heapBytes(heap) > heapLimit()
+				break
+			}
+		}
+		for _, n := range nodes {
+			n.wmu.Lock()
+			switch {
+			case n.deadline.IsZero():
+			case now.After(n.deadline):
 				n.deadline = time.Time{}
 				n.vm.vm.Interrupt(errTimedOut)
+			case overHeap && now.Sub(n.started) >= watchTick:
+				n.deadline = time.Time{}
+				n.vm.vm.Interrupt(errOutOfMemory)
 			}
 			n.wmu.Unlock()
 		}

@@ -45,6 +45,7 @@ type fnVM struct {
 	closeFns   []goja.Callable
 	closing    bool
 	closed     bool
+	oom        bool // stopped for the memory it held: discard (see fnNode.discardIfOOM)
 	statusUsed bool
 	scratch    []byte
 }
@@ -117,6 +118,9 @@ func (f *fnVM) reportErr(err error, m *engine.Message) {
 func (f *fnVM) jsError(err error) error {
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {
+		if ie.Value() == errOutOfMemory {
+			return fmt.Errorf("function stopped: the process's heap went over %d MiB while it ran; its JavaScript state is discarded", heapLimit()>>20)
+		}
 		return fmt.Errorf("script execution timed out after %v", f.n.limit)
 	}
 	var so *goja.StackOverflowError
@@ -512,6 +516,7 @@ func (f *fnVM) fire() {
 	}
 	f.arm()
 	n.post(f.takeEffects())
+	n.discardIfOOM()
 	n.mu.Unlock()
 	n.deliver()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +192,33 @@ func BenchmarkFunctionFahrenheit(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		src.Send(0, engine.NewMessage("sensors/a", payload))
+	}
+}
+
+// TestFunctionMemoryGuard: code that allocates without end is stopped
+// when the heap goes over the limit, long before its time limit, and its
+// runtime (with the variables holding the memory) is discarded, so the
+// next message finds a fresh one. Without the guard the run goes on
+// until the 60 s timeout (and, with no limit, until the process dies).
+func TestFunctionMemoryGuard(t *testing.T) {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	limit := ms.HeapAlloc + 64<<20
+	old := heapLimit
+	heapLimit = func() uint64 { return limit }
+	defer func() { heapLimit = old }()
+
+	f := nodetest.Chain(t, fn(`
+if (msg.payload === 'hog') { keep = []; while (true) keep.push(new Array(10000).fill(1.5)); }
+msg.payload = typeof keep; return msg;`, `"timeout":60`), FunctionType)
+	f.Inject("src", engine.NewMessage("", "hog"))
+	errs := f.Errors()
+	if len(errs) != 1 || !strings.Contains(errs[0].Err.Error(), "heap went over") || errs[0].MsgID == "" {
+		t.Fatalf("errors %v", errs)
+	}
+	f.Inject("src", engine.NewMessage("", "check"))
+	if got := f.Received("sink"); len(got) != 1 || got[0].Payload != "undefined" {
+		t.Fatalf("after the guard: %v (want a fresh runtime, where keep is undefined)", got)
 	}
 }
