@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -209,5 +210,63 @@ func TestSIGTERMWithStalledRemoteBroker(t *testing.T) {
 	}
 	if g := strings.Join(seq, ","); g != strings.Join(want, ",") {
 		t.Fatalf("subscriber got %s, want exactly 1..%d", g, n)
+	}
+}
+
+// TestSIGTERMDeliversDelayAndJoin: messages a delay holds (for a minute)
+// and a join's partial group are delivered when "runnel run" gets
+// SIGTERM, before it exits, through the mqtt-out behind them to a remote
+// mosquitto (Node-RED drops both). Each reading's PUBACK comes after the
+// flow has handed it to the delay and the join, so they hold all three.
+func TestSIGTERMDeliversDelayAndJoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("child processes")
+	}
+	m := mosquittotest.Start(t, mosquittotest.Options{})
+	got, wait := remoteSubscriber(t, m.Addr, "held/#")
+	dir := t.TempDir()
+	flow := filepath.Join(dir, "flows.json")
+	os.WriteFile(flow, []byte(fmt.Sprintf(`[
+{"id":"t1","type":"tab"},
+{"id":"b1","type":"mqtt-broker","broker":"127.0.0.1","port":"%d"},
+{"id":"i1","type":"mqtt in","z":"t1","topic":"in/data","qos":"1","datatype":"utf8","wires":[["d1","j1"]]},
+{"id":"d1","type":"delay","z":"t1","pauseType":"delay","timeout":"60","timeoutUnits":"seconds","wires":[["od"]]},
+{"id":"j1","type":"join","z":"t1","mode":"custom","build":"string","property":"payload","propertyType":"msg","joiner":",","joinerType":"str","count":"10","timeout":"","wires":[["oj"]]},
+{"id":"od","type":"mqtt out","z":"t1","topic":"held/delay","qos":"1","broker":"b1","wires":[]},
+{"id":"oj","type":"mqtt out","z":"t1","topic":"held/join","qos":"1","broker":"b1","wires":[]}]`, m.Port)), 0o644)
+	data := filepath.Join(dir, "data")
+	addr := freePort(t)
+	cmd, stderr, exited := runChild(t, "run", "--mqtt", addr, "--data", data, "--watch", "0", flow)
+	waitLog(t, stderr, "remote broker connected")
+
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("device"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher: %v", tok.Error())
+	}
+	for _, p := range []string{"a", "b", "c"} {
+		if tok := pub.Publish("in/data", 1, false, p); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %s: %v", p, tok.Error())
+		}
+	}
+	pub.Disconnect(0)
+	if g := got(); len(g) != 0 {
+		t.Fatalf("before SIGTERM the remote broker got %q; the delay and join should hold everything", g)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("runnel run exited with %v after SIGTERM:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("runnel run did not exit within 30 s of SIGTERM:\n%s", stderr.String())
+	}
+	wait(4)
+	g := got()
+	slices.Sort(g)
+	t.Logf("the remote broker got %q", g)
+	if strings.Join(g, " ") != "a a,b,c b c" {
+		t.Fatalf("the remote broker got %q, want the delayed a, b, c and the join's partial a,b,c\n%s", g, stderr.String())
 	}
 }
