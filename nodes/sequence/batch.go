@@ -340,3 +340,11 @@ func (n *batchNode) Close(context.Context) error {
 	}
 	return nil
 }
+
+// Metrics reports the messages held for the next batch, as runnel_node_queued_messages: with the
+// delay node's, back-pressure shows in /metrics.
+func (n *batchNode) Metrics() []engine.Metric {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return []engine.Metric{{Name: "runnel_node_queued_messages", Value: float64(len(n.pending) + n.held)}}
+}

@@ -789,3 +789,11 @@ func (n *joinNode) Close(context.Context) error {
 	flush(sends)
 	return errors.Join(errs...)
 }
+
+// Metrics reports the values held in partial groups (reduce groups included), as runnel_node_queued_messages: with the
+// delay node's, back-pressure shows in /metrics.
+func (n *joinNode) Metrics() []engine.Metric {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return []engine.Metric{{Name: "runnel_node_queued_messages", Value: float64(n.held)}}
+}

@@ -241,3 +241,11 @@ func (n *sortNode) Close(context.Context) error {
 	flush(sends)
 	return err
 }
+
+// Metrics reports the messages held in incomplete sequences, as runnel_node_queued_messages: with the
+// delay node's, back-pressure shows in /metrics.
+func (n *sortNode) Metrics() []engine.Metric {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return []engine.Metric{{Name: "runnel_node_queued_messages", Value: float64(n.held)}}
+}
