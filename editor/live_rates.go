@@ -1,7 +1,8 @@
 package editor
 
 // The live channel's message rates, sampled from the running graph's node
-// counters every RateInterval.
+// counters every RateInterval, with the number of messages a node holds
+// (a delay's queue, a join's partial groups) where it reports one.
 
 import (
 	"math"
@@ -76,6 +77,10 @@ func (r *rater) sample(g *engine.Graph, now time.Time, encode bool) []byte {
 		b = strconv.AppendUint(b, st.Out, 10)
 		b = append(b, `,"errTotal":`...)
 		b = strconv.AppendUint(b, st.Errors, 10)
+		if q, ok := queued(g.Node(n.ID)); ok {
+			b = append(b, `,"queued":`...)
+			b = engine.AppendNumber(b, q)
+		}
 		b = append(b, '}')
 	}
 	r.prev, r.next = r.next, r.prev
@@ -96,4 +101,19 @@ func rate(cur, prev uint64, secs float64) float64 {
 		return 0
 	}
 	return math.Round(float64(d)/secs*100) / 100
+}
+
+// queued is what a node that holds messages (delay, join, batch...)
+// reports as runnel_node_queued_messages, shown beside its rates.
+func queued(n engine.Node) (float64, bool) {
+	m, ok := n.(engine.Measurer)
+	if !ok {
+		return 0, false
+	}
+	for _, x := range m.Metrics() {
+		if x.Name == "runnel_node_queued_messages" {
+			return x.Value, true
+		}
+	}
+	return 0, false
 }

@@ -520,6 +520,29 @@ func TestLiveRates(t *testing.T) {
 	}
 }
 
+// A node that holds messages reports how many with its rates: three
+// injected messages wait in a one-minute delay.
+func TestLiveRatesQueued(t *testing.T) {
+	t.Parallel()
+	env := newLiveEnv(t, HubOptions{}, `[
+	{"id":"tab1","type":"tab"},
+	{"id":"inj","type":"inject","z":"tab1","props":[{"p":"payload","v":"x","vt":"str"}],"wires":[["dly"]]},
+	{"id":"dly","type":"delay","z":"tab1","pauseType":"delay","timeout":"60","timeoutUnits":"seconds","wires":[["dbg"]]},
+	{"id":"dbg","type":"debug","z":"tab1","wires":[]}
+]`)
+	c := env.dial()
+	env.waitClients(1)
+	for range 3 {
+		env.trigger("inj")
+	}
+	d := c.waitFor("rates", 3*time.Second, func(d json.RawMessage) bool {
+		return strings.Contains(string(d), `"inTotal":3,"outTotal":0,"errTotal":0,"queued":3}`)
+	})
+	if strings.Contains(string(d), `"dbg":{"in":0,"out":0,"err":0,"inTotal":0,"outTotal":0,"errTotal":0,"queued"`) {
+		t.Errorf("a debug node reports a queue: %s", d)
+	}
+}
+
 // At 1,000 debug messages per second the client gets at most
 // DebugPerFlush of them per flush, and is told how many were dropped:
 // received + dropped = sent.

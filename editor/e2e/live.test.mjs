@@ -1,5 +1,5 @@
 // The live channel: node errors in the debug sidebar and as an error count on
-// the node; the websocket reconnects after the server goes away, and the
+// the node; a delay's queue length beside its rates; the websocket reconnects after the server goes away, and the
 // editor picks up the flows the server runs when it comes back.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
@@ -56,4 +56,21 @@ test('the websocket reconnects when the server comes back, and the editor reload
   // Statuses come back with the snapshot.
   await until(5000, 'the mqtt in status', async () => (await nodeEl(page, 'sensors-in').getByTestId('status').count()) === 1)
   assert.deepEqual(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e.message)), [])
+})
+
+test('a delay holding messages shows how many beside its rates', async () => {
+  await server.deploy([
+    { id: 'qt', type: 'tab', label: 'Queued', disabled: false, info: '' },
+    { id: 'qinj', type: 'inject', z: 'qt', name: 'go', props: [{ p: 'payload' }], payload: 'x', payloadType: 'str', topic: '', repeat: '', once: false, onceDelay: 0.1, x: 140, y: 100, wires: [['qdly']] },
+    { id: 'qdly', type: 'delay', z: 'qt', name: 'hold', pauseType: 'delay', timeout: '60', timeoutUnits: 'seconds', x: 320, y: 100, wires: [[]] },
+  ])
+  const { page, errors } = await newPage(browser)
+  await openEditor(page, server.url)
+  const button = nodeEl(page, 'qinj').locator('button.rn-inject')
+  await button.click()
+  await button.click()
+  const queued = nodeEl(page, 'qdly').getByTestId('queued')
+  await until(5000, 'the queue length on the delay', async () => (await queued.textContent().catch(() => '')) === '2 queued')
+  await shot(page, '19b-delay-queued')
+  assert.deepEqual(errors, [])
 })

@@ -107,6 +107,7 @@ const Rates = memo(function Rates({ id }: { id: string }) {
       <span className="rn-rate-in">in {fmtRate(r.in)}/s</span>
       <span className="rn-rate-out">out {fmtRate(r.out)}/s</span>
       {r.errTotal > 0 && <span className="rn-rate-err">{r.errTotal} err</span>}
+      {!!r.queued && <span className="rn-rate-queued" data-testid="queued">{r.queued} queued</span>}
     </div>
   )
 })

@@ -46,7 +46,7 @@ export function useRate(id: string): Rate | undefined {
 }
 
 const sameRate = (a: Rate, b: Rate) =>
-  a.in === b.in && a.out === b.out && a.err === b.err && a.inTotal === b.inTotal && a.outTotal === b.outTotal && a.errTotal === b.errTotal
+  a.in === b.in && a.out === b.out && a.err === b.err && a.inTotal === b.inTotal && a.outTotal === b.outTotal && a.errTotal === b.errTotal && a.queued === b.queued
 
 // ---- debug messages ----
 

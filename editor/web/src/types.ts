@@ -105,4 +105,6 @@ export interface Rate {
   inTotal: number
   outTotal: number
   errTotal: number
+  /** Messages the node holds (a delay's queue, a join's groups), for nodes that hold any. */
+  queued?: number
 }
