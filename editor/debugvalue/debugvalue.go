@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // MaxBytes bounds the encoded msg of one debug event; containers beyond it
@@ -56,7 +57,7 @@ func Format(v any) string {
 	case float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return "number"
 	case string:
-		return "string[" + strconv.Itoa(jsLen(x)) + "]"
+		return "string[" + strconv.Itoa(jsv.UTF16Len(x)) + "]"
 	case []byte:
 		return "buffer[" + strconv.Itoa(len(x)) + "]"
 	case []any:
@@ -87,19 +88,6 @@ func fromScalar(r gjson.Result) any {
 		return r.Str
 	}
 	return map[string]any(nil)
-}
-
-// jsLen is the length of s in UTF-16 code units.
-func jsLen(s string) int {
-	n := 0
-	for _, r := range s {
-		if r > 0xFFFF {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
 }
 
 // AppendMsg appends the msg of a debug event: v cut short, a buffer at

@@ -344,7 +344,7 @@ func member(v any, k string) any {
 		return fromResult(gjsonGet(x, gjsonPath([]string{k}, false)))
 	case string:
 		if k == "length" {
-			return float64(utf16Len(x))
+			return float64(jsv.UTF16Len(x))
 		}
 		if i, ok := index(k); ok {
 			u := utf16.Encode([]rune(x))
@@ -377,18 +377,6 @@ func index(k string) (int, bool) {
 		n = n*10 + int(k[i]-'0')
 	}
 	return n, true
-}
-
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
 }
 
 // gjsonPath joins keys as a gjson path, escaping gjson's special
@@ -633,7 +621,7 @@ func callMethod(v any, name string, args []any) (any, error) {
 		if i < 0 {
 			return -1.0, nil
 		}
-		return float64(utf16Len(s[:i])), nil
+		return float64(jsv.UTF16Len(s[:i])), nil
 	case "split":
 		sep := arg(0)
 		if sep == jsv.Undefined {

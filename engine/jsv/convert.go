@@ -422,3 +422,17 @@ func firstUnit(r rune) rune {
 	}
 	return r
 }
+
+// UTF16Len is the length of s as JavaScript counts it: in UTF-16 code
+// units, so a character outside the Basic Multilingual Plane counts 2.
+func UTF16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r > 0xFFFF {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}

@@ -33,6 +33,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/runnel-io/runnel/engine/jsv"
 	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
@@ -2378,7 +2379,7 @@ func (c *inspectCtx) reduceToSingleString(output []string, base string, braces [
 		output = c.groupArrayElements(output, allNumbers)
 	}
 	if c.currentDepth-recurseTimes < c.opts.compact && entries == len(output) {
-		start := len(output) + c.indentationLvl + utf16Len(braces[0]) + utf16Len(base) + 10
+		start := len(output) + c.indentationLvl + jsv.UTF16Len(braces[0]) + jsv.UTF16Len(base) + 10
 		if c.isBelowBreakLength(output, start, base) {
 			joined := strings.Join(output, ", ")
 			if !strings.Contains(joined, "\n") {
@@ -2398,25 +2399,13 @@ func (c *inspectCtx) reduceToSingleString(output []string, base string, braces [
 	return b + braces[0] + ind + "  " + strings.Join(output, ","+ind+"  ") + ind + braces[1]
 }
 
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
-}
-
 func (c *inspectCtx) isBelowBreakLength(output []string, start int, base string) bool {
 	total := len(output) + start
 	if total+len(output) > c.opts.breakLength {
 		return false
 	}
 	for _, s := range output {
-		total += utf16Len(s)
+		total += jsv.UTF16Len(s)
 		if total > c.opts.breakLength {
 			return false
 		}
@@ -2435,7 +2424,7 @@ func (c *inspectCtx) groupArrayElements(output []string, allNumbers bool) []stri
 	const separatorSpace = 2
 	dataLen := make([]int, outputLength)
 	for i := range outputLength {
-		l := utf16Len(output[i])
+		l := jsv.UTF16Len(output[i])
 		dataLen[i] = l
 		totalLength += l + separatorSpace
 		if maxLength < l {

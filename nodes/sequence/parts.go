@@ -148,19 +148,6 @@ func members(v any) ordered {
 	return out
 }
 
-// utf16Len is JavaScript's string length.
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
-}
-
 // utf16Sub is JavaScript's s.substring(from, to) for 0 <= from <= to.
 func utf16Sub(s string, from, to int) string {
 	if isASCII(s) {

@@ -220,7 +220,7 @@ func (n *splitNode) splitString(value string, parts ordered, emit func(any, orde
 	if n.spltType == "len" {
 		parts.set("ch", "")
 		parts.set("len", float64(n.length))
-		total := utf16Len(value)
+		total := jsv.UTF16Len(value)
 		count := (total + n.length - 1) / n.length
 		if !n.stream {
 			parts.set("count", float64(count))
@@ -236,7 +236,7 @@ func (n *splitNode) splitString(value string, parts ordered, emit func(any, orde
 			pos += n.length
 		}
 		rest := utf16Sub(value, pos, total)
-		if !n.stream || utf16Len(rest) == n.length {
+		if !n.stream || jsv.UTF16Len(rest) == n.length {
 			parts.set("index", float64(n.c))
 			n.c++
 			return emit(rest, parts)

@@ -5,8 +5,10 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/runnel-io/runnel/engine"
 	"github.com/tidwall/gjson"
+
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 type kind uint8
@@ -182,7 +184,7 @@ func (r *renderer) prop(v *Value, p *part, primitives bool) (Value, bool) {
 			return Value{}, false
 		}
 		if p.key == "length" {
-			return Value{k: kNumber, n: float64(utf16Len(v.s))}, true
+			return Value{k: kNumber, n: float64(jsv.UTF16Len(v.s))}, true
 		}
 		if p.index >= 0 {
 			return utf16At(v.s, p.index)
@@ -233,19 +235,6 @@ func emptyKey(obj string) (Value, bool) {
 		return true
 	})
 	return out, found
-}
-
-// utf16Len is the length of s as JavaScript counts it.
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
 }
 
 // utf16At returns s[i] as JavaScript indexes strings (by UTF-16 unit). Half
