@@ -79,8 +79,23 @@ value of one of the typed-input types: a string, a number, a boolean, JSON, a bu
 a property of the message being built, a flow or global context value, or a JSONata or expr expression
 evaluated against the message being built (what the properties before it have set).
 
-**Repeat** sends a message every so many seconds; **Inject once after** sends one when the flow starts,
-after the start delay.`,
+**Repeat** sends a message every so many seconds (up to 2147483, about 24.8 days); **Inject once after**
+sends one when the flow starts, after the start delay, and any repeat or crontab starts after it.
+
+**Crontab** sends a message at the times of a cron schedule, in the machine's time zone, when repeat is empty.
+Node-RED's editor writes "at a time" as minute hour * * days (00 12 * * 1,2,3,4,5: noon on weekdays) and
+"interval between times" as */minutes hours * * days (*/10 8-17 * * *: every ten minutes from 8:00 to
+17:50; 0 22-23,0-5 * * 6,0: on the hour overnight at weekends); days run 0 (Sunday) to 6, and 7 is Sunday
+too. As in Node-RED, 5 fields (minute, hour, day of month, month, day of week), 6 (a second first) or 7 (and
+a year last) are read, with * and ? for any, lists (1,3), ranges (9-17, FRI-MON wraps), steps (*/5, 10/15),
+names (JAN-DEC, SUN-SAT), L (last day of the month), W (15W: the weekday nearest the 15th; LW), day of
+week L and # (5L: the last Friday; FRI#3: the third) and @yearly, @monthly, @weekly, @daily, @hourly. When
+both day fields are restricted a day matching either one fires. A time the clock skips in spring fires at
+the change; in the hour it repeats in autumn only the first pass fires.
+
+Differences from Node-RED: a crontab Node-RED refuses, or one that never fires (February 30th, on which
+Node-RED hangs), is a deploy error here; 29W and 30W skip a February without that day (Node-RED takes the
+weekday nearest the month's last day); a year more than 30 years ahead never fires.`,
 	}, newInject))
 }
 
