@@ -18,6 +18,7 @@ import (
 	"github.com/runnel-io/runnel/editor"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/engine/nodetest"
+	"github.com/runnel-io/runnel/flows"
 	_ "github.com/runnel-io/runnel/nodes/function" // change, function, delay
 )
 
@@ -418,4 +419,38 @@ func canonical(s string) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Hot deploys: a replaced http in node's route answers from the new node
+// (and its new flow); a removed one answers 404.
+func TestHTTPInHotDeploy(t *testing.T) {
+	flow := func(name, text string) string {
+		return fmt.Sprintf(`[
+ {"id":"in","type":"http in","name":%q,"url":"/v","method":"get","wires":[["ch"]]},
+ {"id":"ch","type":"change","rules":[{"t":"set","p":"payload","pt":"msg","to":%q,"tot":"str"}],"wires":[["out"]]},
+ {"id":"out","type":"http response","statusCode":"","headers":{},"wires":[]}
+]`, name, text)
+	}
+	f := newHTTPFlow(t, flow("one", "v1"), editor.NodeRoutesOptions{})
+	deploy := func(js string) {
+		t.Helper()
+		doc, err := flows.Parse([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Runtime().Deploy(context.Background(), doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, body := do(t, "GET", f.base+"/v", "", ""); body != "v1" {
+		t.Fatalf("v1: %q", body)
+	}
+	deploy(flow("two", "v2")) // the http in node is replaced (its name changed)
+	if _, _, body := do(t, "GET", f.base+"/v", "", ""); body != "v2" {
+		t.Fatalf("after replacing the node: %q", body)
+	}
+	deploy(`[{"id":"other","type":"http in","url":"/w","method":"get","wires":[]}]`)
+	if code, _, _ := do(t, "GET", f.base+"/v", "", ""); code != 404 {
+		t.Fatalf("after removing the node: %d", code)
+	}
 }
