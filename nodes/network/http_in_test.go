@@ -32,7 +32,7 @@ type httpFlow struct {
 
 // newHTTPFlow deploys flowJSON with its node routes served (with o's
 // limits) by an HTTP server built as runnel serve builds it.
-func newHTTPFlow(t *testing.T, flowJSON string, o editor.NodeRoutesOptions) *httpFlow {
+func newHTTPFlow(t testing.TB, flowJSON string, o editor.NodeRoutesOptions) *httpFlow {
 	t.Helper()
 	routes, err := editor.NewNodeRoutes(o)
 	if err != nil {
