@@ -106,7 +106,7 @@ carries Runnel's own hash.`,
 // HTTPProxyConfig is the configuration of an http-proxy config node
 // (Node-RED's "http proxy").
 type HTTPProxyConfig struct {
-	URL     string   `json:"url" label:"URL" required:"true" help:"http://host:port"`
+	URL     string          `json:"url" label:"URL" required:"true" help:"http://host:port"`
 	NoProxy json.RawMessage `json:"noproxy" label:"Ignore hosts" help:"A JSON array of host names to reach without the proxy"`
 }
 
@@ -141,7 +141,6 @@ type httpRequest struct {
 	h        *engine.Host
 	cfg      HTTPRequestConfig
 	tmpl     *mustache.Template // the URL's template, when it has tags
-	client   *http.Client
 	tr       *http.Transport
 	user     string
 	password string
@@ -181,7 +180,6 @@ func newHTTPRequest(cfg *HTTPRequestConfig, h *engine.Host) (engine.Node, error)
 		tr.Proxy = http.ProxyFromEnvironment
 	}
 	n.tr = tr
-	n.client = &http.Client{Transport: tr}
 	creds := h.Credentials()
 	n.user, n.password = creds["user"], creds["password"]
 	n.hasCreds = n.user != "" || n.password != ""
