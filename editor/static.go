@@ -22,10 +22,7 @@ var dist embed.FS
 // staticHandler serves the built editor: the files under dist, gzipped for
 // clients that accept it (each file compressed once, on first request).
 func staticHandler() http.Handler {
-	sub, err := fs.Sub(dist, "dist")
-	if err != nil {
-		panic(err)
-	}
+	sub := distFS()
 	files := http.FileServerFS(sub)
 	var gz sync.Map // path → []byte
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,4 +60,13 @@ func staticHandler() http.Handler {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b.([]byte))))
 		w.Write(b.([]byte))
 	})
+}
+
+// distFS returns the built editor's files.
+func distFS() fs.FS {
+	sub, err := fs.Sub(dist, "dist")
+	if err != nil {
+		panic(err)
+	}
+	return sub
 }

@@ -307,16 +307,22 @@ func (m *Message) RangeOther(fn func(name string, v any)) {
 // payload.
 func (m *Message) OtherLen() int { return m.ninl + len(m.props) }
 
-// AppendJSON appends the whole message as a JSON object to b.
+// AppendJSON appends the whole message as a JSON object to b, without
+// its handles (see Handle).
 func (m *Message) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
-	for i, k := range m.Keys() {
-		if i > 0 {
+	first := true
+	for _, k := range m.Keys() {
+		v, _ := m.Prop(k)
+		if _, ok := v.(Handle); ok {
+			continue // a live resource, not data (see Handle)
+		}
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = appendJSONString(b, k)
 		b = append(b, ':')
-		v, _ := m.Prop(k)
 		b = AppendJSON(b, v)
 	}
 	return append(b, '}')

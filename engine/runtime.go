@@ -40,6 +40,9 @@ type Options struct {
 	// Outbox configures the store-and-forward queues of mqtt-out nodes
 	// that publish to remote brokers.
 	Outbox OutboxOptions
+	// HTTPRoutes serves http-in nodes' routes on the HTTP server; nil
+	// when the runtime has none (see HTTPRoutes).
+	HTTPRoutes HTTPRoutes
 }
 
 // OutboxOptions configure the store-and-forward queues in which mqtt-out

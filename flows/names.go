@@ -8,6 +8,11 @@ var nodeREDNames = map[string]string{
 	"mqtt in":  "mqtt-in",
 	"mqtt out": "mqtt-out",
 	"rbe":      "filter-on-change",
+
+	"http in":       "http-in",
+	"http response": "http-response",
+	"http request":  "http-request",
+	"http proxy":    "http-proxy",
 }
 
 // runnelNames is nodeREDNames inverted.

@@ -19,6 +19,8 @@ func conformanceProps(brokerJSON string) map[string]nodetest.ConformanceOptions 
 		"mqtt-broker": {Props: brokerJSON},
 		"mqtt-in":     {Props: `{"topic":"conformance/#","broker":"b1"}`, Extra: []string{`{"id":"b1","type":"mqtt-broker",` + brokerJSON[1:]}},
 		"mqtt-out":    {Props: `{"broker":"b1"}`, Extra: []string{`{"id":"b1","type":"mqtt-broker",` + brokerJSON[1:]}},
+		"http-in":     {Props: `{"url":"/conformance"}`},
+		"http-proxy":  {Props: `{"url":"http://127.0.0.1:3128"}`},
 	}
 }
 

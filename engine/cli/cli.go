@@ -315,9 +315,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	routes, err := c.nodeRoutes(log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	live := editor.NewHub(editor.HubOptions{Logger: log.With("component", "editor")})
 	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError,
-		ContextBackend: contextBackend{db}, Outbox: engine.OutboxOptions{Path: filepath.Join(*dataDir, dbName)}}, false)
+		ContextBackend: contextBackend{db}, Outbox: engine.OutboxOptions{Path: filepath.Join(*dataDir, dbName)},
+		HTTPRoutes: routes}, false)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("%s: %w", filepath.Join(*dataDir, dbName), err)
@@ -338,7 +344,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	lim := editor.DefaultServerLimits()
-	hs := editor.NewServer(api, lim, log)
+	hs := editor.NewServer(editor.Mount(api, routes), lim, log)
 	go hs.Serve(editor.LimitListener(ln, lim.MaxConns))
 	log.Info("runnel started", append([]any{"mqtt", st.b.Addr(), "http", ln.Addr().String(), "flows", *flowFile,
 		"nodes", len(doc.Nodes), "took", time.Since(began).Round(time.Microsecond)}, c.accessAttrs(true)...)...)

@@ -128,6 +128,24 @@ type Editor struct {
 	// AllowedHosts are further names (host, host:port) or origins
 	// (https://host) by which browsers reach the editor (editor.Options).
 	AllowedHosts []string `toml:"allowed_hosts"`
+
+	// The routes of http in nodes, served on the same listener
+	// (editor.NodeRoutesOptions; zero values take its defaults).
+	// NodeRoot is Node-RED's httpNodeRoot ("/" when empty).
+	NodeRoot string `toml:"node_root"`
+	// NodeAuthUser and NodeAuthPasswordHash (bcrypt) ask node routes for
+	// basic authentication (Node-RED's httpNodeAuth).
+	NodeAuthUser         string `toml:"node_auth_user"`
+	NodeAuthPasswordHash string `toml:"node_auth_password_hash"`
+	// NodeCORS are the origins browsers may call node routes from ("*":
+	// any; Node-RED's httpNodeCors).
+	NodeCORS []string `toml:"node_cors"`
+	// NodeMaxBody, NodeMaxRequests and NodeResponseTimeout bound a
+	// request's body, the requests served at once, and the wait for an
+	// http response node.
+	NodeMaxBody         Size     `toml:"node_max_body"`
+	NodeMaxRequests     int      `toml:"node_max_requests"`
+	NodeResponseTimeout Duration `toml:"node_response_timeout"`
 }
 
 // EditorUser is one [[editor.users]] entry.

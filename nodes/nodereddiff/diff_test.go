@@ -33,6 +33,7 @@ import (
 
 	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/broker/mosquittotest"
+	"github.com/runnel-io/runnel/editor"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/flows"
 	_ "github.com/runnel-io/runnel/nodes"
@@ -217,9 +218,12 @@ func (c *testCase) check() error {
 
 // document is the flows document with every case on a tab of its own,
 // plus the ready tab and the mqtt-broker config node pointing at port.
+// The text NRDIFF_HTTP_PORT in a string property becomes httpPort, the
+// side's own HTTP port, so that an http request node can call an http in
+// route of the same side.
 // Node ids become CASE.ID (in id, wires and refFields), so that cases need
 // not avoid each other's ids.
-func document(t *testing.T, cases []*testCase, port int) []byte {
+func document(t *testing.T, cases []*testCase, port, httpPort int) []byte {
 	t.Helper()
 	// The config node as Node-RED 4.1's editor exports it.
 	nodes := []any{map[string]any{
@@ -251,6 +255,8 @@ func document(t *testing.T, cases []*testCase, port int) []byte {
 					m[k] = prefixWires(c.name, []any{v}).([]any)[0]
 				case k == "id" || refFields[k] && ids[s]:
 					m[k] = c.name + "." + s
+				case strings.Contains(s, httpPortMark):
+					m[k] = strings.ReplaceAll(s, httpPortMark, strconv.Itoa(httpPort))
 				default:
 					m[k] = v
 				}
@@ -272,6 +278,9 @@ func document(t *testing.T, cases []*testCase, port int) []byte {
 	}
 	return doc
 }
+
+// httpPortMark stands for the side's HTTP port in a case's flow.
+const httpPortMark = "NRDIFF_HTTP_PORT"
 
 // refFields are the properties in which a node refers to a config node
 // by id; those that name one of the case's own nodes are renamed with it.
@@ -502,7 +511,6 @@ const settingsJS = `module.exports = {
     flowFile: "flows.json",
     credentialSecret: false,
     disableEditor: true,
-    httpNodeRoot: false,
     diagnostics: { enabled: false, ui: false },
     telemetry: { enabled: false },
     editorTheme: { tours: false, projects: { enabled: false } },
@@ -513,10 +521,10 @@ const settingsJS = `module.exports = {
 
 // startNodeRED starts Node-RED on a free loopback port with doc as its
 // flows file, and kills it when the test ends. Wait for it with ready.
-func startNodeRED(t *testing.T, node, redJS string, doc []byte) *nodeRED {
+func startNodeRED(t *testing.T, node, redJS string, port int, doc []byte) *nodeRED {
 	t.Helper()
 	dir := t.TempDir()
-	n := &nodeRED{port: mosquittotest.FreePort(t), log: &syncBuffer{}, started: make(chan struct{}), exited: make(chan struct{})}
+	n := &nodeRED{port: port, log: &syncBuffer{}, started: make(chan struct{}), exited: make(chan struct{})}
 	settings := filepath.Join(dir, "settings.js")
 	if err := os.WriteFile(settings, fmt.Appendf(nil, settingsJS, n.port), 0o600); err != nil {
 		t.Fatal(err)
@@ -587,20 +595,32 @@ func (n *nodeRED) inject(id string) error {
 }
 
 // startRunnel starts Runnel in process: the embedded broker on a free
-// loopback port and the runtime; deploy the flows with deploy.
-func startRunnel(t *testing.T) (*broker.Broker, *engine.Runtime, *syncBuffer) {
+// loopback port, the runtime, and an HTTP server for http in nodes' routes
+// on another (whose port it returns); deploy the flows with deploy.
+func startRunnel(t *testing.T) (*broker.Broker, *engine.Runtime, *syncBuffer, int) {
 	t.Helper()
 	br, err := broker.Start(broker.Options{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { br.Close() })
+	routes, err := editor.NewNodeRoutes(editor.NodeRoutesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := editor.NewServer(routes, editor.DefaultServerLimits(), nil)
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
 	log := &syncBuffer{}
-	rt := engine.New(engine.Options{Broker: br, BrokerAddr: br.Addr(), OnError: func(ev engine.ErrorEvent) {
+	rt := engine.New(engine.Options{Broker: br, BrokerAddr: br.Addr(), HTTPRoutes: routes, OnError: func(ev engine.ErrorEvent) {
 		log.add(fmt.Sprintf("[error] [%s:%s] %v", ev.Type, ev.NodeID, ev.Err))
 	}})
 	t.Cleanup(func() { rt.Stop(context.Background()) })
-	return br, rt, log
+	return br, rt, log, ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestNodeREDDifferential runs every case in testdata through Node-RED
@@ -614,7 +634,7 @@ func TestNodeREDDifferential(t *testing.T) {
 	t.Setenv("NRDIFF_ENV", "from-process")
 
 	mosq := mosquittotest.Start(t, mosquittotest.Options{})
-	br, rt, rlog := startRunnel(t)
+	br, rt, rlog, rhttp := startRunnel(t)
 	_, rport, _ := net.SplitHostPort(br.Addr())
 	rp, _ := strconv.Atoi(rport)
 
@@ -633,12 +653,13 @@ func TestNodeREDDifferential(t *testing.T) {
 		}
 	}
 
-	red := startNodeRED(t, node, redJS, document(t, cases, mosq.Port))
+	redPort := mosquittotest.FreePort(t)
+	red := startNodeRED(t, node, redJS, redPort, document(t, cases, mosq.Port, redPort))
 	nr.inject = red.inject
 	nr.logs = func(name string) string { return red.log.grep(":" + name + ".") }
 
-	rnCases := deployable(t, rt, cases, rp)
-	doc, err := flows.Parse(document(t, rnCases, rp))
+	rnCases := deployable(t, rt, cases, rp, rhttp)
+	doc, err := flows.Parse(document(t, rnCases, rp, rhttp))
 	if err != nil {
 		t.Fatalf("Runnel: parse the flows: %v", err)
 	}
@@ -713,11 +734,11 @@ func TestNodeREDDifferential(t *testing.T) {
 // not have yet) is left out of Runnel's document, so that it cannot stop
 // the other cases; Node-RED still runs it, and the comparison reports the
 // difference as known.
-func deployable(t *testing.T, rt *engine.Runtime, cases []*testCase, port int) []*testCase {
+func deployable(t *testing.T, rt *engine.Runtime, cases []*testCase, port, httpPort int) []*testCase {
 	var out []*testCase
 	for _, c := range cases {
 		if c.KnownDiff != "" {
-			doc, err := flows.Parse(document(t, []*testCase{c}, port))
+			doc, err := flows.Parse(document(t, []*testCase{c}, port, httpPort))
 			if err == nil {
 				_, err = rt.Compile(doc)
 			}
