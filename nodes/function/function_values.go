@@ -136,6 +136,9 @@ func (f *fnVM) fromJS(v goja.Value) any {
 	if b, ok := bufferBytes(o); ok {
 		return b
 	}
+	if h, ok := asHandle(o); ok {
+		return h
+	}
 	switch o.ClassName() {
 	case "Date":
 		return dateText(o)
@@ -250,6 +253,9 @@ func (f *fnVM) appendValue(b []byte, e goja.Value, depth int, inArray bool) ([]b
 		}
 		return engine.AppendJSON(b, primitive(e)), true
 	}
+	if _, isHandle := asHandle(eo); isHandle {
+		return b, false // fromJSDeep keeps the live handle
+	}
 	if eo.ExportType() == typeBytes {
 		// A Buffer inside an object: what its toJSON gives.
 		bs, _ := eo.Export().([]byte)
@@ -264,6 +270,21 @@ func (f *fnVM) appendValue(b []byte, e goja.Value, depth int, inArray bool) ([]b
 	return f.appendJSON(b, eo, depth+1)
 }
 
+// handleType is engine.Handle's type: a live resource in a message (an
+// http-in request's msg.res) reaches the code as a Go object and must come
+// back as itself, not as a copy of its fields.
+var handleType = reflect.TypeOf((*engine.Handle)(nil)).Elem()
+
+// asHandle returns the engine.Handle o wraps, if it wraps one.
+func asHandle(o *goja.Object) (engine.Handle, bool) {
+	t := o.ExportType()
+	if t == nil || !t.Implements(handleType) {
+		return nil, false
+	}
+	h, ok := o.Export().(engine.Handle)
+	return h, ok
+}
+
 // fromJSDeep converts an object to map[string]any or []any.
 func (f *fnVM) fromJSDeep(o *goja.Object, depth int) any {
 	if depth > maxDepth {
@@ -273,6 +294,9 @@ func (f *fnVM) fromJSDeep(o *goja.Object, depth int) any {
 		if eo, ok := e.(*goja.Object); ok {
 			if b, ok := bufferBytes(eo); ok {
 				return b
+			}
+			if h, ok := asHandle(eo); ok {
+				return h
 			}
 			switch eo.ClassName() {
 			case "Date":

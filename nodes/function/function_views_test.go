@@ -63,3 +63,37 @@ func TestFunctionViews(t *testing.T) {
 		})
 	}
 }
+
+// fakeHandle stands for a live resource in a message, as http-in's
+// msg.res.
+type fakeHandle struct{ id int }
+
+func (*fakeHandle) RunnelHandle() {}
+
+// TestFunctionKeepsHandles: a handle (http-in's msg.res) comes back as
+// itself whatever the code does with the message: passes it untouched,
+// reads it, spreads the message into a new object or clones it.
+func TestFunctionKeepsHandles(t *testing.T) {
+	for _, code := range []string{
+		"return msg;",
+		"msg.payload = typeof msg.res; return msg;",
+		"return {...msg, payload: 2};",
+		"return RED.util.cloneMessage(msg);",
+		"return {payload: 3, res: msg.res, nested: {r: msg.res}};",
+	} {
+		t.Run(code, func(t *testing.T) {
+			f := nodetest.Chain(t, fn(code), FunctionType)
+			h := &fakeHandle{id: 7}
+			m := engine.NewMessage("t", 1.0)
+			m.SetProp("res", h)
+			f.Inject("src", m)
+			got := f.Received("sink")
+			if len(got) != 1 {
+				t.Fatalf("got %d messages, errors %v", len(got), f.Errors())
+			}
+			if r, _ := got[0].Prop("res"); r != engine.Handle(h) {
+				t.Errorf("msg.res is %#v, want the handle itself", r)
+			}
+		})
+	}
+}
