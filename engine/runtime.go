@@ -40,6 +40,9 @@ type Options struct {
 	// Outbox configures the store-and-forward queues of mqtt-out nodes
 	// that publish to remote brokers.
 	Outbox OutboxOptions
+	// FilesDir is the directory the file, file in and watch nodes may
+	// read and write (see Host.FilesDir); empty: they may use none.
+	FilesDir string
 }
 
 // OutboxOptions configure the store-and-forward queues in which mqtt-out

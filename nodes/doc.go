@@ -4,7 +4,8 @@
 //	common    inject, debug, comment, junction
 //	function  change, switch, range, template, filter-on-change (rbe), delay, trigger
 //	network   mqtt-in, mqtt-out, mqtt-broker, tls-config
-//	parser    json
+//	parser    json, csv, xml, yaml, html
+//	storage   file, file-in (file in), watch
 //	sequence  split, join, sort, batch
 //
 // Importing nodes (for its side effects) registers them all with
@@ -23,4 +24,5 @@ import (
 	_ "github.com/runnel-io/runnel/nodes/network"
 	_ "github.com/runnel-io/runnel/nodes/parser"
 	_ "github.com/runnel-io/runnel/nodes/sequence"
+	_ "github.com/runnel-io/runnel/nodes/storage"
 )
