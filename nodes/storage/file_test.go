@@ -109,8 +109,11 @@ func TestFileWrite(t *testing.T) {
 			setup: func(dir string) { os.Symlink("/etc/passwd", filepath.Join(dir, "passwd")) },
 			msgs:  []map[string]any{{"payload": "x"}}, err: "is outside the files directory"},
 		{name: "relative symlink inside is fine", cfg: `{"filename":"in/x.txt","filenameType":"str"}`,
-			setup: func(dir string) { os.Mkdir(filepath.Join(dir, "real"), 0o755); os.Symlink("real", filepath.Join(dir, "in")) },
-			msgs:  []map[string]any{{"payload": "x"}}, file: "real/x.txt", want: "x\n", sent: 1},
+			setup: func(dir string) {
+				os.Mkdir(filepath.Join(dir, "real"), 0o755)
+				os.Symlink("real", filepath.Join(dir, "in"))
+			},
+			msgs: []map[string]any{{"payload": "x"}}, file: "real/x.txt", want: "x\n", sent: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,12 +2,12 @@ package storage
 
 import (
 	"bufio"
-	"strconv"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"strconv"
 	"strings"
 
 	"github.com/runnel-io/runnel/engine"
