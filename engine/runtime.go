@@ -43,6 +43,9 @@ type Options struct {
 	// HTTPRoutes serves http-in nodes' routes on the HTTP server; nil
 	// when the runtime has none (see HTTPRoutes).
 	HTTPRoutes HTTPRoutes
+	// FilesDir is the directory the file, file in and watch nodes may
+	// read and write (see Host.FilesDir); empty: they may use none.
+	FilesDir string
 }
 
 // OutboxOptions configure the store-and-forward queues in which mqtt-out

@@ -8,6 +8,7 @@ var nodeREDNames = map[string]string{
 	"mqtt in":  "mqtt-in",
 	"mqtt out": "mqtt-out",
 	"rbe":      "filter-on-change",
+	"file in":  "file-in",
 
 	"http in":       "http-in",
 	"http response": "http-response",

@@ -6,7 +6,8 @@
 //	function  function, change, switch, range, template,
 //	          filter-on-change (rbe), delay, trigger
 //	network   mqtt-in, mqtt-out, mqtt-broker, tls-config
-//	parser    json
+//	parser    json, csv, xml, yaml, html
+//	storage   file, file-in (file in), watch
 //	sequence  split, join, sort, batch
 //
 // Importing nodes (for its side effects) registers them all with
@@ -25,4 +26,5 @@ import (
 	_ "github.com/runnel-io/runnel/nodes/network"
 	_ "github.com/runnel-io/runnel/nodes/parser"
 	_ "github.com/runnel-io/runnel/nodes/sequence"
+	_ "github.com/runnel-io/runnel/nodes/storage"
 )

@@ -323,7 +323,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	live := editor.NewHub(editor.HubOptions{Logger: log.With("component", "editor")})
 	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError,
 		ContextBackend: contextBackend{db}, Outbox: engine.OutboxOptions{Path: filepath.Join(*dataDir, dbName)},
-		HTTPRoutes: routes}, false)
+		HTTPRoutes: routes, FilesDir: c.filesDir(*dataDir)}, false)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("%s: %w", filepath.Join(*dataDir, dbName), err)
@@ -394,7 +394,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	warnPlainCredentials(log, file, plain)
-	var opts engine.Options
+	opts := engine.Options{FilesDir: c.filesDir(*dataDir)}
 	if *dataDir != "" {
 		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 			return fmt.Errorf("data directory: %w", err)

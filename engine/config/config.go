@@ -30,6 +30,8 @@ type Config struct {
 	Editor Editor `toml:"editor"`
 	// Edge configures the connections to remote brokers.
 	Edge Edge `toml:"edge"`
+	// Files configures what the file, file in and watch nodes may use.
+	Files Files `toml:"files"`
 
 	// File is the path the configuration was read from, "" if none.
 	File string `toml:"-"`
@@ -172,6 +174,14 @@ type Edge struct {
 	QueueMaxMessages int      `toml:"queue_max_messages"`
 	QueueMaxBytes    Size     `toml:"queue_max_bytes"`
 	QueueMaxAge      Duration `toml:"queue_max_age"`
+}
+
+// Files is the [files] section.
+type Files struct {
+	// Dir is the directory the file, file in and watch nodes may read,
+	// write and watch (with everything under it); a path outside it is
+	// an error. Empty: the data directory. "/" allows every file.
+	Dir string `toml:"dir"`
 }
 
 // Default returns the built-in defaults: broker on 127.0.0.1:1883, editor

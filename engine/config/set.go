@@ -35,6 +35,7 @@ var EnvVars = []EnvVar{
 	{"RUNNEL_HTTP", "editor.http"},
 	{"RUNNEL_EDITOR_ALLOW_ANONYMOUS", "editor.allow_anonymous"},
 	{"RUNNEL_CREDENTIAL_SECRET", "edge.credential_secret"},
+	{"RUNNEL_FILES_DIR", "files.dir"},
 }
 
 // ApplyEnv sets every setting whose environment variable (EnvVars) is set
