@@ -3,6 +3,7 @@ package nodes_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -61,13 +62,69 @@ func TestSubflowExpansion(t *testing.T) {
 			{"id":"k2","type":"test-sink","z":"t1"}
 		]`,
 		sinks: map[string][]string{"k1": {"m-def/one/t1/i1/a"}, "k2": {"m-inst/undefined/t1/i2/a"}},
+	}, {
+		name: "nested: instance env over definition env over the enclosing instance's over the tab's",
+		flow: `[
+			{"id":"t1","type":"tab","label":"main","env":[{"name":"T","type":"str","value":"tab"},{"name":"A1","type":"str","value":"a-tab"}]},
+			{"id":"A","type":"subflow","name":"Inner","in":[{"wires":[{"id":"fa"}]}],"out":[{"wires":[{"id":"fa","port":0}]}],
+			 "env":[{"name":"A1","type":"str","value":"a-def"},{"name":"A2","type":"str","value":"a2-def"},{"name":"E","type":"env","value":"T"}]},
+			` + fn("fa", "A", `msg.payload = [env.get("A1"), env.get("A2"), env.get("B1"), env.get("T"), env.get("E"), env.get("NR_SUBFLOW_ID"), env.get("NR_SUBFLOW_PATH"), env.get("NR_SUBFLOW_NAME"), env.get("NR_NODE_ID"), env.get("NR_NODE_PATH")].join(","); return msg;`, `[[]]`) + `,
+			{"id":"B","type":"subflow","name":"Outer","in":[{"wires":[{"id":"ia"}]}],"out":[{"wires":[{"id":"ia","port":0}]}],
+			 "env":[{"name":"B1","type":"str","value":"b-def"}]},
+			{"id":"ia","type":"subflow:A","z":"B","name":"inner","env":[{"name":"A1","type":"str","value":"a-in-b"}],"wires":[[]]},
+			{"id":"src","type":"test-source","z":"t1","wires":[["ib"]]},
+			{"id":"ib","type":"subflow:B","z":"t1","env":[{"name":"B1","type":"str","value":"b-inst"}],"wires":[["k1"]]},
+			{"id":"k1","type":"test-sink","z":"t1"}
+		]`,
+		sinks: map[string][]string{"k1": {"a-in-b,a2-def,b-inst,tab,tab,ib-ia,t1/ib/ia,inner,ib-ia-fa,t1/ib/ia/fa"}},
+	}, {
+		name: "input straight to output 1, a node to output 2, ${NAME} in a property, typed env values",
+		flow: `[
+			{"id":"t1","type":"tab"},
+			{"id":"sf","type":"subflow","name":"Two","in":[{"wires":[{"id":"c"}]}],
+			 "out":[{"wires":[{"id":"sf","port":0}]},{"wires":[{"id":"f","port":0}]}],
+			 "env":[{"name":"N","type":"num","value":"42"},{"name":"J","type":"json","value":"{\"a\":[1,2]}"},{"name":"B","type":"bool","value":"true"},{"name":"S","type":"str","value":"from-env"}]},
+			{"id":"c","type":"change","z":"sf","rules":[{"t":"set","p":"payload","pt":"msg","to":"N","tot":"env"},{"t":"set","p":"topic","pt":"msg","to":"${S}","tot":"str"},{"t":"set","p":"j","pt":"msg","to":"J","tot":"env"},{"t":"set","p":"b","pt":"msg","to":"B","tot":"env"}],"wires":[["f"]]},
+			` + fn("f", "sf", `msg.payload = typeof msg.payload + ":" + msg.payload + ":" + JSON.stringify(msg.j) + ":" + msg.b + ":" + msg.topic; return msg;`, `[[]]`) + `,
+			{"id":"src","type":"test-source","z":"t1","wires":[["i"]]},
+			{"id":"i","type":"subflow:sf","z":"t1","wires":[["k1"],["k2"]]},
+			{"id":"k1","type":"test-sink","z":"t1"},
+			{"id":"k2","type":"test-sink","z":"t1"}
+		]`,
+		sinks: map[string][]string{"k1": {"m"}, "k2": {`number:42:{"a":[1,2]}:true:from-env`}},
+	}, {
+		name: "flow context is the instance's own; a status output sets the instance's status",
+		flow: `[
+			{"id":"t1","type":"tab"},
+			{"id":"sf","type":"subflow","name":"Count","in":[{"wires":[{"id":"f"}]}],"out":[{"wires":[{"id":"f","port":0}]}],
+			 "status":{"x":1,"y":1,"wires":[{"id":"f","port":1}]}},
+			{"id":"f","type":"function","z":"sf","outputs":2,"func":"const n = (flow.get('n') || 0) + 1; flow.set('n', n); msg.payload = msg.payload + n; return [msg, {payload: 'seen ' + n}];","wires":[[],[]]},
+			{"id":"src","type":"test-source","z":"t1","wires":[["i1","i2"]]},
+			{"id":"src2","type":"test-source","z":"t1","wires":[["i1"]]},
+			{"id":"i1","type":"subflow:sf","z":"t1","name":"first","wires":[["k1"]]},
+			{"id":"i2","type":"subflow:sf","z":"t1","wires":[["k2"]]},
+			{"id":"tabf","type":"function","z":"t1","func":"msg.payload = String(flow.get('n')); return msg;","outputs":1,"wires":[["k3"]]},
+			{"id":"st","type":"status","z":"t1","scope":["i1"],"wires":[["ks"]]},
+			{"id":"src3","type":"test-source","z":"t1","wires":[["tabf"]]},
+			{"id":"k1","type":"test-sink","z":"t1"},
+			{"id":"k2","type":"test-sink","z":"t1"},
+			{"id":"k3","type":"test-sink","z":"t1"},
+			{"id":"ks","type":"test-sink","z":"t1"}
+		]`,
+		sinks: map[string][]string{"k1": {"m1"}, "k2": {"m1"}, "ks": {`{"text":"seen 1","source":{"id":"i1","type":"subflow:sf","name":"first"}}`}},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := nodetest.New(t, tc.flow, subflowTypes()...)
 			f.Inject("src", &engine.Message{Payload: "m"})
 			for sink, want := range tc.sinks {
-				got := payloads(f.WaitReceived(sink, len(want)))
+				msgs := f.WaitReceived(sink, len(want))
+				if sink == "ks" {
+					for _, m := range msgs {
+						m.Payload, _ = m.Prop("status")
+					}
+				}
+				got := payloads(msgs)
 				if !slices.Equal(got, want) {
 					t.Errorf("sink %s got %q, want %q", sink, got, want)
 				}
@@ -80,3 +137,97 @@ var _ = context.Background
 var _ = errors.New
 var _ = strings.Contains
 var _ = flows.Parse
+
+const hotFlow = `[
+	{"id":"t1","type":"tab"},
+	{"id":"t2","type":"tab"},
+	{"id":"sf","type":"subflow","name":"Count","in":[{"x":%d,"y":1,"wires":[{"id":"f"}]}],"out":[{"wires":[{"id":"f","port":0}]}],
+	 "env":[{"name":"P","type":"str","value":"%s"}]},
+	{"id":"f","type":"function","z":"sf","outputs":1,"x":%d,"initialize":"context.set('n', 0);","func":"const n = (context.get('n') || 0) + 1; context.set('n', n); msg.payload = env.get('P') + n; return msg;","wires":[[]]},
+	{"id":"src","type":"test-source","z":"t1","wires":[["i1","i2"]]},
+	{"id":"i1","type":"subflow:sf","z":"t1","env":[{"name":"P","type":"str","value":"%s"}],"wires":[["k1"]]},
+	{"id":"i2","type":"subflow:sf","z":"t1","wires":[["k2"]]},
+	{"id":"k1","type":"test-sink","z":"t1"},
+	{"id":"k2","type":"test-sink","z":"t1"},
+	{"id":"other","type":"test-sink","z":"t2","name":"%s"}
+]`
+
+// TestSubflowHotDeploy: a nodes or flows deploy keeps an unchanged
+// instance's nodes running with their state; a changed instance, or any
+// change to its definition (a position aside), replaces its nodes. A
+// replaced node keeps its node context, as in Node-RED, so the function
+// node inside counts from its On Start code, which a restart runs again.
+func TestSubflowHotDeploy(t *testing.T) {
+	doc := func(portX int, defP string, fX int, i1P, other string) *flows.Document {
+		t.Helper()
+		d, err := flows.Parse([]byte(fmt.Sprintf(hotFlow, portX, defP, fX, i1P, other)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	f := nodetest.New(t, fmt.Sprintf(hotFlow, 1, "d", 1, "a", "x"), subflowTypes()...)
+	rt := f.Runtime()
+	step := 0
+	run := func(want1, want2 string) {
+		t.Helper()
+		step++
+		f.Inject("src", &engine.Message{Payload: "m"})
+		got1 := payloads(f.WaitReceived("k1", step))
+		got2 := payloads(f.WaitReceived("k2", step))
+		if got1[step-1] != want1 || got2[step-1] != want2 {
+			t.Fatalf("step %d: i1 sent %q, i2 sent %q; want %q, %q", step, got1[step-1], got2[step-1], want1, want2)
+		}
+	}
+	deploy := func(typ engine.DeployType, d *flows.Document) *engine.Plan {
+		t.Helper()
+		p, err := rt.Plan(d, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Apply(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	run("a1", "d1")
+	// Moving the subflow's port and node, changing another tab: nothing
+	// of the instances restarts.
+	p := deploy(engine.DeployNodes, doc(50, "d", 70, "a", "y"))
+	if !slices.Equal(p.Replaced, []string{"other"}) {
+		t.Fatalf("nodes deploy of moves replaced %q", p.Replaced)
+	}
+	run("a2", "d2")
+	p = deploy(engine.DeployFlows, doc(50, "d", 70, "a", "z"))
+	if !slices.Equal(p.Replaced, []string{"other"}) {
+		t.Fatalf("flows deploy of another tab replaced %q", p.Replaced)
+	}
+	run("a3", "d3")
+	// A changed instance restarts its own nodes only.
+	p = deploy(engine.DeployNodes, doc(50, "d", 70, "A", "z"))
+	if !slices.Equal(p.Replaced, []string{"i1", "i1-f"}) {
+		t.Fatalf("nodes deploy of a changed instance replaced %q", p.Replaced)
+	}
+	run("A1", "d4")
+	// A changed definition restarts every instance.
+	p = deploy(engine.DeployNodes, doc(50, "D", 70, "A", "z"))
+	if !slices.Equal(p.Replaced, []string{"i1", "i1-f", "i2", "i2-f"}) {
+		t.Fatalf("nodes deploy of a changed definition replaced %q", p.Replaced)
+	}
+	run("A1", "D1")
+	// GET /flows answers the document as deployed, not its expansion.
+	if got := rt.Graph().Document(); got.Node("i1-f") != nil || got.Node("sf") == nil || got.Node("f") == nil {
+		t.Fatal("the graph's document is not the document deployed")
+	}
+	// A flows deploy of the instances' tab restarts them.
+	p = deploy(engine.DeployFlows, doc(50, "D", 70, "A", "z").Clone())
+	if len(p.Replaced) != 0 {
+		t.Fatalf("flows deploy of nothing replaced %q", p.Replaced)
+	}
+	d := doc(50, "D", 70, "A", "z")
+	d.Node("k2").Set("name", []byte(`"k"`))
+	p = deploy(engine.DeployFlows, d)
+	if !slices.Contains(p.Replaced, "i1-f") || !slices.Contains(p.Replaced, "i2-f") {
+		t.Fatalf("flows deploy of the instances' tab replaced %q", p.Replaced)
+	}
+}
