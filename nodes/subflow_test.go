@@ -231,3 +231,137 @@ func TestSubflowHotDeploy(t *testing.T) {
 		t.Fatalf("flows deploy of the instances' tab replaced %q", p.Replaced)
 	}
 }
+
+// TestSubflowRejected: deploys that cannot run are refused, naming the
+// instance and, for a node of the subflow, that node.
+func TestSubflowRejected(t *testing.T) {
+	chain := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`[{"id":"t1","type":"tab"},{"id":"top","type":"subflow:s0","z":"t1","wires":[]}`)
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, `,{"id":"s%d","type":"subflow","name":"S%d","in":[{"wires":[{"id":"n%d"}]}],"out":[]}`, i, i, i)
+			if i+1 < n {
+				fmt.Fprintf(&b, `,{"id":"n%d","type":"subflow:s%d","z":"s%d","wires":[]}`, i, i+1, i)
+			}
+		}
+		return b.String() + "]"
+	}
+	// wide holds ten instances of the next level's subflow, six levels
+	// down: a million nodes.
+	wide := func() string {
+		var b strings.Builder
+		b.WriteString(`[{"id":"t1","type":"tab"},{"id":"top","type":"subflow:w0","z":"t1","wires":[]}`)
+		for i := 0; i < 7; i++ {
+			fmt.Fprintf(&b, `,{"id":"w%d","type":"subflow","in":[],"out":[]}`, i)
+			for k := 0; k < 10; k++ {
+				if i < 6 {
+					fmt.Fprintf(&b, `,{"id":"w%d_%d","type":"subflow:w%d","z":"w%d","wires":[]}`, i, k, i+1, i)
+				} else {
+					fmt.Fprintf(&b, `,{"id":"w%d_%d","type":"test-sink","z":"w%d"}`, i, k, i)
+				}
+			}
+		}
+		return b.String() + "]"
+	}
+	cases := []struct {
+		name, flow string
+		want       []string // in the error, in order
+	}{{
+		name: "a million nodes once expanded",
+		flow: wide(),
+		want: []string{`the flows have more than 100000 nodes once subflow instances are expanded`},
+	}, {
+		name: "missing definition",
+		flow: `[{"id":"t1","type":"tab"},{"id":"i","type":"subflow:nope","z":"t1","wires":[]}]`,
+		want: []string{`node "i" (subflow:nope) field "type": no subflow definition with id "nope" in the flows`},
+	}, {
+		name: "missing definition of a nested instance",
+		flow: `[{"id":"t1","type":"tab"},{"id":"sf","type":"subflow","name":"Outer","in":[],"out":[]},
+			{"id":"n","type":"subflow:gone","z":"sf"},{"id":"i","type":"subflow:sf","z":"t1","wires":[]}]`,
+		want: []string{`node "i" (subflow:sf) field "type": subflow instance "i-n": no subflow definition with id "gone"`},
+	}, {
+		name: "a subflow holding an instance of itself",
+		flow: `[{"id":"t1","type":"tab"},{"id":"sf","type":"subflow","name":"Loop","in":[],"out":[]},
+			{"id":"n","type":"subflow:sf","z":"sf"},{"id":"i","type":"subflow:sf","z":"t1","wires":[]}]`,
+		want: []string{`node "i" (subflow:sf) field "type": subflow instance "i-n": subflow "Loop" contains an instance of itself: "Loop" -> "Loop"`},
+	}, {
+		name: "a cycle through three subflows",
+		flow: `[{"id":"t1","type":"tab"},
+			{"id":"a","type":"subflow","name":"A","in":[],"out":[]},{"id":"na","type":"subflow:b","z":"a"},
+			{"id":"b","type":"subflow","name":"B","in":[],"out":[]},{"id":"nb","type":"subflow:c","z":"b"},
+			{"id":"c","type":"subflow","name":"C","in":[],"out":[]},{"id":"nc","type":"subflow:a","z":"c"},
+			{"id":"i","type":"subflow:a","z":"t1","wires":[]}]`,
+		want: []string{`subflow instance "i-na-nb-nc": subflow "A" contains an instance of itself: "A" -> "B" -> "C" -> "A"`},
+	}, {
+		name: "1000 nested levels",
+		flow: chain(1000),
+		want: []string{`node "top" (subflow:s0) field "type": subflow instance "top-n0-n1-n2-n3-n4-n5-n6-n7-n8-n9-n10-n11-n12-n13-n14-n15-n16-n17-n18-n19-n20-n21-n22-n23-n24-n25-n26-n27-n28-n29-n30-n31": subflow instances nest more than 32 levels deep`},
+	}, {
+		name: "a bad node inside",
+		flow: `[{"id":"t1","type":"tab"},{"id":"sf","type":"subflow","name":"Bad","in":[{"wires":[{"id":"f"}]}],"out":[]},
+			{"id":"f","type":"function","z":"sf","func":"return msg;;; }","outputs":1,"wires":[[]]},
+			{"id":"i","type":"subflow:sf","z":"t1","wires":[]}]`,
+		want: []string{`node "i" (subflow:sf): node "f" of subflow "Bad" in instance "i" (function), field "func": `},
+	}, {
+		name: "a bad node two levels down",
+		flow: `[{"id":"t1","type":"tab"},{"id":"sf","type":"subflow","name":"Bad","in":[{"wires":[{"id":"f"}]}],"out":[]},
+			{"id":"f","type":"function","z":"sf","func":"return msg;;; }","outputs":1,"wires":[[]]},
+			{"id":"o","type":"subflow","name":"Outer","in":[],"out":[]},{"id":"n","type":"subflow:sf","z":"o"},
+			{"id":"i","type":"subflow:o","z":"t1","wires":[]}]`,
+		want: []string{`node "i" (subflow:o): node "f" of subflow "Bad" in instance "i-n" of subflow "Outer" in instance "i" (function), field "func": `},
+	}, {
+		name: "a derived id taken",
+		flow: `[{"id":"t1","type":"tab"},{"id":"sf","type":"subflow","name":"S","in":[],"out":[]},
+			{"id":"f","type":"function","z":"sf","func":"return msg;","outputs":1,"wires":[[]]},
+			{"id":"i","type":"subflow:sf","z":"t1","wires":[]},{"id":"i-f","type":"test-sink","z":"t1"}]`,
+		want: []string{`node "i" (subflow:sf): the id "i-f" that Node-RED gives node "f" of subflow "S" in this instance is already used by another node`},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := nodetest.Deploy(t, tc.flow, nodetest.Options{}, subflowTypes()...)
+			var probs flows.Problems
+			if !errors.As(err, &probs) {
+				t.Fatalf("deploy: %v; want problems", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\ndoes not say\n%s", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestSubflowOddInput: what deploys with a warning or runs as Node-RED
+// does: extra instance wires, empty and huge env names, a definition with
+// no input, an unknown node in the subflow's output wires.
+func TestSubflowOddInput(t *testing.T) {
+	huge := strings.Repeat("N", 100000)
+	flow := `[{"id":"t1","type":"tab"},
+		{"id":"sf","type":"subflow","name":"S","in":[{"wires":[{"id":"f"},{"id":"ghost"}]}],"out":[{"wires":[{"id":"f","port":0},{"id":"ghost","port":0}]}],
+		 "env":[{"name":"","type":"str","value":"empty"},{"name":"` + huge + `","type":"str","value":"huge"}]},
+		` + fn("f", "sf", `msg.payload = env.get("") + "," + env.get("`+huge+`"); return msg;`, `[[]]`) + `,
+		{"id":"none","type":"subflow","name":"NoInput","in":[],"out":[]},
+		{"id":"src","type":"test-source","z":"t1","wires":[["i","j"]]},
+		{"id":"i","type":"subflow:sf","z":"t1","wires":[["k"],["k"]]},
+		{"id":"j","type":"subflow:none","z":"t1","wires":[["k"]]},
+		{"id":"k","type":"test-sink","z":"t1"}]`
+	f := nodetest.New(t, flow, subflowTypes()...)
+	f.Inject("src", &engine.Message{Payload: "m"})
+	if got := payloads(f.WaitReceived("k", 1)); !slices.Equal(got, []string{"empty,huge"}) {
+		t.Fatalf("got %q", got)
+	}
+	var ws []string
+	for _, w := range f.Runtime().Graph().Warnings() {
+		ws = append(ws, w.String())
+	}
+	want := []string{
+		`line 7: node "i" (subflow:sf) field "in": the subflow's input is wired to "ghost", which is not in it: the wire is dropped`,
+		`line 7: node "i" (subflow:sf) field "wires": wired from output 2 but subflow "S" has 1 output(s): the wire is dropped`,
+		`line 7: node "i" (subflow:sf) field "out": the subflow's output 1 is wired from "ghost", which is not in it: the wire is dropped`,
+		`line 8: node "j" (subflow:none) field "wires": wired from output 1 but subflow "NoInput" has 0 output(s): the wire is dropped`,
+	}
+	if strings.Join(ws, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(ws, "\n"), strings.Join(want, "\n"))
+	}
+}
