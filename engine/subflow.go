@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/runnel-io/runnel/flows"
 )
 
@@ -86,10 +88,7 @@ func (s *subflowStatus) Receive(_ context.Context, m *Message, _ Output) error {
 				return nil
 			}
 		}
-		text := ToString(p)
-		if _, ok := asObject(p); ok {
-			text = string(AppendJSON(nil, p))
-		}
+		text := inspect(p, 0)
 		if r := []rune(text); len(r) > 32 {
 			text = string(r[:32]) + "..."
 		}
@@ -106,6 +105,73 @@ func (s *subflowStatus) Receive(_ context.Context, m *Message, _ Output) error {
 		}
 	}
 	return nil
+}
+
+// inspect shows v as Node.js's util.inspect does, for the values a
+// message carries: strings in single quotes, objects as { key: value },
+// arrays as [ 1, 2 ], nesting below two levels as [Object] and [Array].
+func inspect(v any, depth int) string {
+	switch t := v.(type) {
+	case RawJSON:
+		return inspectJSON(gjson.ParseBytes(t), depth)
+	case map[string]any, []any:
+		return inspectJSON(gjson.ParseBytes(AppendJSON(nil, t)), depth)
+	case string:
+		if depth == 0 {
+			return t
+		}
+		return "'" + strings.ReplaceAll(strings.ReplaceAll(t, `\`, `\\`), "'", `\'`) + "'"
+	case []byte:
+		return "<Buffer " + fmt.Sprintf("% x", t) + ">"
+	case nil:
+		return "null"
+	}
+	return ToString(v)
+}
+
+func inspectJSON(r gjson.Result, depth int) string {
+	switch {
+	case r.IsArray(), r.IsObject():
+		var parts []string
+		r.ForEach(func(k, e gjson.Result) bool {
+			s := inspectJSON(e, depth+1)
+			if r.IsObject() {
+				key := k.Str
+				if !jsIdent(key) {
+					key = "'" + key + "'"
+				}
+				s = key + ": " + s
+			}
+			parts = append(parts, s)
+			return true
+		})
+		open, close, deep := "[", "]", "[Array]"
+		if r.IsObject() {
+			open, close, deep = "{", "}", "[Object]"
+		}
+		switch {
+		case len(parts) == 0:
+			return open + close
+		case depth > 2:
+			return deep
+		}
+		return open + " " + strings.Join(parts, ", ") + " " + close
+	case r.Type == gjson.String:
+		return inspect(r.Str, depth)
+	}
+	return r.Raw
+}
+
+func jsIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r == '$' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')) {
+			return false
+		}
+	}
+	return true
 }
 
 // asObject returns v decoded when it is a JSON object.

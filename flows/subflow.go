@@ -370,6 +370,7 @@ func (x *expander) instance(inst, top *Node, parent, path string, chain []string
 		c.Wires[port] = append(slices.Clip(c.Wires[port]), targets...)
 		c.HasWires = true
 	}
+	var direct []string
 	for i, o := range d.out {
 		var targets []string
 		if i < len(inst.Wires) {
@@ -378,7 +379,11 @@ func (x *expander) instance(inst, top *Node, parent, path string, chain []string
 		for _, w := range o.Wires {
 			switch {
 			case w.ID == d.node.ID:
-				appendWire(in, w.Port, targets)
+				// The input wired straight to an output: those targets
+				// come first, so that they see the message before what the
+				// subflow's nodes make of it, as in Node-RED, which
+				// delivers each hop asynchronously.
+				direct = append(direct, targets...)
 			case byAlias[w.ID] != nil && w.Port >= 0 && w.Port < 1000:
 				appendWire(byAlias[w.ID], w.Port, targets)
 			default:
@@ -386,6 +391,7 @@ func (x *expander) instance(inst, top *Node, parent, path string, chain []string
 			}
 		}
 	}
+	in.Wires[0] = append(direct, in.Wires[0]...)
 	if d.status != nil && len(d.status.Wires) > 0 {
 		st := NewNode(inst.ID+":status", SubflowStatusType)
 		st.Set("z", encodeString(inst.ID))
