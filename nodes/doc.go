@@ -1,8 +1,10 @@
 // Package nodes holds Runnel's built-in node types, in sub-packages named
 // after Node-RED's palette categories:
 //
-//	common    inject, debug, comment, junction
-//	function  change, switch, range, template, filter-on-change (rbe), delay, trigger
+//	common    inject, debug, comment, junction, catch, status, complete,
+//	          link in, link out, link call
+//	function  function, change, switch, range, template,
+//	          filter-on-change (rbe), delay, trigger
 //	network   mqtt-in, mqtt-out, mqtt-broker, tls-config
 //	parser    json
 //	sequence  split, join, sort, batch

@@ -23,7 +23,7 @@ type InjectConfig struct {
 	PayloadType string       `json:"payloadType" default:"date" kind:"hidden"`
 	Topic       string       `json:"topic" kind:"hidden"`
 	Repeat      string       `json:"repeat" label:"Repeat every (s)" help:"Seconds between messages, such as 5 or 0.5; empty: do not repeat"`
-	Crontab     string       `json:"crontab" label:"Crontab" kind:"hidden"`
+	Crontab     string       `json:"crontab" label:"Crontab" help:"A cron schedule in the machine's time zone, such as 00 12 * * 1,2,3,4,5 (noon on weekdays) or */5 9-16 * * * (every 5 minutes from 9:00 to 16:55); used when repeat is empty"`
 	Once        bool         `json:"once" label:"Inject once after" help:"Send a message once the flow has started"`
 	OnceDelay   float64      `json:"onceDelay" label:"Start delay (s)" default:"0.1" min:"0" max:"2147483" showif:"once=true"`
 }
@@ -46,6 +46,8 @@ type inject struct {
 	cfg    InjectConfig
 	props  []injectProp
 	repeat time.Duration
+	cron   *crontab // nil: no crontab schedule
+	clock  injectClock
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -77,8 +79,23 @@ value of one of the typed-input types: a string, a number, a boolean, JSON, a bu
 a property of the message being built, a flow or global context value, or a JSONata or expr expression
 evaluated against the message being built (what the properties before it have set).
 
-**Repeat** sends a message every so many seconds; **Inject once after** sends one when the flow starts,
-after the start delay.`,
+**Repeat** sends a message every so many seconds (up to 2147483, about 24.8 days); **Inject once after**
+sends one when the flow starts, after the start delay, and any repeat or crontab starts after it.
+
+**Crontab** sends a message at the times of a cron schedule, in the machine's time zone, when repeat is empty.
+Node-RED's editor writes "at a time" as minute hour * * days (00 12 * * 1,2,3,4,5: noon on weekdays) and
+"interval between times" as */minutes hours * * days (*/10 8-17 * * *: every ten minutes from 8:00 to
+17:50; 0 22-23,0-5 * * 6,0: on the hour overnight at weekends); days run 0 (Sunday) to 6, and 7 is Sunday
+too. As in Node-RED, 5 fields (minute, hour, day of month, month, day of week), 6 (a second first) or 7 (and
+a year last) are read, with * and ? for any, lists (1,3), ranges (9-17, FRI-MON wraps), steps (*/5, 10/15),
+names (JAN-DEC, SUN-SAT), L (last day of the month), W (15W: the weekday nearest the 15th; LW), day of
+week L and # (5L: the last Friday; FRI#3: the third) and @yearly, @monthly, @weekly, @daily, @hourly. When
+both day fields are restricted a day matching either one fires. A time the clock skips in spring fires at
+the change; in the hour it repeats in autumn only the first pass fires.
+
+Differences from Node-RED: a crontab Node-RED refuses, or one that never fires (February 30th, on which
+Node-RED hangs), is a deploy error here; 29W and 30W skip a February without that day (Node-RED takes the
+weekday nearest the month's last day); a year more than 30 years ahead never fires.`,
 	}, newInject))
 }
 
@@ -107,10 +124,58 @@ func newInject(cfg *InjectConfig, h *engine.Host) (engine.Node, error) {
 	if n.cfg.OnceDelay == 0 {
 		n.cfg.OnceDelay = 0.1 // Node-RED: (n.onceDelay || 0.1)
 	}
-	if strings.TrimSpace(cfg.Crontab) != "" {
-		return nil, engine.ErrFieldf("crontab", "crontab schedules are not supported yet; use repeat")
+	n.clock = realClock{}
+	// Node-RED runs the crontab only when there is no repeat (its editor
+	// never writes both), and reads an empty one as none.
+	if n.repeat == 0 && cfg.Crontab != "" {
+		ct, err := parseCrontab(cfg.Crontab, time.Local)
+		if err != nil {
+			return nil, engine.ErrFieldf("crontab", "%q: %v", cfg.Crontab, err)
+		}
+		if ct.Next(time.Now()).IsZero() {
+			// cronosjs loops for ever on such a crontab, and Node-RED with it.
+			return nil, engine.ErrFieldf("crontab", "%q: %v", cfg.Crontab, errNoNextTime)
+		}
+		n.cron = ct
 	}
 	return n, nil
+}
+
+// injectClock is the time as the inject node's schedules see it; tests
+// give a fake one.
+type injectClock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// runCron calls fire at each time of ct from now on, until ctx is done.
+// Each next time is computed from the clock when the last one fired, so
+// a deploy or a clock that jumps does not bring a burst of missed times;
+// a timer that wakes early does not fire the same time twice.
+func runCron(ctx context.Context, ct *crontab, clk injectClock, fire func()) {
+	var last time.Time
+	for {
+		now := clk.Now()
+		if now.Before(last) {
+			now = last
+		}
+		next := ct.Next(now)
+		if next.IsZero() {
+			return
+		}
+		select {
+		case <-clk.After(next.Sub(clk.Now())):
+			last = next
+			fire()
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // maxRepeat is Node-RED's bound on an inject node's repeat, in seconds
@@ -143,10 +208,11 @@ func injectRepeat(s string) (time.Duration, error) {
 	return max(time.Duration(secs*float64(time.Second)), minRepeat), nil
 }
 
-// Start arms the once and repeat timers.
+// Start arms the once, repeat and crontab timers; the first time of a
+// crontab is the first after now (or after the once message).
 func (n *inject) Start(ctx context.Context) error {
 	ctx, n.cancel = context.WithCancel(ctx)
-	if !n.cfg.Once && n.repeat == 0 {
+	if !n.cfg.Once && n.repeat == 0 && n.cron == nil {
 		return nil
 	}
 	n.wg.Add(1)
@@ -154,11 +220,16 @@ func (n *inject) Start(ctx context.Context) error {
 		defer n.wg.Done()
 		if n.cfg.Once {
 			select {
-			case <-time.After(time.Duration(n.cfg.OnceDelay * float64(time.Second))):
+			case <-n.clock.After(time.Duration(n.cfg.OnceDelay * float64(time.Second))):
 				n.Trigger()
 			case <-ctx.Done():
 				return
 			}
+		}
+		if n.cron != nil {
+			// As in Node-RED, the schedule starts after the once message.
+			runCron(ctx, n.cron, n.clock, n.Trigger)
+			return
 		}
 		if n.repeat == 0 {
 			return
@@ -194,7 +265,7 @@ func (n *inject) Trigger() {
 	n.h.Send(0, m)
 }
 
-// Close stops the timers.
+// Close stops the timers and waits for their goroutine to end.
 func (n *inject) Close(context.Context) error {
 	if n.cancel != nil {
 		n.cancel()
