@@ -363,3 +363,24 @@ func rootTabs(doc *flows.Document, tabs []string) []string {
 	}
 	return out
 }
+
+// subflowUp returns, for z the id of a subflow instance, the flow around
+// the instance and the instance's slot and id: where Node-RED passes an
+// error or status that nothing inside the instance handled, with the
+// instance as the reporting node (catch and status scopes name it). For
+// a status, nothing goes up from an instance whose subflow has a status
+// output. ok is false when z is not an instance.
+func (g *Graph) subflowUp(z string, status bool) (parent string, idx int, id string, ok bool) {
+	if g.exp == nil || g.exp.Instances[z] == nil {
+		return "", 0, "", false
+	}
+	i, found := g.index[z]
+	if !found {
+		return "", 0, "", false
+	}
+	if _, hasStatus := g.index[z+":status"]; status && hasStatus {
+		return "", 0, "", false
+	}
+	h := g.slots[i].host
+	return h.z, i, h.id, h.z != ""
+}
