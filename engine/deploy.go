@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/runnel-io/runnel/flows"
@@ -74,15 +75,29 @@ func (rt *Runtime) Plan(doc *flows.Document, typ DeployType) (*Plan, error) {
 		doc = base.g.doc
 	}
 	p := &Plan{Type: typ, base: base, Diff: flows.Compare(base.doc(), doc)}
+	// What is kept is decided on the documents with their subflow
+	// instances expanded, so that the nodes of an unchanged instance are
+	// kept like any other unchanged node (see subflow.go).
+	exp, err := flows.Expand(doc)
+	if err != nil {
+		return nil, err
+	}
 	var keep map[string]bool
 	if base != nil && (typ == DeployNodes || typ == DeployFlows) {
-		keep = keepSet(base.g, doc, p.Diff, typ)
+		d := p.Diff
+		if base.g.exp != exp && (len(exp.Instances) > 0 || (base.g.exp != nil && len(base.g.exp.Instances) > 0)) {
+			d = flows.Compare(base.g.expanded(), exp.Doc)
+			if typ == DeployFlows {
+				d.Tabs = rootTabs(exp.Doc, d.Tabs)
+			}
+		}
+		keep = keepSet(base.g, exp.Doc, d, typ)
 	}
 	var prev *Graph
 	if base != nil {
 		prev = base.g
 	}
-	g, err := rt.compileKeeping(doc, prev, keep)
+	g, err := rt.compileExpanded(doc, exp, prev, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +220,7 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan, rollback bool) error {
 			s.host.errs.Add(1)
 			rt.reportError(s.host, fmt.Errorf("start: %w", err), nil)
 			line := 0
-			if n := g.doc.Node(s.host.id); n != nil {
+			if n := g.expanded().Node(s.host.id); n != nil {
 				line = n.Line
 			}
 			probs = append(probs, flows.Problem{NodeID: s.host.id, Type: s.host.typ, Line: line, Msg: "failed to start: " + err.Error()})
@@ -306,7 +321,7 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan, rollback bool) error {
 			// Only a deploy that stands drops the context of the nodes
 			// and tabs it removed: one rolled back below brings them
 			// back, context and all.
-			rt.dropContexts(old.g.doc, g.doc)
+			rt.dropContexts(old.g.expanded(), g.expanded())
 		}
 	}
 	rt.log.Debug("deployed flows", slog.String("type", string(p.Type)), slog.Int("nodes", len(g.slots)),
@@ -386,6 +401,9 @@ func (rt *Runtime) dropContexts(prev, next *flows.Document) {
 		if n.Type == "tab" {
 			scopes = append(scopes, "flow:"+n.ID)
 		} else {
+			if strings.HasPrefix(n.Type, flows.SubflowPrefix) {
+				scopes = append(scopes, "flow:"+n.ID) // the instance's flow context
+			}
 			scopes = append(scopes, "node:"+n.ID)
 		}
 	}

@@ -130,6 +130,9 @@ func (c *compiler) tabScope(id string) *envScope {
 	if c.scopes == nil {
 		c.scopes = make(map[string]*envScope)
 	}
+	if s := c.subflowScope(id); s != nil {
+		return s // the nodes of a subflow instance (see subflow.go)
+	}
 	if tab := c.byID[id]; tab == nil || tab.Type != "tab" {
 		id = ""
 	}
@@ -258,11 +261,7 @@ func (c *compiler) substituteEnv(n *flows.Node) *flows.Node {
 			case "NR_NODE_ID":
 				return jsonString(n.ID), true
 			case "NR_NODE_PATH":
-				z := n.Z
-				if c.byID[z] == nil {
-					z = "global"
-				}
-				return jsonString(z + "/" + n.ID), true
+				return jsonString(c.nodePath(n)), true
 			}
 			return scope.lookup(name)
 		}

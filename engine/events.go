@@ -240,7 +240,7 @@ func (rt *Runtime) routeError(h *Host, err error, m *Message) bool {
 	if w != nil && w.complete != nil && g.slots[b.idx].watched {
 		g.slots[b.idx].markFailed(m)
 	}
-	if w == nil || len(w.catch[h.z]) == 0 {
+	if w == nil || len(w.catch) == 0 {
 		return false
 	}
 	count := 1
@@ -260,21 +260,30 @@ func (rt *Runtime) routeError(h *Host, err error, m *Message) bool {
 	} else if err != nil {
 		text = err.Error()
 	}
-	handled, byUncaught := false, false
-	for _, i := range w.candidates(w.catch[h.z], b.idx, h.id) {
-		if w.scope[i].Uncaught && !byUncaught {
-			if handled {
-				continue
+	handled := false
+	// An error no catch node of a subflow instance handles goes on to the
+	// flow around the instance, reported by the instance (see subflowUp).
+	for z, src, srcID := h.z, b.idx, h.id; !handled; {
+		byUncaught := false
+		for _, i := range w.candidates(w.catch[z], src, srcID) {
+			if w.scope[i].Uncaught && !byUncaught {
+				if handled {
+					continue
+				}
+				byUncaught = true
 			}
-			byUncaught = true
+			em := m.Copy()
+			if prev, ok := em.Prop("error"); ok {
+				em.SetProp("_error", prev)
+			}
+			em.SetProp("error", errorValue(text, h, count))
+			g.deliverEvent(i, em)
+			handled = true
 		}
-		em := m.Copy()
-		if prev, ok := em.Prop("error"); ok {
-			em.SetProp("_error", prev)
+		var ok bool
+		if z, src, srcID, ok = g.subflowUp(z, false); !ok {
+			break
 		}
-		em.SetProp("error", errorValue(text, h, count))
-		g.deliverEvent(i, em)
-		handled = true
 	}
 	return handled
 }
@@ -319,10 +328,22 @@ func (rt *Runtime) routeStatus(h *Host, st Status) {
 	}
 	defer b.g.active.Add(-1)
 	g, w := b.g, b.g.watch
-	if w == nil || len(w.status[h.z]) == 0 {
+	if w == nil || len(w.status) == 0 {
 		return
 	}
-	for _, i := range w.candidates(w.status[h.z], b.idx, h.id) {
+	// A status no status node of a subflow instance handles goes on to
+	// the flow around the instance, reported by the instance, unless the
+	// subflow has a status output (see subflowUp).
+	z, src, srcID := h.z, b.idx, h.id
+	cands := w.candidates(w.status[z], src, srcID)
+	for len(cands) == 0 {
+		var ok bool
+		if z, src, srcID, ok = g.subflowUp(z, true); !ok {
+			return
+		}
+		cands = w.candidates(w.status[z], src, srcID)
+	}
+	for _, i := range cands {
 		v := make([]byte, 0, 96)
 		v = append(v, '{')
 		for _, f := range [...]struct{ k, v string }{{"fill", st.Fill}, {"shape", st.Shape}, {"text", st.Text}} {

@@ -20,7 +20,10 @@ var structuralTypes = map[string]bool{"tab": true, "group": true}
 // Graph is a compiled flow document: built nodes and the wires between
 // them. It is immutable once compiled; a deploy replaces it as a whole.
 type Graph struct {
-	doc   *flows.Document
+	doc *flows.Document
+	// exp is doc with its subflow instances expanded: what the graph
+	// runs (see flows.Expand).
+	exp   *flows.Expansion
 	slots []*slot
 	index map[string]int
 	order []int // topological order: sources first
@@ -68,8 +71,18 @@ type NodeStats struct {
 	In, Out, Errors uint64
 }
 
-// Document returns the flow document the graph was compiled from.
+// Document returns the flow document the graph was compiled from, as it
+// was given: subflow instances are not expanded in it.
 func (g *Graph) Document() *flows.Document { return g.doc }
+
+// expanded returns the document the graph runs: Document with its
+// subflow instances expanded.
+func (g *Graph) expanded() *flows.Document {
+	if g.exp != nil {
+		return g.exp.Doc
+	}
+	return g.doc
+}
 
 // Warnings returns what the document has that Runnel accepts, as Node-RED
 // does, but that does not work as written: wires to nodes that are not in
@@ -154,6 +167,9 @@ type compiler struct {
 	keep map[string]bool
 
 	scopes map[string]*envScope // environments of tabs and groups, see scope
+
+	exp     *flows.Expansion // the document's subflow expansion (see subflow.go)
+	sfTypes [2]*Type         // the subflow node types (see builtinType)
 }
 
 func (c *compiler) problem(n *flows.Node, field, format string, args ...any) {
@@ -207,7 +223,19 @@ func (rt *Runtime) compile(doc *flows.Document) (*Graph, error) {
 // compileKeeping is compile for a deploy: nodes whose ids are in keep are
 // taken over, running, from prev instead of being built anew.
 func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[string]bool) (*Graph, error) {
+	exp, err := flows.Expand(doc)
+	if err != nil {
+		return nil, err
+	}
+	return rt.compileExpanded(doc, exp, prev, keep)
+}
+
+// compileExpanded is compileKeeping for src expanded as exp: the graph
+// runs exp.Doc and keeps src as its document.
+func (rt *Runtime) compileExpanded(src *flows.Document, exp *flows.Expansion, prev *Graph, keep map[string]bool) (*Graph, error) {
+	doc := exp.Doc
 	c := &compiler{
+		exp:     exp,
 		rt:      rt,
 		prev:    prev,
 		keep:    keep,
@@ -234,7 +262,8 @@ func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[str
 			c.off[n.ID] = true
 		}
 	}
-	g := &Graph{doc: doc, index: make(map[string]int)}
+	subflowOff(exp, c.off)
+	g := &Graph{doc: src, exp: exp, index: make(map[string]int)}
 	// Build every node; config nodes are built on first reference.
 	for _, n := range doc.Nodes {
 		if structuralTypes[n.Type] || c.off[n.ID] {
@@ -277,8 +306,9 @@ func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[str
 		g.flattenLinks()
 	}
 	if len(c.probs) > 0 {
-		sort.SliceStable(c.probs, func(i, j int) bool { return c.probs[i].Line < c.probs[j].Line })
-		return nil, c.probs
+		probs := subflowProblems(exp, c.probs)
+		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+		return nil, probs
 	}
 	for _, s := range c.built {
 		if s != nil && !s.kept {
@@ -290,6 +320,7 @@ func (rt *Runtime) compileKeeping(doc *flows.Document, prev *Graph, keep map[str
 		g.warnings = append(g.warnings, c.nwarns[n.ID]...)
 	}
 	g.warnings = append(g.warnings, c.warns...)
+	g.warnings = append(g.warnings, exp.Warnings...)
 	sort.SliceStable(g.warnings, func(i, j int) bool { return g.warnings[i].Line < g.warnings[j].Line })
 	return g, nil
 }
@@ -313,11 +344,10 @@ func (c *compiler) build(n *flows.Node) *slot {
 	}
 	t, ok := c.rt.opts.Registry.Lookup(n.Type)
 	if !ok {
-		if n.Type == "subflow" || strings.HasPrefix(n.Type, "subflow:") {
-			c.problem(n, "type", "subflows are not supported yet")
-		} else {
-			c.problem(n, "type", "unknown node type %q", n.Type)
-		}
+		t, ok = c.builtinType(n.Type) // subflow instances, see subflow.go
+	}
+	if !ok {
+		c.problem(n, "type", "unknown node type %q", n.Type)
 		return nil
 	}
 	// The node's configuration sees ${NAME} properties replaced, as
@@ -332,6 +362,9 @@ func (c *compiler) build(n *flows.Node) *slot {
 	_, h.hasName = n.Get("name")
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.env = c.scope(n)
+	if _, inner := c.exp.Origin[n.ID]; inner {
+		h.path = c.nodePath(n)
+	}
 	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
 	node, err := buildNode(t, cfg, h)
 	if err != nil {

@@ -162,6 +162,7 @@ type Host struct {
 	log              *slog.Logger
 	creds            map[string]string // the node's credentials; never changed after build
 	env              *envScope         // the node's group's or tab's environment (see Env)
+	path             string            // NR_NODE_PATH of a node of a subflow instance, else ""
 
 	// ctx is the node's context, given to Start and Receive; cancel is
 	// called once the node has been closed.

@@ -434,6 +434,9 @@ func (h *Host) Env(name string) (string, bool) {
 	case "NR_NODE_NAME":
 		return h.name, true
 	case "NR_NODE_PATH":
+		if h.path != "" {
+			return h.path, true
+		}
 		z := h.z
 		if z == "" {
 			z = "global"

@@ -245,6 +245,12 @@ func document(t *testing.T, cases []*testCase, port, httpPort int) []byte {
 		for _, n := range c.Flow {
 			ids[n["id"].(string)] = true
 		}
+		subflows := map[string]bool{}
+		for _, n := range c.Flow {
+			if n["type"] == "subflow" {
+				subflows[n["id"].(string)] = true
+			}
+		}
 		for _, n := range c.Flow {
 			m := map[string]any{}
 			for k, v := range n {
@@ -255,13 +261,25 @@ func document(t *testing.T, cases []*testCase, port, httpPort int) []byte {
 					m[k] = prefixWires(c.name, []any{v}).([]any)[0]
 				case k == "id" || refFields[k] && ids[s]:
 					m[k] = c.name + "." + s
+				case k == "type" && strings.HasPrefix(s, "subflow:") && ids[strings.TrimPrefix(s, "subflow:")]:
+					m[k] = "subflow:" + c.name + "." + strings.TrimPrefix(s, "subflow:")
+				case (k == "in" || k == "out" || k == "status") && n["type"] == "subflow":
+					m[k] = prefixPorts(c.name, v)
 				case strings.Contains(s, httpPortMark):
 					m[k] = strings.ReplaceAll(s, httpPortMark, strconv.Itoa(httpPort))
 				default:
 					m[k] = v
 				}
 			}
-			m["z"] = c.name
+			// A subflow definition is on no tab; its nodes name it as z.
+			switch z, _ := n["z"].(string); {
+			case n["type"] == "subflow":
+				delete(m, "z")
+			case subflows[z]:
+				m["z"] = c.name + "." + z
+			default:
+				m["z"] = c.name
+			}
 			nodes = append(nodes, m)
 		}
 	}
@@ -286,6 +304,43 @@ const httpPortMark = "NRDIFF_HTTP_PORT"
 // by id; those that name one of the case's own nodes are renamed with it.
 // So is g, the group a node is in.
 var refFields = map[string]bool{"broker": true, "tls": true, "g": true}
+
+// prefixPorts renames the node ids in a subflow definition's in, out or
+// status ports: a list of ports, or one port (status), each with wires
+// [{"id", "port"}].
+func prefixPorts(name string, v any) any {
+	if list, ok := v.([]any); ok {
+		out := make([]any, len(list))
+		for i, p := range list {
+			out[i] = prefixPorts(name, p)
+		}
+		return out
+	}
+	port, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := make(map[string]any, len(port))
+	for k, val := range port {
+		out[k] = val
+	}
+	if wires, ok := port["wires"].([]any); ok {
+		ws := make([]any, len(wires))
+		for i, w := range wires {
+			wm, _ := w.(map[string]any)
+			c := make(map[string]any, len(wm))
+			for k, val := range wm {
+				c[k] = val
+			}
+			if id, ok := wm["id"].(string); ok {
+				c["id"] = name + "." + id
+			}
+			ws[i] = c
+		}
+		out["wires"] = ws
+	}
+	return out
+}
 
 func prefixWires(name string, v any) any {
 	ports, _ := v.([]any)

@@ -10,12 +10,13 @@ import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
   moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, useEditor, type State,
 } from './store'
-import type { FlowObj } from './types'
+import type { FlowObj, NodeType } from './types'
 
 const nodeTypes = { flow: FlowNode }
 
 interface CacheEntry {
   o: FlowObj
+  t: NodeType | undefined
   sel: boolean
   changed: boolean
   problems: unknown
@@ -100,16 +101,16 @@ export function Canvas() {
       const x = p ? p.x : (o.x as number)
       const y = p ? p.y : (o.y as number)
       const c = cache.current.get(o.id)
-      if (c && c.o === o && c.sel === sel && c.changed === changed && c.problems === problems && c.deployed === dep && c.x === x && c.y === y) {
+      const t = typeMap.get(o.type)
+      if (c && c.o === o && c.t === t && c.sel === sel && c.changed === changed && c.problems === problems && c.deployed === dep && c.x === x && c.y === y) {
         next.set(o.id, c)
         out.push(c.rf)
         continue
       }
       let rfNode: RFNode
-      if (c && c.o === o && c.sel === sel && c.changed === changed && c.problems === problems && c.deployed === dep) {
+      if (c && c.o === o && c.t === t && c.sel === sel && c.changed === changed && c.problems === problems && c.deployed === dep) {
         rfNode = { ...c.rf, position: { x, y } }
       } else {
-        const t = typeMap.get(o.type)
         const label = nodeLabel(o, t)
         const inputs = t ? t.inputs : 1
         const outputs = outputsOf(o, t)
@@ -130,7 +131,7 @@ export function Canvas() {
           handles: handlesFor(w, h, inputs, outputs),
         }
       }
-      next.set(o.id, { o, sel, changed, problems, deployed: dep, x, y, rf: rfNode })
+      next.set(o.id, { o, t, sel, changed, problems, deployed: dep, x, y, rf: rfNode })
       out.push(rfNode)
     }
     cache.current = next

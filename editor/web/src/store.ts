@@ -42,6 +42,8 @@ export interface Notice {
 export interface State {
   loaded: boolean
   loadError?: string
+  /** The node types from GET /nodes; types and typeMap add the document's subflows to them. */
+  baseTypes: NodeType[]
   types: NodeType[]
   typeMap: Map<string, NodeType>
   names: Names
@@ -82,6 +84,7 @@ let state: State = {
   loaded: false,
   types: [],
   typeMap: new Map(),
+  baseTypes: [],
   names: makeNames([]),
   items: [],
   deployed: [],
@@ -114,6 +117,7 @@ export function getState(): State {
 
 export function setState(patch: Partial<State>) {
   state = { ...state, ...patch }
+  if (patch.items || patch.baseTypes) state = { ...state, ...withSubflowTypes(state.baseTypes, state.items) }
   for (const l of listeners) l()
 }
 
@@ -124,6 +128,39 @@ export function subscribe(l: () => void) {
 
 export function useEditor<T>(sel: (s: State) => T): T {
   return useSyncExternalStore(subscribe, () => sel(state))
+}
+
+// ---- subflows as node types ----
+
+let subflowCache: { base: NodeType[]; defs: FlowObj[]; types: NodeType[]; typeMap: Map<string, NodeType> } | undefined
+
+/**
+ * The palette's and canvas's node types: GET /nodes's, and one "subflow:ID"
+ * type per subflow definition in the document, with the definition's name,
+ * inputs, outputs, colour and info, in its category ("subflows" when none).
+ */
+export function withSubflowTypes(base: NodeType[], items: FlowObj[]): Pick<State, 'types' | 'typeMap'> {
+  const defs = items.filter((o) => o.type === 'subflow')
+  const c = subflowCache
+  if (c && c.base === base && c.defs.length === defs.length && c.defs.every((d, i) => d === defs[i])) return c
+  const sub: NodeType[] = defs.map((d) => {
+    const ports = (k: string) => (Array.isArray(d[k]) ? (d[k] as unknown[]).length : 0)
+    const str = (k: string) => (typeof d[k] === 'string' && d[k] ? (d[k] as string) : undefined)
+    return {
+      type: 'subflow:' + d.id,
+      category: str('category') ?? 'subflows',
+      label: str('name') ?? d.id,
+      inputs: Math.min(ports('in'), 1),
+      outputs: ports('out'),
+      color: str('color') ?? '#DDAA99',
+      help: str('info'),
+      icon: str('icon') ?? 'subflow.svg',
+      fields: [{ name: 'name', label: 'Name', kind: 'string' }],
+    }
+  })
+  const types = [...base, ...sub]
+  subflowCache = { base, defs, types, typeMap: new Map(types.map((t) => [t.type, t])) }
+  return subflowCache
 }
 
 // ---- derived helpers ----
@@ -233,7 +270,7 @@ export async function load() {
       tab = newId()
       items = [{ id: tab, type: 'tab', label: 'Flow 1', disabled: false, info: '' }, ...items]
     }
-    setState({ loaded: true, types, typeMap, names, items, tab, ...withDeployed(deployed, flows.rev) })
+    setState({ loaded: true, baseTypes: types, types, typeMap, names, items, tab, ...withDeployed(deployed, flows.rev) })
   } catch (e) {
     setState({ loadError: (e as Error).message })
   }
@@ -465,7 +502,9 @@ export function internalClipboard() {
 export function importText(text: string, mode: ImportMode, opts: { at?: { x: number; y: number }; offset?: { x: number; y: number } } = {}) {
   const objs = parseFlowText(text)
   const unknown = [...new Set(objs.map((o) => state.names.toRunnel.get(o.type) ?? o.type))].filter(
-    (t) => t !== 'tab' && t !== 'subflow' && t !== 'group' && !state.typeMap.has(t),
+    (t) =>
+      t !== 'tab' && t !== 'subflow' && t !== 'group' && !state.typeMap.has(t) &&
+      !(t.startsWith('subflow:') && objs.some((o) => o.type === 'subflow' && o.id === t.slice(8))),
   )
   const r = importObjs(state.items, objs, { mode, tab: state.tab, at: opts.at, offset: opts.offset, toRunnel: state.names.toRunnel })
   const tab = r.firstTab && !r.nodes.some((id) => r.items.find((o) => o.id === id)?.z === state.tab) ? r.firstTab : state.tab
