@@ -5,14 +5,18 @@ import {
 } from '@xyflow/react'
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { isFlowNode, isTab } from './flowjson'
-import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode } from './FlowNode'
+import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode as FlowRFNode } from './FlowNode'
+import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
+import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
-  moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, useEditor, type State,
+  moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
 } from './store'
 import type { FlowObj, NodeType } from './types'
 
-const nodeTypes = { flow: FlowNode }
+const nodeTypes = { flow: FlowNode, rngroup: GroupBox }
+/** The canvas's nodes: flow nodes, and the boxes of groups (Groups.tsx). */
+type RFNode = FlowRFNode | GroupRFNode
 
 interface CacheEntry {
   o: FlowObj
@@ -23,7 +27,7 @@ interface CacheEntry {
   deployed: boolean
   x: number
   y: number
-  rf: RFNode
+  rf: FlowRFNode
 }
 
 /** Where the mouse last was over the canvas, in flow coordinates (paste goes there). */
@@ -81,18 +85,26 @@ export function Canvas() {
   const rf = useReactFlow<RFNode, Edge>()
   const wrap = useRef<HTMLDivElement>(null)
   const dragged = useRef(false)
+  /** Where each dragged group's box was when the drag started. */
+  const groupStart = useRef(new Map<string, { x: number; y: number }>())
   const tabObj = useMemo(() => items.find((o) => o.id === tab), [items, tab])
 
   useEffect(() => {
     flowInstance = rf as unknown as ReactFlowInstance<RFNode, Edge>
   }, [rf])
 
+  // The groups' boxes follow their members, live while they are dragged.
+  const groupLayout = useMemo(() => layoutGroups(items, tab, sizeOfNode, drag), [items, tab, drag, typeMap])
+  const layoutRef = useRef<Map<string, GroupLayout>>(groupLayout)
+  layoutRef.current = groupLayout
+  useGroupKeys()
+
   const nodes = useMemo(() => {
     const s = getState() as State
-    const out: RFNode[] = []
+    const out: FlowRFNode[] = []
     const next = new Map<string, CacheEntry>()
     for (const o of items) {
-      if (o.z !== tab || !isFlowNode(o)) continue
+      if (o.z !== tab || !isFlowNode(o) || isGroup(o)) continue
       const sel = selected.has(o.id)
       const changed = isChanged(o, s)
       const problems = problemMap.get(o.id)
@@ -107,7 +119,7 @@ export function Canvas() {
         out.push(c.rf)
         continue
       }
-      let rfNode: RFNode
+      let rfNode: FlowRFNode
       if (c && c.o === o && c.t === t && c.sel === sel && c.changed === changed && c.problems === problems && c.deployed === dep) {
         rfNode = { ...c.rf, position: { x, y } }
       } else {
@@ -135,8 +147,9 @@ export function Canvas() {
       out.push(rfNode)
     }
     cache.current = next
-    return out
-  }, [items, tab, selected, problemMap, deployedMap, typeMap, drag])
+    if (!groupLayout.size) return out as RFNode[]
+    return [...groupNodes(items, groupLayout, selected), ...out] as RFNode[]
+  }, [items, tab, selected, problemMap, deployedMap, typeMap, drag, groupLayout])
 
   const edgeCache = useRef(new Map<string, Edge>())
   const edges = useMemo(() => {
@@ -183,6 +196,35 @@ export function Canvas() {
       }
     }
     if (sel) setState({ selected: sel })
+    // A group dragged moves its nodes (snapped to the grid) with it.
+    const s = getState()
+    const groupIds = [...(dragging?.keys() ?? []), ...(done?.keys() ?? [])].filter((id) => layoutRef.current.has(id))
+    if (groupIds.length) {
+      const byId = new Map(s.items.map((o) => [o.id, o]))
+      for (const m of [dragging, done]) {
+        if (!m) continue
+        const moved = new Set(m.keys())
+        for (const id of [...m.keys()]) {
+          if (!layoutRef.current.has(id)) continue
+          const p = m.get(id)!
+          m.delete(id)
+          let start = groupStart.current.get(id)
+          if (!start) {
+            const l = layoutRef.current.get(id)!
+            start = { x: l.x, y: l.y }
+            groupStart.current.set(id, start)
+          }
+          const dx = snap(p.x - start.x)
+          const dy = snap(p.y - start.y)
+          for (const c of descendants(s.items, [id])) {
+            const o = byId.get(c)
+            if (!o || isGroup(o) || moved.has(c) || typeof o.x !== 'number' || typeof o.y !== 'number') continue
+            m.set(c, { x: o.x + dx, y: o.y + dy })
+          }
+        }
+      }
+      if (done) groupStart.current.clear()
+    }
     if (dragging) {
       const d = dragging
       setDrag((prev) => {
@@ -302,14 +344,29 @@ export function Canvas() {
           onEdgesChange={onEdgesChange}
           onConnect={onConnect}
           onNodeDoubleClick={(_, n) => openTray(n.id)}
-          onNodeDragStart={() => (dragged.current = true)}
+          onNodeDragStart={(_, n) => {
+            dragged.current = true
+            // As in Node-RED, grabbing a group selects it.
+            if (n.type === 'rngroup' && !getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
+          }}
+          // The click that ends a drag comes before this timer; a drag that ends with no click must not swallow the next one.
+          onNodeDragStop={() => setTimeout(() => (dragged.current = false), 0)}
           onNodeClick={(e, n) => {
             // As in Node-RED, a click (not a drag) on a node of a selection selects that node alone.
             if (dragged.current) {
               dragged.current = false
               return
             }
-            if (e.ctrlKey || e.metaKey || e.shiftKey) return
+            if (e.ctrlKey || e.metaKey || e.shiftKey) {
+              // React Flow toggles the nodes it selects; a group's box is ours to toggle.
+              if (n.type === 'rngroup') {
+                const sel = new Set(getState().selected)
+                if (sel.has(n.id)) sel.delete(n.id)
+                else sel.add(n.id)
+                setState({ selected: sel })
+              }
+              return
+            }
             const s = getState()
             if (s.selected.size !== 1 || !s.selected.has(n.id) || s.selectedEdges.size) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
           }}
@@ -341,7 +398,8 @@ export function Canvas() {
           elevateNodesOnSelect={false}
         >
           <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />
-          <MiniMap pannable zoomable nodeColor={(n) => (n.data as NodeData).type?.color ?? '#ddd'} nodeStrokeColor="#999" />
+          <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />
+          <GroupToolbar />
           <Controls showInteractive={false} />
         </ReactFlow>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
@@ -351,6 +409,9 @@ export function Canvas() {
             <MenuItem label="Copy" keys="Ctrl+C" disabled={!getState().selected.size} onClick={() => navigatorCopy(copySelection())} />
             <MenuItem label="Duplicate" keys="Ctrl+Shift+D" disabled={!getState().selected.size} onClick={duplicateSelection} />
             <MenuItem label="Delete" keys="Delete" disabled={!getState().selected.size && !getState().selectedEdges.size} onClick={deleteSelection} />
+            <hr />
+            <MenuItem label="Group selection" keys="Ctrl+Shift+G" disabled={!getState().selected.size} onClick={groupSelectionAction} />
+            <MenuItem label="Ungroup" keys="Ctrl+Shift+U" disabled={!getState().items.some((o) => isGroup(o) && getState().selected.has(o.id))} onClick={ungroupAction} />
             <hr />
             <MenuItem label="Import…" keys="Ctrl+I" onClick={() => setState({ dialog: { kind: 'import' } })} />
             <MenuItem label="Export…" keys="Ctrl+E" onClick={() => setState({ dialog: { kind: 'export' } })} />

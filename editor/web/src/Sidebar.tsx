@@ -28,7 +28,13 @@ function Info() {
           </tbody>
         </table>
         <h3>{t ? paletteLabel(t) : node.type}</h3>
-        {t?.help ? <Markdown text={t.help} /> : <p>Runnel does not know this node type; it is kept as it is.</p>}
+        {t?.help ? (
+          <Markdown text={t.help} />
+        ) : node.type === 'group' ? (
+          <p>A group of {Array.isArray(node.nodes) ? node.nodes.length : 0}. Its nodes move with it; double-click its border or label to edit its name, style and environment variables.</p>
+        ) : (
+          <p>Runnel does not know this node type; it is kept as it is.</p>
+        )}
         {typeof node.info === 'string' && node.info ? (
           <>
             <h3>Description</h3>

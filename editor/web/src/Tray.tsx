@@ -4,6 +4,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { CodeEditor } from './CodeEditor'
 import { isConfigNode, isFlowNode } from './flowjson'
+import { GroupTray } from './Groups'
 import { Markdown } from './Markdown'
 import { getCredentials } from './api'
 import {
@@ -304,7 +305,7 @@ function ListInput({ f, obj, set, id, ownerId, problems, live }: {
 }
 
 /** The input of one field of obj (a node's settings or a list entry); set patches obj. */
-function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems = [], live = false }: {
+export function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems = [], live = false }: {
   f: Field; obj: Record<string, unknown>; set: (patch: Record<string, unknown>) => void; id: string; problem?: Problem; ownerId: string; problems?: Problem[]; live?: boolean
 }) {
   const v = obj[f.name]
@@ -512,6 +513,8 @@ export function Tray() {
     return () => clearTimeout(h)
   }, [top, draft])
   if (!top || !draft) return null
+  // A group is not a registered node type: its own form (Groups.tsx).
+  if (draft.type === 'group') return <GroupTray top={top} draft={draft} />
   const t = typeOf(draft.type)
   const config = isConfigNode(draft)
   const live = liveProblems.get(draft.id)

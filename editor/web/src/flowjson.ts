@@ -195,6 +195,7 @@ export function importObjs(items: FlowObj[], incoming: FlowObj[], opt: ImportOpt
     dy = opt.at.y - minY
   }
   const configIds = new Set(objs.filter(isConfigNode).map((o) => o.id))
+  const groupIds = new Set(objs.filter((o) => o.type === 'group').map((o) => o.id))
   const out: FlowObj[] = []
   const nodes: string[] = []
   for (const o of objs) {
@@ -221,8 +222,17 @@ export function importObjs(items: FlowObj[], incoming: FlowObj[], opt: ImportOpt
       )
     }
     for (const [k, v] of Object.entries(o)) {
-      if (k === 'id' || k === 'z' || k === 'type' || k === 'wires') continue
+      if (k === 'id' || k === 'z' || k === 'type' || k === 'wires' || k === 'g') continue
       if (typeof v === 'string' && configIds.has(v)) n[k] = idMap.get(v) ?? v
+    }
+    // Groups, as Node-RED imports them: a node stays in a group imported with
+    // it, and a group keeps the members imported with it.
+    if ('g' in o) {
+      if (typeof o.g === 'string' && groupIds.has(o.g)) n.g = idMap.get(o.g)!
+      else delete n.g
+    }
+    if (o.type === 'group' && Array.isArray(o.nodes)) {
+      n.nodes = o.nodes.filter((id): id is string => typeof id === 'string' && idMap.has(id) && !dropped.has(id)).map((id) => idMap.get(id)!)
     }
     out.push(n)
   }

@@ -9,6 +9,7 @@ import {
   deepEqual, exportSet, importObjs, isConfigNode, isFlowNode, isTab, makeNames, merge, newId, parseFlowText,
   type ExportScope, type ImportMode, type Names,
 } from './flowjson'
+import { memberMoves, sizer, syncGroups, withContents } from './groups'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
 export interface TrayEntry {
@@ -280,8 +281,13 @@ export async function load() {
 
 const maxUndo = 200
 
+/** Sizes nodes as the canvas draws them, for the boxes of groups (groups.ts). */
+export const sizeOfNode = sizer((t) => state.typeMap.get(t), (o, t) => nodeLabel(o, t), (o, t) => outputsOf(o, t))
+
 export function commit(items: FlowObj[], extra: Partial<State> = {}) {
   if (items === state.items) return
+  // Groups follow their members, as Node-RED redraws them after every edit.
+  items = syncGroups(items, sizeOfNode)
   setState({ items, undo: [...state.undo.slice(-maxUndo + 1), state.items], redo: [], ...extra })
 }
 
@@ -354,6 +360,7 @@ export function addNode(type: string, x: number, y: number) {
 }
 
 export function moveNodes(pos: Map<string, { x: number; y: number }>) {
+  pos = memberMoves(state.items, pos)
   let changed = false
   const items = state.items.map((o) => {
     const p = pos.get(o.id)
@@ -388,6 +395,7 @@ export function parseEdgeId(id: string): { source: string; port: number; target:
 /** Removes nodes (and the wires to them) and wires. */
 export function remove(nodeIds: Set<string>, edgeIds: Set<string>) {
   if (!nodeIds.size && !edgeIds.size) return
+  nodeIds = withContents(state.items, nodeIds)
   const cut = new Map<string, Set<string>>()
   for (const e of edgeIds) {
     const { source, port, target } = parseEdgeId(e)
@@ -474,7 +482,7 @@ let clipboard = ''
 
 export function exportText(scope: ExportScope, nodeRed: boolean, pretty: boolean): string {
   // Credentials never leave in an export, as in Node-RED.
-  let objs = exportSet(state.items, scope, state.tab, state.selected).map(withoutCredentials)
+  let objs = exportSet(state.items, scope, state.tab, withContents(state.items, state.selected)).map(withoutCredentials)
   if (nodeRed) objs = objs.map((o) => {
     const t = state.names.toNodeRed.get(o.type)
     return t ? { ...o, type: t } : o
