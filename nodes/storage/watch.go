@@ -290,7 +290,17 @@ func (n *watchNode) send(p string) {
 	m.SetProp("file", filepath.Base(name))
 	m.SetProp("filename", name)
 	typ := "none"
-	fi, err := os.Stat(p)
+	// Through the files directory's root: a symbolic link that leads out
+	// of it says nothing of its target (not even its size).
+	var fi os.FileInfo
+	err := os.ErrNotExist
+	if root, rel, rerr := n.sb.rel(p); rerr == nil {
+		if fi, err = root.Stat(rel); err != nil {
+			if lfi, lerr := root.Lstat(rel); lerr == nil && lfi.Mode()&os.ModeSymlink != 0 {
+				fi, err = lfi, nil // a link out, or to nothing: "n/a" below
+			}
+		}
+	}
 	if err == nil {
 		m.SetProp("event", "update")
 		switch mode := fi.Mode(); {

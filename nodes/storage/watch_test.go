@@ -205,3 +205,21 @@ func TestWatchBound(t *testing.T) {
 		t.Errorf("%d goroutines after Close, %d before", g, before)
 	}
 }
+
+// A symbolic link in a watched directory that leads out of the files
+// directory tells nothing of its target: no size, type n/a.
+func TestWatchLinkOut(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(outside, "secret")
+	if err := os.WriteFile(secret, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := deployWatch(t, dir, `"files":"d","recursive":false`)
+	if err := os.Symlink(secret, filepath.Join(dir, "d/link")); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, f, 0, "topic=d payload=d/link file=link filename=d/link event=update type=n/a")
+}
