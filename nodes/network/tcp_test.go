@@ -267,3 +267,123 @@ func TestTCPOutNeverReadingClient(t *testing.T) {
 		t.Fatalf("no log line about the client:\n%s", logs)
 	}
 }
+
+// echoServer echoes what each connection sends and passes it to got.
+func echoServer(t *testing.T) (port int, got chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got = make(chan string, 100)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						got <- string(buf[:n])
+						c.Write(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, got
+}
+
+// tcp request against a Go echo server, in each of its out modes.
+func TestTCPRequestModes(t *testing.T) {
+	for _, c := range []struct {
+		name, props, send string
+		want              []any
+	}{
+		{"time", `"out":"time","splitc":"50","ret":"string"`, "hello", []any{"hello"}},
+		{"char", `"out":"char","splitc":"\\n","ret":"string"`, "ab\ncd", []any{"ab\n"}},
+		{"char-hex", `"out":"char","splitc":"0x63","ret":"buffer"`, "abcd", []any{[]byte("abc")}},
+		{"count", `"out":"count","splitc":"3","ret":"buffer"`, "abcdef", []any{[]byte("abc")}},
+		{"sit-lines", `"out":"sit","ret":"string","newline":"\\n","trim":true`, "l1\nl2\n", []any{"l1\n", "l2\n"}},
+		{"immed", `"out":"immed"`, "x", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			port, got := echoServer(t)
+			f, err := deployAll(t, fmt.Sprintf(`[{"id":"t1","type":"tab"},
+			 {"id":"src","type":"test-source","z":"t1","wires":[["req"]]},
+			 {"id":"req","type":"tcp request","z":"t1","server":"127.0.0.1","port":"%d",%s,"wires":[["sink"]]},
+			 {"id":"sink","type":"test-sink","z":"t1","wires":[]}]`, port, c.props), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := engine.NewMessage("tp", c.send)
+			m.SetProp("keep", "me")
+			f.Inject("src", m)
+			select {
+			case s := <-got:
+				if s != c.send {
+					t.Fatalf("server got %q", s)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the server got nothing")
+			}
+			if c.want == nil {
+				time.Sleep(100 * time.Millisecond)
+				if n := len(f.Received("sink")); n != 0 {
+					t.Fatalf("immed sent %d messages", n)
+				}
+				return
+			}
+			msgs := f.WaitReceived("sink", len(c.want))
+			for i, w := range c.want {
+				if fmt.Sprintf("%#v", msgs[i].Payload) != fmt.Sprintf("%#v", w) {
+					t.Errorf("message %d: payload %#v, want %#v", i, msgs[i].Payload, w)
+				}
+				if k, _ := msgs[i].Prop("keep"); k != "me" || msgs[i].Topic != "tp" {
+					t.Errorf("message %d lost its properties: %v", i, msgs[i].Value())
+				}
+			}
+		})
+	}
+}
+
+// tcp request takes host and port from the message when the node has
+// none, and reports a refused connection against the message.
+func TestTCPRequestMsgHostPortAndRefused(t *testing.T) {
+	port, _ := echoServer(t)
+	f, err := deployAll(t, `[{"id":"t1","type":"tab"},
+	 {"id":"src","type":"test-source","z":"t1","wires":[["req"]]},
+	 {"id":"req","type":"tcp request","z":"t1","server":"","port":"","out":"count","splitc":"2","ret":"string","wires":[["sink"]]},
+	 {"id":"sink","type":"test-sink","z":"t1","wires":[]}]`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := engine.NewMessage("", "ok")
+	m.SetProp("host", "127.0.0.1")
+	m.SetProp("port", float64(port))
+	f.Inject("src", m)
+	if p := f.WaitReceived("sink", 1)[0].Payload; p != "ok" {
+		t.Fatalf("payload %#v", p)
+	}
+	m = engine.NewMessage("", "x")
+	m.SetProp("host", "127.0.0.1")
+	m.SetProp("port", float64(freePort(t)))
+	f.Inject("src", m)
+	for end := time.Now().Add(5 * time.Second); len(f.Errors()) == 0; {
+		if time.Now().After(end) {
+			t.Fatal("no error for a refused connection")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if e := f.Errors()[0]; e.MsgID != m.ID() || !strings.Contains(e.Err.Error(), "cannot connect") {
+		t.Fatalf("error %v for message %s", e.Err, e.MsgID)
+	}
+}
