@@ -168,6 +168,7 @@ func TestTCPListenerOnRunnelsOwnPortRefused(t *testing.T) {
 	for _, node := range []string{
 		`{"id":"in","type":"tcp in","z":"t1","server":"server","port":"%d","wires":[]}`,
 		`{"id":"out","type":"tcp out","z":"t1","beserver":"server","port":"%d","wires":[]}`,
+		`{"id":"u","type":"udp in","z":"t1","port":"%d","ipv":"udp4","wires":[]}`,
 	} {
 		for _, reserved := range []string{"broker", "editor"} {
 			port := freePort(t)
