@@ -21,7 +21,7 @@ import (
 type TCPInConfig struct {
 	Server   string `json:"server" label:"Type" default:"server" options:"server=Listen on port,client=Connect to port"`
 	Host     string `json:"host" label:"Host" showif:"server=client" help:"The host to connect to (localhost when empty)"`
-	Port     int    `json:"port" label:"Port" required:"true" min:"1" max:"65535"`
+	Port     int    `json:"port" label:"Port" required:"true" min:"0" max:"65535" help:"0: any free port (the log line names it)"`
 	Datamode string `json:"datamode" label:"Output" default:"stream" options:"stream=a stream of messages,single=a single message per connection"`
 	Datatype string `json:"datatype" label:"Payload" default:"buffer" options:"buffer=Buffer,utf8=String,base64=Base64 string"`
 	Newline  string `json:"newline" label:"Delimited by" showif:"datatype=utf8" help:"Split a string stream at this text (\\n, \\r and \\t are escapes); empty: one message per chunk read"`

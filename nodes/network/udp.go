@@ -19,7 +19,7 @@ type UDPInConfig struct {
 	Multicast string `json:"multicast" label:"Listen for" default:"false" options:"false=udp messages,true=multicast messages"`
 	Group     string `json:"group" label:"Group" showif:"multicast=true" help:"The multicast group address, such as 239.1.2.3"`
 	Iface     string `json:"iface" label:"Local interface" showif:"multicast=true" help:"Interface name or address for the group; empty: the system's choice"`
-	Port      int    `json:"port" label:"Port" required:"true" min:"1" max:"65535"`
+	Port      int    `json:"port" label:"Port" required:"true" min:"0" max:"65535" help:"0: any free port (the log line names it)"`
 	Ipv       string `json:"ipv" label:"Using" default:"udp4" options:"udp4=ipv4,udp6=ipv6"`
 	Datatype  string `json:"datatype" label:"Output" default:"buffer" options:"buffer=a Buffer,utf8=a String,base64=a Base64 encoded string"`
 }
