@@ -98,7 +98,7 @@ func TestUDPMulticast(t *testing.T) {
 	if err != nil {
 		t.Skipf("multicast is not available here: %v", err)
 	}
-	s, err := net.Dial("udp4", fmt.Sprintf("%s:%d", group, port))
+	s, err := net.Dial("udp4", net.JoinHostPort(group, fmt.Sprint(port)))
 	if err == nil {
 		s.Write([]byte("probe"))
 		s.Close()
