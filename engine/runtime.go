@@ -46,6 +46,9 @@ type Options struct {
 	// FilesDir is the directory the file, file in and watch nodes may
 	// read and write (see Host.FilesDir); empty: they may use none.
 	FilesDir string
+	// Nodes holds the settings of the nodes that open listeners or run
+	// commands (see NodeOptions).
+	Nodes NodeOptions
 }
 
 // OutboxOptions configure the store-and-forward queues in which mqtt-out

@@ -14,6 +14,12 @@ var nodeREDNames = map[string]string{
 	"http response": "http-response",
 	"http request":  "http-request",
 	"http proxy":    "http-proxy",
+
+	"tcp in":      "tcp-in",
+	"tcp out":     "tcp-out",
+	"tcp request": "tcp-request",
+	"udp in":      "udp-in",
+	"udp out":     "udp-out",
 }
 
 // runnelNames is nodeREDNames inverted.

@@ -21,6 +21,13 @@ func conformanceProps(brokerJSON string) map[string]nodetest.ConformanceOptions 
 		"mqtt-out":    {Props: `{"broker":"b1"}`, Extra: []string{`{"id":"b1","type":"mqtt-broker",` + brokerJSON[1:]}},
 		"http-in":     {Props: `{"url":"/conformance"}`},
 		"http-proxy":  {Props: `{"url":"http://127.0.0.1:3128"}`},
+		// Port 0: the listener takes any free port; udp out and tcp
+		// request send nowhere, exec is disabled (the default).
+		"tcp-in":      {Props: `{"port":0}`},
+		"tcp-out":     {Props: `{"beserver":"reply"}`},
+		"tcp-request": {Props: `{"server":"127.0.0.1","port":"9","out":"immed"}`},
+		"udp-in":      {Props: `{"port":0}`},
+		"exec":        {Props: `{"command":"true"}`},
 	}
 }
 

@@ -5,7 +5,10 @@
 //	          link in, link out, link call
 //	function  function, change, switch, range, template,
 //	          filter-on-change (rbe), delay, trigger
-//	network   mqtt-in, mqtt-out, mqtt-broker, tls-config
+//	network   mqtt-in, mqtt-out, mqtt-broker, tls-config, http-in,
+//	          http-response, http-request, tcp-in, tcp-out, tcp-request,
+//	          udp-in, udp-out
+//	system    exec (disabled unless [nodes] exec = true)
 //	parser    json, csv, xml, yaml, html
 //	storage   file, file-in (file in), watch
 //	sequence  split, join, sort, batch
@@ -27,4 +30,5 @@ import (
 	_ "github.com/runnel-io/runnel/nodes/parser"
 	_ "github.com/runnel-io/runnel/nodes/sequence"
 	_ "github.com/runnel-io/runnel/nodes/storage"
+	_ "github.com/runnel-io/runnel/nodes/system"
 )

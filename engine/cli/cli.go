@@ -230,6 +230,7 @@ func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options
 		return nil, err
 	}
 	opts.Broker, opts.BrokerAddr, opts.Logger = b, b.Addr(), log
+	c.nodeOptions(&opts.Nodes)
 	rt := engine.New(opts)
 	if err := rt.LoadContext(context.Background()); err != nil {
 		b.Close()
@@ -323,7 +324,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	live := editor.NewHub(editor.HubOptions{Logger: log.With("component", "editor")})
 	st, err := start(&c, log, doc, engine.Options{OnStatus: live.OnStatus, OnDebug: live.OnDebug, OnError: live.OnError,
 		ContextBackend: contextBackend{db}, Outbox: engine.OutboxOptions{Path: filepath.Join(*dataDir, dbName)},
-		HTTPRoutes: routes, FilesDir: c.filesDir(*dataDir)}, false)
+		HTTPRoutes: routes, FilesDir: c.filesDir(*dataDir),
+		Nodes: engine.NodeOptions{Reserved: []string{ln.Addr().String()}}}, false)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("%s: %w", filepath.Join(*dataDir, dbName), err)

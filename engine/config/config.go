@@ -32,6 +32,8 @@ type Config struct {
 	Edge Edge `toml:"edge"`
 	// Files configures what the file, file in and watch nodes may use.
 	Files Files `toml:"files"`
+	// Nodes configures the nodes that open listeners or run commands.
+	Nodes Nodes `toml:"nodes"`
 
 	// File is the path the configuration was read from, "" if none.
 	File string `toml:"-"`
@@ -182,6 +184,16 @@ type Files struct {
 	// write and watch (with everything under it); a path outside it is
 	// an error. Empty: the data directory. "/" allows every file.
 	Dir string `toml:"dir"`
+}
+
+// Nodes is the [nodes] section.
+type Nodes struct {
+	// ListenAll lets the listeners a flow opens (tcp in, tcp out as a
+	// server, udp in) bind every interface; false: loopback only.
+	ListenAll bool `toml:"listen_all"`
+	// Exec lets exec nodes run commands; false: an exec node deploys
+	// with a warning and fails every message.
+	Exec bool `toml:"exec"`
 }
 
 // Default returns the built-in defaults: broker on 127.0.0.1:1883, editor
@@ -350,6 +362,8 @@ var hints = map[string]string{
 	"edge.queue_max_messages":   "must be a whole number",
 	"broker.allow_anonymous":    "must be true or false",
 	"editor.allow_anonymous":    "must be true or false",
+	"nodes.listen_all":          "must be true or false",
+	"nodes.exec":                "must be true or false",
 	"editor.allowed_hosts":      `must be a list such as ["runnel.example", "https://proxy.example"]`,
 }
 

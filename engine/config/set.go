@@ -36,6 +36,8 @@ var EnvVars = []EnvVar{
 	{"RUNNEL_EDITOR_ALLOW_ANONYMOUS", "editor.allow_anonymous"},
 	{"RUNNEL_CREDENTIAL_SECRET", "edge.credential_secret"},
 	{"RUNNEL_FILES_DIR", "files.dir"},
+	{"RUNNEL_NODES_LISTEN_ALL", "nodes.listen_all"},
+	{"RUNNEL_NODES_EXEC", "nodes.exec"},
 }
 
 // ApplyEnv sets every setting whose environment variable (EnvVars) is set

@@ -267,6 +267,8 @@ func document(t *testing.T, cases []*testCase, port, httpPort int) []byte {
 					m[k] = prefixPorts(c.name, v)
 				case strings.Contains(s, httpPortMark):
 					m[k] = strings.ReplaceAll(s, httpPortMark, strconv.Itoa(httpPort))
+				case strings.Contains(s, tcpPortMark):
+					m[k] = strings.ReplaceAll(s, tcpPortMark, strconv.Itoa(tcpPort(t, port, c.name)))
 				default:
 					m[k] = v
 				}
@@ -299,6 +301,35 @@ func document(t *testing.T, cases []*testCase, port, httpPort int) []byte {
 
 // httpPortMark stands for the side's HTTP port in a case's flow.
 const httpPortMark = "NRDIFF_HTTP_PORT"
+
+// tcpPortMark stands for a free TCP port of the case on one side, so that
+// a tcp request can call a tcp in listener of the same side while the
+// other side listens on a port of its own.
+const tcpPortMark = "NRDIFF_TCP_PORT"
+
+var (
+	tcpPortsMu sync.Mutex
+	tcpPorts   = map[string]int{} // "BROKERPORT/CASE" -> port
+)
+
+// tcpPort returns the case's TCP port on the side whose broker listens on
+// brokerPort: the same port every time the side's document is built.
+func tcpPort(t *testing.T, brokerPort int, name string) int {
+	tcpPortsMu.Lock()
+	defer tcpPortsMu.Unlock()
+	key := strconv.Itoa(brokerPort) + "/" + name
+	if p, ok := tcpPorts[key]; ok {
+		return p
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	tcpPorts[key] = p
+	return p
+}
 
 // refFields are the properties in which a node refers to a config node
 // by id; those that name one of the case's own nodes are renamed with it.
