@@ -14,6 +14,9 @@ var nodeREDNames = map[string]string{
 	"http response": "http-response",
 	"http request":  "http-request",
 	"http proxy":    "http-proxy",
+
+	"websocket in":  "websocket-in",
+	"websocket out": "websocket-out",
 }
 
 // runnelNames is nodeREDNames inverted.
