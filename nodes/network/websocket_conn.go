@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/tidwall/gjson"
 
 	"github.com/runnel-io/runnel/engine"
 )
@@ -329,11 +330,15 @@ func (e *wsEndpoint) message(id string, typ int, data []byte) *engine.Message {
 	if e.wholemsg {
 		if v, err := engine.ParseJSON(data); err == nil {
 			if r, ok := v.(engine.RawJSON); ok && !r.IsArray() {
-				if obj, ok := r.Decode().(map[string]any); ok {
-					for k, pv := range obj {
-						m.SetProp(k, pv)
+				// Member by member, so that objects inside keep their
+				// key order; a repeated key's last value wins, as in
+				// JSON.parse.
+				gjson.ParseBytes(r).ForEach(func(k, pv gjson.Result) bool {
+					if val, err := engine.ParseJSON([]byte(pv.Raw)); err == nil {
+						m.SetProp(k.String(), val)
 					}
-				}
+					return true
+				})
 			} else {
 				m.SetProp("payload", v)
 			}
