@@ -21,6 +21,11 @@ func conformanceProps(brokerJSON string) map[string]nodetest.ConformanceOptions 
 		"mqtt-out":    {Props: `{"broker":"b1"}`, Extra: []string{`{"id":"b1","type":"mqtt-broker",` + brokerJSON[1:]}},
 		"http-in":     {Props: `{"url":"/conformance"}`},
 		"http-proxy":  {Props: `{"url":"http://127.0.0.1:3128"}`},
+
+		"websocket-listener": {Props: `{"path":"/conformance-ws"}`},
+		"websocket-client":   {Props: `{"path":"ws://127.0.0.1:9/conformance"}`},
+		"websocket-in":       {Props: `{"server":"wl"}`, Extra: []string{`{"id":"wl","type":"websocket-listener","path":"/conformance-in"}`}},
+		"websocket-out":      {Props: `{"client":"wc"}`, Extra: []string{`{"id":"wc","type":"websocket-client","path":"ws://127.0.0.1:9/conformance"}`}},
 	}
 }
 

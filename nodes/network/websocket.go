@@ -67,7 +67,7 @@ carries that _session goes to that client only, one without goes to every client
 Differs from Node-RED: the node root's basic authentication (httpNodeAuth) applies to the upgrade
 request; browser pages on other origins are refused (403) unless listed in Allowed origins (Node-RED accepts
 any origin unless webSocketNodeVerifyClient is set); a message larger than 1 MiB ends its connection (close
-code 1009); at most 128 clients at once (then 503); a client that falls 256 messages behind (it does not
+code 1009); at most 64 clients at once per listener and 128 for all listeners (then 503); a client that falls 256 messages behind (it does not
 read) is disconnected, and the flow never waits for it; a text message that is not UTF-8 ends the connection
 (1007, as Node-RED's ws library does); a path with : * ( ) ? or # is refused; the path matches
 case-insensitively, with or without a trailing slash, as http in routes do; heartbeat pings are Runnel's.`
@@ -316,6 +316,13 @@ func (l *WebSocketListener) serve(w http.ResponseWriter, r *http.Request, _ map[
 		http.Error(w, "Service Unavailable: too many WebSocket clients on this path", http.StatusServiceUnavailable)
 		return
 	}
+	if wsClientsTotal.Add(1) > WSMaxClientsTotal {
+		wsClientsTotal.Add(-1)
+		l.h.Logger().Warn("websocket: refused a client: too many WebSocket clients in all", "path", l.path, "limit", WSMaxClientsTotal)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "Service Unavailable: too many WebSocket clients", http.StatusServiceUnavailable)
+		return
+	}
 	// As Node-RED's ws library does: accept the first subprotocol the
 	// client offers.
 	var hdr http.Header
@@ -324,20 +331,27 @@ func (l *WebSocketListener) serve(w http.ResponseWriter, r *http.Request, _ map[
 	}
 	c, err := l.upgrader.Upgrade(w, r, hdr)
 	if err != nil {
+		wsClientsTotal.Add(-1)
 		l.h.Logger().Info("websocket: refused a client", "path", l.path, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
 	p := newWSPeer(l.ep, c)
 	if !l.ep.addPeer(p, WSMaxClients) {
+		wsClientsTotal.Add(-1)
 		p.shutdown(websocket.CloseTryAgainLater, "too many clients")
 		return
 	}
 	l.h.Go(func() {
+		defer wsClientsTotal.Add(-1)
 		defer l.ep.removePeer(p)
 		err := p.run(l.hb)
 		l.h.Logger().Debug("websocket: client gone", "session", p.id, "remote", r.RemoteAddr, "err", err)
 	})
 }
+
+// wsClientsTotal counts the clients of all listeners (see
+// WSMaxClientsTotal).
+var wsClientsTotal atomic.Int64
 
 // --- websocket-client ---
 

@@ -23,9 +23,14 @@ const (
 	// together): a larger one ends the connection with close code 1009
 	// (message too big). Node-RED's ws library allows 100 MiB.
 	WSMaxMessage = 1 << 20
-	// WSMaxClients bounds the clients of one websocket-listener; more
-	// are answered 503 before the upgrade.
-	WSMaxClients = 128
+	// WSMaxClients bounds the clients of one websocket-listener, and
+	// WSMaxClientsTotal those of all listeners of the process; more are
+	// answered 503 before the upgrade. WebSocket connections stay open on
+	// the editor's listener, which accepts 256 connections at once
+	// (editor.DefaultServerLimits): the total leaves half of them to the
+	// editor, the admin API and http in.
+	WSMaxClients      = 64
+	WSMaxClientsTotal = 128
 	// WSSendQueue bounds the messages waiting to be written to one
 	// connection. A peer that does not read them in time is
 	// disconnected: it costs only itself, and the flow never waits for

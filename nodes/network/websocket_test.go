@@ -525,3 +525,73 @@ func mustProp(t *testing.T, m *engine.Message, name string) any {
 	}
 	return v
 }
+
+// Heartbeat: a server that never answers pings (it does not read) loses
+// the connection by the second ping, and the client connects again.
+func TestWebSocketClientHeartbeat(t *testing.T) {
+	old := wsReconnect
+	wsReconnect = 50 * time.Millisecond
+	t.Cleanup(func() { wsReconnect = old })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan *websocket.Conn, 4)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		conns <- c // never read: pings go unanswered
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	newHTTPFlow(t, fmt.Sprintf(`[
+ {"id":"c","type":"websocket-client","path":"ws://%s/hb","wholemsg":"false","hb":"1"},
+ {"id":"in","type":"websocket in","client":"c","wires":[]}
+]`, ln.Addr()), editor.NodeRoutesOptions{})
+	first := <-conns
+	defer first.Close()
+	select {
+	case c := <-conns:
+		c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client did not drop the silent connection and connect again")
+	}
+	// The first connection was closed by the client.
+	first.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := first.ReadMessage(); err == nil {
+		t.Fatal("the silent connection is still open")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the silent connection is still open")
+	}
+}
+
+// At most WSMaxClients clients per listener and WSMaxClientsTotal for all
+// listeners: the next is answered 503.
+func TestWebSocketMaxClients(t *testing.T) {
+	// Clients of earlier tests may still be going away.
+	for deadline := time.Now().Add(5 * time.Second); wsClientsTotal.Load() != 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	f := newHTTPFlow(t, `[
+ {"id":"l1","type":"websocket-listener","path":"/ws/1","wholemsg":"false"},
+ {"id":"l2","type":"websocket-listener","path":"/ws/2","wholemsg":"false"},
+ {"id":"l3","type":"websocket-listener","path":"/ws/3","wholemsg":"false"}
+]`, editor.NodeRoutesOptions{})
+	refused := func(path string) {
+		t.Helper()
+		_, res, err := websocket.DefaultDialer.Dial(f.wsURL(path), nil)
+		if err == nil || res == nil || res.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("%s: %v, want 503", path, err)
+		}
+	}
+	for i := 0; i < WSMaxClients; i++ {
+		wsDial(t, f.wsURL("/ws/1"), nil)
+	}
+	refused("/ws/1")
+	for i := 0; i < WSMaxClientsTotal-WSMaxClients; i++ {
+		wsDial(t, f.wsURL("/ws/2"), nil)
+	}
+	refused("/ws/3")
+}
