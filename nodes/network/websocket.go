@@ -156,6 +156,7 @@ type WebSocketListener struct {
 	upgrader websocket.Upgrader
 	origins  map[string]bool
 	anyOrig  bool
+	slots    atomic.Int64 // clients connected or being upgraded
 	remove   func()
 	unreg    func()
 }
@@ -311,17 +312,26 @@ func (l *WebSocketListener) serve(w http.ResponseWriter, r *http.Request, _ map[
 		http.Error(w, "Upgrade Required: this path is a WebSocket endpoint", http.StatusUpgradeRequired)
 		return
 	}
-	if l.ep.count() >= WSMaxClients {
+	// A slot is taken before the upgrade and given back when the
+	// connection ends, so that the limits hold while upgrades are under
+	// way.
+	if l.slots.Add(1) > WSMaxClients {
+		l.slots.Add(-1)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "Service Unavailable: too many WebSocket clients on this path", http.StatusServiceUnavailable)
 		return
 	}
 	if wsClientsTotal.Add(1) > WSMaxClientsTotal {
 		wsClientsTotal.Add(-1)
+		l.slots.Add(-1)
 		l.h.Logger().Warn("websocket: refused a client: too many WebSocket clients in all", "path", l.path, "limit", WSMaxClientsTotal)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "Service Unavailable: too many WebSocket clients", http.StatusServiceUnavailable)
 		return
+	}
+	release := func() {
+		wsClientsTotal.Add(-1)
+		l.slots.Add(-1)
 	}
 	// As Node-RED's ws library does: accept the first subprotocol the
 	// client offers.
@@ -331,18 +341,18 @@ func (l *WebSocketListener) serve(w http.ResponseWriter, r *http.Request, _ map[
 	}
 	c, err := l.upgrader.Upgrade(w, r, hdr)
 	if err != nil {
-		wsClientsTotal.Add(-1)
+		release()
 		l.h.Logger().Info("websocket: refused a client", "path", l.path, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
 	p := newWSPeer(l.ep, c)
-	if !l.ep.addPeer(p, WSMaxClients) {
-		wsClientsTotal.Add(-1)
-		p.shutdown(websocket.CloseTryAgainLater, "too many clients")
+	if !l.ep.addPeer(p, 0) {
+		release()
+		p.shutdown(websocket.CloseGoingAway, "")
 		return
 	}
 	l.h.Go(func() {
-		defer wsClientsTotal.Add(-1)
+		defer release()
 		defer l.ep.removePeer(p)
 		err := p.run(l.hb)
 		l.h.Logger().Debug("websocket: client gone", "session", p.id, "remote", r.RemoteAddr, "err", err)
