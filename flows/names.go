@@ -15,11 +15,13 @@ var nodeREDNames = map[string]string{
 	"http request":  "http-request",
 	"http proxy":    "http-proxy",
 
-	"tcp in":      "tcp-in",
-	"tcp out":     "tcp-out",
-	"tcp request": "tcp-request",
-	"udp in":      "udp-in",
-	"udp out":     "udp-out",
+	"tcp in":        "tcp-in",
+	"tcp out":       "tcp-out",
+	"tcp request":   "tcp-request",
+	"udp in":        "udp-in",
+	"udp out":       "udp-out",
+	"websocket in":  "websocket-in",
+	"websocket out": "websocket-out",
 }
 
 // runnelNames is nodeREDNames inverted.

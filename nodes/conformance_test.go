@@ -28,6 +28,12 @@ func conformanceProps(brokerJSON string) map[string]nodetest.ConformanceOptions 
 		"tcp-request": {Props: `{"server":"127.0.0.1","port":"9","out":"immed"}`},
 		"udp-in":      {Props: `{"port":0}`},
 		"exec":        {Props: `{"command":"true"}`},
+		"watch":       {Props: `{"files":"conformance-watched"}`},
+
+		"websocket-listener": {Props: `{"path":"/conformance-ws"}`},
+		"websocket-client":   {Props: `{"path":"ws://127.0.0.1:9/conformance"}`},
+		"websocket-in":       {Props: `{"server":"wl"}`, Extra: []string{`{"id":"wl","type":"websocket-listener","path":"/conformance-in"}`}},
+		"websocket-out":      {Props: `{"client":"wc"}`, Extra: []string{`{"id":"wc","type":"websocket-client","path":"ws://127.0.0.1:9/conformance"}`}},
 	}
 }
 

@@ -76,7 +76,8 @@ func newTCPConn(c net.Conn, log func(string, ...any), goFn func(func())) *tcpCon
 	return t
 }
 
-// newSessionID returns a random id like Node-RED's generateId.
+// newSessionID returns a connection id (tcp and websocket _session.id) as
+// Node-RED's RED.util.generateId makes them: 16 hexadecimal digits.
 func newSessionID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])

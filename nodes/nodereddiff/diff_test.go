@@ -334,7 +334,7 @@ func tcpPort(t *testing.T, brokerPort int, name string) int {
 // refFields are the properties in which a node refers to a config node
 // by id; those that name one of the case's own nodes are renamed with it.
 // So is g, the group a node is in.
-var refFields = map[string]bool{"broker": true, "tls": true, "g": true}
+var refFields = map[string]bool{"broker": true, "tls": true, "g": true, "server": true, "client": true}
 
 // prefixPorts renames the node ids in a subflow definition's in, out or
 // status ports: a list of ports, or one port (status), each with wires
