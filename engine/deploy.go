@@ -355,6 +355,7 @@ func sortProblems(ps flows.Problems) {
 
 // drain waits until no message sent by a source is inside g.
 func drain(ctx context.Context, g *Graph) error {
+	g.closing.Store(true)
 	wait := time.Microsecond
 	for g.active.Load() > 0 {
 		select {

@@ -75,13 +75,6 @@ type CatchTexter interface {
 	CatchText() string
 }
 
-// maxWatchDepth bounds how deeply event deliveries to one watching node
-// may nest on one goroutine (a catch whose flow errors again before the
-// first delivery returns), so that a flow that feeds its own catch or
-// status node cannot exhaust the stack. It also bounds concurrent
-// deliveries to that node, which are far fewer in practice.
-const maxWatchDepth = 64
-
 // maxCatchCount is Node-RED's limit on how many times one message may be
 // caught for an error of the same node (msg.error.source.count).
 const maxCatchCount = 10
@@ -272,7 +265,12 @@ func (rt *Runtime) routeError(h *Host, err error, m *Message) bool {
 				}
 				byUncaught = true
 			}
+			if m.events >= maxEventChain {
+				h.log.Warn("error not caught: the message has been through catch and complete nodes too often (does a catch flow feed the nodes it catches?)", slog.String("msgid", m.ID()))
+				return true
+			}
 			em := m.Copy()
+			em.events = m.events + 1
 			if prev, ok := em.Prop("error"); ok {
 				em.SetProp("_error", prev)
 			}
@@ -369,24 +367,100 @@ func (rt *Runtime) routeStatus(h *Host, st Status) {
 func (g *Graph) complete(idx int, m *Message) {
 	h := g.slots[idx].host
 	for _, i := range g.watch.complete[idx] {
+		if m.events >= maxEventChain {
+			return
+		}
 		cm := m.Copy()
+		cm.events = m.events + 1
 		b := append([]byte(`{"source":`), appendSource(nil, h)...)
 		cm.SetProp("complete", RawJSON(append(b, '}')))
 		g.deliverEvent(i, cm)
 	}
 }
 
-// deliverEvent delivers an event's message to watching node i, unless
-// deliveries to it nest too deep (see maxWatchDepth).
+// maxQueuedEvents bounds a graph's queue of event deliveries (see
+// deliverEvent); beyond it events are dropped with a warning.
+const maxQueuedEvents = 10000
+
+// maxEventChain bounds how many catch and complete deliveries a message
+// may descend from: a catch flow that fails again on what it caught, with
+// msg.error removed so that Node-RED's count cannot stop it, stops there.
+const maxEventChain = 64
+
+// eventQueue holds a graph's event deliveries (catch, status, complete)
+// in order, for the one goroutine that runs them.
+type eventQueue struct {
+	mu      sync.Mutex
+	q       []queuedEvent
+	running bool
+	dropped bool // a drop was logged since the queue last emptied
+}
+
+type queuedEvent struct {
+	i int
+	m *Message
+}
+
+// deliverEvent queues an event's message for watching node i. Events run
+// in order on a goroutine of the graph's own, as Node-RED delivers them
+// asynchronously: never on the goroutine of the node that reported the
+// error or status (which may hold its own lock, and whose flow the event
+// may lead back to), so a catch flow that fails again, or fans out into
+// more errors, neither recurses nor blocks the source; a flow that keeps
+// feeding its own catch node loops in the background, as in Node-RED,
+// with the queue bounded. The graph counts queued events as active, so a
+// deploy closes nothing they are going to.
 func (g *Graph) deliverEvent(i int, m *Message) {
-	s := g.slots[i]
-	if s.depth.Add(1) > maxWatchDepth {
-		s.depth.Add(-1)
-		s.host.log.Warn("event dropped: deliveries to this node nest too deep (does its flow feed it again?)", slog.String("msgid", m.ID()))
+	if g.closing.Load() {
+		return // replaced or stopping: its catch and status nodes are closing
+	}
+	e := &g.events
+	e.mu.Lock()
+	if len(e.q) >= maxQueuedEvents {
+		first := !e.dropped
+		e.dropped = true
+		e.mu.Unlock()
+		if first {
+			g.slots[i].host.log.Warn("event dropped: too many catch, status and complete events queued (does a flow feed its own catch or status node?)", slog.String("msgid", m.ID()))
+		}
 		return
 	}
-	defer s.depth.Add(-1)
-	g.deliver(i, m)
+	e.q = append(e.q, queuedEvent{i, m})
+	if e.running {
+		e.mu.Unlock()
+		return
+	}
+	e.running = true
+	g.active.Add(1)
+	e.mu.Unlock()
+	go g.runEvents()
+}
+
+// runEvents delivers the queued events until the queue is empty.
+func (g *Graph) runEvents() {
+	e := &g.events
+	for {
+		e.mu.Lock()
+		if len(e.q) == 0 {
+			e.running, e.dropped, e.q = false, false, nil
+			e.mu.Unlock()
+			g.active.Add(-1)
+			return
+		}
+		if g.closing.Load() {
+			// The graph is being replaced or stopped: what is queued
+			// would go to nodes about to close, and a flow looping
+			// through its status nodes would hold the deploy forever.
+			e.q = nil
+			e.mu.Unlock()
+			continue
+		}
+		ev := e.q[0]
+		e.q[0] = queuedEvent{}
+		e.q = e.q[1:]
+		e.mu.Unlock()
+		g.deliver(ev.i, ev.m)
+	}
 }
 
 // doneState follows one message through the Receive of a node watched by
@@ -394,6 +468,7 @@ func (g *Graph) deliverEvent(i int, m *Message) {
 // whether the node reported an error against it.
 type doneState struct {
 	in     *Message
+	pre    *Message // a copy of in taken before Receive
 	mu     sync.Mutex
 	snap   *Message
 	over   bool
@@ -412,7 +487,10 @@ func (d *doneState) sent(m *Message) {
 	d.mu.Unlock()
 }
 
-// finish ends the Receive and returns the message as the node left it.
+// finish ends the Receive and returns the message as the node sent it,
+// or, if it has not sent it, as it came in: a node that goes on working
+// on the message on a goroutine of its own (http request) may be
+// changing it now, so it is not read here.
 func (d *doneState) finish() *Message {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -420,7 +498,7 @@ func (d *doneState) finish() *Message {
 	if d.snap != nil {
 		return d.snap
 	}
-	return d.in.Copy()
+	return d.pre
 }
 
 // markFailed records an error reported against m by the slot's node
@@ -434,7 +512,7 @@ func (s *slot) markFailed(m *Message) {
 // deliverWatched is deliver for a node that complete nodes watch.
 func (g *Graph) deliverWatched(idx int, m *Message) {
 	s := g.slots[idx]
-	d := &doneState{in: m}
+	d := &doneState{in: m, pre: m.Copy()}
 	s.inflight.Store(m, d)
 	defer s.inflight.Delete(m)
 	var err error
@@ -461,3 +539,7 @@ func (g *Graph) deliverWatched(idx int, m *Message) {
 		g.complete(idx, out)
 	}
 }
+
+// Quiet reports whether nothing is on its way through g: no message a
+// source sent, and no queued catch, status or complete event.
+func (g *Graph) Quiet() bool { return g.active.Load() == 0 }

@@ -45,6 +45,12 @@ type Graph struct {
 	// and that are still on their way through it; a deploy waits for it to
 	// drop to zero before it closes the nodes it replaced.
 	active atomic.Int64
+
+	// events queues the deliveries to catch, status and complete nodes
+	// (see deliverEvent); closing is set when the graph starts to drain
+	// (replaced or stopped), and ends them.
+	events  eventQueue
+	closing atomic.Bool
 }
 
 // slot is one node of a graph.
@@ -60,9 +66,6 @@ type slot struct {
 	// maps each message it is handling to its *doneState.
 	watched  bool
 	inflight sync.Map
-	// depth counts the event deliveries (errors, status, complete) to
-	// this node in progress (see maxWatchDepth).
-	depth atomic.Int32
 }
 
 // NodeStats are a node's message counters since it was built. A node that

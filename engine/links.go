@@ -221,6 +221,9 @@ func (h *Host) Deliver(id string, m *Message) bool {
 		return false
 	}
 	h.out.Add(1)
+	if m.calls < 255 {
+		m.calls++
+	}
 	b.g.deliver(i, m)
 	return true
 }

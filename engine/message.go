@@ -39,7 +39,21 @@ type Message struct {
 	// message without a payload on unchanged). It sits beside
 	// propsShared so that the two share a word.
 	nullPayload bool
+	// events counts the catch and complete deliveries this message
+	// descends from (copies keep it), so that a flow that feeds its own
+	// catch node stops (see maxEventChain).
+	events uint8
+	// calls counts the link calls (Host.Deliver) this message is inside,
+	// copies included, beyond the reach of the flow (msg._linkSource can
+	// be deleted): see CallDepth.
+	calls uint8
 }
+
+// CallDepth returns how many Host.Deliver calls (link calls) the message
+// descends from. A node that calls other nodes with Deliver refuses to go
+// deeper than it allows, so that a flow calling itself cannot exhaust the
+// stack.
+func (m *Message) CallDepth() int { return int(m.calls) }
 
 const inlineProps = 3
 

@@ -95,6 +95,7 @@ type stoppedFlows struct {
 func (rt *Runtime) SetStopped(ctx context.Context, doc *flows.Document, reason error) {
 	rt.deploy.Lock()
 	if old := rt.current.Swap(nil); old != nil {
+		old.g.closing.Store(true) // queued catch and status events end
 		rt.closeNodes(ctx, old.g, nil)
 		old.cancel()
 	}
@@ -192,6 +193,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	rt.deploy.Lock()
 	defer rt.deploy.Unlock()
 	if old := rt.current.Swap(nil); old != nil {
+		old.g.closing.Store(true) // queued catch and status events end
 		rt.closeNodes(ctx, old.g, nil)
 		old.cancel()
 	}

@@ -19,6 +19,10 @@ const (
 	// MaxExpandedNodes bounds the nodes a document has once every subflow
 	// instance is expanded.
 	MaxExpandedNodes = 100000
+	// MaxExpandedBytes bounds the size of the properties of the nodes the
+	// expansion copies: a large property in a subflow copied into many
+	// instances would otherwise turn a small document into gigabytes.
+	MaxExpandedBytes = 64 << 20
 )
 
 // SubflowPrefix starts the type of a subflow instance: "subflow:" followed
@@ -266,18 +270,32 @@ type expander struct {
 	probs   Problems
 	tooMany bool
 	creds   bool // out.Credentials is a copy of the document's
+	copied  int  // bytes of properties in copies made so far
 }
 
 func (x *expander) add(n *Node) {
-	if len(x.out.Nodes) >= MaxExpandedNodes {
-		if !x.tooMany {
-			x.tooMany = true
-			x.probs = append(x.probs, Problem{NodeID: n.ID, Type: n.Type, Line: n.Line,
-				Msg: fmt.Sprintf("the flows have more than %d nodes once subflow instances are expanded", MaxExpandedNodes)})
+	if x.tooMany {
+		return
+	}
+	if len(x.out.Nodes) >= MaxExpandedNodes || x.copied > MaxExpandedBytes {
+		x.tooMany = true
+		msg := fmt.Sprintf("the flows have more than %d nodes once subflow instances are expanded", MaxExpandedNodes)
+		if x.copied > MaxExpandedBytes {
+			msg = fmt.Sprintf("the flows have more than %d MiB of properties once subflow instances are expanded", MaxExpandedBytes>>20)
 		}
+		x.probs = append(x.probs, Problem{NodeID: n.ID, Type: n.Type, Line: n.Line, Msg: msg})
 		return
 	}
 	x.out.Nodes = append(x.out.Nodes, n)
+}
+
+// copyNode clones m for an instance and counts what it copied.
+func (x *expander) copyNode(m *Node) *Node {
+	c := m.Clone()
+	for _, p := range c.props {
+		x.copied += len(p.Key) + len(p.Value)
+	}
+	return c
 }
 
 // instance expands the instance inst (already renamed and rewired for
@@ -352,7 +370,10 @@ func (x *expander) instance(inst, top *Node, parent, path string, chain []string
 	copies := make([]*Node, len(d.members))
 	byAlias := make(map[string]*Node, len(d.members))
 	for i, m := range d.members {
-		c := m.Clone()
+		if x.tooMany {
+			return
+		}
+		c := x.copyNode(m)
 		c.Set("id", encodeString(ids[m.ID]))
 		c.Set("z", encodeString(inst.ID))
 		remap(c, ids)
@@ -470,6 +491,22 @@ func remap(c *Node, ids map[string]string) {
 				}
 				b, _ := json.Marshal(scope)
 				c.Set("scope", b)
+				continue
+			}
+		}
+		if p.Key == "links" && (c.Type == "link in" || c.Type == "link out" || c.Type == "link call") {
+			// Links between nodes of the subflow follow them into the
+			// instance; links to nodes outside it are dropped.
+			var links []string
+			if json.Unmarshal(p.Value, &links) == nil {
+				kept := []string{}
+				for _, l := range links {
+					if id, ok := ids[l]; ok {
+						kept = append(kept, id)
+					}
+				}
+				b, _ := json.Marshal(kept)
+				c.Set("links", b)
 				continue
 			}
 		}

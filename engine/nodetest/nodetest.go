@@ -320,3 +320,17 @@ func LogMessages(recs []LogRecord) string {
 	}
 	return strings.Join(msgs, "; ")
 }
+
+// Settle waits (at most 5 s) until the flow has nothing on its way: no
+// message a source sent is still inside it and its catch, status and
+// complete events have been delivered (they run on a goroutine of their
+// own). Tests call it before they look at what such nodes sent.
+func (f *Flow) Settle() {
+	f.t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if g := f.rt.Graph(); g == nil || g.Quiet() {
+			return
+		}
+	}
+	f.t.Fatalf("the flow did not settle in 5 s")
+}

@@ -253,7 +253,9 @@ func (n *linkCall) Receive(_ context.Context, m *engine.Message, out engine.Outp
 	}
 	stack, _ := m.Prop("_linkSource")
 	entries, _ := decode(stack).([]any)
-	if len(entries) >= maxLinkDepth {
+	// msg._linkSource can be deleted by the flow: the message's own count
+	// of calls cannot.
+	if len(entries) >= maxLinkDepth || m.CallDepth() >= maxLinkDepth {
 		return fmt.Errorf("link calls nested more than %d deep", maxLinkDepth)
 	}
 	var raw [14]byte

@@ -247,14 +247,17 @@ func (n *tcpRequest) run(ctx context.Context, c *reqClient, addr string) {
 	conn, err := dial(ctx, addr, n.tls)
 	n.mu.Lock()
 	if err != nil || c.cancelled {
-		if err == nil {
-			conn.Close()
-		} else {
-			n.h.Status(engine.Status{Fill: "red", Shape: "ring", Text: "error"})
-			n.h.Error(fmt.Errorf("tcp request: cannot connect to %s: %w", addr, err), c.last)
-		}
+		last := c.last
 		n.dropLocked(c.key, c)
 		n.mu.Unlock()
+		if err == nil {
+			conn.Close()
+			return
+		}
+		// Not under n.mu: a catch flow runs on this goroutine and may
+		// send to this node again.
+		n.h.Status(engine.Status{Fill: "red", Shape: "ring", Text: "error"})
+		n.h.Error(fmt.Errorf("tcp request: cannot connect to %s: %w", addr, err), last)
 		return
 	}
 	t := newTCPConn(conn, n.h.Logger().Warn, n.h.Go)
