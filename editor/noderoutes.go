@@ -231,7 +231,9 @@ func (n *NodeRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n.applyCORS(w, r) {
 		return // a preflight, answered
 	}
-	if n.opts.AuthUser != "" && r.Method != http.MethodOptions && !n.authorized(r) {
+	// Only a CORS preflight, answered above, goes without credentials: any
+	// other OPTIONS request would reach a flow (an "all methods" route).
+	if n.opts.AuthUser != "" && !n.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Authorization Required"`)
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
@@ -240,6 +242,14 @@ func (n *NodeRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, "Bad Request: "+err.Error(), http.StatusBadRequest)
 		return
+	}
+	for _, v := range params {
+		// A parameter decoded from %2F and dots ("..%2F..%2Fetc") is a
+		// path with dot segments too.
+		if dotSegment(strings.ReplaceAll(v, `\`, "/")) {
+			http.Error(w, "Bad Request: a parameter has a . or .. segment", http.StatusBadRequest)
+			return
+		}
 	}
 	if rt == nil {
 		notFound(w, r)

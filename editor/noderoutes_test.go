@@ -132,6 +132,30 @@ func TestNodeRoutesAuth(t *testing.T) {
 	if code != 401 || h.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("other origin: %d %v", code, h)
 	}
+	// Any other OPTIONS request needs credentials: an "all methods" route
+	// would otherwise run its flow for anyone.
+	routes.Route("n2", "*", "/any", says("flow ran"))
+	for _, hdr := range [][]string{nil, {"Origin", "https://evil.example", "Access-Control-Request-Method", "POST"}} {
+		if code, _, body := get(t, "OPTIONS", base+"/any", hdr...); code != 401 {
+			t.Errorf("OPTIONS %v without credentials: %d %q", hdr, code, body)
+		}
+	}
+}
+
+// A route parameter that decodes to a path with dot segments
+// (..%2F..%2Fetc%2Fpasswd) is refused as the path itself would be.
+func TestNodeRoutesEncodedDotSegments(t *testing.T) {
+	base, routes := serveMounted(t, NodeRoutesOptions{}, DefaultServerLimits())
+	routes.Route("n1", "GET", "/file/:name", says("name"))
+	routes.Route("n2", "GET", "/files/*", says("rest"))
+	for _, p := range []string{"/file/..%2F..%2Fetc%2Fpasswd", "/files/a/..%2F..%2Fetc", "/file/..%5Cx", "/file/%2E%2E"} {
+		if code, _, body := get(t, "GET", base+p); code != 400 {
+			t.Errorf("%s: %d %q", p, code, body)
+		}
+	}
+	if code, _, body := get(t, "GET", base+"/file/a%2Fb"); code != 200 || body != "name map[name:a/b]" {
+		t.Errorf("a%%2Fb: %d %q", code, body)
+	}
 }
 
 func TestNodeRoutesBadConfig(t *testing.T) {

@@ -290,6 +290,10 @@ func (n *httpIn) body(r *http.Request) (body any, files []any, status int, err e
 	return raw, nil, 0, nil
 }
 
+// maxMultipartParts bounds the parts of a multipart body (Go's own form
+// parser stops at 1000).
+const maxMultipartParts = 1000
+
 // multipartBody parses a multipart/form-data body as multer's memory
 // storage does: files with their bytes, other fields as the body.
 func multipartBody(r *http.Request, params map[string]string) (any, []any, int, error) {
@@ -302,10 +306,15 @@ func multipartBody(r *http.Request, params map[string]string) (any, []any, int, 
 	}
 	fields := map[string]any{}
 	files := []any{}
-	for {
+	for parts := 0; ; parts++ {
 		p, err := mr.NextPart()
 		if err == io.EOF {
 			break
+		}
+		if err == nil && parts >= maxMultipartParts {
+			// Each part costs far more than its bytes: a body of many
+			// tiny parts would take many times its size in memory.
+			return nil, nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the body has more than %d parts", maxMultipartParts)
 		}
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {

@@ -454,3 +454,22 @@ func TestHTTPInHotDeploy(t *testing.T) {
 		t.Fatalf("after removing the node: %d", code)
 	}
 }
+
+// A multipart body of more parts than maxMultipartParts is refused with
+// 413: each part costs far more memory than its bytes.
+func TestHTTPInUploadTooManyParts(t *testing.T) {
+	f := newHTTPFlow(t, `[
+ {"id":"in","type":"http in","url":"/up","method":"post","upload":true,"wires":[["out"]]},
+ {"id":"out","type":"http response","statusCode":"","headers":{},"wires":[]}
+]`, editor.NodeRoutesOptions{})
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i := 0; i <= maxMultipartParts; i++ {
+		fw, _ := mw.CreateFormFile("f", "x")
+		fw.Write([]byte("1"))
+	}
+	mw.Close()
+	if code, _, body := do(t, "POST", f.base+"/up", mw.FormDataContentType(), buf.String()); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("%d parts: %d %s", maxMultipartParts+1, code, body)
+	}
+}

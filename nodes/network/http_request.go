@@ -68,6 +68,10 @@ const httpRequestConcurrency = 32
 // defaultRequestTimeout is Node-RED's httpRequestTimeout default.
 const defaultRequestTimeout = 120 * time.Second
 
+// MaxResponseBody bounds the body of a response http request reads (Node-RED
+// has no bound): a larger one is an error against the message.
+const MaxResponseBody = 64 << 20
+
 func init() {
 	engine.Register(engine.NewType(engine.Meta{
 		Type:             "http-request",
@@ -473,9 +477,15 @@ func (n *httpRequest) do(ctx context.Context, m *engine.Message, out engine.Outp
 		return
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
+	data, err := io.ReadAll(io.LimitReader(res.Body, MaxResponseBody+1))
 	if err != nil {
 		n.fail(m, out, u, err)
+		return
+	}
+	if len(data) > MaxResponseBody {
+		// A server that sends without end would otherwise take the
+		// process's memory (32 requests at once per node).
+		n.fail(m, out, u, fmt.Errorf("the response body is larger than %d MiB", MaxResponseBody>>20))
 		return
 	}
 	m.SetProp("statusCode", float64(res.StatusCode))

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
@@ -235,5 +236,25 @@ func TestHTTPRequestRetAndQuery(t *testing.T) {
 	f2.Inject("src", engine.NewMessage("", nil))
 	if got := string(engine.AppendJSON(nil, f2.WaitReceived("sink", 1)[0].Payload)); got != "{}" {
 		t.Errorf("204 as obj: %s", got)
+	}
+}
+
+// A response body larger than MaxResponseBody is an error against the
+// message, read no further than the bound.
+func TestHTTPRequestResponseBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte("x"), 1<<20)
+		for i := 0; i < MaxResponseBody>>20+8; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	f := requestFlow(t, `{"method":"GET","url":"`+srv.URL+`/big"}`, nil)
+	f.Inject("src", engine.NewMessage("", nil))
+	got := f.WaitReceived("sink", 1)
+	if p, _ := got[0].Payload.(string); !strings.Contains(p, "larger than 64 MiB") {
+		t.Fatalf("payload %.80v", got[0].Payload)
 	}
 }

@@ -215,6 +215,9 @@ type tcpListener struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns map[*tcpConn]struct{}
+	// closed is set under mu when close begins: accept then closes what
+	// it accepts instead of keeping it.
+	closed bool
 	wg    sync.WaitGroup
 }
 
@@ -262,6 +265,13 @@ func (l *tcpListener) accept(ctx context.Context) {
 			continue
 		}
 		l.mu.Lock()
+		if l.closed {
+			// Accepted just as close began: close has already closed
+			// the connections it knew of, so this one is ours to close.
+			l.mu.Unlock()
+			_ = c.Close()
+			return
+		}
 		if len(l.conns) >= tcpMaxConns {
 			l.mu.Unlock()
 			l.h.Logger().Warn(l.what+": too many connections: refused one", "remote", c.RemoteAddr().String(), "max", tcpMaxConns)
@@ -316,6 +326,9 @@ func (l *tcpListener) close() {
 	if l.ln == nil {
 		return
 	}
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 	_ = l.ln.Close()
 	l.each(func(c *tcpConn) { c.close() })
 	l.wg.Wait()

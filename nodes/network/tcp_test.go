@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -386,5 +387,56 @@ func TestTCPRequestMsgHostPortAndRefused(t *testing.T) {
 	}
 	if e := f.Errors()[0]; e.MsgID != m.ID() || !strings.Contains(e.Err.Error(), "cannot connect") {
 		t.Fatalf("error %v for message %s", e.Err, e.MsgID)
+	}
+}
+
+// Stopping a tcp in while clients keep connecting ends: a connection
+// accepted just as the listener closes is closed too, not kept open by a
+// client that never writes (which held Stop, and so a deploy, forever).
+func TestTCPListenerStopsWhileClientsConnect(t *testing.T) {
+	for iter := 0; iter < 50; iter++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		f, err := nodetest.Deploy(t, fmt.Sprintf(`[{"id":"t1","type":"tab"},{"id":"in","type":"tcp in","z":"t1","server":"server","port":%d,"datamode":"stream","datatype":"buffer","wires":[[]]}]`, port),
+			nodetest.Options{}, engine.DefaultRegistry.Types()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var mu sync.Mutex
+		var conns []net.Conn
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+					mu.Lock()
+					conns = append(conns, c) // never writes, never closes
+					mu.Unlock()
+				}
+			}
+		}()
+		time.Sleep(2 * time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- f.Runtime().Stop(context.Background()) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			close(stop)
+			t.Fatalf("iteration %d: Stop hangs", iter)
+		}
+		close(stop)
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
 	}
 }
