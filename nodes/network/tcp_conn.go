@@ -218,7 +218,7 @@ type tcpListener struct {
 	// closed is set under mu when close begins: accept then closes what
 	// it accepts instead of keeping it.
 	closed bool
-	wg    sync.WaitGroup
+	wg     sync.WaitGroup
 }
 
 // newTCPListener checks the address at deploy: a flow may not listen on
