@@ -227,18 +227,19 @@ func (o *jsonObject) appendJSON(b []byte, depth int) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
-// orderedEnts returns ents with the array-index keys first, ascending.
+// orderedEnts returns a copy of ents with the array-index keys first,
+// ascending (O(n log n): it runs after the code, outside its time limit).
 func orderedEnts(ents []viewEnt) []viewEnt {
-	keys := entKeys(ents, true)
-	out := make([]viewEnt, 0, len(ents))
-	for _, k := range keys {
-		for _, e := range ents {
-			if e.key == k {
-				out = append(out, e)
-				break
-			}
+	out := append([]viewEnt(nil), ents...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := isArrayIndex(out[i].key), isArrayIndex(out[j].key)
+		if a && b {
+			x, _ := strconv.ParseUint(out[i].key, 10, 32)
+			y, _ := strconv.ParseUint(out[j].key, 10, 32)
+			return x < y
 		}
-	}
+		return a && !b
+	})
 	return out
 }
 

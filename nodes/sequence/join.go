@@ -400,6 +400,12 @@ func (n *joinNode) receive(m *engine.Message, out engine.Output, sends *[]send) 
 				return fmt.Errorf("join: msg.parts.index %v is out of range (0 to %d)", propertyIndex, joinMaxMsgs-1)
 			}
 			i := int(idx)
+			if grow := i + 1 - len(g.arr); grow > 0 {
+				// The empty slots cost memory too: count them against
+				// the bound, or tiny messages with a high index would
+				// hold gigabytes.
+				n.account(g, 0, grow*joinSlotBytes)
+			}
 			for len(g.arr) <= i {
 				g.arr = append(g.arr, jsv.Undefined)
 				g.filled = append(g.filled, false)
@@ -450,6 +456,10 @@ func sizeIf(v any) int {
 }
 
 // account adds to what g and the node hold.
+// joinSlotBytes is what one slot of a group's array costs (a value and
+// its filled flag), counted against joinMaxBytes.
+const joinSlotBytes = 17
+
 func (n *joinNode) account(g *joinGroup, msgs, bytes int) {
 	g.held += msgs
 	g.bytes += bytes

@@ -25,7 +25,7 @@ type ExecConfig struct {
 	Addpay   string  `json:"addpay" label:"Append msg." default:"payload" keepempty:"true" help:"The message property appended to the command (payload); empty or false: none"`
 	Append   string  `json:"append" label:"Extra parameters" help:"Appended after the property"`
 	UseSpawn string  `json:"useSpawn" label:"Output" default:"false" options:"false=when the command is complete - exec mode,true=while the command is running - spawn mode"`
-	Timer    float64 `json:"timer" label:"Timeout (s)" min:"0" help:"Kill the command (SIGTERM) after this many seconds; 0 or empty: never"`
+	Timer    float64 `json:"timer" label:"Timeout (s)" min:"0" help:"Kill the command after this many seconds (SIGTERM, then SIGKILL 2 s later if it is still running); 0 or empty: never"`
 	Oldrc    bool    `json:"oldrc" label:"Return code as a number" kind:"hidden"`
 	WinHide  bool    `json:"winHide" label:"Hide console" kind:"hidden"`
 }
@@ -53,7 +53,12 @@ is the first thing an intruder who reaches the editor looks for. Without it the 
 warning, shows "exec is disabled", and fails each message (a catch node sees the error), so that the
 rest of an imported flow runs.
 
-Differs from Node-RED: a kill reaches the processes the command started too (its process group); at
+In exec mode the appended property is read by the shell, as in Node-RED: a payload such as
+"x; rm -rf ~" runs both commands. Quote it in the command, or use spawn mode, when it comes from
+outside.
+
+Differs from Node-RED: a kill reaches the processes the command started too (its process group), and
+a command still running 2 s after a timeout's or a deploy's SIGTERM is killed (SIGKILL); at
 most 64 commands run at once per node; output beyond 10 MB kills the command, as Node-RED's maxBuffer
 does in exec mode, and in spawn mode too.`,
 	}, newExec))
@@ -67,6 +72,10 @@ const (
 
 // execNode is an exec node.
 type execNode struct {
+	// kills are the SIGKILL timers of commands asked to end (see
+	// terminate), by pid, under kmu.
+	kmu   sync.Mutex
+	kills map[int]*time.Timer
 	h        *engine.Host
 	cfg      ExecConfig
 	addpay   *engine.Path // nil: nothing appended
@@ -121,7 +130,7 @@ func (n *execNode) Close(context.Context) error {
 	n.mu.Lock()
 	n.closed = true
 	for _, c := range n.running {
-		_ = signal(c, "SIGTERM")
+		n.terminate(c)
 	}
 	n.running = map[int]*exec.Cmd{}
 	n.mu.Unlock()
@@ -241,22 +250,50 @@ func (n *execNode) start(cmd *exec.Cmd) (func(), error) {
 	n.h.Status(engine.Status{Fill: "blue", Shape: "dot", Text: "pid:" + strconv.Itoa(pid)})
 	var timer *time.Timer
 	if n.cfg.Timer > 0 {
-		timer = time.AfterFunc(time.Duration(n.cfg.Timer*float64(time.Second)), func() { _ = signal(cmd, "SIGTERM") })
+		timer = time.AfterFunc(time.Duration(n.cfg.Timer*float64(time.Second)), func() { n.terminate(cmd) })
 	}
 	return func() {
 		if timer != nil {
 			timer.Stop()
 		}
+		n.kmu.Lock()
+		if k := n.kills[pid]; k != nil {
+			k.Stop()
+			delete(n.kills, pid)
+		}
+		n.kmu.Unlock()
 		n.mu.Lock()
 		delete(n.running, pid)
 		n.mu.Unlock()
 	}, nil
 }
 
+// execKillGrace is how long a command asked to end (SIGTERM) has before
+// it is ended (SIGKILL).
+const execKillGrace = 2 * time.Second
+
+// terminate asks cmd's process group to end (SIGTERM) and ends it
+// (SIGKILL) if it is still running execKillGrace later: a command that
+// ignores SIGTERM would otherwise hold Close, and so every deploy,
+// forever. The timer stops when the command has been waited for, so the
+// SIGKILL never reaches a process that reused the pid.
+func (n *execNode) terminate(cmd *exec.Cmd) {
+	_ = signal(cmd, "SIGTERM")
+	pid := cmd.Process.Pid
+	n.kmu.Lock()
+	defer n.kmu.Unlock()
+	if n.kills == nil {
+		n.kills = map[int]*time.Timer{}
+	}
+	if n.kills[pid] == nil {
+		n.kills[pid] = time.AfterFunc(execKillGrace, func() { _ = signal(cmd, "SIGKILL") })
+	}
+}
+
 // exec runs the command in a shell and sends its output when it ends.
 func (n *execNode) exec(cmd *exec.Cmd, arg string, m *engine.Message, out engine.Output) error {
 	var stdout, stderr capped
-	kill := func() { _ = signal(cmd, "SIGTERM") }
+	kill := func() { n.terminate(cmd) }
 	stdout.over, stderr.over = kill, kill
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done, err := n.start(cmd)
@@ -354,7 +391,7 @@ func (n *execNode) spawn(cmd *exec.Cmd, m *engine.Message, out engine.Output) er
 				}
 				mu.Unlock()
 				if over {
-					_ = signal(cmd, "SIGTERM")
+					n.terminate(cmd)
 				} else {
 					c.SetProp("payload", text(buf[:k]))
 					out.Send(port, c)

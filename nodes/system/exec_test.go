@@ -129,3 +129,15 @@ func TestExecSpawnStreamsAndKill(t *testing.T) {
 		t.Fatalf("unknown command rc %s", js(rc.Payload))
 	}
 }
+
+// A command that ignores SIGTERM is ended with SIGKILL execKillGrace
+// after its timeout, so neither it nor Close (and with it every deploy)
+// waits for it without end.
+func TestExecKillsWhatIgnoresTerm(t *testing.T) {
+	f := execFlow(t, `"command":"trap '' TERM; sleep 30; echo late","addpay":"","timer":"0.2"`, true)
+	f.Inject("src", engine.NewMessage("", ""))
+	rc := f.WaitReceived("rc", 1)[0] // WaitReceived gives up after a few seconds
+	if p := rc.Payload.(map[string]any); p["signal"] != "SIGKILL" {
+		t.Fatalf("rc %s", js(rc.Payload))
+	}
+}
