@@ -74,8 +74,8 @@ const (
 type execNode struct {
 	// kills are the SIGKILL timers of commands asked to end (see
 	// terminate), by pid, under kmu.
-	kmu   sync.Mutex
-	kills map[int]*time.Timer
+	kmu      sync.Mutex
+	kills    map[int]*time.Timer
 	h        *engine.Host
 	cfg      ExecConfig
 	addpay   *engine.Path // nil: nothing appended
