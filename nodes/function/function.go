@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -111,6 +112,8 @@ type fnNode struct {
 	wmu      sync.Mutex
 	started  time.Time // when the run in progress began
 	deadline time.Time // zero when no run is in progress
+	baseFor  time.Time // the run baseHeap was read for (its started)
+	baseHeap uint64    // the heap when the watchdog first saw the run
 }
 
 // fnPrograms are the node's compiled code.
@@ -451,6 +454,8 @@ func watchLoop() {
 	defer t.Stop()
 	var nodes []*fnNode
 	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var lastGC time.Time
 	for now := range t.C {
 		watchdog.Lock()
 		if len(watchdog.nodes) == 0 {
@@ -467,16 +472,44 @@ func watchLoop() {
 		// long before its time limit: when the heap is over the limit,
 		// runs that have gone on for a tick or more are stopped (one
 		// that has just begun is unlikely to be the cause).
-		overHeap := false
+		// The heap read counts garbage not yet collected: past the limit,
+		// collect (at most every 100 ms) and read what is live before
+		// stopping anything, and then stop only the run that has gone on
+		// longest (a healthy run beside a hog keeps its state).
+		// Each run's heap is noted the first time the watchdog sees it:
+		// only a run under which the heap grew is a suspect, so a run
+		// that begins while something else holds the memory is left
+		// alone.
+		running := false
+		var now0 uint64
 		for _, n := range nodes {
 			n.wmu.Lock()
-			running := !n.deadline.IsZero()
+			if !n.deadline.IsZero() {
+				if !running {
+					running, now0 = true, heapBytes(heap)
+				}
+				if n.baseFor != n.started {
+					n.baseFor, n.baseHeap = n.started, now0
+				}
+			}
 			n.wmu.Unlock()
-			if running {
-				overHeap = heapBytes(heap) > heapLimit()
-				break
+		}
+		var hog *fnNode
+		if running && now0 > heapLimit() && now.Sub(lastGC) >= 100*time.Millisecond {
+			runtime.GC()
+			lastGC = time.Now()
+			if l := heapBytes(live); l > heapLimit() {
+				var most uint64
+				for _, n := range nodes {
+					n.wmu.Lock()
+					if !n.deadline.IsZero() && now.Sub(n.started) >= watchTick && l > n.baseHeap && l-n.baseHeap > most {
+						hog, most = n, l-n.baseHeap
+					}
+					n.wmu.Unlock()
+				}
 			}
 		}
+		overHeap := hog != nil
 		for _, n := range nodes {
 			n.wmu.Lock()
 			switch {
@@ -484,7 +517,7 @@ func watchLoop() {
 			case now.After(n.deadline):
 				n.deadline = time.Time{}
 				n.vm.vm.Interrupt(errTimedOut)
-			case overHeap && now.Sub(n.started) >= watchTick:
+			case overHeap && n == hog:
 				n.deadline = time.Time{}
 				n.vm.vm.Interrupt(errOutOfMemory)
 			}

@@ -222,3 +222,35 @@ msg.payload = typeof keep; return msg;`, `"timeout":60`), FunctionType)
 		t.Fatalf("after the guard: %v (want a fresh runtime, where keep is undefined)", got)
 	}
 }
+
+// TestFunctionMemoryGuardSparesBystanders: memory held elsewhere in the
+// process (here a Go slice, as another node's data) puts the heap over
+// the limit before a run begins; the run, under which the heap does not
+// grow, is not stopped and keeps its state.
+func TestFunctionMemoryGuardSparesBystanders(t *testing.T) {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	limit := ms.HeapAlloc + 64<<20
+	old := heapLimit
+	heapLimit = func() uint64 { return limit }
+	defer func() { heapLimit = old }()
+	held := make([]byte, 128<<20)
+	for i := range held {
+		held[i] = 1
+	}
+	f := nodetest.Chain(t, fn(`
+if (typeof n === 'undefined') { n = 0; }
+n++;
+var end = Date.now() + 100; while (Date.now() < end) {}
+msg.payload = n; return msg;`, `"timeout":60`), FunctionType)
+	f.Inject("src", engine.NewMessage("", nil))
+	f.Inject("src", engine.NewMessage("", nil))
+	runtime.KeepAlive(held)
+	if errs := f.Errors(); len(errs) != 0 {
+		t.Fatalf("errors %v", errs)
+	}
+	if got := f.Received("sink"); len(got) != 2 || got[1].Payload != 2.0 {
+		t.Fatalf("got %v, want 1 then 2 (the runtime kept)", got)
+	}
+}
