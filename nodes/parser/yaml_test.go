@@ -3,6 +3,7 @@ package parser
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/engine/nodetest"
@@ -45,5 +46,25 @@ func TestYAMLHostile(t *testing.T) {
 		if errs := f.Errors(); len(errs) != 1 || len(f.Received("sink")) != 0 {
 			t.Errorf("%s: errors %v", name, errs)
 		}
+	}
+}
+
+// Deeply nested flow collections are refused before the parser runs,
+// which takes time more than linear in them (200 KB of brackets took
+// 53 s); the check is not fooled by an apostrophe in a plain scalar.
+func TestYAMLDeepFlowRefusedFast(t *testing.T) {
+	for _, doc := range []string{
+		strings.Repeat("[", 100000) + strings.Repeat("]", 100000),
+		"a: don't\nb: " + strings.Repeat("{x: ", 2000) + strings.Repeat("}", 2000),
+	} {
+		start := time.Now()
+		_, err := parseYAML(doc)
+		if err == nil || !strings.Contains(err.Error(), "levels of nesting") {
+			t.Errorf("%.20q...: err %v", doc, err)
+		}
+		t.Logf("refused in %v", time.Since(start))
+	}
+	if d := flowDepth(`a: "[[[[" # {{{{` + "\nb: [1, {c: 'x]'}]"); d != 2 {
+		t.Errorf("flowDepth = %d, want 2 (quoted text and comments not counted)", d)
 	}
 }
