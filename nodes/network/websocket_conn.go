@@ -185,6 +185,12 @@ type wsEndpoint struct {
 	watchers map[string]*wsWatcher
 	last     engine.Status // the status now, for nodes that start later
 	closed   bool
+	// early holds what peers send before the first input node starts
+	// (config nodes start, and a client connects, before the flow's
+	// nodes): a server's greeting on connect is not lost. hadInput is
+	// set once an input has started; later gaps drop, as in Node-RED.
+	early    []wsEarly
+	hadInput bool
 
 	wg      sync.WaitGroup // connection goroutines
 	dropped atomic.Uint64  // messages not sent: no connection, or the peer gone
@@ -275,6 +281,16 @@ func (e *wsEndpoint) watch(id string, fn func(engine.Status)) (cancel func()) {
 	}
 }
 
+// wsEarly is a message a peer sent before any input node started.
+type wsEarly struct {
+	id   string
+	typ  int
+	data []byte
+}
+
+// wsEarlyMax bounds the messages kept for the first input node.
+const wsEarlyMax = 64
+
 // wsWatcher is a node that shows an endpoint's status.
 type wsWatcher struct{ fn func(engine.Status) }
 
@@ -285,7 +301,12 @@ func (e *wsEndpoint) addInput(n *wsIn) (remove func()) {
 	id := n.h.ID()
 	e.mu.Lock()
 	e.inputs[id] = n
+	early := e.early
+	e.early, e.hadInput = nil, true
 	e.mu.Unlock()
+	for _, m := range early {
+		n.h.Send(0, e.message(m.id, m.typ, m.data))
+	}
 	return func() {
 		e.mu.Lock()
 		if e.inputs[id] == n {
@@ -300,6 +321,13 @@ func (e *wsEndpoint) addInput(n *wsIn) (remove func()) {
 // the JSON text describes.
 func (e *wsEndpoint) deliver(id string, typ int, data []byte) {
 	e.mu.Lock()
+	if !e.hadInput {
+		if len(e.early) < wsEarlyMax {
+			e.early = append(e.early, wsEarly{id, typ, data})
+		}
+		e.mu.Unlock()
+		return
+	}
 	ins := make([]*wsIn, 0, len(e.inputs))
 	for _, n := range e.inputs {
 		ins = append(ins, n)
