@@ -498,8 +498,12 @@ func watchLoop() {
 		if running && now0 > heapLimit() && now.Sub(lastGC) >= 100*time.Millisecond {
 			runtime.GC()
 			lastGC = time.Now()
-			if l := heapBytes(live); l > heapLimit() {
-				var most uint64
+			if lim := heapLimit(); heapBytes(live) > lim {
+				l := heapBytes(live)
+				// A run is a suspect only if the heap grew under it by
+				// an eighth of the limit or more: noise and garbage
+				// counted in its baseline are not growth.
+				most := lim / 8
 				for _, n := range nodes {
 					n.wmu.Lock()
 					if !n.deadline.IsZero() && now.Sub(n.started) >= watchTick && l > n.baseHeap && l-n.baseHeap > most {
