@@ -3,7 +3,6 @@ package function
 import (
 	"reflect"
 	"sort"
-	"strconv"
 	"unsafe"
 
 	"github.com/dop251/goja"
@@ -158,30 +157,26 @@ func entKeys(ents []viewEnt, indexKeys bool) []string {
 // sortIndexKeys puts the array-index keys first, ascending, keeping the
 // order of the others.
 func sortIndexKeys(keys []string) {
-	sort.SliceStable(keys, func(i, j int) bool {
-		a, b := isArrayIndex(keys[i]), isArrayIndex(keys[j])
-		if a && b {
-			x, _ := strconv.ParseUint(keys[i], 10, 32)
-			y, _ := strconv.ParseUint(keys[j], 10, 32)
-			return x < y
-		}
-		return a && !b
-	})
+	sort.SliceStable(keys, func(i, j int) bool { return indexFirst(keys[i], keys[j]) })
 }
 
-// isArrayIndex reports whether key is a canonical array index, which
-// JavaScript orders before the other keys of an object.
+// indexFirst orders keys as JavaScript orders an object's own keys:
+// array indices (engine.ArrayIndex) first, ascending, before the others,
+// which keep their order (with a stable sort).
+func indexFirst(a, b string) bool {
+	x, aok := engine.ArrayIndex(a)
+	y, bok := engine.ArrayIndex(b)
+	if aok && bok {
+		return x < y
+	}
+	return aok && !bok
+}
+
+// isArrayIndex reports whether JavaScript orders key before the other
+// keys of an object.
 func isArrayIndex(key string) bool {
-	if key == "" || len(key) > 10 || (len(key) > 1 && key[0] == '0') {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < '0' || key[i] > '9' {
-			return false
-		}
-	}
-	n, err := strconv.ParseUint(key, 10, 64)
-	return err == nil && n < 1<<32-1
+	_, ok := engine.ArrayIndex(key)
+	return ok
 }
 
 // appendJSON appends the object as JSON (what JSON.stringify writes, with
@@ -231,15 +226,7 @@ func (o *jsonObject) appendJSON(b []byte, depth int) ([]byte, bool) {
 // ascending (O(n log n): it runs after the code, outside its time limit).
 func orderedEnts(ents []viewEnt) []viewEnt {
 	out := append([]viewEnt(nil), ents...)
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := isArrayIndex(out[i].key), isArrayIndex(out[j].key)
-		if a && b {
-			x, _ := strconv.ParseUint(out[i].key, 10, 32)
-			y, _ := strconv.ParseUint(out[j].key, 10, 32)
-			return x < y
-		}
-		return a && !b
-	})
+	sort.SliceStable(out, func(i, j int) bool { return indexFirst(out[i].key, out[j].key) })
 	return out
 }
 
