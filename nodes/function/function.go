@@ -366,11 +366,18 @@ func (n *fnNode) run(fn goja.Callable, this goja.Value, args ...goja.Value) (goj
 	n.deadline = time.Time{}
 	n.vm.vm.ClearInterrupt()
 	n.wmu.Unlock()
-	var ie *goja.InterruptedError
-	if err != nil && errors.As(err, &ie) && ie.Value() == errOutOfMemory {
+	if err != nil && stoppedForMemory(err) {
 		n.vm.oom = true
 	}
 	return v, err
+}
+
+// stoppedForMemory reports whether err is the watchdog's interrupt for
+// memory. (A function of its own: the error variable errors.As needs
+// would otherwise be allocated on every run, error or not.)
+func stoppedForMemory(err error) bool {
+	var ie *goja.InterruptedError
+	return errors.As(err, &ie) && ie.Value() == errOutOfMemory
 }
 
 // discardIfOOM drops a runtime whose code the watchdog stopped for the
