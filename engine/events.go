@@ -60,7 +60,8 @@ type Watcher interface {
 }
 
 // A node is done with a message (for complete nodes) when its Receive
-// returns nil for it, unless the node reported an error against that very
+// returns nil for it (or, for a node that called Output.Hold, when it
+// calls the function Hold returned), unless the node reported an error against that very
 // message (Host.Error with the *Message it received) while handling it:
 // that is Node-RED's done(err), which fires catch nodes and not complete
 // ones. The message complete nodes get is the received message as the
@@ -472,6 +473,7 @@ type doneState struct {
 	mu     sync.Mutex
 	snap   *Message
 	over   bool
+	held   bool // the node finishes in later, through the function Hold returned
 	failed atomic.Bool
 }
 
@@ -494,7 +496,9 @@ func (d *doneState) sent(m *Message) {
 func (d *doneState) finish() *Message {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.over = true
+	if !d.held {
+		d.over = true
+	}
 	if d.snap != nil {
 		return d.snap
 	}
@@ -509,12 +513,61 @@ func (s *slot) markFailed(m *Message) {
 	}
 }
 
+// Hold tells the runtime that the node finishes the message it is
+// handling later, not when its Receive returns: complete nodes watching
+// the node see the message when the node calls done (Node-RED's done()
+// called from a callback). done hands them fin, the message as the node
+// finished it, or when fin is nil the message as it came in (or as the
+// node first sent it on). Only the first call counts; an error the node
+// reports against the message before it calls done (Host.Error with the
+// received message) means the complete nodes never see it, as a
+// Receive that returns an error does.
+//
+// Called with complete false, done lets the message go without the
+// complete nodes seeing it (a node that closes with messages it never
+// finished). Hold must be called during Receive. For a node that no
+// complete node watches it returns nil, so that a node can skip the work
+// of building fin.
+func (o Output) Hold() (done func(fin *Message, complete bool)) {
+	d := o.done
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	d.held = true
+	d.mu.Unlock()
+	g, idx := o.g, o.idx
+	var once atomic.Bool
+	return func(fin *Message, complete bool) {
+		if !once.CompareAndSwap(false, true) {
+			return
+		}
+		g.slots[idx].inflight.Delete(d.in)
+		if !complete || d.failed.Load() {
+			return
+		}
+		if fin == nil {
+			fin = d.result()
+		}
+		g.complete(idx, fin)
+	}
+}
+
+// result is the message as the node sent it on, else as it came in.
+func (d *doneState) result() *Message {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.snap != nil {
+		return d.snap
+	}
+	return d.pre
+}
+
 // deliverWatched is deliver for a node that complete nodes watch.
 func (g *Graph) deliverWatched(idx int, m *Message) {
 	s := g.slots[idx]
 	d := &doneState{in: m, pre: m.Copy()}
 	s.inflight.Store(m, d)
-	defer s.inflight.Delete(m)
 	var err error
 	func() {
 		defer func() {
@@ -526,15 +579,20 @@ func (g *Graph) deliverWatched(idx int, m *Message) {
 		}()
 		err = s.recv.Receive(s.host.ctx, m, Output{g: g, idx: idx, done: d})
 	}()
+	out := d.finish()
 	if err != nil {
+		d.failed.Store(true) // a done from Hold must not complete it now
+		s.inflight.Delete(m)
 		if err != errPanicked {
 			s.host.errs.Add(1)
 			s.host.rt.reportError(s.host, err, m)
 		}
-		d.finish()
 		return
 	}
-	out := d.finish()
+	if d.held {
+		return // the node calls the function Hold gave it
+	}
+	s.inflight.Delete(m)
 	if !d.failed.Load() {
 		g.complete(idx, out)
 	}

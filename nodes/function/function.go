@@ -74,7 +74,7 @@ Every message sent is a copy: changing an object after sending it does not chang
 **initialize** (On Start) runs once when the node starts, before the first message; when it returns a promise (it is an async function, as in Node-RED) messages wait until it settles. **finalize** (On Stop) runs when the node stops, with the same time limit.
 
 The code sees:
-- ´node´: ´send(msg | array, clone)´ from anywhere (timers and promises too), ´done()´, ´error(err, msg)´ (an error against the node and msg, which catch nodes see), ´warn´, ´log´, ´debug´, ´trace´ (to the log), ´status({fill, shape, text})´, ´id´, ´name´, ´path´, ´outputCount´, ´on("close", fn)´.
+- ´node´: ´send(msg | array, clone)´ from anywhere (timers and promises too), ´done()´ (code that calls it finishes each message when it does, for complete nodes; other code finishes a message when it returns, or when the promise of async code settles), ´error(err, msg)´ (an error against the node and msg, which catch nodes see), ´warn´, ´log´, ´debug´, ´trace´ (to the log), ´status({fill, shape, text})´, ´id´, ´name´, ´path´, ´outputCount´, ´on("close", fn)´.
 - ´context´, ´flow´, ´global´: ´get(key, store, callback)´, ´set(key, value, store, callback)´, ´keys(store, callback)´, with the stores memory (default) and persistent (also named file).
 - ´env.get(name)´: the node's, its group's, its tab's and the process's environment, as Node-RED resolves them.
 - ´RED.util´: ´cloneMessage´, ´getMessageProperty´, ´setMessageProperty´, ´evaluateNodeProperty´, ´encodeObject´, ´generateId´.
@@ -120,6 +120,7 @@ type fnNode struct {
 type fnPrograms struct {
 	body, ini, fin *goja.Program
 	async          bool
+	callsDone      bool // the code calls node.done() (see function_done.go)
 }
 
 func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
@@ -141,6 +142,7 @@ func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
 	if n.progs.body, err = compileCode("func", head, cfg.Func, "\n})"); err != nil {
 		return nil, err
 	}
+	n.progs.callsDone = callsDone(cfg.Func)
 	if strings.TrimSpace(cfg.Initialize) != "" {
 		if n.progs.ini, err = compileCode("initialize", "(async function(){\n", cfg.Initialize, "\n})"); err != nil {
 			return nil, err
@@ -267,10 +269,14 @@ func (n *fnNode) Receive(ctx context.Context, m *engine.Message, out engine.Outp
 		n.mu.Unlock()
 		return nil
 	}
+	var done doneFunc
+	if !f.iniFailed {
+		done = out.Hold() // nil unless complete nodes watch this node
+	}
 	if f.iniPending {
-		f.queue = append(f.queue, m)
+		f.queue = append(f.queue, queuedMsg{m, done})
 	} else if !f.iniFailed {
-		f.runMessage(m)
+		f.runMessage(m, done)
 	}
 	n.post(f.takeEffects())
 	n.discardIfOOM()
@@ -301,7 +307,9 @@ func (n *fnNode) Close(ctx context.Context) error {
 type effect struct {
 	port int
 	m    *engine.Message
-	err  error // an error against m (which may be nil)
+	err  error    // an error against m (which may be nil)
+	done doneFunc // finishes a message, m as the code left it (see function_done.go)
+	drop bool     // done lets it go without completion
 }
 
 // post queues effects for delivery; n.mu is held, so effects join the
@@ -339,6 +347,10 @@ func (n *fnNode) deliver() {
 		n.outbox, n.spare = n.spare[:0], nil
 		n.omu.Unlock()
 		for _, e := range batch {
+			if e.done != nil {
+				e.done(e.m, !e.drop)
+				continue
+			}
 			if e.err != nil {
 				n.h.Error(e.err, e.m)
 				continue
@@ -393,6 +405,8 @@ func (n *fnNode) discardIfOOM() {
 	if f.wake != nil {
 		f.wake.Stop()
 	}
+	f.releaseHeld()
+	n.post(f.takeEffects())
 	f.timers, f.due, f.queue, f.closeFns = map[int64]*jsTimer{}, nil, nil, nil
 	n.vm = nil
 	n.h.Logger().Warn("function: its JavaScript runtime was discarded after using too much memory; the next message starts a new one")

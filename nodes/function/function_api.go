@@ -31,7 +31,10 @@ func (f *fnVM) installAPI() {
 		f.sendResults(c.Argument(0), f.msgid, c.Argument(1).ToBoolean())
 		return goja.Undefined()
 	})
-	set(node, "done", func(goja.FunctionCall) goja.Value { return goja.Undefined() })
+	set(node, "done", func(goja.FunctionCall) goja.Value {
+		f.nodeDone()
+		return goja.Undefined()
+	})
 	set(node, "error", func(c goja.FunctionCall) goja.Value {
 		var m *engine.Message
 		if o, ok := c.Argument(1).(*goja.Object); ok {

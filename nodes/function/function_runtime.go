@@ -34,7 +34,8 @@ type fnVM struct {
 	effect []effect
 
 	iniPending, iniFailed bool
-	queue                 []*engine.Message // messages waiting for On Start
+	queue                 []queuedMsg // messages waiting for On Start
+	held                  []heldMsg   // messages waiting for node.done()
 
 	timers   map[int64]*jsTimer
 	due      timerHeap
@@ -177,20 +178,43 @@ func (f *fnVM) errorText(v goja.Value) string {
 }
 
 // runMessage runs the body for m.
-func (f *fnVM) runMessage(m *engine.Message) {
+// queuedMsg is a message waiting for On Start, and its completion.
+type queuedMsg struct {
+	m    *engine.Message
+	done doneFunc
+}
+
+// runMessage runs the code for m; done, when set, finishes m for the
+// complete nodes (see function_done.go).
+func (f *fnVM) runMessage(m *engine.Message, done doneFunc) {
 	f.msgid = m.ID()
 	defer func() { f.msgid = "" }()
-	res, err := f.n.run(f.body, goja.Undefined(), f.newMsgObject(m, f.msgid))
+	view := f.newMsgObject(m, f.msgid)
+	if f.n.progs.callsDone {
+		f.hold(done, view, f.msgid)
+		done = nil // node.done() finishes it
+	}
+	res, err := f.n.run(f.body, goja.Undefined(), view)
 	if err != nil {
 		f.reportErr(f.jsError(err), m)
+		f.finish(done, nil, "")
+		f.dropHeld(f.msgid) // Node-RED's done(err)
 		return
 	}
 	if !f.n.progs.async {
 		f.sendResults(res, f.msgid, false)
+		f.finish(done, view, f.msgid)
 		return
 	}
 	id := f.msgid
-	f.settle(res, id, func(v goja.Value) { f.sendResults(v, id, false) }, func(err error) { f.reportErr(err, m) })
+	f.settle(res, id, func(v goja.Value) {
+		f.sendResults(v, id, false)
+		f.finish(done, view, id)
+	}, func(err error) {
+		f.reportErr(err, m)
+		f.finish(done, nil, "")
+		f.dropHeld(id)
+	})
 }
 
 // settle calls ok with a promise's value, or fail with its error: at once
@@ -256,16 +280,19 @@ func (f *fnVM) runInit() {
 		f.iniPending = false
 		q := f.queue
 		f.queue = nil
-		for _, m := range q {
+		for i, e := range q {
 			if f.closed {
+				f.queue = q[i:]
+				f.releaseHeld()
 				return
 			}
-			f.runMessage(m)
+			f.runMessage(e.m, e.done)
 		}
 	}
 	f.settle(v, "", done, func(err error) {
-		f.iniPending, f.iniFailed, f.queue = false, true, nil
+		f.iniPending, f.iniFailed = false, true
 		f.reportErr(fmt.Errorf("initialize: %w", err), nil)
+		f.releaseHeld()
 	})
 }
 
@@ -289,7 +316,7 @@ func (f *fnVM) close() {
 	}
 	f.timers = map[int64]*jsTimer{}
 	f.due = nil
-	f.queue = nil
+	f.releaseHeld()
 	if f.statusUsed {
 		f.n.h.Status(engine.Status{})
 	}
