@@ -90,6 +90,18 @@ func (m *Message) ID() string {
 	return string(b[:])
 }
 
+// SetID sets msg._msgid to id, as SetProp("_msgid", id) does, without
+// boxing the string: an id that ID did not write (16 hexadecimal digits)
+// is ignored.
+func (m *Message) SetID(id string) {
+	if len(id) != 16 {
+		return
+	}
+	if v, err := strconv.ParseUint(id, 16, 64); err == nil {
+		m.id = v
+	}
+}
+
 // Copy returns a copy that shares the values of m (see Message). The copy
 // keeps the same _msgid, as a Node-RED clone does.
 func (m *Message) Copy() *Message {
@@ -139,9 +151,7 @@ func (m *Message) SetProp(name string, v any) {
 		return
 	case "_msgid":
 		if s, ok := v.(string); ok {
-			if id, err := strconv.ParseUint(s, 16, 64); err == nil && len(s) == 16 {
-				m.id = id
-			}
+			m.SetID(s)
 		}
 		return
 	}

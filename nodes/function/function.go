@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -448,13 +449,20 @@ var (
 
 // heapLimit is the heap size above which the watchdog stops the function
 // runs in progress: 80 % of the Go memory limit when one is set
-// (GOMEMLIMIT), else DefaultHeapLimit. A variable for tests.
-var heapLimit = func() uint64 {
+// (GOMEMLIMIT), else DefaultHeapLimit, unless a test set testHeapLimit.
+func heapLimit() uint64 {
+	if l := testHeapLimit.Load(); l > 0 {
+		return l
+	}
 	if l := debug.SetMemoryLimit(-1); l > 0 && l < math.MaxInt64 {
 		return uint64(l) / 5 * 4
 	}
 	return DefaultHeapLimit
 }
+
+// testHeapLimit replaces heapLimit's answer when not 0 (tests only; the
+// watchdog goroutine outlives a test, hence atomic).
+var testHeapLimit atomic.Uint64
 
 // DefaultHeapLimit is the heap size above which function code is stopped
 // when no Go memory limit is set.

@@ -49,6 +49,7 @@ type fnVM struct {
 	oom        bool // stopped for the memory it held: discard (see fnNode.discardIfOOM)
 	statusUsed bool
 	scratch    []byte
+	recent     recentViews // the last views made (see asMsgObject)
 }
 
 func newFnVM(n *fnNode) (*fnVM, error) {
@@ -389,7 +390,7 @@ var payloadPath, _ = engine.ParsePath("payload")
 // _msgid (as Node-RED gives every message a function sends the _msgid of
 // the message it is handling).
 func (f *fnVM) msgFromJS(o *goja.Object, msgid string) *engine.Message {
-	if v := asMsgObject(o); v != nil {
+	if v := f.asMsgObject(o); v != nil {
 		return v.message(msgid)
 	}
 	m := engine.NewMessage("", nil)

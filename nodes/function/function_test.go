@@ -205,9 +205,8 @@ func TestFunctionMemoryGuard(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	limit := ms.HeapAlloc + 64<<20
-	old := heapLimit
-	heapLimit = func() uint64 { return limit }
-	defer func() { heapLimit = old }()
+	testHeapLimit.Store(limit)
+	defer testHeapLimit.Store(0)
 
 	f := nodetest.Chain(t, fn(`
 if (msg.payload === 'hog') { keep = []; while (true) keep.push(new Array(10000).fill(1.5)); }
@@ -232,9 +231,8 @@ func TestFunctionMemoryGuardSparesBystanders(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	limit := ms.HeapAlloc + 64<<20
-	old := heapLimit
-	heapLimit = func() uint64 { return limit }
-	defer func() { heapLimit = old }()
+	testHeapLimit.Store(limit)
+	defer testHeapLimit.Store(0)
 	held := make([]byte, 128<<20)
 	for i := range held {
 		held[i] = 1

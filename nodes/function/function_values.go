@@ -189,7 +189,7 @@ func (f *fnVM) appendJSON(b []byte, o *goja.Object, depth int) ([]byte, bool) {
 	if depth > maxDepth {
 		return b, false
 	}
-	if v := asJSONObject(o); v != nil {
+	if v := f.asJSONObject(o); v != nil {
 		return v.appendJSON(b, depth)
 	}
 	if o.ClassName() == "Array" {

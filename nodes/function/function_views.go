@@ -70,7 +70,7 @@ func (f *fnVM) newJSONObject(r gjson.Result) *goja.Object {
 		o.add(viewEnt{key: k.Str, rawKey: k.Raw, raw: v.Raw})
 		return true
 	})
-	return f.vm.NewDynamicObject(o)
+	return f.recent.add(f.vm.NewDynamicObject(o), o)
 }
 
 func (o *jsonObject) add(e viewEnt) {
@@ -244,13 +244,48 @@ func skipInObject(v goja.Value) bool {
 }
 
 // asJSONObject returns the view behind o, if o is one.
-func asJSONObject(o *goja.Object) *jsonObject {
+func (f *fnVM) asJSONObject(o *goja.Object) *jsonObject {
+	if v := f.recent.find(o); v != nil {
+		j, _ := v.(*jsonObject)
+		return j
+	}
 	if o.ExportType() != jsonObjectType {
 		return nil
 	}
 	v, _ := o.Export().(*jsonObject)
 	return v
 }
+
+// recentViews remembers the last views made, by their object: finding a
+// view behind an object through Object.Export costs an allocation, and
+// the views a message's code returns are nearly always among the last
+// few it made.
+type recentViews struct {
+	obj  [8]*goja.Object
+	view [8]goja.DynamicObject
+	next int
+}
+
+// add remembers view as the one behind o, forgetting the oldest.
+func (r *recentViews) add(o *goja.Object, view goja.DynamicObject) *goja.Object {
+	i := r.next % len(r.obj)
+	r.obj[i], r.view[i] = o, view
+	r.next++
+	return o
+}
+
+// find returns the view behind o if it is remembered, else nil.
+func (r *recentViews) find(o *goja.Object) goja.DynamicObject {
+	for i, x := range &r.obj {
+		if x == o {
+			return r.view[i]
+		}
+	}
+	return nil
+}
+
+// reset forgets every view (the runtime is discarded).
+func (r *recentViews) reset() { *r = recentViews{} }
 
 // msgObject is the view of a message: _msgid, topic and payload when set
 // (as Message.Lookup tells), then the other properties.
@@ -263,19 +298,21 @@ type msgObject struct {
 // msgEnt is one property of a message view: its Go value until the code
 // reads or sets it, then its JavaScript value.
 type msgEnt struct {
-	key  string
-	gov  any        // the Go value; kept after a read (see read)
-	js   goja.Value // nil until read or set
-	read goja.Value // what gov became when read, if a primitive: while js is still that, gov goes out
+	key   string
+	gov   any        // the Go value; kept after a read (see read)
+	str   string     // the Go value instead of gov when isStr (_msgid, topic): no boxing
+	isStr bool       //
+	js    goja.Value // nil until read or set
+	read  goja.Value // what gov became when read, if a primitive: while js is still that, gov goes out
 }
 
 // newMsgObject returns the view of m, whose _msgid is id.
 func (f *fnVM) newMsgObject(m *engine.Message, id string) *goja.Object {
 	o := &msgObject{f: f}
 	o.ents = o.buf[:0]
-	o.ents = append(o.ents, msgEnt{key: "_msgid", gov: id})
+	o.ents = append(o.ents, msgEnt{key: "_msgid", str: id, isStr: true})
 	if m.Topic != "" {
-		o.ents = append(o.ents, msgEnt{key: "topic", gov: m.Topic})
+		o.ents = append(o.ents, msgEnt{key: "topic", str: m.Topic, isStr: true})
 	}
 	if v, ok := m.Lookup(payloadPath); ok {
 		o.ents = append(o.ents, msgEnt{key: "payload", gov: v})
@@ -283,7 +320,7 @@ func (f *fnVM) newMsgObject(m *engine.Message, id string) *goja.Object {
 	m.RangeOther(func(k string, v any) {
 		o.ents = append(o.ents, msgEnt{key: k, gov: v})
 	})
-	return f.vm.NewDynamicObject(o)
+	return f.recent.add(f.vm.NewDynamicObject(o), o)
 }
 
 func (o *msgObject) find(key string) int {
@@ -302,6 +339,10 @@ func (o *msgObject) Get(key string) goja.Value {
 		return nil
 	}
 	e := &o.ents[i]
+	if e.js == nil && e.isStr {
+		e.js = o.f.vm.ToValue(e.str)
+		e.read = e.js
+	}
 	if e.js == nil {
 		e.js = o.f.toJS(e.gov)
 		if _, isObj := e.js.(*goja.Object); isObj {
@@ -361,6 +402,13 @@ func (o *msgObject) message(msgid string) *engine.Message {
 		v := e.gov
 		if e.js != nil && (e.read == nil || !e.js.SameAs(e.read)) {
 			v = o.f.fromJS(e.js)
+		} else if e.isStr {
+			if e.key == "topic" {
+				m.Topic = e.str
+			} else {
+				m.SetID(e.str)
+			}
+			continue
 		}
 		if v == jsv.Undefined {
 			continue
@@ -368,13 +416,17 @@ func (o *msgObject) message(msgid string) *engine.Message {
 		m.SetProp(e.key, v)
 	}
 	if msgid != "" {
-		m.SetProp("_msgid", msgid)
+		m.SetID(msgid)
 	}
 	return m
 }
 
 // asMsgObject returns the view behind o, if o is one.
-func asMsgObject(o *goja.Object) *msgObject {
+func (f *fnVM) asMsgObject(o *goja.Object) *msgObject {
+	if v := f.recent.find(o); v != nil {
+		m, _ := v.(*msgObject)
+		return m
+	}
 	if o.ExportType() != msgObjectType {
 		return nil
 	}
