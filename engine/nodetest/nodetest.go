@@ -250,12 +250,12 @@ func (f *Flow) SourceHost(srcID string) *engine.Host {
 	return src.h
 }
 
-// WaitReceived waits up to five seconds until test-sink sinkID has
+// WaitReceived waits up to 15 seconds (a loaded machine under -race is slow) until test-sink sinkID has
 // received n messages and returns them; it fails the test when fewer or
 // more arrive.
 func (f *Flow) WaitReceived(sinkID string, n int) []*engine.Message {
 	f.t.Helper()
-	for end := time.Now().Add(5 * time.Second); ; {
+	for end := time.Now().Add(15 * time.Second); ; {
 		got := f.Received(sinkID)
 		if len(got) >= n || time.Now().After(end) {
 			if len(got) != n {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -551,7 +552,45 @@ func errorCode(err error) string {
 	case errors.As(err, &dnsErr):
 		return "ENOTFOUND"
 	}
+	if code, _ := tlsError(err); code != "" {
+		return code
+	}
 	return "ERR_HTTP_REQUEST"
+}
+
+// tlsError names a refused server certificate as Node.js does: its error
+// code and message.
+func tlsError(err error) (code, text string) {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown):
+		if c := unknown.Cert; c != nil && bytes.Equal(c.RawIssuer, c.RawSubject) {
+			return "DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"
+		}
+		return "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate"
+	case errors.As(err, &host) && host.Certificate != nil:
+		c := host.Certificate
+		if ip := net.ParseIP(host.Host); ip != nil {
+			list := make([]string, len(c.IPAddresses))
+			for i, a := range c.IPAddresses {
+				list[i] = a.String()
+			}
+			return "ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames: IP: " + host.Host + " is not in the cert's list: " + strings.Join(list, ", ")
+		}
+		names := make([]string, 0, len(c.DNSNames)+len(c.IPAddresses))
+		for _, d := range c.DNSNames {
+			names = append(names, "DNS:"+d)
+		}
+		for _, a := range c.IPAddresses {
+			names = append(names, "IP Address:"+a.String())
+		}
+		return "ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames: Host: " + host.Host + ". is not in the cert's altnames: " + strings.Join(names, ", ")
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return "CERT_HAS_EXPIRED", "certificate has expired"
+	}
+	return "", ""
 }
 
 func errorText(err error, code string) string {
@@ -561,6 +600,9 @@ func errorText(err error, code string) string {
 	}
 	if code == "ETIMEDOUT" {
 		return "Timeout awaiting 'request'"
+	}
+	if c, text := tlsError(err); c == code && text != "" {
+		return text
 	}
 	return err.Error()
 }
