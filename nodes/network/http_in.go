@@ -304,7 +304,7 @@ func multipartBody(r *http.Request, params map[string]string) (any, []any, int, 
 	if err != nil {
 		return nil, nil, http.StatusBadRequest, err
 	}
-	fields := map[string]any{}
+	var fields formFields
 	files := []any{}
 	for parts := 0; ; parts++ {
 		p, err := mr.NextPart()
@@ -329,11 +329,15 @@ func multipartBody(r *http.Request, params map[string]string) (any, []any, int, 
 			}
 			return nil, nil, http.StatusBadRequest, fmt.Errorf("multipart body: %w", err)
 		}
+		ct := p.Header.Get("Content-Type")
 		if p.FileName() == "" {
-			fields[p.FormName()] = jsutf8.Decode(data)
+			// busboy takes an application/octet-stream part for a file,
+			// and multer drops a file without a name.
+			if ct != "application/octet-stream" {
+				fields.add(p.FormName(), jsutf8.Decode(data))
+			}
 			continue
 		}
-		ct := p.Header.Get("Content-Type")
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
@@ -346,7 +350,50 @@ func multipartBody(r *http.Request, params map[string]string) (any, []any, int, 
 			"mimetype": ct, "buffer": data, "size": float64(len(data)),
 		})
 	}
-	return fields, files, 0, nil
+	return fields.object(), files, 0, nil
+}
+
+// formFields are the fields of a multipart body in the order they came.
+type formFields struct {
+	names []string
+	vals  [][]string
+}
+
+func (f *formFields) add(name, val string) {
+	for i, n := range f.names {
+		if n == name {
+			f.vals[i] = append(f.vals[i], val)
+			return
+		}
+	}
+	f.names = append(f.names, name)
+	f.vals = append(f.vals, []string{val})
+}
+
+// object is the body as multer makes it: each field in order, a repeated
+// one as an array.
+func (f *formFields) object() engine.RawJSON {
+	b := []byte{'{'}
+	for i, n := range f.names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = engine.AppendJSONString(b, n)
+		b = append(b, ':')
+		if len(f.vals[i]) == 1 {
+			b = engine.AppendJSONString(b, f.vals[i][0])
+			continue
+		}
+		b = append(b, '[')
+		for j, v := range f.vals[i] {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = engine.AppendJSONString(b, v)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 // queryObject makes msg.req.query of a parsed query: one value as a

@@ -89,11 +89,13 @@ or parsed JSON), msg.statusCode, msg.headers, msg.responseUrl, msg.redirectList,
 
 msg.method (with method "use"), msg.url (when the node has none), msg.headers, msg.cookies,
 msg.requestTimeout (ms; default 120 s) and msg.followRedirects (default true, at most 21) shape the
-request. An object payload is sent as JSON (or as a form with content-type
-application/x-www-form-urlencoded).
+request. An object payload is sent as JSON, as a form with content-type
+application/x-www-form-urlencoded, or, with content-type multipart/form-data, as one part per
+property (a string as it is, a Buffer as a file, {value, options: {filename, contentType}} as a
+named file, anything else as its JSON), as Node-RED builds them.
 
 Requests run concurrently, up to 32 per node; messages are not kept in order (as in Node-RED).
-Differs from Node-RED: no multipart/form-data bodies, msg.rejectUnauthorized is ignored (use a TLS
+Differs from Node-RED: msg.rejectUnauthorized is ignored (use a TLS
 configuration), "Disable strict HTTP parsing" is ignored, and the x-node-red-request-node header
 carries Runnel's own hash.`,
 	}, newHTTPRequest))
@@ -314,6 +316,13 @@ func (n *httpRequest) do(ctx context.Context, m *engine.Message, out engine.Outp
 		case float64, int, int64, bool:
 			body = []byte(engine.ToString(p))
 		default:
+			if headers.get("content-type") == "multipart/form-data" {
+				if b, ct, ok := formDataBody(p); ok {
+					body = b
+					headers.set("Content-Type", ct)
+					break
+				}
+			}
 			if o, ok := decodeObject(p); ok && strings.EqualFold(headers.get("content-type"), "application/x-www-form-urlencoded") {
 				body = []byte(formString(o))
 			} else {
