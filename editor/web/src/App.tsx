@@ -130,7 +130,7 @@ function Notices() {
   return (
     <div className="rn-notices">
       {notices.map((n) => (
-        <div key={n.id} className={'rn-notice ' + n.kind} role={n.kind === 'error' ? 'alert' : 'status'} data-testid={'notice-' + n.kind}>
+        <div key={n.id} className={'rn-notice ' + n.kind} role={n.kind === 'error' ? 'alert' : 'status'} data-testid={'notice-' + n.kind} data-tag={n.tag}>
           <div className="rn-notice-text">
             {n.text}
             {n.problems?.length ? (
@@ -150,8 +150,15 @@ function Notices() {
                 })}
               </ul>
             ) : null}
+            {n.actions?.length ? (
+              <div className="rn-notice-actions">
+                {n.actions.map((a) => (
+                  <button key={a.label} className={a.primary ? 'primary' : ''} title={a.title} onClick={a.run} data-testid={a.testid}>{a.label}</button>
+                ))}
+              </div>
+            ) : null}
           </div>
-          <button aria-label="Close" onClick={() => dismiss(n.id)}>×</button>
+          {n.actions?.length ? null : <button aria-label="Close" onClick={() => dismiss(n.id)}>×</button>}
         </div>
       ))}
     </div>
