@@ -7,6 +7,9 @@ import { Canvas, flowInstance, pointer } from './Canvas'
 import { Dialogs } from './Dialogs'
 import { isFlowNode } from './flowjson'
 import { useConnection } from './live'
+import { useNavKeys } from './nav'
+import { QuickAdd } from './QuickAdd'
+import { Search } from './Search'
 import { Palette } from './Palette'
 import { Sidebar } from './Sidebar'
 import {
@@ -371,6 +374,7 @@ function Editor() {
   const sidebarOpen = useEditor((s) => s.sidebarOpen)
   const trayOpen = useEditor((s) => s.trays.length > 0)
   useKeyboard()
+  useNavKeys()
   useEffect(() => {
     if (!loaded) return
     // "Palette populated and canvas drawn": the load-time mark the browser tests read.
@@ -409,6 +413,8 @@ function Editor() {
             {trayOpen && <Tray />}
           </main>
           <Dialogs />
+          <Search />
+          <QuickAdd />
         </ReactFlowProvider>
       )}
       <Notices />

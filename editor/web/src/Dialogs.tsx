@@ -232,6 +232,8 @@ export const shortcuts: [string, string][] = [
   ['Enter', 'Edit the selected node'],
   ['Arrows', 'Move the selection (Shift: by 20)'],
   ['Ctrl+I / Ctrl+E', 'Import / export'],
+  ['Ctrl+F', 'Search the flows'],
+  ['/ or Ctrl+click on the canvas', 'Quick-add a node (wired to the selected one)'],
   ['Ctrl+Space', 'Show or hide the sidebar'],
   ['Ctrl+= / Ctrl+- / Ctrl+0', 'Zoom in / out / fit'],
   ['Drag on the canvas', 'Select with a box (Ctrl+click adds to the selection)'],

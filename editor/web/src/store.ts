@@ -7,6 +7,7 @@ import { canDeploy } from './auth'
 import { remoteDeploy, type DeployBy } from './remote'
 import { postRollback, revisionsChanged } from './revisions'
 import { sessionId } from './session'
+import { savedTab } from './tabmemory'
 import {
   deepEqual, exportSet, importObjs, isConfigNode, isFlowNode, isTab, makeNames, merge, newId, parseFlowText,
   type ExportScope, type ImportMode, type Names,
@@ -271,7 +272,7 @@ export async function load() {
       return t ? { ...o, type: t } : o
     })
     const deployed = items
-    let tab = items.find(isTab)?.id
+    let tab = savedTab(items) ?? items.find(isTab)?.id
     if (!tab) {
       tab = newId()
       items = [{ id: tab, type: 'tab', label: 'Flow 1', disabled: false, info: '' }, ...items]
