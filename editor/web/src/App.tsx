@@ -7,7 +7,7 @@ import { Canvas, flowInstance, pointer } from './Canvas'
 import { Dialogs } from './Dialogs'
 import { isFlowNode } from './flowjson'
 import { useConnection } from './live'
-import { useNavKeys } from './nav'
+import { openSearch, useNavKeys } from './nav'
 import { QuickAdd } from './QuickAdd'
 import { Search } from './Search'
 import { Palette } from './Palette'
@@ -115,6 +115,7 @@ function MainMenu() {
         <div className="rn-dropdown right" role="menu">
           {item('Import…', 'Ctrl+I', () => setState({ dialog: { kind: 'import' } }))}
           {item('Export…', 'Ctrl+E', () => setState({ dialog: { kind: 'export' } }))}
+          {item('Search flows…', 'Ctrl+F', openSearch)}
           {item('Undo', 'Ctrl+Z', undo, !canUndo)}
           {item('Redo', 'Ctrl+Y', redo, !canRedo)}
           {item('Config nodes', '', () => setState({ sidebar: 'config', sidebarOpen: true }))}
