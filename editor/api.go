@@ -257,7 +257,7 @@ func (a *API) postFlows(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "the flows were changed since rev "+rev, nil)
 		return
 	}
-	saved, warnings, err := a.deploy(r.Context(), doc, deployType, deployer(r), "")
+	saved, warnings, err := a.deploy(r.Context(), doc, deployType, deployer(r), SessionOf(r), "")
 	if err != nil {
 		writeDeployError(w, err)
 		return
@@ -327,14 +327,15 @@ type deployAnswer struct {
 }
 
 // deploy plans doc as a deploy of type typ, applies it and saves it (as a
-// revision in the Store, noting user and note, and to the FlowFile); a.mu
+// revision in the Store, noting user and note, and to the FlowFile) and
+// tells the editors, naming the editor session that asked (SessionOf); a.mu
 // must be held. A deploy whose nodes fail to start is not saved: the error
 // is the runtime's *engine.StartError, whose problems name the nodes. It
 // returns the revision saved (only its Rev is set without a Store) and the
 // deploy's warnings (see engine.Graph.Warnings). A document that does not
 // compile changes nothing and the error lists every problem (a
 // flows.Problems); other failures are a *statusError.
-func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.DeployType, user, note string) (_ store.Revision, _ []flows.Warning, err error) {
+func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.DeployType, user, session, note string) (_ store.Revision, _ []flows.Warning, err error) {
 	// A deploy that has begun finishes even if the client goes away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
@@ -369,7 +370,7 @@ func (a *API) deploy(ctx context.Context, doc *flows.Document, typ engine.Deploy
 		return store.Revision{}, nil, &statusError{http.StatusInternalServerError, saveErr}
 	}
 	if a.opts.Live != nil {
-		a.opts.Live.Deployed(saved.Rev)
+		a.opts.Live.DeployedBy(saved.Rev, session, user)
 	}
 	a.log.Debug("deploy", slog.String("type", string(typ)), slog.Int("objects", len(doc.Nodes)),
 		slog.String("changes", plan.Diff.Summary()), slog.Int("kept", plan.Kept), slog.Int("replaced", len(plan.Replaced)),

@@ -122,7 +122,7 @@ type Hub struct {
 	clients  map[*client]struct{}
 	status   map[string]engine.Status // the latest status of each node
 	dirty    map[string]struct{}      // nodes whose status changed since the last flush
-	deployed []string                 // revisions deployed since the last flush
+	deployed []deployNote             // revisions deployed since the last flush
 	conns    sync.WaitGroup           // connection handlers, counted under mu while open
 }
 
@@ -191,11 +191,20 @@ func (h *Hub) OnError(ev engine.ErrorEvent) {
 // Deployed announces a successful deploy of revision rev to the clients.
 // At the next flush the statuses of nodes that are no longer in the
 // running graph are cleared.
-func (h *Hub) Deployed(rev string) {
+func (h *Hub) Deployed(rev string) { h.DeployedBy(rev, "", "") }
+
+// DeployedBy is Deployed for a deploy made by an editor session (the
+// Runnel-Session header of its request, see SessionOf) and a user; the
+// event carries both when set, so that the editor that deployed knows the
+// event is its own and the others can say someone else deployed.
+func (h *Hub) DeployedBy(rev, session, user string) {
 	h.mu.Lock()
-	h.deployed = append(h.deployed, rev)
+	h.deployed = append(h.deployed, deployNote{rev, session, user})
 	h.mu.Unlock()
 }
+
+// deployNote is one deploy for the next flush's deploy events.
+type deployNote struct{ rev, session, user string }
 
 // Run sends the queued events every FlushInterval and the live rates of
 // src's running graph every RateInterval, until ctx is done. It then

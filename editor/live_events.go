@@ -118,9 +118,17 @@ func (f *flusher) flush(h *Hub, g *engine.Graph) {
 		return
 	}
 	b := []byte{'['}
-	for _, rev := range h.deployed {
+	for _, d := range h.deployed {
 		b = append(b, `{"topic":"deploy","data":{"rev":`...)
-		b = engine.AppendJSON(b, rev)
+		b = engine.AppendJSON(b, d.rev)
+		if d.session != "" {
+			b = append(b, `,"session":`...)
+			b = engine.AppendJSONString(b, d.session)
+		}
+		if d.user != "" {
+			b = append(b, `,"user":`...)
+			b = engine.AppendJSONString(b, d.user)
+		}
 		b = append(b, "}},"...)
 	}
 	h.deployed = h.deployed[:0]

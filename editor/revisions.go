@@ -192,7 +192,7 @@ func (a *API) postRollback(w http.ResponseWriter, r *http.Request) {
 	// fields it has none for (a revision saved before credentials were
 	// stored keeps today's).
 	doc.MergeCredentials(a.current().Credentials)
-	saved, warnings, err := a.deploy(r.Context(), doc, engine.DeployNodes, deployer(r), fmt.Sprintf("rollback to #%d", rev.ID))
+	saved, warnings, err := a.deploy(r.Context(), doc, engine.DeployNodes, deployer(r), SessionOf(r), fmt.Sprintf("rollback to #%d", rev.ID))
 	if err != nil {
 		writeDeployError(w, err)
 		return

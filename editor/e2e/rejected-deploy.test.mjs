@@ -74,9 +74,10 @@ test('a stale revision gets a conflict dialog; merge keeps both sides', async ()
   await page.getByTestId('tray').getByRole('button', { name: 'Done' }).click()
   const now = (await server.flows()).flows
   await server.deploy(now.map((o) => (o.id === 'temp-changed' ? { ...o, name: 'theirs too' } : o)))
-  const remote = page.getByRole('dialog', { name: 'Flows updated on the server' })
+  // The notice of their deploy offers Merge, Reload and Dismiss; dismissed, the deploy meets the conflict.
+  const remote = page.locator('.rn-notice[data-tag="remote-deploy"]')
   await remote.waitFor()
-  await remote.getByRole('button', { name: 'Ignore' }).click()
+  await remote.getByTestId('remote-dismiss').click()
   await page.getByTestId('deploy').click()
   const dlg = page.getByRole('dialog', { name: 'Flows changed on the server' })
   await dlg.waitFor()

@@ -7,6 +7,9 @@ import { Canvas, flowInstance, pointer } from './Canvas'
 import { Dialogs } from './Dialogs'
 import { isFlowNode } from './flowjson'
 import { useConnection } from './live'
+import { openSearch, useNavKeys } from './nav'
+import { QuickAdd } from './QuickAdd'
+import { Search } from './Search'
 import { Palette } from './Palette'
 import { Sidebar } from './Sidebar'
 import {
@@ -112,6 +115,7 @@ function MainMenu() {
         <div className="rn-dropdown right" role="menu">
           {item('Import…', 'Ctrl+I', () => setState({ dialog: { kind: 'import' } }))}
           {item('Export…', 'Ctrl+E', () => setState({ dialog: { kind: 'export' } }))}
+          {item('Search flows…', 'Ctrl+F', openSearch)}
           {item('Undo', 'Ctrl+Z', undo, !canUndo)}
           {item('Redo', 'Ctrl+Y', redo, !canRedo)}
           {item('Config nodes', '', () => setState({ sidebar: 'config', sidebarOpen: true }))}
@@ -130,7 +134,7 @@ function Notices() {
   return (
     <div className="rn-notices">
       {notices.map((n) => (
-        <div key={n.id} className={'rn-notice ' + n.kind} role={n.kind === 'error' ? 'alert' : 'status'} data-testid={'notice-' + n.kind}>
+        <div key={n.id} className={'rn-notice ' + n.kind} role={n.kind === 'error' ? 'alert' : 'status'} data-testid={'notice-' + n.kind} data-tag={n.tag}>
           <div className="rn-notice-text">
             {n.text}
             {n.problems?.length ? (
@@ -150,8 +154,15 @@ function Notices() {
                 })}
               </ul>
             ) : null}
+            {n.actions?.length ? (
+              <div className="rn-notice-actions">
+                {n.actions.map((a) => (
+                  <button key={a.label} className={a.primary ? 'primary' : ''} title={a.title} onClick={a.run} data-testid={a.testid}>{a.label}</button>
+                ))}
+              </div>
+            ) : null}
           </div>
-          <button aria-label="Close" onClick={() => dismiss(n.id)}>×</button>
+          {n.actions?.length ? null : <button aria-label="Close" onClick={() => dismiss(n.id)}>×</button>}
         </div>
       ))}
     </div>
@@ -364,6 +375,7 @@ function Editor() {
   const sidebarOpen = useEditor((s) => s.sidebarOpen)
   const trayOpen = useEditor((s) => s.trays.length > 0)
   useKeyboard()
+  useNavKeys()
   useEffect(() => {
     if (!loaded) return
     // "Palette populated and canvas drawn": the load-time mark the browser tests read.
@@ -402,6 +414,8 @@ function Editor() {
             {trayOpen && <Tray />}
           </main>
           <Dialogs />
+          <Search />
+          <QuickAdd />
         </ReactFlowProvider>
       )}
       <Notices />

@@ -8,6 +8,7 @@ import { isFlowNode, isTab } from './flowjson'
 import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode as FlowRFNode } from './FlowNode'
 import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
+import { openQuickAddAt } from './nav'
 import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
   moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
@@ -273,13 +274,21 @@ export function Canvas() {
     [rf],
   )
 
+  // A node revealed on another tab: that tab opens centred on it, not fitted or where it was.
+  const revealing = useRef<{ z?: string; at: number } | null>(null)
   useEffect(
     () =>
       onReveal((o) => {
-        requestAnimationFrame(() => rf.setCenter(o.x ?? 0, o.y ?? 0, { zoom: Math.max(rf.getZoom(), 1), duration: 300 }))
+        revealing.current = { z: o.z, at: performance.now() }
+        // A node's x and y are its centre; a group's box is where its members are.
+        const box = isGroup(o) && o.z ? layoutGroups(getState().items, o.z, sizeOfNode).get(o.id) : undefined
+        const x = box ? box.x + box.w / 2 : o.x ?? 0
+        const y = box ? box.y + box.h / 2 : o.y ?? 0
+        requestAnimationFrame(() => rf.setCenter(x, y, { zoom: Math.max(rf.getZoom(), 1), duration: 300 }))
       }),
     [rf],
   )
+  const revealingOn = (t: string) => !!revealing.current && revealing.current.z === t && performance.now() - revealing.current.at < 1000
 
   // Each tab keeps its own viewport; a tab shown for the first time is fitted.
   const viewports = useRef(new Map<string, { x: number; y: number; zoom: number }>())
@@ -287,12 +296,14 @@ export function Canvas() {
   useEffect(() => {
     if (shownTab.current) viewports.current.set(shownTab.current, rf.getViewport())
     shownTab.current = tab
+    if (revealingOn(tab)) return
     const saved = viewports.current.get(tab)
     if (saved) {
       rf.setViewport(saved)
       return
     }
     requestAnimationFrame(() => {
+      if (revealingOn(tab)) return
       if (getState().items.some((o) => o.z === tab && isFlowNode(o))) rf.fitView({ maxZoom: 1, padding: 0.15 })
       else rf.setViewport({ x: 0, y: 0, zoom: 1 })
     })
@@ -376,7 +387,11 @@ export function Canvas() {
           }}
           onPaneContextMenu={openMenu}
           onSelectionContextMenu={openMenu}
-          onPaneClick={() => setMenu(null)}
+          onPaneClick={(e) => {
+            setMenu(null)
+            // Ctrl+click (Cmd+click) on the empty canvas: quick-add there.
+            if (e.ctrlKey || e.metaKey) openQuickAddAt(e.clientX, e.clientY)
+          }}
           nodeOrigin={[0.5, 0.5]}
           snapToGrid
           snapGrid={[gridSize, gridSize]}

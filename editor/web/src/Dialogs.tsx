@@ -3,11 +3,9 @@ import { useMemo, useRef, useState } from 'react'
 import { CodeEditor } from './CodeEditor'
 import { conflicts, parseFlowText, type ExportScope } from './flowjson'
 import {
-  commit, deploy, exportText, getState, importText, mergeAndDeploy, notify, reloadFromServer, removeTab, setState,
+  commit, deploy, exportText, getState, importText, mergeAndDeploy, notify, removeTab, setState,
   useEditor,
 } from './store'
-import { merge } from './flowjson'
-import { getFlows } from './api'
 import { RollbackDialog } from './History'
 import type { FlowObj } from './types'
 
@@ -224,33 +222,6 @@ function ConflictDialog() {
   )
 }
 
-function RemoteDialog() {
-  const mergeRemote = async () => {
-    const remote = await getFlows()
-    const s = getState()
-    const items = remote.flows.map((o) => {
-      const t = s.names.toRunnel.get(o.type)
-      return t ? { ...o, type: t } : o
-    })
-    const m = merge(s.deployed, s.items, items)
-    commit(m.items, { deployed: items, deployedMap: new Map(items.map((o) => [o.id, o])), rev: remote.rev, dialog: null })
-  }
-  return (
-    <Modal
-      title="Flows updated on the server"
-      buttons={
-        <>
-          <button onClick={() => setState({ dialog: null })}>Ignore</button>
-          <button onClick={() => reloadFromServer()}>Discard my changes and reload</button>
-          <button className="primary" onClick={mergeRemote}>Merge</button>
-        </>
-      }
-    >
-      <p>Someone deployed flows while you have changes that are not deployed yet.</p>
-    </Modal>
-  )
-}
-
 export const shortcuts: [string, string][] = [
   ['Ctrl+D', 'Deploy'],
   ['Ctrl+Z / Ctrl+Y', 'Undo / redo (also Ctrl+Shift+Z)'],
@@ -261,6 +232,8 @@ export const shortcuts: [string, string][] = [
   ['Enter', 'Edit the selected node'],
   ['Arrows', 'Move the selection (Shift: by 20)'],
   ['Ctrl+I / Ctrl+E', 'Import / export'],
+  ['Ctrl+F', 'Search the flows'],
+  ['/ or Ctrl+click on the canvas', 'Quick-add a node (wired to the selected one)'],
   ['Ctrl+Space', 'Show or hide the sidebar'],
   ['Ctrl+= / Ctrl+- / Ctrl+0', 'Zoom in / out / fit'],
   ['Drag on the canvas', 'Select with a box (Ctrl+click adds to the selection)'],
@@ -294,8 +267,6 @@ export function Dialogs() {
       return <TabDialog id={d.id} />
     case 'conflict':
       return <ConflictDialog />
-    case 'remote':
-      return <RemoteDialog />
     case 'keys':
       return <KeysDialog />
     case 'rollback':

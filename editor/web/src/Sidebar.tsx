@@ -6,6 +6,7 @@ import { DebugSidebar } from './Debug'
 import { HistorySidebar } from './History'
 import { isConfigNode, isFlowNode } from './flowjson'
 import { Markdown } from './Markdown'
+import { Outline } from './Outline'
 import { paletteLabel } from './Palette'
 import { nodeLabel, openNewConfigTray, openTray, setState, typeOf, useEditor } from './store'
 
@@ -125,6 +126,7 @@ export function Sidebar() {
         ))}
       </div>
       <div className="rn-sidebar-body">
+        {which === 'info' && <Outline />}
         {which === 'info' && <Info />}
         {which === 'debug' && <DebugSidebar />}
         {which === 'config' && <ConfigNodes />}

@@ -1,5 +1,6 @@
 // The admin API (editor/api.go), Node-RED's v2 shapes.
 import { apiFetch } from './auth'
+import { sessionHeader } from './session'
 import type { DeployType, FlowObj, NodeType, Problem } from './types'
 
 export async function getNodes(): Promise<NodeType[]> {
@@ -29,6 +30,7 @@ export async function postFlows(flows: FlowObj[], rev: string | undefined, type:
       'Content-Type': 'application/json',
       'Node-RED-API-Version': 'v2',
       'Node-RED-Deployment-Type': type,
+      ...sessionHeader,
     },
     body: JSON.stringify(body),
   })

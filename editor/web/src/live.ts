@@ -193,7 +193,8 @@ function handle(ev: Event) {
     debug.add({ kind: 'error', id: String(d.id ?? ''), z: d.z || undefined, name: d.name, format: 'error', msg: d.error, ts: typeof d.ts === 'number' ? d.ts : Date.now() })
   } else if (t === 'deploy') {
     revisionsChanged()
-    remoteDeployed(String(ev.data?.rev ?? ''))
+    const d = ev.data ?? {}
+    remoteDeployed(String(d.rev ?? ''), { session: typeof d.session === 'string' ? d.session : undefined, user: typeof d.user === 'string' ? d.user : undefined })
   }
 }
 

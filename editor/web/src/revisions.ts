@@ -4,6 +4,7 @@
 // websocket's deploy events mark it stale.
 import { useSyncExternalStore } from 'react'
 import { apiFetch } from './auth'
+import { sessionHeader } from './session'
 import type { FlowObj, Problem } from './types'
 
 export interface Revision {
@@ -68,7 +69,7 @@ export type RollbackResult =
   | { ok: false; message: string; problems: Problem[] }
 
 export async function postRollback(id: number): Promise<RollbackResult> {
-  const r = await apiFetch(`flows/revisions/${id}/rollback`, { method: 'POST', headers: { Accept: 'application/json' } })
+  const r = await apiFetch(`flows/revisions/${id}/rollback`, { method: 'POST', headers: { Accept: 'application/json', ...sessionHeader } })
   const j = await r.json().catch(() => null)
   if (r.ok && j) return { ok: true, rev: j.rev ?? '', revision: j.revision }
   return {

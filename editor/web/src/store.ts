@@ -4,7 +4,10 @@
 import { useSyncExternalStore } from 'react'
 import * as api from './api'
 import { canDeploy } from './auth'
+import { remoteDeploy, type DeployBy } from './remote'
 import { postRollback, revisionsChanged } from './revisions'
+import { sessionId } from './session'
+import { savedTab } from './tabmemory'
 import {
   deepEqual, exportSet, importObjs, isConfigNode, isFlowNode, isTab, makeNames, merge, newId, parseFlowText,
   type ExportScope, type ImportMode, type Names,
@@ -28,7 +31,6 @@ export type Dialog =
   | { kind: 'export' }
   | { kind: 'tab'; id: string }
   | { kind: 'conflict' }
-  | { kind: 'remote'; rev: string }
   | { kind: 'keys' }
   | { kind: 'rollback'; id: number }
   | null
@@ -38,6 +40,10 @@ export interface Notice {
   kind: 'error' | 'info' | 'success'
   text: string
   problems?: Problem[]
+  /** Buttons the notice offers; one with actions stays until one is used. */
+  actions?: { label: string; run: () => void; primary?: boolean; testid?: string; title?: string }[]
+  /** Notices of one tag replace each other (remote.ts's deploy notice). */
+  tag?: string
 }
 
 export interface State {
@@ -266,7 +272,7 @@ export async function load() {
       return t ? { ...o, type: t } : o
     })
     const deployed = items
-    let tab = items.find(isTab)?.id
+    let tab = savedTab(items) ?? items.find(isTab)?.id
     if (!tab) {
       tab = newId()
       items = [{ id: tab, type: 'tab', label: 'Flow 1', disabled: false, info: '' }, ...items]
@@ -797,15 +803,11 @@ export async function mergeAndDeploy() {
   await deploy(state.deployType)
 }
 
-/** A deploy event from the server (anyone's). */
-export async function remoteDeployed(rev: string) {
+/** A deploy event from the server (anyone's); by says which editor session and user made it (remote.ts). */
+export async function remoteDeployed(rev: string, by?: DeployBy) {
   if (!rev || rev === state.rev || ownRevs.has(rev) || !state.loaded || rollingBack) return
-  if (isDirty()) {
-    setState({ dialog: { kind: 'remote', rev } })
-    return
-  }
-  await reloadFromServer()
-  notify('info', 'The flows were updated on the server and have been reloaded')
+  if (by?.session === sessionId) return
+  await remoteDeploy(by)
 }
 
 /** Asks the server for its revision, and handles it as a deploy event when it is not ours. */
