@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,7 +90,15 @@ type NodeRoutes struct {
 	authMu   sync.Mutex
 	authGood [32]byte // sha256 of the last password that matched (bcrypt is slow)
 	authOK   bool
+	// authSem bounds the bcrypt checks running at once: each takes tens
+	// of milliseconds of a core, and a client guessing passwords must not
+	// take every core with them.
+	authSem chan struct{}
+	compare func(hash, password []byte) error // bcrypt's; replaced in tests
 }
+
+// maxAuthChecks is how many bcrypt checks run at once: half the cores.
+func maxAuthChecks() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 type nodeRoute struct {
 	owner, method, pattern string
@@ -125,7 +134,8 @@ func NewNodeRoutes(o NodeRoutesOptions) (*NodeRoutes, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &NodeRoutes{opts: o, log: log, root: strings.TrimSuffix(o.Root, "/"), cors: map[string]bool{}, sem: make(chan struct{}, o.MaxRequests)}
+	n := &NodeRoutes{opts: o, log: log, root: strings.TrimSuffix(o.Root, "/"), cors: map[string]bool{}, sem: make(chan struct{}, o.MaxRequests),
+		authSem: make(chan struct{}, maxAuthChecks()), compare: bcrypt.CompareHashAndPassword}
 	for _, c := range o.CORS {
 		if c == "*" {
 			n.anyCO = true
@@ -233,10 +243,17 @@ func (n *NodeRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only a CORS preflight, answered above, goes without credentials: any
 	// other OPTIONS request would reach a flow (an "all methods" route).
-	if n.opts.AuthUser != "" && !n.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Authorization Required"`)
-		http.Error(w, "Unauthorized", http.StatusUnauthorized)
-		return
+	if n.opts.AuthUser != "" {
+		switch n.authorized(r) {
+		case authBusy:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "Service Unavailable: too many password checks at once", http.StatusServiceUnavailable)
+			return
+		case authRefused:
+			w.Header().Set("WWW-Authenticate", `Basic realm="Authorization Required"`)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
 	}
 	rt, params, err := n.match(r.Method, p)
 	if err != nil {
@@ -358,26 +375,45 @@ func (n *NodeRoutes) applyCORS(w http.ResponseWriter, r *http.Request) bool {
 // authorized checks r's basic credentials. The last password that matched
 // is remembered (as a hash), as Node-RED does: bcrypt takes tens of
 // milliseconds, too long for every request of a busy endpoint.
-func (n *NodeRoutes) authorized(r *http.Request) bool {
+//
+// At most maxAuthChecks bcrypt checks run at once; a request that finds
+// them all busy is refused with 503 rather than queued, so that password
+// guessing costs the guesser, not every core of the machine.
+func (n *NodeRoutes) authorized(r *http.Request) authResult {
 	user, pass, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(n.opts.AuthUser)) != 1 {
-		return false
+		return authRefused
 	}
 	sum := sha256.Sum256([]byte(pass))
 	n.authMu.Lock()
 	cached := n.authOK && subtle.ConstantTimeCompare(sum[:], n.authGood[:]) == 1
 	n.authMu.Unlock()
 	if cached {
-		return true
+		return authOK
 	}
-	if bcrypt.CompareHashAndPassword([]byte(n.opts.AuthPasswordHash), []byte(pass)) != nil {
-		return false
+	select {
+	case n.authSem <- struct{}{}:
+		defer func() { <-n.authSem }()
+	default:
+		return authBusy
+	}
+	if n.compare([]byte(n.opts.AuthPasswordHash), []byte(pass)) != nil {
+		return authRefused
 	}
 	n.authMu.Lock()
 	n.authGood, n.authOK = sum, true
 	n.authMu.Unlock()
-	return true
+	return authOK
 }
+
+// authResult is what authorized decided.
+type authResult int
+
+const (
+	authOK authResult = iota
+	authRefused
+	authBusy // every bcrypt check slot was taken
+)
 
 // compileRoute turns an Express 4 route path (path-to-regexp 0.1) into a
 // regular expression: ":name" matches one segment, ":name?" an optional

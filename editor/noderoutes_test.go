@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,5 +229,50 @@ func TestCompileRoute(t *testing.T) {
 				t.Errorf("%s ~ %s: params %s, want %s", c.pattern, c.path, got, c.params)
 			}
 		}
+	}
+}
+
+// TestNodeRoutesAuthBounded: password checks (bcrypt, tens of
+// milliseconds of a core each) run at most maxAuthChecks at once; a
+// request that finds them all taken gets 503 at once, without a check.
+// Without the bound, a client guessing passwords in parallel takes every
+// core.
+func TestNodeRoutesAuthBounded(t *testing.T) {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	base, routes := serveMounted(t, NodeRoutesOptions{AuthUser: "u", AuthPasswordHash: string(hash)}, DefaultServerLimits())
+	routes.Route("n1", "GET", "/s", says("secret"))
+	entered, release := make(chan struct{}), make(chan struct{})
+	var checks atomic.Int32
+	routes.compare = func(h, p []byte) error {
+		checks.Add(1)
+		entered <- struct{}{}
+		<-release
+		return bcrypt.CompareHashAndPassword(h, p)
+	}
+	slots := cap(routes.authSem)
+	codes := make(chan int, slots)
+	for i := 0; i < slots; i++ {
+		go func() {
+			code, _, _ := get(t, "GET", base+"/s", "Authorization", "Basic dTpiYWQ=") // u:bad
+			codes <- code
+		}()
+		<-entered
+	}
+	code, h, _ := get(t, "GET", base+"/s", "Authorization", "Basic dTpwdw==") // u:pw
+	if code != 503 || h.Get("Retry-After") != "1" {
+		t.Errorf("with every check slot taken: %d %v", code, h)
+	}
+	close(release)
+	for i := 0; i < slots; i++ {
+		if c := <-codes; c != 401 {
+			t.Errorf("wrong password: %d", c)
+		}
+	}
+	go func() { <-entered }()
+	if code, _, body := get(t, "GET", base+"/s", "Authorization", "Basic dTpwdw=="); code != 200 || !strings.HasPrefix(body, "secret") {
+		t.Errorf("after the checks: %d %q", code, body)
+	}
+	if n := checks.Load(); n != int32(slots)+1 {
+		t.Errorf("%d checks ran, want %d (the refused request must not run one)", n, slots+1)
 	}
 }
