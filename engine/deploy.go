@@ -316,6 +316,7 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan, rollback bool) error {
 		if err := drain(ctx, old.g); err != nil {
 			rt.log.Warn("deploy: messages still in the old flows", slog.Int64("messages", old.g.active.Load()), slog.String("error", err.Error()))
 		}
+		inherit(old.g, g)
 		rt.closeNodes(ctx, old.g, gone)
 		if len(probs) == 0 || !rollback {
 			// Only a deploy that stands drops the context of the nodes
@@ -347,6 +348,30 @@ func (rt *Runtime) apply(ctx context.Context, p *Plan, rollback bool) error {
 		rt.log.Error("roll back: the previous flows did not deploy again", slog.String("error", err.Error()))
 	}
 	return &StartError{Problems: probs}
+}
+
+// inherit offers each replaced node with inputs of old to its successor
+// in g, when that is an Inheritor of the same type (see Inheritor).
+func inherit(old, g *Graph) {
+	for _, s := range old.slots {
+		if s.typ.Config || s.typ.Inputs == 0 {
+			continue
+		}
+		j, ok := g.index[s.host.id]
+		if !ok || g.slots[j].kept || g.slots[j].typ != s.typ {
+			continue
+		}
+		if in, ok := g.slots[j].node.(Inheritor); ok {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						g.slots[j].host.ReportPanic(r)
+					}
+				}()
+				in.Inherit(s.node)
+			}()
+		}
+	}
 }
 
 func sortProblems(ps flows.Problems) {

@@ -67,6 +67,17 @@ type Successor interface {
 	TakeOver(prev Node) bool
 }
 
+// Inheritor is implemented by nodes with inputs that can take over the
+// state of the node they replace in a deploy, such as a trigger's pending
+// second messages, which would otherwise be lost with it. The runtime
+// calls Inherit on the new node, already running, with the node of the
+// same id and type it replaces, once the deploy has switched to the new
+// flows and no message is left in the old ones, and before it closes the
+// old node. What Inherit leaves in prev is closed with it.
+type Inheritor interface {
+	Inherit(prev Node)
+}
+
 // Metric is one figure a node reports for GET /metrics, beyond the
 // messages in and out and the errors that the runtime counts for every
 // node.

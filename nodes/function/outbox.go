@@ -97,6 +97,10 @@ func (o *outbox) make(batch []outItem, out engine.Output, ok bool) {
 			o.h.Status(*it.status)
 		case ok:
 			out.Send(it.port, it.m)
+		default:
+			// Nothing received yet: a timer of state inherited from the
+			// node this one replaced (see triggerNode.Inherit).
+			o.h.Send(it.port, it.m)
 		}
 	}
 }

@@ -61,7 +61,7 @@ The status is a blue dot while triggered, with the number of streams when there 
 
 Differences from Node-RED:
 - At most 10000 streams are held; a message that would start another is dropped and reported as an error with the message.
-- A deploy that keeps the node keeps its streams and timers. One that replaces it (or a shutdown) stops them as Node-RED does: a pending second message is not sent, since it would report a timeout that did not happen.
+- A deploy that keeps the node keeps its streams and timers (Node-RED loses them on every deploy that touches the flow). One that replaces it hands them to the new node: a pending second message comes when it was due, as the old node computed it; a stream still triggered still blocks. If the new node's mode differs (per topic or not, resending or not), or on a shutdown, they stop as in Node-RED: a pending second message is not sent, since it would report a timeout that did not happen.
 - Values are checked when the flow is deployed (a num that is not a number, JSON that does not parse, a date format other than milliseconds, iso or object): Node-RED finds them per message.`,
 }, newTrigger)
 
@@ -81,10 +81,14 @@ type trigStream struct {
 	gen    uint64      // stale timers of a stream check it
 	m2     any         // op2's value, as computed so far
 
-	// The second message's wait: when it ends and what it does then.
-	due  time.Time
-	seq  uint64
-	pend func()
+	// The second message's wait: when it ends and what it does then:
+	// fire with pendMsg, or fireExtended with it when pendExt.
+	due     time.Time
+	seq     uint64
+	pendMsg *engine.Message
+	pendExt bool
+	// A negative duration's interval resends first.
+	first *engine.Message
 }
 
 type triggerNode struct {
@@ -301,7 +305,7 @@ func (n *triggerNode) receive(m *engine.Message) error {
 			st.m2 = m.Payload
 		}
 		n.stop(st)
-		n.wait(key, st, wait, func() { n.fireExtended(key, st, m) })
+		n.wait(key, st, wait, m, true)
 	}
 	return nil
 }
@@ -322,19 +326,19 @@ func (n *triggerNode) isReset(m *engine.Message) bool {
 // stop stops a stream's timer; timers already running see a new gen.
 func (n *triggerNode) stop(st *trigStream) {
 	st.gen++
-	st.pend = nil
+	st.pendMsg, st.first = nil, nil
 	if st.timer != nil {
 		st.timer.Stop()
 		st.timer = nil
 	}
 }
 
-// wait arms the second message of stream st: fn runs, with the lock held,
-// wait ms from now.
-func (n *triggerNode) wait(key string, st *trigStream, wait float64, fn func()) {
+// wait arms the second message of stream st: fire (fireExtended when ext)
+// with m runs, with the lock held, wait ms from now.
+func (n *triggerNode) wait(key string, st *trigStream, wait float64, m *engine.Message, ext bool) {
 	d := msDuration(wait)
 	n.seq++
-	st.active, st.due, st.seq, st.pend = true, time.Now().Add(d), n.seq, fn
+	st.active, st.due, st.seq, st.pendMsg, st.pendExt = true, time.Now().Add(d), n.seq, m, ext
 	gen := st.gen
 	st.timer = afterFunc(n.h, d, func() { n.expire(key, st, gen) })
 }
@@ -347,13 +351,15 @@ func (n *triggerNode) expire(key string, st *trigStream, gen uint64) {
 	n.mu.Lock()
 	defer n.ob.deliver()
 	defer n.mu.Unlock()
-	if !n.live(key, st, gen) || st.pend == nil {
+	if !n.live(key, st, gen) || st.pendMsg == nil {
 		return
 	}
 	var due []*trigStream
-	for _, s := range n.streams {
-		if s.pend != nil && !s.due.After(st.due) {
+	keys := map[*trigStream]string{}
+	for k, s := range n.streams {
+		if s.pendMsg != nil && !s.due.After(st.due) {
 			due = append(due, s)
+			keys[s] = k
 		}
 	}
 	slices.SortFunc(due, func(a, b *trigStream) int {
@@ -363,13 +369,17 @@ func (n *triggerNode) expire(key string, st *trigStream, gen uint64) {
 		return cmp.Compare(a.seq, b.seq)
 	})
 	for _, s := range due {
-		fn := s.pend
-		s.pend = nil
+		m, ext := s.pendMsg, s.pendExt
+		s.pendMsg = nil
 		if s.timer != nil {
 			s.timer.Stop()
 			s.timer = nil
 		}
-		fn()
+		if ext {
+			n.fireExtended(keys[s], s, m)
+		} else {
+			n.fire(keys[s], s, m)
+		}
 	}
 }
 
@@ -403,12 +413,11 @@ func (n *triggerNode) start(key string, st *trigStream, m *engine.Message, wait 
 		n.stop(st)
 		if n.op1.typ != "nul" {
 			st.active = true
-			gen := st.gen
-			first := m.Copy()
-			st.timer = afterFunc(n.h, interval(wait), func() { n.resend(st, gen, first, interval(wait)) })
+			st.first = m.Copy()
+			n.loopEvery(st, interval(wait))
 		}
 	default:
-		n.wait(key, st, wait, func() { n.fire(key, st, m) })
+		n.wait(key, st, wait, m, false)
 	}
 	n.status()
 	if n.op1.typ != "nul" {
@@ -423,19 +432,26 @@ func (n *triggerNode) live(key string, st *trigStream, gen uint64) bool {
 	return !n.closed && n.streams[key] == st && st.gen == gen
 }
 
+// loopEvery arms the interval of a negative duration, which resends
+// st.first; the lock is held.
+func (n *triggerNode) loopEvery(st *trigStream, every time.Duration) {
+	gen := st.gen
+	st.timer = afterFunc(n.h, every, func() { n.resend(st, gen, every) })
+}
+
 // resend is the interval of a negative duration: the first message again.
-func (n *triggerNode) resend(st *trigStream, gen uint64, first *engine.Message, every time.Duration) {
+func (n *triggerNode) resend(st *trigStream, gen uint64, every time.Duration) {
 	n.mu.Lock()
 	defer n.ob.deliver()
 	defer n.mu.Unlock()
-	if n.closed || st.gen != gen {
+	if n.closed || st.gen != gen || st.first == nil {
 		return
 	}
 	if n.op1.typ == engine.TypeDate {
-		first.SetProp("payload", float64(time.Now().UnixMilli()))
+		st.first.SetProp("payload", float64(time.Now().UnixMilli()))
 	}
-	n.ob.send(0, first.Copy())
-	st.timer = afterFunc(n.h, every, func() { n.resend(st, gen, first, every) })
+	n.ob.send(0, st.first.Copy())
+	n.loopEvery(st, every)
 }
 
 // fire sends the second message at the end of the wait; the lock is
@@ -487,6 +503,70 @@ func (n *triggerNode) fireExtended(key string, st *trigStream, latest *engine.Me
 	if m2 != nil {
 		n.ob.send(n.port2(), m2)
 	}
+}
+
+// Inherit takes over the streams of the trigger this node replaces in a
+// deploy, when both work the same way (per topic or not, resending or
+// not): a pending second message comes when it was due, a resend interval
+// goes on at this node's interval, a stream waiting for a reset still
+// waits. The second message is as the old node computed it when it was
+// triggered (flow, global and date values are read when it is sent, from
+// this node's settings). A stream this node already started (a message
+// came after the deploy) wins over the old one.
+func (n *triggerNode) Inherit(prev engine.Node) {
+	p, ok := prev.(*triggerNode)
+	if !ok || p == n {
+		return
+	}
+	p.mu.Lock()
+	if p.closed || p.bytopic != n.bytopic || p.loop != n.loop {
+		p.mu.Unlock()
+		return
+	}
+	streams, latest := p.streams, p.latest
+	for _, st := range streams {
+		st.gen++ // the old node's timers no longer count
+		if st.timer != nil {
+			st.timer.Stop()
+			st.timer = nil
+		}
+	}
+	p.streams, p.latest = make(map[string]*trigStream), make(map[string]*engine.Message)
+	p.mu.Unlock()
+
+	n.mu.Lock()
+	defer n.ob.deliver()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	now := time.Now()
+	keys := make([]string, 0, len(streams))
+	for k := range streams {
+		keys = append(keys, k)
+	}
+	// In the order the old node armed them, so that waits due together
+	// still end in that order.
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(streams[a].seq, streams[b].seq) })
+	for _, key := range keys {
+		old := streams[key]
+		if _, busy := n.streams[key]; busy || !old.active || len(n.streams) >= TriggerTopicLimit {
+			continue
+		}
+		st := &trigStream{active: true, m2: old.m2}
+		switch {
+		case old.pendMsg != nil:
+			n.wait(key, st, float64(max(old.due.Sub(now), 0))/float64(time.Millisecond), old.pendMsg, old.pendExt)
+		case old.first != nil:
+			st.first = old.first
+			n.loopEvery(st, interval(n.duration))
+		}
+		n.streams[key] = st
+		if l := latest[key]; l != nil && n.latest[key] == nil {
+			n.latest[key] = l
+		}
+	}
+	n.status()
 }
 
 // Close stops every stream's timer (a pending second message is not

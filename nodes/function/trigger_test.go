@@ -309,3 +309,44 @@ func TestTriggerStreamsEndInOrder(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// A nodes deploy that replaces a trigger hands its streams to the new
+// one: each pending second message still comes (as the old node computed
+// it), and a stream still triggered still blocks a new first message.
+// Before, the replaced node's pending messages were lost. A trigger
+// whose mode changes (per topic or not) starts afresh.
+func TestTriggerReplacedHandsOver(t *testing.T) {
+	doc := func(name, op2, bytopic string) string {
+		return `[{"id":"t1","type":"tab"},{"id":"src","type":"test-source","z":"t1","wires":[["n1"]]},` +
+			`{"id":"n1","type":"trigger","z":"t1","name":"` + name + `","op1":"1","op2":"` + op2 + `","op1type":"val","op2type":"val","duration":"300","units":"ms","bytopic":"` + bytopic + `","topic":"topic","wires":[["sink"]]},` +
+			`{"id":"sink","type":"test-sink","z":"t1","wires":[]}]`
+	}
+	f := nodetest.New(t, doc("a", "0", "topic"), TriggerType)
+	f.Inject("src", engine.NewMessage("x", "go"))
+	f.Inject("src", engine.NewMessage("y", "go"))
+	deployFlow(t, f.Runtime(), doc("b", "changed", "topic")) // a new name: replaced
+	f.Inject("src", engine.NewMessage("x", "again"))         // x is still triggered: nothing
+	got := f.WaitReceived("sink", 4)
+	if p := jsonPayloads(got); p != `"1","1","0","0"` {
+		t.Fatalf("got %s, want the two first messages, then the two second ones the old node computed", p)
+	}
+	for i, want := range []string{"x", "y", "x", "y"} {
+		if got[i].Topic != want {
+			t.Errorf("message %d has topic %q, want %q", i, got[i].Topic, want)
+		}
+	}
+	// Afterwards the new node's settings apply.
+	f.Inject("src", engine.NewMessage("x", "go"))
+	if p := jsonPayloads(f.WaitReceived("sink", 6)); p != `"1","1","0","0","1","changed"` {
+		t.Fatalf("after the hand-over: %s", p)
+	}
+
+	// A change of mode: the pending message is not handed over.
+	f.Inject("src", engine.NewMessage("z", "go"))
+	f.WaitReceived("sink", 7)
+	deployFlow(t, f.Runtime(), doc("c", "0", "all"))
+	time.Sleep(500 * time.Millisecond) // past when z's second message was due
+	if p := jsonPayloads(f.Received("sink")); p != `"1","1","0","0","1","changed","1"` {
+		t.Fatalf("after a change of mode: %s", p)
+	}
+}
