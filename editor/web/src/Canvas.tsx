@@ -12,6 +12,7 @@ import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
   moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
 } from './store'
+import { coarsePointer, useCanvasTouch } from './touch'
 import type { FlowObj, NodeType } from './types'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox }
@@ -88,6 +89,7 @@ export function Canvas() {
   /** Where each dragged group's box was when the drag started. */
   const groupStart = useRef(new Map<string, { x: number; y: number }>())
   const tabObj = useMemo(() => items.find((o) => o.id === tab), [items, tab])
+  const coarse = useMemo(coarsePointer, [])
 
   useEffect(() => {
     flowInstance = rf as unknown as ReactFlowInstance<RFNode, Edge>
@@ -312,11 +314,26 @@ export function Canvas() {
     [rf],
   )
 
+  const openMenuAt = (x: number, y: number) => {
+    const r = wrap.current!.getBoundingClientRect()
+    setMenu({ x: x - r.left, y: y - r.top, flow: rf.screenToFlowPosition({ x, y }) })
+  }
   const openMenu = (e: React.MouseEvent | MouseEvent) => {
     e.preventDefault()
-    const r = wrap.current!.getBoundingClientRect()
-    setMenu({ x: e.clientX - r.left, y: e.clientY - r.top, flow: rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }) })
+    openMenuAt(e.clientX, e.clientY)
   }
+  // A finger's long press is the right click: on a node it selects it first, as onNodeContextMenu does.
+  useCanvasTouch(wrap, {
+    onLongPress: (x, y, id) => {
+      if (id && !getState().selected.has(id)) setState({ selected: new Set([id]), selectedEdges: new Set() })
+      openMenuAt(x, y)
+    },
+    onPaneTap: () => {
+      setMenu(null)
+      const s = getState()
+      if (s.selected.size || s.selectedEdges.size) setState({ selected: new Set(), selectedEdges: new Set() })
+    },
+  })
 
   return (
     <div className={'rn-workspace' + (tabObj?.disabled ? ' flow-disabled' : '')}>
@@ -393,7 +410,10 @@ export function Canvas() {
           minZoom={0.1}
           maxZoom={4}
           defaultEdgeOptions={{ type: 'default', interactionWidth: 12 }}
-          connectionRadius={24}
+          connectionRadius={coarse ? 40 : 24}
+          // A finger's first move reaches the page only past the browser's touch slop; React Flow anchors a drag at the
+          // first move, so a node would trail the finger by that much: anchor it where the finger went down instead.
+          nodeDragThreshold={coarse ? 0 : 1}
           proOptions={{ hideAttribution: true }}
           elevateNodesOnSelect={false}
         >
