@@ -128,6 +128,34 @@ test('a flow built with a finger: palette drags, a wire drawn, the long-press me
   assert.ok(Math.abs(dx - debugAt[0]) <= 10 && Math.abs(dy - debugAt[1]) <= 10, `debug at ${dx},${dy}, dropped at ${debugAt}`)
   assert.equal((await tabNodes(page)).length, 2)
 
+  // Up or down, a finger scrolls the palette and picks nothing up ...
+  const list = page.locator('.rn-palette-list')
+  const sw = page.locator('.rn-palette-node[data-type="switch"]')
+  await sw.scrollIntoViewIfNeeded()
+  const swAt = await centre(sw)
+  const top0 = await list.evaluate((el) => el.scrollTop)
+  await finger.drag(swAt, [swAt[0], swAt[1] - 200], { steps: 10 })
+  await until(3000, 'the palette scrolled', async () => (await list.evaluate((el) => el.scrollTop)) > top0 + 50)
+  await sleep(200)
+  assert.equal((await tabNodes(page)).length, 2, 'scrolling the palette adds nothing')
+  assert.equal(await ghosts(), 0)
+  // ... unless the finger rests on an entry first: then it is picked up whichever way it goes.
+  const tpl = page.locator('.rn-palette-node[data-type="template"]')
+  await tpl.scrollIntoViewIfNeeded()
+  const tplAt = await centre(tpl)
+  const tplTo = [canvas.x + 100, tplAt[1] + 160]
+  await finger.drag(tplAt, [tplAt[0], tplTo[1]], { hold: 400, steps: 8 })
+  assert.equal(await ghosts(), 0)
+  assert.equal((await tabNodes(page)).length, 2, 'let go on the palette: nothing added')
+  await finger.drag(tplAt, tplTo, { hold: 400, steps: 12 })
+  const tplNode = await until(3000, 'the template node', async () => (await tabNodes(page)).find((n) => n.type === 'template'))
+  const [tx, ty] = await centre(nodeEl(page, tplNode.id))
+  assert.ok(Math.abs(tx - tplTo[0]) <= 10 && Math.abs(ty - tplTo[1]) <= 10, `template at ${tx},${ty}, dropped at ${tplTo}`)
+  // It goes again (long press, Delete), so that the flow is inject and debug.
+  await finger.press([tx, ty], 700)
+  await finger.tap(await centre(page.getByRole('menu').getByRole('menuitem', { name: /^Delete/ })))
+  await until(3000, 'the template node deleted', async () => (await tabNodes(page)).length === 2)
+
   // A drop outside the canvas (back on the palette) adds nothing.
   const fn = page.locator('.rn-palette-node[data-type="function"]')
   await fn.scrollIntoViewIfNeeded()
@@ -215,6 +243,15 @@ test('with a finger: tap to add and to wire, move a node, pan, pinch, long press
   await finger.tap(await centre(port(page, second.id, 'i')))
   await until(3000, 'the wire', async () => (await page.locator('.react-flow__edge').count()) === 1)
   assert.equal(await page.locator('.react-flow__handle.clickconnecting').count(), 0)
+  // A port tapped and then the empty canvas: no wire.
+  await finger.tap(await centre(port(page, first.id, 'o0')))
+  await until(3000, 'the output port lit', async () => (await page.locator('.react-flow__handle.clickconnecting').count()) === 1)
+  await finger.tap([canvas.x + 40, canvas.y + 60])
+  await until(3000, 'the port no longer lit', async () => (await page.locator('.react-flow__handle.clickconnecting').count()) === 0)
+  await finger.tap(await centre(port(page, second.id, 'i')))
+  await sleep(200)
+  assert.equal(await page.locator('.react-flow__edge').count(), 1)
+  await finger.tap(await centre(nodeEl(page, first.id)))
 
   // One finger on the empty canvas pans it; it does not open the menu however long it takes.
   const v0 = await viewport(page)
@@ -233,16 +270,16 @@ test('with a finger: tap to add and to wire, move a node, pan, pinch, long press
   assert.ok(Math.abs(v3.zoom - 1) < 0.2, `pinched back to zoom ${v3.zoom}`)
   assert.equal(await page.getByRole('menu').count(), 0, 'a pinch is not a long press')
 
+  // A tap on the empty canvas clears the selection, as a click does.
+  assert.ok((await page.locator('.react-flow__node.selected').count()) > 0)
+  await finger.tap(empty)
+  await until(3000, 'nothing selected', async () => (await page.locator('.react-flow__node.selected').count()) === 0)
   // A short press is no long press; a press that wanders more than 10 px is none either.
   await finger.press(empty, 250)
   await finger.press(empty, 700, 20)
   await sleep(100)
   assert.equal(await page.getByRole('menu').count(), 0)
 
-  // A tap on the empty canvas clears the selection, as a click does.
-  assert.ok((await page.locator('.react-flow__node.selected').count()) > 0)
-  await finger.tap(empty)
-  await until(3000, 'nothing selected', async () => (await page.locator('.react-flow__node.selected').count()) === 0)
   // A long press on the empty canvas opens the menu where the finger is, with nothing selected.
   await finger.press(empty, 700)
   const menu = page.getByRole('menu')
