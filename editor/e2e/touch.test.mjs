@@ -291,6 +291,16 @@ test('with a finger: tap to add and to wire, move a node, pan, pinch, long press
   const ib = await menu.getByRole('menuitem', { name: /^Import/ }).boundingBox()
   assert.ok(ib.height >= 36, `menu entry ${ib.height} px high`)
   await shot(page, 'touch-6-pane-menu')
+  // Near the bottom of the window, the menu moves up to stay inside it.
+  await finger.tap(empty)
+  await until(3000, 'the menu closed', async () => (await menu.count()) === 0)
+  const corner = [canvas.x + canvas.width - 30, canvas.y + canvas.height - 190] // above the minimap
+  await finger.press(corner, 700)
+  await until(3000, 'the context menu', () => menu.isVisible())
+  const cb = await menu.boundingBox()
+  assert.ok(cb.x + cb.width <= 820 && cb.y + cb.height <= 1180 && cb.x >= 0 && cb.y >= 0, `menu ${JSON.stringify(cb)} inside 820x1180`)
+  assert.ok(Math.abs(cb.y + cb.height - 1176) <= 2, `moved up just enough: bottom at ${cb.y + cb.height}`)
+  await shot(page, 'touch-7-corner-menu')
   // A tap on Import… opens the import dialog.
   await finger.tap(await centre(menu.getByRole('menuitem', { name: /^Import/ })))
   await until(3000, 'the import dialog', async () => (await page.locator('.rn-import-text').count()) === 1)

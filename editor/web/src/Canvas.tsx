@@ -12,7 +12,7 @@ import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
   moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
 } from './store'
-import { coarsePointer, useCanvasTouch } from './touch'
+import { coarsePointer, keepInWindow, useCanvasTouch } from './touch'
 import type { FlowObj, NodeType } from './types'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox }
@@ -424,7 +424,7 @@ export function Canvas() {
         </ReactFlow>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
         {menu && (
-          <div className="rn-menu" style={{ left: menu.x, top: menu.y }} onClick={() => setMenu(null)} role="menu">
+          <div className="rn-menu" key={`${menu.x},${menu.y}`} ref={keepInWindow} style={{ left: menu.x, top: menu.y }} onClick={() => setMenu(null)} role="menu">
             <MenuItem label="Edit…" keys="Enter" disabled={getState().selected.size !== 1} onClick={() => openTray([...getState().selected][0])} />
             <MenuItem label="Copy" keys="Ctrl+C" disabled={!getState().selected.size} onClick={() => navigatorCopy(copySelection())} />
             <MenuItem label="Duplicate" keys="Ctrl+Shift+D" disabled={!getState().selected.size} onClick={duplicateSelection} />

@@ -51,6 +51,19 @@ export function addAtCentre(type: string) {
   return addNode(type, x, y)
 }
 
+/**
+ * Moves a menu placed at a point left and up as far as it must to stay in the
+ * window (a long press is often near the canvas's edge). A callback ref.
+ */
+export function keepInWindow(el: HTMLElement | null) {
+  if (!el) return
+  const r = el.getBoundingClientRect()
+  const dx = r.right - (window.innerWidth - 4)
+  const dy = r.bottom - (window.innerHeight - 4)
+  if (dx > 0) el.style.left = `${el.offsetLeft - Math.min(dx, r.left - 4)}px`
+  if (dy > 0) el.style.top = `${el.offsetTop - Math.min(dy, r.top - 4)}px`
+}
+
 interface PaletteGesture {
   id: number
   type: string
