@@ -243,6 +243,21 @@ test('with a finger: tap to add and to wire, move a node, pan, pinch, long press
   await finger.tap(await centre(port(page, second.id, 'i')))
   await until(3000, 'the wire', async () => (await page.locator('.react-flow__edge').count()) === 1)
   assert.equal(await page.locator('.react-flow__handle.clickconnecting').count(), 0)
+  // A long press on the wire selects it and opens the menu, whose Delete removes it; a tap on the ports brings it back.
+  const mid0 = await page.locator('.react-flow__edge path.react-flow__edge-path').evaluate((p) => {
+    const pt = p.getPointAtLength(p.getTotalLength() / 2)
+    const m = p.getScreenCTM()
+    return [pt.x * m.a + m.e, pt.y * m.d + m.f]
+  })
+  await finger.press([mid0[0] + 6, mid0[1]], 700)
+  await until(3000, 'the context menu', () => page.getByRole('menu').isVisible())
+  assert.equal(await page.locator('.react-flow__edge.selected').count(), 1)
+  assert.equal(await page.locator('.react-flow__node.selected').count(), 0)
+  await finger.tap(await centre(page.getByRole('menu').getByRole('menuitem', { name: /^Delete/ })))
+  await until(3000, 'the wire deleted', async () => (await page.locator('.react-flow__edge').count()) === 0)
+  await finger.tap(await centre(port(page, first.id, 'o0')))
+  await finger.tap(await centre(port(page, second.id, 'i')))
+  await until(3000, 'the wire again', async () => (await page.locator('.react-flow__edge').count()) === 1)
   // A port tapped and then the empty canvas: no wire.
   await finger.tap(await centre(port(page, first.id, 'o0')))
   await until(3000, 'the output port lit', async () => (await page.locator('.react-flow__handle.clickconnecting').count()) === 1)

@@ -322,10 +322,12 @@ export function Canvas() {
     e.preventDefault()
     openMenuAt(e.clientX, e.clientY)
   }
-  // A finger's long press is the right click: on a node it selects it first, as onNodeContextMenu does.
+  // A finger's long press is the right click: on a node it selects it first, as onNodeContextMenu does, and on a
+  // wire it selects the wire (a finger has no Delete key: the menu's Delete is how a wire goes).
   useCanvasTouch(wrap, {
-    onLongPress: (x, y, id) => {
-      if (id && !getState().selected.has(id)) setState({ selected: new Set([id]), selectedEdges: new Set() })
+    onLongPress: (x, y, { node, edge }) => {
+      if (node && !getState().selected.has(node)) setState({ selected: new Set([node]), selectedEdges: new Set() })
+      else if (edge) setState({ selected: new Set(), selectedEdges: new Set([edge]) })
       openMenuAt(x, y)
     },
     onPaneTap: () => {
@@ -409,7 +411,7 @@ export function Canvas() {
           disableKeyboardA11y
           minZoom={0.1}
           maxZoom={4}
-          defaultEdgeOptions={{ type: 'default', interactionWidth: 12 }}
+          defaultEdgeOptions={{ type: 'default', interactionWidth: coarse ? 24 : 12 }}
           connectionRadius={coarse ? 40 : 24}
           // A finger's first move reaches the page only past the browser's touch slop; React Flow anchors a drag at the
           // first move, so a node would trail the finger by that much: anchor it where the finger went down instead.

@@ -5,7 +5,7 @@
 //   visible canvas (the mouse keeps HTML5 drag and drop, and its click still
 //   shows the type's help);
 // - a long press (500 ms, cancelled by moving more than 10 px or by a second
-//   finger) on a node or on the empty canvas opens the context menu a right
+//   finger) on a node, a wire or the empty canvas opens the context menu a right
 //   click opens, and a tap on the empty canvas clears the selection as a
 //   click does.
 // Wiring (drag from a port, or tap an output port and then an input port),
@@ -209,7 +209,7 @@ export function usePaletteTouch(ref: RefObject<HTMLElement | null>) {
 
 /**
  * A finger on the canvas. A long press calls onLongPress with the point and the
- * node under it (null on the empty canvas), as a right click would; not on
+ * node or wire under it (neither on the empty canvas), as a right click would; not on
  * ports (a finger resting on a port is about to draw a wire), nor on the
  * canvas's own controls and menu. A tap on the empty canvas calls onPaneTap
  * and ends a wire begun by tapping a port: React Flow's pane takes a finger
@@ -217,7 +217,7 @@ export function usePaletteTouch(ref: RefObject<HTMLElement | null>) {
  */
 export function useCanvasTouch(
   ref: RefObject<HTMLElement | null>,
-  on: { onLongPress: (x: number, y: number, nodeId: string | null) => void; onPaneTap: () => void },
+  on: { onLongPress: (x: number, y: number, at: { node?: string; edge?: string }) => void; onPaneTap: () => void },
 ) {
   const onRef = useRef(on)
   onRef.current = on
@@ -247,10 +247,10 @@ export function useCanvasTouch(
       if (fingers.size > 1) return
       const t = e.target as Element
       if (t.closest('.react-flow__handle, .react-flow__minimap, .react-flow__controls, .rn-menu, button, input, textarea, select')) return
-      const node = t.closest<HTMLElement>('.react-flow__node')
-      const nodeId = node?.dataset.id ?? null
+      const node = t.closest<HTMLElement>('.react-flow__node')?.dataset.id
+      const edge = t.closest<HTMLElement>('.react-flow__edge')?.dataset.id
       onPane = t.classList.contains('react-flow__pane')
-      if (!node && !onPane && !t.closest('.react-flow__nodesselection')) return
+      if (!node && !edge && !onPane && !t.closest('.react-flow__nodesselection')) return
       id = e.pointerId
       x0 = e.clientX
       y0 = e.clientY
@@ -259,7 +259,7 @@ export function useCanvasTouch(
         fired = true
         swallowUntil = performance.now() + 5000
         navigator.vibrate?.(15)
-        onRef.current.onLongPress(x0, y0, nodeId)
+        onRef.current.onLongPress(x0, y0, { node, edge })
       }, longPressMs)
     }
     const onMove = (e: PointerEvent) => {
