@@ -27,16 +27,17 @@ async function tablet() {
   const send = (type, points) =>
     cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points.map(([x, y], id) => ({ x: Math.round(x), y: Math.round(y), id, radiusX: 4, radiusY: 4, force: 1 })) })
   const finger = {
-    /** One finger down at from, moved in steps to to, lifted; hold ms before moving. */
-    async drag(from, to, { steps = 15, hold = 0, every = 16 } = {}) {
+    /** One finger down at from, moved in steps to to; lifted unless lift is false; hold ms before moving. */
+    async drag(from, to, { steps = 15, hold = 0, every = 16, lift = true } = {}) {
       await send('touchStart', [from])
       if (hold) await sleep(hold)
       for (let i = 1; i <= steps; i++) {
         await send('touchMove', [[from[0] + ((to[0] - from[0]) * i) / steps, from[1] + ((to[1] - from[1]) * i) / steps]])
         await sleep(every)
       }
-      await send('touchEnd', [])
+      if (lift) await send('touchEnd', [])
     },
+    lift: () => send('touchEnd', []),
     /** One finger resting ms at a point, moving by wander px in the middle of it. */
     async press(at, ms, wander = 0) {
       await send('touchStart', [at])
@@ -104,28 +105,30 @@ test('a flow built with a finger: palette drags, a wire drawn, the long-press me
   const tab = await newTab(page, finger)
   const canvas = await page.locator('.rn-canvas').boundingBox()
 
-  // HTML5 drag and drop never starts from a finger: the entry follows the finger as a ghost and lands where it is let go.
+  // HTML5 drag and drop never starts from a finger: the entry follows the finger as a ghost, 40 px above the
+  // fingertip so that the finger does not hide it, and lands where the ghost is when the finger lets go.
   const injectAt = [canvas.x + 100, canvas.y + 200]
   const entry = page.locator('.rn-palette-node[data-type="inject"]')
-  const from = await centre(entry)
   const ghosts = async () => page.locator('.rn-touch-ghost').count()
-  // Halfway, the ghost is under the finger and the canvas is lit as the drop target.
-  const half = finger.drag(from, injectAt, { steps: 20, every: 30 })
-  await until(3000, 'the ghost', async () => (await ghosts()) === 1)
-  await until(3000, 'the canvas lit as drop target', async () => page.locator('.rn-canvas.rn-touch-over').count())
+  await finger.drag(await centre(entry), injectAt, { steps: 20, lift: false })
+  assert.equal(await ghosts(), 1)
+  const [gx, gy] = await centre(page.locator('.rn-touch-ghost'))
+  assert.ok(Math.abs(gx - injectAt[0]) <= 1 && Math.abs(gy - (injectAt[1] - 40)) <= 1, `ghost at ${gx},${gy}, finger at ${injectAt}`)
+  assert.equal(await page.locator('.rn-canvas.rn-touch-over').count(), 1, 'the canvas is lit as the drop target')
   await shot(page, 'touch-1-ghost')
-  await half
-  assert.equal(await ghosts(), 0, 'the ghost is gone after the drop')
+  await finger.lift()
   const added = await until(3000, 'the inject node', async () => (await tabNodes(page)).find((n) => n.type === 'inject'))
+  assert.equal(await ghosts(), 0, 'the ghost is gone after the drop')
+  assert.equal(await page.locator('.rn-canvas.rn-touch-over').count(), 0)
   const inject = added.id
-  // Where the finger let go is where the node is (its centre, snapped to the 20 px grid, at zoom 1).
+  // Where the ghost was is where the node is (its centre, snapped to the 20 px grid, at zoom 1).
   const [ix, iy] = await centre(nodeEl(page, inject))
-  assert.ok(Math.abs(ix - injectAt[0]) <= 10 && Math.abs(iy - injectAt[1]) <= 10, `inject at ${ix},${iy}, dropped at ${injectAt}`)
+  assert.ok(Math.abs(ix - gx) <= 10 && Math.abs(iy - gy) <= 10, `inject at ${ix},${iy}, ghost at ${gx},${gy}`)
 
   const debugAt = [canvas.x + 190, canvas.y + 380]
   const debug = await dragIn(page, finger, 'debug', debugAt)
   const [dx, dy] = await centre(nodeEl(page, debug))
-  assert.ok(Math.abs(dx - debugAt[0]) <= 10 && Math.abs(dy - debugAt[1]) <= 10, `debug at ${dx},${dy}, dropped at ${debugAt}`)
+  assert.ok(Math.abs(dx - debugAt[0]) <= 10 && Math.abs(dy - (debugAt[1] - 40)) <= 10, `debug at ${dx},${dy}, finger let go at ${debugAt}`)
   assert.equal((await tabNodes(page)).length, 2)
 
   // Up or down, a finger scrolls the palette and picks nothing up ...
@@ -150,7 +153,7 @@ test('a flow built with a finger: palette drags, a wire drawn, the long-press me
   await finger.drag(tplAt, tplTo, { hold: 400, steps: 12 })
   const tplNode = await until(3000, 'the template node', async () => (await tabNodes(page)).find((n) => n.type === 'template'))
   const [tx, ty] = await centre(nodeEl(page, tplNode.id))
-  assert.ok(Math.abs(tx - tplTo[0]) <= 10 && Math.abs(ty - tplTo[1]) <= 10, `template at ${tx},${ty}, dropped at ${tplTo}`)
+  assert.ok(Math.abs(tx - tplTo[0]) <= 10 && Math.abs(ty - (tplTo[1] - 40)) <= 10, `template at ${tx},${ty}, finger let go at ${tplTo}`)
   // It goes again (long press, Delete), so that the flow is inject and debug.
   await finger.press([tx, ty], 700)
   await finger.tap(await centre(page.getByRole('menu').getByRole('menuitem', { name: /^Delete/ })))
@@ -198,6 +201,9 @@ test('a flow built with a finger: palette drags, a wire drawn, the long-press me
   assert.equal(dep.inject.id, inject)
   assert.equal(dep.debug.id, debug)
   assert.deepEqual(dep.inject.wires, [[debug]])
+  // The flow runs: a tap on inject's button sends a message that debug shows in the sidebar.
+  await finger.tap(await centre(nodeEl(page, inject).locator('.rn-inject')))
+  await until(5000, 'the debug message', async () => (await page.locator(`[data-testid="debug-msg"][data-node="${debug}"]`).count()) === 1)
   await shot(page, 'touch-4-deployed')
   assert.deepEqual(errors, [])
 })

@@ -1,13 +1,13 @@
 // Touch input, so that a flow can be built on a tablet. HTML5 drag and drop
 // never starts from a finger, and a finger has no right button, so:
-// - a palette entry dragged with a finger follows it as a ghost and is added
-//   where it is dropped on the canvas; a tap adds it at the centre of the
-//   visible canvas (the mouse keeps HTML5 drag and drop, and its click still
-//   shows the type's help);
+// - a palette entry dragged with a finger follows it as a ghost (just above
+//   the fingertip) and is added where the ghost is let go on the canvas; a
+//   tap adds it at the centre of the visible canvas (the mouse keeps HTML5
+//   drag and drop, and its click still shows the type's help);
 // - a long press (500 ms, cancelled by moving more than 10 px or by a second
-//   finger) on a node, a wire or the empty canvas opens the context menu a right
-//   click opens, and a tap on the empty canvas clears the selection as a
-//   click does.
+//   finger) on a node, a wire or the empty canvas opens the context menu a
+//   right click opens, and a tap on the empty canvas clears the selection as
+//   a click does.
 // Wiring (drag from a port, or tap an output port and then an input port),
 // moving nodes, panning and pinch zoom are React Flow's own touch handling;
 // touch.css makes the ports big enough for a finger.
@@ -64,6 +64,13 @@ export function keepInWindow(el: HTMLElement | null) {
   if (dy > 0) el.style.top = `${el.offsetTop - Math.min(dy, r.top - 4)}px`
 }
 
+/**
+ * A palette entry dragged with a finger is shown centred this far above the
+ * finger, so that the finger does not hide it, and lands where it is shown.
+ */
+export const ghostLift = 40
+const dropPoint = (x: number, y: number) => [x, y - ghostLift]
+
 interface PaletteGesture {
   id: number
   type: string
@@ -104,17 +111,16 @@ export function usePaletteTouch(ref: RefObject<HTMLElement | null>) {
       ghost.removeAttribute('tabindex')
       ghost.setAttribute('aria-hidden', 'true')
       ghost.style.width = r.width + 'px'
-      ghost.dataset.offsetX = String(g.x0 - r.left)
-      ghost.dataset.offsetY = String(g.y0 - r.top)
+      ghost.style.height = r.height + 'px'
       document.body.appendChild(ghost)
       g.ghost = ghost
       g.item.classList.add('rn-touch-source')
     }
     const moveGhost = (x: number, y: number) => {
       if (!g?.ghost) return
-      // Lifted above the finger, so that the finger does not hide where it goes.
-      g.ghost.style.transform = `translate(${x - Number(g.ghost.dataset.offsetX)}px, ${y - Number(g.ghost.dataset.offsetY) - 24}px)`
-      setOver(canvasAt(x, y))
+      const [gx, gy] = dropPoint(x, y)
+      g.ghost.style.transform = `translate(${gx - g.ghost.offsetWidth / 2}px, ${gy - g.ghost.offsetHeight / 2}px)`
+      setOver(canvasAt(gx, gy))
     }
     const end = () => {
       if (!g) return
@@ -168,10 +174,11 @@ export function usePaletteTouch(ref: RefObject<HTMLElement | null>) {
         addAtCentre(type)
         return
       }
-      const canvas = canvasAt(e.clientX, e.clientY)
+      const [x, y] = dropPoint(e.clientX, e.clientY)
+      const canvas = canvasAt(x, y)
       end()
       if (canvas && flowInstance) {
-        const p = flowInstance.screenToFlowPosition({ x: e.clientX, y: e.clientY })
+        const p = flowInstance.screenToFlowPosition({ x, y })
         addNode(type, snap(p.x), snap(p.y))
       }
     }
