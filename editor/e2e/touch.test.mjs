@@ -147,10 +147,10 @@ test('a flow built with a finger: palette drags, a wire drawn, the long-press me
   await tpl.scrollIntoViewIfNeeded()
   const tplAt = await centre(tpl)
   const tplTo = [canvas.x + 100, tplAt[1] + 160]
-  await finger.drag(tplAt, [tplAt[0], tplTo[1]], { hold: 400, steps: 8 })
+  await finger.drag(tplAt, [tplAt[0], tplTo[1]], { hold: 500, steps: 8 })
   assert.equal(await ghosts(), 0)
   assert.equal((await tabNodes(page)).length, 2, 'let go on the palette: nothing added')
-  await finger.drag(tplAt, tplTo, { hold: 400, steps: 12 })
+  await finger.drag(tplAt, tplTo, { hold: 500, steps: 12 })
   const tplNode = await until(3000, 'the template node', async () => (await tabNodes(page)).find((n) => n.type === 'template'))
   const [tx, ty] = await centre(nodeEl(page, tplNode.id))
   assert.ok(Math.abs(tx - tplTo[0]) <= 10 && Math.abs(ty - (tplTo[1] - 40)) <= 10, `template at ${tx},${ty}, finger let go at ${tplTo}`)
@@ -242,9 +242,11 @@ test('with a finger: tap to add and to wire, move a node, pan, pinch, long press
   await until(3000, 'change selected', async () => (await page.locator('.react-flow__node.selected').getAttribute('data-id')) === first.id)
   assert.equal(await page.locator('.react-flow__node.selected').count(), 1)
 
-  // Wire by tapping: change's output, then debug's input.
-  await finger.tap(await centre(port(page, first.id, 'o0')))
+  // Wire by tapping: change's output, then debug's input. (A finger resting on a port opens no menu: it is about to
+  // draw a wire, and lifting it is a tap.)
+  await finger.press(await centre(port(page, first.id, 'o0')), 700)
   await until(3000, 'the output port lit', async () => (await page.locator('.react-flow__handle.clickconnecting').count()) === 1)
+  assert.equal(await page.getByRole('menu').count(), 0, 'no menu from a port')
   await shot(page, 'touch-5-tap-port')
   await finger.tap(await centre(port(page, second.id, 'i')))
   await until(3000, 'the wire', async () => (await page.locator('.react-flow__edge').count()) === 1)

@@ -22,7 +22,7 @@ import './touch.css'
 export const longPressMs = 500
 export const slop = 10
 /** A finger resting this long on a palette entry picks it up, whichever way it then moves. */
-const holdMs = 250
+const holdMs = 350
 
 /** Whether the main pointer is a finger (a tablet or phone): ports and targets are made bigger. */
 export const coarsePointer = () => typeof matchMedia === 'function' && matchMedia('(pointer: coarse)').matches
