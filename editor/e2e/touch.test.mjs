@@ -202,8 +202,11 @@ test('a flow built with a finger: palette drags, a wire drawn, the long-press me
   assert.equal(dep.debug.id, debug)
   assert.deepEqual(dep.inject.wires, [[debug]])
   // The flow runs: a tap on inject's button sends a message that debug shows in the sidebar.
-  await finger.tap(await centre(nodeEl(page, inject).locator('.rn-inject')))
-  await until(5000, 'the debug message', async () => (await page.locator(`[data-testid="debug-msg"][data-node="${debug}"]`).count()) === 1)
+  const button = nodeEl(page, inject).locator('.rn-inject')
+  await until(5000, 'the inject button enabled (the node deployed)', () => button.isEnabled())
+  await finger.tap(await centre(button))
+  await page.getByTestId('notice-success').filter({ hasText: 'Injected' }).waitFor()
+  await until(10_000, 'the debug message', async () => (await page.locator(`[data-testid="debug-msg"][data-node="${debug}"]`).count()) === 1)
   await shot(page, 'touch-4-deployed')
   assert.deepEqual(errors, [])
 })
