@@ -38,13 +38,15 @@ async function tablet() {
       if (lift) await send('touchEnd', [])
     },
     lift: () => send('touchEnd', []),
-    /** One finger resting ms at a point, moving by wander px in the middle of it. (Long presses here rest 900 ms for
-     * the 500 ms the editor waits: a busy machine may run the editor's timer late.) */
+    /** One finger resting ms at a point, moving by wander px 100 ms in. (Long presses here rest 900 ms for the 500 ms
+     * the editor waits: a busy machine may run the editor's timer late.) */
     async press(at, ms, wander = 0) {
       await send('touchStart', [at])
-      await sleep(ms / 2)
-      if (wander) await send('touchMove', [[at[0] + wander, at[1]]])
-      await sleep(ms / 2)
+      if (wander) {
+        await sleep(100)
+        await send('touchMove', [[at[0] + wander, at[1]]])
+      }
+      await sleep(wander ? ms - 100 : ms)
       await send('touchEnd', [])
     },
     async tap(at) {
@@ -252,6 +254,15 @@ test('with a finger: tap to add and to wire, move a node, pan, pinch, long press
   await finger.tap(await centre(nodeEl(page, first.id)))
   await until(3000, 'change selected', async () => (await page.locator('.react-flow__node.selected').getAttribute('data-id')) === first.id)
   assert.equal(await page.locator('.react-flow__node.selected').count(), 1)
+  // A double tap opens its settings.
+  const at = await centre(nodeEl(page, first.id))
+  await finger.tap(at)
+  await sleep(80)
+  await finger.tap(at)
+  const tray = page.getByTestId('tray')
+  await until(3000, 'the settings tray', async () => (await tray.getAttribute('data-node')) === first.id)
+  await finger.tap(await centre(tray.getByRole('button', { name: 'Cancel' })))
+  await until(3000, 'the tray closed', async () => (await tray.count()) === 0)
 
   // Wire by tapping: change's output, then debug's input. (A finger resting on a port opens no menu: it is about to
   // draw a wire, and lifting it is a tap.)
@@ -310,7 +321,8 @@ test('with a finger: tap to add and to wire, move a node, pan, pinch, long press
   await until(3000, 'nothing selected', async () => (await page.locator('.react-flow__node.selected').count()) === 0)
   // A short press is no long press; a press that wanders more than 10 px is none either.
   await finger.press(empty, 250)
-  await finger.press(empty, 700, 20)
+  await sleep(400)
+  await finger.press(empty, 900, 20)
   await sleep(100)
   assert.equal(await page.getByRole('menu').count(), 0)
 
