@@ -89,6 +89,7 @@ function MainMenu() {
   const [open, setOpen] = useState(false)
   const canUndo = useEditor((s) => s.undo.length > 0)
   const canRedo = useEditor((s) => s.redo.length > 0)
+  const sidebarOpen = useEditor((s) => s.sidebarOpen)
   useEffect(() => {
     if (!open) return
     const h = () => setOpen(false)
@@ -118,6 +119,8 @@ function MainMenu() {
           {item('Search flows…', 'Ctrl+F', openSearch)}
           {item('Undo', 'Ctrl+Z', undo, !canUndo)}
           {item('Redo', 'Ctrl+Y', redo, !canRedo)}
+          {/* Node-RED's View > Show sidebar: the one way to hide it without a keyboard (a tablet's canvas needs the room). */}
+          {item(sidebarOpen ? 'Hide sidebar' : 'Show sidebar', 'Ctrl+Space', () => setState({ sidebarOpen: !sidebarOpen }))}
           {item('Config nodes', '', () => setState({ sidebar: 'config', sidebarOpen: true }))}
           {item('Revision history', '', () => setState({ sidebar: 'history', sidebarOpen: true }))}
           {item('Keyboard shortcuts', '?', () => setState({ dialog: { kind: 'keys' } }))}

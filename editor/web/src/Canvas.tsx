@@ -13,6 +13,7 @@ import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
   moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
 } from './store'
+import { coarsePointer, keepInWindow, useCanvasTouch } from './touch'
 import type { FlowObj, NodeType } from './types'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox }
@@ -89,6 +90,7 @@ export function Canvas() {
   /** Where each dragged group's box was when the drag started. */
   const groupStart = useRef(new Map<string, { x: number; y: number }>())
   const tabObj = useMemo(() => items.find((o) => o.id === tab), [items, tab])
+  const coarse = useMemo(coarsePointer, [])
 
   useEffect(() => {
     flowInstance = rf as unknown as ReactFlowInstance<RFNode, Edge>
@@ -323,11 +325,28 @@ export function Canvas() {
     [rf],
   )
 
+  const openMenuAt = (x: number, y: number) => {
+    const r = wrap.current!.getBoundingClientRect()
+    setMenu({ x: x - r.left, y: y - r.top, flow: rf.screenToFlowPosition({ x, y }) })
+  }
   const openMenu = (e: React.MouseEvent | MouseEvent) => {
     e.preventDefault()
-    const r = wrap.current!.getBoundingClientRect()
-    setMenu({ x: e.clientX - r.left, y: e.clientY - r.top, flow: rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }) })
+    openMenuAt(e.clientX, e.clientY)
   }
+  // A finger's long press is the right click: on a node it selects it first, as onNodeContextMenu does, and on a
+  // wire it selects the wire (a finger has no Delete key: the menu's Delete is how a wire goes).
+  useCanvasTouch(wrap, {
+    onLongPress: (x, y, { node, edge }) => {
+      if (node && !getState().selected.has(node)) setState({ selected: new Set([node]), selectedEdges: new Set() })
+      else if (edge) setState({ selected: new Set(), selectedEdges: new Set([edge]) })
+      openMenuAt(x, y)
+    },
+    onPaneTap: () => {
+      setMenu(null)
+      const s = getState()
+      if (s.selected.size || s.selectedEdges.size) setState({ selected: new Set(), selectedEdges: new Set() })
+    },
+  })
 
   return (
     <div className={'rn-workspace' + (tabObj?.disabled ? ' flow-disabled' : '')}>
@@ -407,8 +426,11 @@ export function Canvas() {
           disableKeyboardA11y
           minZoom={0.1}
           maxZoom={4}
-          defaultEdgeOptions={{ type: 'default', interactionWidth: 12 }}
-          connectionRadius={24}
+          defaultEdgeOptions={{ type: 'default', interactionWidth: coarse ? 24 : 12 }}
+          connectionRadius={coarse ? 40 : 24}
+          // A finger's first move reaches the page only past the browser's touch slop; React Flow anchors a drag at the
+          // first move, so a node would trail the finger by that much: anchor it where the finger went down instead.
+          nodeDragThreshold={coarse ? 0 : 1}
           proOptions={{ hideAttribution: true }}
           elevateNodesOnSelect={false}
         >
@@ -419,7 +441,7 @@ export function Canvas() {
         </ReactFlow>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
         {menu && (
-          <div className="rn-menu" style={{ left: menu.x, top: menu.y }} onClick={() => setMenu(null)} role="menu">
+          <div className="rn-menu" key={`${menu.x},${menu.y}`} ref={keepInWindow} style={{ left: menu.x, top: menu.y }} onClick={() => setMenu(null)} role="menu">
             <MenuItem label="Edit…" keys="Enter" disabled={getState().selected.size !== 1} onClick={() => openTray([...getState().selected][0])} />
             <MenuItem label="Copy" keys="Ctrl+C" disabled={!getState().selected.size} onClick={() => navigatorCopy(copySelection())} />
             <MenuItem label="Duplicate" keys="Ctrl+Shift+D" disabled={!getState().selected.size} onClick={duplicateSelection} />

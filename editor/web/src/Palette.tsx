@@ -1,8 +1,10 @@
 // The palette: every node type from GET /nodes, grouped by category and
-// filterable. Drag an entry onto the canvas (or press Enter on it).
-import { useMemo, useState } from 'react'
+// filterable. Drag an entry onto the canvas (or press Enter on it); with a
+// finger, drag it or tap it (touch.ts).
+import { useMemo, useRef, useState } from 'react'
 import { flowInstance, snap } from './Canvas'
 import { addNode, setState, useEditor } from './store'
+import { usePaletteTouch } from './touch'
 import type { NodeType } from './types'
 
 /** Node-RED's category order; other categories (custom nodes) follow, by name. */
@@ -14,6 +16,8 @@ export function Palette() {
   const types = useEditor((s) => s.types)
   const [q, setQ] = useState('')
   const [closed, setClosed] = useState<Set<string>>(new Set())
+  const ref = useRef<HTMLElement>(null)
+  usePaletteTouch(ref)
   const groups = useMemo(() => {
     const needle = q.trim().toLowerCase()
     const m = new Map<string, NodeType[]>()
@@ -38,7 +42,7 @@ export function Palette() {
   }, [types, q])
 
   return (
-    <aside className="rn-palette" aria-label="Palette">
+    <aside className="rn-palette" aria-label="Palette" ref={ref}>
       <input
         className="rn-palette-search"
         type="search"
