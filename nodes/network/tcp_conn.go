@@ -289,7 +289,12 @@ func (l *tcpListener) accept(ctx context.Context) {
 		l.h.Go(func() {
 			defer l.wg.Done()
 			defer func() {
-				t.close()
+				// The peer is done sending (or the node is closing, which
+				// closes t at once): what the flow has already queued for
+				// it, such as the reply to its last line, still goes out,
+				// as Node.js writes a reply made while handling the data
+				// before it ends the socket.
+				t.closeAfterWrites()
 				l.mu.Lock()
 				delete(l.conns, t)
 				l.mu.Unlock()
