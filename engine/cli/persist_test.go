@@ -197,8 +197,11 @@ func TestKillWhilePublishing(t *testing.T) {
 		}
 		cancel()
 		acked := 0
+		// The kill comes at a random moment after the first PUBACK: on a
+		// loaded machine a fixed delay from the connect could come
+		// before any message.
 		killAt := time.Duration(30+rand.IntN(150)) * time.Millisecond
-		timer := time.AfterFunc(killAt, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		var timer *time.Timer
 		for ; ; acked++ {
 			ctx, cancel := context.WithTimeout(alive, 5*time.Second)
 			_, err := pub.Publish(ctx, &paho.Publish{Topic: "stream/x", QoS: 1, Payload: []byte(fmt.Sprintf("%d/%d", round, acked))})
@@ -206,8 +209,13 @@ func TestKillWhilePublishing(t *testing.T) {
 			if err != nil {
 				break // killed
 			}
+			if timer == nil {
+				timer = time.AfterFunc(killAt, func() { cmd.Process.Signal(syscall.SIGKILL) })
+			}
 		}
-		timer.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
 		broken()
 		cmd.Wait()
 		if acked == 0 {

@@ -183,6 +183,10 @@ type Conn struct {
 	subs     map[*sub]struct{}
 	filters  map[string]*filterRef
 	state    State
+	stateSeq uint64 // how many times state changed (see watcher.deliver)
+	// watchGap, when set (tests), runs in Watch between reading the state
+	// and handing it to the new watcher: where a state change can slip in.
+	watchGap func()
 	watchers map[*watcher]struct{}
 }
 
@@ -211,7 +215,27 @@ type SubOptions struct {
 	RetainAsPublished bool
 }
 
-type watcher struct{ fn func(State) }
+// watcher is one Watch: fn gets the states in the order they were set,
+// each once at most, never an older one after a newer (see deliver).
+type watcher struct {
+	fn   func(State)
+	mu   sync.Mutex
+	last uint64 // the change number of the last state fn got
+}
+
+// deliver calls fn with s, the state of change number seq, unless fn has
+// had a later one: Watch's first call and setState's calls run on
+// different goroutines, so without this a watcher could end on a state
+// older than the connection's ("connecting" after "connected").
+func (w *watcher) deliver(seq uint64, s State) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if seq <= w.last && w.last != 0 {
+		return
+	}
+	w.last = seq
+	w.fn(s)
+}
 
 // DefaultMaxInflight is Options.MaxInflight's default: half of mosquitto's
 // default max_inflight_messages.
@@ -291,9 +315,12 @@ func (c *Conn) Watch(fn func(State)) (cancel func()) {
 	w := &watcher{fn: fn}
 	c.smu.Lock()
 	c.watchers[w] = struct{}{}
-	st := c.state
+	st, seq := c.state, c.stateSeq
 	c.smu.Unlock()
-	fn(st)
+	if c.watchGap != nil {
+		c.watchGap()
+	}
+	w.deliver(seq, st)
 	return func() {
 		c.smu.Lock()
 		delete(c.watchers, w)
@@ -315,13 +342,15 @@ func (c *Conn) setState(s State) {
 		return
 	}
 	c.state = s
+	c.stateSeq++
+	seq := c.stateSeq
 	ws := make([]*watcher, 0, len(c.watchers))
 	for w := range c.watchers {
 		ws = append(ws, w)
 	}
 	c.smu.Unlock()
 	for _, w := range ws {
-		w.fn(s)
+		w.deliver(seq, s)
 	}
 }
 
