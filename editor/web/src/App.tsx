@@ -6,6 +6,7 @@ import { canDeploy, login, logout, useAuth } from './auth'
 import { Canvas, flowInstance, pointer } from './Canvas'
 import { Dialogs } from './Dialogs'
 import { isFlowNode } from './flowjson'
+import { LibraryDialogs, openLibrary } from './Library'
 import { useConnection } from './live'
 import { Palette } from './Palette'
 import { Sidebar } from './Sidebar'
@@ -112,6 +113,9 @@ function MainMenu() {
         <div className="rn-dropdown right" role="menu">
           {item('Import…', 'Ctrl+I', () => setState({ dialog: { kind: 'import' } }))}
           {item('Export…', 'Ctrl+E', () => setState({ dialog: { kind: 'export' } }))}
+          {item('Import → Examples…', '', () => openLibrary('examples'))}
+          {item('Import → Library…', '', () => openLibrary('library'))}
+          {item('Export → Save to library…', '', () => openLibrary('save'))}
           {item('Undo', 'Ctrl+Z', undo, !canUndo)}
           {item('Redo', 'Ctrl+Y', redo, !canRedo)}
           {item('Config nodes', '', () => setState({ sidebar: 'config', sidebarOpen: true }))}
@@ -402,6 +406,7 @@ function Editor() {
             {trayOpen && <Tray />}
           </main>
           <Dialogs />
+          <LibraryDialogs />
         </ReactFlowProvider>
       )}
       <Notices />
