@@ -5,6 +5,7 @@
 // is not deployed, or has other undeployed changes, only has its property
 // flipped: the deploy starts it that way.
 import './sidebar.css'
+import { canDeploy } from './auth'
 import { setDebugActive } from './sidebarApi'
 import { commit, getState, nodeLabel, notify, typeOf } from './store'
 import { deepEqual } from './flowjson'
@@ -30,10 +31,12 @@ export async function toggleDebug(id: string) {
 
 export function DebugToggle({ obj }: { obj: FlowObj }) {
   const on = obj.active !== false
+  const allowed = canDeploy()
   return (
     <button
       className={'rn-debug-toggle nodrag nopan' + (on ? ' on' : '')}
-      title={on ? 'Turn off: the node shows nothing' : 'Turn on'}
+      title={!allowed ? 'Read-only: your role cannot change the flows' : on ? 'Turn off: the node shows nothing' : 'Turn on'}
+      disabled={!allowed}
       aria-label={on ? 'Deactivate debug node' : 'Activate debug node'}
       aria-pressed={on}
       data-testid="debug-toggle"
