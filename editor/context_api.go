@@ -194,6 +194,12 @@ func (a *API) deleteContext(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if _, ok := c.Value(store, key); !ok {
+		// Nothing to delete; and SetValue would leave an empty scope
+		// behind for every id a caller makes up.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if err := c.SetValue(store, key, nil); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error(), nil)
 		return
