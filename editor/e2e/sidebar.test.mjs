@@ -65,6 +65,9 @@ test('debug nodes are named debug N; the button turns the running node off and o
   // On again: the node is no longer changed, and shows messages.
   await toggle.click()
   await page.getByText('Successfully activated: debug 2').waitFor()
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'true')
+  // Drawn as on while the mouse is still over it.
+  assert.equal(await toggle.evaluate((e) => getComputedStyle(e).backgroundColor), 'rgb(135, 169, 128)')
   assert.equal(await nodeEl(page, 'sdbg').locator('.rn-changed').count(), 0)
   await publish(server.mqttPort, 'side/t', 'three')
   await until(5000, 'message three', async () => (await debugValues(page)).includes('"three"'))
