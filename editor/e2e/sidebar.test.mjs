@@ -38,11 +38,11 @@ test('debug nodes are named debug N; the button turns the running node off and o
   await openEditor(page, server.url)
   await page.locator('[data-sidebar="debug"]').click()
 
-  // Names: the lowest number no node has.
+  // Names as Node-RED 4 gives them: one more than the highest "debug N" of the debug nodes.
   await dragFromPalette(page, 'debug', 500, 300)
   await dragFromPalette(page, 'debug', 500, 400)
   await until(3000, 'two new debug nodes', async () => (await page.locator('.react-flow__node .rn-node[data-type="debug"]').count()) === 3)
-  assert.deepEqual((await nodeLabels(page)).sort(), ['debug 1', 'debug 2', 'debug 3', 'side in'])
+  assert.deepEqual((await nodeLabels(page)).sort(), ['debug 2', 'debug 3', 'debug 4', 'side in'])
 
   // The deployed debug node shows what is published.
   const before = (await server.flows()).rev
