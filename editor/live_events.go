@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/runnel-io/runnel/editor/debugvalue"
@@ -20,26 +21,38 @@ import (
 // is only counted as dropped. So a burst shows its last messages, as
 // Node-RED's debug sidebar keeps the last ones, and the count says how many
 // earlier ones were dropped. add is cheap and never waits long: a short
-// critical section that stores one event.
+// critical section that stores one event. Reading the clock can cost more
+// than that (hundreds of nanoseconds where it is a system call), so an
+// event that arrives while the window is full (a flood) is not stamped by
+// add but by the take that sends it: its time is at most one flush
+// interval late.
 type intake[T any] struct {
 	limit   int32
-	dropped uint64 // since the last take; under mu
+	full    atomic.Bool // len(buf) == limit, readable without mu
+	dropped uint64      // since the last take; under mu
 	mu      sync.Mutex
 	buf     []stamped[T]
 	head    int // when len(buf) == limit: the index of the oldest event
 }
 
-// stamped is an event with the time it was taken, in Unix milliseconds.
+// stamped is an event with the time it was taken, in Unix milliseconds
+// (0: not yet stamped).
 type stamped[T any] struct {
 	ev T
 	ts int64
 }
 
 func (in *intake[T]) add(ev T) {
-	ts := time.Now().UnixMilli()
+	var ts int64
+	if !in.full.Load() {
+		ts = time.Now().UnixMilli()
+	}
 	in.mu.Lock()
 	if int32(len(in.buf)) < in.limit {
 		in.buf = append(in.buf, stamped[T]{ev, ts})
+		if int32(len(in.buf)) == in.limit {
+			in.full.Store(true)
+		}
 	} else {
 		in.buf[in.head] = stamped[T]{ev, ts}
 		in.head++
@@ -53,21 +66,32 @@ func (in *intake[T]) add(ev T) {
 
 // take returns the window's events, oldest first, and the number dropped
 // since the last take (all older than the events returned), and starts a
-// new window in spare.
+// new window in spare. Events not yet stamped are stamped now.
 func (in *intake[T]) take(spare []stamped[T]) ([]stamped[T], uint64) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	got, head, dropped := in.buf, in.head, in.dropped
 	in.head, in.dropped = 0, 0
+	in.full.Store(false)
 	if head == 0 {
 		in.buf = spare[:0]
-		return got, dropped
+	} else {
+		// The ring wrapped: put the oldest first, and reuse the ring.
+		ordered := append(append(spare[:0], got[head:]...), got[:head]...)
+		clear(got)
+		in.buf = got[:0]
+		got = ordered
 	}
-	// The ring wrapped: put the oldest first, and reuse the ring.
-	ordered := append(append(spare[:0], got[head:]...), got[:head]...)
-	clear(got)
-	in.buf = got[:0]
-	return ordered, dropped
+	in.mu.Unlock()
+	var now int64
+	for i := range got {
+		if got[i].ts == 0 {
+			if now == 0 {
+				now = time.Now().UnixMilli()
+			}
+			got[i].ts = now
+		}
+	}
+	return got, dropped
 }
 
 // flusher is the Run goroutine's state for flushing.

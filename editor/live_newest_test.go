@@ -53,7 +53,7 @@ func TestLiveDebugBurstKeepsNewest(t *testing.T) {
 }
 
 // The intake's ring gives its events oldest first however often it
-// wrapped, and starts each window empty.
+// wrapped, each with its time, and starts each window empty.
 func TestIntakeRing(t *testing.T) {
 	var in intake[int]
 	in.limit = 3
@@ -76,6 +76,33 @@ func TestIntakeRing(t *testing.T) {
 				t.Fatalf("%d added: %v, want %d.. in order", n, vals, first)
 			}
 		}
+		// Every event is stamped, those of the full window when taken.
+		for i, s := range got {
+			if s.ts == 0 || i > 0 && s.ts < got[i-1].ts {
+				t.Fatalf("%d added: times %+v", n, got)
+			}
+		}
 		spare = got
+	}
+}
+
+// BenchmarkIntakeAdd measures OnDebug's cost on a full window (the case of
+// a flood), from several goroutines at once.
+func BenchmarkIntakeAdd(b *testing.B) {
+	var in intake[int]
+	in.limit = DefaultDebugPerFlush
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			in.add(1)
+		}
+	})
+}
+
+// BenchmarkIntakeAddOne is BenchmarkIntakeAdd from one goroutine.
+func BenchmarkIntakeAddOne(b *testing.B) {
+	var in intake[int]
+	in.limit = DefaultDebugPerFlush
+	for b.Loop() {
+		in.add(1)
 	}
 }
