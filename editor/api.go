@@ -59,6 +59,9 @@ type Options struct {
 	// that Host and Origin headers may carry, such as a reverse proxy's
 	// name; "*" allows any.
 	AllowedHosts []string
+	// LibraryDir holds the flow library's entries (see library.go); the
+	// /library/flows endpoints answer 404 when it is empty.
+	LibraryDir string
 }
 
 // API serves the admin API. Create it with NewAPI.
@@ -84,6 +87,7 @@ type API struct {
 //	POST /inject/{id}  press an inject node's button
 //	GET  /comms        the live websocket (status, debug, errors, rates; see Hub)
 //	/flows/revisions   list, show, diff and roll back revisions (see revisions.go)
+//	/debug, /context, /library  the debug button, context data and flow library (see context_api.go, library.go)
 //	GET  /credentials/{type}/{id}  a node's credentials as Node-RED answers: text fields, has_<password field> (see credentials.go)
 //	GET  /metrics, GET /healthz    Prometheus metrics and health (see observe.go)
 //	/auth/login, /auth/token, /auth/revoke  Node-RED's adminAuth (see auth.go)
@@ -130,6 +134,7 @@ func New(opts Options) (*API, error) {
 	a.mountAuth()
 	a.mountObservability()
 	a.mountCredentials()
+	a.mountSidebar()
 	if opts.Live != nil {
 		a.mux.HandleFunc("GET /comms", a.comms)
 	} else {

@@ -7,8 +7,8 @@ package editor
 //
 // The runtime calls the hub's OnStatus, OnDebug and OnError on the flows'
 // own goroutines, so those never block: debug output and errors are taken
-// into a small per-flush intake (the rest is only counted), statuses only
-// replace the node's latest one. The hub's Run goroutine flushes every
+// into a small per-flush intake that keeps the newest (the older ones are
+// only counted), statuses only replace the node's latest one. The hub's Run goroutine flushes every
 // FlushInterval to each client's bounded queue; a client whose queue is full
 // is disconnected rather than waited for.
 //
@@ -60,7 +60,8 @@ type HubOptions struct {
 	// RateInterval is how often live rates are sent (1 s).
 	RateInterval time.Duration
 	// DebugPerFlush is the most debug events, and separately the most
-	// error events, sent per flush (25); the rest are dropped and counted.
+	// error events, sent per flush (25): the newest of the flush window;
+	// the older ones are dropped and counted.
 	DebugPerFlush int
 	// SendQueue is the number of frames queued per client (64); a client
 	// whose queue is full is disconnected.
@@ -170,7 +171,8 @@ func (h *Hub) OnStatus(ev engine.StatusEvent) {
 }
 
 // OnDebug takes a debug node's output; it is engine.Options.OnDebug. It
-// never blocks: beyond DebugPerFlush events per flush it only counts.
+// never blocks: beyond DebugPerFlush events per flush a new event replaces
+// the window's oldest, which is counted as dropped.
 // Nothing is kept while no client is connected.
 func (h *Hub) OnDebug(ev engine.DebugEvent) {
 	if h.nclients.Load() == 0 {

@@ -16,49 +16,82 @@ import (
 	"github.com/runnel-io/runnel/flows"
 )
 
-// intake holds the events of one flush window, at most limit of them; the
-// rest are only counted. add is cheap and never waits long: over the limit
-// it is one atomic load and one atomic add.
+// intake holds the newest events of one flush window, at most limit of
+// them, in a ring: when it is full a new event replaces the oldest, which
+// is only counted as dropped. So a burst shows its last messages, as
+// Node-RED's debug sidebar keeps the last ones, and the count says how many
+// earlier ones were dropped. add is cheap and never waits long: a short
+// critical section that stores one event. Reading the clock can cost more
+// than that (hundreds of nanoseconds where it is a system call), so an
+// event that arrives while the window is full (a flood) is not stamped by
+// add but by the take that sends it: its time is at most one flush
+// interval late.
 type intake[T any] struct {
 	limit   int32
-	n       atomic.Int32 // len(buf), readable without mu
-	dropped atomic.Uint64
+	full    atomic.Bool // len(buf) == limit, readable without mu
+	dropped uint64      // since the last take; under mu
 	mu      sync.Mutex
 	buf     []stamped[T]
+	head    int // when len(buf) == limit: the index of the oldest event
 }
 
-// stamped is an event with the time it was taken, in Unix milliseconds.
+// stamped is an event with the time it was taken, in Unix milliseconds
+// (0: not yet stamped).
 type stamped[T any] struct {
 	ev T
 	ts int64
 }
 
 func (in *intake[T]) add(ev T) {
-	if in.n.Load() >= in.limit {
-		in.dropped.Add(1)
-		return
+	var ts int64
+	if !in.full.Load() {
+		ts = time.Now().UnixMilli()
 	}
-	ts := time.Now().UnixMilli()
 	in.mu.Lock()
-	if int32(len(in.buf)) >= in.limit {
-		in.mu.Unlock()
-		in.dropped.Add(1)
-		return
+	if int32(len(in.buf)) < in.limit {
+		in.buf = append(in.buf, stamped[T]{ev, ts})
+		if int32(len(in.buf)) == in.limit {
+			in.full.Store(true)
+		}
+	} else {
+		in.buf[in.head] = stamped[T]{ev, ts}
+		in.head++
+		if in.head == len(in.buf) {
+			in.head = 0
+		}
+		in.dropped++
 	}
-	in.buf = append(in.buf, stamped[T]{ev, ts})
-	in.n.Store(int32(len(in.buf)))
 	in.mu.Unlock()
 }
 
-// take returns the window's events and the number dropped since the last
-// take, and starts a new window in spare.
+// take returns the window's events, oldest first, and the number dropped
+// since the last take (all older than the events returned), and starts a
+// new window in spare. Events not yet stamped are stamped now.
 func (in *intake[T]) take(spare []stamped[T]) ([]stamped[T], uint64) {
 	in.mu.Lock()
-	got := in.buf
-	in.buf = spare[:0]
-	in.n.Store(0)
+	got, head, dropped := in.buf, in.head, in.dropped
+	in.head, in.dropped = 0, 0
+	in.full.Store(false)
+	if head == 0 {
+		in.buf = spare[:0]
+	} else {
+		// The ring wrapped: put the oldest first, and reuse the ring.
+		ordered := append(append(spare[:0], got[head:]...), got[:head]...)
+		clear(got)
+		in.buf = got[:0]
+		got = ordered
+	}
 	in.mu.Unlock()
-	return got, in.dropped.Swap(0)
+	var now int64
+	for i := range got {
+		if got[i].ts == 0 {
+			if now == 0 {
+				now = time.Now().UnixMilli()
+			}
+			got[i].ts = now
+		}
+	}
+	return got, dropped
 }
 
 // flusher is the Run goroutine's state for flushing.
@@ -78,17 +111,19 @@ func (f *flusher) flush(h *Hub, g *engine.Graph) {
 	if len(dbg)+len(errs) > 0 || dbgDropped+errsDropped > 0 {
 		f.index(g)
 		enc := debugvalue.Encoder{Max: h.opts.DebugMaxLength}
-		for _, s := range dbg {
-			tail = appendDebug(tail, &enc, s.ev, f.zOf[s.ev.NodeID], s.ts)
-		}
+		// The dropped events came before the ones kept: their count
+		// goes first.
 		if dbgDropped > 0 {
 			tail = appendDropped(tail, "debug/dropped", dbgDropped)
 		}
-		for _, s := range errs {
-			tail = appendError(tail, s.ev, f.zOf[s.ev.NodeID], s.ts)
+		for _, s := range dbg {
+			tail = appendDebug(tail, &enc, s.ev, f.zOf[s.ev.NodeID], s.ts)
 		}
 		if errsDropped > 0 {
 			tail = appendDropped(tail, "error/dropped", errsDropped)
+		}
+		for _, s := range errs {
+			tail = appendError(tail, s.ev, f.zOf[s.ev.NodeID], s.ts)
 		}
 	}
 	clear(dbg) // let the values go

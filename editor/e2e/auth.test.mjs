@@ -121,6 +121,10 @@ test('a read-only user sees Deploy disabled and cannot change the flows', async 
   })
   assert.equal(r.status, 403)
   assert.match((await r.json()).message, /"viewer" has the read role: POST \/flows needs the full role/)
+  // Nor turn a debug node off: its button is disabled, and the server refuses.
+  assert.equal(await page.getByTestId('debug-toggle').first().isDisabled(), true)
+  const d = await fetch(server.url + 'debug/any/disable', { method: 'POST', headers: { Authorization: 'Bearer ' + token } })
+  assert.equal(d.status, 403)
   assert.equal(await page.getByTestId('notice-success').count(), 0)
   assert.deepEqual(errors, [])
 })

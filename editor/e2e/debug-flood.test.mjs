@@ -1,6 +1,7 @@
 // The debug sidebar at 1,000 messages a second: the page stays responsive,
-// the list stays capped, and every message is either shown in the count or
-// reported as dropped by the server's throttle.
+// the list stays capped, every message is either shown in the count or
+// reported as dropped by the server's throttle, and the newest message is
+// shown (the throttle drops the earlier ones, as Node-RED keeps the last).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { after, before, test } from 'node:test'
@@ -75,25 +76,27 @@ test('1,000 debug messages a second: responsive, capped, every message counted o
     const read = async () => {
       const shown = Number((await page.getByTestId('debug-total').textContent()).match(/^(\d+)/)[1])
       const d = await page.getByTestId('debug-dropped').textContent().catch(() => '')
-      const dropped = Number((d.match(/(\d+) messages dropped/) ?? [0, 0])[1])
-      return { shown, dropped }
+      const dropped = Number((d.match(/([\d,]+) earlier messages? dropped/) ?? [0, '0'])[1].replace(/,/g, ''))
+      return { shown, dropped, text: d.trim() }
     }
     await until(10_000, `${total} messages accounted for`, async () => {
       const { shown, dropped } = await read()
       return shown + dropped === total
     })
-    const { shown, dropped } = await read()
+    const { shown, dropped, text } = await read()
     const inDom = await page.getByTestId('debug-msg').count()
     console.log(`perf: debug flood ${total} msgs in ${elapsed.toFixed(1)} s (${Math.round(total / elapsed)}/s): ${shown} received, ${dropped} dropped by the server, ${inDom} in the list`)
     console.log(`perf: debug flood frames ${frames.length}, median ${median(frames).toFixed(1)} ms, p95 ${pct(frames, 95).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms; pause click to shown ${pauseLatency} ms`)
     await shot(page, '18-debug-flood')
     assert.ok(inDom <= 1000, 'the list is capped')
     assert.ok(shown > 0)
-    assert.match(await counts.textContent(), /messages dropped/)
+    assert.match(await counts.textContent(), /earlier messages dropped/)
+    assert.equal(text, `· ${dropped.toLocaleString('en-US')} earlier messages dropped`)
     // The messages shown keep the order they were sent in.
     const seqs = (await page.getByTestId('debug-value').allTextContents()).map((t) => JSON.parse(t.slice(1, -1)).seq)
     assert.equal(seqs.length, inDom)
     for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `order at ${i}: ${seqs[i - 1]} then ${seqs[i]}`)
+    assert.equal(seqs.at(-1), total - 1, 'the newest message is shown')
     budget(median(frames) < 34, `median frame ${median(frames)} ms during the flood (budget 34)`)
     assert.ok(pauseLatency >= 0, 'the pause took effect')
     budget(pauseLatency < 500, `pause took ${pauseLatency} ms (budget 500)`)

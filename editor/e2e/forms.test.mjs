@@ -51,9 +51,9 @@ test('inject → debug built with the forms: typed payload, a further property, 
   const inj = await idOf(page, 'inject')
   const dbg = await idOf(page, 'debug')
   await wire(page, inj, dbg)
-  // Labels from GET /nodes: a new inject is a timestamp, a new debug shows msg.payload.
+  // Labels from GET /nodes: a new inject is a timestamp; a new debug is named "debug 1", as in Node-RED 4.
   assert.equal(await nodeEl(page, inj).locator('.rn-label').textContent(), 'timestamp')
-  assert.equal(await nodeEl(page, dbg).locator('.rn-label').textContent(), 'msg.payload')
+  assert.equal(await nodeEl(page, dbg).locator('.rn-label').textContent(), 'debug 1')
 
   let tray = await openTrayOf(page, inj)
   const entries = tray.getByTestId('list-entry')
@@ -92,6 +92,8 @@ test('inject → debug built with the forms: typed payload, a further property, 
   const out = tray.locator('#node-input-complete')
   assert.deepEqual(await out.locator('option').allTextContents(), ['msg.payload', 'complete msg object', 'msg. property'])
   await out.selectOption({ label: 'complete msg object' })
+  // Without its name the label shows what the node outputs.
+  await tray.locator('#node-input-name').fill('')
   await done(page)
   assert.equal(await nodeEl(page, dbg).locator('.rn-label').textContent(), 'msg')
 

@@ -164,7 +164,7 @@ test('history: list, details, diff of two, jump to a node, roll back to #1', asy
   assert.equal(await page.getByTestId('diff-summary').textContent(), '1 added, 2 changed, 1 moved')
   const entries = await diffEntries(page)
   assert.deepEqual(entries.map(({ detail, ...e }) => e), [
-    { kind: 'added', tab: 'Sensor alerts', id: debugId, label: 'msg.payload', type: 'debug', show: true },
+    { kind: 'added', tab: 'Sensor alerts', id: debugId, label: 'debug 1', type: 'debug', show: true },
     { kind: 'changed', tab: 'Sensor alerts', id: 'render-alert', label: 'alert text', type: 'template', show: true },
     { kind: 'changed', tab: 'Sensor alerts', id: 'parse-json', label: 'parse reading', type: 'json', show: true },
     { kind: 'moved', tab: 'Sensor alerts', id: 'sensors-in', label: 'sensor readings', type: 'mqtt-in', show: true },
@@ -180,8 +180,8 @@ test('history: list, details, diff of two, jump to a node, roll back to #1', asy
   await page.getByTestId('revision').nth(2).click({ modifiers: ['Shift'] })
   await until(3000, 'the diff of #2 and #3', async () => (await page.getByTestId('revision-diff').locator('h3').textContent()) === '#2 → #3')
   assert.deepEqual(await diffEntries(page), [
-    { kind: 'added', tab: 'Sensor alerts', id: debugId, label: 'msg.payload', type: 'debug', show: true, detail: '' },
-    { kind: 'rewired', tab: 'Sensor alerts', id: 'render-alert', label: 'alert text', type: 'template', show: true, detail: 'wires: alerts → alerts, msg.payload' },
+    { kind: 'added', tab: 'Sensor alerts', id: debugId, label: 'debug 1', type: 'debug', show: true, detail: '' },
+    { kind: 'rewired', tab: 'Sensor alerts', id: 'render-alert', label: 'alert text', type: 'template', show: true, detail: 'wires: alerts → alerts, debug 1' },
   ])
   await page.getByTestId('revision').nth(0).click()
   await page.getByTestId('revision').nth(3).click({ modifiers: ['Shift'] })

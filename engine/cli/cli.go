@@ -336,7 +336,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer close(liveDone)
 		live.Run(liveCtx, st.rt)
 	}()
-	apiOpts := editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live, Broker: st.b, CredentialSecret: secret}
+	apiOpts := editor.Options{Runtime: st.rt, FlowFile: *flowFile, Store: db, Logger: log, Live: live, Broker: st.b, CredentialSecret: secret,
+		LibraryDir: filepath.Join(*dataDir, "lib", "flows")}
 	api, err := c.newAPI(apiOpts)
 	if err != nil {
 		stopLive()

@@ -2,6 +2,7 @@ package common
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/runnel-io/runnel/engine"
 )
@@ -21,6 +22,9 @@ type debug struct {
 	cfg   DebugConfig
 	path  engine.Path
 	whole bool
+	// active starts as cfg.Active; the editor's button flips it in the
+	// running flows, without a deploy (see SetActive).
+	active atomic.Bool
 }
 
 func init() {
@@ -41,6 +45,7 @@ func init() {
 
 func newDebug(cfg *DebugConfig, h *engine.Host) (engine.Node, error) {
 	d := &debug{h: h, cfg: *cfg}
+	d.active.Store(cfg.Active)
 	switch cfg.Complete {
 	case "true":
 		d.whole = true
@@ -56,9 +61,17 @@ func newDebug(cfg *DebugConfig, h *engine.Host) (engine.Node, error) {
 	return d, nil
 }
 
+// SetActive turns the node on or off while it runs, as Node-RED's
+// POST /debug/:id/enable and /disable do; a deploy that rebuilds the node
+// takes its configured active again.
+func (d *debug) SetActive(on bool) { d.active.Store(on) }
+
+// Active reports whether the node shows messages.
+func (d *debug) Active() bool { return d.active.Load() }
+
 // Receive sends the chosen value to the debug sink.
 func (d *debug) Receive(_ context.Context, m *engine.Message, _ engine.Output) error {
-	if !d.cfg.Active {
+	if !d.active.Load() {
 		return nil
 	}
 	ev := engine.DebugEvent{Topic: m.Topic, MsgID: m.ID()}

@@ -6,6 +6,7 @@ import { canDeploy, login, logout, useAuth } from './auth'
 import { Canvas, flowInstance, pointer } from './Canvas'
 import { Dialogs } from './Dialogs'
 import { isFlowNode } from './flowjson'
+import { LibraryDialogs, openLibrary } from './Library'
 import { useConnection } from './live'
 import { openSearch, useNavKeys } from './nav'
 import { QuickAdd } from './QuickAdd'
@@ -116,6 +117,9 @@ function MainMenu() {
         <div className="rn-dropdown right" role="menu">
           {item('Import…', 'Ctrl+I', () => setState({ dialog: { kind: 'import' } }))}
           {item('Export…', 'Ctrl+E', () => setState({ dialog: { kind: 'export' } }))}
+          {item('Import → Examples…', '', () => openLibrary('examples'))}
+          {item('Import → Library…', '', () => openLibrary('library'))}
+          {item('Export → Save to library…', '', () => openLibrary('save'))}
           {item('Search flows…', 'Ctrl+F', openSearch)}
           {item('Undo', 'Ctrl+Z', undo, !canUndo)}
           {item('Redo', 'Ctrl+Y', redo, !canRedo)}
@@ -419,6 +423,7 @@ function Editor() {
           <Dialogs />
           <Search />
           <QuickAdd />
+          <LibraryDialogs />
         </ReactFlowProvider>
       )}
       <Notices />

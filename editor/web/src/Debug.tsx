@@ -148,7 +148,12 @@ export function DebugSidebar() {
       <div className="rn-debug-counts" data-testid="debug-counts">
         <span data-testid="debug-total">{debug.total} message{debug.total === 1 ? '' : 's'}</span>
         {shown.length !== debug.total && <span> · {shown.length} shown{entries.length >= maxDebug ? ` (last ${maxDebug})` : ''}</span>}
-        {debug.dropped > 0 && <span className="rn-dropped" data-testid="debug-dropped"> · {debug.dropped} messages dropped</span>}
+        {debug.dropped > 0 && (
+          // The server keeps the newest messages of a burst: the dropped ones came before those shown.
+          <span className="rn-dropped" data-testid="debug-dropped" title="The server sends at most 25 messages every 100 ms, the newest; the earlier ones are dropped">
+            {' '}· {debug.dropped.toLocaleString('en-US')} earlier message{debug.dropped === 1 ? '' : 's'} dropped
+          </span>
+        )}
         {debug.paused && <span className="rn-paused"> · paused{debug.missed ? `, ${debug.missed} not shown` : ''}</span>}
       </div>
       <div

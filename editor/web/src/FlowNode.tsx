@@ -5,6 +5,7 @@ import { Handle, Position, type Node, type NodeProps } from '@xyflow/react'
 import { memo } from 'react'
 import { useRate, useStatus } from './live'
 import { fireInject } from './store'
+import { DebugToggle } from './DebugToggle'
 import type { FlowObj, NodeType, Problem } from './types'
 
 export interface NodeData extends Record<string, unknown> {
@@ -162,6 +163,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
           </div>
         )}
       </div>
+      {obj.type === 'debug' && <DebugToggle obj={obj} />}
       {inputs > 0 && <Handle type="target" position={Position.Left} id="i" className="rn-port" style={{ top: h / 2 }} />}
       {Array.from({ length: outputs }, (_, i) => (
         <Handle key={i} type="source" position={Position.Right} id={'o' + i} className="rn-port" style={{ top: outputY(h, outputs, i) }} />

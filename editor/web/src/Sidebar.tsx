@@ -2,6 +2,7 @@
 // description), debug messages, the config nodes shared by the flows, and
 // the history of deploys (History.tsx).
 import { useMemo } from 'react'
+import { ContextSidebar } from './Context'
 import { DebugSidebar } from './Debug'
 import { HistorySidebar } from './History'
 import { isConfigNode, isFlowNode } from './flowjson'
@@ -119,7 +120,7 @@ export function Sidebar() {
   return (
     <aside className="rn-sidebar" aria-label="Sidebar">
       <div className="rn-sidebar-tabs" role="tablist">
-        {(['info', 'debug', 'config', 'history'] as const).map((k) => (
+        {(['info', 'debug', 'context', 'config', 'history'] as const).map((k) => (
           <button key={k} role="tab" aria-selected={which === k} className={which === k ? 'active' : ''} onClick={() => setState({ sidebar: k })} data-sidebar={k}>
             {k === 'config' ? 'config nodes' : k}
           </button>
@@ -131,6 +132,7 @@ export function Sidebar() {
         {which === 'debug' && <DebugSidebar />}
         {which === 'config' && <ConfigNodes />}
         {which === 'history' && <HistorySidebar />}
+        {which === 'context' && <ContextSidebar />}
       </div>
     </aside>
   )

@@ -13,6 +13,7 @@ import {
   type ExportScope, type ImportMode, type Names,
 } from './flowjson'
 import { memberMoves, sizer, syncGroups, withContents } from './groups'
+import { nextDebugName } from './debugnames'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
 export interface TrayEntry {
@@ -76,7 +77,7 @@ export interface State {
   /** Drafts of the objects open in trays, by id. */
   drafts: Map<string, FlowObj>
   dialog: Dialog
-  sidebar: 'info' | 'debug' | 'config' | 'history'
+  sidebar: 'info' | 'debug' | 'config' | 'history' | 'context'
   sidebarOpen: boolean
   notices: Notice[]
   deploying: boolean
@@ -347,6 +348,7 @@ export function defaultsOf(fields: Field[], o: Record<string, unknown> = {}): Re
 export function newNode(type: string, x: number, y: number, z: string): FlowObj {
   const t = typeOf(type)
   const n = defaultsOf(t?.fields ?? [], { id: newId(), type, z, name: '' }) as FlowObj
+  if (type === 'debug' && !n.name) n.name = nextDebugName(state.items)
   if (!t?.config) {
     n.x = x
     n.y = y
