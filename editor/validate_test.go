@@ -95,3 +95,55 @@ func TestValidateFlowsRole(t *testing.T) {
 		t.Errorf("full role: %d %s", code, body)
 	}
 }
+
+// everyProblemFlow has several problems in several nodes, some of one node
+// found by decoding its settings and others only by its constructor.
+const everyProblemFlow = `[{"id":"t1","type":"tab","label":"Flow 1"},
+{"id":"in1","type":"mqtt in","z":"t1","topic":"","qos":"7","wires":[[]]},
+{"id":"in2","type":"mqtt in","z":"t1","topic":"a/#/b","inputs":1,"wires":[[]]},
+{"id":"tp","type":"template","z":"t1","output":"yaml","template":"{{#a}}","wires":[[]]},
+{"id":"fn","type":"function","z":"t1","outputs":"x","func":"let = ;","finalize":"}","wires":[[]]}]`
+
+// TestValidateEveryProblemAtOnce: a document's every problem comes out in
+// one answer, for validating and for a deploy alike: fixing one field does
+// not reveal the next. A field refused by decoding (qos "7", output
+// "yaml", outputs "x") does not hide what the constructor finds in the
+// others (a topic filter with # inside, an unclosed section, two code
+// fields that do not parse, a dynamic subscription).
+func TestValidateEveryProblemAtOnce(t *testing.T) {
+	e := newGuardEnv(t)
+	ct := []string{"Content-Type", "application/json"}
+	code, body := e.do("POST", "/flows/validate", everyProblemFlow, ct...)
+	var got struct {
+		Problems []struct {
+			ID    string `json:"id"`
+			Field string `json:"field"`
+			Line  int    `json:"line"`
+			Error string `json:"error"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("%d %s", code, body)
+	}
+	var list []string
+	for _, p := range got.Problems {
+		list = append(list, fmt.Sprintf("%s %s %d", p.ID, p.Field, p.Line))
+	}
+	want := []string{
+		"in1 topic 2", "in1 qos 2",
+		"in2 inputs 3", "in2 topic 3",
+		"tp output 4", "tp template 4",
+		"fn outputs 5", "fn func 5", "fn finalize 5",
+	}
+	if strings.Join(list, ", ") != strings.Join(want, ", ") {
+		t.Errorf("problems:\n got %s\nwant %s\n%s", strings.Join(list, ", "), strings.Join(want, ", "), body)
+	}
+	code, deployBody := e.do("POST", "/flows", everyProblemFlow, ct...)
+	var refused struct {
+		Problems []json.RawMessage `json:"problems"`
+	}
+	json.Unmarshal([]byte(deployBody), &refused)
+	if code != 400 || len(refused.Problems) != len(want) {
+		t.Errorf("deploy: %d %s", code, deployBody)
+	}
+}

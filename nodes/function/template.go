@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -90,17 +91,22 @@ func newTemplate(cfg *TemplateConfig, h *engine.Host) (engine.Node, error) {
 	if scope == "" {
 		scope = engine.TypeMsg
 	}
+	// Both fields are checked, so that a deploy names both when both are wrong.
+	var errs []error
 	target, err := engine.ParseRef(scope, field)
 	if err != nil {
-		return nil, engine.ErrField("field", err)
+		errs = append(errs, engine.ErrField("field", err))
 	}
 	n.target = target
 	if !n.plain {
 		t, err := mustache.Parse(cfg.Template)
 		if err != nil {
-			return nil, engine.ErrFieldf("template", "%v", err)
+			errs = append(errs, engine.ErrFieldf("template", "%v", err))
 		}
 		n.tmpl = t
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return n, nil
 }
