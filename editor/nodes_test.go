@@ -65,7 +65,7 @@ func TestNodesFormMetadata(t *testing.T) {
 		{field("inject", "props"),
 			`{"default":[{"p":"payload"},{"p":"topic","vt":"str"}],"help":"The message properties to set, in order","item":[` +
 				`{"help":"A property path such as payload or payload.a[0]","kind":"string","label":"msg.","name":"p"},` +
-				`{"kind":"typed","label":"to","name":"v","typeProp":"vt","types":["str","num","bool","json","bin","date","env","msg","flow","global","jsonata","expr"]}],` +
+				`{"kind":"typed","label":"to","name":"v","typeLabels":["string","number","boolean","JSON","buffer","timestamp","env variable","msg.","flow.","global.","JSONata","expr"],"typeProp":"vt","types":["str","num","bool","json","bin","date","env","msg","flow","global","jsonata","expr"]}],` +
 				`"kind":"list","label":"Properties","name":"props","topLevel":[{"key":"payload","type":"payloadType","value":"payload"},{"key":"topic","value":"topic"}]}`},
 		{field("inject", "onceDelay"),
 			`{"default":0.1,"kind":"number","label":"Start delay (s)","max":2147483,"min":0,"name":"onceDelay","showIf":{"once":["true"]}}`},

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -19,11 +20,13 @@ type formCfg struct {
 	Codes string       `json:"codes" options:"a,b" other:"a property"`
 	Gap   float64      `json:"gap" showif:"mode=gap;codes=a,"`
 	Props []formProp   `json:"props" label:"Properties" toplevel:"payload=payload:payloadType,topic=topic"`
-	Extra engine.Typed `json:"extra" types:"msg,flow"`
+	Extra engine.Typed `json:"extra" types:"msg,flow,nul" typelabels:"nul=nothing" novalue:"nul"`
+	Comma string       `json:"comma" options:"once=Send once\\, until reset,all=Always"`
 }
 
-// The form tags (option labels, showif, toplevel) and the metadata give
-// exactly this schema in GET /nodes.
+// The form tags (option labels, a comma in one, showif, toplevel, type
+// labels and types without a value) and the metadata give exactly this
+// schema in GET /nodes.
 func TestFormSchemaJSON(t *testing.T) {
 	typ := engine.NewType(engine.Meta{
 		Type: "f", Outputs: 1, Icon: "inject.svg", Button: "inject", OutputsFrom: "props",
@@ -46,14 +49,30 @@ func TestFormSchemaJSON(t *testing.T) {
 		`{"name":"gap","label":"gap","kind":"number","showIf":{"codes":["a",""],"mode":["gap"]}},` +
 		`{"name":"props","label":"Properties","kind":"list","item":[` +
 		`{"name":"p","label":"Property","kind":"string"},` +
-		`{"name":"v","label":"v","kind":"typed","types":["str","num","date"],"typeProp":"vt"}],` +
+		`{"name":"v","label":"v","kind":"typed","types":["str","num","date"],"typeLabels":["string","number","timestamp"],"typeProp":"vt"}],` +
 		`"topLevel":[{"key":"payload","value":"payload","type":"payloadType"},{"key":"topic","value":"topic"}]},` +
-		`{"name":"extra","label":"extra","kind":"typed","types":["msg","flow"],"typeProp":"extraType"}],` +
+		`{"name":"extra","label":"extra","kind":"typed","types":["msg","flow","nul"],"typeLabels":["msg.","flow.","nothing"],"noValue":["nul"],"typeProp":"extraType"},` +
+		`{"name":"comma","label":"comma","kind":"select","options":["once","all"],"optionLabels":["Send once, until reset","Always"]}],` +
 		`"credentialFields":[{"name":"user","label":"Username","kind":"string"},` +
 		`{"name":"password","label":"Password","kind":"password"},{"name":"token","label":"token","kind":"password"}]}`
 	if string(b) != want {
 		t.Fatalf("schema\n%s\nwant\n%s", b, want)
 	}
+}
+
+type unlabelledType struct {
+	V engine.Typed `json:"v" types:"str,pay"`
+}
+
+// A typed field's own type needs a label, so that the form shows no
+// codes: NewType refuses a type without one.
+func TestTypedFieldNeedsTypeLabels(t *testing.T) {
+	defer func() {
+		if v := recover(); v == nil || !strings.Contains(fmt.Sprint(v), `type "pay" has no label`) {
+			t.Errorf("NewType: %v", v)
+		}
+	}()
+	engine.NewType(engine.Meta{Type: "u", Inputs: 1}, func(c *unlabelledType, _ *engine.Host) (engine.Node, error) { return &sink{}, nil })
 }
 
 // A list entry with no value of its own takes it from the node's
