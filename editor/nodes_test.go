@@ -61,7 +61,7 @@ func TestNodesFormMetadata(t *testing.T) {
 		{compact(byType["debug"]["labels"]),
 			`[{"if":{"complete":["true"]},"text":"msg"},{"if":{"complete":["false",""]},"text":"msg.payload"},{"text":"msg.{complete}"}]`},
 		{field("debug", "complete"),
-			`{"default":"false","help":"What the node shows: msg.payload, the whole message, or another message property (such as payload.temperature)","kind":"select","label":"Output","name":"complete","optionLabels":["msg.payload","complete msg object"],"options":["false","true"],"other":"msg. property"}`},
+			`{"default":"false","help":"What the node shows: msg.payload, the whole message, or another message property (such as payload.temperature)","kind":"select","label":"Output","name":"complete","optionLabels":["msg.payload","complete msg object"],"options":["false","true"],"other":"other msg property"}`},
 		{field("inject", "props"),
 			`{"default":[{"p":"payload"},{"p":"topic","vt":"str"}],"help":"The message properties to set, in order","item":[` +
 				`{"help":"A property path such as payload or payload.a[0]","kind":"string","label":"msg.","name":"p"},` +
