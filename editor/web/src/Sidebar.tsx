@@ -22,7 +22,7 @@ function Info() {
         <table className="rn-info-table">
           <tbody>
             <tr><th>Node</th><td className="mono">{node.id}</td></tr>
-            <tr><th>Type</th><td>{node.type}{t?.nodeRed && t.nodeRed !== node.type ? ` (Node-RED: ${t.nodeRed})` : ''}</td></tr>
+            <tr><th>Type</th><td>{node.type}{t?.nodeRed && t.nodeRed !== node.type ? ` (Node-RED: ${t.nodeRed})` : ''}{!t && node.type !== 'group' ? <span className="rn-unknown-tag">unknown</span> : null}</td></tr>
             {node.name ? <tr><th>Name</th><td>{String(node.name)}</td></tr> : null}
             {t?.module ? <tr><th>Module</th><td>{t.module}</td></tr> : null}
           </tbody>

@@ -636,7 +636,7 @@ export function Tray() {
             <RawProps draft={draft} />
           </>
         )}
-        {isFlowNode(draft) && (
+        {(isFlowNode(draft) || (!t && draft.type !== 'subflow')) && (
           <div className="rn-row check">
             <label htmlFor={`${prefix}-enabled`}>Enabled</label>
             <input
