@@ -2,11 +2,13 @@ package engine_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/flows"
 )
 
 type formProp struct {
@@ -108,5 +110,62 @@ func TestTopLevelListEntries(t *testing.T) {
 		if s := show(doc); s != want {
 			t.Errorf("%s:\n got %s\nwant %s", doc, s, want)
 		}
+	}
+}
+
+type probeCfg struct {
+	A int    `json:"a"`
+	B string `json:"b"`
+	C string `json:"c" options:"x,y"`
+}
+
+// A node's every problem comes out at once: those found decoding its
+// settings and, from its constructor run on what decoded, those with its
+// other fields (errors.Join of field errors), each once. A constructor's
+// problem with a field decoding refused, or with no field, is left out
+// then: it may come from the refused field's default.
+func TestEveryProblemOfANode(t *testing.T) {
+	reg := engine.NewRegistry()
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "p", Inputs: 1}, func(c *probeCfg, _ *engine.Host) (engine.Node, error) {
+		var errs []error
+		if c.B == "bad" {
+			errs = append(errs, engine.ErrFieldf("b", "b is bad"))
+		}
+		if c.A == 0 {
+			errs = append(errs, engine.ErrFieldf("a", "a is zero"), errors.New("the node as a whole"))
+		}
+		return nil, errors.Join(errs...)
+	}))
+	rt := engine.New(engine.Options{Registry: reg})
+	doc, err := flows.Parse([]byte(`[{"id":"t","type":"tab"},{"id":"n","type":"p","z":"t","a":"x","b":"bad","c":"z"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rt.Compile(doc)
+	var probs flows.Problems
+	if !errors.As(err, &probs) {
+		t.Fatalf("compile: %v", err)
+	}
+	var got []string
+	for _, p := range probs {
+		got = append(got, p.Field+": "+p.Msg)
+	}
+	want := `a: "x" is not a whole number; c: "z" is not one of "x", "y"; b: b is bad`
+	if strings.Join(got, "; ") != want {
+		t.Errorf("problems\n got %s\nwant %s", strings.Join(got, "; "), want)
+	}
+
+	// Valid settings: the constructor's joined errors are each a problem,
+	// one without a field too.
+	doc, _ = flows.Parse([]byte(`[{"id":"t","type":"tab"},{"id":"n","type":"p","z":"t","b":"bad"}]`))
+	_, err = rt.Compile(doc)
+	probs = nil
+	errors.As(err, &probs)
+	got = nil
+	for _, p := range probs {
+		got = append(got, p.Field+": "+p.Msg)
+	}
+	if want := "b: b is bad; a: a is zero; : the node as a whole"; strings.Join(got, "; ") != want {
+		t.Errorf("problems\n got %s\nwant %s", strings.Join(got, "; "), want)
 	}
 }
