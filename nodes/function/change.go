@@ -118,10 +118,15 @@ func newChange(cfg *ChangeConfig, h *engine.Host) (engine.Node, error) {
 		rules = []ChangeRule{r}
 	}
 	n := &changeNode{h: h}
+	// Every rule is compiled, so that a deploy names each bad one.
+	var errs []error
 	for i := range rules {
 		if err := n.compile(i, &rules[i]); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return n, nil
 }
