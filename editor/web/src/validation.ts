@@ -55,17 +55,37 @@ export function byNode(problems: Problem[], prev: Map<string, Problem[]>): Map<s
   return m
 }
 
-/** Checks the document now; answers for a document that has changed since are dropped. */
+/** Whether a check is waiting for its answer, and whether the document changed meanwhile. */
+let inFlight = false
+let again = false
+
+/**
+ * Checks the document now; answers for a document that has changed since
+ * are dropped. One check at a time (a large document takes the server a
+ * moment): an edit meanwhile checks again once the answer is in.
+ */
 export async function check() {
   // A read-only user cannot deploy, and the server does not validate for one.
   if (!canDeploy()) return
+  if (inFlight) {
+    again = true
+    return
+  }
   const items = getState().items
   const my = ++seq
   let r: api.Validation | null
+  inFlight = true
   try {
     r = await api.validateFlows(items)
   } catch {
     return
+  } finally {
+    inFlight = false
+    if (again || getState().items !== items) {
+      again = false
+      clearTimeout(timer)
+      timer = setTimeout(() => void check(), checkDelay)
+    }
   }
   const s = getState()
   if (!r || my !== seq || s.items !== items) return
