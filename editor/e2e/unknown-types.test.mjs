@@ -112,7 +112,7 @@ test('unknown node types: the notice names them, one click disables them, the re
   assert.deepEqual(errors, [])
 })
 
-test('disable their flow: the tab is disabled, the unknown global config node too, and the rest deploys', async () => {
+test('the notice can be closed until the nodes change; disable their flow: the tab and the unknown global config node are disabled, the rest deploys', async () => {
   const { page, errors } = await newPage(browser)
   await openEditor(page, server.url)
   // The server runs the document of the first test; import the export again over it, enabled.
@@ -125,6 +125,13 @@ test('disable their flow: the tab is disabled, the unknown global config node to
   await dlg.getByTestId('import-confirm').click()
   const notice = page.getByTestId('unknown-types')
   await notice.waitFor()
+  // Closed, the notice stays away until the set of such nodes changes.
+  await notice.getByRole('button', { name: 'Close' }).click()
+  await notice.waitFor({ state: 'detached' })
+  await nodeEl(page, 'd0a1b2c3d4e5f604').click()
+  await page.keyboard.press('Delete')
+  await notice.waitFor()
+  assert.deepEqual(await notice.locator('li').allTextContents(), ['ui_gauge (1 node)', 'ui_base (1 node)'])
   await notice.getByTestId('disable-unknown-tabs').click()
   await notice.waitFor({ state: 'detached' })
   assert.equal(await page.locator('.rn-tab[data-tab="d0a1b2c3d4e5f601"]').evaluate((el) => el.classList.contains('disabled')), true)

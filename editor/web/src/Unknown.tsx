@@ -4,7 +4,7 @@
 // naming the types and how many nodes, and offers what lets the rest
 // deploy: disabling those nodes (they keep every property and export as
 // they came, plus d: true) or the flows that hold them.
-import { useMemo } from 'react'
+import { useMemo, useState } from 'react'
 import { isTab } from './flowjson'
 import { enabledUnknown } from './missingTypes'
 import { commit, getState, reveal, useEditor } from './store'
@@ -40,7 +40,10 @@ export function UnknownTypesNotice() {
   const items = useEditor((s) => s.items)
   const typeMap = useEditor((s) => s.typeMap)
   const unknown = useMemo(() => enabledUnknown(items, typeMap), [items, typeMap])
-  if (!unknown.length) return null
+  // Closed, it stays closed until the set of such nodes changes (a deploy still says why it is refused).
+  const key = unknown.map((o) => o.id).join(' ')
+  const [closed, setClosed] = useState('')
+  if (!unknown.length || closed === key) return null
   const byType = new Map<string, FlowObj[]>()
   for (const o of unknown) byType.set(o.type, [...(byType.get(o.type) ?? []), o])
   const tabIds = new Set(items.filter(isTab).map((t) => t.id))
@@ -75,6 +78,7 @@ export function UnknownTypesNotice() {
           )}
         </div>
       </div>
+      <button aria-label="Close" title="Hide until these nodes change" onClick={() => setClosed(key)}>×</button>
     </div>
   )
 }
