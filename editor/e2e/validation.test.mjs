@@ -159,3 +159,27 @@ test('forms show labels, not codes, and offer only what deploys', async () => {
   await tray.getByRole('button', { name: 'Cancel' }).click()
   assert.deepEqual(errors, [])
 })
+
+test('a config node with a problem is marked in the config nodes sidebar, and the nodes that use it on the canvas', async () => {
+  await server.deploy([
+    { id: 'ct', type: 'tab', label: 'Config' },
+    { id: 'cb', type: 'mqtt-broker', name: 'local', broker: '127.0.0.1', port: String(server.mqttPort) },
+    { id: 'ci', type: 'mqtt in', z: 'ct', name: 'uses local', topic: 'x/#', broker: 'cb', x: 200, y: 100, wires: [[]] },
+  ])
+  const { page, errors } = await newPage(browser)
+  await openEditor(page, server.url)
+  await page.locator('[data-sidebar="config"]').click()
+  const cfg = page.locator('.rn-config-node[data-id="cb"]')
+  await cfg.click()
+  const tray = page.getByTestId('tray')
+  await tray.locator('#node-config-input-port').fill('abc')
+  await until(5000, 'the port problem in the tray', async () => /invalid port "abc"/.test((await tray.locator('.rn-row[data-field="port"] .rn-field-error').textContent({ timeout: 100 })) ?? ''))
+  await tray.getByRole('button', { name: 'Done' }).click()
+  await until(5000, 'the config node to be marked', async () => await cfg.evaluate((el) => el.classList.contains('invalid')))
+  assert.equal(await cfg.getAttribute('title'), 'port: invalid port "abc"')
+  const mark = nodeEl(page, 'ci').getByTestId('error-mark')
+  await mark.waitFor()
+  assert.match(await mark.getAttribute('title'), /^broker: /)
+  await shot(page, '84-config-node-problem')
+  assert.deepEqual(errors, [])
+})

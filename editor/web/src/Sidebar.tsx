@@ -72,6 +72,7 @@ function Info() {
 
 function ConfigNodes() {
   const items = useEditor((s) => s.items)
+  const problemMap = useEditor((s) => s.problemMap)
   const types = useEditor((s) => s.types)
   const configTypes = useMemo(() => types.filter((t) => t.config || t.category === 'config'), [types])
   const groups = useMemo(() => {
@@ -102,7 +103,7 @@ function ConfigNodes() {
           </div>
           {list.length === 0 && <div className="rn-muted rn-config-none">none</div>}
           {list.map((c) => (
-            <div key={c.id} className={'rn-config-node' + (c.uses ? '' : ' unused')} onDoubleClick={() => openTray(c.id)} onClick={() => openTray(c.id)} data-id={c.id}>
+            <div key={c.id} className={'rn-config-node' + (c.uses ? '' : ' unused') + (problemMap.has(c.id) ? ' invalid' : '')} title={problemMap.get(c.id)?.map((p) => (p.field ? p.field + ': ' : '') + p.error).join('\n')} onDoubleClick={() => openTray(c.id)} onClick={() => openTray(c.id)} data-id={c.id}>
               <span>{c.label}</span>
               <span className="rn-config-uses">{c.uses ? c.uses : 'unused'}</span>
             </div>
