@@ -149,12 +149,14 @@ func TestValidateEveryProblemAtOnce(t *testing.T) {
 }
 
 // TestValidateEveryRule: a switch or change node with several bad rules
-// has each named, not only the first.
+// has each named, not only the first; so has a filter with several bad
+// settings.
 func TestValidateEveryRule(t *testing.T) {
 	e := newGuardEnv(t)
 	const doc = `[{"id":"t1","type":"tab","label":"Flow 1"},
 {"id":"sw","type":"switch","z":"t1","property":"payload","propertyType":"msg","rules":[{"t":"regex","v":"(","vt":"str"},{"t":"eq","v":"1","vt":"num"},{"t":"regex","v":"[","vt":"str"}],"outputs":3,"wires":[[],[],[]]},
-{"id":"ch","type":"change","z":"t1","rules":[{"t":"move","p":"a","pt":"msg","to":"x","tot":"str"},{"t":"set","p":"b","pt":"msg","to":"1","tot":"str"},{"t":"move","p":"c","pt":"msg","to":"y","tot":"str"}],"wires":[[]]}]`
+{"id":"ch","type":"change","z":"t1","rules":[{"t":"move","p":"a","pt":"msg","to":"x","tot":"str"},{"t":"set","p":"b","pt":"msg","to":"1","tot":"str"},{"t":"move","p":"c","pt":"msg","to":"y","tot":"str"}],"wires":[[]]},
+{"id":"fl","type":"rbe","z":"t1","func":"deadband","gap":"x","start":"y","property":"a[","wires":[[]]}]`
 	code, body := e.do("POST", "/flows/validate", doc, "Content-Type", "application/json")
 	var got struct {
 		Problems []struct {
@@ -169,7 +171,7 @@ func TestValidateEveryRule(t *testing.T) {
 	for _, p := range got.Problems {
 		list = append(list, p.ID+" "+p.Field)
 	}
-	if want := "sw rules[0].v, sw rules[2].v, ch rules[0].to, ch rules[2].to"; strings.Join(list, ", ") != want {
+	if want := "sw rules[0].v, sw rules[2].v, ch rules[0].to, ch rules[2].to, fl gap, fl start, fl property"; strings.Join(list, ", ") != want {
 		t.Errorf("problems:\n got %s\nwant %s\n%s", strings.Join(list, ", "), want, body)
 	}
 }
