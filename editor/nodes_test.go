@@ -61,11 +61,11 @@ func TestNodesFormMetadata(t *testing.T) {
 		{compact(byType["debug"]["labels"]),
 			`[{"if":{"complete":["true"]},"text":"msg"},{"if":{"complete":["false",""]},"text":"msg.payload"},{"text":"msg.{complete}"}]`},
 		{field("debug", "complete"),
-			`{"default":"false","help":"What the node shows: msg.payload, the whole message, or another message property (such as payload.temperature)","kind":"select","label":"Output","name":"complete","optionLabels":["msg.payload","complete msg object"],"options":["false","true"],"other":"msg. property"}`},
+			`{"default":"false","help":"What the node shows: msg.payload, the whole message, or another message property (such as payload.temperature)","kind":"select","label":"Output","name":"complete","optionLabels":["msg.payload","complete msg object"],"options":["false","true"],"other":"other msg property"}`},
 		{field("inject", "props"),
 			`{"default":[{"p":"payload"},{"p":"topic","vt":"str"}],"help":"The message properties to set, in order","item":[` +
 				`{"help":"A property path such as payload or payload.a[0]","kind":"string","label":"msg.","name":"p"},` +
-				`{"kind":"typed","label":"to","name":"v","typeProp":"vt","types":["str","num","bool","json","bin","date","env","msg","flow","global","jsonata","expr"]}],` +
+				`{"kind":"typed","label":"to","name":"v","typeLabels":["string","number","boolean","JSON","buffer","timestamp","env variable","msg.","flow.","global.","JSONata","expr"],"typeProp":"vt","types":["str","num","bool","json","bin","date","env","msg","flow","global","jsonata","expr"]}],` +
 				`"kind":"list","label":"Properties","name":"props","topLevel":[{"key":"payload","type":"payloadType","value":"payload"},{"key":"topic","value":"topic"}]}`},
 		{field("inject", "onceDelay"),
 			`{"default":0.1,"kind":"number","label":"Start delay (s)","max":2147483,"min":0,"name":"onceDelay","showIf":{"once":["true"]}}`},

@@ -95,3 +95,83 @@ func TestValidateFlowsRole(t *testing.T) {
 		t.Errorf("full role: %d %s", code, body)
 	}
 }
+
+// everyProblemFlow has several problems in several nodes, some of one node
+// found by decoding its settings and others only by its constructor.
+const everyProblemFlow = `[{"id":"t1","type":"tab","label":"Flow 1"},
+{"id":"in1","type":"mqtt in","z":"t1","topic":"","qos":"7","wires":[[]]},
+{"id":"in2","type":"mqtt in","z":"t1","topic":"a/#/b","inputs":1,"wires":[[]]},
+{"id":"tp","type":"template","z":"t1","output":"yaml","template":"{{#a}}","wires":[[]]},
+{"id":"fn","type":"function","z":"t1","outputs":"x","func":"let = ;","finalize":"}","wires":[[]]}]`
+
+// TestValidateEveryProblemAtOnce: a document's every problem comes out in
+// one answer, for validating and for a deploy alike: fixing one field does
+// not reveal the next. A field refused by decoding (qos "7", output
+// "yaml", outputs "x") does not hide what the constructor finds in the
+// others (a topic filter with # inside, an unclosed section, two code
+// fields that do not parse, a dynamic subscription).
+func TestValidateEveryProblemAtOnce(t *testing.T) {
+	e := newGuardEnv(t)
+	ct := []string{"Content-Type", "application/json"}
+	code, body := e.do("POST", "/flows/validate", everyProblemFlow, ct...)
+	var got struct {
+		Problems []struct {
+			ID    string `json:"id"`
+			Field string `json:"field"`
+			Line  int    `json:"line"`
+			Error string `json:"error"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("%d %s", code, body)
+	}
+	var list []string
+	for _, p := range got.Problems {
+		list = append(list, fmt.Sprintf("%s %s %d", p.ID, p.Field, p.Line))
+	}
+	want := []string{
+		"in1 topic 2", "in1 qos 2",
+		"in2 inputs 3", "in2 topic 3",
+		"tp output 4", "tp template 4",
+		"fn outputs 5", "fn func 5", "fn finalize 5",
+	}
+	if strings.Join(list, ", ") != strings.Join(want, ", ") {
+		t.Errorf("problems:\n got %s\nwant %s\n%s", strings.Join(list, ", "), strings.Join(want, ", "), body)
+	}
+	code, deployBody := e.do("POST", "/flows", everyProblemFlow, ct...)
+	var refused struct {
+		Problems []json.RawMessage `json:"problems"`
+	}
+	json.Unmarshal([]byte(deployBody), &refused)
+	if code != 400 || len(refused.Problems) != len(want) {
+		t.Errorf("deploy: %d %s", code, deployBody)
+	}
+}
+
+// TestValidateEveryRule: a switch or change node with several bad rules
+// has each named, not only the first; so has a filter with several bad
+// settings.
+func TestValidateEveryRule(t *testing.T) {
+	e := newGuardEnv(t)
+	const doc = `[{"id":"t1","type":"tab","label":"Flow 1"},
+{"id":"sw","type":"switch","z":"t1","property":"payload","propertyType":"msg","rules":[{"t":"regex","v":"(","vt":"str"},{"t":"eq","v":"1","vt":"num"},{"t":"regex","v":"[","vt":"str"}],"outputs":3,"wires":[[],[],[]]},
+{"id":"ch","type":"change","z":"t1","rules":[{"t":"move","p":"a","pt":"msg","to":"x","tot":"str"},{"t":"set","p":"b","pt":"msg","to":"1","tot":"str"},{"t":"move","p":"c","pt":"msg","to":"y","tot":"str"}],"wires":[[]]},
+{"id":"fl","type":"rbe","z":"t1","func":"deadband","gap":"x","start":"y","property":"a[","wires":[[]]}]`
+	code, body := e.do("POST", "/flows/validate", doc, "Content-Type", "application/json")
+	var got struct {
+		Problems []struct {
+			ID    string `json:"id"`
+			Field string `json:"field"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("%d %s", code, body)
+	}
+	var list []string
+	for _, p := range got.Problems {
+		list = append(list, p.ID+" "+p.Field)
+	}
+	if want := "sw rules[0].v, sw rules[2].v, ch rules[0].to, ch rules[2].to, fl gap, fl start, fl property"; strings.Join(list, ", ") != want {
+		t.Errorf("problems:\n got %s\nwant %s\n%s", strings.Join(list, ", "), want, body)
+	}
+}

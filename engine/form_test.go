@@ -2,10 +2,13 @@ package engine_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/flows"
 )
 
 type formProp struct {
@@ -19,11 +22,13 @@ type formCfg struct {
 	Codes string       `json:"codes" options:"a,b" other:"a property"`
 	Gap   float64      `json:"gap" showif:"mode=gap;codes=a,"`
 	Props []formProp   `json:"props" label:"Properties" toplevel:"payload=payload:payloadType,topic=topic"`
-	Extra engine.Typed `json:"extra" types:"msg,flow"`
+	Extra engine.Typed `json:"extra" types:"msg,flow,nul" typelabels:"nul=nothing" novalue:"nul"`
+	Comma string       `json:"comma" options:"once=Send once\\, until reset,all=Always"`
 }
 
-// The form tags (option labels, showif, toplevel) and the metadata give
-// exactly this schema in GET /nodes.
+// The form tags (option labels, a comma in one, showif, toplevel, type
+// labels and types without a value) and the metadata give exactly this
+// schema in GET /nodes.
 func TestFormSchemaJSON(t *testing.T) {
 	typ := engine.NewType(engine.Meta{
 		Type: "f", Outputs: 1, Icon: "inject.svg", Button: "inject", OutputsFrom: "props",
@@ -46,14 +51,30 @@ func TestFormSchemaJSON(t *testing.T) {
 		`{"name":"gap","label":"gap","kind":"number","showIf":{"codes":["a",""],"mode":["gap"]}},` +
 		`{"name":"props","label":"Properties","kind":"list","item":[` +
 		`{"name":"p","label":"Property","kind":"string"},` +
-		`{"name":"v","label":"v","kind":"typed","types":["str","num","date"],"typeProp":"vt"}],` +
+		`{"name":"v","label":"v","kind":"typed","types":["str","num","date"],"typeLabels":["string","number","timestamp"],"typeProp":"vt"}],` +
 		`"topLevel":[{"key":"payload","value":"payload","type":"payloadType"},{"key":"topic","value":"topic"}]},` +
-		`{"name":"extra","label":"extra","kind":"typed","types":["msg","flow"],"typeProp":"extraType"}],` +
+		`{"name":"extra","label":"extra","kind":"typed","types":["msg","flow","nul"],"typeLabels":["msg.","flow.","nothing"],"noValue":["nul"],"typeProp":"extraType"},` +
+		`{"name":"comma","label":"comma","kind":"select","options":["once","all"],"optionLabels":["Send once, until reset","Always"]}],` +
 		`"credentialFields":[{"name":"user","label":"Username","kind":"string"},` +
 		`{"name":"password","label":"Password","kind":"password"},{"name":"token","label":"token","kind":"password"}]}`
 	if string(b) != want {
 		t.Fatalf("schema\n%s\nwant\n%s", b, want)
 	}
+}
+
+type unlabelledType struct {
+	V engine.Typed `json:"v" types:"str,pay"`
+}
+
+// A typed field's own type needs a label, so that the form shows no
+// codes: NewType refuses a type without one.
+func TestTypedFieldNeedsTypeLabels(t *testing.T) {
+	defer func() {
+		if v := recover(); v == nil || !strings.Contains(fmt.Sprint(v), `type "pay" has no label`) {
+			t.Errorf("NewType: %v", v)
+		}
+	}()
+	engine.NewType(engine.Meta{Type: "u", Inputs: 1}, func(c *unlabelledType, _ *engine.Host) (engine.Node, error) { return &sink{}, nil })
 }
 
 // A list entry with no value of its own takes it from the node's
@@ -89,5 +110,62 @@ func TestTopLevelListEntries(t *testing.T) {
 		if s := show(doc); s != want {
 			t.Errorf("%s:\n got %s\nwant %s", doc, s, want)
 		}
+	}
+}
+
+type probeCfg struct {
+	A int    `json:"a"`
+	B string `json:"b"`
+	C string `json:"c" options:"x,y"`
+}
+
+// A node's every problem comes out at once: those found decoding its
+// settings and, from its constructor run on what decoded, those with its
+// other fields (errors.Join of field errors), each once. A constructor's
+// problem with a field decoding refused, or with no field, is left out
+// then: it may come from the refused field's default.
+func TestEveryProblemOfANode(t *testing.T) {
+	reg := engine.NewRegistry()
+	reg.MustRegister(engine.NewType(engine.Meta{Type: "p", Inputs: 1}, func(c *probeCfg, _ *engine.Host) (engine.Node, error) {
+		var errs []error
+		if c.B == "bad" {
+			errs = append(errs, engine.ErrFieldf("b", "b is bad"))
+		}
+		if c.A == 0 {
+			errs = append(errs, engine.ErrFieldf("a", "a is zero"), errors.New("the node as a whole"))
+		}
+		return nil, errors.Join(errs...)
+	}))
+	rt := engine.New(engine.Options{Registry: reg})
+	doc, err := flows.Parse([]byte(`[{"id":"t","type":"tab"},{"id":"n","type":"p","z":"t","a":"x","b":"bad","c":"z"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rt.Compile(doc)
+	var probs flows.Problems
+	if !errors.As(err, &probs) {
+		t.Fatalf("compile: %v", err)
+	}
+	var got []string
+	for _, p := range probs {
+		got = append(got, p.Field+": "+p.Msg)
+	}
+	want := `a: "x" is not a whole number; c: "z" is not one of "x", "y"; b: b is bad`
+	if strings.Join(got, "; ") != want {
+		t.Errorf("problems\n got %s\nwant %s", strings.Join(got, "; "), want)
+	}
+
+	// Valid settings: the constructor's joined errors are each a problem,
+	// one without a field too.
+	doc, _ = flows.Parse([]byte(`[{"id":"t","type":"tab"},{"id":"n","type":"p","z":"t","b":"bad"}]`))
+	_, err = rt.Compile(doc)
+	probs = nil
+	errors.As(err, &probs)
+	got = nil
+	for _, p := range probs {
+		got = append(got, p.Field+": "+p.Msg)
+	}
+	if want := "b: b is bad; a: a is zero; : the node as a whole"; strings.Join(got, "; ") != want {
+		t.Errorf("problems\n got %s\nwant %s", strings.Join(got, "; "), want)
 	}
 }

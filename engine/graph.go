@@ -358,24 +358,20 @@ func (c *compiler) build(n *flows.Node) *slot {
 	sn := c.substituteEnv(n)
 	cfg, probs := t.schema.decode(sn)
 	if len(probs) > 0 {
+		// Every problem of a document comes out at once: the constructor
+		// runs on what decoded (a refused field keeps its default) and
+		// its problems with the other fields are reported too, so fixing
+		// one field does not reveal the next. What it builds is dropped,
+		// as is every node of a document that does not compile.
 		c.probs = append(c.probs, probs...)
+		c.probeConstructor(n, sn, t, cfg, probs)
 		return nil
 	}
-	h := &Host{id: n.ID, typ: n.Type, name: sn.Name, z: n.Z, rt: c.rt, c: c, creds: c.doc.Credentials[n.ID]}
-	_, h.hasName = n.Get("name")
-	h.ctx, h.cancel = context.WithCancel(context.Background())
-	h.env = c.scope(n)
-	if _, inner := c.exp.Origin[n.ID]; inner {
-		h.path = c.nodePath(n)
-	}
-	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
+	h := c.newHost(n, sn)
 	node, err := buildNode(t, cfg, h)
 	if err != nil {
-		var fe *FieldError
-		if errors.As(err, &fe) {
-			c.problem(n, fe.Field, "%v", fe.Err)
-		} else {
-			c.problem(n, "", "%v", err)
+		for _, p := range constructorProblems(err) {
+			c.problem(n, p.Field, "%v", p.Err)
 		}
 		return nil
 	}
@@ -389,6 +385,68 @@ func (c *compiler) build(n *flows.Node) *slot {
 	}
 	c.built[n.ID] = s
 	return s
+}
+
+// newHost returns the host of node n (sn with its ${NAME} properties
+// replaced) for its type's constructor.
+func (c *compiler) newHost(n, sn *flows.Node) *Host {
+	h := &Host{id: n.ID, typ: n.Type, name: sn.Name, z: n.Z, rt: c.rt, c: c, creds: c.doc.Credentials[n.ID]}
+	_, h.hasName = n.Get("name")
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.env = c.scope(n)
+	if _, inner := c.exp.Origin[n.ID]; inner {
+		h.path = c.nodePath(n)
+	}
+	h.log = c.rt.log.With(slog.String("node", n.ID), slog.String("type", n.Type))
+	return h
+}
+
+// probeConstructor runs t's constructor on cfg, the config of n decoded
+// with the problems probs, and reports its problems with fields probs does
+// not name. A problem that names no field is left out: it may come from a
+// refused field's default rather than from the node.
+func (c *compiler) probeConstructor(n, sn *flows.Node, t *Type, cfg any, probs flows.Problems) {
+	h := c.newHost(n, sn)
+	defer h.cancel()
+	_, err := buildNode(t, cfg, h)
+	if err == nil {
+		return
+	}
+	reported := func(field string) bool {
+		return slices.ContainsFunc(probs, func(p flows.Problem) bool {
+			return p.Field == field || strings.HasPrefix(p.Field, field+"[") || strings.HasPrefix(p.Field, field+".")
+		})
+	}
+	for _, p := range constructorProblems(err) {
+		if p.Field != "" && !reported(p.Field) {
+			c.problem(n, p.Field, "%v", p.Err)
+		}
+	}
+}
+
+// constructorProblems splits a constructor's error into its problems: one
+// per *FieldError joined in it (errors.Join, or any error with an
+// Unwrap() []error), and otherwise the error itself with no field.
+func constructorProblems(err error) []*FieldError {
+	var fe *FieldError
+	if errors.As(err, &fe) && fe == err {
+		return []*FieldError{fe}
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*FieldError
+		for _, e := range j.Unwrap() {
+			if e != nil {
+				out = append(out, constructorProblems(e)...)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	if errors.As(err, &fe) {
+		return []*FieldError{fe}
+	}
+	return []*FieldError{{Err: err}}
 }
 
 // buildNode runs a type's constructor; a panic in it is an error, so that

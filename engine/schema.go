@@ -27,7 +27,9 @@ import (
 //	options:"a,b,c"      the allowed values (a select box); "" may be one of them.
 //	                     A value may carry its form label after "=":
 //	                     options:"rbe=Block unless value changes,deadband=..."
-//	                     (labels hold no commas; OptionLabels carries them)
+//	                     (OptionLabels carries them); a comma inside a
+//	                     label is written \\, (the tag's quoting eats one
+//	                     backslash): "once=Send headers once\\, until msg.reset"
 //	other:"msg. property" with options: any other value is allowed too, and
 //	                     the form offers it as a choice with this label and
 //	                     a text box (debug's complete: payload, true, or a
@@ -52,6 +54,11 @@ import (
 //	min:"0" max:"60"     bounds of an integer or number field (inclusive)
 //	types:"msg,str,num"  a Typed field's allowed TypedInput types; the first
 //	                     is its type when the document gives none
+//	typelabels:"pay=the original msg.payload,nul=nothing"
+//	                     the form's labels of a typed field's own types
+//	                     (the standard ones have theirs, see TypeLabel)
+//	novalue:"pay,nul"    a typed field's types that take no value: the
+//	                     form shows no text box for them
 //	typeprop:"tot"       the property holding a Typed field's type
 //	                     (default: the name plus "Type", as "payloadType");
 //	                     on a string field, the form shows a TypedInput
@@ -100,6 +107,11 @@ type Field struct {
 	// Types are the TypedInput types a typed field allows, the first
 	// being its type when the document gives none.
 	Types []string `json:"types,omitempty"`
+	// TypeLabels are the form labels of Types, in the same order: the
+	// typelabels tag's, else TypeLabel's.
+	TypeLabels []string `json:"typeLabels,omitempty"`
+	// NoValue lists the Types that take no value (the novalue tag).
+	NoValue []string `json:"noValue,omitempty"`
 	// TypeProp is the property that holds a typed field's type, such as
 	// "payloadType" for "payload".
 	TypeProp string `json:"typeProp,omitempty"`
@@ -187,7 +199,7 @@ func schemaOf(ptr any) (*schema, error) {
 		sf.Tab = strings.TrimSpace(f.Tag.Get("tab"))
 		if opts, ok := f.Tag.Lookup("options"); ok {
 			labelled := false
-			for _, o := range strings.Split(opts, ",") {
+			for _, o := range splitEscaped(opts) {
 				v, label, ok := strings.Cut(o, "=")
 				if !ok {
 					label = v
@@ -291,6 +303,11 @@ func schemaOf(ptr any) (*schema, error) {
 		if k := f.Tag.Get("kind"); k != "" {
 			sf.Kind = k
 		}
+		if sf.Kind == "typed" {
+			if err := sf.typeLabels(f.Tag.Get("typelabels"), f.Tag.Get("novalue")); err != nil {
+				return nil, fmt.Errorf("field %s: %w", f.Name, err)
+			}
+		}
 		if sf.typed && sf.hasDef {
 			sf.Default = sf.def
 		}
@@ -315,6 +332,76 @@ func schemaOf(ptr any) (*schema, error) {
 		sc.fields = append(sc.fields, sf.Field)
 	}
 	return sc, nil
+}
+
+// typeLabelText are the form labels of the TypedInput types, as Node-RED's
+// editor shows them, and of switch's "is of type" names.
+var typeLabelText = map[string]string{
+	TypeMsg: "msg.", TypeFlow: "flow.", TypeGlobal: "global.", TypeStr: "string", TypeNum: "number",
+	TypeBool: "boolean", TypeJSON: "JSON", TypeBin: "buffer", TypeRe: "regular expression",
+	TypeDate: "timestamp", TypeJSONata: "JSONata", TypeEnv: "env variable", TypeExpr: "expr",
+	"prev":   "previous value",
+	"string": "a string", "number": "a number", "boolean": "a boolean", "array": "an array",
+	"buffer": "a buffer", "object": "an object", "undefined": "undefined", "null": "null",
+}
+
+// TypeLabel returns the form label of a TypedInput type ("msg." for msg,
+// "JSONata" for jsonata), or "" for a type with no standard label.
+func TypeLabel(typ string) string { return typeLabelText[typ] }
+
+// typeLabels sets TypeLabels from the standard labels and the typelabels
+// tag tl (type=label,...), and NoValue from the novalue tag nv. Every type
+// must end up with a label, so that the form shows no codes.
+func (sf *schemaField) typeLabels(tl, nv string) error {
+	own := map[string]string{}
+	if tl != "" {
+		for _, e := range splitEscaped(tl) {
+			typ, label, ok := strings.Cut(e, "=")
+			if !ok || label == "" || !slices.Contains(sf.Types, typ) {
+				return fmt.Errorf("typelabels %q: want type=label,... for types of the field", tl)
+			}
+			own[typ] = label
+		}
+	}
+	sf.TypeLabels = make([]string, len(sf.Types))
+	for i, t := range sf.Types {
+		sf.TypeLabels[i] = own[t]
+		if sf.TypeLabels[i] == "" {
+			sf.TypeLabels[i] = TypeLabel(t)
+		}
+		if sf.TypeLabels[i] == "" {
+			return fmt.Errorf("type %q has no label: give it one with typelabels", t)
+		}
+	}
+	if nv != "" {
+		for _, t := range strings.Split(nv, ",") {
+			if !slices.Contains(sf.Types, t) {
+				return fmt.Errorf("novalue %q: %q is not one of the field's types", nv, t)
+			}
+			sf.NoValue = append(sf.NoValue, t)
+		}
+	}
+	return nil
+}
+
+// splitEscaped splits a tag's list at commas, except those written \,
+// (which stay in the item as commas).
+func splitEscaped(s string) []string {
+	var out []string
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s) && s[i+1] == ',':
+			b.WriteByte(',')
+			i++
+		case s[i] == ',':
+			out = append(out, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return append(out, b.String())
 }
 
 // parseText converts the text form of a value (a default tag, or a string

@@ -90,7 +90,7 @@ test('inject → debug built with the forms: typed payload, a further property, 
 
   tray = await openTrayOf(page, dbg)
   const out = tray.locator('#node-input-complete')
-  assert.deepEqual(await out.locator('option').allTextContents(), ['msg.payload', 'complete msg object', 'msg. property'])
+  assert.deepEqual(await out.locator('option').allTextContents(), ['msg.payload', 'complete msg object', 'other msg property'])
   await out.selectOption({ label: 'complete msg object' })
   // Without its name the label shows what the node outputs.
   await tray.locator('#node-input-name').fill('')

@@ -9,7 +9,7 @@ import (
 
 // DebugConfig is the configuration of a debug node.
 type DebugConfig struct {
-	Complete  string `json:"complete" label:"Output" default:"false" options:"false=msg.payload,true=complete msg object" other:"msg. property" help:"What the node shows: msg.payload, the whole message, or another message property (such as payload.temperature)"`
+	Complete  string `json:"complete" label:"Output" default:"false" options:"false=msg.payload,true=complete msg object" other:"other msg property" help:"What the node shows: msg.payload, the whole message, or another message property (such as payload.temperature)"`
 	ToSidebar bool   `json:"tosidebar" label:"To debug window" default:"true"`
 	Console   bool   `json:"console" label:"To system log" help:"Also write each message to Runnel's log"`
 	ToStatus  bool   `json:"tostatus" label:"To node status" help:"Show the value (its first 32 characters) under the node"`

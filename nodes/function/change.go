@@ -18,7 +18,7 @@ type ChangeRule struct {
 	P    string       `json:"p" label:"Property" default:"payload" typeprop:"pt" types:"msg,flow,global" help:"The property to set, change, delete or move, such as payload or payload.a[0]"`
 	Pt   string       `json:"pt" label:"Property type" default:"msg" kind:"hidden" options:"msg=msg.,flow=flow.,global=global."`
 	To   engine.Typed `json:"to" label:"To" showif:"t=set,change,move" typeprop:"tot" types:"str,msg,flow,global,num,bool,json,bin,date,jsonata,env,expr" help:"set: the value; change: the replacement; move: the property moved to (msg, flow or global)"`
-	From engine.Typed `json:"from" label:"Search for" showif:"t=change" typeprop:"fromt" types:"str,msg,flow,global,re,num,bool,env,expr" help:"change: what to search for"`
+	From engine.Typed `json:"from" label:"Search for" showif:"t=change" typeprop:"fromt" types:"str,msg,flow,global,re,num,bool,env" help:"change: what to search for"`
 	Dc   bool         `json:"dc" label:"Deep copy value" showif:"t=set" help:"Node-RED copies the value; Runnel's values are never changed in place, so it makes no difference"`
 }
 
@@ -118,10 +118,15 @@ func newChange(cfg *ChangeConfig, h *engine.Host) (engine.Node, error) {
 		rules = []ChangeRule{r}
 	}
 	n := &changeNode{h: h}
+	// Every rule is compiled, so that a deploy names each bad one.
+	var errs []error
 	for i := range rules {
 		if err := n.compile(i, &rules[i]); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return n, nil
 }

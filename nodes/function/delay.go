@@ -30,13 +30,13 @@ const DelayQueueLimit = 10000
 type DelayConfig struct {
 	PauseType    string  `json:"pauseType" label:"Action" default:"delay" options:"delay=Delay each message (fixed),delayv=Delay each message (msg.delay overrides),random=Delay each message (random),rate=Rate limit all messages,queue=Rate limit: one topic in turn each interval,timed=Rate limit: all topics each interval"`
 	Timeout      float64 `json:"timeout" label:"For" default:"5" min:"0" showif:"pauseType=delay,delayv"`
-	TimeoutUnits string  `json:"timeoutUnits" label:"Units" default:"seconds" options:"milliseconds,seconds,minutes,hours,days" showif:"pauseType=delay,delayv"`
+	TimeoutUnits string  `json:"timeoutUnits" label:"Units" default:"seconds" options:"milliseconds=Milliseconds,seconds=Seconds,minutes=Minutes,hours=Hours,days=Days" showif:"pauseType=delay,delayv"`
 	RandomFirst  float64 `json:"randomFirst" label:"Between" default:"1" min:"0" showif:"pauseType=random"`
 	RandomLast   float64 `json:"randomLast" label:"And" default:"5" min:"0" showif:"pauseType=random"`
-	RandomUnits  string  `json:"randomUnits" label:"Units" default:"seconds" options:"milliseconds,seconds,minutes,hours,days" showif:"pauseType=random"`
+	RandomUnits  string  `json:"randomUnits" label:"Units" default:"seconds" options:"milliseconds=Milliseconds,seconds=Seconds,minutes=Minutes,hours=Hours,days=Days" showif:"pauseType=random"`
 	Rate         float64 `json:"rate" label:"Rate (messages)" default:"1" min:"0" showif:"pauseType=rate,queue,timed"`
 	NbRateUnits  float64 `json:"nbRateUnits" label:"Per" default:"1" min:"0" showif:"pauseType=rate,queue,timed" help:"how many rate units (2 with minute: 1 message per 2 minutes)"`
-	RateUnits    string  `json:"rateUnits" label:"Rate unit" default:"second" options:"second,minute,hour,day" showif:"pauseType=rate,queue,timed"`
+	RateUnits    string  `json:"rateUnits" label:"Rate unit" default:"second" options:"second=Second,minute=Minute,hour=Hour,day=Day" showif:"pauseType=rate,queue,timed"`
 	Drop         bool    `json:"drop" label:"Drop intermediate messages" showif:"pauseType=rate" help:"rate: drop what comes too early instead of queueing it"`
 	Allowrate    bool    `json:"allowrate" label:"Allow msg.rate (ms) to override the rate" showif:"pauseType=rate,queue,timed"`
 	Outputs      int     `json:"outputs" label:"Outputs" default:"1" min:"1" max:"2" showif:"pauseType=rate,queue,timed" help:"2: dropped messages (rate with drop) and replaced ones (queue, timed) go to the second output"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -116,16 +117,18 @@ type filterPrev struct {
 // prepares the node.
 func newFilter(cfg *FilterConfig, h *engine.Host) (engine.Node, error) {
 	n := &filterNode{h: h, septopics: cfg.SepTopics, prev: make(map[string]filterPrev)}
+	// Every field is checked, so that a deploy names each that is wrong.
+	var errs []error
 	switch cfg.Store {
 	case "", "node":
 	case engine.ContextMemory, engine.ContextPersistent:
 		n.ctxStore, n.ctx = cfg.Store, h.Context()
 	default:
-		return nil, engine.ErrFieldf("store", "%q is not node, memory or persistent", cfg.Store)
+		errs = append(errs, engine.ErrFieldf("store", "%q is not node, memory or persistent", cfg.Store))
 	}
 	f, ok := filterFuncs[cfg.Func]
 	if !ok {
-		return nil, engine.ErrFieldf("func", "unknown mode %q", cfg.Func)
+		errs = append(errs, engine.ErrFieldf("func", "unknown mode %q", cfg.Func))
 	}
 	n.fn = f
 	switch cfg.InOut {
@@ -133,17 +136,17 @@ func newFilter(cfg *FilterConfig, h *engine.Host) (engine.Node, error) {
 		n.inMode = true
 	case "out", "":
 	default:
-		return nil, engine.ErrFieldf("inout", "%q is not out or in", cfg.InOut)
+		errs = append(errs, engine.ErrFieldf("inout", "%q is not out or in", cfg.InOut))
 	}
 	pc, g, err := parseFilterGap(cfg.Gap)
 	if err != nil {
-		return nil, engine.ErrField("gap", err)
+		errs = append(errs, engine.ErrField("gap", err))
 	}
 	n.pc, n.gap = pc, g
 	if s := strings.TrimSpace(cfg.Start); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-			return nil, engine.ErrFieldf("start", "%q is not a number; leave it empty to start from the first value", cfg.Start)
+			errs = append(errs, engine.ErrFieldf("start", "%q is not a number; leave it empty to start from the first value", cfg.Start))
 		}
 		n.hasStart, n.start = true, v
 	}
@@ -152,9 +155,8 @@ func newFilter(cfg *FilterConfig, h *engine.Host) (engine.Node, error) {
 		prop = "payload" // Node-RED: n.property || "payload"
 	}
 	if n.prop, err = engine.ParsePath(prop); err != nil {
-		return nil, engine.ErrField("property", err)
-	}
-	if segs := n.prop.Segments(); len(segs) > 1 && segs[0].Key == "payload" {
+		errs = append(errs, engine.ErrField("property", err))
+	} else if segs := n.prop.Segments(); len(segs) > 1 && segs[0].Key == "payload" {
 		parts := make([]string, len(segs)-1)
 		for i, s := range segs[1:] {
 			parts[i] = gjson.Escape(s.Key)
@@ -166,7 +168,10 @@ func newFilter(cfg *FilterConfig, h *engine.Host) (engine.Node, error) {
 		topi = "topic"
 	}
 	if n.topi, err = engine.ParsePath(topi); err != nil {
-		return nil, engine.ErrField("topi", err)
+		errs = append(errs, engine.ErrField("topi", err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	segs := n.topi.Segments()
 	n.topiIsTop = len(segs) == 1 && segs[0].Key == "topic"

@@ -125,8 +125,11 @@ type fnPrograms struct {
 }
 
 func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
+	// Every code field is compiled, so that a deploy names each one that
+	// does not (engine joins the field errors).
+	var errs []error
 	if err := checkLibs(cfg.Libs); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
 	n := &fnNode{h: h, outputs: cfg.Outputs, limit: DefaultTimeout}
 	if cfg.Timeout > 0 {
@@ -141,18 +144,21 @@ func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
 		head = "(async function(msg){\n"
 	}
 	if n.progs.body, err = compileCode("func", head, cfg.Func, "\n})"); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
 	n.progs.callsDone = callsDone(cfg.Func)
 	if strings.TrimSpace(cfg.Initialize) != "" {
 		if n.progs.ini, err = compileCode("initialize", "(async function(){\n", cfg.Initialize, "\n})"); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
 	}
 	if strings.TrimSpace(cfg.Finalize) != "" {
 		if n.progs.fin, err = compileCode("finalize", "(function(){\n", cfg.Finalize, "\n})"); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return n, nil
 }

@@ -170,22 +170,25 @@ func newSwitch(cfg *SwitchConfig, h *engine.Host) (engine.Node, error) {
 		}
 	}
 	n.needsCount = n.repair
+	// Every rule is checked, so that a deploy names each bad one.
+	var errs []error
 	for i, r := range cfg.Rules {
 		field := func(f string) string { return fmt.Sprintf("rules[%d].%s", i, f) }
 		sr := switchRule{t: r.T, icase: r.Case, isElse: r.T == "else"}
 		if _, ok := switchOps[r.T]; !ok {
-			return nil, engine.ErrFieldf(field("t"), "unknown rule %q", r.T)
+			errs = append(errs, engine.ErrFieldf(field("t"), "unknown rule %q", r.T))
+			continue
 		}
-		var err error
-		if sr.v, err = compileSwitchValue(r.V, r.Vt); err != nil {
-			return nil, engine.ErrField(field("v"), err)
+		var err, verr error
+		if sr.v, verr = compileSwitchValue(r.V, r.Vt); verr != nil {
+			errs = append(errs, engine.ErrField(field("v"), verr))
 		}
 		if sr.v2, err = compileSwitchValue(r.V2, r.V2t); err != nil {
-			return nil, engine.ErrField(field("v2"), err)
+			errs = append(errs, engine.ErrField(field("v2"), err))
 		}
-		if r.T == "regex" && !sr.v.isEval && !sr.v.prev && !sr.v.isRef {
+		if verr == nil && r.T == "regex" && !sr.v.isEval && !sr.v.prev && !sr.v.isRef {
 			if sr.re, err = engine.CompileRegExp(jsStringDef(sr.v.konst, sr.v.konst != undef), caseFlag(r.Case)); err != nil {
-				return nil, engine.ErrField(field("v"), err)
+				errs = append(errs, engine.ErrField(field("v"), err))
 			}
 		}
 		if r.T == "tail" {
@@ -195,6 +198,9 @@ func newSwitch(cfg *SwitchConfig, h *engine.Host) (engine.Node, error) {
 			n.stateful = true
 		}
 		n.rules = append(n.rules, sr)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if n.needsCount {
 		n.stateful = true

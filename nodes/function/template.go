@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -17,12 +18,12 @@ import (
 // TemplateConfig is the configuration of a template node. The property
 // names and defaults are Node-RED's.
 type TemplateConfig struct {
-	Field     string `json:"field" label:"Property" default:"payload" help:"The message property, or with fieldType flow or global the context key, the result is written to"`
-	FieldType string `json:"fieldType" label:"Property type" default:"msg" options:"msg=msg.,flow=flow.,global=global." help:"msg: set the message property; flow or global: set the context key and send the message on unchanged"`
-	Format    string `json:"format" label:"Highlight" default:"handlebars" help:"The editor's syntax highlighting; it does not change the result"`
+	Field     string `json:"field" label:"Property" default:"payload" help:"The message property, or with Property type flow. or global. the context key, the result is written to"`
+	FieldType string `json:"fieldType" label:"Property type" default:"msg" options:"msg=msg.,flow=flow.,global=global." help:"msg.: set the message property; flow. or global.: set the context key and send the message on unchanged"`
+	Format    string `json:"format" label:"Syntax highlight" default:"handlebars" options:"handlebars=mustache,html=HTML,json=JSON,javascript=JavaScript,css=CSS,markdown=Markdown,python=Python,sql=SQL,yaml=YAML,text=plain text" other:"another language" help:"How the editor colours the template; it does not change the result"`
 	Template  string `json:"template" keepempty:"true" label:"Template" kind:"code" lang:"mustache" default:"This is the payload: {{payload}} !" help:"Empty: use msg.template"`
-	Syntax    string `json:"syntax" label:"Format" default:"mustache" options:"mustache=Mustache template,plain=Plain text" help:"mustache renders the template; plain outputs it as it is"`
-	Output    string `json:"output" label:"Output as" default:"str" options:"str=Plain text,json=Parsed JSON" help:"str: text; json: the text parsed as JSON (Node-RED's yaml is not supported)"`
+	Syntax    string `json:"syntax" label:"Format" default:"mustache" options:"mustache=Mustache template,plain=Plain text" help:"Mustache template: rendered; Plain text: output as it is"`
+	Output    string `json:"output" label:"Output as" default:"str" options:"str=Plain text,json=Parsed JSON" help:"Plain text: the text as rendered; Parsed JSON: the text parsed as JSON (Node-RED's YAML output is not supported)"`
 }
 
 // TemplateType is the template node type. It is registered with
@@ -90,17 +91,22 @@ func newTemplate(cfg *TemplateConfig, h *engine.Host) (engine.Node, error) {
 	if scope == "" {
 		scope = engine.TypeMsg
 	}
+	// Both fields are checked, so that a deploy names both when both are wrong.
+	var errs []error
 	target, err := engine.ParseRef(scope, field)
 	if err != nil {
-		return nil, engine.ErrField("field", err)
+		errs = append(errs, engine.ErrField("field", err))
 	}
 	n.target = target
 	if !n.plain {
 		t, err := mustache.Parse(cfg.Template)
 		if err != nil {
-			return nil, engine.ErrFieldf("template", "%v", err)
+			errs = append(errs, engine.ErrFieldf("template", "%v", err))
 		}
 		n.tmpl = t
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return n, nil
 }

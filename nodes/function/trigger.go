@@ -23,13 +23,13 @@ const TriggerTopicLimit = 10000
 // TriggerConfig is the configuration of a trigger node, with Node-RED's
 // property names.
 type TriggerConfig struct {
-	Op1           string  `json:"op1" label:"Send" default:"1" typeprop:"op1type" types:"str,num,bool,json,bin,date,env,flow,global,pay,nul" help:"pay: the message's own payload; nul: nothing"`
+	Op1           string  `json:"op1" label:"Send" default:"1" typeprop:"op1type" types:"str,num,bool,json,bin,date,env,flow,global,pay,nul" typelabels:"pay=the existing msg object,nul=nothing" novalue:"pay,nul" help:"the existing msg object: the message as it came; nothing: send nothing now"`
 	Op1type       string  `json:"op1type" label:"Send type" kind:"hidden" default:"str"`
 	Duration      float64 `json:"duration" label:"Then wait for" default:"250" help:"0: until reset; negative: resend the first message every so long until reset"`
 	Units         string  `json:"units" label:"Units" default:"ms" options:"ms=Milliseconds,s=Seconds,min=Minutes,hr=Hours"`
 	Extend        bool    `json:"extend" label:"Extend delay if new message arrives"`
 	OverrideDelay bool    `json:"overrideDelay" label:"Override delay with msg.delay (ms)"`
-	Op2           string  `json:"op2" label:"Then send" default:"0" typeprop:"op2type" types:"str,num,bool,json,bin,date,env,flow,global,pay,payl,nul" help:"pay: the first message's payload; payl: the latest message; nul: nothing"`
+	Op2           string  `json:"op2" label:"Then send" default:"0" typeprop:"op2type" types:"str,num,bool,json,bin,date,env,flow,global,pay,payl,nul" typelabels:"pay=the original msg object,payl=the latest msg object,nul=nothing" novalue:"pay,payl,nul" help:"the original msg object: the first message again; the latest msg object: the last one received meanwhile; nothing: send nothing"`
 	Op2type       string  `json:"op2type" label:"Then send type" kind:"hidden" default:"str"`
 	Reset         string  `json:"reset" label:"Reset if msg.payload is" keepempty:"true" help:"besides any message with msg.reset"`
 	Bytopic       string  `json:"bytopic" label:"Handling" default:"all" options:"all=all messages,topic=each msg. property value"`

@@ -55,10 +55,10 @@ type HTTPRequestConfig struct {
 // type is the name itself), "other" (the text in keyValue/valueValue) or
 // "msg" (a message property).
 type HTTPRequestHeader struct {
-	KeyType    string `json:"keyType" label:"Name type" default:"other"`
-	KeyValue   string `json:"keyValue" label:"Name"`
-	ValueType  string `json:"valueType" label:"Value type" default:"other"`
-	ValueValue string `json:"valueValue" label:"Value"`
+	KeyType    string `json:"keyType" label:"Header" default:"other" options:"other=another header (name below),msg=a msg. property (below),Content-Type,Accept,Authorization,User-Agent" other:"this header name"`
+	KeyValue   string `json:"keyValue" label:"Name" showif:"keyType=other,msg"`
+	ValueType  string `json:"valueType" label:"Value is" default:"other" options:"other=the value below,msg=a msg. property (below)" other:"this value"`
+	ValueValue string `json:"valueValue" label:"Value" showif:"valueType=other,msg"`
 }
 
 // Requests one http-request node runs at once. More wait in Receive, which

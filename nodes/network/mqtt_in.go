@@ -76,19 +76,24 @@ Messages from one subscription keep their order through the flow.`,
 }
 
 func newMQTTIn(cfg *MQTTInConfig, h *engine.Host) (engine.Node, error) {
+	// Every field is checked, so that a deploy names each that is wrong.
+	var errs []error
 	if cfg.Inputs != 0 {
-		return nil, engine.ErrFieldf("inputs", "dynamic subscriptions are not supported yet")
+		errs = append(errs, engine.ErrFieldf("inputs", "dynamic subscriptions are not supported yet"))
 	}
 	filter := cfg.Topic
 	if f, ok := cutShare(filter); ok {
 		filter = f
 	}
 	if err := topic.ValidFilter(filter); err != nil {
-		return nil, engine.ErrField("topic", err)
+		errs = append(errs, engine.ErrField("topic", err))
 	}
 	ref, err := brokerRef(h, cfg.Broker)
 	if err != nil {
-		return nil, err
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	// Node-RED sends the rap option only on an MQTT 5 connection; the
 	// embedded broker without a config node stands for Node-RED's default

@@ -44,10 +44,10 @@ type WebSocketClientConfig struct {
 // the environment variable valueValue when it is "env", else valueType
 // itself (a preset value).
 type WSHeader struct {
-	KeyType    string `json:"keyType" label:"Header" default:"other" options:"Authorization,User-Agent,other=other"`
-	KeyValue   string `json:"keyValue" label:"Name (other)"`
-	ValueType  string `json:"valueType" label:"Value type" default:"other" help:"other: the value below; env: the environment variable named below; anything else is the value itself"`
-	ValueValue string `json:"valueValue" label:"Value"`
+	KeyType    string `json:"keyType" label:"Header" default:"other" options:"Authorization,User-Agent,other=another header (name below)"`
+	KeyValue   string `json:"keyValue" label:"Name" showif:"keyType=other"`
+	ValueType  string `json:"valueType" label:"Value is" default:"other" options:"other=the value below,env=the environment variable named below" other:"this value"`
+	ValueValue string `json:"valueValue" label:"Value" showif:"valueType=other,env"`
 }
 
 // WebSocketNodeConfig is the configuration of websocket in and websocket

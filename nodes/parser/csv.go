@@ -24,7 +24,7 @@ type CSVConfig struct {
 	IncludeEmptyStrings bool   `json:"include_empty_strings" label:"Include empty strings"`
 	IncludeNullValues   bool   `json:"include_null_values" label:"Include null values"`
 	Hdrin               bool   `json:"hdrin" label:"First row contains column names"`
-	Hdrout              string `json:"hdrout" label:"Output column names" default:"none" options:"none=Never send column headers,all=Always send column headers,once=Send headers once, until msg.reset"`
+	Hdrout              string `json:"hdrout" label:"Output column names" default:"none" options:"none=Never send column headers,all=Always send column headers,once=Send headers once\\, until msg.reset"`
 	Multi               string `json:"multi" label:"Output" default:"one" options:"one=A message per row,mult=A single message [array]"`
 }
 

@@ -26,7 +26,7 @@ type HTMLConfig struct {
 	Outproperty string `json:"outproperty" label:"Output property" help:"Where the result goes; empty: the input property"`
 	Tag         string `json:"tag" label:"Selector" help:"A CSS selector, such as h1 or div.item > a; empty: msg.select"`
 	Ret         string `json:"ret" label:"Output" default:"html" options:"html=the html content of the elements,text=only the text content of the elements,attr=an object of any attributes of the elements,compl=html content and attributes of the elements"`
-	As          string `json:"as" label:"As" default:"single" options:"single=a single message containing an array,multi=multiple messages, one for each element"`
+	As          string `json:"as" label:"As" default:"single" options:"single=a single message containing an array,multi=multiple messages\\, one for each element"`
 	Chr         string `json:"chr" label:"Property name for the html content" default:"_" help:"With Output compl: the key of the html content in each object"`
 }
 

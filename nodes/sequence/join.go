@@ -24,16 +24,16 @@ type JoinConfig struct {
 	Property       string `json:"property" label:"Using the value of msg." default:"payload" showif:"mode=custom"`
 	PropertyType   string `json:"propertyType" label:"Value" default:"msg" showif:"mode=custom" options:"msg=the message property,full=the complete message"`
 	Key            string `json:"key" label:"Object key from msg." default:"topic" showif:"mode=custom;build=object"`
-	Joiner         string `json:"joiner" label:"Joined using" keepempty:"true" showif:"mode=custom;build=string,buffer" help:"joinerType str: the text (\\n, \\r, \\t, \\0 are escapes); bin: a JSON array of bytes"`
-	JoinerType     string `json:"joinerType" label:"Joiner type" default:"str" showif:"mode=custom;build=string,buffer" options:"str,bin"`
+	Joiner         string `json:"joiner" label:"Joined using" keepempty:"true" showif:"mode=custom;build=string,buffer" typeprop:"joinerType" types:"str,bin" help:"string: the text (\\n, \\r, \\t, \\0 are escapes); buffer: a JSON array of bytes"`
+	JoinerType     string `json:"joinerType" label:"Joiner type" default:"str" options:"str,bin" kind:"hidden"`
 	Useparts       bool   `json:"useparts" label:"Use existing msg.parts" default:"true" showif:"mode=custom"`
 	Accumulate     bool   `json:"accumulate" label:"Send on every subsequent message" showif:"mode=custom"`
 	Timeout        string `json:"timeout" label:"After a timeout of (seconds)" keepempty:"true" showif:"mode=custom"`
 	Count          string `json:"count" label:"After a number of message parts" keepempty:"true" showif:"mode=custom" help:"Empty: msg.parts.count"`
 	ReduceRight    bool   `json:"reduceRight" label:"Evaluate in reverse order (last to first)" showif:"mode=reduce"`
 	ReduceExp      string `json:"reduceExp" label:"Reduce exp (JSONata; $A, $I, $N)" showif:"mode=reduce"`
-	ReduceInit     string `json:"reduceInit" label:"Initial value" keepempty:"true" showif:"mode=reduce"`
-	ReduceInitType string `json:"reduceInitType" label:"Initial value type" showif:"mode=reduce" options:",str,num,bool,json,bin,date,jsonata,env,flow,global,expr"`
+	ReduceInit     string `json:"reduceInit" label:"Initial value" keepempty:"true" showif:"mode=reduce" typeprop:"reduceInitType" types:"str,num,bool,json,bin,date,jsonata,env,flow,global,expr"`
+	ReduceInitType string `json:"reduceInitType" label:"Initial value type" options:",str,num,bool,json,bin,date,jsonata,env,flow,global,expr" kind:"hidden"`
 	ReduceFixup    string `json:"reduceFixup" label:"Fix-up exp (JSONata; $A, $N)" showif:"mode=reduce"`
 }
 

@@ -20,7 +20,7 @@ type SortConfig struct {
 	MsgKeyType string `json:"msgKeyType" label:"Key type (array)" default:"elem" showif:"targetType=msg" options:"elem=the element's value,jsonata=a JSONata expression"`
 	SeqKey     string `json:"seqKey" label:"Key (sequence)" default:"payload" showif:"targetType=seq"`
 	SeqKeyType string `json:"seqKeyType" label:"Key type (sequence)" default:"msg" showif:"targetType=seq" options:"msg=a message property,jsonata=a JSONata expression"`
-	Order      string `json:"order" label:"Order" default:"ascending" options:"ascending,descending"`
+	Order      string `json:"order" label:"Order" default:"ascending" options:"ascending=ascending,descending=descending"`
 	AsNum      bool   `json:"as_num" label:"As number"`
 }
 

@@ -18,7 +18,7 @@ type FileConfig struct {
 	OverwriteFile string `json:"overwriteFile" label:"Action" default:"false" options:"false=append to file,true=overwrite file,delete=delete file"`
 	AppendNewline bool   `json:"appendNewline" label:"Add newline (\\n) to each payload" default:"true"`
 	CreateDir     bool   `json:"createDir" label:"Create directory if it doesn't exist"`
-	Encoding      string `json:"encoding" label:"Encoding" default:"none" help:"none (UTF-8), utf8, ascii, latin1, base64, hex, utf16le, a WHATWG charset such as windows-1252, or setbymsg (msg.encoding)"`
+	Encoding      string `json:"encoding" label:"Encoding" default:"none" options:"none=default (UTF-8),utf8=UTF-8,ascii=ASCII,latin1=Latin-1,base64=Base64,hex=Hexadecimal,utf16le=UTF-16LE,setbymsg=set by msg.encoding" other:"another character set" help:"Another character set by its WHATWG name, such as windows-1252"`
 }
 
 // FileType is the file node type.

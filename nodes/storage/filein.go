@@ -21,7 +21,7 @@ type FileInConfig struct {
 	Format       string `json:"format" label:"Output" default:"utf8" keepempty:"true" options:"utf8=a single utf8 string,lines=a msg per line,stream=a msg per chunk (Buffer),=a single Buffer object"`
 	Chunk        bool   `json:"chunk" label:"Chunk" kind:"hidden"`
 	SendError    bool   `json:"sendError" label:"Send message on error" default:"true" help:"Also send the message on, with msg.error and without payload"`
-	Encoding     string `json:"encoding" label:"Encoding" default:"none" help:"none (UTF-8), utf8, ascii, latin1, base64, hex, utf16le, or a WHATWG charset such as windows-1252"`
+	Encoding     string `json:"encoding" label:"Encoding" default:"none" options:"none=default (UTF-8),utf8=UTF-8,ascii=ASCII,latin1=Latin-1,base64=Base64,hex=Hexadecimal,utf16le=UTF-16LE" other:"another character set" help:"Another character set by its WHATWG name, such as windows-1252"`
 	AllProps     bool   `json:"allProps" label:"Send all properties" help:"lines and stream: each message is a copy of the incoming one"`
 }
 

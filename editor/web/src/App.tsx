@@ -19,6 +19,7 @@ import {
 } from './store'
 import { Tray } from './Tray'
 import type { DeployType } from './types'
+import { UnknownTypesNotice } from './Unknown'
 
 const deployLabels: Record<DeployType, string> = { full: 'Full', flows: 'Modified Flows', nodes: 'Modified Nodes' }
 const deployHelp: Record<DeployType, string> = {
@@ -137,9 +138,9 @@ function MainMenu() {
 function Notices() {
   const notices = useEditor((s) => s.notices)
   const items = useEditor((s) => s.items)
-  if (!notices.length) return null
   return (
     <div className="rn-notices">
+      <UnknownTypesNotice />
       {notices.map((n) => (
         <div key={n.id} className={'rn-notice ' + n.kind} role={n.kind === 'error' ? 'alert' : 'status'} data-testid={'notice-' + n.kind} data-tag={n.tag}>
           <div className="rn-notice-text">

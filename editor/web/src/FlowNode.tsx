@@ -169,7 +169,11 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
         <Handle key={i} type="source" position={Position.Right} id={'o' + i} className="rn-port" style={{ top: outputY(h, outputs, i) }} />
       ))}
       {changed && <div className="rn-changed" title="changed, not deployed" />}
-      {problems?.length ? <div className="rn-error-mark" title={problems.map((p) => p.error).join('\n')}>!</div> : null}
+      {problems?.length ? (
+        <div className="rn-error-mark" data-testid="error-mark" title={problems.map((p) => (p.field && p.field !== 'wires' ? p.field + ': ' : '') + p.error).join('\n')}>
+          !
+        </div>
+      ) : null}
       <Rates id={id} />
       <div className="rn-under">
         <Status id={id} />

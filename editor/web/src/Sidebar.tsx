@@ -24,7 +24,7 @@ function Info() {
         <table className="rn-info-table">
           <tbody>
             <tr><th>Node</th><td className="mono">{node.id}</td></tr>
-            <tr><th>Type</th><td>{node.type}{t?.nodeRed && t.nodeRed !== node.type ? ` (Node-RED: ${t.nodeRed})` : ''}</td></tr>
+            <tr><th>Type</th><td>{node.type}{t?.nodeRed && t.nodeRed !== node.type ? ` (Node-RED: ${t.nodeRed})` : ''}{!t && node.type !== 'group' ? <span className="rn-unknown-tag">unknown</span> : null}</td></tr>
             {node.name ? <tr><th>Name</th><td>{String(node.name)}</td></tr> : null}
             {t?.module ? <tr><th>Module</th><td>{t.module}</td></tr> : null}
           </tbody>
@@ -74,6 +74,7 @@ function Info() {
 
 function ConfigNodes() {
   const items = useEditor((s) => s.items)
+  const problemMap = useEditor((s) => s.problemMap)
   const types = useEditor((s) => s.types)
   const configTypes = useMemo(() => types.filter((t) => t.config || t.category === 'config'), [types])
   const groups = useMemo(() => {
@@ -104,7 +105,7 @@ function ConfigNodes() {
           </div>
           {list.length === 0 && <div className="rn-muted rn-config-none">none</div>}
           {list.map((c) => (
-            <div key={c.id} className={'rn-config-node' + (c.uses ? '' : ' unused')} onDoubleClick={() => openTray(c.id)} onClick={() => openTray(c.id)} data-id={c.id}>
+            <div key={c.id} className={'rn-config-node' + (c.uses ? '' : ' unused') + (problemMap.has(c.id) ? ' invalid' : '')} title={problemMap.get(c.id)?.map((p) => (p.field ? p.field + ': ' : '') + p.error).join('\n')} onDoubleClick={() => openTray(c.id)} onClick={() => openTray(c.id)} data-id={c.id}>
               <span>{c.label}</span>
               <span className="rn-config-uses">{c.uses ? c.uses : 'unused'}</span>
             </div>

@@ -105,13 +105,13 @@ function TypedInput({ f, obj, set, id, invalid }: { f: Field; obj: Record<string
         }}
       >
         {!types.includes(typ) && <option value={typ}>{typ}</option>}
-        {types.map((t) => (
+        {types.map((t, i) => (
           <option key={t} value={t}>
-            {typeLabels[t] ?? t}
+            {f.typeLabels?.[i] ?? typeLabels[t] ?? t}
           </option>
         ))}
       </select>
-      {noValue.has(typ) ? null : choices ? (
+      {noValue.has(typ) || f.noValue?.includes(typ) ? null : choices ? (
         <select id={id} name={f.name} className="rn-typed-value" value={v} onChange={(e) => set({ [f.name]: e.target.value })}>
           {!choices.some(([cv]) => cv === v) && <option value={v}>{v}</option>}
           {choices.map(([cv, label]) => (
@@ -636,7 +636,7 @@ export function Tray() {
             <RawProps draft={draft} />
           </>
         )}
-        {isFlowNode(draft) && (
+        {(isFlowNode(draft) || (!t && draft.type !== 'subflow')) && (
           <div className="rn-row check">
             <label htmlFor={`${prefix}-enabled`}>Enabled</label>
             <input

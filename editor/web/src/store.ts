@@ -14,6 +14,7 @@ import {
 } from './flowjson'
 import { memberMoves, sizer, syncGroups, withContents } from './groups'
 import { nextDebugName } from './debugnames'
+import { enabledUnknown } from './missingTypes'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
 export interface TrayEntry {
@@ -529,7 +530,12 @@ export function importText(text: string, mode: ImportMode, opts: { at?: { x: num
     selected: new Set(r.nodes.filter((id) => r.items.find((o) => o.id === id)?.z === tab)),
     selectedEdges: empty(),
   })
-  if (unknown.length) notify('info', `Imported with unknown node types: ${unknown.join(', ')}`)
+  // While nodes of unknown types would run, Unknown.tsx's notice says
+  // the flows will not deploy and offers to disable them; imported
+  // nodes of unknown types that are disabled already are only noted.
+  if (unknown.length && !enabledUnknown(state.items, state.typeMap).length) {
+    notify('info', `Imported disabled nodes of unknown types: ${unknown.join(', ')}`)
+  }
   return r
 }
 
@@ -767,6 +773,8 @@ export async function deploy(type: DeployType = state.deployType, force = false)
       const kept = sent ? items.map(withoutCredentials) : items
       const patch: Partial<State> = { ...withDeployed(kept, r.rev), problems: [], problemMap: new Map(), dialog: null }
       if (sent && state.items === items) patch.items = kept
+      // A rejected or failed deploy's notice is old news now.
+      patch.notices = state.notices.filter((n) => !(n.kind === 'error' && /^Deploy (rejected|failed)/.test(n.text)))
       setState(patch)
       notify('success', 'Successfully deployed')
     } else if (r.conflict) {

@@ -43,6 +43,10 @@ export interface Field {
   max?: number
   /** A typed field's TypedInput types, the first being the default. */
   types?: string[]
+  /** The labels of types, in the same order (engine.Field.TypeLabels). */
+  typeLabels?: string[]
+  /** The types that take no value: no text box (engine.Field.NoValue). */
+  noValue?: string[]
   /** The property that holds a typed field's type. */
   typeProp?: string
   /** The fields of each entry of a list field. */
