@@ -119,6 +119,12 @@ func TestWebhookWithCurl(t *testing.T) {
 	check(run("-H", "Content-Type: application/json", "--data-binary", `{"dev":"d1","temp":21.5,"secret":"x","tags":["a","b"]}`, base+"/hook"),
 		"HTTP/1.1 201 Created", "application/json; charset=utf-8",
 		`{"temp":21.5,"tags":["a","b"],"received":true,"device":"d1"}`)
+	// A form body is parsed as Express's qs does: nested keys, arrays, and
+	// the keys in the order they came (the move puts device last).
+	check(run("--data-urlencode", "dev=d 2", "--data-urlencode", "n=7", "--data-urlencode", "loc[room]=lab",
+		"--data-urlencode", "tags[]=x", base+"/hook"),
+		"HTTP/1.1 201 Created", "application/json; charset=utf-8",
+		`{"n":"7","loc":{"room":"lab"},"tags":["x"],"received":true,"device":"d 2"}`)
 	// The route is case-insensitive and takes a trailing slash, as
 	// Express's.
 	check(run("-H", "Content-Type: application/json", "--data-binary", `{"dev":"d2"}`, base+"/HOOK/"),
