@@ -857,7 +857,10 @@ func TestNodeREDDifferential(t *testing.T) {
 	for _, s := range sides {
 		waitFor := cases
 		if s == rn {
-			waitFor = rnCases // not for what Runnel could not deploy
+			// Not for what Runnel could not deploy, nor for a known
+			// difference: Runnel may publish fewer messages than the
+			// count there, which would hold the wait to its deadline.
+			waitFor = slices.DeleteFunc(slices.Clone(rnCases), func(c *testCase) bool { return c.KnownDiff != "" })
 		}
 		s.col.wait(ctx, func() bool {
 			for _, c := range waitFor {
