@@ -26,6 +26,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/runnel-io/runnel/broker/mosquittotest"
+	"github.com/runnel-io/runnel/engine/cli"
 )
 
 // serveFlows writes flows (with MQTT_PORT replaced by the broker's port)
@@ -411,5 +412,41 @@ func TestTCPRequestResponseWithNetcat(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("nc got no answer in time\nlog:\n%s", r.stderr.String())
+	}
+}
+
+// TestRealWorldFlowsValidate runs "runnel validate" on the flows in
+// testdata/realworld: exports, as Node-RED 4.1 writes them, of the kind of
+// flows users build with the network, parser and storage nodes (a REST
+// API with uploads, a catch handler and an upstream call through a proxy
+// with TLS; a WebSocket feed with a listener and a client; a TCP and UDP
+// gateway with exec; a file pipeline with watch, csv, yaml, xml and html;
+// a CSV download). Each loads, with only the warnings listed.
+func TestRealWorldFlowsValidate(t *testing.T) {
+	want := map[string][]string{
+		"csv-download.json":   {"ok (9 objects)"},
+		"file-pipeline.json":  {"ok (15 objects)"},
+		"rest-api.json":       {"ok (17 objects)"},
+		"websocket-feed.json": {"ok (14 objects)"},
+		"tcp-udp-gateway.json": {
+			`warning: line 211: node "b52637485960b1c2" (udp-in) field "multicast": multicast listens on every interface: set [nodes] listen_all = true in runnel.toml to receive`,
+			`warning: line 245: node "d7485960b1c2d3e4" (exec) field "command": exec is disabled: set [nodes] exec = true in runnel.toml (RUNNEL_NODES_EXEC) to run commands`,
+			"ok (17 objects, 2 warnings)",
+		},
+	}
+	files, err := filepath.Glob("testdata/realworld/*.json")
+	if err != nil || len(files) != len(want) {
+		t.Fatalf("testdata/realworld holds %d flows, the test knows %d: %v", len(files), len(want), err)
+	}
+	for _, f := range files {
+		var out, errOut strings.Builder
+		code := cli.MainContext(context.Background(), []string{"validate", f}, &out, &errOut)
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+			lines = append(lines, strings.TrimPrefix(l, f+": "))
+		}
+		if code != 0 || !slices.Equal(lines, want[filepath.Base(f)]) {
+			t.Errorf("validate %s: exit %d\n%s%s\nwant:\n%s", f, code, out.String(), errOut.String(), strings.Join(want[filepath.Base(f)], "\n"))
+		}
 	}
 }
