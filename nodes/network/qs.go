@@ -82,6 +82,9 @@ func (o *qsObj) set(k string, v any) {
 // ownKeys returns the keys in JavaScript's order: array indices
 // ascending, then the others in insertion order.
 func (o *qsObj) ownKeys() []string {
+	if !slices.ContainsFunc(o.keys, func(k string) bool { _, ok := arrayIndex(k); return ok }) {
+		return o.keys
+	}
 	var idx, rest []string
 	for _, k := range o.keys {
 		if _, ok := arrayIndex(k); ok {
@@ -213,11 +216,9 @@ func unhex(c byte) int {
 func (o qsOptions) parseValues(s string) *qsObj {
 	obj := newObj()
 	s = replaceFold(replaceFold(s, "%5B", "["), "%5D", "]")
-	parts := strings.SplitN(s, "&", o.parameterLimit+1)
-	if len(parts) > o.parameterLimit {
-		parts = parts[:o.parameterLimit]
-	}
-	for _, part := range parts {
+	for n := 0; n < o.parameterLimit; n++ {
+		part, rest, more := strings.Cut(s, "&")
+		s = rest
 		pos := strings.Index(part, "]=")
 		if pos >= 0 {
 			pos++
@@ -235,6 +236,9 @@ func (o qsOptions) parseValues(s string) *qsObj {
 			obj.set(key, o.combine(obj.vals[key], val))
 		} else {
 			obj.set(key, val)
+		}
+		if !more {
+			break
 		}
 	}
 	return obj
@@ -486,6 +490,16 @@ func (o qsOptions) parse(s string) (*qsObj, error) {
 		return obj, nil
 	}
 	temp := o.parseValues(s)
+	if !slices.ContainsFunc(temp.keys, func(k string) bool { return strings.IndexByte(k, '[') >= 0 }) {
+		// No key nests: each is one segment, which parseObject and merge
+		// would set as it is (but for "" and __proto__).
+		if temp.has("") || temp.has("__proto__") {
+			temp.keys = slices.DeleteFunc(temp.keys, func(k string) bool { return k == "" || k == "__proto__" })
+			delete(temp.vals, "")
+			delete(temp.vals, "__proto__")
+		}
+		return temp, nil
+	}
 	var acc any = obj
 	for _, key := range temp.ownKeys() {
 		if key == "" {
@@ -513,7 +527,7 @@ func parseQS(s string, o qsOptions) (engine.RawJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	return engine.RawJSON(appendQS(nil, obj)), nil
+	return engine.RawJSON(appendQS(make([]byte, 0, len(s)+16), obj)), nil
 }
 
 func appendQS(b []byte, v any) []byte {
