@@ -41,12 +41,13 @@ message for each request. An http response node must answer it.
 msg.req holds params (route parameters), query, headers (lower-case names), cookies, body, method,
 url, originalUrl, path, baseUrl, hostname, ip and protocol (and files for uploads). msg.payload is the
 query for GET, the body for other methods: JSON (application/json) and forms
-(application/x-www-form-urlencoded) parsed to objects, text as a string, other content types as a
+(application/x-www-form-urlencoded) parsed to objects (queries and forms as Express's qs parses
+them: a[b]=1&c[]=2 gives {"a":{"b":"1"},"c":["2"]}), text as a string, other content types as a
 Buffer. msg.res is the handle the http response node answers through; it is not data, and is left out
 when the message is written as JSON.
 
 Differs from Node-RED: the editor's and admin API's own paths always win over a route; a route path
-with a . or .. segment is refused (400); repeated query keys become arrays but a[b]=1 is not nested;
+with a . or .. segment is refused (400);
 malformed JSON is answered 400 (Node-RED answers 500); bodies above the configured limit (5 MiB by
 default, every content type) are answered 413; a request that no http response answers within the
 response time limit (120 s by default) is answered 504; "any method" is Runnel's.`,
@@ -157,7 +158,7 @@ func (n *httpIn) serve(w http.ResponseWriter, r *http.Request, params map[string
 // request builds msg.req and msg.payload. On error it gives the status
 // to answer.
 func (n *httpIn) request(w http.ResponseWriter, r *http.Request, params map[string]string) (map[string]any, any, int, error) {
-	query := queryObject(r.URL.Query())
+	query, _ := parseQS(r.URL.RawQuery, queryQS) // no error without strictDepth
 	headers := make(map[string]any, len(r.Header)+1)
 	if r.Host != "" {
 		headers["host"] = r.Host
@@ -259,11 +260,16 @@ func (n *httpIn) body(r *http.Request) (body any, files []any, status int, err e
 		}
 		return v, nil, 0, nil
 	case ct == "application/x-www-form-urlencoded" && hasBody:
-		q, err := url.ParseQuery(jsutf8.Decode(raw))
+		text := jsutf8.Decode(raw)
+		opts, err := formQS(text)
 		if err != nil {
-			return nil, nil, http.StatusBadRequest, fmt.Errorf("invalid form body: %w", err)
+			return nil, nil, http.StatusRequestEntityTooLarge, fmt.Errorf("form body: %w", err)
 		}
-		return queryObject(q), nil, 0, nil
+		v, err := parseQS(text, opts)
+		if err != nil {
+			return nil, nil, http.StatusBadRequest, fmt.Errorf("form body: %w", err)
+		}
+		return v, nil, 0, nil
 	}
 	// Node-RED's raw body parser.
 	text := true
@@ -394,24 +400,6 @@ func (f *formFields) object() engine.RawJSON {
 		b = append(b, ']')
 	}
 	return append(b, '}')
-}
-
-// queryObject makes msg.req.query of a parsed query: one value as a
-// string, a repeated key as an array.
-func queryObject(q url.Values) map[string]any {
-	out := make(map[string]any, len(q))
-	for k, vs := range q {
-		if len(vs) == 1 {
-			out[k] = vs[0]
-			continue
-		}
-		a := make([]any, len(vs))
-		for i, v := range vs {
-			a[i] = v
-		}
-		out[k] = a
-	}
-	return out
 }
 
 // States of an HTTPResponse.

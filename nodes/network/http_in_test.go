@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 	"github.com/runnel-io/runnel/editor"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/engine/nodetest"
@@ -369,7 +370,7 @@ func TestHTTPInConcurrencyLimit(t *testing.T) {
 func TestHTTPInCurl(t *testing.T) {
 	curl, err := exec.LookPath("curl")
 	if err != nil {
-		t.Skip("curl is not installed")
+		mosquittotest.Missing(t, "curl is not installed (Debian package curl)")
 	}
 	f := newHTTPFlow(t, `[
  {"id":"in","type":"http in","url":"/hook/:dev","method":"post","wires":[["ch"]]},

@@ -321,6 +321,9 @@ func (n *mqttIn) handle(d engine.Delivery) {
 		}
 	}
 	m := engine.NewMessage(d.Topic, payload)
+	if payload == nil {
+		m.SetProp("payload", nil) // JSON null: a payload that is there, unlike undefined
+	}
 	m.SetProp("qos", float64(d.QoS))
 	retain := d.Retain
 	if n.rap {

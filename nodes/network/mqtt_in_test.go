@@ -371,3 +371,25 @@ func TestMQTTOutPublishesJSONAsNodeRED(t *testing.T) {
 		}
 	}
 }
+
+// TestMQTTInJSONNull: a JSON null payload is a payload that is there
+// (Node-RED's msg.payload === null), not a missing one: a yaml node dumps
+// it to "null\n" where it passed a missing one on unchanged (found by the
+// differential case yaml-dump-edge).
+func TestMQTTInJSONNull(t *testing.T) {
+	br := startTestBroker(t)
+	f := newBrokerFlow(t, br, `[
+		{"id":"t","type":"tab"},
+		{"id":"json","type":"mqtt-in","z":"t","topic":"null/#","qos":"1","datatype":"json","wires":[["s"]]},
+		{"id":"detect","type":"mqtt-in","z":"t","topic":"null/#","qos":"1","datatype":"auto-detect","wires":[["s"]]},
+		{"id":"s","type":"test-sink","z":"t","wires":[]}
+	]`)
+	c := v3Client(t, br.Addr(), "null-pub", nil)
+	v3Publish(t, c, "null/x", []byte("null"), 1, false)
+	payload, _ := engine.ParsePath("payload")
+	for i, m := range f.WaitReceived("s", 2) {
+		if v, ok := m.Lookup(payload); !ok || v != nil {
+			t.Errorf("message %d: payload %v, present %t; want null, present", i, v, ok)
+		}
+	}
+}

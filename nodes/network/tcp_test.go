@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/broker/mosquittotest"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/engine/nodetest"
 )
@@ -85,7 +86,7 @@ func TestTCPRequestResponseFlow(t *testing.T) {
 func TestTCPInWithNetcat(t *testing.T) {
 	nc, err := exec.LookPath("nc")
 	if err != nil {
-		t.Skip("nc is not installed (apt-get install netcat-openbsd)")
+		mosquittotest.Missing(t, "nc is not installed (Debian package netcat-openbsd)")
 	}
 	port := freePort(t)
 	_, err = deployAll(t, fmt.Sprintf(`[{"id":"t1","type":"tab"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/runnel-io/runnel/engine"
 )
@@ -157,9 +158,19 @@ func parseYAML(s string) (any, error) {
 		// collections before it refuses them (200 KB of brackets: 53 s).
 		return nil, fmt.Errorf("invalid YAML: more than %d levels of nesting", yamlMaxDepth)
 	}
-	var v any
-	if err := yaml.UnmarshalWithOptions([]byte(s), &v, yaml.UseOrderedMap()); err != nil {
+	f, err := parser.ParseBytes([]byte(s), 0)
+	if err != nil {
 		return nil, fmt.Errorf("invalid YAML: %w", err)
+	}
+	if len(f.Docs) > 1 {
+		// js-yaml's load takes one document only.
+		return nil, errors.New("invalid YAML: expected a single document in the stream, but found more")
+	}
+	var v any
+	if len(f.Docs) == 1 && f.Docs[0].Body != nil {
+		if err := yaml.NodeToValue(f.Docs[0].Body, &v, yaml.UseOrderedMap()); err != nil {
+			return nil, fmt.Errorf("invalid YAML: %w", err)
+		}
 	}
 	budget := yamlMaxValues
 	return fromYAML(v, &budget, 0)

@@ -33,6 +33,15 @@ func TestYAML(t *testing.T) {
 			want: []string{"ERROR invalid YAML: [1:4] sequence end token ']' not found\n>  1 | a: [1\n          ^\n",
 				`SEND {}`,
 				`SEND {"payload":"plain"}`}},
+		// js-yaml's load takes one document: a second one (even empty
+		// or a comment) is an error; a null payload is dumped (typeof
+		// null is "object").
+		{name: "documents and null", cfg: `{"property": "payload"}`,
+			in: []string{`{"payload": "---\na: 1\n---\nb: 2\n"}`, `{"payload": "a: 1\n---\n"}`, `{"payload": "---\na: 1\n...\n"}`, `{"payload": null}`},
+			want: []string{"ERROR invalid YAML: expected a single document in the stream, but found more",
+				"ERROR invalid YAML: expected a single document in the stream, but found more",
+				`SEND {"payload":{"a":1}}`,
+				`SEND {"payload":"null\n"}`}},
 	})
 }
 

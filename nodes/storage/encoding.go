@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
@@ -31,8 +33,8 @@ func newCodec(name string) (codec, error) {
 	switch n {
 	case "", "none", "utf8", "utf-8":
 		c.name = "none"
-	case "base64", "hex":
-	case "ascii", "latin1", "binary", "iso-8859-1", "iso8859-1":
+	case "base64", "hex", "ascii", "binary":
+	case "latin1", "iso-8859-1", "iso8859-1":
 		c.enc = charmap.ISO8859_1
 	case "utf16le", "utf-16le", "ucs2", "ucs-2":
 		c.enc = unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)
@@ -54,14 +56,32 @@ func (c codec) encode(s string) []byte {
 	case "none":
 		return []byte(s)
 	case "base64":
-		b, _ := base64.StdEncoding.DecodeString(strings.TrimRight(s, "="))
-		if b == nil {
-			b, _ = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
-		}
-		return b
+		return decodeBase64(s)
 	case "hex":
 		b, _ := hex.DecodeString(s)
 		return b
+	case "ascii":
+		// iconv-lite's ascii: a "?" for each UTF-16 unit above 0x7f.
+		out := make([]byte, 0, len(s))
+		for _, r := range s {
+			switch {
+			case r < 0x80:
+				out = append(out, byte(r))
+			case r > 0xffff:
+				out = append(out, '?', '?')
+			default:
+				out = append(out, '?')
+			}
+		}
+		return out
+	case "binary":
+		// Node's binary (latin1) encoding: the low byte of each UTF-16
+		// unit.
+		out := make([]byte, 0, len(s))
+		for _, u := range utf16.Encode([]rune(s)) {
+			out = append(out, byte(u))
+		}
+		return out
 	}
 	if b, err := c.enc.NewEncoder().Bytes([]byte(s)); err == nil {
 		return b
@@ -73,9 +93,57 @@ func (c codec) encode(s string) []byte {
 		b, err := e.Bytes([]byte(string(r)))
 		if err != nil {
 			b = []byte{'?'}
+			if _, sbcs := c.enc.(*charmap.Charmap); sbcs && r > 0xffff {
+				// iconv-lite's single-byte codecs replace each UTF-16
+				// unit: two for a character beyond the BMP.
+				b = []byte{'?', '?'}
+			}
 		}
 		out = append(out, b...)
 		e.Reset()
+	}
+	return out
+}
+
+// decodeBase64 is Node's Buffer.from(s, "base64"): characters outside the
+// alphabet (white space, say) are skipped, the URL-safe alphabet is taken
+// too, padding is optional, and decoding stops at the first "=" (Node
+// goes on after "==" in some cases, which this does not follow).
+func decodeBase64(s string) []byte {
+	out := make([]byte, 0, len(s)*3/4)
+	var acc uint32
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var v byte
+		switch {
+		case 'A' <= c && c <= 'Z':
+			v = c - 'A'
+		case 'a' <= c && c <= 'z':
+			v = c - 'a' + 26
+		case '0' <= c && c <= '9':
+			v = c - '0' + 52
+		case c == '+' || c == '-':
+			v = 62
+		case c == '/' || c == '_':
+			v = 63
+		case c == '=':
+			i = len(s)
+			continue
+		default:
+			continue
+		}
+		acc = acc<<6 | uint32(v)
+		if n++; n == 4 {
+			out = append(out, byte(acc>>16), byte(acc>>8), byte(acc))
+			acc, n = 0, 0
+		}
+	}
+	switch n {
+	case 2:
+		out = append(out, byte(acc>>4))
+	case 3:
+		out = append(out, byte(acc>>10), byte(acc>>2))
 	}
 	return out
 }
@@ -89,6 +157,22 @@ func (c codec) decode(b []byte) string {
 		return base64.StdEncoding.EncodeToString(b)
 	case "hex":
 		return hex.EncodeToString(b)
+	case "ascii":
+		var sb strings.Builder
+		for _, x := range b {
+			if x < 0x80 {
+				sb.WriteByte(x)
+			} else {
+				sb.WriteRune(utf8.RuneError)
+			}
+		}
+		return sb.String()
+	case "binary":
+		r := make([]rune, len(b))
+		for i, x := range b {
+			r[i] = rune(x)
+		}
+		return string(r)
 	}
 	s, err := c.enc.NewDecoder().Bytes(b)
 	if err != nil {
