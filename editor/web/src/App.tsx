@@ -9,6 +9,7 @@ import { isFlowNode } from './flowjson'
 import { useConnection } from './live'
 import { Palette } from './Palette'
 import { Sidebar } from './Sidebar'
+import { createSubflowAction, selectionToSubflowAction } from './Subflows'
 import {
   closeTray, copySelection, cutSelection, deleteSelection, deploy, dismiss, duplicateSelection, getState, importText,
   internalClipboard, isDirty, moveNodes, openTray, redo, reveal, selectAll, setState, undo, useEditor,
@@ -114,6 +115,8 @@ function MainMenu() {
           {item('Export…', 'Ctrl+E', () => setState({ dialog: { kind: 'export' } }))}
           {item('Undo', 'Ctrl+Z', undo, !canUndo)}
           {item('Redo', 'Ctrl+Y', redo, !canRedo)}
+          {item('Create Subflow', '', createSubflowAction)}
+          {item('Selection to Subflow', '', selectionToSubflowAction, !getState().selected.size)}
           {item('Config nodes', '', () => setState({ sidebar: 'config', sidebarOpen: true }))}
           {item('Revision history', '', () => setState({ sidebar: 'history', sidebarOpen: true }))}
           {item('Keyboard shortcuts', '?', () => setState({ dialog: { kind: 'keys' } }))}

@@ -13,10 +13,11 @@ import {
   moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
 } from './store'
 import type { FlowObj, NodeType } from './types'
+import { SubflowBar, SubflowPort, SubflowPropsDialog, SubflowTabs, portRFEdges, portRFNodes, selectionToSubflowAction, type PortRFNode } from './Subflows'
 
-const nodeTypes = { flow: FlowNode, rngroup: GroupBox }
-/** The canvas's nodes: flow nodes, and the boxes of groups (Groups.tsx). */
-type RFNode = FlowRFNode | GroupRFNode
+const nodeTypes = { flow: FlowNode, rngroup: GroupBox, sfport: SubflowPort }
+/** The canvas's nodes: flow nodes, the boxes of groups (Groups.tsx), a subflow's ports (Subflows.tsx). */
+type RFNode = FlowRFNode | GroupRFNode | PortRFNode
 
 interface CacheEntry {
   o: FlowObj
@@ -60,6 +61,7 @@ function Tabs() {
           {String(t.label ?? t.id)}
         </div>
       ))}
+      <SubflowTabs />
       <button className="rn-tab-add" title="Add a flow" aria-label="Add flow" onClick={addTab}>+</button>
     </div>
   )
@@ -147,8 +149,9 @@ export function Canvas() {
       out.push(rfNode)
     }
     cache.current = next
-    if (!groupLayout.size) return out as RFNode[]
-    return [...groupNodes(items, groupLayout, selected), ...out] as RFNode[]
+    const ports = portRFNodes(items, tab, selected, drag)
+    if (!groupLayout.size && !ports.length) return out as RFNode[]
+    return [...groupNodes(items, groupLayout, selected), ...out, ...ports] as RFNode[]
   }, [items, tab, selected, problemMap, deployedMap, typeMap, drag, groupLayout])
 
   const edgeCache = useRef(new Map<string, Edge>())
@@ -173,7 +176,8 @@ export function Canvas() {
       })
     }
     edgeCache.current = next
-    return out
+    const ports = portRFEdges(items, tab, selectedEdges)
+    return ports.length ? [...out, ...ports] : out
   }, [items, tab, selectedEdges])
 
   const onNodesChange = useCallback((changes: NodeChange<RFNode>[]) => {
@@ -319,8 +323,10 @@ export function Canvas() {
   }
 
   return (
-    <div className={'rn-workspace' + (tabObj?.disabled ? ' flow-disabled' : '')}>
+    <div className={'rn-workspace' + (tabObj?.disabled ? ' flow-disabled' : '') + (tabObj?.type === 'subflow' ? ' rn-subflow-space' : '')}>
       <Tabs />
+      <SubflowBar />
+      <SubflowPropsDialog />
       <div
         className="rn-canvas"
         ref={wrap}
@@ -412,6 +418,7 @@ export function Canvas() {
             <hr />
             <MenuItem label="Group selection" keys="Ctrl+Shift+G" disabled={!getState().selected.size} onClick={groupSelectionAction} />
             <MenuItem label="Ungroup" keys="Ctrl+Shift+U" disabled={!getState().items.some((o) => isGroup(o) && getState().selected.has(o.id))} onClick={ungroupAction} />
+            <MenuItem label="Selection to Subflow" disabled={!getState().selected.size || tabObj?.type === 'subflow'} onClick={selectionToSubflowAction} />
             <hr />
             <MenuItem label="Import…" keys="Ctrl+I" onClick={() => setState({ dialog: { kind: 'import' } })} />
             <MenuItem label="Export…" keys="Ctrl+E" onClick={() => setState({ dialog: { kind: 'export' } })} />

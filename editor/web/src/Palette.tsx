@@ -4,9 +4,10 @@ import { useMemo, useState } from 'react'
 import { flowInstance, snap } from './Canvas'
 import { addNode, setState, useEditor } from './store'
 import type { NodeType } from './types'
+import { openSubflow } from './Subflows'
 
 /** Node-RED's category order; other categories (custom nodes) follow, by name. */
-const order = ['common', 'function', 'network', 'sequence', 'parser', 'storage']
+const order = ['subflows', 'common', 'function', 'network', 'sequence', 'parser', 'storage']
 
 export const paletteLabel = (t: NodeType) => t.label ?? t.type
 
@@ -77,6 +78,8 @@ export function Palette() {
                     e.dataTransfer.effectAllowed = 'copy'
                   }}
                   onClick={() => setState({ helpType: t.type, sidebar: 'info', sidebarOpen: true })}
+                  // A subflow opens on its tab, as in Node-RED.
+                  onDoubleClick={() => t.type.startsWith('subflow:') && openSubflow(t.type.slice(8))}
                   onKeyDown={(e) => {
                     if (e.key !== 'Enter' || !flowInstance) return
                     const el = document.querySelector('.rn-canvas')!.getBoundingClientRect()
