@@ -10,9 +10,10 @@ import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
-  moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
+  moveNodes, nodeLabel, notify, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
 } from './store'
 import type { FlowObj, NodeType } from './types'
+import { dropOnGroupAfterDrag } from './groupdrop'
 import { SubflowBar, SubflowPort, SubflowPropsDialog, SubflowTabs, portRFEdges, portRFNodes, selectionToSubflowAction, type PortRFNode } from './Subflows'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox, sfport: SubflowPort }
@@ -271,6 +272,8 @@ export function Canvas() {
       const type = e.dataTransfer.getData('application/x-runnel-type')
       if (!type) return
       e.preventDefault()
+      // A subflow cannot contain itself (Node-RED refuses the drop too).
+      if (type === 'subflow:' + getState().tab) return notify('error', 'Cannot add a subflow to itself')
       const p = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY })
       addNode(type, snap(p.x), snap(p.y))
     },
@@ -356,7 +359,13 @@ export function Canvas() {
             if (n.type === 'rngroup' && !getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
           }}
           // The click that ends a drag comes before this timer; a drag that ends with no click must not swallow the next one.
-          onNodeDragStop={() => setTimeout(() => (dragged.current = false), 0)}
+          onNodeDragStop={(e, _n, dragged_) => {
+            setTimeout(() => (dragged.current = false), 0)
+            // Dropped on a group, or dragged out of one with Alt (groupdrop.ts).
+            const ids = dragged_.filter((x) => x.type === 'flow').map((x) => x.id)
+            const pt = 'changedTouches' in e ? e.changedTouches[0] : e
+            if (ids.length && pt) dropOnGroupAfterDrag(ids, rf.screenToFlowPosition({ x: pt.clientX, y: pt.clientY }), e.altKey)
+          }}
           onNodeClick={(e, n) => {
             // As in Node-RED, a click (not a drag) on a node of a selection selects that node alone.
             if (dragged.current) {

@@ -1,0 +1,78 @@
+// Dragging nodes into and out of groups, as Node-RED's editor does: nodes
+// dropped with the pointer over a group join it (nodes in no group, or in
+// a group around the one they are dropped on); nodes dragged with Alt held
+// leave their group for the group around it, if any.
+import { descendants, isGroup, layoutGroups } from './groups'
+import { commit, getState, sizeOfNode } from './store'
+import type { FlowObj } from './types'
+
+/** o with g set (right after z, where Node-RED writes it) or removed. */
+function withG(o: FlowObj, g: string | undefined): FlowObj {
+  if (g === undefined) {
+    if (!('g' in o)) return o
+    const { g: _, ...rest } = o
+    return rest as FlowObj
+  }
+  if (o.g === g) return o
+  if ('g' in o) return { ...o, g }
+  const n: FlowObj = { id: o.id, type: o.type }
+  for (const [k, v] of Object.entries(o)) {
+    n[k] = v
+    if (k === 'z') n.g = g
+  }
+  if (!('g' in n)) n.g = g
+  return n
+}
+
+/**
+ * The document after dropping the nodes ids with the pointer at `at`
+ * (flow coordinates) on tab: in the innermost group under the pointer
+ * when they may join it, or out of their group when detach (Alt) is set.
+ * items itself when nothing changes.
+ */
+export function dropNodes(items: FlowObj[], tab: string, ids: string[], at: { x: number; y: number }, detach: boolean): FlowObj[] {
+  const byId = new Map(items.map((o) => [o.id, o]))
+  const moving = ids.map((id) => byId.get(id)).filter((o): o is FlowObj => !!o && o.z === tab && !isGroup(o) && typeof o.x === 'number')
+  if (!moving.length) return items
+  const parents = new Set(moving.map((o) => (typeof o.g === 'string' ? o.g : undefined)))
+  // Node-RED: only nodes of one group (or of none) move in or out together.
+  if (parents.size !== 1) return items
+  const parent = [...parents][0]
+  let target: string | undefined
+  if (detach) {
+    if (!parent) return items
+    const pg = byId.get(parent)
+    target = pg && typeof pg.g === 'string' ? pg.g : undefined
+  } else {
+    const layout = layoutGroups(items, tab, sizeOfNode)
+    let best: { id: string; area: number } | undefined
+    for (const [id, b] of layout) {
+      if (at.x < b.x || at.y < b.y || at.x > b.x + b.w || at.y > b.y + b.h) continue
+      if (!best || b.w * b.h < best.area) best = { id, area: b.w * b.h }
+    }
+    if (!best || best.id === parent) return items
+    // Into a group inside its own group only.
+    if (parent && !descendants(items, [parent]).has(best.id)) return items
+    target = best.id
+  }
+  const moved = new Set(moving.map((o) => o.id))
+  return items.map((o) => {
+    if (moved.has(o.id)) return withG(o, target)
+    if (o.id === parent && Array.isArray(o.nodes)) return { ...o, nodes: (o.nodes as string[]).filter((id) => !moved.has(id)) }
+    if (o.id === target) {
+      const list = Array.isArray(o.nodes) ? (o.nodes as string[]).filter((id) => !moved.has(id)) : []
+      return { ...o, nodes: [...list, ...moving.map((m) => m.id)] }
+    }
+    return o
+  })
+}
+
+/** At the end of a drag on the canvas: after the move is in the document, joins or leaves groups. */
+export function dropOnGroupAfterDrag(ids: string[], at: { x: number; y: number }, alt: boolean) {
+  // The move commits in a microtask; this runs after it.
+  setTimeout(() => {
+    const s = getState()
+    const items = dropNodes(s.items, s.tab, ids, at, alt)
+    if (items !== s.items) commit(items)
+  }, 0)
+}
