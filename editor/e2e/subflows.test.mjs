@@ -38,12 +38,13 @@ function nodeRedExport() {
         { name: 'GREETING', type: 'str', value: 'hello', ui: { label: { 'en-US': 'Greeting' }, type: 'input', opts: { types: ['str', 'env'] } } },
         { name: 'TIMES', type: 'num', value: '1' },
         { name: 'LOUD', type: 'bool', value: 'false' },
+        { name: 'TOKEN', type: 'cred' },
       ],
       meta: {}, color: '#DDAA99',
     },
     {
       id: fn, type: 'function', z: sf, name: 'greet',
-      func: 'let s = env.get("GREETING") + " " + msg.payload\nif (env.get("LOUD")) s = s.toUpperCase()\nmsg.payload = s.repeat(env.get("TIMES"))\nreturn msg;',
+      func: 'let s = env.get("GREETING") + " " + msg.payload\nif (env.get("LOUD")) s = s.toUpperCase()\nmsg.payload = s.repeat(env.get("TIMES")) + (env.get("TOKEN") ? "+" + env.get("TOKEN") : "")\nreturn msg;',
       outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 240, y: 80, wires: [[]],
     },
     { id: '5f5f5f5f5f5f0002', type: 'mqtt in', z: tab, name: '', topic: 'sf/in', qos: '1', datatype: 'utf8', broker: '', nl: false, rap: true, rh: 0, inputs: 0, x: 120, y: 100, wires: [[inst]] },
@@ -125,7 +126,7 @@ test("an instance's form shows the subflow's properties and sets its env overrid
   const tray = page.getByTestId('tray')
   const form = tray.getByTestId('subflow-env')
   // One row per property of the definition, with the instance's value where it has one.
-  assert.deepEqual(await form.locator('.rn-subflow-envrow label').allTextContents(), ['Greeting', 'TIMES', 'LOUD'])
+  assert.deepEqual(await form.locator('.rn-subflow-envrow label').allTextContents(), ['Greeting', 'TIMES', 'LOUD', 'TOKEN'])
   assert.equal(await form.locator('#node-input-env-GREETING').inputValue(), 'hi')
   assert.equal(await form.locator('#node-input-env-TIMES').inputValue(), '1')
   assert.equal(await form.locator('#node-input-env-LOUD').isChecked(), false)
@@ -134,6 +135,9 @@ test("an instance's form shows the subflow's properties and sets its env overrid
   await form.locator('#node-input-env-GREETING').fill('hey')
   await form.locator('#node-input-env-TIMES').fill('2')
   await form.locator('#node-input-env-LOUD').check()
+  // A credential: a password field, its value sent as the instance's credentials, never exported.
+  assert.equal(await form.locator('#node-input-env-TOKEN').getAttribute('type'), 'password')
+  await form.locator('#node-input-env-TOKEN').fill('sekrit')
   await shot(page, 'subflows-02-instance-form')
   await tray.getByRole('button', { name: 'Done' }).click()
   await tray.waitFor({ state: 'detached' })
@@ -143,18 +147,20 @@ test("an instance's form shows the subflow's properties and sets its env overrid
     { name: 'GREETING', type: 'str', value: 'hey' },
     { name: 'TIMES', type: 'num', value: '2' },
     { name: 'LOUD', type: 'bool', value: 'true' },
+    { name: 'TOKEN', type: 'cred' },
   ]))
+  assert.equal('credentials' in doc.get(inst), false)
   await deploy(page)
-  assert.equal(await roundTrip('sf/in', 'sf/out', 'x'), 'sf/out HEY XHEY X')
+  assert.equal(await roundTrip('sf/in', 'sf/out', 'x'), 'sf/out HEY XHEY X+sekrit')
 
   // Back to the subflow's value: the override goes.
   await nodeEl(page, inst).dblclick()
   await tray.getByRole('button', { name: 'Reset TIMES' }).click()
   await tray.getByRole('button', { name: 'Done' }).click()
   const doc2 = byId(await exported(page))
-  assert.deepEqual(doc2.get(inst).env.map((e) => e.name), ['GREETING', 'LOUD'])
+  assert.deepEqual(doc2.get(inst).env.map((e) => e.name), ['GREETING', 'LOUD', 'TOKEN'])
   await deploy(page)
-  assert.equal(await roundTrip('sf/in', 'sf/out', 'y'), 'sf/out HEY Y')
+  assert.equal(await roundTrip('sf/in', 'sf/out', 'y'), 'sf/out HEY Y+sekrit')
   assert.deepEqual(errors, [])
 })
 
@@ -191,8 +197,8 @@ test('the subflow opens on its own tab: ports, outputs added and wired, definiti
   const dlg = page.getByTestId('subflow-props')
   await dlg.locator('#subflow-name').fill('Greeter 2')
   await dlg.getByTestId('subflow-env-add').click()
-  await dlg.locator('tr[data-env="3"] input[aria-label="Property name"]').fill('EXTRA')
-  await dlg.locator('tr[data-env="3"] input[aria-label="Default value"]').fill('x')
+  await dlg.locator('tr[data-env="4"] input[aria-label="Property name"]').fill('EXTRA')
+  await dlg.locator('tr[data-env="4"] input[aria-label="Default value"]').fill('x')
   await shot(page, 'subflows-04-subflow-props')
   await dlg.getByTestId('subflow-props-done').click()
   await dlg.waitFor({ state: 'detached' })
@@ -204,14 +210,14 @@ test('the subflow opens on its own tab: ports, outputs added and wired, definiti
   assert.equal(def.out.length, 2)
   assert.deepEqual(def.out[1].wires, [{ id: fn, port: 0 }])
   assert.deepEqual(def.status.wires, [])
-  assert.deepEqual(def.env[3], { name: 'EXTRA', type: 'str', value: 'x' })
+  assert.deepEqual(def.env[4], { name: 'EXTRA', type: 'str', value: 'x' })
   assert.deepEqual(doc.get(inst).wires, [['5f5f5f5f5f5f0004'], []])
 
   // Deployed: the changed definition replaces its instance, which runs it.
   await deploy(page)
   const flows = byId((await a.flows()).flows)
   assert.equal(flows.get(sf).out.length, 2)
-  assert.equal(await roundTrip('sf/in', 'sf/out', 'z'), 'sf/out HEY Z')
+  assert.equal(await roundTrip('sf/in', 'sf/out', 'z'), 'sf/out HEY Z+sekrit')
 
   // Removing the output again takes its wires off the instance.
   await page.getByTestId('subflow-outputs-minus').click()
@@ -225,6 +231,35 @@ test('the subflow opens on its own tab: ports, outputs added and wired, definiti
   // Closing the tab goes back to a flow.
   await sfTab.locator('.rn-subflow-tab-close').click()
   assert.equal(await page.locator(`[data-subflow-tab="${sf}"]`).count(), 0)
+  assert.deepEqual(errors, [])
+})
+
+test('copying an instance takes its subflow along; pasting it where the subflow is reuses it', async () => {
+  const { page, errors } = await newPage(browser)
+  await openEditor(page, a.url)
+  await page.locator('.rn-tab', { hasText: 'With subflow' }).click()
+  await nodeEl(page, inst).click()
+  // The selection's export holds the definition and its node, before the instance.
+  await page.keyboard.press('Control+e')
+  const dlg = page.getByRole('dialog', { name: 'Export nodes' })
+  await dlg.locator('input[name="scope"][value="selected"]').check()
+  const sel = JSON.parse(await dlg.getByTestId('export-text').inputValue())
+  await page.keyboard.press('Escape')
+  assert.deepEqual(sel.map((o) => o.id), [sf, fn, inst])
+  assert.equal(sel[1].z, sf)
+
+  await nodeEl(page, inst).click()
+  await page.keyboard.press('Control+c')
+  await page.locator('.rn-tab', { hasText: 'Sensor alerts' }).click()
+  await page.mouse.move(500, 500)
+  await page.keyboard.press('Control+v')
+  const pasted = page.locator(`.react-flow__node.selected .rn-node[data-type="subflow:${sf}"]`)
+  await pasted.waitFor()
+  const doc = await exported(page)
+  // One definition, its one node still inside it; two instances.
+  assert.equal(doc.filter((o) => o.type === 'subflow').length, 1)
+  assert.deepEqual(doc.filter((o) => o.z === sf).map((o) => o.id), [fn])
+  assert.equal(doc.filter((o) => o.type === 'subflow:' + sf).length, 2)
   assert.deepEqual(errors, [])
 })
 
