@@ -40,7 +40,7 @@ async function exported(page) {
 }
 
 /** Drags a node so that the pointer ends at the screen point of flow (x, y). */
-async function dragTo(page, id, x, y) {
+async function dragTo(page, id, x, y, beforeDrop) {
   const b = await nodeEl(page, id).boundingBox()
   const [sx, sy] = [b.x + b.width / 2, b.y + b.height / 2]
   const [tx, ty] = await page.evaluate(([fx, fy]) => {
@@ -53,6 +53,7 @@ async function dragTo(page, id, x, y) {
   await page.mouse.down()
   await page.mouse.move(sx + 3, sy + 3)
   for (let i = 1; i <= 6; i++) await page.mouse.move(sx + ((tx - sx) * i) / 6, sy + ((ty - sy) * i) / 6)
+  await beforeDrop?.()
   await page.mouse.up()
   await page.waitForTimeout(100)
 }
@@ -62,14 +63,21 @@ test('a node dropped on a group joins it; dragged out with Alt it leaves', async
   await openEditor(page, a.url)
   await importText(page, JSON.stringify([
     { id: tab, type: 'tab', label: 'Drop', disabled: false, info: '' },
-    { id: grp, type: 'group', z: tab, name: 'G', style: { label: true }, nodes: ['8d8d8d8d8d8d0003', '8d8d8d8d8d8d0004'], x: 74, y: 59, w: 412, h: 82 },
+    { id: grp, type: 'group', z: tab, name: 'G', style: { label: true }, nodes: ['8d8d8d8d8d8d0003', '8d8d8d8d8d8d0004'], x: 84, y: 59, w: 412, h: 82 },
     dbg('8d8d8d8d8d8d0003', 'a', 160, 100, grp),
     dbg('8d8d8d8d8d8d0004', 'b', 400, 100, grp),
     dbg('8d8d8d8d8d8d0005', 'c', 300, 320),
   ]))
   await page.keyboard.press('Escape')
   // c dropped with the pointer inside the group, between a and b.
-  await dragTo(page, '8d8d8d8d8d8d0005', 280, 110)
+  await dragTo(page, '8d8d8d8d8d8d0005', 280, 110, async () => {
+    // While over it, the group is marked as the drop target.
+    const hint = page.getByTestId('group-drop-hint')
+    await hint.waitFor()
+    assert.match(await hint.getAttribute('style'), /translate\(84px, 59px\); width: 412px; height: 82px/)
+    await shot(page, 'group-drop-00-hover')
+  })
+  assert.equal(await page.getByTestId('group-drop-hint').count(), 0)
   let doc = await exported(page)
   assert.equal(doc.get('8d8d8d8d8d8d0005').g, grp)
   assert.deepEqual(doc.get(grp).nodes, ['8d8d8d8d8d8d0003', '8d8d8d8d8d8d0004', '8d8d8d8d8d8d0005'])

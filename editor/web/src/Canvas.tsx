@@ -13,7 +13,7 @@ import {
   moveNodes, nodeLabel, notify, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
 } from './store'
 import type { FlowObj, NodeType } from './types'
-import { dropOnGroupAfterDrag } from './groupdrop'
+import { GroupDropHint, dragOverGroups, dropOnGroupAfterDrag } from './groupdrop'
 import { SubflowBar, SubflowPort, SubflowPropsDialog, SubflowTabs, portRFEdges, portRFNodes, selectionToSubflowAction, type PortRFNode } from './Subflows'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox, sfport: SubflowPort }
@@ -359,6 +359,11 @@ export function Canvas() {
             if (n.type === 'rngroup' && !getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
           }}
           // The click that ends a drag comes before this timer; a drag that ends with no click must not swallow the next one.
+          onNodeDrag={(e, _n, dragged_) => {
+            const pt = 'changedTouches' in e ? e.changedTouches[0] : e
+            const ids = dragged_.filter((x) => x.type === 'flow').map((x) => x.id)
+            if (pt) dragOverGroups(ids, rf.screenToFlowPosition({ x: pt.clientX, y: pt.clientY }), e.altKey)
+          }}
           onNodeDragStop={(e, _n, dragged_) => {
             setTimeout(() => (dragged.current = false), 0)
             // Dropped on a group, or dragged out of one with Alt (groupdrop.ts).
@@ -415,6 +420,7 @@ export function Canvas() {
           <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />
           <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />
           <GroupToolbar />
+          <GroupDropHint />
           <Controls showInteractive={false} />
         </ReactFlow>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
