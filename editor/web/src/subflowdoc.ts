@@ -54,7 +54,7 @@ function statusPort(def: FlowObj): Port | undefined {
   return s && typeof s === 'object' && !Array.isArray(s) ? (s as Port) : undefined
 }
 
-const wiresOf = (p: Port): PortWire[] => (Array.isArray(p.wires) ? p.wires : [])
+const wiresOf = (p: Port): PortWire[] => (p && Array.isArray(p.wires) ? p.wires.filter((w) => w && typeof w.id === 'string') : [])
 
 export interface PortNode {
   id: string
@@ -67,10 +67,12 @@ export interface PortNode {
 /** The port nodes the canvas draws on a definition's tab. */
 export function portNodes(def: FlowObj): PortNode[] {
   const out: PortNode[] = []
-  ports(def, 'in').forEach((p, i) => out.push({ id: portId.in(def.id), kind: 'in', index: i, x: p.x, y: p.y }))
-  ports(def, 'out').forEach((p, i) => out.push({ id: portId.out(def.id, i), kind: 'out', index: i, x: p.x, y: p.y }))
+  // A document written by hand may leave out a port's position.
+  const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d)
+  ports(def, 'in').forEach((p, i) => out.push({ id: portId.in(def.id), kind: 'in', index: i, x: num(p?.x, 60), y: num(p?.y, 80) }))
+  ports(def, 'out').forEach((p, i) => out.push({ id: portId.out(def.id, i), kind: 'out', index: i, x: num(p?.x, 460), y: num(p?.y, 80 + 40 * i) }))
   const s = statusPort(def)
-  if (s) out.push({ id: portId.status(def.id), kind: 'status', index: 0, x: s.x, y: s.y })
+  if (s) out.push({ id: portId.status(def.id), kind: 'status', index: 0, x: num(s.x, 460), y: num(s.y, 160) })
   return out
 }
 
