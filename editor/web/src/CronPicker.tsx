@@ -81,10 +81,10 @@ export function toProps(s: Schedule): { repeat: string; crontab: string } {
 
 function parseDays(f: string): number[] | null {
   if (f === '*') return allDays()
-  const ds = f.split(',')
-  if (!ds.every((d) => /^[0-6]$/.test(d))) return null
-  const out = [...new Set(ds.map(Number))]
-  return out.length === ds.length ? out : null
+  // Lists and ranges of 0 (Sunday) to 6: "1,5", "1-5".
+  const set = fieldSet(f)
+  if (!set || [...set].some((d) => d > 6)) return null
+  return dayOrder.filter((d) => set.has(d))
 }
 
 /** The hours of an hour field Node-RED's form writes: start and end (exclusive), or null. */
@@ -136,9 +136,35 @@ export function fromProps(repeat: unknown, crontab: unknown): Schedule {
     const minutes = m ? (m[2] ?? m[1]) : ''
     if (m && hours && minuteChoices.includes(minutes)) out = { ...s, mode: 'interval-time', minutes, start: hours.start, end: hours.end, days }
   }
-  // Only what the form writes back unchanged (its own spelling) is the form's.
-  if (!out || toProps(out).crontab !== c) return custom
+  // Only what the form would write back with the same meaning is the
+  // form's (it may spell it differently: "0 0" as "00 00", days in order);
+  // the crontab itself changes only when the user changes the schedule.
+  if (!out || !sameSchedule(f, toProps(out).crontab.split(' '))) return custom
   return out
+}
+
+/** The values a crontab field of numbers, ranges and lists names, or null for other forms. */
+function fieldSet(f: string): Set<number> | null {
+  const out = new Set<number>()
+  for (const part of f.split(',')) {
+    const m = /^(\d{1,2})(?:-(\d{1,2}))?$/.exec(part)
+    if (!m) return null
+    const a = Number(m[1])
+    const b = m[2] === undefined ? a : Number(m[2])
+    if (b < a) return null
+    for (let i = a; i <= b; i++) out.add(i)
+  }
+  return out
+}
+
+function sameSchedule(a: string[], b: string[]): boolean {
+  const same = (x: string, y: string) => {
+    if (x === y) return true
+    const sx = x === '*' ? fieldSet('0-6') : fieldSet(x)
+    const sy = y === '*' ? fieldSet('0-6') : fieldSet(y)
+    return !!sx && !!sy && sx.size === sy.size && [...sx].every((v) => sy.has(v))
+  }
+  return a.length === 5 && b.length === 5 && same(a[0], b[0]) && same(a[1], b[1]) && a[2] === b[2] && a[3] === b[3] && same(a[4], b[4])
 }
 
 const hourLabel = (h: number) => (h === 24 ? '00:00' : `${pad2(h)}:00`)
