@@ -213,8 +213,13 @@ test('the subflow opens on its own tab: ports, outputs added and wired, definiti
   assert.deepEqual(def.env[4], { name: 'EXTRA', type: 'str', value: 'x' })
   assert.deepEqual(doc.get(inst).wires, [['5f5f5f5f5f5f0004'], []])
 
+  // Its instance on the flow is marked changed, as Node-RED marks it, until deployed.
+  await page.locator('.rn-tab', { hasText: 'With subflow' }).click()
+  assert.equal(await nodeEl(page, inst).locator('.rn-changed').count(), 1)
   // Deployed: the changed definition replaces its instance, which runs it.
   await deploy(page)
+  assert.equal(await nodeEl(page, inst).locator('.rn-changed').count(), 0)
+  await sfTab.click()
   const flows = byId((await a.flows()).flows)
   assert.equal(flows.get(sf).out.length, 2)
   assert.equal(await roundTrip('sf/in', 'sf/out', 'z'), 'sf/out HEY Z+sekrit')

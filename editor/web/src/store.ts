@@ -10,7 +10,7 @@ import {
   type ExportScope, type ImportMode, type Names,
 } from './flowjson'
 import { memberMoves, sizer, syncGroups, withContents } from './groups'
-import { connectPort, isPortId, movePorts, removeFromSubflows } from './subflowdoc'
+import { changedSubflows, connectPort, isPortId, movePorts, removeFromSubflows } from './subflowdoc'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
 export interface TrayEntry {
@@ -189,8 +189,9 @@ export function isDirty(s: State = state): boolean {
 /** Whether a node differs from its deployed version (Node-RED's "changed" mark). */
 export function isChanged(o: FlowObj, s: State = state): boolean {
   const d = s.deployedMap.get(o.id)
-  if (d === o) return false
-  return !d || !deepEqual(d, o)
+  if (d !== o && (!d || !deepEqual(d, o))) return true
+  // An instance whose subflow changed is changed too, as Node-RED marks it.
+  return o.type.startsWith('subflow:') && changedSubflows(s.items, s.deployedMap).has(o.type.slice(8))
 }
 
 export function tabs(s: State = state): FlowObj[] {

@@ -9,7 +9,7 @@
 //    "env":[],"meta":{},"color":"#DDAA99","status":{"x":..,"y":..,"wires":[..]}}
 //
 // with the subflow's nodes having "z":"S", and instances "type":"subflow:S".
-import { newId } from './flowjson'
+import { deepEqual, newId } from './flowjson'
 import type { SizeOf } from './groups'
 import type { FlowObj } from './types'
 
@@ -476,6 +476,51 @@ export function usedSubflows(objs: FlowObj[], all: FlowObj[]): FlowObj[] {
   }
   const have = new Set(objs.map((o) => o.id))
   return all.filter((o) => !have.has(o.id) && (seen.has(o.id) || (typeof o.z === 'string' && seen.has(o.z))))
+}
+
+let changedCache: { items: FlowObj[]; deployed: Map<string, FlowObj>; ids: Set<string> } | undefined
+
+/**
+ * The ids of subflow definitions that differ from the deployed document:
+ * the definition itself, or a node in it (added, changed or removed), and
+ * those that hold an instance of such a subflow.
+ */
+export function changedSubflows(items: FlowObj[], deployed: Map<string, FlowObj>): Set<string> {
+  const c = changedCache
+  if (c && c.items === items && c.deployed === deployed) return c.ids
+  const ids = new Set<string>()
+  const defs = items.filter(isSubflowDef)
+  if (defs.length) {
+    const defIds = new Set(defs.map((d) => d.id))
+    for (const d of defs) {
+      const dep = deployed.get(d.id)
+      if (dep !== d && (!dep || !deepEqual(dep, d))) ids.add(d.id)
+    }
+    const count = new Map<string, number>()
+    for (const o of items) {
+      if (typeof o.z !== 'string' || !defIds.has(o.z)) continue
+      count.set(o.z, (count.get(o.z) ?? 0) + 1)
+      const dep = deployed.get(o.id)
+      if (dep !== o && (!dep || !deepEqual(dep, o))) ids.add(o.z)
+    }
+    // Nodes removed from a subflow.
+    const before = new Map<string, number>()
+    for (const o of deployed.values()) if (typeof o.z === 'string' && defIds.has(o.z)) before.set(o.z, (before.get(o.z) ?? 0) + 1)
+    for (const [id, n] of before) if ((count.get(id) ?? 0) !== n) ids.add(id)
+    // Subflows holding instances of changed ones, to any depth.
+    for (let grew = true; grew; ) {
+      grew = false
+      for (const o of items) {
+        if (typeof o.z !== 'string' || !defIds.has(o.z) || ids.has(o.z) || !o.type.startsWith(subflowPrefix)) continue
+        if (ids.has(o.type.slice(subflowPrefix.length))) {
+          ids.add(o.z)
+          grew = true
+        }
+      }
+    }
+  }
+  changedCache = { items, deployed, ids }
+  return ids
 }
 
 /** An env entry of a definition or instance, as Node-RED writes it. */
