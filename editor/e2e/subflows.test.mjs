@@ -26,6 +26,8 @@ const sf = '5f5f5f5f5f5f00a0'
 const fn = '5f5f5f5f5f5f00a1'
 const inst = '5f5f5f5f5f5f0003'
 
+const want0 = () => ({ name: 'GREETING', type: 'str', value: 'hello', ui: { label: { 'en-US': 'Greeting' }, type: 'input', opts: { types: ['str', 'env'] } } })
+
 /** A flow with a subflow, as Node-RED 4 exports it. */
 function nodeRedExport() {
   return [
@@ -199,6 +201,9 @@ test('the subflow opens on its own tab: ports, outputs added and wired, definiti
   await dlg.getByTestId('subflow-env-add').click()
   await dlg.locator('tr[data-env="4"] input[aria-label="Property name"]').fill('EXTRA')
   await dlg.locator('tr[data-env="4"] input[aria-label="Default value"]').fill('x')
+  await dlg.locator('tr[data-env="4"] input[aria-label="Label"]').fill('Extra')
+  // LOUD shown as a checkbox, as Node-RED's UI options write it.
+  await dlg.locator('tr[data-env="2"] select[aria-label="Form widget"]').selectOption('checkbox')
   await shot(page, 'subflows-04-subflow-props')
   await dlg.getByTestId('subflow-props-done').click()
   await dlg.waitFor({ state: 'detached' })
@@ -210,7 +215,9 @@ test('the subflow opens on its own tab: ports, outputs added and wired, definiti
   assert.equal(def.out.length, 2)
   assert.deepEqual(def.out[1].wires, [{ id: fn, port: 0 }])
   assert.deepEqual(def.status.wires, [])
-  assert.deepEqual(def.env[4], { name: 'EXTRA', type: 'str', value: 'x' })
+  assert.deepEqual(def.env[4], { name: 'EXTRA', type: 'str', value: 'x', ui: { label: { 'en-US': 'Extra' } } })
+  assert.deepEqual(def.env[2], { name: 'LOUD', type: 'bool', value: 'false', ui: { type: 'checkbox' } })
+  assert.deepEqual(def.env[0], want0())
   assert.deepEqual(doc.get(inst).wires, [['5f5f5f5f5f5f0004'], []])
 
   // Its instance on the flow is marked changed, as Node-RED marks it, until deployed.

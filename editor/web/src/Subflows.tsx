@@ -264,6 +264,26 @@ function useEditing() {
 /** The env types a definition's property can have, as Node-RED's subflow editor offers them. */
 export const envTypes = ['str', 'num', 'bool', 'json', 'bin', 'env', 'jsonata', 'cred'] as const
 
+/** The widgets Node-RED's subflow editor offers an instance's property ("ui" type). */
+const uiTypes: [string, string][] = [['input', 'input'], ['checkbox', 'checkbox'], ['spinner', 'spinner'], ['select', 'select'], ['none', 'label only'], ['hide', 'hidden']]
+
+/** e's ui with a label and/or widget set, as Node-RED writes it; undefined when nothing is left. */
+function withUi(e: EnvEntry, p: { label?: string; type?: string }): EnvEntry['ui'] {
+  const ui = { ...(e.ui ?? {}) }
+  if (p.label !== undefined) {
+    const label = { ...(ui.label ?? {}) }
+    if (p.label) label['en-US'] = p.label
+    else delete label['en-US']
+    if (Object.keys(label).length) ui.label = label
+    else delete ui.label
+  }
+  if (p.type !== undefined) {
+    if (p.type === 'input' && !ui.opts) delete ui.type
+    else ui.type = p.type
+  }
+  return Object.keys(ui).length ? ui : undefined
+}
+
 function envValueText(e: EnvEntry): string {
   if (e.value === undefined || e.value === null) return ''
   return typeof e.value === 'string' ? e.value : JSON.stringify(e.value)
@@ -316,12 +336,20 @@ export function SubflowPropsDialog() {
                   <th>name</th>
                   <th>type</th>
                   <th>default value</th>
+                  <th>label</th>
+                  <th>in the form</th>
                   <th />
                 </tr>
               </thead>
               <tbody>
                 {env.map((e, i) => {
-                  const put = (p: Partial<EnvEntry>) => setEnv(env.map((x, j) => (j === i ? { ...x, ...p } : x)))
+                  const put = (p: Partial<EnvEntry>) =>
+                    setEnv(env.map((x, j) => {
+                      if (j !== i) return x
+                      const n = { ...x, ...p }
+                      if ('ui' in p && p.ui === undefined) delete n.ui
+                      return n
+                    }))
                   return (
                     <tr key={i} data-env={i}>
                       <td>
@@ -346,6 +374,17 @@ export function SubflowPropsDialog() {
                         ) : (
                           <input type="text" aria-label="Default value" value={envValueText(e)} onChange={(ev) => put({ value: ev.target.value })} />
                         )}
+                      </td>
+                      <td>
+                        <input type="text" aria-label="Label" placeholder={e.name} value={e.ui?.label?.['en-US'] ?? ''} onChange={(ev) => put({ ui: withUi(e, { label: ev.target.value }) })} />
+                      </td>
+                      <td>
+                        <select aria-label="Form widget" value={e.ui?.type ?? 'input'} onChange={(ev) => put({ ui: withUi(e, { type: ev.target.value }) })}>
+                          {uiTypes.map(([v, l]) => (
+                            <option key={v} value={v}>{l}</option>
+                          ))}
+                          {e.ui?.type && !uiTypes.some(([v]) => v === e.ui?.type) && <option value={e.ui.type}>{e.ui.type}</option>}
+                        </select>
                       </td>
                       <td>
                         <button aria-label="Remove property" onClick={() => setEnv(env.filter((_, j) => j !== i))}>×</button>
