@@ -115,11 +115,11 @@ function MainMenu() {
           {item('Export…', 'Ctrl+E', () => setState({ dialog: { kind: 'export' } }))}
           {item('Undo', 'Ctrl+Z', undo, !canUndo)}
           {item('Redo', 'Ctrl+Y', redo, !canRedo)}
-          {item('Create Subflow', '', createSubflowAction)}
-          {item('Selection to Subflow', '', selectionToSubflowAction, !getState().selected.size)}
           {item('Config nodes', '', () => setState({ sidebar: 'config', sidebarOpen: true }))}
           {item('Revision history', '', () => setState({ sidebar: 'history', sidebarOpen: true }))}
           {item('Keyboard shortcuts', '?', () => setState({ dialog: { kind: 'keys' } }))}
+          {item('Create Subflow', '', createSubflowAction)}
+          {item('Selection to Subflow', '', selectionToSubflowAction, !getState().selected.size)}
         </div>
       )}
     </div>
