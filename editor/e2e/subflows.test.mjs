@@ -356,7 +356,7 @@ test('an instance dragged from the palette; deleting a definition with instances
   await openEditor(page, a.url)
   await page.locator('.rn-tab', { hasText: 'With subflow' }).click()
   const box = await page.locator('.rn-canvas').boundingBox()
-  await dragFromPalette(page, 'subflow:' + sf, box.x + 300, box.y + 350)
+  await dragFromPalette(page, 'subflow:' + sf, box.x + 300, box.y + box.height - 120)
   const added = page.locator(`.react-flow__node.selected .rn-node[data-type="subflow:${sf}"]`)
   await added.waitFor()
   const id = await added.getAttribute('data-id')
