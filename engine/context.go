@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,6 +45,9 @@ type ContextBackend interface {
 type Context struct {
 	cs    *contexts
 	scope string
+	// host is the node a flow context was made for: the graph it runs in
+	// knows the flow around a subflow instance ("$parent." keys).
+	host *Host
 }
 
 // contexts holds every scope of both stores.
@@ -192,8 +196,56 @@ func (c *Context) Get(key string) (any, bool) {
 	return c.getParsed(store, p)
 }
 
+// parentKey is Node-RED's prefix of a context key that names a key of the
+// flow context of the flow around a subflow instance ("$parent.count");
+// it may repeat ("$parent.$parent.count").
+const parentKey = "$parent."
+
+// follow resolves the "$parent." prefixes of a key's path as Node-RED's
+// context does: for each, the flow context of the flow (tab or instance)
+// that holds the instance whose flow context c is. It returns nil where
+// there is no such context: a tab's flow context, a node's and the global
+// context have no parent, and Node-RED reads nothing there and writes
+// nothing (as it does for the key "$parent" alone).
+func (c *Context) follow(p Path) (*Context, Path) {
+	for c != nil && strings.HasPrefix(p.src, parentKey[:len(parentKey)-1]) {
+		if !strings.HasPrefix(p.src, parentKey) {
+			if p.src == parentKey[:len(parentKey)-1] {
+				return nil, p
+			}
+			return c, p // "$parents", "$parent[0]": an ordinary key
+		}
+		rest, err := ParsePath(p.src[len(parentKey):])
+		if err != nil {
+			return nil, p
+		}
+		c, p = c.parent(), rest
+	}
+	return c, p
+}
+
+// parent returns the flow context of the flow around the subflow instance
+// whose flow context c is, or nil.
+func (c *Context) parent() *Context {
+	if c.host == nil || !strings.HasPrefix(c.scope, "flow:") {
+		return nil
+	}
+	b := c.host.at.Load()
+	if b == nil || b.g == nil || b.g.exp == nil {
+		return nil
+	}
+	inst := b.g.exp.Instances[c.scope[len("flow:"):]]
+	if inst == nil || inst.Node == nil || inst.Node.Z == "" {
+		return nil
+	}
+	return &Context{cs: c.cs, scope: "flow:" + inst.Node.Z, host: c.host}
+}
+
 // getParsed is Get with the key already split into its store and path.
 func (c *Context) getParsed(store int, p Path) (any, bool) {
+	if c, p = c.follow(p); c == nil {
+		return nil, false
+	}
 	c.cs.mu.Lock()
 	top, ok := c.cs.scope(store, c.scope, false)[p.segs[0].Key]
 	c.cs.mu.Unlock()
@@ -218,6 +270,9 @@ func (c *Context) Set(key string, v any) error {
 
 // setParsed is Set with the key already split; key is only for errors.
 func (c *Context) setParsed(store int, p Path, key string, v any) error {
+	if c, p = c.follow(p); c == nil {
+		return nil
+	}
 	top := p.segs[0].Key
 	c.cs.mu.Lock()
 	defer c.cs.mu.Unlock()
@@ -267,7 +322,7 @@ func (c *Context) Keys(store string) []string {
 func (h *Host) Context() *Context { return &Context{cs: h.rt.ctx, scope: "node:" + h.id} }
 
 // FlowContext returns the context shared by the nodes of the node's tab.
-func (h *Host) FlowContext() *Context { return &Context{cs: h.rt.ctx, scope: "flow:" + h.z} }
+func (h *Host) FlowContext() *Context { return &Context{cs: h.rt.ctx, scope: "flow:" + h.z, host: h} }
 
 // GlobalContext returns the context shared by every node.
 func (h *Host) GlobalContext() *Context { return &Context{cs: h.rt.ctx, scope: "global"} }

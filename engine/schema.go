@@ -41,6 +41,9 @@ import (
 //	required:"true"      the property must be present and not empty
 //	kind:"code"          overrides the form widget: code, json, password,
 //	                     hidden (kept and decoded, but not in the form)
+//	                     or a widget of the editor's own (editor/web/src/
+//	                     widgets.ts): schedule (inject's repeat picker,
+//	                     which writes repeat and crontab)
 //	lang:"mustache"      the code editor's language, with kind code
 //	                     (mustache, json, markdown, javascript)
 //	tab:"On Message"     the form tab the field is on. The tray shows one

@@ -365,3 +365,42 @@ func TestSubflowOddInput(t *testing.T) {
 		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(ws, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// parentFlow is the flow of the "$parent." context tests: a tab whose
+// function sets x and passes the message to an instance of Outer, which
+// holds an instance of Inner; Inner reads and writes the flow contexts
+// above it with "$parent." keys (a function and a change node), Outer and
+// the tab read what it wrote.
+const parentFlow = `[
+	{"id":"t1","type":"tab","label":"main"},
+	{"id":"A","type":"subflow","name":"Inner","in":[{"wires":[{"id":"fa"}]}],"out":[{"wires":[{"id":"ca","port":0}]}]},
+	` + `{"id":"fa","type":"function","z":"A","outputs":1,"wires":[["ca"]],"func":` + "%s" + `},
+	{"id":"ca","type":"change","z":"A","rules":[{"t":"set","p":"$parent.$parent.q","pt":"flow","to":"changed","tot":"str"},{"t":"set","p":"fromB","pt":"msg","to":"$parent.b","tot":"flow"}],"wires":[[]]},
+	{"id":"B","type":"subflow","name":"Outer","in":[{"wires":[{"id":"fb0"}]}],"out":[{"wires":[{"id":"fb","port":0}]}]},
+	` + `{"id":"fb0","type":"function","z":"B","outputs":1,"wires":[["ia"]],"func":"flow.set('b', 'outer-b'); return msg;"},
+	{"id":"ia","type":"subflow:A","z":"B","wires":[["fb"]]},
+	` + `{"id":"fb","type":"function","z":"B","outputs":1,"wires":[[]],"func":"msg.payload += '|' + flow.get('y') + '|' + String(flow.get('own')) + '|' + msg.fromB; return msg;"},
+	{"id":"src","type":"test-source","z":"t1","wires":[["tabset"]]},
+	` + `{"id":"tabset","type":"function","z":"t1","outputs":1,"wires":[["ib"]],"func":"flow.set('x', 'tab-x'); flow.set('$parent.z', 1); msg.payload = String(flow.get('$parent.x')); return msg;"},
+	{"id":"ib","type":"subflow:B","z":"t1","wires":[["tabget"]]},
+	` + `{"id":"tabget","type":"function","z":"t1","outputs":1,"wires":[["k1"]],"func":"msg.payload += '|' + flow.get('seen') + '|' + String(flow.get('z')) + '|' + String(flow.get('y')) + '|' + flow.get('q'); return msg;"},
+	{"id":"k1","type":"test-sink","z":"t1"}
+]`
+
+// TestSubflowParentContext: inside a subflow, flow context keys starting
+// "$parent." name the flow context of the flow around the instance (the
+// tab, or the instance of an enclosing subflow), "$parent.$parent." the
+// one around that, as in Node-RED; on a tab, and for "$parent" alone,
+// there is nothing: reads are undefined and writes are dropped.
+func TestSubflowParentContext(t *testing.T) {
+	inner := `msg.payload += ':' + [String(flow.get('$parent.x')), flow.get('$parent.$parent.x'), String(flow.get('$parent')), String(flow.get('$parent.$parent.$parent.x'))].join(',');
+flow.set('$parent.y', 'from-inner'); flow.set('$parent.$parent.seen', 'yes'); flow.set('own', 'inner'); flow.set('$parent', 'ignored');
+return msg;`
+	f := nodetest.New(t, fmt.Sprintf(parentFlow, jsonStr(inner)), subflowTypes()...)
+	f.Inject("src", &engine.Message{Payload: "m"})
+	got := payloads(f.WaitReceived("k1", 1))
+	want := []string{"undefined:undefined,tab-x,undefined,undefined|from-inner|undefined|outer-b|yes|undefined|undefined|changed"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

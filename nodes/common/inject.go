@@ -22,8 +22,8 @@ type InjectConfig struct {
 	Payload     string       `json:"payload" kind:"hidden"`
 	PayloadType string       `json:"payloadType" default:"date" kind:"hidden"`
 	Topic       string       `json:"topic" kind:"hidden"`
-	Repeat      string       `json:"repeat" label:"Repeat every (s)" help:"Seconds between messages, such as 5 or 0.5; empty: do not repeat"`
-	Crontab     string       `json:"crontab" label:"Crontab" help:"A cron schedule in the machine's time zone, such as 00 12 * * 1,2,3,4,5 (noon on weekdays) or */5 9-16 * * * (every 5 minutes from 9:00 to 16:55); used when repeat is empty"`
+	Repeat      string       `json:"repeat" label:"Repeat" kind:"schedule" help:"Every so many seconds (repeat), or on a schedule (crontab, used when repeat is empty)"`
+	Crontab     string       `json:"crontab" label:"Crontab" kind:"hidden" help:"A cron schedule in the machine's time zone, such as 00 12 * * 1,2,3,4,5 (noon on weekdays) or */5 9-16 * * * (every 5 minutes from 9:00 to 16:55); used when repeat is empty"`
 	Once        bool         `json:"once" label:"Inject once after" help:"Send a message once the flow has started"`
 	OnceDelay   float64      `json:"onceDelay" label:"Start delay (s)" default:"0.1" min:"0" max:"2147483" showif:"once=true"`
 }

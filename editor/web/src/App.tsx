@@ -13,6 +13,7 @@ import { QuickAdd } from './QuickAdd'
 import { Search } from './Search'
 import { Palette } from './Palette'
 import { Sidebar } from './Sidebar'
+import { createSubflowAction, selectionToSubflowAction } from './Subflows'
 import {
   closeTray, copySelection, cutSelection, deleteSelection, deploy, dismiss, duplicateSelection, getState, importText,
   internalClipboard, isDirty, moveNodes, openTray, redo, reveal, selectAll, setState, undo, useEditor,
@@ -129,6 +130,8 @@ function MainMenu() {
           {item('Config nodes', '', () => setState({ sidebar: 'config', sidebarOpen: true }))}
           {item('Revision history', '', () => setState({ sidebar: 'history', sidebarOpen: true }))}
           {item('Keyboard shortcuts', '?', () => setState({ dialog: { kind: 'keys' } }))}
+          {item('Create Subflow', '', createSubflowAction)}
+          {item('Selection to Subflow', '', selectionToSubflowAction, !getState().selected.size)}
         </div>
       )}
     </div>

@@ -11,14 +11,16 @@ import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction
 import { openQuickAddAt } from './nav'
 import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
-  moveNodes, nodeLabel, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
+  moveNodes, nodeLabel, notify, onReveal, openTray, outputsOf, setState, setTab, sizeOfNode, useEditor, type State,
 } from './store'
 import { coarsePointer, keepInWindow, useCanvasTouch } from './touch'
 import type { FlowObj, NodeType } from './types'
+import { GroupDropHint, dragOverGroups, dropOnGroupAfterDrag } from './groupdrop'
+import { SubflowBar, SubflowPort, SubflowPropsDialog, SubflowTabs, portRFEdges, portRFNodes, selectionToSubflowAction, type PortRFNode } from './Subflows'
 
-const nodeTypes = { flow: FlowNode, rngroup: GroupBox }
-/** The canvas's nodes: flow nodes, and the boxes of groups (Groups.tsx). */
-type RFNode = FlowRFNode | GroupRFNode
+const nodeTypes = { flow: FlowNode, rngroup: GroupBox, sfport: SubflowPort }
+/** The canvas's nodes: flow nodes, the boxes of groups (Groups.tsx), a subflow's ports (Subflows.tsx). */
+type RFNode = FlowRFNode | GroupRFNode | PortRFNode
 
 interface CacheEntry {
   o: FlowObj
@@ -62,6 +64,7 @@ function Tabs() {
           {String(t.label ?? t.id)}
         </div>
       ))}
+      <SubflowTabs />
       <button className="rn-tab-add" title="Add a flow" aria-label="Add flow" onClick={addTab}>+</button>
     </div>
   )
@@ -150,8 +153,9 @@ export function Canvas() {
       out.push(rfNode)
     }
     cache.current = next
-    if (!groupLayout.size) return out as RFNode[]
-    return [...groupNodes(items, groupLayout, selected), ...out] as RFNode[]
+    const ports = portRFNodes(items, tab, selected, drag)
+    if (!groupLayout.size && !ports.length) return out as RFNode[]
+    return [...groupNodes(items, groupLayout, selected), ...out, ...ports] as RFNode[]
   }, [items, tab, selected, problemMap, deployedMap, typeMap, drag, groupLayout])
 
   const edgeCache = useRef(new Map<string, Edge>())
@@ -176,7 +180,8 @@ export function Canvas() {
       })
     }
     edgeCache.current = next
-    return out
+    const ports = portRFEdges(items, tab, selectedEdges)
+    return ports.length ? [...out, ...ports] : out
   }, [items, tab, selectedEdges])
 
   const onNodesChange = useCallback((changes: NodeChange<RFNode>[]) => {
@@ -270,6 +275,8 @@ export function Canvas() {
       const type = e.dataTransfer.getData('application/x-runnel-type')
       if (!type) return
       e.preventDefault()
+      // A subflow cannot contain itself (Node-RED refuses the drop too).
+      if (type === 'subflow:' + getState().tab) return notify('error', 'Cannot add a subflow to itself')
       const p = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY })
       addNode(type, snap(p.x), snap(p.y))
     },
@@ -349,8 +356,10 @@ export function Canvas() {
   })
 
   return (
-    <div className={'rn-workspace' + (tabObj?.disabled ? ' flow-disabled' : '')}>
+    <div className={'rn-workspace' + (tabObj?.disabled ? ' flow-disabled' : '') + (tabObj?.type === 'subflow' ? ' rn-subflow-space' : '')}>
       <Tabs />
+      <SubflowBar />
+      <SubflowPropsDialog />
       <div
         className="rn-canvas"
         ref={wrap}
@@ -380,7 +389,18 @@ export function Canvas() {
             if (n.type === 'rngroup' && !getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
           }}
           // The click that ends a drag comes before this timer; a drag that ends with no click must not swallow the next one.
-          onNodeDragStop={() => setTimeout(() => (dragged.current = false), 0)}
+          onNodeDrag={(e, _n, dragged_) => {
+            const pt = 'changedTouches' in e ? e.changedTouches[0] : e
+            const ids = dragged_.filter((x) => x.type === 'flow').map((x) => x.id)
+            if (pt) dragOverGroups(ids, rf.screenToFlowPosition({ x: pt.clientX, y: pt.clientY }), e.altKey)
+          }}
+          onNodeDragStop={(e, _n, dragged_) => {
+            setTimeout(() => (dragged.current = false), 0)
+            // Dropped on a group, or dragged out of one with Alt (groupdrop.ts).
+            const ids = dragged_.filter((x) => x.type === 'flow').map((x) => x.id)
+            const pt = 'changedTouches' in e ? e.changedTouches[0] : e
+            if (ids.length && pt) dropOnGroupAfterDrag(ids, rf.screenToFlowPosition({ x: pt.clientX, y: pt.clientY }), e.altKey)
+          }}
           onNodeClick={(e, n) => {
             // As in Node-RED, a click (not a drag) on a node of a selection selects that node alone.
             if (dragged.current) {
@@ -437,6 +457,7 @@ export function Canvas() {
           <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />
           <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />
           <GroupToolbar />
+          <GroupDropHint />
           <Controls showInteractive={false} />
         </ReactFlow>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
@@ -449,6 +470,7 @@ export function Canvas() {
             <hr />
             <MenuItem label="Group selection" keys="Ctrl+Shift+G" disabled={!getState().selected.size} onClick={groupSelectionAction} />
             <MenuItem label="Ungroup" keys="Ctrl+Shift+U" disabled={!getState().items.some((o) => isGroup(o) && getState().selected.has(o.id))} onClick={ungroupAction} />
+            <MenuItem label="Selection to Subflow" disabled={!getState().selected.size || tabObj?.type === 'subflow'} onClick={selectionToSubflowAction} />
             <hr />
             <MenuItem label="Import…" keys="Ctrl+I" onClick={() => setState({ dialog: { kind: 'import' } })} />
             <MenuItem label="Export…" keys="Ctrl+E" onClick={() => setState({ dialog: { kind: 'export' } })} />

@@ -80,6 +80,7 @@ const icons: Record<string, string> = {
   'swap.svg': 'M4 7h11l-3-3M16 13H5l3 3',
   'switch.svg': 'M3 10h5M8 10l8-5M8 10h8M8 10l8 5',
   'range.svg': 'M3 15L10 5l7 10M6 11h8',
+  'subflow.svg': 'M2 6h5v8H2zM13 6h5v8h-5zM7 10h6',
 }
 const categoryIcons: Record<string, string> = { function: 'function.svg' }
 

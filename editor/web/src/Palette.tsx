@@ -6,9 +6,10 @@ import { flowInstance, snap } from './Canvas'
 import { addNode, setState, useEditor } from './store'
 import { usePaletteTouch } from './touch'
 import type { NodeType } from './types'
+import { openSubflow } from './Subflows'
 
 /** Node-RED's category order; other categories (custom nodes) follow, by name. */
-const order = ['common', 'function', 'network', 'sequence', 'parser', 'storage']
+const order = ['subflows', 'common', 'function', 'network', 'sequence', 'parser', 'storage']
 
 export const paletteLabel = (t: NodeType) => t.label ?? t.type
 
@@ -81,6 +82,8 @@ export function Palette() {
                     e.dataTransfer.effectAllowed = 'copy'
                   }}
                   onClick={() => setState({ helpType: t.type, sidebar: 'info', sidebarOpen: true })}
+                  // A subflow opens on its tab, as in Node-RED.
+                  onDoubleClick={() => t.type.startsWith('subflow:') && openSubflow(t.type.slice(8))}
                   onKeyDown={(e) => {
                     if (e.key !== 'Enter' || !flowInstance) return
                     const el = document.querySelector('.rn-canvas')!.getBoundingClientRect()

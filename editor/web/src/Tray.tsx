@@ -13,6 +13,7 @@ import {
 } from './store'
 import type { TrayEntry } from './store'
 import type { Field, FlowObj, NodeType, Problem } from './types'
+import { widgets, type WidgetProps } from './widgets'
 
 const structural = new Set(['id', 'type', 'z', 'x', 'y', 'wires', 'g', 'd'])
 
@@ -312,6 +313,9 @@ export function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems 
   const set = (nv: unknown) => patch({ [f.name]: nv })
   const items = useEditor((s) => s.items)
   const invalid = !!problem
+  // A widget of its own for kinds that need one (widgets.ts).
+  const W = widgets[f.kind]
+  if (W) return <W f={f} obj={obj as WidgetProps['obj']} set={patch} id={id} invalid={invalid} />
   switch (f.kind) {
     case 'boolean':
       return <input id={id} name={f.name} type="checkbox" checked={v === true || v === 'true'} onChange={(e) => set(e.target.checked)} />

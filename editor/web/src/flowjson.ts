@@ -1,5 +1,6 @@
 // Flow documents as plain data: classification, Node-RED names, import with
 // id remapping, export sets and a three-way merge. No React here.
+import { usedSubflows } from './subflowdoc'
 import type { FlowObj, NodeType } from './types'
 
 export interface Names {
@@ -116,13 +117,16 @@ export function exportSet(items: FlowObj[], scope: ExportScope, tab: string, sel
   if (scope === 'all') return items
   if (scope === 'flow') {
     const nodes = items.filter((o) => o.id === tab || o.z === tab)
-    const extra = usedConfigNodes(nodes, items).filter((c) => c.z !== tab)
-    return [...nodes, ...extra]
+    const subflows = usedSubflows(nodes, items)
+    const extra = usedConfigNodes([...nodes, ...subflows], items).filter((c) => c.z !== tab)
+    return [...subflows, ...nodes, ...extra]
   }
   const nodes = items
     .filter((o) => selected.has(o.id) && isFlowNode(o))
     .map((o) => (o.wires ? { ...o, wires: o.wires.map((w) => w.filter((t) => selected.has(t))) } : o))
-  return [...nodes, ...usedConfigNodes(nodes, items)]
+  // The subflows of instances go with them, as Node-RED copies them.
+  const subflows = usedSubflows(nodes, items)
+  return [...subflows, ...nodes, ...usedConfigNodes([...nodes, ...subflows], items)]
 }
 
 export type ImportMode = 'copy' | 'replace' | 'keep'
@@ -160,7 +164,8 @@ export function importObjs(items: FlowObj[], incoming: FlowObj[], opt: ImportOpt
   const objs = renameTypes(incoming, opt.toRunnel)
   const existing = new Map(items.map((o) => [o.id, o]))
   const idMap = new Map<string, string>()
-  const tabs = objs.filter(isTab)
+  // Subflow definitions hold their nodes as tabs do.
+  const tabs = objs.filter((o) => isTab(o) || o.type === 'subflow')
   const tabIds = new Set(tabs.map((t) => t.id))
   const takenIds = new Set(existing.keys())
   const fresh = () => {
@@ -170,7 +175,14 @@ export function importObjs(items: FlowObj[], incoming: FlowObj[], opt: ImportOpt
     return id
   }
   const dropped = new Set<string>()
+  // A pasted subflow that is already here is the same one, as in Node-RED: use it.
+  const keptSubflows = new Set(opt.mode === 'copy' ? objs.filter((o) => o.type === 'subflow' && existing.has(o.id)).map((o) => o.id) : [])
   for (const o of objs) {
+    if (keptSubflows.has(o.id) || (o.z && keptSubflows.has(o.z))) {
+      dropped.add(o.id)
+      idMap.set(o.id, o.id)
+      continue
+    }
     if (isConfigNode(o) && opt.mode === 'copy' && existing.has(o.id)) {
       // A pasted config node that is already here is the same one: use it.
       dropped.add(o.id)
@@ -185,7 +197,7 @@ export function importObjs(items: FlowObj[], incoming: FlowObj[], opt: ImportOpt
     }
   }
   // Placement of flow nodes.
-  const flowNodes = objs.filter(isFlowNode)
+  const flowNodes = objs.filter((o) => isFlowNode(o) && !(o.z && tabIds.has(o.z)))
   let dx = opt.offset?.x ?? 0
   let dy = opt.offset?.y ?? 0
   if (opt.at && flowNodes.length) {
@@ -201,6 +213,8 @@ export function importObjs(items: FlowObj[], incoming: FlowObj[], opt: ImportOpt
   for (const o of objs) {
     if (dropped.has(o.id)) continue
     const n: FlowObj = { ...o, id: idMap.get(o.id)! }
+    if (o.type.startsWith('subflow:') && idMap.has(o.type.slice(8))) n.type = 'subflow:' + idMap.get(o.type.slice(8))
+    if (o.type === 'subflow') remapSubflowPorts(n, idMap)
     if (isFlowNode(o)) {
       if (o.z && tabIds.has(o.z)) n.z = idMap.get(o.z)!
       else n.z = opt.tab
@@ -254,6 +268,18 @@ export function importObjs(items: FlowObj[], incoming: FlowObj[], opt: ImportOpt
   }
   const firstTab = out.find(isTab)?.id
   return { items: result, nodes, firstTab, replaced }
+}
+
+/** A subflow definition's port wires with its nodes' new ids. */
+function remapSubflowPorts(def: FlowObj, idMap: Map<string, string>) {
+  const mapPort = (p: unknown) => {
+    if (!p || typeof p !== 'object' || Array.isArray(p)) return p
+    const q = p as { wires?: unknown }
+    if (!Array.isArray(q.wires)) return p
+    return { ...q, wires: q.wires.map((w: { id?: string }) => (w && typeof w.id === 'string' && idMap.has(w.id) ? { ...w, id: idMap.get(w.id) } : w)) }
+  }
+  for (const k of ['in', 'out']) if (Array.isArray(def[k])) def[k] = (def[k] as unknown[]).map(mapPort)
+  if (def.status) def.status = mapPort(def.status)
 }
 
 /**

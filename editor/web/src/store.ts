@@ -15,6 +15,7 @@ import {
 import { memberMoves, sizer, syncGroups, withContents } from './groups'
 import { nextDebugName } from './debugnames'
 import { enabledUnknown } from './missingTypes'
+import { changedSubflows, connectPort, isPortId, movePorts, removeFromSubflows } from './subflowdoc'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
 export interface TrayEntry {
@@ -164,7 +165,8 @@ export function withSubflowTypes(base: NodeType[], items: FlowObj[]): Pick<State
       color: str('color') ?? '#DDAA99',
       help: str('info'),
       icon: str('icon') ?? 'subflow.svg',
-      fields: [{ name: 'name', label: 'Name', kind: 'string' }],
+      // The instance's env overrides: a form of the definition's properties (SubflowEnv.tsx).
+      fields: [{ name: 'name', label: 'Name', kind: 'string' }, { name: 'env', label: 'Properties', kind: 'subflow-env', default: [] }],
     }
   })
   const types = [...base, ...sub]
@@ -195,8 +197,9 @@ export function isDirty(s: State = state): boolean {
 /** Whether a node differs from its deployed version (Node-RED's "changed" mark). */
 export function isChanged(o: FlowObj, s: State = state): boolean {
   const d = s.deployedMap.get(o.id)
-  if (d === o) return false
-  return !d || !deepEqual(d, o)
+  if (d !== o && (!d || !deepEqual(d, o))) return true
+  // An instance whose subflow changed is changed too, as Node-RED marks it.
+  return o.type.startsWith('subflow:') && changedSubflows(s.items, s.deployedMap).has(o.type.slice(8))
 }
 
 export function tabs(s: State = state): FlowObj[] {
@@ -371,7 +374,10 @@ export function addNode(type: string, x: number, y: number) {
 export function moveNodes(pos: Map<string, { x: number; y: number }>) {
   pos = memberMoves(state.items, pos)
   let changed = false
-  const items = state.items.map((o) => {
+  // A subflow's port nodes live in its definition (subflowdoc.ts).
+  const base = movePorts(state.items, pos)
+  if (base !== state.items) changed = true
+  const items = base.map((o) => {
     const p = pos.get(o.id)
     if (!p || (p.x === o.x && p.y === o.y)) return o
     changed = true
@@ -382,6 +388,11 @@ export function moveNodes(pos: Map<string, { x: number; y: number }>) {
 
 export function connect(source: string, port: number, target: string) {
   if (source === target) return
+  if (isPortId(source) || isPortId(target)) {
+    const items = connectPort(state.items, source, port, target)
+    if (items) commit(items)
+    return
+  }
   const items = state.items.map((o) => {
     if (o.id !== source) return o
     const wires = (o.wires ?? []).map((w) => [...w])
@@ -428,7 +439,9 @@ export function remove(nodeIds: Set<string>, edgeIds: Set<string>) {
     })
     items.push(touched ? { ...o, wires } : o)
   }
-  commit(items, { selected: empty(), selectedEdges: empty() })
+  // Wires and ports of subflow definitions (subflowdoc.ts).
+  const portEdges = [...edgeIds].map(parseEdgeId).filter((e) => isPortId(e.source) || isPortId(e.target))
+  commit(removeFromSubflows(items, nodeIds, portEdges), { selected: empty(), selectedEdges: empty() })
 }
 
 export function deleteSelection() {
