@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -348,5 +349,49 @@ func TestTriggerReplacedHandsOver(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // past when z's second message was due
 	if p := jsonPayloads(f.Received("sink")); p != `"1","1","0","0","1","changed","1"` {
 		t.Fatalf("after a change of mode: %s", p)
+	}
+}
+
+// Under load: messages on 2,000 topics stream in while six deploys replace
+// the trigger; every topic gets its first message and, 200 ms later, its
+// second one, exactly once each, whichever trigger node the second was
+// pending in.
+func TestTriggerReplacedUnderLoad(t *testing.T) {
+	doc := func(name string) string {
+		return `[{"id":"t1","type":"tab"},{"id":"src","type":"test-source","z":"t1","wires":[["n1"]]},` +
+			`{"id":"n1","type":"trigger","z":"t1","name":"` + name + `","op1":"1","op2":"2","op1type":"num","op2type":"num","duration":"200","units":"ms","bytopic":"topic","topic":"topic","wires":[["sink"]]},` +
+			`{"id":"sink","type":"test-sink","z":"t1","wires":[]}]`
+	}
+	f := nodetest.New(t, doc("v0"), TriggerType)
+	const topics = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < topics; i++ {
+			f.Inject("src", engine.NewMessage(fmt.Sprint("t", i), "go"))
+			if i%100 == 99 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	deploys := 0
+	for running := true; running || deploys < 6; deploys++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		deployFlow(t, f.Runtime(), doc(fmt.Sprint("v", deploys+1)))
+		time.Sleep(2 * time.Millisecond)
+	}
+	got := f.WaitReceived("sink", 2*topics)
+	seen := map[string][]any{}
+	for _, m := range got {
+		seen[m.Topic] = append(seen[m.Topic], m.Payload)
+	}
+	for i := 0; i < topics; i++ {
+		if s := fmt.Sprint(seen[fmt.Sprint("t", i)]); s != "[1 2]" {
+			t.Fatalf("topic t%d got %s, want [1 2] (%d deploys)", i, s, deploys)
+		}
 	}
 }
