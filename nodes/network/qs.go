@@ -1,6 +1,7 @@
 package network
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"strconv"
@@ -82,39 +83,23 @@ func (o *qsObj) set(k string, v any) {
 // ownKeys returns the keys in JavaScript's order: array indices
 // ascending, then the others in insertion order.
 func (o *qsObj) ownKeys() []string {
-	if !slices.ContainsFunc(o.keys, func(k string) bool { _, ok := arrayIndex(k); return ok }) {
+	if !slices.ContainsFunc(o.keys, func(k string) bool { _, ok := engine.ArrayIndex(k); return ok }) {
 		return o.keys
 	}
 	var idx, rest []string
 	for _, k := range o.keys {
-		if _, ok := arrayIndex(k); ok {
+		if _, ok := engine.ArrayIndex(k); ok {
 			idx = append(idx, k)
 		} else {
 			rest = append(rest, k)
 		}
 	}
 	slices.SortFunc(idx, func(a, b string) int {
-		x, _ := arrayIndex(a)
-		y, _ := arrayIndex(b)
-		return x - y
+		x, _ := engine.ArrayIndex(a)
+		y, _ := engine.ArrayIndex(b)
+		return cmp.Compare(x, y)
 	})
 	return append(idx, rest...)
-}
-
-// arrayIndex reports whether k is a JavaScript array index (a canonical
-// integer below 2^32-1), which objects list first.
-func arrayIndex(k string) (int, bool) {
-	if k == "" || len(k) > 10 || (len(k) > 1 && k[0] == '0') {
-		return 0, false
-	}
-	n := 0
-	for i := 0; i < len(k); i++ {
-		if k[i] < '0' || k[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int(k[i]-'0')
-	}
-	return n, n < 1<<32-1
 }
 
 func (a *qsArr) has(i int) bool { return i < len(a.items) && a.items[i] != nil }
