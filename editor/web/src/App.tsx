@@ -6,6 +6,7 @@ import { canDeploy, login, logout, useAuth } from './auth'
 import { Canvas, flowInstance, pointer } from './Canvas'
 import { Dialogs } from './Dialogs'
 import { isFlowNode } from './flowjson'
+import { MainLayout } from './Layout'
 import { useConnection } from './live'
 import { Palette } from './Palette'
 import { Sidebar } from './Sidebar'
@@ -395,12 +396,9 @@ function Editor() {
         <div className="rn-loading">Loading…</div>
       ) : (
         <ReactFlowProvider>
-          <main className="rn-main">
-            <Palette />
-            <Canvas />
-            {sidebarOpen && <Sidebar />}
+          <MainLayout palette={<Palette />} canvas={<Canvas />} sidebar={<Sidebar />}>
             {trayOpen && <Tray />}
-          </main>
+          </MainLayout>
           <Dialogs />
         </ReactFlowProvider>
       )}

@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { isFlowNode, isTab } from './flowjson'
 import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode as FlowRFNode } from './FlowNode'
 import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
+import { MinimapButton, useMinimap } from './Layout'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
@@ -79,6 +80,7 @@ export function Canvas() {
   const problemMap = useEditor((s) => s.problemMap)
   const deployedMap = useEditor((s) => s.deployedMap)
   const typeMap = useEditor((s) => s.typeMap)
+  const minimap = useMinimap()
   const [drag, setDrag] = useState<Map<string, { x: number; y: number }>>(new Map())
   const [menu, setMenu] = useState<Menu | null>(null)
   const cache = useRef(new Map<string, CacheEntry>())
@@ -398,9 +400,11 @@ export function Canvas() {
           elevateNodesOnSelect={false}
         >
           <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />
-          <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />
+          {minimap && <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />}
           <GroupToolbar />
-          <Controls showInteractive={false} />
+          <Controls showInteractive={false}>
+            <MinimapButton />
+          </Controls>
         </ReactFlow>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
         {menu && (

@@ -10,6 +10,7 @@ import {
   type ExportScope, type ImportMode, type Names,
 } from './flowjson'
 import { memberMoves, sizer, syncGroups, withContents } from './groups'
+import { initialSidebarOpen } from './layoutPrefs'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
 export interface TrayEntry {
@@ -103,7 +104,7 @@ let state: State = {
   drafts: new Map(),
   dialog: null,
   sidebar: 'debug',
-  sidebarOpen: true,
+  sidebarOpen: initialSidebarOpen(),
   notices: [],
   deploying: false,
   deployType: 'full',
