@@ -8,6 +8,8 @@ import { isFlowNode, isTab } from './flowjson'
 import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode as FlowRFNode } from './FlowNode'
 import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
 import { MinimapButton, useMinimap } from './Layout'
+import { useStable } from './stable'
+import { DetailContext, useDetailLevel } from './zoomDetail'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import {
   addNode, addTab, connect, copySelection, deleteSelection, duplicateSelection, edgeId, getState, isChanged,
@@ -16,6 +18,13 @@ import {
 import type { FlowObj, NodeType } from './types'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox }
+// React Flow's props are given once (module constants, useStable callbacks): see stable.ts.
+const nodeOrigin: [number, number] = [0.5, 0.5]
+const snapGrid: [number, number] = [gridSize, gridSize]
+const panOnDrag = [1, 2]
+const multiSelectionKeyCode = ['Control', 'Meta', 'Shift']
+const defaultEdgeOptions = { type: 'default', interactionWidth: 12 }
+const proOptions = { hideAttribution: true }
 /** The canvas's nodes: flow nodes, and the boxes of groups (Groups.tsx). */
 type RFNode = FlowRFNode | GroupRFNode
 
@@ -81,6 +90,7 @@ export function Canvas() {
   const deployedMap = useEditor((s) => s.deployedMap)
   const typeMap = useEditor((s) => s.typeMap)
   const minimap = useMinimap()
+  const detail = useDetailLevel()
   const [drag, setDrag] = useState<Map<string, { x: number; y: number }>>(new Map())
   const [menu, setMenu] = useState<Menu | null>(null)
   const cache = useRef(new Map<string, CacheEntry>())
@@ -314,17 +324,17 @@ export function Canvas() {
     [rf],
   )
 
-  const openMenu = (e: React.MouseEvent | MouseEvent) => {
+  const openMenu = useStable((e: React.MouseEvent | MouseEvent) => {
     e.preventDefault()
     const r = wrap.current!.getBoundingClientRect()
     setMenu({ x: e.clientX - r.left, y: e.clientY - r.top, flow: rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }) })
-  }
+  })
 
   return (
     <div className={'rn-workspace' + (tabObj?.disabled ? ' flow-disabled' : '')}>
       <Tabs />
       <div
-        className="rn-canvas"
+        className={'rn-canvas rn-detail-' + detail}
         ref={wrap}
         onDragOver={(e) => {
           if (e.dataTransfer.types.includes('application/x-runnel-type')) {
@@ -338,6 +348,7 @@ export function Canvas() {
         onClick={() => setMenu(null)}
         data-testid="canvas"
       >
+        <DetailContext.Provider value={detail}>
         <ReactFlow<RFNode, Edge>
           nodes={nodes}
           edges={edges}
@@ -345,15 +356,15 @@ export function Canvas() {
           onNodesChange={onNodesChange}
           onEdgesChange={onEdgesChange}
           onConnect={onConnect}
-          onNodeDoubleClick={(_, n) => openTray(n.id)}
-          onNodeDragStart={(_, n) => {
+          onNodeDoubleClick={useStable((_, n) => openTray(n.id))}
+          onNodeDragStart={useStable((_, n) => {
             dragged.current = true
             // As in Node-RED, grabbing a group selects it.
             if (n.type === 'rngroup' && !getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
-          }}
+          })}
           // The click that ends a drag comes before this timer; a drag that ends with no click must not swallow the next one.
-          onNodeDragStop={() => setTimeout(() => (dragged.current = false), 0)}
-          onNodeClick={(e, n) => {
+          onNodeDragStop={useStable(() => setTimeout(() => (dragged.current = false), 0))}
+          onNodeClick={useStable((e, n) => {
             // As in Node-RED, a click (not a drag) on a node of a selection selects that node alone.
             if (dragged.current) {
               dragged.current = false
@@ -371,32 +382,32 @@ export function Canvas() {
             }
             const s = getState()
             if (s.selected.size !== 1 || !s.selected.has(n.id) || s.selectedEdges.size) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
-          }}
-          onNodeContextMenu={(e, n) => {
+          })}
+          onNodeContextMenu={useStable((e, n) => {
             if (!getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
             openMenu(e)
-          }}
+          })}
           onPaneContextMenu={openMenu}
           onSelectionContextMenu={openMenu}
-          onPaneClick={() => setMenu(null)}
-          nodeOrigin={[0.5, 0.5]}
+          onPaneClick={useStable(() => setMenu(null))}
+          nodeOrigin={nodeOrigin}
           snapToGrid
-          snapGrid={[gridSize, gridSize]}
+          snapGrid={snapGrid}
           onlyRenderVisibleElements
           selectionOnDrag
           selectionMode={SelectionMode.Partial}
-          panOnDrag={[1, 2]}
+          panOnDrag={panOnDrag}
           panOnScroll
           zoomOnDoubleClick={false}
           deleteKeyCode={null}
           selectionKeyCode={null}
-          multiSelectionKeyCode={['Control', 'Meta', 'Shift']}
+          multiSelectionKeyCode={multiSelectionKeyCode}
           disableKeyboardA11y
           minZoom={0.1}
           maxZoom={4}
-          defaultEdgeOptions={{ type: 'default', interactionWidth: 12 }}
+          defaultEdgeOptions={defaultEdgeOptions}
           connectionRadius={24}
-          proOptions={{ hideAttribution: true }}
+          proOptions={proOptions}
           elevateNodesOnSelect={false}
         >
           <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />
@@ -406,6 +417,7 @@ export function Canvas() {
             <MinimapButton />
           </Controls>
         </ReactFlow>
+        </DetailContext.Provider>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
         {menu && (
           <div className="rn-menu" style={{ left: menu.x, top: menu.y }} onClick={() => setMenu(null)} role="menu">
