@@ -5,6 +5,7 @@ import { Handle, Position, type Node, type NodeProps } from '@xyflow/react'
 import { memo } from 'react'
 import { useRate, useStatus } from './live'
 import { fireInject } from './store'
+import { useDetail } from './zoomDetail'
 import type { FlowObj, NodeType, Problem } from './types'
 
 export interface NodeData extends Record<string, unknown> {
@@ -133,6 +134,8 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
   if (obj.d === true) cls.push('disabled')
   const button = type?.button
   const iconRight = data.iconRight
+  // Zoomed out (zoomDetail.tsx): no ports and no icons.
+  const full = useDetail() === 0
   return (
     <div className={cls.join(' ')} style={{ width: w, height: h }} data-type={obj.type} data-id={id}>
       {button && (
@@ -150,20 +153,20 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
         </button>
       )}
       <div className="rn-body" style={{ background: color }}>
-        {!iconRight && (
+        {!iconRight && full && (
           <div className="rn-icon left">
             <Icon icon={type?.icon} category={type?.category} />
           </div>
         )}
         <div className={'rn-label' + (iconRight ? ' right' : '')}>{label}</div>
-        {iconRight && (
+        {iconRight && full && (
           <div className="rn-icon right">
             <Icon icon={type?.icon} category={type?.category} />
           </div>
         )}
       </div>
-      {inputs > 0 && <Handle type="target" position={Position.Left} id="i" className="rn-port" style={{ top: h / 2 }} />}
-      {Array.from({ length: outputs }, (_, i) => (
+      {full && inputs > 0 && <Handle type="target" position={Position.Left} id="i" className="rn-port" style={{ top: h / 2 }} />}
+      {full && Array.from({ length: outputs }, (_, i) => (
         <Handle key={i} type="source" position={Position.Right} id={'o' + i} className="rn-port" style={{ top: outputY(h, outputs, i) }} />
       ))}
       {changed && <div className="rn-changed" title="changed, not deployed" />}
@@ -183,4 +186,10 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
   )
 }
 
-export const FlowNode = memo(FlowNodeView)
+/**
+ * Re-rendered only when what it draws changes: React Flow passes a node's
+ * position (and dragging) as props too, and a dragged selection of hundreds
+ * of nodes would otherwise re-render every one of them on every step, though
+ * React Flow moves them with their wrappers' transforms.
+ */
+export const FlowNode = memo(FlowNodeView, (a, b) => a.id === b.id && a.data === b.data && a.selected === b.selected)
