@@ -1,11 +1,11 @@
 // One node on the canvas, drawn as Node-RED draws it: a coloured box with its
 // label, an input port on the left, one port per output on the right, the
 // status under it, and (Runnel's own) its live rates above it.
-import { Handle, Position, type Node, type NodeProps } from '@xyflow/react'
+import { Position, type Node, type NodeProps } from '@xyflow/react'
 import { memo } from 'react'
 import { useRate, useStatus } from './live'
 import { fireInject } from './store'
-import { useDetail } from './zoomDetail'
+import { Port, useDetail } from './zoomDetail'
 import type { FlowObj, NodeType, Problem } from './types'
 
 export interface NodeData extends Record<string, unknown> {
@@ -134,7 +134,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
   if (obj.d === true) cls.push('disabled')
   const button = type?.button
   const iconRight = data.iconRight
-  // Zoomed out (zoomDetail.tsx): no ports and no icons.
+  // Zoomed out (zoomDetail.tsx): no icons, and ports that draw but cannot start a wire.
   const full = useDetail() === 0
   return (
     <div className={cls.join(' ')} style={{ width: w, height: h }} data-type={obj.type} data-id={id}>
@@ -165,9 +165,9 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
           </div>
         )}
       </div>
-      {full && inputs > 0 && <Handle type="target" position={Position.Left} id="i" className="rn-port" style={{ top: h / 2 }} />}
-      {full && Array.from({ length: outputs }, (_, i) => (
-        <Handle key={i} type="source" position={Position.Right} id={'o' + i} className="rn-port" style={{ top: outputY(h, outputs, i) }} />
+      {inputs > 0 && <Port full={full} nodeId={id} type="target" position={Position.Left} id="i" top={h / 2} />}
+      {Array.from({ length: outputs }, (_, i) => (
+        <Port key={i} full={full} nodeId={id} type="source" position={Position.Right} id={'o' + i} top={outputY(h, outputs, i)} />
       ))}
       {changed && <div className="rn-changed" title="changed, not deployed" />}
       {problems?.length ? <div className="rn-error-mark" title={problems.map((p) => p.error).join('\n')}>!</div> : null}
