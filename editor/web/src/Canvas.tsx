@@ -410,7 +410,8 @@ export function Canvas() {
           proOptions={proOptions}
           elevateNodesOnSelect={false}
         >
-          <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />
+          {/* Zoomed out far, the grid is a grey blur of lines a pixel or two apart, repainted on every pan: none. */}
+          {detail < 2 && <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />}
           {minimap && <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />}
           <GroupToolbar />
           <Controls showInteractive={false}>
