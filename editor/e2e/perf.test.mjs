@@ -153,6 +153,7 @@ async function largeFlow(n) {
   await page.waitForFunction(() => window.__runnelReady > 0, null, { timeout: 120_000 })
   const t = await page.evaluate(() => window.__runnelReady)
   console.log(`perf: load with ${n} nodes ${fmt(t)} ms`)
+  await sleep(1000) // let the first paint's work settle: a user does not pan in the first millisecond
   const cdp = await context.newCDPSession(page)
   await cdp.send('Performance.enable')
   const canvas = await page.locator('.rn-canvas').boundingBox()

@@ -24,6 +24,8 @@ const snapGrid: [number, number] = [gridSize, gridSize]
 const panOnDrag = [1, 2]
 const multiSelectionKeyCode = ['Control', 'Meta', 'Shift']
 const defaultEdgeOptions = { type: 'default', interactionWidth: 12 }
+/** Below 30 % (zoomDetail.tsx) wires are not clickable: no invisible wide path to click them by. */
+const defaultEdgeOptionsFar = { type: 'default', interactionWidth: 0 }
 const proOptions = { hideAttribution: true }
 /** The canvas's nodes: flow nodes, and the boxes of groups (Groups.tsx). */
 type RFNode = FlowRFNode | GroupRFNode
@@ -405,7 +407,7 @@ export function Canvas() {
           disableKeyboardA11y
           minZoom={0.1}
           maxZoom={4}
-          defaultEdgeOptions={defaultEdgeOptions}
+          defaultEdgeOptions={detail === 2 ? defaultEdgeOptionsFar : defaultEdgeOptions}
           connectionRadius={24}
           proOptions={proOptions}
           elevateNodesOnSelect={false}
