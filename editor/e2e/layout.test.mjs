@@ -182,10 +182,13 @@ test('the first view of a tab fits its flow, without zooming a small flow past 1
     assert.ok(bb.x >= canvas.x && bb.x + bb.width <= canvas.x + canvas.width && bb.y >= canvas.y && bb.y + bb.height <= canvas.y + canvas.height, `${id} on screen`)
   }
 
-  // A wide flow (1,800 px): zoomed out until every node is on screen, with a margin.
+  // A wide flow (1,800 px) of wired json nodes: zoomed out until every node is on screen, with a margin.
   const wide = []
   for (let i = 0; i < 12; i++) wide.push(['w' + i, 100 + i * 150, 80 + (i % 6) * 90])
-  await server.deploy(flow('lt4', wide))
+  const wideFlow = flow('lt4', wide).map((o, i) =>
+    o.type === 'tab' ? o : { id: o.id, type: 'json', z: o.z, name: o.name, property: 'payload', action: '', x: o.x, y: o.y, wires: i < wide.length ? [['w' + i]] : [] },
+  )
+  await server.deploy(wideFlow)
   await page.reload()
   await openEditor(page, server.url)
   await until(3000, 'the view to fit', async () => (await zoom(page)) < 1)
@@ -196,6 +199,10 @@ test('the first view of a tab fits its flow, without zooming a small flow past 1
     const bb = await page.locator(`.react-flow__node[data-id="${id}"]`).boundingBox()
     assert.ok(bb && bb.x >= c2.x && bb.x + bb.width <= c2.x + c2.width && bb.y >= c2.y && bb.y + bb.height <= c2.y + c2.height, `${id} on screen`)
   }
+  // Zoomed out this far (under 30 %), nodes draw without ports' handles (zoomDetail.tsx), yet every wire keeps its ends.
+  assert.equal(await page.locator('.react-flow__edge').count(), wide.length - 1)
+  assert.equal(await page.locator('.rn-canvas.rn-detail-2').count(), 1)
+  for (const d of await page.locator('.react-flow__edge-path').evaluateAll((els) => els.map((e) => e.getAttribute('d')))) assert.match(d ?? '', /^M/)
   await shot(page, 'layout-1024-fit')
   assert.deepEqual(errors, [])
   await context.close()
