@@ -7,6 +7,7 @@ import { Canvas, flowInstance, pointer } from './Canvas'
 import { Dialogs } from './Dialogs'
 import { isFlowNode } from './flowjson'
 import { LibraryDialogs, openLibrary } from './Library'
+import { MainLayout } from './Layout'
 import { useConnection } from './live'
 import { openSearch, useNavKeys } from './nav'
 import { QuickAdd } from './QuickAdd'
@@ -418,12 +419,9 @@ function Editor() {
         <div className="rn-loading">Loading…</div>
       ) : (
         <ReactFlowProvider>
-          <main className="rn-main">
-            <Palette />
-            <Canvas />
-            {sidebarOpen && <Sidebar />}
+          <MainLayout palette={<Palette />} canvas={<Canvas />} sidebar={<Sidebar />}>
             {trayOpen && <Tray />}
-          </main>
+          </MainLayout>
           <Dialogs />
           <Search />
           <QuickAdd />

@@ -7,6 +7,9 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { isFlowNode, isTab } from './flowjson'
 import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode as FlowRFNode } from './FlowNode'
 import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
+import { MinimapButton, useMinimap } from './Layout'
+import { useStable } from './stable'
+import { DetailContext, useDetailLevel } from './zoomDetail'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import { openQuickAddAt } from './nav'
 import {
@@ -19,6 +22,17 @@ import { GroupDropHint, dragOverGroups, dropOnGroupAfterDrag } from './groupdrop
 import { SubflowBar, SubflowPort, SubflowPropsDialog, SubflowTabs, portRFEdges, portRFNodes, selectionToSubflowAction, type PortRFNode } from './Subflows'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox, sfport: SubflowPort }
+// React Flow's props are given once (module constants, useStable callbacks): see stable.ts.
+const nodeOrigin: [number, number] = [0.5, 0.5]
+const snapGrid: [number, number] = [gridSize, gridSize]
+const panOnDrag = [1, 2]
+const multiSelectionKeyCode = ['Control', 'Meta', 'Shift']
+const defaultEdgeOptions = { type: 'default', interactionWidth: 12 }
+/** Below 30 % (zoomDetail.tsx) wires are not clickable: no invisible wide path to click them by. */
+const defaultEdgeOptionsFar = { type: 'default', interactionWidth: 0 }
+/** Under a coarse pointer (a finger) wires are wider to hit. */
+const defaultEdgeOptionsCoarse = { type: 'default', interactionWidth: 24 }
+const proOptions = { hideAttribution: true }
 /** The canvas's nodes: flow nodes, the boxes of groups (Groups.tsx), a subflow's ports (Subflows.tsx). */
 type RFNode = FlowRFNode | GroupRFNode | PortRFNode
 
@@ -84,6 +98,8 @@ export function Canvas() {
   const problemMap = useEditor((s) => s.problemMap)
   const deployedMap = useEditor((s) => s.deployedMap)
   const typeMap = useEditor((s) => s.typeMap)
+  const minimap = useMinimap()
+  const detail = useDetailLevel()
   const [drag, setDrag] = useState<Map<string, { x: number; y: number }>>(new Map())
   const [menu, setMenu] = useState<Menu | null>(null)
   const cache = useRef(new Map<string, CacheEntry>())
@@ -336,10 +352,10 @@ export function Canvas() {
     const r = wrap.current!.getBoundingClientRect()
     setMenu({ x: x - r.left, y: y - r.top, flow: rf.screenToFlowPosition({ x, y }) })
   }
-  const openMenu = (e: React.MouseEvent | MouseEvent) => {
+  const openMenu = useStable((e: React.MouseEvent | MouseEvent) => {
     e.preventDefault()
     openMenuAt(e.clientX, e.clientY)
-  }
+  })
   // A finger's long press is the right click: on a node it selects it first, as onNodeContextMenu does, and on a
   // wire it selects the wire (a finger has no Delete key: the menu's Delete is how a wire goes).
   useCanvasTouch(wrap, {
@@ -361,7 +377,7 @@ export function Canvas() {
       <SubflowBar />
       <SubflowPropsDialog />
       <div
-        className="rn-canvas"
+        className={'rn-canvas rn-detail-' + detail}
         ref={wrap}
         onDragOver={(e) => {
           if (e.dataTransfer.types.includes('application/x-runnel-type')) {
@@ -375,6 +391,7 @@ export function Canvas() {
         onClick={() => setMenu(null)}
         data-testid="canvas"
       >
+        <DetailContext.Provider value={detail}>
         <ReactFlow<RFNode, Edge>
           nodes={nodes}
           edges={edges}
@@ -382,26 +399,26 @@ export function Canvas() {
           onNodesChange={onNodesChange}
           onEdgesChange={onEdgesChange}
           onConnect={onConnect}
-          onNodeDoubleClick={(_, n) => openTray(n.id)}
-          onNodeDragStart={(_, n) => {
+          onNodeDoubleClick={useStable((_, n) => openTray(n.id))}
+          onNodeDragStart={useStable((_, n) => {
             dragged.current = true
             // As in Node-RED, grabbing a group selects it.
             if (n.type === 'rngroup' && !getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
-          }}
+          })}
           // The click that ends a drag comes before this timer; a drag that ends with no click must not swallow the next one.
-          onNodeDrag={(e, _n, dragged_) => {
+          onNodeDrag={useStable((e: MouseEvent | TouchEvent, _n: RFNode, dragged_: RFNode[]) => {
             const pt = 'changedTouches' in e ? e.changedTouches[0] : e
             const ids = dragged_.filter((x) => x.type === 'flow').map((x) => x.id)
             if (pt) dragOverGroups(ids, rf.screenToFlowPosition({ x: pt.clientX, y: pt.clientY }), e.altKey)
-          }}
-          onNodeDragStop={(e, _n, dragged_) => {
+          })}
+          onNodeDragStop={useStable((e: MouseEvent | TouchEvent, _n: RFNode, dragged_: RFNode[]) => {
             setTimeout(() => (dragged.current = false), 0)
             // Dropped on a group, or dragged out of one with Alt (groupdrop.ts).
             const ids = dragged_.filter((x) => x.type === 'flow').map((x) => x.id)
             const pt = 'changedTouches' in e ? e.changedTouches[0] : e
             if (ids.length && pt) dropOnGroupAfterDrag(ids, rf.screenToFlowPosition({ x: pt.clientX, y: pt.clientY }), e.altKey)
-          }}
-          onNodeClick={(e, n) => {
+          })}
+          onNodeClick={useStable((e, n) => {
             // As in Node-RED, a click (not a drag) on a node of a selection selects that node alone.
             if (dragged.current) {
               dragged.current = false
@@ -419,47 +436,51 @@ export function Canvas() {
             }
             const s = getState()
             if (s.selected.size !== 1 || !s.selected.has(n.id) || s.selectedEdges.size) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
-          }}
-          onNodeContextMenu={(e, n) => {
+          })}
+          onNodeContextMenu={useStable((e, n) => {
             if (!getState().selected.has(n.id)) setState({ selected: new Set([n.id]), selectedEdges: new Set() })
             openMenu(e)
-          }}
+          })}
           onPaneContextMenu={openMenu}
           onSelectionContextMenu={openMenu}
-          onPaneClick={(e) => {
+          onPaneClick={useStable((e) => {
             setMenu(null)
             // Ctrl+click (Cmd+click) on the empty canvas: quick-add there.
             if (e.ctrlKey || e.metaKey) openQuickAddAt(e.clientX, e.clientY)
-          }}
-          nodeOrigin={[0.5, 0.5]}
+          })}
+          nodeOrigin={nodeOrigin}
           snapToGrid
-          snapGrid={[gridSize, gridSize]}
+          snapGrid={snapGrid}
           onlyRenderVisibleElements
           selectionOnDrag
           selectionMode={SelectionMode.Partial}
-          panOnDrag={[1, 2]}
+          panOnDrag={panOnDrag}
           panOnScroll
           zoomOnDoubleClick={false}
           deleteKeyCode={null}
           selectionKeyCode={null}
-          multiSelectionKeyCode={['Control', 'Meta', 'Shift']}
+          multiSelectionKeyCode={multiSelectionKeyCode}
           disableKeyboardA11y
           minZoom={0.1}
           maxZoom={4}
-          defaultEdgeOptions={{ type: 'default', interactionWidth: coarse ? 24 : 12 }}
+          defaultEdgeOptions={detail === 2 ? defaultEdgeOptionsFar : coarse ? defaultEdgeOptionsCoarse : defaultEdgeOptions}
           connectionRadius={coarse ? 40 : 24}
           // A finger's first move reaches the page only past the browser's touch slop; React Flow anchors a drag at the
           // first move, so a node would trail the finger by that much: anchor it where the finger went down instead.
           nodeDragThreshold={coarse ? 0 : 1}
-          proOptions={{ hideAttribution: true }}
+          proOptions={proOptions}
           elevateNodesOnSelect={false}
         >
-          <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />
-          <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />
+          {/* Zoomed out far, the grid is a grey blur of lines a pixel or two apart, repainted on every pan: none. */}
+          {detail < 2 && <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />}
+          {minimap && <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />}
           <GroupToolbar />
           <GroupDropHint />
-          <Controls showInteractive={false} />
+          <Controls showInteractive={false}>
+            <MinimapButton />
+          </Controls>
         </ReactFlow>
+        </DetailContext.Provider>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
         {menu && (
           <div className="rn-menu" key={`${menu.x},${menu.y}`} ref={keepInWindow} style={{ left: menu.x, top: menu.y }} onClick={() => setMenu(null)} role="menu">

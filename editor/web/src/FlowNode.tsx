@@ -1,11 +1,12 @@
 // One node on the canvas, drawn as Node-RED draws it: a coloured box with its
 // label, an input port on the left, one port per output on the right, the
 // status under it, and (Runnel's own) its live rates above it.
-import { Handle, Position, type Node, type NodeProps } from '@xyflow/react'
+import { Position, type Node, type NodeProps } from '@xyflow/react'
 import { memo } from 'react'
 import { useRate, useStatus } from './live'
 import { fireInject } from './store'
 import { DebugToggle } from './DebugToggle'
+import { Port, useDetail } from './zoomDetail'
 import type { FlowObj, NodeType, Problem } from './types'
 
 export interface NodeData extends Record<string, unknown> {
@@ -135,6 +136,8 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
   if (obj.d === true) cls.push('disabled')
   const button = type?.button
   const iconRight = data.iconRight
+  // Zoomed out (zoomDetail.tsx): no icons, and ports that draw but cannot start a wire.
+  const full = useDetail() === 0
   return (
     <div className={cls.join(' ')} style={{ width: w, height: h }} data-type={obj.type} data-id={id}>
       {button && (
@@ -152,22 +155,22 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
         </button>
       )}
       <div className="rn-body" style={{ background: color }}>
-        {!iconRight && (
+        {!iconRight && full && (
           <div className="rn-icon left">
             <Icon icon={type?.icon} category={type?.category} />
           </div>
         )}
         <div className={'rn-label' + (iconRight ? ' right' : '')}>{label}</div>
-        {iconRight && (
+        {iconRight && full && (
           <div className="rn-icon right">
             <Icon icon={type?.icon} category={type?.category} />
           </div>
         )}
       </div>
       {obj.type === 'debug' && <DebugToggle obj={obj} />}
-      {inputs > 0 && <Handle type="target" position={Position.Left} id="i" className="rn-port" style={{ top: h / 2 }} />}
+      {inputs > 0 && <Port full={full} nodeId={id} type="target" position={Position.Left} id="i" top={h / 2} />}
       {Array.from({ length: outputs }, (_, i) => (
-        <Handle key={i} type="source" position={Position.Right} id={'o' + i} className="rn-port" style={{ top: outputY(h, outputs, i) }} />
+        <Port key={i} full={full} nodeId={id} type="source" position={Position.Right} id={'o' + i} top={outputY(h, outputs, i)} />
       ))}
       {changed && <div className="rn-changed" title="changed, not deployed" />}
       {problems?.length ? (
@@ -190,4 +193,10 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
   )
 }
 
-export const FlowNode = memo(FlowNodeView)
+/**
+ * Re-rendered only when what it draws changes: React Flow passes a node's
+ * position (and dragging) as props too, and a dragged selection of hundreds
+ * of nodes would otherwise re-render every one of them on every step, though
+ * React Flow moves them with their wrappers' transforms.
+ */
+export const FlowNode = memo(FlowNodeView, (a, b) => a.id === b.id && a.data === b.data && a.selected === b.selected)

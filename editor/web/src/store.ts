@@ -16,6 +16,7 @@ import { memberMoves, sizer, syncGroups, withContents } from './groups'
 import { nextDebugName } from './debugnames'
 import { enabledUnknown } from './missingTypes'
 import { changedSubflows, connectPort, isPortId, movePorts, removeFromSubflows } from './subflowdoc'
+import { initialSidebarOpen } from './layoutPrefs'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
 export interface TrayEntry {
@@ -112,7 +113,7 @@ let state: State = {
   drafts: new Map(),
   dialog: null,
   sidebar: 'debug',
-  sidebarOpen: true,
+  sidebarOpen: initialSidebarOpen(),
   notices: [],
   deploying: false,
   deployType: 'full',
