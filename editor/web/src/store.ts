@@ -529,15 +529,18 @@ export function internalClipboard() {
 }
 
 /** Imports flow JSON text into the document: paste (copy mode) or the import dialog. */
-export function importText(text: string, mode: ImportMode, opts: { at?: { x: number; y: number }; offset?: { x: number; y: number } } = {}) {
+export function importText(text: string, mode: ImportMode, opts: { at?: { x: number; y: number }; offset?: { x: number; y: number }; newTab?: FlowObj } = {}) {
   const objs = parseFlowText(text)
   const unknown = [...new Set(objs.map((o) => state.names.toRunnel.get(o.type) ?? o.type))].filter(
     (t) =>
       t !== 'tab' && t !== 'subflow' && t !== 'group' && !state.typeMap.has(t) &&
       !(t.startsWith('subflow:') && objs.some((o) => o.type === 'subflow' && o.id === t.slice(8))),
   )
-  const r = importObjs(state.items, objs, { mode, tab: state.tab, at: opts.at, offset: opts.offset, toRunnel: state.names.toRunnel })
-  const tab = r.firstTab && !r.nodes.some((id) => r.items.find((o) => o.id === id)?.z === state.tab) ? r.firstTab : state.tab
+  // "Import to new flow": the new tab and the import are one change (one undo).
+  const into = opts.newTab ? opts.newTab.id : state.tab
+  const base = opts.newTab ? [...state.items, opts.newTab] : state.items
+  const r = importObjs(base, objs, { mode, tab: into, at: opts.at, offset: opts.offset, toRunnel: state.names.toRunnel })
+  const tab = r.firstTab && !r.nodes.some((id) => r.items.find((o) => o.id === id)?.z === into) ? r.firstTab : into
   commit(r.items, {
     tab,
     selected: new Set(r.nodes.filter((id) => r.items.find((o) => o.id === id)?.z === tab)),
