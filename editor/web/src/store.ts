@@ -790,9 +790,12 @@ export async function deploy(type: DeployType = state.deployType, force = false)
       const patch: Partial<State> = { ...withDeployed(kept, r.rev), problems: [], problemMap: new Map(), dialog: null }
       if (sent && state.items === items) patch.items = kept
       // A rejected or failed deploy's notice is old news now.
-      patch.notices = state.notices.filter((n) => !(n.kind === 'error' && /^Deploy (rejected|failed)/.test(n.text)))
+      // So is the last deploy's list of warnings.
+      patch.notices = state.notices.filter((n) => !(n.kind === 'error' && /^Deploy (rejected|failed)/.test(n.text)) && !/^Deployed with \d+ warning/.test(n.text))
       setState(patch)
-      notify('success', 'Successfully deployed')
+      const w = r.warnings.length
+      if (w) notify('info', `Deployed with ${w} warning${w > 1 ? 's' : ''}`, r.warnings, 0)
+      else notify('success', 'Successfully deployed')
     } else if (r.conflict) {
       setState({ dialog: { kind: 'conflict' } })
     } else {
