@@ -102,7 +102,8 @@ function ExportDialog() {
   const items = useEditor((s) => s.items)
   const tab = useEditor((s) => s.tab)
   const [scope, setScope] = useState<ExportScope>(selected.size ? 'selected' : 'flow')
-  const [nodeRed, setNodeRed] = useState(false)
+  // Node-RED's names by default: an export usually goes back to Node-RED.
+  const [nodeRed, setNodeRed] = useState(true)
   const [pretty, setPretty] = useState(true)
   const text = useMemo(() => exportText(scope, nodeRed, pretty), [scope, nodeRed, pretty, items, tab, selected])
   const copy = async () => {
