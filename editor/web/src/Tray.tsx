@@ -539,7 +539,9 @@ export function Tray() {
   // would jump), else the one last chosen for the type, else the first.
   const last = lastTab.get(draft.type)
   const chosen = (tabSel.tray === top ? tabSel.tab : undefined) ?? tabNames.find((n) => hasProblem(n, problemMap.get(draft.id) ?? [])) ?? last
-  const tab = tabNames.length === 0 ? '' : chosen && tabNames.includes(chosen) ? chosen : tabNames[0]
+  // Node-RED opens the function node's form on its code, "On Message".
+  const opening = tabNames.includes('On Message') ? 'On Message' : tabNames[0]
+  const tab = tabNames.length === 0 ? '' : chosen && tabNames.includes(chosen) ? chosen : opening
   const chooseTab = (n: string) => {
     lastTab.set(draft.type, n)
     setTabSel({ tray: top, tab: n })
