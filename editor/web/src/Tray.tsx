@@ -6,6 +6,7 @@ import { CodeEditor } from './CodeEditor'
 import { isConfigNode, isFlowNode } from './flowjson'
 import { GroupTray } from './Groups'
 import { Markdown } from './Markdown'
+import { NumberInput } from './NumberInput'
 import { getCredentials } from './api'
 import {
   closeTray, defaultsOf, deleteFromTray, listOrigin, matches, newListKey, nodeLabel, openNewConfigTray, openTray, setDraft,
@@ -327,21 +328,7 @@ export function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems 
       return <ListInput f={f} obj={obj} set={patch} id={id} ownerId={ownerId} problems={problems} live={live} />
     case 'integer':
     case 'number':
-      return (
-        <input
-          id={id}
-          name={f.name}
-          type="number"
-          step={f.kind === 'integer' ? 1 : 'any'}
-          value={asText(v)}
-          className={invalid ? 'invalid' : ''}
-          onChange={(e) => {
-            const t = e.target.value
-            const n = Number(t)
-            set(t === '' ? '' : Number.isFinite(n) ? n : t)
-          }}
-        />
-      )
+      return <NumberInput f={f} v={v} set={set} id={id} invalid={invalid} />
     case 'json':
       return <JsonInput id={id} value={v} onChange={set} invalid={invalid} />
     case 'code':
