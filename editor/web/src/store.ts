@@ -15,6 +15,7 @@ import {
 import { memberMoves, sizer, syncGroups, withContents } from './groups'
 import { nextDebugName } from './debugnames'
 import { enabledUnknown } from './missingTypes'
+import { syncLinks } from './links'
 import { changedSubflows, connectPort, isPortId, movePorts, removeFromSubflows } from './subflowdoc'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
@@ -463,6 +464,8 @@ export function updateObj(o: FlowObj, extraItems?: FlowObj[]) {
   })
   if (!found) items = [...items, o]
   if (extraItems?.length) items = [...items, ...extraItems]
+  // A link node's other side follows its links (links.ts).
+  items = syncLinks(items, state.items.find((x) => x.id === o.id), o)
   const problemMap = new Map(state.problemMap)
   problemMap.delete(o.id)
   commit(items, { problemMap })
