@@ -47,3 +47,30 @@ export function syncLinks(items: FlowObj[], prev: FlowObj | undefined, next: Flo
     return o
   })
 }
+
+/**
+ * The links to draw on a tab, as Node-RED draws them (dashed): [from, to]
+ * for a link out or link call and a link in it reaches, both on the tab.
+ */
+export function linkPairs(items: FlowObj[], tab: string): [string, string][] {
+  const on = new Map<string, FlowObj>()
+  for (const o of items) if (o.z === tab && (o.type === 'link out' || o.type === 'link in' || o.type === 'link call')) on.set(o.id, o)
+  const seen = new Set<string>()
+  const out: [string, string][] = []
+  const add = (from: string, to: string) => {
+    const k = from + '>' + to
+    if (seen.has(k)) return
+    seen.add(k)
+    out.push([from, to])
+  }
+  for (const o of on.values()) {
+    for (const id of linkIds(o)) {
+      const t = on.get(id)
+      if (!t) continue
+      if (o.type === 'link in' && t.type === 'link out' && t.mode !== 'return') add(t.id, o.id)
+      else if (o.type === 'link out' && o.mode !== 'return' && t.type === 'link in') add(o.id, t.id)
+      else if (o.type === 'link call' && o.linkType !== 'dynamic' && t.type === 'link in') add(o.id, t.id)
+    }
+  }
+  return out
+}
