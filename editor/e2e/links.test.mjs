@@ -87,3 +87,13 @@ test('pasted link nodes stay linked under their new ids; links to nodes not past
   assert.deepEqual(li1.links, [lo.id])
   assert.deepEqual(call.links, ['li2'])
 })
+
+test('deleted link nodes leave the links of the others; objects not linked to them stay the same', () => {
+  const items = doc()
+  const out = m.dropLinksTo(items, new Set(['li1', 'li2']))
+  const b = byId(out)
+  assert.deepEqual(b.get('lo').links, [])
+  assert.deepEqual(b.get('call').links, [])
+  assert.equal(b.get('li1'), items[4])
+  assert.equal(b.get('li3'), items[6])
+})

@@ -338,5 +338,12 @@ test("link nodes' targets are picked from a list by flow, both sides kept in ste
   await page.getByTestId('deploy').click()
   await page.getByTestId('notice-success').filter({ hasText: 'Successfully deployed' }).last().waitFor()
   assert.equal(await roundTrip('qa5/in', 'qa5/out', 'linked'), 'qa5/out linked')
+
+  // A link in deleted leaves the link out's links, as in Node-RED.
+  await page.locator('.rn-tab', { hasText: 'Links B' }).click()
+  await nodeEl(page, bin2).click()
+  await page.keyboard.press('Delete')
+  await until(3000, 'the node gone', async () => (await nodeEl(page, bin2).count()) === 0)
+  assert.deepEqual((await links()).lo, [ain, bin])
   assert.deepEqual(errors, [])
 })

@@ -74,3 +74,11 @@ export function linkPairs(items: FlowObj[], tab: string): [string, string][] {
   }
   return out
 }
+
+/** items with the removed nodes taken out of link nodes' links, as Node-RED does when a link node is deleted. */
+export function dropLinksTo(items: FlowObj[], removed: Set<string>): FlowObj[] {
+  return items.map((o) => {
+    if (!linkTargetType(o.type) || !Array.isArray(o.links) || !o.links.some((id) => typeof id === 'string' && removed.has(id))) return o
+    return { ...o, links: o.links.filter((id) => !(typeof id === 'string' && removed.has(id))) }
+  })
+}

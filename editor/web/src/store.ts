@@ -15,7 +15,7 @@ import {
 import { memberMoves, sizer, syncGroups, withContents } from './groups'
 import { nextDebugName } from './debugnames'
 import { enabledUnknown } from './missingTypes'
-import { syncLinks } from './links'
+import { dropLinksTo, syncLinks } from './links'
 import { changedSubflows, connectPort, isPortId, movePorts, removeFromSubflows } from './subflowdoc'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
 
@@ -442,7 +442,7 @@ export function remove(nodeIds: Set<string>, edgeIds: Set<string>) {
   }
   // Wires and ports of subflow definitions (subflowdoc.ts).
   const portEdges = [...edgeIds].map(parseEdgeId).filter((e) => isPortId(e.source) || isPortId(e.target))
-  commit(removeFromSubflows(items, nodeIds, portEdges), { selected: empty(), selectedEdges: empty() })
+  commit(dropLinksTo(removeFromSubflows(items, nodeIds, portEdges), nodeIds), { selected: empty(), selectedEdges: empty() })
 }
 
 export function deleteSelection() {
