@@ -113,7 +113,8 @@ test('mqtt in → change → switch → range → mqtt out, built with the forms
   // switch: payload.f > 80, otherwise; two outputs.
   tray = await openTray(page, id.switch)
   await tray.locator('#node-input-property').fill('payload.f')
-  await tray.getByRole('button', { name: '+ add' }).click()
+  // A new switch has one == rule, as in Node-RED: one more makes two.
+  assert.equal(await tray.locator('#node-input-rules-0-t').inputValue(), 'eq')
   await tray.getByRole('button', { name: '+ add' }).click()
   await tray.locator('#node-input-rules-0-t').selectOption({ label: '>' })
   await tray.locator('#node-input-rules-0-v').fill('80')

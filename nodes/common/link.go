@@ -17,18 +17,18 @@ import (
 
 // LinkInConfig is the configuration of a link in node.
 type LinkInConfig struct {
-	Links json.RawMessage `json:"links" label:"Links" default:"[]" help:"The ids of the link out nodes that send to this node, such as [\"a1\"]; a link out may list this node instead"`
+	Links json.RawMessage `json:"links" label:"Links" kind:"links" node:"link out" default:"[]" help:"The link out nodes that send to this node; a link out may list this node instead"`
 }
 
 // LinkOutConfig is the configuration of a link out node.
 type LinkOutConfig struct {
 	Mode  string          `json:"mode" label:"Mode" default:"link" options:"link=Send to all connected link nodes,return=Return to calling link node"`
-	Links json.RawMessage `json:"links" label:"Links" default:"[]" help:"The ids of the link in nodes to send to, on any tab" showif:"mode=link"`
+	Links json.RawMessage `json:"links" label:"Links" kind:"links" node:"link in" default:"[]" help:"The link in nodes to send to, on any tab" showif:"mode=link"`
 }
 
 // LinkCallConfig is the configuration of a link call node.
 type LinkCallConfig struct {
-	Links    json.RawMessage `json:"links" label:"Link" default:"[]" help:"The id of the link in node to call, as a list of one: [\"a1\"]" showif:"linkType=static"`
+	Links    json.RawMessage `json:"links" label:"Link" kind:"links" node:"link in" default:"[]" help:"The link in node to call" showif:"linkType=static"`
 	LinkType string          `json:"linkType" label:"Link type" default:"static" options:"static=Fixed target,dynamic=Dynamic target (msg.target)"`
 	Timeout  string          `json:"timeout" label:"Timeout (s)" default:"30" help:"Seconds to wait for the called flow to return the message before reporting the error \"timeout\" against it"`
 }

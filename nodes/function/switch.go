@@ -32,7 +32,7 @@ type SwitchRule struct {
 // SwitchConfig is the configuration of a switch node.
 type SwitchConfig struct {
 	Property engine.Typed    `json:"property" label:"Property" default:"payload" typeprop:"propertyType" types:"msg,flow,global,jsonata,env,expr"`
-	Rules    []SwitchRule    `json:"rules" label:"Rules"`
+	Rules    []SwitchRule    `json:"rules" label:"Rules" default:"[{\"t\":\"eq\",\"v\":\"\",\"vt\":\"str\"}]" help:"A new switch node starts with one == rule, as in Node-RED"`
 	Checkall json.RawMessage `json:"checkall" label:"Matching" kind:"select" default:"\"true\"" options:"true=checking all rules,false=stopping after first match" help:"Send to every output whose rule matches, or only to the first"`
 	Repair   bool            `json:"repair" label:"Recreate message sequences" help:"For messages with msg.parts (from split): each output's messages get msg.parts of their own sequence"`
 }

@@ -282,3 +282,18 @@ func TestSwitchRegexCacheIsBounded(t *testing.T) {
 		t.Fatalf("%d regular expressions cached, want at most %d", got, regexCacheMax)
 	}
 }
+
+// A new switch node starts as Node-RED's does: one == rule against an empty
+// string (its editor's defaults, rules [{t:"eq", v:"", vt:"str"}]).
+func TestSwitchDefaultRule(t *testing.T) {
+	for _, f := range SwitchType.Fields {
+		if f.Name != "rules" {
+			continue
+		}
+		if got := fmt.Sprintf("%s", f.Default); got != `[{"t":"eq","v":"","vt":"str"}]` {
+			t.Fatalf("rules default %s", got)
+		}
+		return
+	}
+	t.Fatal("no rules field")
+}

@@ -19,6 +19,7 @@ import {
 import { coarsePointer, keepInWindow, useCanvasTouch } from './touch'
 import type { FlowObj, NodeType } from './types'
 import { GroupDropHint, dragOverGroups, dropOnGroupAfterDrag } from './groupdrop'
+import { LinkLines } from './LinkLines'
 import { SubflowBar, SubflowPort, SubflowPropsDialog, SubflowTabs, portRFEdges, portRFNodes, selectionToSubflowAction, type PortRFNode } from './Subflows'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox, sfport: SubflowPort }
@@ -476,6 +477,7 @@ export function Canvas() {
           {minimap && <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />}
           <GroupToolbar />
           <GroupDropHint />
+          <LinkLines />
           <Controls showInteractive={false}>
             <MinimapButton />
           </Controls>

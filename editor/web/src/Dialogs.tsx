@@ -1,7 +1,7 @@
 // Dialogs: import, export, flow (tab) properties, deploy conflicts, keyboard help.
 import { useMemo, useRef, useState } from 'react'
 import { CodeEditor } from './CodeEditor'
-import { conflicts, parseFlowText, type ExportScope } from './flowjson'
+import { conflicts, isFlowNode, newId, parseFlowText, type ExportScope } from './flowjson'
 import {
   commit, deploy, exportText, getState, importText, mergeAndDeploy, notify, removeTab, setState,
   useEditor,
@@ -36,17 +36,17 @@ function ImportDialog({ initial }: { initial?: string }) {
   }, [text])
   const doImport = () => {
     try {
+      let newTab: FlowObj | undefined
       if (into === 'new') {
         const objs = parseFlowText(text)
-        if (objs.some((o) => o.type !== 'tab' && !objs.some((t) => t.type === 'tab' && t.id === o.z))) {
-          // Nodes without a tab of their own go to a new flow.
+        if (objs.some((o) => isFlowNode(o) && !objs.some((t) => (t.type === 'tab' || t.type === 'subflow') && t.id === o.z))) {
+          // Nodes without a tab (or subflow) of their own go to a new flow.
           const s = getState()
           const n = s.items.filter((o) => o.type === 'tab').length + 1
-          const tab: FlowObj = { id: crypto.randomUUID().replace(/-/g, '').slice(0, 16), type: 'tab', label: `Flow ${n}`, disabled: false, info: '' }
-          commit([...s.items, tab], { tab: tab.id })
+          newTab = { id: newId(), type: 'tab', label: `Flow ${n}`, disabled: false, info: '' }
         }
       }
-      const r = importText(text, mode)
+      const r = importText(text, mode, { newTab })
       setState({ dialog: null })
       notify('success', `Imported ${r.nodes.length} node${r.nodes.length === 1 ? '' : 's'}${r.replaced ? `, replaced ${r.replaced}` : ''}`)
     } catch (e) {
@@ -102,7 +102,8 @@ function ExportDialog() {
   const items = useEditor((s) => s.items)
   const tab = useEditor((s) => s.tab)
   const [scope, setScope] = useState<ExportScope>(selected.size ? 'selected' : 'flow')
-  const [nodeRed, setNodeRed] = useState(false)
+  // Node-RED's names by default: an export usually goes back to Node-RED.
+  const [nodeRed, setNodeRed] = useState(true)
   const [pretty, setPretty] = useState(true)
   const text = useMemo(() => exportText(scope, nodeRed, pretty), [scope, nodeRed, pretty, items, tab, selected])
   const copy = async () => {

@@ -6,6 +6,7 @@ import { CodeEditor } from './CodeEditor'
 import { isConfigNode, isFlowNode } from './flowjson'
 import { GroupTray } from './Groups'
 import { Markdown } from './Markdown'
+import { NumberInput } from './NumberInput'
 import { getCredentials } from './api'
 import {
   closeTray, defaultsOf, deleteFromTray, listOrigin, matches, newListKey, nodeLabel, openNewConfigTray, openTray, setDraft,
@@ -327,21 +328,7 @@ export function FieldInput({ f, obj, set: patch, id, problem, ownerId, problems 
       return <ListInput f={f} obj={obj} set={patch} id={id} ownerId={ownerId} problems={problems} live={live} />
     case 'integer':
     case 'number':
-      return (
-        <input
-          id={id}
-          name={f.name}
-          type="number"
-          step={f.kind === 'integer' ? 1 : 'any'}
-          value={asText(v)}
-          className={invalid ? 'invalid' : ''}
-          onChange={(e) => {
-            const t = e.target.value
-            const n = Number(t)
-            set(t === '' ? '' : Number.isFinite(n) ? n : t)
-          }}
-        />
-      )
+      return <NumberInput f={f} v={v} set={set} id={id} invalid={invalid} />
     case 'json':
       return <JsonInput id={id} value={v} onChange={set} invalid={invalid} />
     case 'code':
@@ -539,7 +526,9 @@ export function Tray() {
   // would jump), else the one last chosen for the type, else the first.
   const last = lastTab.get(draft.type)
   const chosen = (tabSel.tray === top ? tabSel.tab : undefined) ?? tabNames.find((n) => hasProblem(n, problemMap.get(draft.id) ?? [])) ?? last
-  const tab = tabNames.length === 0 ? '' : chosen && tabNames.includes(chosen) ? chosen : tabNames[0]
+  // Node-RED opens the function node's form on its code, "On Message".
+  const opening = tabNames.includes('On Message') ? 'On Message' : tabNames[0]
+  const tab = tabNames.length === 0 ? '' : chosen && tabNames.includes(chosen) ? chosen : opening
   const chooseTab = (n: string) => {
     lastTab.set(draft.type, n)
     setTabSel({ tray: top, tab: n })

@@ -18,7 +18,7 @@ export async function getFlows(): Promise<{ rev: string; flows: FlowObj[] }> {
 }
 
 export type DeployResult =
-  | { ok: true; rev: string }
+  | { ok: true; rev: string; warnings: Problem[] }
   | { ok: false; conflict: true }
   | { ok: false; conflict?: false; message: string; problems: Problem[] }
 
@@ -36,7 +36,12 @@ export async function postFlows(flows: FlowObj[], rev: string | undefined, type:
   })
   if (r.ok) {
     const j = await r.json().catch(() => ({}))
-    return { ok: true, rev: j.rev ?? '' }
+    // A deploy that succeeds may still drop things (a wire to a missing
+    // node, a subflow port wired outside it): the server says so in warnings.
+    const warnings: Problem[] = Array.isArray(j.warnings)
+      ? j.warnings.map((w: { id?: string; type?: string; field?: string; line?: number; warning?: string }) => ({ id: w.id, type: w.type, field: w.field, line: w.line, error: String(w.warning ?? '') }))
+      : []
+    return { ok: true, rev: j.rev ?? '', warnings }
   }
   if (r.status === 409) return { ok: false, conflict: true }
   const j = await r.json().catch(() => null)

@@ -235,6 +235,10 @@ export function importObjs(items: FlowObj[], incoming: FlowObj[], opt: ImportOpt
           .map((t) => idMap.get(t) ?? t),
       )
     }
+    // Link nodes imported together stay linked, under their new ids.
+    if (Array.isArray(o.links) && /^link (in|out|call)$/.test(n.type)) {
+      n.links = o.links.map((id) => (typeof id === 'string' && idMap.has(id) && !dropped.has(id) ? idMap.get(id)! : id))
+    }
     for (const [k, v] of Object.entries(o)) {
       if (k === 'id' || k === 'z' || k === 'type' || k === 'wires' || k === 'g') continue
       if (typeof v === 'string' && configIds.has(v)) n[k] = idMap.get(v) ?? v

@@ -15,6 +15,7 @@ import {
 import { memberMoves, sizer, syncGroups, withContents } from './groups'
 import { nextDebugName } from './debugnames'
 import { enabledUnknown } from './missingTypes'
+import { dropLinksTo, syncLinks } from './links'
 import { changedSubflows, connectPort, isPortId, movePorts, removeFromSubflows } from './subflowdoc'
 import { initialSidebarOpen } from './layoutPrefs'
 import type { DeployType, Field, FlowObj, NodeType, Problem } from './types'
@@ -442,7 +443,7 @@ export function remove(nodeIds: Set<string>, edgeIds: Set<string>) {
   }
   // Wires and ports of subflow definitions (subflowdoc.ts).
   const portEdges = [...edgeIds].map(parseEdgeId).filter((e) => isPortId(e.source) || isPortId(e.target))
-  commit(removeFromSubflows(items, nodeIds, portEdges), { selected: empty(), selectedEdges: empty() })
+  commit(dropLinksTo(removeFromSubflows(items, nodeIds, portEdges), nodeIds), { selected: empty(), selectedEdges: empty() })
 }
 
 export function deleteSelection() {
@@ -464,6 +465,8 @@ export function updateObj(o: FlowObj, extraItems?: FlowObj[]) {
   })
   if (!found) items = [...items, o]
   if (extraItems?.length) items = [...items, ...extraItems]
+  // A link node's other side follows its links (links.ts).
+  items = syncLinks(items, state.items.find((x) => x.id === o.id), o)
   const problemMap = new Map(state.problemMap)
   problemMap.delete(o.id)
   commit(items, { problemMap })
@@ -530,15 +533,18 @@ export function internalClipboard() {
 }
 
 /** Imports flow JSON text into the document: paste (copy mode) or the import dialog. */
-export function importText(text: string, mode: ImportMode, opts: { at?: { x: number; y: number }; offset?: { x: number; y: number } } = {}) {
+export function importText(text: string, mode: ImportMode, opts: { at?: { x: number; y: number }; offset?: { x: number; y: number }; newTab?: FlowObj } = {}) {
   const objs = parseFlowText(text)
   const unknown = [...new Set(objs.map((o) => state.names.toRunnel.get(o.type) ?? o.type))].filter(
     (t) =>
       t !== 'tab' && t !== 'subflow' && t !== 'group' && !state.typeMap.has(t) &&
       !(t.startsWith('subflow:') && objs.some((o) => o.type === 'subflow' && o.id === t.slice(8))),
   )
-  const r = importObjs(state.items, objs, { mode, tab: state.tab, at: opts.at, offset: opts.offset, toRunnel: state.names.toRunnel })
-  const tab = r.firstTab && !r.nodes.some((id) => r.items.find((o) => o.id === id)?.z === state.tab) ? r.firstTab : state.tab
+  // "Import to new flow": the new tab and the import are one change (one undo).
+  const into = opts.newTab ? opts.newTab.id : state.tab
+  const base = opts.newTab ? [...state.items, opts.newTab] : state.items
+  const r = importObjs(base, objs, { mode, tab: into, at: opts.at, offset: opts.offset, toRunnel: state.names.toRunnel })
+  const tab = r.firstTab && !r.nodes.some((id) => r.items.find((o) => o.id === id)?.z === into) ? r.firstTab : into
   commit(r.items, {
     tab,
     selected: new Set(r.nodes.filter((id) => r.items.find((o) => o.id === id)?.z === tab)),
@@ -788,9 +794,12 @@ export async function deploy(type: DeployType = state.deployType, force = false)
       const patch: Partial<State> = { ...withDeployed(kept, r.rev), problems: [], problemMap: new Map(), dialog: null }
       if (sent && state.items === items) patch.items = kept
       // A rejected or failed deploy's notice is old news now.
-      patch.notices = state.notices.filter((n) => !(n.kind === 'error' && /^Deploy (rejected|failed)/.test(n.text)))
+      // So is the last deploy's list of warnings.
+      patch.notices = state.notices.filter((n) => !(n.kind === 'error' && /^Deploy (rejected|failed)/.test(n.text)) && !/^Deployed with \d+ warning/.test(n.text))
       setState(patch)
-      notify('success', 'Successfully deployed')
+      const w = r.warnings.length
+      if (w) notify('info', `Deployed with ${w} warning${w > 1 ? 's' : ''}`, r.warnings, 0)
+      else notify('success', 'Successfully deployed')
     } else if (r.conflict) {
       setState({ dialog: { kind: 'conflict' } })
     } else {

@@ -4,6 +4,7 @@
 // type gets such a form with no front-end code of its own.
 import type { ComponentType } from 'react'
 import { CronPicker } from './CronPicker'
+import { LinkPicker } from './LinkPicker'
 import './subflow.css'
 import { SubflowEnvWidget } from './SubflowEnv'
 import type { Field } from './types'
@@ -23,4 +24,6 @@ export const widgets: Record<string, ComponentType<WidgetProps>> = {
   schedule: CronPicker,
   /** A subflow instance's env: the definition's properties. */
   'subflow-env': SubflowEnvWidget,
+  /** link out / link in / link call: the link nodes to link to, by flow (field's nodeType). */
+  links: LinkPicker,
 }
