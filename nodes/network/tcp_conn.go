@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // Limits of the TCP nodes. Node-RED has none; a flow's listener is a door
@@ -173,7 +173,7 @@ func tcpPayload(p any, base64 bool) []byte {
 		return v
 	case string:
 		if base64 {
-			return decodeBase64Loose(v)
+			return jsv.DecodeBase64(v)
 		}
 		return []byte(v)
 	}
@@ -363,29 +363,4 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// decodeBase64Loose decodes base64 as Node's Buffer.from(s, "base64")
-// does: URL-safe letters are accepted, characters outside the alphabet
-// are skipped, and padding is optional.
-func decodeBase64Loose(s string) []byte {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
-			b = append(b, c)
-		case c == '-':
-			b = append(b, '+')
-		case c == '_':
-			b = append(b, '/')
-		case c == '=':
-			i = len(s) // padding ends the data
-		}
-	}
-	if len(b)%4 == 1 {
-		b = b[:len(b)-1]
-	}
-	out, _ := base64.RawStdEncoding.DecodeString(string(b))
-	return out
 }

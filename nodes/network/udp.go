@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
@@ -285,7 +286,7 @@ func (n *udpOut) Receive(ctx context.Context, m *engine.Message, _ engine.Output
 	}
 	var b []byte
 	if s, ok := m.Payload.(string); ok && n.cfg.Base64 {
-		b = decodeBase64Loose(s)
+		b = jsv.DecodeBase64(s)
 	} else {
 		b = tcpPayload(m.Payload, false)
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/unicode"
 
+	"github.com/runnel-io/runnel/engine/jsv"
 	"github.com/runnel-io/runnel/flows/jsutf8"
 )
 
@@ -56,7 +57,7 @@ func (c codec) encode(s string) []byte {
 	case "none":
 		return []byte(s)
 	case "base64":
-		return decodeBase64(s)
+		return jsv.DecodeBase64(s)
 	case "hex":
 		b, _ := hex.DecodeString(s)
 		return b
@@ -101,49 +102,6 @@ func (c codec) encode(s string) []byte {
 		}
 		out = append(out, b...)
 		e.Reset()
-	}
-	return out
-}
-
-// decodeBase64 is Node's Buffer.from(s, "base64"): characters outside the
-// alphabet (white space, say) are skipped, the URL-safe alphabet is taken
-// too, padding is optional, and decoding stops at the first "=" (Node
-// goes on after "==" in some cases, which this does not follow).
-func decodeBase64(s string) []byte {
-	out := make([]byte, 0, len(s)*3/4)
-	var acc uint32
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		var v byte
-		switch {
-		case 'A' <= c && c <= 'Z':
-			v = c - 'A'
-		case 'a' <= c && c <= 'z':
-			v = c - 'a' + 26
-		case '0' <= c && c <= '9':
-			v = c - '0' + 52
-		case c == '+' || c == '-':
-			v = 62
-		case c == '/' || c == '_':
-			v = 63
-		case c == '=':
-			i = len(s)
-			continue
-		default:
-			continue
-		}
-		acc = acc<<6 | uint32(v)
-		if n++; n == 4 {
-			out = append(out, byte(acc>>16), byte(acc>>8), byte(acc))
-			acc, n = 0, 0
-		}
-	}
-	switch n {
-	case 2:
-		out = append(out, byte(acc>>4))
-	case 3:
-		out = append(out, byte(acc>>10), byte(acc>>2))
 	}
 	return out
 }
