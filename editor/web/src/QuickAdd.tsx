@@ -9,7 +9,7 @@ import { snap } from './Canvas'
 import { isFlowNode } from './flowjson'
 import { gridSize } from './FlowNode'
 import { isGroup } from './groups'
-import { closeQuickAdd, useNav, type QuickAddAt } from './nav'
+import { closeQuickAdd, onListKey, useNav, type QuickAddAt } from './nav'
 import './nav.css'
 import { paletteLabel } from './Palette'
 import { commit, getState, newNode, nodeLabel, typeOf, useEditor } from './store'
@@ -91,22 +91,8 @@ function QuickAddList({ at }: { at: QuickAddAt }) {
     closeQuickAdd()
     quickAddNode(t.type, at)
   }
-  const onKey = (e: React.KeyboardEvent) => {
-    if (e.key === 'Escape') {
-      e.preventDefault()
-      e.stopPropagation()
-      closeQuickAdd()
-    } else if (e.key === 'ArrowDown') {
-      e.preventDefault()
-      setActive((a) => Math.min(a + 1, shown.length - 1))
-    } else if (e.key === 'ArrowUp') {
-      e.preventDefault()
-      setActive((a) => Math.max(a - 1, 0))
-    } else if (e.key === 'Enter') {
-      e.preventDefault()
-      choose(shown[active])
-    }
-  }
+  const onKey = (e: React.KeyboardEvent) =>
+    onListKey(e, { close: closeQuickAdd, count: shown.length, setActive, choose: () => choose(shown[active]) })
   // Keep the list on the screen.
   const w = 260
   const h = 300

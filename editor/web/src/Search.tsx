@@ -2,7 +2,7 @@
 // nodes, groups and config nodes by name, type, id and settings; arrows and
 // Enter, or a click, jump to the result.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { closeSearch, jumpTo, searchFlows, useNav, type Hit } from './nav'
+import { closeSearch, jumpTo, onListKey, searchFlows, useNav, type Hit } from './nav'
 import './nav.css'
 import { typeOf, useEditor } from './store'
 
@@ -30,22 +30,8 @@ function SearchBox() {
     closeSearch()
     jumpTo(h.o.id)
   }
-  const onKey = (e: React.KeyboardEvent) => {
-    if (e.key === 'Escape') {
-      e.preventDefault()
-      e.stopPropagation()
-      closeSearch()
-    } else if (e.key === 'ArrowDown') {
-      e.preventDefault()
-      setActive((a) => Math.min(a + 1, shown.length - 1))
-    } else if (e.key === 'ArrowUp') {
-      e.preventDefault()
-      setActive((a) => Math.max(a - 1, 0))
-    } else if (e.key === 'Enter') {
-      e.preventDefault()
-      go(shown[active])
-    }
-  }
+  const onKey = (e: React.KeyboardEvent) =>
+    onListKey(e, { close: closeSearch, count: shown.length, setActive, choose: () => go(shown[active]) })
   return (
     <div className="rn-search-back" onMouseDown={(e) => e.target === e.currentTarget && closeSearch()}>
       <div className="rn-search" role="dialog" aria-label="Search flows" data-testid="search">

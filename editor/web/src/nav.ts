@@ -207,3 +207,28 @@ export function useNavKeys() {
     }
   }, [])
 }
+
+/**
+ * onListKey is the keyboard of a type-ahead list (search, quick-add): Escape
+ * closes it, the arrows move the highlight within count entries, Enter
+ * chooses the highlighted one.
+ */
+export function onListKey(
+  e: { key: string; preventDefault(): void; stopPropagation(): void },
+  l: { close: () => void; count: number; setActive: (f: (a: number) => number) => void; choose: () => void },
+) {
+  if (e.key === 'Escape') {
+    e.preventDefault()
+    e.stopPropagation()
+    l.close()
+  } else if (e.key === 'ArrowDown') {
+    e.preventDefault()
+    l.setActive((a) => Math.min(a + 1, l.count - 1))
+  } else if (e.key === 'ArrowUp') {
+    e.preventDefault()
+    l.setActive((a) => Math.max(a - 1, 0))
+  } else if (e.key === 'Enter') {
+    e.preventDefault()
+    l.choose()
+  }
+}
