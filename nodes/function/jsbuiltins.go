@@ -535,8 +535,6 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-
-
 // decodeBytes turns bytes into a JavaScript string as buf.toString(enc).
 func (b *bufferAPI) decodeBytes(bs []byte, enc encoding) goja.Value {
 	switch enc {
