@@ -284,9 +284,6 @@ func (r *recentViews) find(o *goja.Object) goja.DynamicObject {
 	return nil
 }
 
-// reset forgets every view (the runtime is discarded).
-func (r *recentViews) reset() { *r = recentViews{} }
-
 // msgObject is the view of a message: _msgid, topic and payload when set
 // (as Message.Lookup tells), then the other properties.
 type msgObject struct {
@@ -301,7 +298,7 @@ type msgEnt struct {
 	key   string
 	gov   any        // the Go value; kept after a read (see read)
 	str   string     // the Go value instead of gov when isStr (_msgid, topic): no boxing
-	isStr bool       //
+	isStr bool       // str holds the value
 	js    goja.Value // nil until read or set
 	read  goja.Value // what gov became when read, if a primitive: while js is still that, gov goes out
 }
