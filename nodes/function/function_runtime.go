@@ -50,6 +50,14 @@ type fnVM struct {
 	statusUsed bool
 	scratch    []byte
 	recent     recentViews // the last views made (see asMsgObject)
+
+	// reuse is the message being handled while its code's return value
+	// is sent, and reuseView its view: the first message made of that
+	// view is reuse itself, filled again (the node owns the message it
+	// receives), which spares a message per function call.
+	reuse     *engine.Message
+	reuseView *msgObject
+	msgArg    [1]goja.Value // the arguments of the call runMessage makes
 }
 
 func newFnVM(n *fnNode) (*fnVM, error) {
@@ -195,7 +203,9 @@ func (f *fnVM) runMessage(m *engine.Message, done doneFunc) {
 		f.hold(done, view, f.msgid)
 		done = nil // node.done() finishes it
 	}
-	res, err := f.n.run(f.body, goja.Undefined(), view)
+	f.msgArg[0] = view // not a new slice per call: the call does not keep it
+	res, err := f.n.run(f.body, goja.Undefined(), f.msgArg[:]...)
+	f.msgArg[0] = nil
 	if err != nil {
 		f.reportErr(f.jsError(err), m)
 		f.finish(done, nil, "")
@@ -203,7 +213,13 @@ func (f *fnVM) runMessage(m *engine.Message, done doneFunc) {
 		return
 	}
 	if !f.n.progs.async {
+		if done == nil {
+			// Nothing reads m once the results are sent: the first
+			// message made of its view may be m itself.
+			f.reuse, f.reuseView = m, f.asMsgObject(view)
+		}
 		f.sendResults(res, f.msgid, false)
+		f.reuse, f.reuseView = nil, nil
 		f.finish(done, view, f.msgid)
 		return
 	}
@@ -391,7 +407,16 @@ var payloadPath, _ = engine.ParsePath("payload")
 // the message it is handling).
 func (f *fnVM) msgFromJS(o *goja.Object, msgid string) *engine.Message {
 	if v := f.asMsgObject(o); v != nil {
-		return v.message(msgid)
+		if v == f.reuseView {
+			m := f.reuse
+			f.reuse, f.reuseView = nil, nil
+			m.Clear()
+			if msgid == f.msgid { // m.ID(), set by runMessage
+				msgid = sameID
+			}
+			return v.fill(m, msgid)
+		}
+		return v.fill(engine.NewMessage("", nil), msgid)
 	}
 	m := engine.NewMessage("", nil)
 	for _, k := range o.Keys() {

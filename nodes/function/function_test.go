@@ -104,6 +104,30 @@ clearTimeout(never);
 	}
 }
 
+// TestFunctionOutputIsItsOwn: the message a function returns belongs to
+// the nodes after it (the runtime may make it of the message the function
+// received): one of them changing it changes neither what the code still
+// holds nor what it sends later, and the _msgid stays.
+func TestFunctionOutputIsItsOwn(t *testing.T) {
+	f := nodetest.Chain(t, fn(`var m = msg; setTimeout(function() { node.send(m); }, 30); msg.x = 1; return msg;`), FunctionType)
+	in := engine.NewMessage("t", engine.RawJSON(`{"a":1}`))
+	id := in.ID()
+	f.Inject("src", in)
+	first := f.WaitReceived("sink", 1)[0]
+	first.Payload = "changed" // as a node downstream may
+	first.SetProp("x", 2.0)
+	first.Topic = "other"
+	later := f.WaitReceived("sink", 2)[1]
+	for _, m := range []*engine.Message{first, later} {
+		if m.ID() != id {
+			t.Errorf("_msgid %s, want %s", m.ID(), id)
+		}
+	}
+	if got, want := string(later.AppendJSON(nil)), `{"_msgid":"`+id+`","topic":"t","payload":{"a":1},"x":1}`; got != want {
+		t.Errorf("later send\n got %s\nwant %s", got, want)
+	}
+}
+
 // TestFunctionOrderThroughAwait sends many messages through an await on a
 // timer and checks they come out in order.
 func TestFunctionOrderThroughAwait(t *testing.T) {

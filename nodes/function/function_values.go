@@ -133,6 +133,11 @@ func (f *fnVM) fromJS(v goja.Value) any {
 	if !ok {
 		return primitive(v)
 	}
+	if j, ok := f.recent.find(o).(*jsonObject); ok {
+		// A view made for this message, as most returned payloads are:
+		// not a buffer, handle or date.
+		return f.viewJSON(o, j)
+	}
 	if b, ok := bufferBytes(o); ok {
 		return b
 	}
@@ -146,6 +151,15 @@ func (f *fnVM) fromJS(v goja.Value) any {
 		return jsv.Undefined
 	}
 	if buf, ok := f.appendJSON(f.scratch[:0], o, 0); ok {
+		f.scratch = buf[:0]
+		return engine.RawJSON(append([]byte(nil), buf...))
+	}
+	return f.fromJSDeep(o, 0)
+}
+
+// viewJSON converts o, whose view is j, back to a message value.
+func (f *fnVM) viewJSON(o *goja.Object, j *jsonObject) any {
+	if buf, ok := j.appendJSON(f.scratch[:0], 0); ok {
 		f.scratch = buf[:0]
 		return engine.RawJSON(append([]byte(nil), buf...))
 	}

@@ -289,18 +289,19 @@ func (r *recentViews) find(o *goja.Object) goja.DynamicObject {
 type msgObject struct {
 	f    *fnVM
 	ents []msgEnt
-	buf  [6]msgEnt // ents' first array: an mqtt-in message has 5 properties
+	buf  [5]msgEnt // ents' first array: an mqtt-in message has 5 properties (and 5 keep the struct below 512 bytes, which Go allocates faster)
 }
 
 // msgEnt is one property of a message view: its Go value until the code
 // reads or sets it, then its JavaScript value.
 type msgEnt struct {
-	key   string
-	gov   any        // the Go value; kept after a read (see read)
-	str   string     // the Go value instead of gov when isStr (_msgid, topic): no boxing
-	isStr bool       // str holds the value
-	js    goja.Value // nil until read or set
-	read  goja.Value // what gov became when read, if a primitive: while js is still that, gov goes out
+	key string
+	gov any        // the Go value; kept after the read of a primitive, which the code cannot change in place
+	str string     // the Go value instead of gov when isStr (_msgid, topic): no boxing
+	js  goja.Value // nil until read or set
+	// isStr: str holds the value; set: the code set the property, so js
+	// goes out even when gov is kept.
+	isStr, set bool
 }
 
 // newMsgObject returns the view of m, whose _msgid is id.
@@ -338,14 +339,11 @@ func (o *msgObject) Get(key string) goja.Value {
 	e := &o.ents[i]
 	if e.js == nil && e.isStr {
 		e.js = o.f.vm.ToValue(e.str)
-		e.read = e.js
 	}
 	if e.js == nil {
 		e.js = o.f.toJS(e.gov)
 		if _, isObj := e.js.(*goja.Object); isObj {
 			e.gov = nil // the code may change the object: convert it back
-		} else {
-			e.read = e.js
 		}
 	}
 	return e.js
@@ -354,10 +352,10 @@ func (o *msgObject) Get(key string) goja.Value {
 // Set implements goja.DynamicObject.
 func (o *msgObject) Set(key string, v goja.Value) bool {
 	if i := o.find(key); i >= 0 {
-		o.ents[i].js = v
+		o.ents[i].js, o.ents[i].set = v, true
 		return true
 	}
-	o.ents = append(o.ents, msgEnt{key: key, js: v})
+	o.ents = append(o.ents, msgEnt{key: key, js: v, set: true})
 	return true
 }
 
@@ -387,17 +385,17 @@ func (o *msgObject) Keys() []string {
 	return keys
 }
 
-// message makes a message of the view: untouched properties keep their Go
-// values, the others are converted. msgid, when set, is its _msgid.
-func (o *msgObject) message(msgid string) *engine.Message {
-	m := engine.NewMessage("", nil)
+// fill makes a message of the view in m, which has no properties:
+// untouched properties keep their Go values, the others are converted.
+// msgid, when set, is its _msgid.
+func (o *msgObject) fill(m *engine.Message, msgid string) *engine.Message {
 	for i := range o.ents {
 		e := &o.ents[i]
 		if e.key == "_msgid" && msgid != "" {
 			continue
 		}
 		v := e.gov
-		if e.js != nil && (e.read == nil || !e.js.SameAs(e.read)) {
+		if e.js != nil && (e.set || (e.gov == nil && !e.isStr)) {
 			v = o.f.fromJS(e.js)
 		} else if e.isStr {
 			if e.key == "topic" {
@@ -412,11 +410,15 @@ func (o *msgObject) message(msgid string) *engine.Message {
 		}
 		m.SetProp(e.key, v)
 	}
-	if msgid != "" {
+	if msgid != "" && msgid != sameID {
 		m.SetID(msgid)
 	}
 	return m
 }
+
+// sameID is the msgid that tells fill that m already has the _msgid it
+// is to have.
+const sameID = "="
 
 // asMsgObject returns the view behind o, if o is one.
 func (f *fnVM) asMsgObject(o *goja.Object) *msgObject {
