@@ -58,6 +58,11 @@ type fnVM struct {
 	reuse     *engine.Message
 	reuseView *msgObject
 	msgArg    [1]goja.Value // the arguments of the call runMessage makes
+
+	// parsed and parsedEnts: where newJSONObject reads an object's
+	// entries before it allocates the view.
+	parsed     jsonObject
+	parsedEnts []viewEnt
 }
 
 func newFnVM(n *fnNode) (*fnVM, error) {
