@@ -79,10 +79,22 @@ func NewMessage(topic string, payload any) *Message {
 }
 
 // ID returns msg._msgid: 16 hexadecimal digits, as Node-RED writes it.
-func (m *Message) ID() string {
+func (m *Message) ID() string { return FormatID(m.id) }
+
+// IDNumber returns msg._msgid as the number whose digits ID writes, for
+// a node that carries an id without needing its text (FormatID makes
+// it).
+func (m *Message) IDNumber() uint64 { return m.id }
+
+// SetIDNumber sets msg._msgid to the id whose number is n (see IDNumber).
+func (m *Message) SetIDNumber(n uint64) { m.id = n }
+
+// FormatID returns the text of the _msgid whose number is n (see
+// IDNumber).
+func FormatID(n uint64) string {
 	var b [16]byte
 	const hex = "0123456789abcdef"
-	v := m.id
+	v := n
 	for i := 15; i >= 0; i-- {
 		b[i] = hex[v&0xf]
 		v >>= 4

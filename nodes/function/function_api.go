@@ -28,7 +28,7 @@ func (f *fnVM) installAPI() {
 	_ = node.Set("path", path)
 	_ = node.Set("outputCount", f.n.outputs)
 	set(node, "send", func(c goja.FunctionCall) goja.Value {
-		f.sendResults(c.Argument(0), f.msgid, c.Argument(1).ToBoolean())
+		f.sendResults(c.Argument(0), f.curID(), c.Argument(1).ToBoolean())
 		return goja.Undefined()
 	})
 	set(node, "done", func(goja.FunctionCall) goja.Value {
@@ -38,7 +38,7 @@ func (f *fnVM) installAPI() {
 	set(node, "error", func(c goja.FunctionCall) goja.Value {
 		var m *engine.Message
 		if o, ok := c.Argument(1).(*goja.Object); ok {
-			m = f.msgFromJS(o, f.msgid)
+			m = f.msgFromJS(o, f.curID())
 		}
 		f.reportErr(errors.New(f.errorText(c.Argument(0))), m)
 		return goja.Undefined()

@@ -109,10 +109,10 @@ func (f *fnVM) hold(done doneFunc, view *goja.Object, msgid string) {
 	f.held = append(f.held, heldMsg{msgid: msgid, view: view, done: done})
 }
 
-// nodeDone is node.done() for the message being handled (f.msgid).
+// nodeDone is node.done() for the message being handled (f.curID).
 func (f *fnVM) nodeDone() {
 	for i, h := range f.held {
-		if h.msgid == f.msgid {
+		if h.msgid == f.curID() {
 			f.held = append(f.held[:i], f.held[i+1:]...)
 			f.finish(h.done, h.view, h.msgid)
 			return

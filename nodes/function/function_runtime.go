@@ -30,8 +30,13 @@ type fnVM struct {
 	bufferCtor goja.Value
 	bufferFrom goja.Callable
 
-	msgid  string // _msgid of the message being handled ("" outside one)
-	effect []effect
+	// msgid is the _msgid of the message being handled ("" outside one),
+	// read through curID: runMessage sets msgidNum and msgidLazy instead,
+	// so that the text is made only when something asks for it.
+	msgid     string
+	msgidNum  uint64
+	msgidLazy bool
+	effect    []effect
 
 	iniPending, iniFailed bool
 	queue                 []queuedMsg // messages waiting for On Start
@@ -198,14 +203,25 @@ type queuedMsg struct {
 	done doneFunc
 }
 
+// curID returns the _msgid of the message being handled, "" outside one.
+func (f *fnVM) curID() string {
+	if f.msgidLazy {
+		f.msgid, f.msgidLazy = engine.FormatID(f.msgidNum), false
+	}
+	return f.msgid
+}
+
+// setID makes id the _msgid of the message being handled.
+func (f *fnVM) setID(id string) { f.msgid, f.msgidLazy = id, false }
+
 // runMessage runs the code for m; done, when set, finishes m for the
 // complete nodes (see function_done.go).
 func (f *fnVM) runMessage(m *engine.Message, done doneFunc) {
-	f.msgid = m.ID()
-	defer func() { f.msgid = "" }()
-	view := f.newMsgObject(m, f.msgid)
+	f.msgid, f.msgidNum, f.msgidLazy = "", m.IDNumber(), true
+	defer f.setID("")
+	view := f.newMsgObject(m)
 	if f.n.progs.callsDone {
-		f.hold(done, view, f.msgid)
+		f.hold(done, view, f.curID())
 		done = nil // node.done() finishes it
 	}
 	f.msgArg[0] = view // not a new slice per call: the call does not keep it
@@ -214,7 +230,7 @@ func (f *fnVM) runMessage(m *engine.Message, done doneFunc) {
 	if err != nil {
 		f.reportErr(f.jsError(err), m)
 		f.finish(done, nil, "")
-		f.dropHeld(f.msgid) // Node-RED's done(err)
+		f.dropHeld(f.curID()) // Node-RED's done(err)
 		return
 	}
 	if !f.n.progs.async {
@@ -223,12 +239,12 @@ func (f *fnVM) runMessage(m *engine.Message, done doneFunc) {
 			// message made of its view may be m itself.
 			f.reuse, f.reuseView = m, f.asMsgObject(view)
 		}
-		f.sendResults(res, f.msgid, false)
+		f.sendResults(res, sameID, false)
 		f.reuse, f.reuseView = nil, nil
-		f.finish(done, view, f.msgid)
+		f.finish(done, view, sameID)
 		return
 	}
-	id := f.msgid
+	id := f.curID()
 	f.settle(res, id, func(v goja.Value) {
 		f.sendResults(v, id, false)
 		f.finish(done, view, id)
@@ -263,10 +279,10 @@ func (f *fnVM) settle(v goja.Value, msgid string, ok func(goja.Value), fail func
 	}
 	then, _ := goja.AssertFunction(o.Get("then"))
 	_, _ = then(o, f.vm.ToValue(func(c goja.FunctionCall) goja.Value {
-		prev := f.msgid
-		f.msgid = msgid
+		prev := f.curID()
+		f.setID(msgid)
 		ok(c.Argument(0))
-		f.msgid = prev
+		f.setID(prev)
 		return goja.Undefined()
 	}), f.vm.ToValue(func(c goja.FunctionCall) goja.Value {
 		fail(f.thrownError(c.Argument(0)))
@@ -416,12 +432,12 @@ func (f *fnVM) msgFromJS(o *goja.Object, msgid string) *engine.Message {
 			m := f.reuse
 			f.reuse, f.reuseView = nil, nil
 			m.Clear()
-			if msgid == f.msgid { // m.ID(), set by runMessage
-				msgid = sameID
-			}
 			return v.fill(m, msgid)
 		}
 		return v.fill(engine.NewMessage("", nil), msgid)
+	}
+	if msgid == sameID {
+		msgid = f.curID()
 	}
 	m := engine.NewMessage("", nil)
 	for _, k := range o.Keys() {
@@ -490,7 +506,7 @@ func (f *fnVM) addTimer(c goja.FunctionCall, repeat bool) goja.Value {
 	d := time.Duration(ms * float64(time.Millisecond))
 	f.nextID++
 	f.timerSeq++
-	t := &jsTimer{id: f.nextID, when: time.Now().Add(d), seq: f.timerSeq, fn: fn, msgid: f.msgid}
+	t := &jsTimer{id: f.nextID, when: time.Now().Add(d), seq: f.timerSeq, fn: fn, msgid: f.curID()}
 	if repeat {
 		t.every = d
 	}
@@ -565,12 +581,12 @@ func (f *fnVM) fire() {
 		} else {
 			delete(f.timers, t.id)
 		}
-		f.msgid = t.msgid
+		f.setID(t.msgid)
 		if _, err := n.run(t.fn, goja.Undefined(), t.args...); err != nil {
 			// Node-RED reports a timer's error against an empty message.
 			f.reportErr(f.jsError(err), engine.NewMessage("", nil))
 		}
-		f.msgid = ""
+		f.setID("")
 	}
 	f.arm()
 	n.post(f.takeEffects())

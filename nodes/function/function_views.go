@@ -326,9 +326,10 @@ func (r *recentViews) find(o *goja.Object) goja.DynamicObject {
 // msgObject is the view of a message: _msgid, topic and payload when set
 // (as Message.Lookup tells), then the other properties.
 type msgObject struct {
-	f         *fnVM
-	ents      []msgEnt
-	id, topic string // the values of the entries whose src says so: strings kept without boxing
+	f     *fnVM
+	ents  []msgEnt
+	idNum uint64 // _msgid's value (see engine.Message.IDNumber)
+	topic string // topic's value, kept without boxing
 }
 
 // msgEnt is one property of a message view: its Go value until the code
@@ -353,7 +354,7 @@ const (
 // str returns the value of an entry held as a string (src inID or inTopic).
 func (o *msgObject) str(e *msgEnt) string {
 	if e.src == inID {
-		return o.id
+		return engine.FormatID(o.idNum)
 	}
 	return o.topic
 }
@@ -396,10 +397,10 @@ func (f *fnVM) allocMsgObject(n int) *msgObject {
 	return &msgObject{f: f, ents: make([]msgEnt, 0, n)}
 }
 
-// newMsgObject returns the view of m, whose _msgid is id.
-func (f *fnVM) newMsgObject(m *engine.Message, id string) *goja.Object {
+// newMsgObject returns the view of m.
+func (f *fnVM) newMsgObject(m *engine.Message) *goja.Object {
 	o := f.allocMsgObject(3 + m.OtherLen() + 1)
-	o.id, o.topic = id, m.Topic
+	o.idNum, o.topic = m.IDNumber(), m.Topic
 	o.ents = append(o.ents, msgEnt{key: "_msgid", src: inID})
 	if m.Topic != "" {
 		o.ents = append(o.ents, msgEnt{key: "topic", src: inTopic})
@@ -493,7 +494,7 @@ func (o *msgObject) fill(m *engine.Message, msgid string) *engine.Message {
 			m.Topic = o.topic
 			continue
 		} else if e.src == inID {
-			m.SetID(o.id)
+			m.SetIDNumber(o.idNum)
 			continue
 		}
 		if v == jsv.Undefined {
@@ -501,14 +502,18 @@ func (o *msgObject) fill(m *engine.Message, msgid string) *engine.Message {
 		}
 		m.SetProp(e.key, v)
 	}
-	if msgid != "" && msgid != sameID {
+	switch msgid {
+	case "":
+	case sameID:
+		m.SetIDNumber(o.f.msgidNum)
+	default:
 		m.SetID(msgid)
 	}
 	return m
 }
 
-// sameID is the msgid that tells fill that m already has the _msgid it
-// is to have.
+// sameID, passed as a msgid, stands for the _msgid of the message being
+// handled (fnVM.curID) without its text being made.
 const sameID = "="
 
 // asMsgObject returns the view behind o, if o is one.
