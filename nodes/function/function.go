@@ -122,6 +122,9 @@ type fnPrograms struct {
 	body, ini, fin *goja.Program
 	async          bool
 	callsDone      bool // the code calls node.done() (see function_done.go)
+	// sharedMsg: the code cannot keep msg past its return (see
+	// keepsMsg), so every message gets the same msg object, refilled.
+	sharedMsg bool
 }
 
 func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
@@ -147,6 +150,7 @@ func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
 		errs = append(errs, err)
 	}
 	n.progs.callsDone = callsDone(cfg.Func)
+	n.progs.sharedMsg = !n.progs.async && !n.progs.callsDone && !keepsMsg(cfg.Func)
 	if strings.TrimSpace(cfg.Initialize) != "" {
 		if n.progs.ini, err = compileCode("initialize", "(async function(){\n", cfg.Initialize, "\n})"); err != nil {
 			errs = append(errs, err)

@@ -64,6 +64,12 @@ type fnVM struct {
 	reuseView *msgObject
 	msgArg    [1]goja.Value // the arguments of the call runMessage makes
 
+	// msgObj and msgView: the msg object every message gets when the
+	// code cannot keep it (fnPrograms.sharedMsg).
+	msgObj   *goja.Object
+	msgView  *msgObject
+	msgProto *goja.Object // msgObj's prototype, which code may change (msg.__proto__ = x)
+
 	// parsed and parsedEnts: where newJSONObject reads an object's
 	// entries before it allocates the view.
 	parsed     jsonObject

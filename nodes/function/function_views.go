@@ -399,7 +399,17 @@ func (f *fnVM) allocMsgObject(n int) *msgObject {
 
 // newMsgObject returns the view of m.
 func (f *fnVM) newMsgObject(m *engine.Message) *goja.Object {
-	o := f.allocMsgObject(3 + m.OtherLen() + 1)
+	var o *msgObject
+	if f.n.progs.sharedMsg && f.msgView != nil {
+		o = f.msgView
+		clear(o.ents) // nothing of the last message stays reachable
+		o.ents = o.ents[:0]
+		if cap(o.ents) > 64 {
+			o.ents = nil
+		}
+	} else {
+		o = f.allocMsgObject(3 + m.OtherLen() + 1)
+	}
 	o.idNum, o.topic = m.IDNumber(), m.Topic
 	o.ents = append(o.ents, msgEnt{key: "_msgid", src: inID})
 	if m.Topic != "" {
@@ -411,7 +421,17 @@ func (f *fnVM) newMsgObject(m *engine.Message) *goja.Object {
 	m.RangeOther(func(k string, v any) {
 		o.ents = append(o.ents, msgEnt{key: k, gov: v})
 	})
-	return f.recent.add(f.vm.NewDynamicObject(o), o)
+	if o == f.msgView {
+		if f.msgObj.Prototype() != f.msgProto {
+			_ = f.msgObj.SetPrototype(f.msgProto)
+		}
+		return f.recent.add(f.msgObj, o)
+	}
+	obj := f.vm.NewDynamicObject(o)
+	if f.n.progs.sharedMsg {
+		f.msgObj, f.msgView, f.msgProto = obj, o, obj.Prototype()
+	}
+	return f.recent.add(obj, o)
 }
 
 func (o *msgObject) find(key string) int {
