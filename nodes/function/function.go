@@ -125,6 +125,9 @@ type fnPrograms struct {
 	// sharedMsg: the code cannot keep msg past its return (see
 	// keepsMsg), so every message gets the same msg object, refilled.
 	sharedMsg bool
+	// sharedPayload: nor msg.payload, so every message whose payload is a
+	// JSON object gets the same payload object, refilled.
+	sharedPayload bool
 }
 
 func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
@@ -150,7 +153,10 @@ func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
 		errs = append(errs, err)
 	}
 	n.progs.callsDone = callsDone(cfg.Func)
-	n.progs.sharedMsg = !n.progs.async && !n.progs.callsDone && !keepsMsg(cfg.Func)
+	if !n.progs.async && !n.progs.callsDone {
+		keeps, keepsPayload := keepsMsg(cfg.Func)
+		n.progs.sharedMsg, n.progs.sharedPayload = !keeps, !keepsPayload
+	}
 	if strings.TrimSpace(cfg.Initialize) != "" {
 		if n.progs.ini, err = compileCode("initialize", "(async function(){\n", cfg.Initialize, "\n})"); err != nil {
 			errs = append(errs, err)

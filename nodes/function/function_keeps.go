@@ -9,10 +9,11 @@ import (
 )
 
 // keepsMsg reports whether code (a function node's On Message body, run
-// as a plain function of msg) may keep the msg object past its return:
-// unless it may, the runtime hands every message's code the same msg
-// object, refilled (see fnVM.newMsgObject), which spares three
-// allocations per message.
+// as a plain function of msg) may keep the msg object past its return,
+// and whether it may keep the object msg.payload is when the message
+// came with one: unless it may, the runtime hands every message's code
+// the same object, refilled (see fnVM.newMsgObject and newJSONObject),
+// which spares three allocations per message each.
 //
 // Code cannot keep msg when msg appears only as the object of a property
 // access (msg.payload, msg[k], msg.payload.t = ...; the values read may be
@@ -23,34 +24,66 @@ import (
 // arguments, eval or with anywhere) may keep it. The test is on the text,
 // so it errs on the side of keeping: a property named msg, or another
 // variable called msg in a nested scope, counts as a use.
-func keepsMsg(code string) bool {
+//
+// The same holds for msg.payload, with msg.payload in the place of msg,
+// except that returning it counts as keeping; and code that may keep msg,
+// or reads msg[k] for a k that is not a text, may keep the payload.
+func keepsMsg(code string) (msg, payload bool) {
 	prog, err := parser.ParseFile(nil, "", "(function(msg){\n"+code+"\n})", 0)
 	if err != nil || len(prog.Body) != 1 {
-		return true // it does not compile; the error is reported elsewhere
+		return true, true // it does not compile; the error is reported elsewhere
 	}
 	st, ok := prog.Body[0].(*ast.ExpressionStatement)
 	if !ok {
-		return true
+		return true, true
 	}
 	fn, ok := st.Expression.(*ast.FunctionLiteral)
 	if !ok || fn.Body == nil {
-		return true
+		return true, true
 	}
 	w := msgUses{}
 	w.walk(reflect.ValueOf(fn.Body), 0)
-	return w.kept
+	return w.kept, w.kept || w.payloadKept
 }
 
 // msgUses walks a syntax tree for uses of msg that may keep it.
 type msgUses struct {
-	fnDepth int  // nested functions around the node being walked
-	kept    bool // a use that may keep msg was found
+	fnDepth     int  // nested functions around the node being walked
+	kept        bool // a use that may keep msg was found
+	payloadKept bool // a use that may keep msg.payload was found
 }
 
 // isMsg reports whether e is the variable msg.
 func isMsg(e ast.Expression) bool {
 	id, ok := e.(*ast.Identifier)
 	return ok && id.Name == "msg"
+}
+
+// isPayload reports whether e is msg.payload or msg["payload"].
+func isPayload(e ast.Expression) bool {
+	switch e := e.(type) {
+	case *ast.DotExpression:
+		return isMsg(e.Left) && e.Identifier.Name == "payload"
+	case *ast.BracketExpression:
+		s, ok := e.Member.(*ast.StringLiteral)
+		return isMsg(e.Left) && ok && s.Value == "payload"
+	}
+	return false
+}
+
+// deref walks the object of a property access, left, which is only
+// dereferenced: msg or msg.payload there are not kept.
+func (w *msgUses) deref(left ast.Expression, depth int) {
+	if w.fnDepth == 0 && isMsg(left) {
+		return
+	}
+	if w.fnDepth == 0 && isPayload(left) {
+		if b, ok := left.(*ast.BracketExpression); ok {
+			w.walk(reflect.ValueOf(b.Member), depth+1)
+		}
+		return
+	}
+	w.walk(reflect.ValueOf(left), depth+1)
 }
 
 // maxSyntaxDepth bounds the walk: deeper code counts as keeping msg.
@@ -107,18 +140,33 @@ func (w *msgUses) node(n any, depth int) bool {
 		return true
 	case *ast.DotExpression:
 		// n.Identifier is a property name, not a variable.
-		if !(isMsg(n.Left) && w.fnDepth == 0) {
-			w.walk(reflect.ValueOf(n.Left), depth+1)
+		if isPayload(n) {
+			// Reached only where its value is used: see deref and the
+			// assignment below.
+			w.payloadKept = true
 		}
+		w.deref(n.Left, depth)
 		return true
 	case *ast.BracketExpression:
-		if !(isMsg(n.Left) && w.fnDepth == 0) {
-			w.walk(reflect.ValueOf(n.Left), depth+1)
+		if isPayload(n) {
+			w.payloadKept = true
+		} else if isMsg(n.Left) {
+			if _, ok := n.Member.(*ast.StringLiteral); !ok {
+				w.payloadKept = true // msg[k] may be msg.payload
+			}
 		}
+		w.deref(n.Left, depth)
 		w.walk(reflect.ValueOf(n.Member), depth+1)
 		return true
 	case *ast.AssignExpression:
 		if isMsg(n.Left) && n.Operator == token.ASSIGN && w.fnDepth == 0 {
+			w.walk(reflect.ValueOf(n.Right), depth+1)
+			return true
+		}
+		if isPayload(n.Left) && n.Operator == token.ASSIGN && w.fnDepth == 0 {
+			if b, ok := n.Left.(*ast.BracketExpression); ok {
+				w.walk(reflect.ValueOf(b.Member), depth+1)
+			}
 			w.walk(reflect.ValueOf(n.Right), depth+1)
 			return true
 		}

@@ -12,44 +12,54 @@ import (
 // message's data show through a kept msg.
 func TestKeepsMsg(t *testing.T) {
 	cases := []struct {
-		code  string
-		keeps bool
+		code           string
+		keeps, payload bool
 	}{
-		{"msg.payload.f = msg.payload.t * 1.8 + 32; return msg;", false},
-		{"const t = msg.payload.temperature;\nmsg.payload.fahrenheit = t * 1.8 + 32;\nmsg.payload.device = msg.topic.split('/')[1];\nreturn msg;", false},
-		{"if (msg.payload > 5) { return [msg, null]; } return [null, [msg, msg]];", false},
-		{"return msg.payload > 5 ? msg : null;", false},
-		{"msg = {payload: msg.payload}; return msg;", false},
-		{"var msg = {payload: 1}; return msg;", false},
-		{"delete msg.x; msg['a' + 1] = typeof msg.payload; return;", false},
-		{"var p = msg.payload; context.set('p', p); flow.set('q', msg.payload.a); return msg;", false},
-		{"[1, 2].map(x => x * 2); return msg;", false},
-		{"msg.n = msg.payload.toString(); return msg;", false},
-		{"// msg kept? no\nreturn msg;", false},
+		{"msg.payload.f = msg.payload.t * 1.8 + 32; return msg;", false, false},
+		{"const t = msg.payload.temperature;\nmsg.payload.fahrenheit = t * 1.8 + 32;\nmsg.payload.device = msg.topic.split('/')[1];\nreturn msg;", false, false},
+		{"if (msg.payload > 5) { return [msg, null]; } return [null, [msg, msg]];", false, true},
+		{"return msg.payload.v > 5 ? msg : null;", false, false},
+		{"msg = {payload: msg.payload}; return msg;", false, true},
+		{"var msg = {payload: 1}; return msg;", false, false},
+		{"delete msg.x; msg['a' + 1] = typeof msg.topic; return;", false, true},
+		{"msg['payload'].x = msg['payload']['y']; msg.payload = 5; return msg;", false, false},
+		{"var p = msg.payload.a; context.set('p', p); flow.set('q', msg.payload.b); return msg;", false, false},
+		{"[1, 2].map(x => x * 2); return msg;", false, false},
+		{"msg.n = msg.payload.toString(); return msg;", false, false},
+		{"// msg kept? no\nreturn msg;", false, false},
 
-		{"node.send(msg);", true},
-		{"context.set('last', msg); return msg;", true},
-		{"var m = msg; return m;", true},
-		{"last = msg; return msg;", true},
-		{"setTimeout(function() { node.send(msg); }, 10);", true},
-		{"setTimeout(() => msg.payload, 10); return msg;", true},
-		{"msg.self = msg; return msg;", true},
-		{"return {...msg};", true},
-		{"return [[msg], {m: msg}];", true},
-		{"return {msg};", true},
-		{"throw msg;", true},
-		{"node.error('bad', msg);", true},
-		{"return Object.assign(msg, {a: 1});", true},
-		{"return arguments[0];", true},
-		{"return eval('msg');", true},
-		{"with (msg) { payload = 1; } return msg;", true},
-		{"class A { m() { return msg; } } return msg;", true},
-		{"return msg.payload ? RED.util.cloneMessage(msg) : msg;", true},
-		{"this is not javascript (", true},
+		{"var p = msg.payload; p.x = 1; return msg;", false, true},
+		{"context.set('p', msg.payload); return msg;", false, true},
+		{"msg.payload.self = msg.payload; return msg;", false, true},
+		{"return msg.payload;", false, true},
+		{"msg.payload += 1; return msg;", false, true},
+		{"var k = 'payload'; last = msg[k]; return msg;", false, true},
+		{"setTimeout(() => msg.payload.x, 10); return msg;", true, true},
+
+		{"node.send(msg);", true, true},
+		{"context.set('last', msg); return msg;", true, true},
+		{"var m = msg; return m;", true, true},
+		{"last = msg; return msg;", true, true},
+		{"setTimeout(function() { node.send(msg); }, 10);", true, true},
+		{"setTimeout(() => msg.topic, 10); return msg;", true, true},
+		{"msg.self = msg; return msg;", true, true},
+		{"return {...msg};", true, true},
+		{"return [[msg], {m: msg}];", true, true},
+		{"return {msg};", true, true},
+		{"throw msg;", true, true},
+		{"node.error('bad', msg);", true, true},
+		{"return Object.assign(msg, {a: 1});", true, true},
+		{"return arguments[0];", true, true},
+		{"return eval('msg');", true, true},
+		{"with (msg) { payload = 1; } return msg;", true, true},
+		{"class A { m() { return msg; } } return msg;", true, true},
+		{"return msg.topic ? RED.util.cloneMessage(msg) : msg;", true, true},
+		{"this is not javascript (", true, true},
 	}
 	for _, c := range cases {
-		if got := keepsMsg(c.code); got != c.keeps {
-			t.Errorf("keepsMsg(%q) = %v, want %v", c.code, got, c.keeps)
+		keeps, payload := keepsMsg(c.code)
+		if keeps != c.keeps || payload != c.payload {
+			t.Errorf("keepsMsg(%q) = %v, %v, want %v, %v", c.code, keeps, payload, c.keeps, c.payload)
 		}
 	}
 }
@@ -64,7 +74,7 @@ msg.__proto__ = {inherited: 1};
 msg['__proto__'] = {inherited: 2};
 msg.payload = seen;
 return msg;`
-	if keepsMsg(code) {
+	if keeps, _ := keepsMsg(code); keeps {
 		t.Fatal("keepsMsg says the code may keep msg: the test would not test sharing")
 	}
 	f := nodetest.Chain(t, fn(code), FunctionType)
@@ -80,6 +90,27 @@ return msg;`
 		}
 		if _, ok := m.Prop("added"); !ok {
 			t.Errorf("message %d lost the property the code added", i+1)
+		}
+	}
+}
+
+// TestSharedPayloadIsFresh is TestSharedMsgIsFresh for msg.payload.
+func TestSharedPayloadIsFresh(t *testing.T) {
+	code := `msg.seen = [msg.payload.hasOwnProperty('added'), msg.payload.inherited === undefined, msg.payload.hasOwnProperty('a'), msg.payload.hasOwnProperty('b')];
+msg.payload.added = 1;
+msg.payload.__proto__ = {inherited: 1};
+return msg;`
+	if _, keeps := keepsMsg(code); keeps {
+		t.Fatal("keepsMsg says the code may keep msg.payload: the test would not test sharing")
+	}
+	f := nodetest.Chain(t, fn(code), FunctionType)
+	f.Inject("src", engine.NewMessage("", engine.RawJSON(`{"a":1}`)))
+	f.Inject("src", engine.NewMessage("", engine.RawJSON(`{"b":2}`)))
+	got := f.WaitReceived("sink", 2)
+	want := []string{`"topic":"","payload":{"a":1,"added":1},"seen":[false,true,true,false]}`, `"topic":"","payload":{"b":2,"added":1},"seen":[false,true,false,true]}`}
+	for i, m := range got {
+		if s, w := string(m.AppendJSON(nil)), `{"_msgid":"`+m.ID()+`",`+want[i]; s != w {
+			t.Errorf("message %d: %s, want %s", i+1, s, w)
 		}
 	}
 }

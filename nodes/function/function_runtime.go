@@ -70,6 +70,15 @@ type fnVM struct {
 	msgView  *msgObject
 	msgProto *goja.Object // msgObj's prototype, which code may change (msg.__proto__ = x)
 
+	// payloadObj and payloadView: the msg.payload object every message
+	// whose payload is a JSON object gets when the code cannot keep it
+	// (fnPrograms.sharedPayload); sharePayload tells newJSONObject that
+	// the object it makes is that one.
+	payloadObj   *goja.Object
+	payloadView  *jsonObject
+	payloadProto *goja.Object
+	sharePayload bool
+
 	// parsed and parsedEnts: where newJSONObject reads an object's
 	// entries before it allocates the view.
 	parsed     jsonObject

@@ -101,7 +101,19 @@ func (f *fnVM) newJSONObject(r gjson.Result) *goja.Object {
 		o.add(viewEnt{key: k.Str, rawKey: k.Raw, raw: v.Raw})
 		return true
 	})
-	v := f.allocJSONObject(len(o.ents) + 1)
+	share := f.sharePayload
+	f.sharePayload = false
+	var v *jsonObject
+	if share && f.payloadView != nil {
+		v = f.payloadView
+		clear(v.ents) // nothing of the last payload stays reachable
+		v.ents = v.ents[:0]
+		if cap(v.ents) > 64 {
+			v.ents = nil
+		}
+	} else {
+		v = f.allocJSONObject(len(o.ents) + 1)
+	}
 	v.ents = append(v.ents, o.ents...)
 	v.indexKeys, v.idx = o.indexKeys, o.idx
 	clear(o.ents) // the scratch must not keep the message's text
@@ -109,7 +121,17 @@ func (f *fnVM) newJSONObject(r gjson.Result) *goja.Object {
 		f.parsedEnts = o.ents[:0]
 	}
 	*o = jsonObject{}
-	return f.recent.add(f.vm.NewDynamicObject(v), v)
+	if v == f.payloadView {
+		if f.payloadObj.Prototype() != f.payloadProto {
+			_ = f.payloadObj.SetPrototype(f.payloadProto)
+		}
+		return f.recent.add(f.payloadObj, v)
+	}
+	obj := f.vm.NewDynamicObject(v)
+	if share {
+		f.payloadObj, f.payloadView, f.payloadProto = obj, v, obj.Prototype()
+	}
+	return f.recent.add(obj, v)
 }
 
 func (o *jsonObject) add(e viewEnt) {
@@ -454,7 +476,9 @@ func (o *msgObject) Get(key string) goja.Value {
 		e.js = o.f.vm.ToValue(o.str(e))
 	}
 	if e.js == nil {
+		o.f.sharePayload = e.key == "payload" && o == o.f.msgView && o.f.n.progs.sharedPayload
 		e.js = o.f.toJS(e.gov)
+		o.f.sharePayload = false
 		if _, isObj := e.js.(*goja.Object); isObj {
 			e.gov = nil // the code may change the object: convert it back
 		}
