@@ -10,6 +10,7 @@ import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
 import { MinimapButton, useMinimap } from './Layout'
 import { useStable } from './stable'
 import { DetailContext, useDetailLevel } from './zoomDetail'
+import { CanvasLOD, canvasFor } from './CanvasLOD'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import { openQuickAddAt } from './nav'
 import {
@@ -110,6 +111,9 @@ export function Canvas() {
   /** Where each dragged group's box was when the drag started. */
   const groupStart = useRef(new Map<string, { x: number; y: number }>())
   const tabObj = useMemo(() => items.find((o) => o.id === tab), [items, tab])
+  const flowCount = useMemo(() => items.reduce((n, o) => (o.z === tab && isFlowNode(o) && !isGroup(o) ? n + 1 : n), 0), [items, tab])
+  /** Zoomed far out, a large flow is drawn on a canvas (CanvasLOD.tsx). */
+  const lod = canvasFor(detail, flowCount)
   const coarse = useMemo(coarsePointer, [])
 
   useEffect(() => {
@@ -353,6 +357,9 @@ export function Canvas() {
     const r = wrap.current!.getBoundingClientRect()
     setMenu({ x: x - r.left, y: y - r.top, flow: rf.screenToFlowPosition({ x, y }) })
   }
+  const closeMenu = useStable(() => setMenu(null))
+  // The canvas's drag of nodes in groups: the groups' boxes follow them as they do a drag in the DOM.
+  const onGroupedDrag = useStable((m: Map<string, { x: number; y: number }> | null) => setDrag(m ? new Map(m) : new Map()))
   const openMenu = useStable((e: React.MouseEvent | MouseEvent) => {
     e.preventDefault()
     openMenuAt(e.clientX, e.clientY)
@@ -378,7 +385,7 @@ export function Canvas() {
       <SubflowBar />
       <SubflowPropsDialog />
       <div
-        className={'rn-canvas rn-detail-' + detail}
+        className={'rn-canvas rn-detail-' + detail + (lod ? ' rn-lod' : '')}
         ref={wrap}
         onDragOver={(e) => {
           if (e.dataTransfer.types.includes('application/x-runnel-type')) {
@@ -478,6 +485,14 @@ export function Canvas() {
           <GroupToolbar />
           <GroupDropHint />
           <LinkLines />
+          {lod && (
+            <CanvasLOD
+              wrap={wrap}
+              onContextMenu={openMenuAt}
+              onClick={closeMenu}
+              onGroupedDrag={onGroupedDrag}
+            />
+          )}
           <Controls showInteractive={false}>
             <MinimapButton />
           </Controls>

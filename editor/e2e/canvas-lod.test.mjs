@@ -1,0 +1,182 @@
+// The zoomed-out canvas (CanvasLOD.tsx): a flow of 300 nodes or more, below
+// 30 % zoom, is drawn on one <canvas> and React Flow's node and wire elements
+// are hidden; a click selects the node drawn under the pointer, a rubber band
+// selects, a node or a selection drags, a double click opens the tray, a
+// right click the menu; zoomed back in, the DOM is back. Screenshots go to
+// editor/e2e/artifacts (lod-*.png).
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { launch, newPage, openEditor, shot, sleep, startServer, until } from './helpers.mjs'
+
+let browser, server
+before(async () => {
+  browser = await launch()
+  server = await startServer()
+})
+after(async () => {
+  await browser?.close()
+  await server?.stop()
+})
+
+const kinds = ['inject', 'json', 'filter-on-change', 'template', 'json', 'template', 'filter-on-change', 'template', 'json', 'debug']
+
+/** 40 wired chains of 10 nodes (400), the first three nodes of the first chain in a group, one node disabled. */
+function flow() {
+  const tab = 'lodtab'
+  const objs = [{ id: tab, type: 'tab', label: 'Zoomed out', disabled: false, info: '' }]
+  for (let r = 0; r < 40; r++) {
+    for (let c = 0; c < 10; c++) {
+      const type = kinds[c]
+      const o = { id: `n${r}_${c}`, type, z: tab, name: `${type} ${r}.${c}`, x: 100 + c * 200, y: 60 + r * 60, wires: c < 9 ? [[`n${r}_${c + 1}`]] : [] }
+      if (type === 'inject') Object.assign(o, { payload: '', payloadType: 'date', repeat: '', once: false })
+      if (type === 'template') Object.assign(o, { template: '{{payload}}', field: 'payload', fieldType: 'msg', syntax: 'mustache', output: 'str' })
+      if (type === 'filter-on-change') Object.assign(o, { func: 'rbe', property: 'payload', septopics: true })
+      if (type === 'json') Object.assign(o, { property: 'payload', action: '' })
+      if (type === 'debug') Object.assign(o, { active: true, tosidebar: true, complete: 'false' })
+      if (r === 0 && c < 3) o.g = 'lodgrp'
+      if (r === 5 && c === 5) o.d = true
+      objs.push(o)
+    }
+  }
+  objs.push({ id: 'lodgrp', type: 'group', z: tab, name: 'G', style: { label: true, fill: '#ffefbf' }, nodes: ['n0_0', 'n0_1', 'n0_2'], x: 20, y: 20, w: 560, h: 80 })
+  return objs
+}
+
+/**
+ * A node's box on screen, from React Flow's viewport transform and the node's
+ * wrapper (hidden or not): { x, y, width, height }, and its flow position.
+ */
+function nodeBox(page, id) {
+  return page.evaluate((id) => {
+    const vp = document.querySelector('.react-flow__viewport')
+    const m = /translate\(([-\d.e]+)px, ?([-\d.e]+)px\) scale\(([-\d.e]+)\)/.exec(vp.style.transform)
+    const [tx, ty, z] = [Number(m[1]), Number(m[2]), Number(m[3])]
+    const el = document.querySelector(`.react-flow__node[data-id="${id}"]`)
+    const t = /translate\(([-\d.e]+)px, ?([-\d.e]+)px\)/.exec(el.style.transform)
+    const fx = Number(t[1]), fy = Number(t[2])
+    const w = parseFloat(el.style.width), h = parseFloat(el.style.height)
+    const r = document.querySelector('.react-flow').getBoundingClientRect()
+    return { x: r.left + tx + fx * z, y: r.top + ty + fy * z, width: w * z, height: h * z, fx, fy, z }
+  }, id)
+}
+const centre = (b) => [b.x + b.width / 2, b.y + b.height / 2]
+const selectedIds = (page) => page.locator('.react-flow__node.selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')).sort())
+const drawn = (page) => page.getByTestId('lod-canvas').evaluate((c) => c.drawn)
+
+async function drag(page, x, y, dx, dy, steps = 8) {
+  await page.mouse.move(x, y)
+  await page.mouse.down()
+  for (let i = 1; i <= steps; i++) {
+    await page.mouse.move(x + (dx * i) / steps, y + (dy * i) / steps)
+    await sleep(20)
+  }
+  await page.mouse.up()
+}
+
+test('a large flow zoomed out is drawn on a canvas, and its nodes select, drag and open as in the DOM', async () => {
+  await server.deploy(flow())
+  const { page, context, errors } = await newPage(browser)
+  await openEditor(page, server.url)
+  await page.locator('.rn-canvas.rn-lod').waitFor()
+  // Every node and wire drawn; React Flow's elements there but not displayed; the group's box in the DOM.
+  await until(3000, 'the canvas to draw', async () => (await drawn(page))?.nodes === 400)
+  assert.deepEqual(await drawn(page), { nodes: 400, wires: 360 })
+  assert.equal(await page.locator('.react-flow__node-flow').count(), 400)
+  assert.equal(await page.locator('.react-flow__node-flow:visible').count(), 0)
+  assert.equal(await page.locator('.react-flow__edge:visible').count(), 0)
+  assert.equal(await page.locator('svg.rn-group:visible').count(), 1)
+  const z = (await nodeBox(page, 'n0_0')).z
+  assert.ok(z < 0.3, `zoom ${z}`)
+  await shot(page, 'lod-01-fit')
+
+  // A click on a drawn node selects it alone; a click on the empty canvas clears it.
+  const a = await nodeBox(page, 'n3_4')
+  await page.mouse.click(...centre(a))
+  assert.deepEqual(await selectedIds(page), ['n3_4'])
+  // Shift+click adds one.
+  await page.keyboard.down('Shift')
+  await page.mouse.click(...centre(await nodeBox(page, 'n3_6')))
+  await page.keyboard.up('Shift')
+  assert.deepEqual(await selectedIds(page), ['n3_4', 'n3_6'])
+  await shot(page, 'lod-02-selected')
+  const canvas = await page.locator('.rn-canvas').boundingBox()
+  await page.mouse.click(canvas.x + canvas.width - 30, canvas.y + canvas.height - 30)
+  assert.deepEqual(await selectedIds(page), [])
+
+  // Dragging a node moves it (snapped to the grid) and nothing else.
+  const b0 = await nodeBox(page, 'n7_2')
+  await drag(page, ...centre(b0), 60, 30)
+  await until(2000, 'the node to move', async () => (await nodeBox(page, 'n7_2')).fx !== b0.fx)
+  const b1 = await nodeBox(page, 'n7_2')
+  assert.ok(Math.abs(b1.fx - b0.fx - 60 / z) <= 20 && Math.abs(b1.fy - b0.fy - 30 / z) <= 20, `moved by ${b1.fx - b0.fx}, ${b1.fy - b0.fy}`)
+  assert.equal((b1.fx - b0.fx) % 20, 0)
+  assert.deepEqual(await selectedIds(page), ['n7_2'])
+  assert.equal((await nodeBox(page, 'n7_3')).fx, (await nodeBox(page, 'n7_3')).fx)
+  await shot(page, 'lod-03-dragged')
+
+  // A rubber band from the empty canvas selects the nodes it touches: chains 10 to 12.
+  const p = await nodeBox(page, 'n10_0'), q = await nodeBox(page, 'n12_9')
+  await drag(page, p.x - 8, p.y - 3, q.x + q.width + 4 - (p.x - 8), q.y + q.height + 2 - (p.y - 3))
+  const band = await selectedIds(page)
+  assert.equal(band.length, 30, band.join(' '))
+  assert.ok(band.every((id) => /^n1[012]_/.test(id)))
+  // Dragged by one of them, all 30 move together.
+  const before = await Promise.all(band.map((id) => nodeBox(page, id)))
+  await drag(page, ...centre(await nodeBox(page, 'n11_5')), 0, 40)
+  await until(2000, 'the selection to move', async () => (await nodeBox(page, 'n10_0')).fy !== before[0].fy)
+  const after_ = await Promise.all(band.map((id) => nodeBox(page, id)))
+  const dys = new Set(after_.map((b, i) => b.fy - before[i].fy))
+  assert.equal(dys.size, 1, [...dys].join(' '))
+  assert.ok(Math.abs([...dys][0] - 40 / z) <= 20, `moved down by ${[...dys][0]}`)
+  assert.equal((await selectedIds(page)).length, 30)
+  await shot(page, 'lod-04-selection-dragged')
+
+  // A right click on a node selects it and opens the menu; a double click opens its tray.
+  await page.mouse.click(...centre(await nodeBox(page, 'n20_5')), { button: 'right' })
+  assert.deepEqual(await selectedIds(page), ['n20_5'])
+  await page.getByRole('menu').waitFor()
+  assert.equal(await page.getByRole('menuitem', { name: /Edit/ }).isEnabled(), true)
+  await page.keyboard.press('Escape')
+  await page.mouse.dblclick(...centre(await nodeBox(page, 'n20_5')))
+  await page.getByTestId('tray').waitFor()
+  await shot(page, 'lod-05-tray')
+  await page.keyboard.press('Escape')
+  await page.getByTestId('tray').waitFor({ state: 'detached' })
+
+  // Zoomed in past 30 %, the DOM is back and the canvas gone.
+  const c = centre(await nodeBox(page, 'n20_5'))
+  await page.mouse.move(...c)
+  await page.keyboard.down('Control')
+  for (let i = 0; i < 10 && (await page.locator('.rn-canvas.rn-lod').count()); i++) {
+    await page.mouse.wheel(0, -100)
+    await sleep(100)
+  }
+  await page.keyboard.up('Control')
+  await page.getByTestId('lod-canvas').waitFor({ state: 'detached' })
+  assert.ok((await page.locator('.react-flow__node[data-id="n20_5"]').boundingBox()).width > 20)
+  await shot(page, 'lod-06-zoomed-in')
+  assert.deepEqual(errors, [])
+  await context.close()
+})
+
+test('a small flow zoomed out stays in the DOM', async () => {
+  const small = flow().filter((o) => o.type === 'tab' || /^n[0-2]_/.test(o.id) || o.id === 'lodgrp')
+  await server.deploy(small)
+  const { page, context, errors } = await newPage(browser)
+  await openEditor(page, server.url)
+  await page.keyboard.press('Control+0')
+  // Zoomed out under 30 % by Ctrl+wheel.
+  await page.mouse.move(600, 400)
+  await page.keyboard.down('Control')
+  for (let i = 0; i < 12; i++) {
+    await page.mouse.wheel(0, 100)
+    await sleep(50)
+  }
+  await page.keyboard.up('Control')
+  await page.locator('.rn-canvas.rn-detail-2').waitFor()
+  assert.equal(await page.locator('.rn-canvas.rn-lod').count(), 0)
+  assert.equal(await page.getByTestId('lod-canvas').count(), 0)
+  assert.equal(await page.locator('.react-flow__node-flow:visible').count(), 30)
+  assert.deepEqual(errors, [])
+  await context.close()
+})
