@@ -6,7 +6,7 @@
 // editor/e2e/artifacts (lod-*.png).
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { launch, newPage, openEditor, shot, sleep, startServer, until } from './helpers.mjs'
+import { launch, newPage, nodeBox, openEditor, shot, sleep, startServer, until } from './helpers.mjs'
 
 let browser, server
 before(async () => {
@@ -42,23 +42,6 @@ function flow() {
   return objs
 }
 
-/**
- * A node's box on screen, from React Flow's viewport transform and the node's
- * wrapper (hidden or not): { x, y, width, height }, and its flow position.
- */
-function nodeBox(page, id) {
-  return page.evaluate((id) => {
-    const vp = document.querySelector('.react-flow__viewport')
-    const m = /translate\(([-\d.e]+)px, ?([-\d.e]+)px\) scale\(([-\d.e]+)\)/.exec(vp.style.transform)
-    const [tx, ty, z] = [Number(m[1]), Number(m[2]), Number(m[3])]
-    const el = document.querySelector(`.react-flow__node[data-id="${id}"]`)
-    const t = /translate\(([-\d.e]+)px, ?([-\d.e]+)px\)/.exec(el.style.transform)
-    const fx = Number(t[1]), fy = Number(t[2])
-    const w = parseFloat(el.style.width), h = parseFloat(el.style.height)
-    const r = document.querySelector('.react-flow').getBoundingClientRect()
-    return { x: r.left + tx + fx * z, y: r.top + ty + fy * z, width: w * z, height: h * z, fx, fy, z }
-  }, id)
-}
 const centre = (b) => [b.x + b.width / 2, b.y + b.height / 2]
 const selectedIds = (page) => page.locator('.react-flow__node.selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')).sort())
 const drawn = (page) => page.getByTestId('lod-canvas').evaluate((c) => c.drawn)

@@ -175,6 +175,26 @@ export async function newPage(browser, { downloads = false } = {}) {
   return { page, context, errors }
 }
 
+/**
+ * A node's box on screen, { x, y, width, height }, from React Flow's viewport
+ * transform and the node's wrapper: also when the node is drawn on the
+ * zoomed-out canvas (CanvasLOD.tsx) and its element is hidden. With fx, fy
+ * (its top left in flow coordinates) and z (the zoom).
+ */
+export function nodeBox(page, id) {
+  return page.evaluate((id) => {
+    const vp = document.querySelector('.react-flow__viewport')
+    const m = /translate\(([-\d.e]+)px, ?([-\d.e]+)px\) scale\(([-\d.e]+)\)/.exec(vp.style.transform)
+    const [tx, ty, z] = [Number(m[1]), Number(m[2]), Number(m[3])]
+    const el = document.querySelector(`.react-flow__node[data-id="${id}"]`)
+    const t = /translate\(([-\d.e]+)px, ?([-\d.e]+)px\)/.exec(el.style.transform)
+    const fx = Number(t[1]), fy = Number(t[2])
+    const w = parseFloat(el.style.width), h = parseFloat(el.style.height)
+    const r = document.querySelector('.react-flow').getBoundingClientRect()
+    return { x: r.left + tx + fx * z, y: r.top + ty + fy * z, width: w * z, height: h * z, fx, fy, z }
+  }, id)
+}
+
 export async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, name + '.png') })
 }

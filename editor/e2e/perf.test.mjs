@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { gzipSync } from 'node:zlib'
-import { budget, launch, newPage, openEditor, repo, shot, sleep, startServer } from './helpers.mjs'
+import { budget, launch, newPage, nodeBox, openEditor, repo, shot, sleep, startServer } from './helpers.mjs'
 
 let browser, server
 before(async () => {
@@ -163,6 +163,8 @@ async function largeFlow(n) {
 
   // At the fit view every node is on screen: the heaviest case.
   const fitCount = await page.locator('.react-flow__node').count()
+  // Drawn on one canvas (CanvasLOD.tsx) or as elements.
+  const fitDrawing = (await page.locator('.rn-canvas.rn-lod').count()) ? 'canvas' : 'DOM'
   out.panFit = await frames(page, async () => {
     for (let i = 0; i < 60; i++) {
       await page.mouse.wheel(0, i < 30 ? 25 : -25)
@@ -173,11 +175,12 @@ async function largeFlow(n) {
 
   // A selection of 100 nodes (the first ten chains), dragged by one of them, at the fit view.
   await page.evaluate(() => window.getSelection()?.removeAllRanges())
-  const a = await page.locator('.react-flow__node[data-id="n0_0"]').boundingBox()
-  const b = await page.locator('.react-flow__node[data-id="n9_9"]').boundingBox()
+  // Boxes from the viewport transform: zoomed out this far, the nodes are drawn on a canvas (CanvasLOD.tsx).
+  const a = await nodeBox(page, 'n0_0')
+  const b = await nodeBox(page, 'n9_9')
   await dragBy(page, a.x - 8, a.y - 8, b.x + b.width + 3 - (a.x - 8), b.y + b.height + 3 - (a.y - 8), 10)
   const selectedCount = await page.locator('.react-flow__node.selected').count()
-  const grab = await page.locator('.react-flow__node[data-id="n5_5"]').boundingBox()
+  const grab = await nodeBox(page, 'n5_5')
   out.dragSelection = await frames(page, () => dragBy(page, grab.x + grab.width / 2, grab.y + grab.height / 2, 120, 80), cdp)
   await shot(page, `15-${n}-dragged-selection`)
   await page.keyboard.press('Escape')
@@ -216,7 +219,7 @@ async function largeFlow(n) {
   }, { cx, cy })
   out.dragNode = await frames(page, () => dragBy(page, one.x, one.y, 150, 100), cdp)
 
-  console.log(`perf: ${n} nodes rendered at fit ${fitCount}, zoomed in ${zoomedCount}; selection dragged ${selectedCount}`)
+  console.log(`perf: ${n} nodes rendered at fit ${fitCount} (drawn by the ${fitDrawing}), zoomed in ${zoomedCount}; selection dragged ${selectedCount}`)
   report(n, 'pan at fit', out.panFit)
   report(n, 'ctrl+wheel zoom', out.zoom)
   report(n, 'pan zoomed in', out.panZoomed)

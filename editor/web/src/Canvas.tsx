@@ -10,7 +10,7 @@ import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
 import { MinimapButton, useMinimap } from './Layout'
 import { useStable } from './stable'
 import { DetailContext, useDetailLevel } from './zoomDetail'
-import { CanvasLOD, canvasFor } from './CanvasLOD'
+import { CanvasLOD, LodContext, canvasFor } from './CanvasLOD'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import { openQuickAddAt } from './nav'
 import {
@@ -35,6 +35,8 @@ const defaultEdgeOptionsFar = { type: 'default', interactionWidth: 0 }
 /** Under a coarse pointer (a finger) wires are wider to hit. */
 const defaultEdgeOptionsCoarse = { type: 'default', interactionWidth: 24 }
 const proOptions = { hideAttribution: true }
+/** React Flow's wires while the canvas draws them (CanvasLOD.tsx): none, so that none listens to its store. */
+const noEdges: Edge[] = []
 /** The canvas's nodes: flow nodes, the boxes of groups (Groups.tsx), a subflow's ports (Subflows.tsx). */
 type RFNode = FlowRFNode | GroupRFNode | PortRFNode
 
@@ -114,6 +116,8 @@ export function Canvas() {
   const flowCount = useMemo(() => items.reduce((n, o) => (o.z === tab && isFlowNode(o) && !isGroup(o) ? n + 1 : n), 0), [items, tab])
   /** Zoomed far out, a large flow is drawn on a canvas (CanvasLOD.tsx). */
   const lod = canvasFor(detail, flowCount)
+  const lodRef = useRef(lod)
+  lodRef.current = lod
   const coarse = useMemo(coarsePointer, [])
 
   useEffect(() => {
@@ -400,9 +404,10 @@ export function Canvas() {
         data-testid="canvas"
       >
         <DetailContext.Provider value={detail}>
+        <LodContext.Provider value={lod}>
         <ReactFlow<RFNode, Edge>
           nodes={nodes}
-          edges={edges}
+          edges={lod ? noEdges : edges}
           nodeTypes={nodeTypes}
           onNodesChange={onNodesChange}
           onEdgesChange={onEdgesChange}
@@ -451,8 +456,16 @@ export function Canvas() {
           })}
           onPaneContextMenu={openMenu}
           onSelectionContextMenu={openMenu}
+          onSelectionEnd={useStable(() => {
+            // React Flow selects the wires of the nodes a rubber band selects; on the canvas it has none.
+            if (!lodRef.current) return
+            const sel = getState().selected
+            setState({ selectedEdges: new Set(edges.filter((e) => sel.has(e.source) || sel.has(e.target)).map((e) => e.id)) })
+          })}
           onPaneClick={useStable((e) => {
             setMenu(null)
+            // React Flow clears the selected wires it has; on the canvas it has none.
+            if (lodRef.current && getState().selectedEdges.size) setState({ selectedEdges: new Set() })
             // Ctrl+click (Cmd+click) on the empty canvas: quick-add there.
             if (e.ctrlKey || e.metaKey) openQuickAddAt(e.clientX, e.clientY)
           })}
@@ -488,6 +501,7 @@ export function Canvas() {
           {lod && (
             <CanvasLOD
               wrap={wrap}
+              edges={edges}
               onContextMenu={openMenuAt}
               onClick={closeMenu}
               onGroupedDrag={onGroupedDrag}
@@ -497,6 +511,7 @@ export function Canvas() {
             <MinimapButton />
           </Controls>
         </ReactFlow>
+        </LodContext.Provider>
         </DetailContext.Provider>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
         {menu && (

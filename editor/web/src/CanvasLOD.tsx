@@ -9,7 +9,7 @@
 // and fills one bitmap. Pointer input on the nodes is lodPointer.ts's.
 // Wiring needs ports: zoom in past 30 % to draw a wire.
 import { useStoreApi, type Edge, type Node } from '@xyflow/react'
-import { useLayoutEffect, useRef, type RefObject } from 'react'
+import { createContext, useContext, useEffect, useLayoutEffect, useRef, type RefObject } from 'react'
 import './canvasLod.css'
 import { statuses } from './live'
 import { drawScene } from './lodDraw'
@@ -21,9 +21,19 @@ export const canvasMinNodes = 300
 /** Whether a tab of count flow nodes, at level of detail `detail`, is drawn on the canvas. */
 export const canvasFor = (detail: number, count: number) => detail === 2 && count >= canvasMinNodes
 
+/** Whether the canvas draws the flow: flow nodes render nothing meanwhile (their elements are hidden). */
+export const LodContext = createContext(false)
+
+/** True while the canvas draws the flow (call in a node under LodContext's provider). */
+export function useLod(): boolean {
+  return useContext(LodContext)
+}
+
 interface Props extends PointerHandlers {
   /** The workspace element: its pointer input on the nodes becomes the canvas's. */
   wrap: RefObject<HTMLElement | null>
+  /** The tab's wires: React Flow is given none while the canvas draws them. */
+  edges: Edge[]
 }
 
 /**
@@ -31,11 +41,15 @@ interface Props extends PointerHandlers {
  * the zoomed-out level is in use; the workspace sets the class rn-lod that
  * hides React Flow's nodes and wires meanwhile).
  */
-export function CanvasLOD({ wrap, ...handlers }: Props) {
+export function CanvasLOD({ wrap, edges, ...handlers }: Props) {
   const store = useStoreApi<Node, Edge>()
   const ref = useRef<HTMLCanvasElement>(null)
   const on = useRef(handlers)
   on.current = handlers
+  const edgesRef = useRef(edges)
+  edgesRef.current = edges
+  const redraw = useRef(() => {})
+  useEffect(() => redraw.current(), [edges])
 
   useLayoutEffect(() => {
     const canvas = ref.current
@@ -57,7 +71,7 @@ export function CanvasLOD({ wrap, ...handlers }: Props) {
         canvas.style.height = s.height + 'px'
       }
       const drawn = drawScene(ctx, {
-        nodeLookup: s.nodeLookup, edges: s.edges, transform: s.transform, width: s.width, height: s.height,
+        nodeLookup: s.nodeLookup, edges: edgesRef.current, transform: s.transform, width: s.width, height: s.height,
         moves: live.moves, status: (id) => statuses.get(id),
       }, dpr)
       // For the browser tests: what the last frame drew.
@@ -71,13 +85,14 @@ export function CanvasLOD({ wrap, ...handlers }: Props) {
       },
     }
     draw()
+    redraw.current = live.redraw
     const unsubscribe = store.subscribe((s, prev) => {
       if (s.nodes !== prev.nodes && live.settling) {
         // The dropped nodes' positions have reached React Flow: draw from it again.
         live.moves = null
         live.settling = false
       }
-      if (s.transform !== prev.transform || s.nodes !== prev.nodes || s.edges !== prev.edges || s.width !== prev.width || s.height !== prev.height) live.redraw()
+      if (s.transform !== prev.transform || s.nodes !== prev.nodes || s.width !== prev.width || s.height !== prev.height) live.redraw()
     })
     const unStatus = statuses.subscribeAll(live.redraw)
     const uninstall = installPointer(root, canvas, store.getState, live, {
@@ -87,6 +102,7 @@ export function CanvasLOD({ wrap, ...handlers }: Props) {
     })
     return () => {
       cancelAnimationFrame(frame)
+      redraw.current = () => {}
       unsubscribe()
       unStatus()
       uninstall()
