@@ -1,5 +1,5 @@
 // The zoomed-out canvas (CanvasLOD.tsx): a flow of 300 nodes or more, below
-// 30 % zoom, is drawn on one <canvas> and React Flow's node and wire elements
+// 50 % zoom, is drawn on one <canvas> and React Flow's node and wire elements
 // are hidden; a click selects the node drawn under the pointer, a rubber band
 // selects, a node or a selection drags, a double click opens the tray, a
 // right click the menu; zoomed back in, the DOM is back. Screenshots go to
@@ -71,7 +71,6 @@ test('a large flow zoomed out is drawn on a canvas, and its nodes select, drag a
   const z = (await nodeBox(page, 'n0_0')).z
   assert.ok(z < 0.3, `zoom ${z}`)
   await shot(page, 'lod-01-fit')
-
   // A click on a drawn node selects it alone; a click on the empty canvas clears it.
   const a = await nodeBox(page, 'n3_4')
   await page.mouse.click(...centre(a))
@@ -126,10 +125,18 @@ test('a large flow zoomed out is drawn on a canvas, and its nodes select, drag a
   await page.keyboard.press('Escape')
   await page.getByTestId('tray').waitFor({ state: 'detached' })
 
-  // Zoomed in past 30 %, the DOM is back and the canvas gone.
+  // Between 30 % and 50 %, labels and ports are drawn too; past 50 %, the DOM is back and the canvas gone.
   const c = centre(await nodeBox(page, 'n20_5'))
   await page.mouse.move(...c)
   await page.keyboard.down('Control')
+  for (let i = 0; i < 20 && (await nodeBox(page, 'n20_5')).z < 0.38; i++) {
+    await page.mouse.wheel(0, -20)
+    await sleep(100)
+  }
+  const zl = (await nodeBox(page, 'n20_5')).z
+  assert.ok(zl >= 0.3 && zl < 0.5, `zoom ${zl}`)
+  await page.locator('.rn-canvas.rn-lod').waitFor()
+  await shot(page, 'lod-07-labels')
   for (let i = 0; i < 10 && (await page.locator('.rn-canvas.rn-lod').count()); i++) {
     await page.mouse.wheel(0, -100)
     await sleep(100)

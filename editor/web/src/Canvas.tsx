@@ -3,7 +3,7 @@ import {
   Background, BackgroundVariant, Controls, MiniMap, ReactFlow, SelectionMode, useReactFlow,
   type Connection, type Edge, type EdgeChange, type NodeChange, type ReactFlowInstance,
 } from '@xyflow/react'
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react'
 import { isFlowNode, isTab } from './flowjson'
 import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode as FlowRFNode } from './FlowNode'
 import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
@@ -114,8 +114,11 @@ export function Canvas() {
   const groupStart = useRef(new Map<string, { x: number; y: number }>())
   const tabObj = useMemo(() => items.find((o) => o.id === tab), [items, tab])
   const flowCount = useMemo(() => items.reduce((n, o) => (o.z === tab && isFlowNode(o) && !isGroup(o) ? n + 1 : n), 0), [items, tab])
-  /** Zoomed far out, a large flow is drawn on a canvas (CanvasLOD.tsx). */
-  const lod = canvasFor(detail, flowCount)
+  /**
+   * Zoomed out, a large flow is drawn on a canvas (CanvasLOD.tsx). Deferred: zooming in past the threshold renders
+   * the nodes' elements in a transition React can interrupt, the canvas drawing meanwhile, instead of in one frame.
+   */
+  const lod = useDeferredValue(canvasFor(detail, flowCount))
   const lodRef = useRef(lod)
   lodRef.current = lod
   const coarse = useMemo(coarsePointer, [])

@@ -1,13 +1,15 @@
-// The zoomed-out canvas. Below 30 % zoom (zoomDetail.tsx's level 2: labels
-// unreadable, ports too small to wire) a large flow's nodes and wires are
-// drawn on one <canvas> the size of the viewport, redrawn in an animation
-// frame from React Flow's viewport and nodes, and React Flow's node and wire
-// elements are hidden (display: none: Chromium neither paints nor hit-tests
-// them; React Flow keeps them, so rubber-band selection, the selection's
-// state and zooming back in work as before). With 2,000 nodes on screen a
-// pan step painted, layerized and hit-tested ~20,000 elements; now it clears
-// and fills one bitmap. Pointer input on the nodes is lodPointer.ts's.
-// Wiring needs ports: zoom in past 30 % to draw a wire.
+// The zoomed-out canvas. Below 50 % zoom (zoomDetail.tsx's levels 1 and 2:
+// no icons, ports too small to wire, labels 7 px high or not drawn at all) a
+// large flow's nodes and wires are drawn on one <canvas> the size of the
+// viewport, redrawn in an animation frame from React Flow's viewport and
+// nodes, as the DOM draws them at those levels (labels and ports from 30 %).
+// React Flow keeps the nodes (rubber-band selection, the minimap, fitting
+// the view and zooming back in work as before) but is given no wires, its
+// flow nodes render nothing and their wrappers are display: none (Chromium
+// neither paints nor hit-tests them). With 2,000 nodes on screen a pan step
+// painted, layerized and hit-tested ~20,000 elements; now it clears and fills
+// one bitmap. Pointer input on the nodes is lodPointer.ts's. Wiring needs
+// ports that take the pointer: zoom in past 50 % to draw a wire, as before.
 import { useStoreApi, type Edge, type Node } from '@xyflow/react'
 import { createContext, useContext, useEffect, useLayoutEffect, useRef, type RefObject } from 'react'
 import './canvasLod.css'
@@ -18,8 +20,11 @@ import { installPointer, type Live, type PointerHandlers } from './lodPointer'
 /** Flows with fewer nodes than this on the tab stay in the DOM at every zoom: their cost there is small. */
 export const canvasMinNodes = 300
 
-/** Whether a tab of count flow nodes, at level of detail `detail`, is drawn on the canvas. */
-export const canvasFor = (detail: number, count: number) => detail === 2 && count >= canvasMinNodes
+/** Whether a tab of count flow nodes, at level of detail `detail`, is drawn on the canvas: below 50 %. */
+export const canvasFor = (detail: number, count: number) => detail > 0 && count >= canvasMinNodes
+
+/** From this zoom up the canvas draws labels and ports (zoomDetail.tsx's level 1). */
+const labelZoom = 0.3
 
 /** Whether the canvas draws the flow: flow nodes render nothing meanwhile (their elements are hidden). */
 export const LodContext = createContext(false)
@@ -72,7 +77,7 @@ export function CanvasLOD({ wrap, edges, ...handlers }: Props) {
       }
       const drawn = drawScene(ctx, {
         nodeLookup: s.nodeLookup, edges: edgesRef.current, transform: s.transform, width: s.width, height: s.height,
-        moves: live.moves, status: (id) => statuses.get(id),
+        moves: live.moves, status: (id) => statuses.get(id), labels: s.transform[2] >= labelZoom,
       }, dpr)
       // For the browser tests: what the last frame drew.
       ;(canvas as HTMLCanvasElement & { drawn?: unknown }).drawn = drawn

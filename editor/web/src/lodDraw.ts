@@ -20,6 +20,8 @@ export interface Scene {
   height: number
   moves: Moves | null
   status: (id: string) => StatusData | undefined
+  /** Draw the nodes' labels and ports (zoomDetail.tsx's level 1, 30 % to 50 %; below, neither is drawn in the DOM either). */
+  labels: boolean
 }
 
 const select = '#ff7f0e'
@@ -110,6 +112,8 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: Scene, dpr: number):
   const faded = new Map<string, Path2D>()
   const border = new Path2D(), selected = new Path2D(), invalid = new Path2D(), unknown = new Path2D(), changed = new Path2D()
   const dots = new Map<string, Path2D>()
+  const ports = new Path2D()
+  const text: [string, number, number, boolean][] = []
   let nodes = 0
   const mark = Math.max(9, 2 * px)
   for (const n of s.nodeLookup.values()) {
@@ -143,6 +147,13 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: Scene, dpr: number):
       const o = d.problems?.length ? 3 * px : px
       selected.rect(b.x - o, b.y - o, b.w + 2 * o, b.h + 2 * o)
     }
+    if (s.labels) {
+      // As FlowNode draws them at this level: no icon, the label 10 px in (right-aligned for an icon-right node), ports 10 px squares.
+      if (d.label) text.push([d.label, d.iconRight ? b.x + b.w - 11 : b.x + 11, b.y + b.h / 2, d.iconRight])
+      if (d.inputs > 0) ports.rect(b.x - 5, b.y + b.h / 2 - 5, 10, 10)
+      const hs = n.internals.handleBounds?.source
+      if (hs) for (const h of hs) ports.rect(b.x + h.x, b.y + h.y, h.width, h.height)
+    }
     if (d.changed) changed.rect(b.x + b.w - mark / 2, b.y - mark / 2, mark, mark)
     const st = s.status(n.id)
     if (st && (st.fill || st.shape)) {
@@ -164,9 +175,23 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: Scene, dpr: number):
     }
     ctx.globalAlpha = 1
   }
+  if (text.length) {
+    ctx.fillStyle = '#d9d9d9'
+    ctx.fill(ports)
+    border.addPath(ports)
+  }
   ctx.lineWidth = Math.max(1, 0.5 * px)
   ctx.strokeStyle = '#999'
   ctx.stroke(border)
+  if (text.length) {
+    ctx.fillStyle = '#333'
+    ctx.font = '14px Helvetica, Arial, "Liberation Sans", "DejaVu Sans", sans-serif'
+    ctx.textBaseline = 'middle'
+    for (const [t, x, y, right] of text) {
+      ctx.textAlign = right ? 'right' : 'left'
+      ctx.fillText(t, x, y)
+    }
+  }
   ctx.strokeStyle = '#d00'
   ctx.setLineDash([4 * px, 2 * px])
   ctx.stroke(unknown)

@@ -5,6 +5,7 @@
 // on the canvas meanwhile, committed on release), a double click opens its
 // edit tray, a right click or a finger's long press its menu. Anywhere else the press is React Flow's
 // (rubber-band selection, panning, the groups' borders, a subflow's ports).
+// A node's inject button and debug switch are not buttons here: a click there selects the node.
 import type { Edge, Node, ReactFlowState } from '@xyflow/react'
 import { isFlowNode } from './flowjson'
 import { dragOverGroups, dropOnGroupAfterDrag } from './groupdrop'
