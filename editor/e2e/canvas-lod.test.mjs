@@ -170,3 +170,64 @@ test('a small flow zoomed out stays in the DOM', async () => {
   assert.deepEqual(errors, [])
   await context.close()
 })
+
+test('on a tablet, a finger taps, drags and long-presses the nodes the canvas draws, and pans the empty canvas', async () => {
+  await server.deploy(flow())
+  const context = await browser.newContext({ hasTouch: true, isMobile: true, viewport: { width: 820, height: 1180 } })
+  const page = await context.newPage()
+  page.setDefaultTimeout(10_000)
+  const errors = []
+  page.on('pageerror', (e) => errors.push(e))
+  page.on('console', (m) => m.type() === 'error' && errors.push(new Error('console: ' + m.text())))
+  const cdp = await context.newCDPSession(page)
+  const send = (type, points) =>
+    cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points.map(([x, y], id) => ({ x: Math.round(x), y: Math.round(y), id, radiusX: 4, radiusY: 4, force: 1 })) })
+  const drag = async (from, to, steps = 10) => {
+    await send('touchStart', [from])
+    for (let i = 1; i <= steps; i++) {
+      await send('touchMove', [[from[0] + ((to[0] - from[0]) * i) / steps, from[1] + ((to[1] - from[1]) * i) / steps]])
+      await sleep(16)
+    }
+    await send('touchEnd', [])
+  }
+  await openEditor(page, server.url)
+  await page.locator('.rn-canvas.rn-lod').waitFor()
+
+  // A tap selects the node under the finger.
+  await send('touchStart', [centre(await nodeBox(page, 'n4_4'))])
+  await sleep(30)
+  await send('touchEnd', [])
+  await until(2000, 'the tap to select', async () => (await selectedIds(page)).join() === 'n4_4')
+
+  // A finger dragged from a node moves it (and nothing pans).
+  const vp = () => page.locator('.react-flow__viewport').evaluate((el) => el.style.transform)
+  const v0 = await vp()
+  const b0 = await nodeBox(page, 'n8_3')
+  const from = centre(b0)
+  await drag(from, [from[0], from[1] + 40])
+  await until(2000, 'the node to move', async () => (await nodeBox(page, 'n8_3')).fy !== b0.fy)
+  assert.ok(Math.abs((await nodeBox(page, 'n8_3')).fy - b0.fy - 40 / b0.z) <= 20)
+  assert.equal(await vp(), v0)
+  assert.deepEqual(await selectedIds(page), ['n8_3'])
+
+  // A long press on a node selects it and opens the menu.
+  const at = centre(await nodeBox(page, 'n30_7'))
+  await send('touchStart', [at])
+  await sleep(900)
+  await send('touchEnd', [])
+  await page.getByRole('menu').waitFor()
+  assert.deepEqual(await selectedIds(page), ['n30_7'])
+  await shot(page, 'lod-08-tablet-menu')
+  await page.getByRole('menuitem', { name: /Edit/ }).click()
+  await page.getByTestId('tray').waitFor()
+  await page.keyboard.press('Escape')
+
+  // One finger on the empty canvas pans it.
+  const canvas = await page.locator('.rn-canvas').boundingBox()
+  const empty = [canvas.x + canvas.width - 20, canvas.y + canvas.height - 60]
+  const v1 = await vp()
+  await drag(empty, [empty[0] - 100, empty[1] - 100])
+  await until(2000, 'the canvas to pan', async () => (await vp()) !== v1)
+  assert.deepEqual(errors, [])
+  await context.close()
+})

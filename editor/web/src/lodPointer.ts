@@ -38,13 +38,13 @@ const snap = (v: number) => Math.round(v / gridSize) * gridSize
 
 /**
  * The flow node under the point (clientX, clientY) of the screen, given the
- * canvas's box on screen: the nearest within a few pixels (nodes are a few
+ * canvas's box on screen: the nearest within padPx pixels (nodes are a few
  * pixels tall this far out), the topmost of several. null when none is.
  */
-export function nodeAt(s: Flow, origin: DOMRect, clientX: number, clientY: number): string | null {
+export function nodeAt(s: Flow, origin: DOMRect, clientX: number, clientY: number, padPx: number): string | null {
   const [tx, ty, z] = s.transform
   const fx = (clientX - origin.left - tx) / z, fy = (clientY - origin.top - ty) / z
-  const pad = 4 / z
+  const pad = padPx / z
   let best: string | null = null
   let bestD = Infinity
   for (const n of s.nodeLookup.values()) {
@@ -94,12 +94,16 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
     press: number
   }
   let g: Gesture | null = null
-  let swallowClick = false
+  /** The click that follows a press the canvas took: swallowed, closing the workspace's menu unless a long press opened it. */
+  let swallowClick: null | 'close' | 'keep' = null
+  /** Until when: a finger's click comes as a task of its own, after the pointerup. */
+  let swallowUntil = 0
 
   const hit = (e: MouseEvent) => {
     const t = e.target as Element | null
     if (!t || !root.contains(t) || !t.closest('.react-flow__renderer')) return null
-    return nodeAt(flow(), canvas.getBoundingClientRect(), e.clientX, e.clientY)
+    // A few pixels' grace on the empty canvas; none over a group's border or label (they take the pointer as in the DOM).
+    return nodeAt(flow(), canvas.getBoundingClientRect(), e.clientX, e.clientY, t.classList.contains('react-flow__pane') ? 4 : 0)
   }
   const toFlow = (x: number, y: number) => {
     const [tx, ty, z] = flow().transform
@@ -162,8 +166,8 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
     if (!gs || e.pointerId !== gs.pointer) return
     const pressed = gs.touch && !gs.press
     end()
-    swallowClick = true
-    setTimeout(() => (swallowClick = false), 0)
+    swallowClick = pressed ? 'keep' : 'close'
+    swallowUntil = performance.now() + 600
     if (gs.ids) {
       const moves = movesAt(gs, e.clientX, e.clientY)
       live.moves = moves
@@ -199,6 +203,7 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
   const onDown = (e: PointerEvent) => {
     // A second finger: a pinch, React Flow's; the drag it interrupts is dropped.
     if (g && e.pointerId !== g.pointer) return cancel()
+    swallowClick = null
     if (e.button !== 0 || !e.isPrimary) return
     const id = hit(e)
     if (!id) return
@@ -232,11 +237,12 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
     if (g) e.stopPropagation()
   }
   const onClick = (e: MouseEvent) => {
-    if (!swallowClick) return
-    swallowClick = false
+    if (!swallowClick || performance.now() > swallowUntil) return
+    const close = swallowClick === 'close'
+    swallowClick = null
     // React Flow's pane would clear the selection just made.
     e.stopPropagation()
-    on.onClick()
+    if (close) on.onClick()
   }
   const onDblClick = (e: MouseEvent) => {
     const id = hit(e)
