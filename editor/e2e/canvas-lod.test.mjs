@@ -125,6 +125,28 @@ test('a large flow zoomed out is drawn on a canvas, and its nodes select, drag a
   await page.keyboard.press('Escape')
   await page.getByTestId('tray').waitFor({ state: 'detached' })
 
+  // The keyboard works on what the canvas draws: Enter opens the selected node, arrows move it, Ctrl+A selects
+  // everything, Delete removes it and Ctrl+Z brings it back.
+  await page.keyboard.press('Enter')
+  await page.getByTestId('tray').waitFor()
+  await page.keyboard.press('Escape')
+  await page.getByTestId('tray').waitFor({ state: 'detached' })
+  const k0 = await nodeBox(page, 'n20_5')
+  await page.keyboard.press('ArrowRight')
+  await until(2000, 'the arrow to move the node', async () => (await nodeBox(page, 'n20_5')).fx > k0.fx)
+  await page.keyboard.press('Control+a')
+  await until(2000, 'everything selected', async () => (await page.locator('.react-flow__node-flow.selected').count()) === 400)
+  await page.keyboard.press('Delete')
+  // With no nodes left the tab is too small for the canvas.
+  await page.getByTestId('lod-canvas').waitFor({ state: 'detached' })
+  assert.equal(await page.locator('.react-flow__node-flow').count(), 0)
+  await page.keyboard.press('Control+z')
+  await until(2000, 'the canvas to draw them again', async () => (await drawn(page))?.nodes === 400)
+  assert.equal((await drawn(page)).wires, 360)
+  await shot(page, 'lod-09-undone')
+  await page.keyboard.press('Escape')
+  await page.mouse.click(canvas.x + canvas.width - 30, canvas.y + canvas.height - 30)
+
   // Between 30 % and 50 %, labels and ports are drawn too; past 50 %, the DOM is back and the canvas gone.
   const c = centre(await nodeBox(page, 'n20_5'))
   await page.mouse.move(...c)
