@@ -139,7 +139,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
   const iconRight = data.iconRight
   // Zoomed out (zoomDetail.tsx): no icons, and ports that draw but cannot start a wire.
   const full = useDetail() === 0
-  // Zoomed out further, a large flow is drawn on a canvas (CanvasLOD.tsx): nothing here to mount or keep.
+  // A tab of 300 nodes or more below 50 % is drawn on a canvas (CanvasLOD.tsx): nothing here to mount or keep.
   if (useLod()) return null
   return (
     <div className={cls.join(' ')} style={{ width: w, height: h }} data-type={obj.type} data-id={id}>
