@@ -175,6 +175,47 @@ export async function newPage(browser, { downloads = false } = {}) {
   return { page, context, errors }
 }
 
+/** In the page: the boxes of the flow nodes ids (all rendered ones when null), keyed by id; see nodeBox. */
+function boxesInPage(ids) {
+  const vp = document.querySelector('.react-flow__viewport')
+  const m = /translate\(([-\d.e]+)px, ?([-\d.e]+)px\) scale\(([-\d.e]+)\)/.exec(vp.style.transform)
+  const [tx, ty, z] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  const r = document.querySelector('.react-flow').getBoundingClientRect()
+  const els = ids ? ids.map((id) => document.querySelector(`.react-flow__node[data-id="${id}"]`)) : [...document.querySelectorAll('.react-flow__node-flow')]
+  const out = {}
+  for (const el of els) {
+    if (!el) continue
+    const t = /translate\(([-\d.e]+)px, ?([-\d.e]+)px\)/.exec(el.style.transform)
+    const fx = Number(t[1]), fy = Number(t[2])
+    const w = parseFloat(el.style.width), h = parseFloat(el.style.height)
+    out[el.dataset.id] = { x: r.left + tx + fx * z, y: r.top + ty + fy * z, width: w * z, height: h * z, fx, fy, z }
+  }
+  return out
+}
+
+/**
+ * A node's box on screen, { x, y, width, height }, from React Flow's viewport
+ * transform and the node's wrapper: also when the node is drawn on the
+ * zoomed-out canvas (CanvasLOD.tsx) and its element is hidden. With fx, fy
+ * (its top left in flow coordinates) and z (the zoom). The node must be
+ * rendered (on screen, or every node when zoomed out).
+ */
+export async function nodeBox(page, id) {
+  const b = (await page.evaluate(boxesInPage, [id]))[id]
+  if (!b) throw new Error(`node ${id} is not rendered`)
+  return b
+}
+
+/** The boxes of every rendered flow node, by id (see nodeBox). */
+export function nodeBoxes(page) {
+  return page.evaluate(boxesInPage, null)
+}
+
+/** The canvas's zoom, from React Flow's viewport transform. */
+export function zoomOf(page) {
+  return page.locator('.react-flow__viewport').evaluate((el) => Number(/scale\(([-\d.e]+)\)/.exec(el.style.transform)[1]))
+}
+
 export async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, name + '.png') })
 }

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { gzipSync } from 'node:zlib'
-import { budget, launch, newPage, openEditor, repo, shot, sleep, startServer } from './helpers.mjs'
+import { budget, launch, newPage, nodeBox, nodeBoxes, openEditor, repo, shot, sleep, startServer, zoomOf } from './helpers.mjs'
 
 let browser, server
 before(async () => {
@@ -143,7 +143,8 @@ const report = (n, name, xs) =>
 /**
  * Frame times (requestAnimationFrame intervals) while a flow of n nodes is
  * panned at the fit view (every node on screen), zoomed, panned zoomed in,
- * and while one node and a selection of 100 nodes are dragged.
+ * and while one node and a selection of 100 nodes are dragged; then panned
+ * and one node dragged at 100 %.
  */
 async function largeFlow(n) {
   await server.deploy(bigFlow(n))
@@ -163,6 +164,8 @@ async function largeFlow(n) {
 
   // At the fit view every node is on screen: the heaviest case.
   const fitCount = await page.locator('.react-flow__node').count()
+  // Drawn on one canvas (CanvasLOD.tsx) or as elements.
+  const fitDrawing = (await page.locator('.rn-canvas.rn-lod').count()) ? 'canvas' : 'DOM'
   out.panFit = await frames(page, async () => {
     for (let i = 0; i < 60; i++) {
       await page.mouse.wheel(0, i < 30 ? 25 : -25)
@@ -173,11 +176,12 @@ async function largeFlow(n) {
 
   // A selection of 100 nodes (the first ten chains), dragged by one of them, at the fit view.
   await page.evaluate(() => window.getSelection()?.removeAllRanges())
-  const a = await page.locator('.react-flow__node[data-id="n0_0"]').boundingBox()
-  const b = await page.locator('.react-flow__node[data-id="n9_9"]').boundingBox()
+  // Boxes from the viewport transform: zoomed out this far, the nodes are drawn on a canvas (CanvasLOD.tsx).
+  const a = await nodeBox(page, 'n0_0')
+  const b = await nodeBox(page, 'n9_9')
   await dragBy(page, a.x - 8, a.y - 8, b.x + b.width + 3 - (a.x - 8), b.y + b.height + 3 - (a.y - 8), 10)
   const selectedCount = await page.locator('.react-flow__node.selected').count()
-  const grab = await page.locator('.react-flow__node[data-id="n5_5"]').boundingBox()
+  const grab = await nodeBox(page, 'n5_5')
   out.dragSelection = await frames(page, () => dragBy(page, grab.x + grab.width / 2, grab.y + grab.height / 2, 120, 80), cdp)
   await shot(page, `15-${n}-dragged-selection`)
   await page.keyboard.press('Escape')
@@ -205,23 +209,51 @@ async function largeFlow(n) {
   await shot(page, `14-${n}-zoomed`)
 
   // One node dragged, zoomed in: the node nearest the middle of the canvas.
-  const one = await page.evaluate(({ cx, cy }) => {
+  const nearest = async () => {
     let best, d = Infinity
-    for (const el of document.querySelectorAll('.react-flow__node')) {
-      const r = el.getBoundingClientRect()
+    for (const r of Object.values(await nodeBoxes(page))) {
       const dd = Math.hypot(r.x + r.width / 2 - cx, r.y + r.height / 2 - cy)
       if (dd < d) (d = dd), (best = { x: r.x + r.width / 2, y: r.y + r.height / 2 })
     }
     return best
-  }, { cx, cy })
+  }
+  const zoomedAt = await zoomOf(page)
+  const zoomedDrawing = (await page.locator('.rn-canvas.rn-lod').count()) ? 'canvas' : 'DOM'
+  const one = await nearest()
   out.dragNode = await frames(page, () => dragBy(page, one.x, one.y, 150, 100), cdp)
 
-  console.log(`perf: ${n} nodes rendered at fit ${fitCount}, zoomed in ${zoomedCount}; selection dragged ${selectedCount}`)
+  // At 100 % (every node in the DOM, with its icon and ports): pan, then drag one node.
+  await page.mouse.move(cx, cy)
+  await page.keyboard.down('Control')
+  for (let i = 0; i < 40 && (await zoomOf(page)) < 0.98; i++) {
+    await page.mouse.wheel(0, -40)
+    await sleep(16)
+  }
+  await page.keyboard.up('Control')
+  await sleep(1000)
+  const fullAt = await zoomOf(page)
+  out.pan100 = await frames(page, async () => {
+    for (let i = 0; i < 80; i++) {
+      await page.mouse.wheel(i % 40 < 20 ? 30 : -30, i < 40 ? 40 : -40)
+      await sleep(16)
+    }
+  }, cdp)
+  const fullCount = await page.locator('.react-flow__node').count()
+  await shot(page, `16-${n}-100`)
+  const one100 = await nearest()
+  out.dragNode100 = await frames(page, () => dragBy(page, one100.x, one100.y, 150, 100), cdp)
+
+  console.log(
+    `perf: ${n} nodes rendered at fit ${fitCount} (drawn by the ${fitDrawing}), zoomed in ${zoomedCount} (at ${fmt(zoomedAt * 100)} %, drawn by the ${zoomedDrawing}), ` +
+      `at ${fmt(fullAt * 100)} % ${fullCount}; selection dragged ${selectedCount}`,
+  )
   report(n, 'pan at fit', out.panFit)
   report(n, 'ctrl+wheel zoom', out.zoom)
   report(n, 'pan zoomed in', out.panZoomed)
   report(n, 'drag one node', out.dragNode)
   report(n, `drag ${selectedCount} selected nodes`, out.dragSelection)
+  report(n, 'pan at 100 %', out.pan100)
+  report(n, 'drag one node at 100 %', out.dragNode100)
   const all = Object.values(out).flat()
   report(n, 'all', all)
   assert.equal(selectedCount, 100)

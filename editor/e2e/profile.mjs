@@ -4,7 +4,7 @@
 // functions with the most self time (CDP Profiler). Build the editor
 // unminified for readable names: npx vite build --minify false.
 //   node editor/e2e/profile.mjs [N]
-import { launch, newPage, sleep, startServer } from './helpers.mjs'
+import { launch, newPage, nodeBox, sleep, startServer } from './helpers.mjs'
 
 const n = Number(process.argv[2] ?? 2000)
 const kinds = ['inject', 'json', 'filter-on-change', 'template', 'json', 'template', 'filter-on-change', 'template', 'json', 'debug']
@@ -101,11 +101,12 @@ try {
   })
   // ONLY_PAN=1: the first action only.
   if (!process.env.ONLY_PAN) {
-  const a = await page.locator('.react-flow__node[data-id="n0_0"]').boundingBox()
-  const b = await page.locator('.react-flow__node[data-id="n9_9"]').boundingBox()
+  // Zoomed out, the nodes are drawn on a canvas (CanvasLOD.tsx): their boxes come from the viewport transform.
+  const a = await nodeBox(page, 'n0_0')
+  const b = await nodeBox(page, 'n9_9')
   await dragBy(a.x - 8, a.y - 8, b.x + b.width + 2 - (a.x - 8), b.y + b.height + 2 - (a.y - 8), 10)
   console.log('selected', await page.locator('.react-flow__node.selected').count())
-  const g = await page.locator('.react-flow__node[data-id="n5_5"]').boundingBox()
+  const g = await nodeBox(page, 'n5_5')
   await profile('drag selection', () => dragBy(g.x + g.width / 2, g.y + g.height / 2, 120, 80))
   await page.keyboard.press('Escape')
   await profile('zoom', async () => {
@@ -116,6 +117,7 @@ try {
     }
     await page.keyboard.up('Control')
   })
+  console.log('zoom now', (await nodeBox(page, 'n0_0').catch(() => ({ z: '?' }))).z)
   await profile('pan zoomed', async () => {
     for (let i = 0; i < 40; i++) {
       await page.mouse.wheel(i % 20 < 10 ? 30 : -30, i < 20 ? 40 : -40)

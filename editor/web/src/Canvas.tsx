@@ -3,13 +3,14 @@ import {
   Background, BackgroundVariant, Controls, MiniMap, ReactFlow, SelectionMode, useReactFlow,
   type Connection, type Edge, type EdgeChange, type NodeChange, type ReactFlowInstance,
 } from '@xyflow/react'
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react'
 import { isFlowNode, isTab } from './flowjson'
 import { FlowNode, gridSize, handlesFor, nodeSize, type NodeData, type RFNode as FlowRFNode } from './FlowNode'
 import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
 import { MinimapButton, useMinimap } from './Layout'
 import { useStable } from './stable'
 import { DetailContext, useDetailLevel } from './zoomDetail'
+import { CanvasLOD, LodContext, canvasFor } from './CanvasLOD'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import { openQuickAddAt } from './nav'
 import {
@@ -34,6 +35,8 @@ const defaultEdgeOptionsFar = { type: 'default', interactionWidth: 0 }
 /** Under a coarse pointer (a finger) wires are wider to hit. */
 const defaultEdgeOptionsCoarse = { type: 'default', interactionWidth: 24 }
 const proOptions = { hideAttribution: true }
+/** React Flow's wires while the canvas draws them (CanvasLOD.tsx): none, so that none listens to its store. */
+const noEdges: Edge[] = []
 /** The canvas's nodes: flow nodes, the boxes of groups (Groups.tsx), a subflow's ports (Subflows.tsx). */
 type RFNode = FlowRFNode | GroupRFNode | PortRFNode
 
@@ -110,6 +113,14 @@ export function Canvas() {
   /** Where each dragged group's box was when the drag started. */
   const groupStart = useRef(new Map<string, { x: number; y: number }>())
   const tabObj = useMemo(() => items.find((o) => o.id === tab), [items, tab])
+  const flowCount = useMemo(() => items.reduce((n, o) => (o.z === tab && isFlowNode(o) && !isGroup(o) ? n + 1 : n), 0), [items, tab])
+  /**
+   * Zoomed out, a large flow is drawn on a canvas (CanvasLOD.tsx). Deferred: zooming in past the threshold renders
+   * the nodes' elements in a transition React can interrupt, the canvas drawing meanwhile, instead of in one frame.
+   */
+  const lod = useDeferredValue(canvasFor(detail, flowCount))
+  const lodRef = useRef(lod)
+  lodRef.current = lod
   const coarse = useMemo(coarsePointer, [])
 
   useEffect(() => {
@@ -353,6 +364,9 @@ export function Canvas() {
     const r = wrap.current!.getBoundingClientRect()
     setMenu({ x: x - r.left, y: y - r.top, flow: rf.screenToFlowPosition({ x, y }) })
   }
+  const closeMenu = useStable(() => setMenu(null))
+  // The canvas's drag of nodes in groups: the groups' boxes follow them as they do a drag in the DOM.
+  const onGroupedDrag = useStable((m: Map<string, { x: number; y: number }> | null) => setDrag(m ? new Map(m) : new Map()))
   const openMenu = useStable((e: React.MouseEvent | MouseEvent) => {
     e.preventDefault()
     openMenuAt(e.clientX, e.clientY)
@@ -378,7 +392,7 @@ export function Canvas() {
       <SubflowBar />
       <SubflowPropsDialog />
       <div
-        className={'rn-canvas rn-detail-' + detail}
+        className={'rn-canvas rn-detail-' + detail + (lod ? ' rn-lod' : '')}
         ref={wrap}
         onDragOver={(e) => {
           if (e.dataTransfer.types.includes('application/x-runnel-type')) {
@@ -393,9 +407,10 @@ export function Canvas() {
         data-testid="canvas"
       >
         <DetailContext.Provider value={detail}>
+        <LodContext.Provider value={lod}>
         <ReactFlow<RFNode, Edge>
           nodes={nodes}
-          edges={edges}
+          edges={lod ? noEdges : edges}
           nodeTypes={nodeTypes}
           onNodesChange={onNodesChange}
           onEdgesChange={onEdgesChange}
@@ -444,8 +459,16 @@ export function Canvas() {
           })}
           onPaneContextMenu={openMenu}
           onSelectionContextMenu={openMenu}
+          onSelectionEnd={useStable(() => {
+            // React Flow selects the wires of the nodes a rubber band selects; on the canvas it has none.
+            if (!lodRef.current) return
+            const sel = getState().selected
+            setState({ selectedEdges: new Set(edges.filter((e) => sel.has(e.source) || sel.has(e.target)).map((e) => e.id)) })
+          })}
           onPaneClick={useStable((e) => {
             setMenu(null)
+            // React Flow clears the selected wires it has; on the canvas it has none.
+            if (lodRef.current && getState().selectedEdges.size) setState({ selectedEdges: new Set() })
             // Ctrl+click (Cmd+click) on the empty canvas: quick-add there.
             if (e.ctrlKey || e.metaKey) openQuickAddAt(e.clientX, e.clientY)
           })}
@@ -478,10 +501,20 @@ export function Canvas() {
           <GroupToolbar />
           <GroupDropHint />
           <LinkLines />
+          {lod && (
+            <CanvasLOD
+              wrap={wrap}
+              edges={edges}
+              onContextMenu={openMenuAt}
+              onClick={closeMenu}
+              onGroupedDrag={onGroupedDrag}
+            />
+          )}
           <Controls showInteractive={false}>
             <MinimapButton />
           </Controls>
         </ReactFlow>
+        </LodContext.Provider>
         </DetailContext.Provider>
         {tabObj?.disabled ? <div className="rn-flow-disabled-banner">This flow is disabled: its nodes do not run</div> : null}
         {menu && (

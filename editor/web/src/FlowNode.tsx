@@ -7,6 +7,7 @@ import { useRate, useStatus } from './live'
 import { fireInject } from './store'
 import { DebugToggle } from './DebugToggle'
 import { Port, useDetail } from './zoomDetail'
+import { useLod } from './CanvasLOD'
 import type { FlowObj, NodeType, Problem } from './types'
 
 export interface NodeData extends Record<string, unknown> {
@@ -138,6 +139,8 @@ function FlowNodeView({ id, data, selected }: NodeProps<RFNode>) {
   const iconRight = data.iconRight
   // Zoomed out (zoomDetail.tsx): no icons, and ports that draw but cannot start a wire.
   const full = useDetail() === 0
+  // A tab of 300 nodes or more below 50 % is drawn on a canvas (CanvasLOD.tsx): nothing here to mount or keep.
+  if (useLod()) return null
   return (
     <div className={cls.join(' ')} style={{ width: w, height: h }} data-type={obj.type} data-id={id}>
       {button && (

@@ -13,6 +13,7 @@ import type { Rate, StatusData } from './types'
 class Keyed<T> {
   private m = new Map<string, T>()
   private subs = new Map<string, Set<() => void>>()
+  private all = new Set<() => void>()
   get(id: string): T | undefined {
     return this.m.get(id)
   }
@@ -20,9 +21,17 @@ class Keyed<T> {
     if (v === undefined) this.m.delete(id)
     else this.m.set(id, v)
     this.subs.get(id)?.forEach((l) => l())
+    this.all.forEach((l) => l())
   }
   ids() {
     return [...this.m.keys()]
+  }
+  /** Calls l after any id's value changes (the zoomed-out canvas redraws its status dots). */
+  subscribeAll(l: () => void) {
+    this.all.add(l)
+    return () => {
+      this.all.delete(l)
+    }
   }
   subscribe(id: string, l: () => void) {
     let s = this.subs.get(id)

@@ -8,7 +8,8 @@
 // as handles (so that wires keep their ends) but that listen to nothing and
 // cannot start a wire; below 30 % labels are not painted either. One
 // subscription (the canvas's) follows the zoom; nodes read the level from a
-// context, so they re-render only when the level changes.
+// context, so they re-render only when the level changes. A tab of 300 nodes
+// or more is drawn on a <canvas> at levels 1 and 2 instead (CanvasLOD.tsx).
 import { Handle, Position, useStore } from '@xyflow/react'
 import { createContext, useContext } from 'react'
 import './zoomDetail.css'
