@@ -50,6 +50,28 @@ func CanonicalJSON(r RawJSON) RawJSON {
 	return res
 }
 
+// ParsedJSON returns the text of what JSON.parse makes of r, an object
+// or array as text, for lookups into it: of a repeated key only the last
+// value, at the first one's place (gjson, reading the text, would find
+// the first), array-index keys first, and no white space. Numbers stay as
+// they are written, since -0 and 1e400 (-0 and Infinity to JavaScript)
+// have no JSON text of their own. r itself is returned when it is already
+// in that form, as compact text without repeated keys is.
+func ParsedJSON(r RawJSON) RawJSON {
+	sp := encPool.Get().(*[]byte)
+	d := rawDec{s: r, keepNumbers: true}
+	out := d.value((*sp)[:0])
+	res := r
+	if !bytes.Equal(out, r) {
+		res = RawJSON(bytes.Clone(out))
+	}
+	if cap(out) <= 64<<10 {
+		*sp = out
+		encPool.Put(sp)
+	}
+	return res
+}
+
 var encPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // appendRawJSON appends JSON.stringify(JSON.parse(raw)) to b. raw must be
@@ -63,6 +85,9 @@ func appendRawJSON(b []byte, raw []byte) []byte {
 type rawDec struct {
 	s []byte
 	i int
+	// keepNumbers writes numbers as they are written in s (see
+	// ParsedJSON) instead of as JavaScript writes them.
+	keepNumbers bool
 }
 
 func (d *rawDec) ws() {
@@ -297,7 +322,7 @@ func (d *rawDec) number(b []byte) []byte {
 		break
 	}
 	tok := d.s[start:d.i]
-	if plainNumber(tok) {
+	if d.keepNumbers || plainNumber(tok) {
 		return append(b, tok...)
 	}
 	f, err := strconv.ParseFloat(unsafeString(tok), 64)

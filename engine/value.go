@@ -51,7 +51,13 @@ func ParseJSON(b []byte) (any, error) {
 		}
 		return nil, err
 	}
-	return fromGJSON(gjson.ParseBytes(b)), nil
+	v := fromGJSON(gjson.ParseBytes(b))
+	if r, ok := v.(RawJSON); ok {
+		// As JSON.parse makes it, so that every lookup sees what Node-RED
+		// sees: of a repeated key, the last value (gjson finds the first).
+		return ParsedJSON(r), nil
+	}
+	return v, nil
 }
 
 // fromGJSON converts an existing gjson result to a message value, objects

@@ -45,6 +45,32 @@ func TestParseJSONKeepsObjectsRaw(t *testing.T) {
 	}
 }
 
+// TestParseJSONRepeatedKeys: a parsed object is what JSON.parse makes of
+// the text, so a lookup finds the last value of a repeated key (gjson,
+// reading the text, finds the first).
+func TestParseJSONRepeatedKeys(t *testing.T) {
+	v, err := ParseJSON([]byte(`{"role":"user","n":{"x":1,"x":2},"role":"admin"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(v.(RawJSON)); got != `{"role":"admin","n":{"x":2}}` {
+		t.Errorf("ParseJSON = %s", got)
+	}
+	// Numbers stay as written: -0 and 1e400 are -0 and Infinity to
+	// JavaScript, which no canonical JSON text keeps.
+	w, _ := ParseJSON([]byte(`{"z": -0, "big": 1e400, "a": 1.50, "a": 2}`))
+	if got := string(w.(RawJSON)); got != `{"z":-0,"big":1e400,"a":2}` {
+		t.Errorf("ParseJSON = %s", got)
+	}
+	m := NewMessage("", v)
+	for path, want := range map[string]any{"payload.role": "admin", "payload.n.x": 2.0} {
+		p, _ := ParsePath(path)
+		if got, _ := m.Get(p); got != want {
+			t.Errorf("%s = %#v, want %#v", path, got, want)
+		}
+	}
+}
+
 func TestToFloatLikeParseFloat(t *testing.T) {
 	cases := []struct {
 		in   any

@@ -171,7 +171,9 @@ func parseJSONText(text []byte) (any, error) {
 	t := text[i:j:j]
 	switch t[0] {
 	case '{', '[':
-		return engine.RawJSON(t), nil
+		// As JSON.parse makes it, so that every lookup sees what Node-RED
+		// sees: of a repeated key, the last value (gjson finds the first).
+		return engine.ParsedJSON(engine.RawJSON(t)), nil
 	case 't':
 		return true, nil
 	case 'f':
