@@ -10,6 +10,8 @@
 // painted, layerized and hit-tested ~20,000 elements; now it clears and fills
 // one bitmap. Pointer input on the nodes is lodPointer.ts's. Wiring needs
 // ports that take the pointer: zoom in past 50 % to draw a wire, as before.
+// A zoom that goes on on the canvas stays on it at any zoom until the zoom
+// is still (useZoomHold): the elements come back once, not at each step.
 import { useStoreApi, type Edge, type Node } from '@xyflow/react'
 import { createContext, useContext, useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react'
 import './canvasLod.css'
