@@ -2,11 +2,12 @@
 // 50 % zoom, is drawn on one <canvas> and React Flow's node and wire elements
 // are hidden; a click selects the node drawn under the pointer, a rubber band
 // selects, a node or a selection drags, a double click opens the tray, a
-// right click the menu; zoomed back in, the DOM is back. Screenshots go to
+// right click the menu; zoomed back in, the DOM is back (once the zoom is
+// still, if the zoom went on on the canvas). Screenshots go to
 // editor/e2e/artifacts (lod-*.png).
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { launch, newPage, nodeBox, openEditor, shot, sleep, startServer, until } from './helpers.mjs'
+import { launch, newPage, nodeBox, openEditor, shot, sleep, startServer, until, zoomOf } from './helpers.mjs'
 
 let browser, server
 before(async () => {
@@ -159,10 +160,17 @@ test('a large flow zoomed out is drawn on a canvas, and its nodes select, drag a
   assert.ok(zl >= 0.3 && zl < 0.5, `zoom ${zl}`)
   await page.locator('.rn-canvas.rn-lod').waitFor()
   await shot(page, 'lod-07-labels')
-  for (let i = 0; i < 10 && (await page.locator('.rn-canvas.rn-lod').count()); i++) {
-    await page.mouse.wheel(0, -100)
-    await sleep(100)
+  // A zoom that goes on on the canvas stays there past 50 % (useZoomHold): the DOM is back once the zoom is still.
+  // (Wheel steps a frame or two apart, so that the zoom is never still for the hold's 200 ms meanwhile.)
+  for (let i = 0; i < 20 && (await zoomOf(page)) < 0.9; i++) {
+    await page.mouse.wheel(0, -40)
+    await sleep(16)
   }
+  const held = await page.locator('.rn-canvas.rn-lod').count()
+  const zh = await zoomOf(page)
+  await shot(page, 'lod-08-mid-zoom')
+  assert.ok(zh >= 0.5, `zoom ${zh}`)
+  assert.equal(held, 1, 'the canvas draws while the zoom goes on')
   await page.keyboard.up('Control')
   await page.getByTestId('lod-canvas').waitFor({ state: 'detached' })
   assert.ok((await page.locator('.react-flow__node[data-id="n20_5"]').boundingBox()).width > 20)
