@@ -36,7 +36,8 @@ export const zoomHoldMs = 200
  * canvas a step costs ~5 ms. So a Ctrl+wheel, pinch, key or minimap zoom that
  * starts on the canvas stays there, and the flow's elements come back once,
  * when the zoom has been still for zoomHoldMs, if it ended at 50 % or above.
- * A zoom that starts in the DOM stays in it until it goes below 50 %.
+ * A zoom that starts in the DOM stays in it until it goes below 50 %. While
+ * a pointer is pressed (a drag begun on the canvas) the hold is kept.
  * Re-renders the caller only when the hold starts and ends (call under ReactFlowProvider).
  */
 export function useZoomHold(lod: { current: boolean }, large: boolean): boolean {
@@ -47,7 +48,20 @@ export function useZoomHold(lod: { current: boolean }, large: boolean): boolean 
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | undefined
     let held = false
+    // Pointers pressed: a drag or a rubber band begun on the canvas before the hold ends ends on it too.
+    const down = new Set<number>()
+    const press = (e: PointerEvent) => down.add(e.pointerId)
+    const lift = (e: PointerEvent) => down.delete(e.pointerId)
+    const forget = () => down.clear()
+    window.addEventListener('pointerdown', press, true)
+    window.addEventListener('pointerup', lift, true)
+    window.addEventListener('pointercancel', lift, true)
+    window.addEventListener('blur', forget)
     const release = () => {
+      if (down.size) {
+        timer = setTimeout(release, zoomHoldMs)
+        return
+      }
       timer = undefined
       held = false
       setHolding(false)
@@ -65,6 +79,10 @@ export function useZoomHold(lod: { current: boolean }, large: boolean): boolean 
     return () => {
       unsubscribe()
       clearTimeout(timer)
+      window.removeEventListener('pointerdown', press, true)
+      window.removeEventListener('pointerup', lift, true)
+      window.removeEventListener('pointercancel', lift, true)
+      window.removeEventListener('blur', forget)
     }
   }, [store, lod])
   return holding
