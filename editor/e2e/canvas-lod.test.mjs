@@ -2,11 +2,12 @@
 // 50 % zoom, is drawn on one <canvas> and React Flow's node and wire elements
 // are hidden; a click selects the node drawn under the pointer, a rubber band
 // selects, a node or a selection drags, a double click opens the tray, a
-// right click the menu; zoomed back in, the DOM is back. Screenshots go to
+// right click the menu; zoomed back in, the DOM is back (once the zoom is
+// still, if the zoom went on on the canvas). Screenshots go to
 // editor/e2e/artifacts (lod-*.png).
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { launch, newPage, nodeBox, openEditor, shot, sleep, startServer, until } from './helpers.mjs'
+import { launch, newPage, nodeBox, openEditor, shot, sleep, startServer, until, zoomOf } from './helpers.mjs'
 
 let browser, server
 before(async () => {
@@ -147,7 +148,7 @@ test('a large flow zoomed out is drawn on a canvas, and its nodes select, drag a
   await page.keyboard.press('Escape')
   await page.mouse.click(canvas.x + canvas.width - 30, canvas.y + canvas.height - 30)
 
-  // Between 30 % and 50 %, labels and ports are drawn too; past 50 %, the DOM is back and the canvas gone.
+  // Between 30 % and 50 %, labels and ports are drawn too; past 50 %, once the zoom is still, the DOM is back.
   const c = centre(await nodeBox(page, 'n20_5'))
   await page.mouse.move(...c)
   await page.keyboard.down('Control')
@@ -159,12 +160,33 @@ test('a large flow zoomed out is drawn on a canvas, and its nodes select, drag a
   assert.ok(zl >= 0.3 && zl < 0.5, `zoom ${zl}`)
   await page.locator('.rn-canvas.rn-lod').waitFor()
   await shot(page, 'lod-07-labels')
-  for (let i = 0; i < 10 && (await page.locator('.rn-canvas.rn-lod').count()); i++) {
-    await page.mouse.wheel(0, -100)
-    await sleep(100)
+  await page.keyboard.up('Control')
+  // A zoom that goes on on the canvas stays there past 50 % (useZoomHold), and while a pointer is pressed (a drag
+  // begun on the canvas ends on it): here a node pressed before the zoom and dragged after it. The DOM is back
+  // once the zoom is still and the pointer up.
+  const m0 = await nodeBox(page, 'n20_5')
+  await page.mouse.move(...centre(m0))
+  await page.mouse.down()
+  await page.keyboard.down('Control')
+  for (let i = 0; i < 20 && (await zoomOf(page)) < 0.9; i++) {
+    await page.mouse.wheel(0, -40)
+    await sleep(16)
   }
   await page.keyboard.up('Control')
+  const zh = await zoomOf(page)
+  assert.ok(zh >= 0.5, `zoom ${zh}`)
+  assert.equal(await page.locator('.rn-canvas.rn-lod').count(), 1, 'the canvas draws while the zoom goes on')
+  await shot(page, 'lod-07-mid-zoom')
+  const p0 = centre(await nodeBox(page, 'n20_5'))
+  for (let i = 1; i <= 10; i++) {
+    await page.mouse.move(p0[0] + 8 * i, p0[1])
+    await sleep(50)
+  }
+  assert.equal(await page.locator('.rn-canvas.rn-lod').count(), 1, 'the canvas stays while a drag begun on it goes on')
+  await page.mouse.up()
   await page.getByTestId('lod-canvas').waitFor({ state: 'detached' })
+  const m1 = await nodeBox(page, 'n20_5')
+  assert.ok(m1.fx > m0.fx && m1.fy === m0.fy, `moved by ${m1.fx - m0.fx}, ${m1.fy - m0.fy}`)
   assert.ok((await page.locator('.react-flow__node[data-id="n20_5"]').boundingBox()).width > 20)
   await shot(page, 'lod-06-zoomed-in')
   assert.deepEqual(errors, [])

@@ -199,6 +199,9 @@ async function largeFlow(n) {
     }
     await page.keyboard.up('Control')
   }, cdp)
+  // A zoom that went on on the canvas ends there: the flow's elements come back once the zoom has been still for a
+  // while (CanvasLOD.tsx's useZoomHold), if it ended at 50 % or more: those frames, apart from the zoom's steps.
+  out.zoomSettle = await frames(page, () => sleep(600), cdp)
   const zoomedCount = await page.locator('.react-flow__node').count()
   out.panZoomed = await frames(page, async () => {
     for (let i = 0; i < 80; i++) {
@@ -249,6 +252,7 @@ async function largeFlow(n) {
   )
   report(n, 'pan at fit', out.panFit)
   report(n, 'ctrl+wheel zoom', out.zoom)
+  report(n, 'zoom settles', out.zoomSettle)
   report(n, 'pan zoomed in', out.panZoomed)
   report(n, 'drag one node', out.dragNode)
   report(n, `drag ${selectedCount} selected nodes`, out.dragSelection)

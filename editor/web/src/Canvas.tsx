@@ -10,7 +10,7 @@ import { descendants, isGroup, layoutGroups, type GroupLayout } from './groups'
 import { MinimapButton, useMinimap } from './Layout'
 import { useStable } from './stable'
 import { DetailContext, useDetailLevel } from './zoomDetail'
-import { CanvasLOD, LodContext, canvasFor } from './CanvasLOD'
+import { CanvasLOD, LodContext, canvasFor, canvasMinNodes, useZoomHold } from './CanvasLOD'
 import { GroupBox, GroupToolbar, groupNodes, groupSelectionAction, ungroupAction, useGroupKeys, type GroupRFNode } from './Groups'
 import { openQuickAddAt } from './nav'
 import {
@@ -118,8 +118,9 @@ export function Canvas() {
    * Zoomed out, a large flow is drawn on a canvas (CanvasLOD.tsx). Deferred: zooming in past the threshold renders
    * the nodes' elements in a transition React can interrupt, the canvas drawing meanwhile, instead of in one frame.
    */
-  const lod = useDeferredValue(canvasFor(detail, flowCount))
-  const lodRef = useRef(lod)
+  const lodRef = useRef(false)
+  const holding = useZoomHold(lodRef, flowCount >= canvasMinNodes)
+  const lod = useDeferredValue(canvasFor(detail, flowCount) || (holding && flowCount >= canvasMinNodes))
   lodRef.current = lod
   const coarse = useMemo(coarsePointer, [])
 

@@ -10,8 +10,10 @@
 // painted, layerized and hit-tested ~20,000 elements; now it clears and fills
 // one bitmap. Pointer input on the nodes is lodPointer.ts's. Wiring needs
 // ports that take the pointer: zoom in past 50 % to draw a wire, as before.
+// A zoom that goes on on the canvas stays on it at any zoom until the zoom
+// is still (useZoomHold): the elements come back once, not at each step.
 import { useStoreApi, type Edge, type Node } from '@xyflow/react'
-import { createContext, useContext, useEffect, useLayoutEffect, useRef, type RefObject } from 'react'
+import { createContext, useContext, useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react'
 import './canvasLod.css'
 import { statuses } from './live'
 import { drawScene } from './lodDraw'
@@ -22,6 +24,69 @@ export const canvasMinNodes = 300
 
 /** Whether a tab of count flow nodes, at level of detail `detail`, is drawn on the canvas: below 50 %. */
 export const canvasFor = (detail: number, count: number) => detail > 0 && count >= canvasMinNodes
+
+/** How long the zoom stays still before a zoom that went on on the canvas ends there (see useZoomHold). */
+export const zoomHoldMs = 200
+
+/**
+ * Whether the canvas keeps drawing the flow at any zoom because a zoom that
+ * began or went on while it drew is still going (the zoom changed less than
+ * zoomHoldMs ago). At 2,000 nodes each wheel step in the DOM between 50 % and
+ * 100 % cost ~34 ms and crossing 50 % one frame of 150-230 ms each way; on the
+ * canvas a step costs ~5 ms. So a Ctrl+wheel, pinch, key or minimap zoom that
+ * starts on the canvas stays there, and the flow's elements come back once,
+ * when the zoom has been still for zoomHoldMs, if it ended at 50 % or above.
+ * A zoom that starts in the DOM stays in it until it goes below 50 %. While
+ * a pointer is pressed (a drag begun on the canvas) the hold is kept.
+ * Re-renders the caller only when the hold starts and ends (call under ReactFlowProvider).
+ */
+export function useZoomHold(lod: { current: boolean }, large: boolean): boolean {
+  const store = useStoreApi()
+  const [holding, setHolding] = useState(false)
+  const largeRef = useRef(large)
+  largeRef.current = large
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let held = false
+    // Pointers pressed: a drag or a rubber band begun on the canvas before the hold ends ends on it too.
+    const down = new Set<number>()
+    const press = (e: PointerEvent) => down.add(e.pointerId)
+    const lift = (e: PointerEvent) => down.delete(e.pointerId)
+    const forget = () => down.clear()
+    window.addEventListener('pointerdown', press, true)
+    window.addEventListener('pointerup', lift, true)
+    window.addEventListener('pointercancel', lift, true)
+    window.addEventListener('blur', forget)
+    const release = () => {
+      if (down.size) {
+        timer = setTimeout(release, zoomHoldMs)
+        return
+      }
+      timer = undefined
+      held = false
+      setHolding(false)
+    }
+    const unsubscribe = store.subscribe((s, prev) => {
+      if (s.transform[2] === prev.transform[2]) return
+      if (!held) {
+        if (!lod.current || !largeRef.current) return
+        held = true
+        setHolding(true)
+      }
+      clearTimeout(timer)
+      timer = setTimeout(release, zoomHoldMs)
+    })
+    return () => {
+      unsubscribe()
+      clearTimeout(timer)
+      window.removeEventListener('pointerdown', press, true)
+      window.removeEventListener('pointerup', lift, true)
+      window.removeEventListener('pointercancel', lift, true)
+      window.removeEventListener('blur', forget)
+    }
+  }, [store, lod])
+  return holding
+}
 
 /** From this zoom up the canvas draws labels and ports (zoomDetail.tsx's level 1). */
 const labelZoom = 0.3
