@@ -34,15 +34,18 @@ import (
 
 // CanonicalJSON returns JSON.stringify(JSON.parse(r)): r itself when it is
 // already in that form, else a new encoding.
-func CanonicalJSON(r RawJSON) RawJSON {
+func CanonicalJSON(r RawJSON) RawJSON { return reencode(r, false) }
+
+// reencode returns r re-encoded by rawDec (numbers kept as written when
+// keepNumbers is set): r itself when that changes nothing.
+func reencode(r RawJSON, keepNumbers bool) RawJSON {
 	sp := encPool.Get().(*[]byte)
-	out := appendRawJSON((*sp)[:0], r)
-	if bytes.Equal(out, r) {
-		*sp = out
-		encPool.Put(sp)
-		return r
+	d := rawDec{s: r, keepNumbers: keepNumbers}
+	out := d.value((*sp)[:0])
+	res := r
+	if !bytes.Equal(out, r) {
+		res = RawJSON(bytes.Clone(out))
 	}
-	res := RawJSON(bytes.Clone(out))
 	if cap(out) <= 64<<10 {
 		*sp = out
 		encPool.Put(sp)
@@ -57,20 +60,7 @@ func CanonicalJSON(r RawJSON) RawJSON {
 // they are written, since -0 and 1e400 (-0 and Infinity to JavaScript)
 // have no JSON text of their own. r itself is returned when it is already
 // in that form, as compact text without repeated keys is.
-func ParsedJSON(r RawJSON) RawJSON {
-	sp := encPool.Get().(*[]byte)
-	d := rawDec{s: r, keepNumbers: true}
-	out := d.value((*sp)[:0])
-	res := r
-	if !bytes.Equal(out, r) {
-		res = RawJSON(bytes.Clone(out))
-	}
-	if cap(out) <= 64<<10 {
-		*sp = out
-		encPool.Put(sp)
-	}
-	return res
-}
+func ParsedJSON(r RawJSON) RawJSON { return reencode(r, true) }
 
 var encPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 

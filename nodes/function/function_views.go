@@ -106,11 +106,7 @@ func (f *fnVM) newJSONObject(r gjson.Result) *goja.Object {
 	var v *jsonObject
 	if share && f.payloadView != nil {
 		v = f.payloadView
-		clear(v.ents) // nothing of the last payload stays reachable
-		v.ents = v.ents[:0]
-		if cap(v.ents) > 64 {
-			v.ents = nil
-		}
+		v.ents = emptied(v.ents)
 	} else {
 		v = f.allocJSONObject(len(o.ents) + 1)
 	}
@@ -122,16 +118,33 @@ func (f *fnVM) newJSONObject(r gjson.Result) *goja.Object {
 	}
 	*o = jsonObject{}
 	if v == f.payloadView {
-		if f.payloadObj.Prototype() != f.payloadProto {
-			_ = f.payloadObj.SetPrototype(f.payloadProto)
-		}
-		return f.recent.add(f.payloadObj, v)
+		return f.recent.add(withProto(f.payloadObj, f.payloadProto), v)
 	}
 	obj := f.vm.NewDynamicObject(v)
 	if share {
 		f.payloadObj, f.payloadView, f.payloadProto = obj, v, obj.Prototype()
 	}
 	return f.recent.add(obj, v)
+}
+
+// emptied returns the entries of a shared view (fnPrograms.sharedMsg,
+// sharedPayload) ready for the next message: cleared, so that nothing of
+// the last message stays reachable, and dropped when they grew large.
+func emptied[E any](ents []E) []E {
+	clear(ents)
+	if cap(ents) > 64 {
+		return nil
+	}
+	return ents[:0]
+}
+
+// withProto returns obj, a shared view's object, with its prototype put
+// back to proto: code may have set msg.__proto__.
+func withProto(obj, proto *goja.Object) *goja.Object {
+	if obj.Prototype() != proto {
+		_ = obj.SetPrototype(proto)
+	}
+	return obj
 }
 
 func (o *jsonObject) add(e viewEnt) {
@@ -369,7 +382,7 @@ type entSrc uint8
 
 const (
 	inGov   entSrc = iota // msgEnt.gov
-	inID                  // msgObject.id
+	inID                  // msgObject.idNum
 	inTopic               // msgObject.topic
 )
 
@@ -399,8 +412,8 @@ type (
 )
 
 // allocMsgObject returns an empty view with room for n entries: an
-// inject's message (3 and one the code adds) in 288 bytes, mqtt in's (5)
-// in 400, in one allocation.
+// inject's message (3 and one the code adds) in 288 bytes, mqtt in's (5
+// and one) in 416, in one allocation.
 func (f *fnVM) allocMsgObject(n int) *msgObject {
 	switch {
 	case n <= 4:
@@ -424,11 +437,7 @@ func (f *fnVM) newMsgObject(m *engine.Message) *goja.Object {
 	var o *msgObject
 	if f.n.progs.sharedMsg && f.msgView != nil {
 		o = f.msgView
-		clear(o.ents) // nothing of the last message stays reachable
-		o.ents = o.ents[:0]
-		if cap(o.ents) > 64 {
-			o.ents = nil
-		}
+		o.ents = emptied(o.ents)
 	} else {
 		o = f.allocMsgObject(3 + m.OtherLen() + 1)
 	}
@@ -444,10 +453,7 @@ func (f *fnVM) newMsgObject(m *engine.Message) *goja.Object {
 		o.ents = append(o.ents, msgEnt{key: k, gov: v})
 	})
 	if o == f.msgView {
-		if f.msgObj.Prototype() != f.msgProto {
-			_ = f.msgObj.SetPrototype(f.msgProto)
-		}
-		return f.recent.add(f.msgObj, o)
+		return f.recent.add(withProto(f.msgObj, f.msgProto), o)
 	}
 	obj := f.vm.NewDynamicObject(o)
 	if f.n.progs.sharedMsg {
