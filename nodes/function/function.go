@@ -100,6 +100,7 @@ type fnNode struct {
 
 	mu sync.Mutex
 	vm *fnVM // created by Start (or the first message)
+	fr frun  // the straight-line path's state (see function_fast.go), under mu
 
 	// The outbox keeps the node's sends in the order the code made them
 	// although several goroutines (messages, timers) run it: effects join
@@ -128,6 +129,8 @@ type fnPrograms struct {
 	// sharedPayload: nor msg.payload, so every message whose payload is a
 	// JSON object gets the same payload object, refilled.
 	sharedPayload bool
+	// fast: the body compiled for the straight-line path, or nil.
+	fast *fastProg
 }
 
 func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
@@ -156,6 +159,9 @@ func newFunction(cfg *FunctionConfig, h *engine.Host) (engine.Node, error) {
 	if !n.progs.async && !n.progs.callsDone {
 		keeps, keepsPayload := keepsMsg(cfg.Func)
 		n.progs.sharedMsg, n.progs.sharedPayload = !keeps, !keepsPayload
+	}
+	if !n.progs.async && !n.progs.callsDone && strings.TrimSpace(cfg.Initialize) == "" {
+		n.progs.fast = compileFast(cfg.Func)
 	}
 	if strings.TrimSpace(cfg.Initialize) != "" {
 		if n.progs.ini, err = compileCode("initialize", "(async function(){\n", cfg.Initialize, "\n})"); err != nil {
@@ -292,7 +298,7 @@ func (n *fnNode) Receive(ctx context.Context, m *engine.Message, out engine.Outp
 	}
 	if f.iniPending {
 		f.queue = append(f.queue, queuedMsg{m, done})
-	} else if !f.iniFailed {
+	} else if !f.iniFailed && (n.progs.fast == nil || !n.runFast(f, m, done)) {
 		f.runMessage(m, done)
 	}
 	n.post(f.takeEffects())
