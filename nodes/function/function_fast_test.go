@@ -60,9 +60,11 @@ var fastCodes = []string{
 	"msg.a = msg.payload.a, msg.b = msg.payload.b; return msg;",
 	"if (!msg.payload) { return; } if (msg.payload.t < 0) msg.cold = true; else if (msg.payload.t < 20) msg.mild = true; else msg.warm = true; return msg;",
 	"msg.payload = msg.payload.name.length + msg.topic.length; return msg;",
+	// the differential case function-straight's
+	"const t = msg.payload.t;\nmsg.payload.f = Math.round((t * 1.8 + 32) * 10) / 10;\nconst parts = msg.topic.split('/');\nmsg.payload.device = parts[2].toUpperCase();\nmsg.payload.label = `${parts[2]}: ${t} (${typeof t}) ${parts.length}`;\nmsg.payload.n = (msg.payload.n || 0) + 1;\nmsg.payload.n *= 2;\nmsg.payload.ok = t >= 0 && t <= 100;\nmsg.payload['1'] = 'one';\nmsg.payload.bad = t / 0 - t / 0;\nmsg.payload.has = msg.payload.x !== undefined ? 'x' : 'no x';\ndelete msg.payload.h;\nif (t < 0) {\n    msg.topic = 'function-straight/out/cold';\n    return [null, msg];\n}\nmsg.topic = 'function-straight/out/warm';\nmsg.kind = msg.payload.a ? msg.payload.a.b : null;\nreturn [msg, null];",
 }
 
-var fastOutputs = map[int]int{8: 2, 26: 2}
+var fastOutputs = map[int]int{8: 2, 26: 2, 44: 2}
 
 // fastInputs are the messages each code gets.
 func fastInputs() []*engine.Message {

@@ -53,8 +53,8 @@ func numV(n float64) fv {
 	}
 	return fv{k: fNum, n: n}
 }
-func strV(s string) fv  { return fv{k: fStr, s: s} }
-func boolV(b bool) fv   { return fv{k: fBool, b: b} }
+func strV(s string) fv { return fv{k: fStr, s: s} }
+func boolV(b bool) fv  { return fv{k: fBool, b: b} }
 
 // primitive returns v as a Go value for the jsv helpers; v is not an
 // object, array or msg.

@@ -267,11 +267,21 @@ func (v *messageView) Lookup(name string) (mustache.Value, bool) {
 // flow.key, global.key, with an optional store: flow[persistent].key.
 var contextName = regexp.MustCompile(`^(flow|global)(?:\[(\w+)\])?\.(.+)$`)
 
+// contextNameOf matches name against contextName, without running the
+// regular expression for the names that cannot match (every name missing
+// from a message comes here).
+func contextNameOf(name string) []string {
+	if !strings.HasPrefix(name, "flow") && !strings.HasPrefix(name, "global") {
+		return nil
+	}
+	return contextName.FindStringSubmatch(name)
+}
+
 // Fallback resolves what is not on the message: flow.x and global.x (and
 // flow[store].x) from the context, and env.X, with Node-RED's NR_NODE_ID,
 // NR_NODE_NAME and NR_FLOW_ID.
 func (v *messageView) Fallback(name string) mustache.Value {
-	if m := contextName.FindStringSubmatch(name); m != nil {
+	if m := contextNameOf(name); m != nil {
 		c := v.h.FlowContext()
 		if m[1] == "global" {
 			c = v.h.GlobalContext()

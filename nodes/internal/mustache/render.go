@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -43,6 +44,60 @@ type renderer struct {
 	ctx   Context
 	stack []Value
 	opts  Options
+	objs  objIndex
+}
+
+// objIndex holds the top-level entries of the last JSON object a render
+// looked a key up in: a template usually reads several properties of the
+// same object (payload.a, payload.b), and finding each with one scan
+// from the start costs a pass over the object each.
+type objIndex struct {
+	src  string // the object's text (compared by address and length)
+	ents []objEnt
+	ok   bool // ents holds every key of src (small, no escaped keys)
+}
+
+type objEnt struct {
+	key string
+	val gjson.Result
+}
+
+// maxIndexed bounds the objects indexed; larger ones are scanned per key.
+const maxIndexed = 32
+
+// lookupIn finds key in the JSON object s as gjson.Get(s, esc) does (the
+// first of repeated keys), through the index when s can be indexed.
+func (x *objIndex) lookupIn(s, key, esc string) gjson.Result {
+	if len(s) != len(x.src) || unsafe.StringData(s) != unsafe.StringData(x.src) {
+		x.build(s)
+	}
+	if !x.ok {
+		return gjson.Get(s, esc)
+	}
+	for i := range x.ents {
+		if x.ents[i].key == key {
+			return x.ents[i].val
+		}
+	}
+	return gjson.Result{}
+}
+
+func (x *objIndex) build(s string) {
+	clear(x.ents)
+	x.src, x.ents, x.ok = s, x.ents[:0], true
+	gjson.Result{Type: gjson.JSON, Raw: s}.ForEach(func(k, v gjson.Result) bool {
+		if len(x.ents) == maxIndexed || strings.IndexByte(k.Raw, '\\') >= 0 {
+			x.ok = false
+			return false
+		}
+		for i := range x.ents {
+			if x.ents[i].key == k.Str {
+				return true // gjson.Get finds the first
+			}
+		}
+		x.ents = append(x.ents, objEnt{k.Str, v})
+		return true
+	})
 }
 
 // Render appends the template rendered against ctx to buf and returns the
@@ -58,6 +113,8 @@ func (t *Template) RenderWith(buf []byte, ctx Context, opts Options) []byte {
 	r.ctx, r.opts = ctx, opts
 	buf = r.render(buf, t.nodes)
 	r.ctx = nil
+	clear(r.objs.ents) // nothing of the message stays reachable
+	r.objs.src, r.objs.ents = "", r.objs.ents[:0]
 	if cap(r.stack) <= 64 {
 		renderers.Put(r)
 	}

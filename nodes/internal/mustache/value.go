@@ -158,7 +158,7 @@ func (r *renderer) prop(v *Value, p *part, primitives bool) (Value, bool) {
 		if p.key == "" {
 			return emptyKey(v.s)
 		}
-		res := gjson.Get(v.s, p.esc)
+		res := r.objs.lookupIn(v.s, p.key, p.esc)
 		if !res.Exists() {
 			return Value{}, false
 		}
