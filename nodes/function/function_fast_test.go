@@ -60,11 +60,17 @@ var fastCodes = []string{
 	"msg.a = msg.payload.a, msg.b = msg.payload.b; return msg;",
 	"if (!msg.payload) { return; } if (msg.payload.t < 0) msg.cold = true; else if (msg.payload.t < 20) msg.mild = true; else msg.warm = true; return msg;",
 	"msg.payload = msg.payload.name.length + msg.topic.length; return msg;",
+	"msg.a = msg.payload.t.toFixed(2); msg.b = (1.005).toFixed(2); msg.c = (2.5).toFixed(0); msg.d = (-1.5).toFixed(); msg.e = (1e21).toFixed(2); msg.f = msg.payload.t.toFixed(msg.payload.a); return msg;",
+	"msg.a = Number(msg.payload.t); msg.b = String(msg.payload.name); msg.c = Boolean(msg.payload.count); msg.d = parseFloat(msg.payload.a); msg.e = Number(); msg.f = parseFloat(' 12px'); return msg;",
+	"msg.a = msg.payload.t.toString(); msg.b = (true).toString(); msg.c = Date.now() > 1e12; msg.d = msg.topic.toString(); return msg;",
+	"const Math = {}; msg.a = 1; return msg;",
+	// the differential case function-numbers's
+	"const t = msg.payload.t;\nmsg.payload = {\n    fixed2: t.toFixed(2),\n    fixed0: t.toFixed(0),\n    fixed: t.toFixed(),\n    ties: (1.005).toFixed(2) + ' ' + (2.5).toFixed(0) + ' ' + (-1.5).toFixed(0) + ' ' + (0.125).toFixed(2) + ' ' + (1e21).toFixed(2),\n    num: Number(msg.payload.s),\n    str: String(t) + String(msg.payload.s),\n    pf: parseFloat(msg.payload.s),\n    bool: Boolean(msg.payload.s),\n    round: Math.round(t),\n    trunc: Math.trunc(t),\n    max: Math.max(t, msg.payload.s),\n    text: t.toString() + '|' + (t > 1).toString()\n};\nmsg.topic = 'function-numbers/out';\nreturn msg;",
 	// the differential case function-straight's
 	"const t = msg.payload.t;\nmsg.payload.f = Math.round((t * 1.8 + 32) * 10) / 10;\nconst parts = msg.topic.split('/');\nmsg.payload.device = parts[2].toUpperCase();\nmsg.payload.label = `${parts[2]}: ${t} (${typeof t}) ${parts.length}`;\nmsg.payload.n = (msg.payload.n || 0) + 1;\nmsg.payload.n *= 2;\nmsg.payload.ok = t >= 0 && t <= 100;\nmsg.payload['1'] = 'one';\nmsg.payload.bad = t / 0 - t / 0;\nmsg.payload.has = msg.payload.x !== undefined ? 'x' : 'no x';\ndelete msg.payload.h;\nif (t < 0) {\n    msg.topic = 'function-straight/out/cold';\n    return [null, msg];\n}\nmsg.topic = 'function-straight/out/warm';\nmsg.kind = msg.payload.a ? msg.payload.a.b : null;\nreturn [msg, null];",
 }
 
-var fastOutputs = map[int]int{8: 2, 26: 2, 44: 2}
+var fastOutputs = map[int]int{8: 2, 26: 2, 49: 2}
 
 // fastInputs are the messages each code gets.
 func fastInputs() []*engine.Message {
@@ -211,8 +217,10 @@ func TestFastRefuses(t *testing.T) {
 		"'use strict'; return msg;",
 		"node.send(msg);",
 		"msg.payload = [1, 2]; return msg;",
-		"msg.payload = msg.payload.t.toFixed(1); return msg;",
-		"msg.payload = String(msg.payload); return msg;",
+		"msg.payload = msg.payload.t.toPrecision(1); return msg;",
+		"msg.payload = Symbol(msg.payload); return msg;",
+		"msg.payload = Date.parse(msg.payload); return msg;",
+		"const Number = 1; msg.payload = Number(msg.payload); return msg;",
 		"for (var i = 0; i < 3; i++) msg.n = i; return msg;",
 		"if (msg.a) { var x = 1; } return msg;",
 		"const x = x + 1; return msg;",

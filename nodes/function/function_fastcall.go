@@ -3,8 +3,10 @@ package function
 import (
 	"math"
 	"strings"
+	"time"
 
 	"github.com/dop251/goja/ast"
+	"github.com/dop251/goja/ftoa"
 
 	"github.com/runnel-io/runnel/engine/jsv"
 )
@@ -17,6 +19,105 @@ const maxFastArgs = 8
 
 // strMethod is a String.prototype method on a receiver s; false: give up.
 type strMethod func(r *frun, s string, args []fv) (fv, bool)
+
+// method is a method on any receiver; false: give up.
+type method func(r *frun, recv fv, args []fv) (fv, bool)
+
+// methods are the methods the path calls: String's on strings, and
+// toFixed and toString.
+var methods = map[string]method{
+	"toFixed":  toFixed,
+	"toString": toStringMethod,
+}
+
+func init() {
+	for name, m := range strMethods {
+		methods[name] = onString(m)
+	}
+}
+
+// onString makes a String method a method that gives up on another
+// receiver.
+func onString(m strMethod) method {
+	return func(r *frun, recv fv, args []fv) (fv, bool) {
+		if recv.k != fStr {
+			return fv{}, false
+		}
+		return m(r, recv.s, args)
+	}
+}
+
+// toFixed is Number.prototype.toFixed, written by goja's own ftoa (what
+// the goja path calls) for a number receiver.
+func toFixed(r *frun, recv fv, args []fv) (fv, bool) {
+	if recv.k != fNum || len(args) > 1 {
+		return fv{}, false
+	}
+	digits := 0.0
+	if len(args) == 1 {
+		d, ok := toNumber(args[0])
+		if !ok {
+			return fv{}, false
+		}
+		if d != d {
+			d = 0
+		}
+		digits = math.Trunc(d)
+	}
+	if digits < 0 || digits > 100 {
+		return fv{}, false // a RangeError: goja
+	}
+	if recv.n != recv.n {
+		return strV("NaN"), true
+	}
+	var buf [128]byte
+	return strV(string(ftoa.FToStr(recv.n, ftoa.ModeFixed, int(digits), buf[:0]))), true
+}
+
+// toStringMethod is toString() without a radix on a primitive.
+func toStringMethod(r *frun, recv fv, args []fv) (fv, bool) {
+	if len(args) != 0 || (recv.k != fNum && recv.k != fStr && recv.k != fBool) {
+		return fv{}, false
+	}
+	return strV(jsv.ToString(recv.primitive())), true
+}
+
+// globalFns are the global functions the path calls: Number, String,
+// Boolean and parseFloat of a primitive.
+var globalFns = map[string]func(args []fv) (fv, bool){
+	"Number": func(args []fv) (fv, bool) {
+		if len(args) == 0 {
+			return numV(0), true
+		}
+		n, ok := toNumber(args[0])
+		return numV(n), ok
+	},
+	"String": func(args []fv) (fv, bool) {
+		if len(args) == 0 {
+			return strV(""), true
+		}
+		if !args[0].isPrimitive() {
+			return fv{}, false
+		}
+		return strV(jsv.ToString(args[0].primitive())), true
+	},
+	"Boolean": func(args []fv) (fv, bool) {
+		return boolV(len(args) > 0 && args[0].truthy()), true
+	},
+	"parseFloat": func(args []fv) (fv, bool) {
+		if len(args) == 0 {
+			return numV(math.NaN()), true
+		}
+		if !args[0].isPrimitive() {
+			return fv{}, false
+		}
+		f, ok := jsv.ParseFloat(args[0].primitive())
+		if !ok {
+			f = math.NaN()
+		}
+		return numV(f), true
+	},
+}
 
 var strMethods = map[string]strMethod{
 	"split": func(r *frun, s string, args []fv) (fv, bool) {
@@ -131,13 +232,34 @@ func arg0(a []float64) float64 {
 	return a[0]
 }
 
-// call compiles a method call the path makes itself.
+// evalArgs evaluates a call's arguments into buf.
+func evalArgs(r *frun, args []fexpr, buf *[maxFastArgs]fv) ([]fv, bool) {
+	for i, a := range args {
+		v, ok := a(r)
+		if !ok {
+			return nil, false
+		}
+		buf[i] = v
+	}
+	return buf[:len(args)], true
+}
+
+// global reports whether name is the global of that name: no local
+// hides it.
+func (c *fcomp) global(e ast.Expression, name string) bool {
+	id, ok := e.(*ast.Identifier)
+	if !ok || id.Name.String() != name {
+		return false
+	}
+	_, local := c.locals[name]
+	return !local
+}
+
+// call compiles a call the path makes itself.
 func (c *fcomp) call(e *ast.CallExpression) fexpr {
-	dot, ok := e.Callee.(*ast.DotExpression)
-	if !ok || len(e.ArgumentList) > maxFastArgs {
+	if len(e.ArgumentList) > maxFastArgs {
 		return nil
 	}
-	name := dot.Identifier.Name.String()
 	var args []fexpr
 	for _, a := range e.ArgumentList {
 		f := c.expr(a)
@@ -146,43 +268,66 @@ func (c *fcomp) call(e *ast.CallExpression) fexpr {
 		}
 		args = append(args, f)
 	}
-	if id, isID := dot.Left.(*ast.Identifier); isID && id.Name.String() == "Math" {
-		if _, local := c.locals["Math"]; !local {
-			fn := mathFns[name]
-			if fn == nil {
-				return nil
+	if id, ok := e.Callee.(*ast.Identifier); ok {
+		name := id.Name.String()
+		fn := globalFns[name]
+		if fn == nil || !c.global(id, name) {
+			return nil
+		}
+		return func(r *frun) (fv, bool) {
+			var buf [maxFastArgs]fv
+			argv, ok := evalArgs(r, args, &buf)
+			if !ok {
+				return fv{}, false
 			}
-			return func(r *frun) (fv, bool) {
-				var buf [maxFastArgs]float64
-				for i, a := range args {
-					v, ok := a(r)
-					if !ok {
-						return fv{}, false
-					}
-					if buf[i], ok = toNumber(v); !ok {
-						return fv{}, false
-					}
-				}
-				return numV(fn(buf[:len(args)])), true
-			}
+			return fn(argv)
 		}
 	}
-	method := strMethods[name]
+	dot, ok := e.Callee.(*ast.DotExpression)
+	if !ok {
+		return nil
+	}
+	name := dot.Identifier.Name.String()
+	if c.global(dot.Left, "Date") {
+		if name != "now" || len(args) != 0 {
+			return nil
+		}
+		return func(r *frun) (fv, bool) { return numV(float64(time.Now().UnixMilli())), true }
+	}
+	if c.global(dot.Left, "Math") {
+		fn := mathFns[name]
+		if fn == nil {
+			return nil
+		}
+		return func(r *frun) (fv, bool) {
+			var buf [maxFastArgs]float64
+			for i, a := range args {
+				v, ok := a(r)
+				if !ok {
+					return fv{}, false
+				}
+				if buf[i], ok = toNumber(v); !ok {
+					return fv{}, false
+				}
+			}
+			return numV(fn(buf[:len(args)])), true
+		}
+	}
+	m := methods[name]
 	base := c.expr(dot.Left)
-	if method == nil || base == nil {
+	if m == nil || base == nil {
 		return nil
 	}
 	return func(r *frun) (fv, bool) {
 		b, ok := base(r)
-		if !ok || b.k != fStr {
+		if !ok {
 			return fv{}, false
 		}
 		var buf [maxFastArgs]fv
-		for i, a := range args {
-			if buf[i], ok = a(r); !ok {
-				return fv{}, false
-			}
+		argv, ok := evalArgs(r, args, &buf)
+		if !ok {
+			return fv{}, false
 		}
-		return method(r, b.s, buf[:len(args)])
+		return m(r, b, argv)
 	}
 }
