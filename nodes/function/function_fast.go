@@ -516,6 +516,9 @@ func (c *fcomp) template(e *ast.TemplateLiteral) fexpr {
 			}
 			b.WriteString(jsv.ToString(v.primitive()))
 			b.WriteString(texts[i+1])
+			if b.Len() > maxFastString {
+				return fv{}, false
+			}
 		}
 		return strV(b.String()), true
 	}
@@ -718,6 +721,11 @@ func (c *fcomp) assign(e *ast.AssignExpression) fexpr {
 	}
 }
 
+// maxFastString bounds the strings the path makes: code without a loop
+// can still double a string in every statement (s += s), and only goja's
+// run has the memory guard that stops that.
+const maxFastString = 1 << 20
+
 // toNumber is Number(v) for a primitive.
 func toNumber(v fv) (float64, bool) {
 	if v.k == fNum {
@@ -739,7 +747,11 @@ func arith(op token.Token, a, b fv) (fv, bool) {
 			return fv{}, false
 		}
 		if a.k == fStr || b.k == fStr {
-			return strV(jsv.ToString(a.primitive()) + jsv.ToString(b.primitive())), true
+			x, y := jsv.ToString(a.primitive()), jsv.ToString(b.primitive())
+			if len(x)+len(y) > maxFastString {
+				return fv{}, false
+			}
+			return strV(x + y), true
 		}
 	}
 	x, ok1 := toNumber(a)

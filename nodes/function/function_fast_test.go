@@ -243,3 +243,20 @@ func TestFastRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestFastStringsBounded: code without a loop can still double a string
+// in every statement; the straight-line path gives up (to goja, whose
+// memory guard stops the code) instead of making a string of terabytes.
+func TestFastStringsBounded(t *testing.T) {
+	for _, op := range []string{"s += s;", "s = `${s}${s}`;", "s = s + s;"} {
+		code := "let s = msg.payload;" + strings.Repeat(op, 45) + "msg.payload = s; return msg;"
+		p := compileFast(code)
+		if p == nil {
+			t.Fatalf("%s does not compile", op)
+		}
+		m := engine.NewMessage("t", "0123456789")
+		if p.run(&frun{}, m) {
+			t.Errorf("%s: the path made a string of %d × 2^45 bytes", op, 10)
+		}
+	}
+}
