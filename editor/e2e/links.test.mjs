@@ -97,3 +97,23 @@ test('deleted link nodes leave the links of the others; objects not linked to th
   assert.equal(b.get('li1'), items[4])
   assert.equal(b.get('li3'), items[6])
 })
+
+test('stubs: the link nodes of a tab that reach or are reached from other tabs, with those nodes', () => {
+  const items = [
+    ...doc(),
+    { id: 'lo2', type: 'link out', z: 'tb', mode: 'link', links: ['li1', 'li2'], x: 1, y: 1, wires: [] },
+    { id: 'ret', type: 'link out', z: 'tb', mode: 'return', links: ['li1'], x: 1, y: 1, wires: [] },
+    { id: 'dyn', type: 'link call', z: 'tb', links: ['li1'], linkType: 'dynamic', x: 1, y: 1, wires: [[]] },
+  ]
+  // li1 lists only lo; lo2 (on B) lists li1 without li1 listing it back: still a link, as the runtime sees it.
+  assert.deepEqual(m.linkStubs(items, 'ta'), [
+    { id: 'li1', side: 'in', targets: ['lo2'] },
+    { id: 'call', side: 'out', targets: ['li2'] },
+  ])
+  assert.deepEqual(m.linkStubs(items, 'tb'), [
+    { id: 'li2', side: 'in', targets: ['call'] },
+    { id: 'lo2', side: 'out', targets: ['li1'] },
+  ])
+  // A subflow's link nodes link only inside it: no stubs.
+  assert.deepEqual(m.linkStubs(items, 'sf'), [])
+})

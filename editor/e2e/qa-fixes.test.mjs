@@ -339,6 +339,30 @@ test("link nodes' targets are picked from a list by flow, both sides kept in ste
   await page.getByTestId('notice-success').filter({ hasText: 'Successfully deployed' }).last().waitFor()
   assert.equal(await roundTrip('qa5/in', 'qa5/out', 'linked'), 'qa5/out linked')
 
+  // Links to another flow: a dashed stub out of the node with their count, as Node-RED draws it;
+  // one link jumps to its node, several are listed with their flow first.
+  const stub = (id) => page.locator(`.rn-link-stubs [data-stub="${id}"]`)
+  await until(3000, 'the stubs of lo and the link call', async () => (await stub(lo).count()) === 1 && (await stub(call).count()) === 1)
+  assert.equal(await page.locator('.rn-link-stubs [data-stub]').count(), 2, 'the link in on this flow has no stub')
+  assert.equal(await stub(lo).locator('text').textContent(), '2')
+  assert.equal(await stub(lo).getAttribute('data-side'), 'out')
+  assert.equal(await stub(lo).locator('path').getAttribute('stroke-dasharray'), '5 5')
+  await shot(page, 'qa-06b-link-stubs')
+  await stub(lo).locator('.rn-link-stub-box').click()
+  const stubMenu = page.locator('.rn-link-stub-menu')
+  assert.deepEqual(await stubMenu.locator('button').allTextContents(), ['Links B: link in', 'Links B: B in'])
+  await shot(page, 'qa-06c-link-stub-menu')
+  await stubMenu.locator(`button[data-id="${bin}"]`).click()
+  await until(3000, 'Links B open with B in selected', async () => (await page.locator('.rn-tab.active').textContent()) === 'Links B' &&
+    JSON.stringify(await page.locator('.react-flow__node.selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')))) === JSON.stringify([bin]))
+  // On Links B the link in nodes show where they are reached from: B in from lo and the link call.
+  await until(3000, 'the stubs on Links B', async () => (await stub(bin).count()) === 1 && (await stub(bin2).count()) === 1)
+  assert.equal(await stub(bin).getAttribute('data-side'), 'in')
+  assert.equal(await stub(bin).locator('text').textContent(), '2')
+  await stub(bin2).locator('.rn-link-stub-box').click()
+  await until(3000, 'back on Links A with lo selected', async () => (await page.locator('.rn-tab.active').textContent()) === 'Links A' &&
+    JSON.stringify(await page.locator('.react-flow__node.selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')))) === JSON.stringify([lo]))
+
   // A link in deleted leaves the link out's links, as in Node-RED.
   await page.locator('.rn-tab', { hasText: 'Links B' }).click()
   await nodeEl(page, bin2).click()

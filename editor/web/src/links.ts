@@ -75,6 +75,38 @@ export function linkPairs(items: FlowObj[], tab: string): [string, string][] {
   return out
 }
 
+/** A link node on a tab with links to nodes on other tabs, which Node-RED marks with a dashed stub and their count. */
+export interface LinkStub {
+  id: string
+  /** 'out': it sends to them (link out, link call), drawn on its right; 'in': they send to it, on its left. */
+  side: 'out' | 'in'
+  /** The nodes on other tabs: as the node lists them ('out'), in document order ('in'). */
+  targets: string[]
+}
+
+/** The link nodes on tab that reach, or are reached from, link nodes on other tabs. */
+export function linkStubs(items: FlowObj[], tab: string): LinkStub[] {
+  const byId = new Map(items.map((o) => [o.id, o]))
+  const tabs = new Set(items.filter((o) => o.type === 'tab').map((o) => o.id))
+  const away = (o: FlowObj | undefined) => !!o && typeof o.z === 'string' && o.z !== tab && tabs.has(o.z)
+  const sends = (o: FlowObj) => (o.type === 'link out' && o.mode !== 'return') || (o.type === 'link call' && o.linkType !== 'dynamic')
+  const out: LinkStub[] = []
+  for (const o of items) {
+    if (o.z !== tab) continue
+    if (sends(o)) {
+      const targets = linkIds(o).filter((id) => byId.get(id)?.type === 'link in' && away(byId.get(id)))
+      if (targets.length) out.push({ id: o.id, side: 'out', targets })
+    } else if (o.type === 'link in') {
+      // Both sides keep the link, but a link call only on its own side.
+      const from = new Set(linkIds(o).filter((id) => { const s = byId.get(id); return !!s && sends(s) && away(s) }))
+      for (const s of items) if (away(s) && sends(s) && linkIds(s).includes(o.id)) from.add(s.id)
+      const targets = items.filter((s) => from.has(s.id)).map((s) => s.id)
+      if (targets.length) out.push({ id: o.id, side: 'in', targets })
+    }
+  }
+  return out
+}
+
 /** items with the removed nodes taken out of link nodes' links, as Node-RED does when a link node is deleted. */
 export function dropLinksTo(items: FlowObj[], removed: Set<string>): FlowObj[] {
   return items.map((o) => {
