@@ -605,11 +605,11 @@ func (r *frun) member(b fv, key string) (fv, bool) {
 		}
 	case fArr:
 		if key == "length" {
-			return numV(float64(len(b.a))), true
+			return numV(float64(b.alen)), true
 		}
 		if i, ok := engine.ArrayIndex(key); ok {
-			if int(i) < len(b.a) {
-				return b.a[i], true
+			if a := r.arr(b); int(i) < len(a) {
+				return a[i], true
 			}
 			return undefV, true
 		}

@@ -124,7 +124,7 @@ var strMethods = map[string]strMethod{
 		if len(args) == 0 {
 			start := len(r.arena)
 			r.arena = append(r.arena, strV(s))
-			return fv{k: fArr, a: r.arena[start:len(r.arena):len(r.arena)]}, true
+			return r.newArr(start), true
 		}
 		if len(args) != 1 || args[0].k != fStr || args[0].s == "" {
 			return fv{}, false // a limit, a regular expression, or "" (UTF-16 units)
@@ -140,7 +140,7 @@ var strMethods = map[string]strMethod{
 			s = s[i+len(sep):]
 		}
 		r.arena = append(r.arena, strV(s))
-		return fv{k: fArr, a: r.arena[start:len(r.arena):len(r.arena)]}, true
+		return r.newArr(start), true
 	},
 	"toUpperCase": func(_ *frun, s string, args []fv) (fv, bool) {
 		return strV(strings.ToUpper(s)), isASCII(s)

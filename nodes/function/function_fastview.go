@@ -30,14 +30,24 @@ const (
 	fMsg // msg itself; never stored
 )
 
-// fv is a JavaScript value on the straight-line path.
+// fv is a JavaScript value on the straight-line path. It is small, with
+// two pointers, because values are copied about a lot: an array is where
+// it is in the run's arena (n its first element, alen its length).
 type fv struct {
-	k fkind
-	b bool
-	n float64
-	s string
-	o *fobj
-	a []fv
+	k    fkind
+	b    bool
+	alen int32
+	n    float64
+	s    string
+	o    *fobj
+}
+
+// arr returns an array value's elements.
+func (r *frun) arr(v fv) []fv { return r.arena[int(v.n) : int(v.n)+int(v.alen)] }
+
+// newArr returns the array of the arena's elements from start on.
+func (r *frun) newArr(start int) fv {
+	return fv{k: fArr, n: float64(start), alen: int32(len(r.arena) - start)}
 }
 
 var (
