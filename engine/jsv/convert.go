@@ -436,3 +436,57 @@ func UTF16Len(s string) int {
 	}
 	return n
 }
+
+// IsCanonicalNumber reports whether raw, the text of a JSON number, is
+// what JavaScript's String(Number(raw)) writes, so that it can be copied
+// instead of parsed and formatted again. It is for the common forms only:
+// no exponent, no leading zeros, no trailing zeros in the fraction, at
+// most 15 significant digits (so no other decimal of as few digits names
+// the same double), not -0, and not below 1e-6 in magnitude (JavaScript
+// writes those with an exponent). Anything else reports false, which is
+// always safe.
+func IsCanonicalNumber(raw string) bool {
+	i := 0
+	if i < len(raw) && raw[i] == '-' {
+		i++
+	}
+	start := i
+	if i >= len(raw) || raw[i] < '0' || raw[i] > '9' {
+		return false
+	}
+	if raw[i] == '0' {
+		i++
+	} else {
+		for i < len(raw) && raw[i] >= '0' && raw[i] <= '9' {
+			i++
+		}
+	}
+	sig := i - start
+	zero := raw[start] == '0'
+	if zero {
+		sig = 0
+	}
+	if i == len(raw) {
+		return sig <= 15 && !(zero && start == 1) // -0 is written 0
+	}
+	if raw[i] != '.' {
+		return false
+	}
+	i++
+	fs := i
+	for i < len(raw) && raw[i] >= '0' && raw[i] <= '9' {
+		i++
+	}
+	if i != len(raw) || i == fs || raw[i-1] == '0' {
+		return false
+	}
+	frac := raw[fs:]
+	if !zero {
+		return sig+len(frac) <= 15
+	}
+	z := 0
+	for z < len(frac) && frac[z] == '0' {
+		z++
+	}
+	return z < 6 && len(frac)-z <= 15
+}

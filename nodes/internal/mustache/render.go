@@ -255,6 +255,9 @@ func appendString(buf []byte, v Value, escape bool) []byte {
 		}
 		return append(buf, "false"...)
 	case kNumber:
+		if v.s != "" {
+			return append(buf, v.s...) // JSON text that JavaScript writes the same
+		}
 		return engine.AppendNumber(buf, v.n)
 	case kString:
 		if escape {

@@ -33,7 +33,7 @@ type Value struct {
 	k kind
 	b bool
 	n float64
-	s string
+	s string // a string; JSON text (kObjectJSON, kArrayJSON); a number's JSON text when JavaScript writes it the same, else ""
 	v any
 }
 
@@ -98,7 +98,11 @@ func fromGJSON(r gjson.Result) Value {
 	case gjson.True:
 		return Value{k: kBool, b: true}
 	case gjson.Number:
-		return Value{k: kNumber, n: r.Num}
+		v := Value{k: kNumber, n: r.Num}
+		if jsv.IsCanonicalNumber(r.Raw) {
+			v.s = r.Raw // written as it is (see appendString)
+		}
+		return v
 	case gjson.String:
 		return Value{k: kString, s: r.Str}
 	case gjson.JSON:
