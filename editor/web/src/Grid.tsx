@@ -6,8 +6,11 @@
 // every other frame). Here the lines are drawn once on a <canvas> one cell
 // larger than the pane, on a layer of its own (will-change: transform), and a
 // pan only moves that layer by the viewport's offset modulo one cell: the
-// compositor moves pixels already drawn. A zoom (the cell's size on screen
-// changes) or a resize of the pane draws the lines again, once.
+// compositor moves pixels already drawn. A zoom changes the cell's size on
+// screen: zoomed in by a step or two, the lines drawn are scaled meanwhile and
+// drawn again once the zoom stops; zoomed out (the scaled lines would not
+// cover the pane) or further, they are drawn again at once. A resize of the
+// pane draws them again too.
 import { useStoreApi } from '@xyflow/react'
 import { useLayoutEffect, useRef } from 'react'
 
