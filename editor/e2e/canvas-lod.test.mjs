@@ -2,7 +2,8 @@
 // 50 % zoom, is drawn on one <canvas> and React Flow's node and wire elements
 // are hidden; a click selects the node drawn under the pointer, a rubber band
 // selects, a node or a selection drags, a double click opens the tray, a
-// right click the menu; zoomed back in, the DOM is back (once the zoom is
+// right click the menu, a node's inject button and debug switch work as the
+// DOM's; zoomed back in, the DOM is back (once the zoom is
 // still, if the zoom went on on the canvas). Screenshots go to
 // editor/e2e/artifacts (lod-*.png).
 import assert from 'node:assert/strict'
@@ -189,6 +190,36 @@ test('a large flow zoomed out is drawn on a canvas, and its nodes select, drag a
   assert.ok(m1.fx > m0.fx && m1.fy === m0.fy, `moved by ${m1.fx - m0.fx}, ${m1.fy - m0.fy}`)
   assert.ok((await page.locator('.react-flow__node[data-id="n20_5"]').boundingBox()).width > 20)
   await shot(page, 'lod-06-zoomed-in')
+  assert.deepEqual(errors, [])
+  await context.close()
+})
+
+test('on the canvas, an inject button injects and a debug switch turns the node off and on, as in the DOM', async () => {
+  await server.deploy(flow())
+  const { page, context, errors } = await newPage(browser)
+  await openEditor(page, server.url)
+  await page.locator('.rn-canvas.rn-lod').waitFor()
+  await until(3000, 'the canvas to draw', async () => (await drawn(page))?.nodes === 400)
+  // The buttons are drawn 22 px squares (flow units) beside the node: 4 to 26 left of an inject node, right of a debug node.
+  // Nodes halfway down: the notices come at the top.
+  const inj = await nodeBox(page, 'n20_0')
+  const injAt = [inj.x - 15 * inj.z, inj.y + inj.height / 2]
+  await page.mouse.click(...injAt)
+  await page.getByTestId('notice-success').filter({ hasText: 'Injected: inject 20.0' }).waitFor()
+  assert.deepEqual(await selectedIds(page), [], 'a click on the button does not select the node')
+  const dbg = await nodeBox(page, 'n20_9')
+  const dbgAt = [dbg.x + dbg.width + 15 * dbg.z, dbg.y + dbg.height / 2]
+  const before = (await server.flows()).rev
+  await page.mouse.click(...dbgAt)
+  await page.getByText('Successfully deactivated: debug 20.9').waitFor()
+  await shot(page, 'lod-10-debug-off')
+  await page.mouse.click(...dbgAt)
+  await page.getByText('Successfully activated: debug 20.9').waitFor()
+  assert.deepEqual(await selectedIds(page), [])
+  assert.equal((await server.flows()).rev, before, 'the switch deployed nothing')
+  // Next to the buttons, the node is still the node's: a click there selects it.
+  await page.mouse.click(...centre(inj))
+  assert.deepEqual(await selectedIds(page), ['n20_0'])
   assert.deepEqual(errors, [])
   await context.close()
 })

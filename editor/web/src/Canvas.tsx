@@ -1,6 +1,6 @@
 // The workspace: flow tabs and the React Flow canvas of the current tab.
 import {
-  Background, BackgroundVariant, Controls, MiniMap, ReactFlow, SelectionMode, useReactFlow,
+  Controls, MiniMap, ReactFlow, SelectionMode, useReactFlow,
   type Connection, type Edge, type EdgeChange, type NodeChange, type ReactFlowInstance,
 } from '@xyflow/react'
 import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react'
@@ -21,6 +21,7 @@ import { coarsePointer, keepInWindow, useCanvasTouch } from './touch'
 import type { FlowObj, NodeType } from './types'
 import { GroupDropHint, dragOverGroups, dropOnGroupAfterDrag } from './groupdrop'
 import { LinkLines } from './LinkLines'
+import { Grid } from './Grid'
 import { SubflowBar, SubflowPort, SubflowPropsDialog, SubflowTabs, portRFEdges, portRFNodes, selectionToSubflowAction, type PortRFNode } from './Subflows'
 
 const nodeTypes = { flow: FlowNode, rngroup: GroupBox, sfport: SubflowPort }
@@ -496,8 +497,8 @@ export function Canvas() {
           proOptions={proOptions}
           elevateNodesOnSelect={false}
         >
-          {/* Zoomed out far, the grid is a grey blur of lines a pixel or two apart, repainted on every pan: none. */}
-          {detail < 2 && <Background variant={BackgroundVariant.Lines} gap={gridSize} color="#f2f2f2" />}
+          {/* Zoomed out far, the grid is a grey blur of lines a pixel or two apart: none. */}
+          {detail < 2 && <Grid gap={gridSize} color="#f2f2f2" />}
           {minimap && <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'rngroup' ? 'transparent' : (n.data as NodeData).type?.color ?? '#ddd')} nodeStrokeColor="#999" />}
           <GroupToolbar />
           <GroupDropHint />

@@ -5,14 +5,17 @@
 // on the canvas meanwhile, committed on release), a double click opens its
 // edit tray, a right click or a finger's long press its menu. Anywhere else the press is React Flow's
 // (rubber-band selection, panning, the groups' borders, a subflow's ports).
-// A node's inject button and debug switch are not buttons here: a click there selects the node.
+// A node's inject button and debug switch, drawn beside it, are buttons as in
+// the DOM: a click there injects, or turns the debug node on or off.
 import type { Edge, Node, ReactFlowState } from '@xyflow/react'
+import { canDeploy } from './auth'
+import { toggleDebug } from './DebugToggle'
 import { isFlowNode } from './flowjson'
 import { dragOverGroups, dropOnGroupAfterDrag } from './groupdrop'
 import { descendants, isGroup } from './groups'
 import type { Moves } from './lodDraw'
-import { getState, moveNodes, openTray, setState } from './store'
-import { gridSize } from './FlowNode'
+import { fireInject, getState, moveNodes, openTray, setState } from './store'
+import { gridSize, type NodeData } from './FlowNode'
 import { longPressMs } from './touch'
 
 type Flow = ReactFlowState<Node, Edge>
@@ -60,6 +63,45 @@ export function nodeAt(s: Flow, origin: DOMRect, clientX: number, clientY: numbe
   return best
 }
 
+/** A node's button as lodDraw.ts draws it: the inject button on the left, the debug node's switch on the right. */
+export interface NodeButton {
+  id: string
+  kind: 'inject' | 'debug'
+  /** Whether a click does something: as the DOM's button is disabled (not deployed; a read-only role). */
+  enabled: boolean
+}
+
+/**
+ * The button under the point (clientX, clientY) of the screen: the 22 px
+ * squares beside the node (in flow units, as FlowNode.tsx's elements and
+ * lodDraw.ts draw them), with padPx pixels of grace. null when none is.
+ */
+export function buttonAt(s: Flow, origin: DOMRect, clientX: number, clientY: number, padPx: number): NodeButton | null {
+  const [tx, ty, z] = s.transform
+  const fx = (clientX - origin.left - tx) / z, fy = (clientY - origin.top - ty) / z
+  const pad = padPx / z
+  const inside = (x: number, y: number) => fx >= x - pad && fx <= x + 22 + pad && fy >= y - pad && fy <= y + 22 + pad
+  let best: NodeButton | null = null
+  for (const n of s.nodeLookup.values()) {
+    if (n.type !== 'flow' || n.hidden) continue
+    const d = n.data as NodeData
+    const { x, y } = n.internals.positionAbsolute
+    const w = n.measured.width ?? 0, h = n.measured.height ?? 0
+    const top = y + h / 2 - 11
+    // The topmost: the last drawn.
+    if (d.type?.button && inside(x - 26, top)) best = { id: n.id, kind: 'inject', enabled: d.deployed }
+    else if (d.obj.type === 'debug' && inside(x + w + 4, top)) best = { id: n.id, kind: 'debug', enabled: canDeploy() }
+  }
+  return best
+}
+
+/** What a click on a node's button does: what the DOM's button's does (FlowNode.tsx, DebugToggle.tsx). */
+function press(b: NodeButton) {
+  if (!b.enabled) return
+  if (b.kind === 'inject') fireInject(b.id)
+  else toggleDebug(b.id)
+}
+
 /** The flow nodes a drag of the selection moves: its nodes, and the nodes of its groups. */
 function movingIds(selected: Set<string>): string[] {
   const { items, tab } = getState()
@@ -94,6 +136,8 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
     press: number
   }
   let g: Gesture | null = null
+  /** A press on a node's button: a click if it is released there, else nothing (the DOM's buttons do not drag). */
+  let btn: { b: NodeButton; pointer: number; x0: number; y0: number } | null = null
   /** The click that follows a press the canvas took: swallowed, closing the workspace's menu unless a long press opened it. */
   let swallowClick: null | 'close' | 'keep' = null
   /** Until when: a finger's click comes as a task of its own, after the pointerup. */
@@ -104,6 +148,25 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
     if (!t || !root.contains(t) || !t.closest('.react-flow__renderer')) return null
     // A few pixels' grace on the empty canvas; none over a group's border or label (they take the pointer as in the DOM).
     return nodeAt(flow(), canvas.getBoundingClientRect(), e.clientX, e.clientY, t.classList.contains('react-flow__pane') ? 4 : 0)
+  }
+  const buttonHit = (e: MouseEvent) => {
+    const t = e.target as Element | null
+    if (!t || !root.contains(t) || !t.closest('.react-flow__renderer')) return null
+    // A pixel's grace: the buttons are a few pixels square this far out.
+    return buttonAt(flow(), canvas.getBoundingClientRect(), e.clientX, e.clientY, 1)
+  }
+  const onButtonUp = (e: PointerEvent) => {
+    if (!btn || e.pointerId !== btn.pointer) return
+    const { b, x0, y0 } = btn
+    endButton()
+    swallowClick = 'close'
+    swallowUntil = performance.now() + 600
+    if (e.type === 'pointerup' && Math.hypot(e.clientX - x0, e.clientY - y0) <= 6) press(b)
+  }
+  const endButton = () => {
+    btn = null
+    window.removeEventListener('pointerup', onButtonUp, true)
+    window.removeEventListener('pointercancel', onButtonUp, true)
   }
   const toFlow = (x: number, y: number) => {
     const [tx, ty, z] = flow().transform
@@ -205,6 +268,17 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
     if (g && e.pointerId !== g.pointer) return cancel()
     swallowClick = null
     if (e.button !== 0 || !e.isPrimary) return
+    const b = buttonHit(e)
+    if (b) {
+      // The press is the button's: no selection, no drag, no pan.
+      e.stopPropagation()
+      if (e.pointerType === 'mouse') e.preventDefault()
+      endButton()
+      btn = { b, pointer: e.pointerId, x0: e.clientX, y0: e.clientY }
+      window.addEventListener('pointerup', onButtonUp, true)
+      window.addEventListener('pointercancel', onButtonUp, true)
+      return
+    }
     const id = hit(e)
     if (!id) return
     e.stopPropagation()
@@ -231,10 +305,10 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
   }
   // A finger's touchstart (d3-zoom pans by it) and any mousedown of a press the canvas took go no further.
   const onTouchStart = (e: TouchEvent) => {
-    if (g?.touch && e.touches.length === 1) e.stopPropagation()
+    if ((g?.touch || btn) && e.touches.length === 1) e.stopPropagation()
   }
   const onMouseDown = (e: MouseEvent) => {
-    if (g) e.stopPropagation()
+    if (g || btn) e.stopPropagation()
   }
   const onClick = (e: MouseEvent) => {
     if (!swallowClick || performance.now() > swallowUntil) return
@@ -245,13 +319,17 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
     if (close) on.onClick()
   }
   const onDblClick = (e: MouseEvent) => {
-    const id = hit(e)
+    // As in the DOM: a double click on the debug switch is two clicks of it; on the inject button, it opens the tray too.
+    const b = buttonHit(e)
+    if (b?.kind === 'debug') return e.stopPropagation()
+    const id = b?.id ?? hit(e)
     if (!id) return
     e.stopPropagation()
     openTray(id)
   }
   const onContextMenu = (e: MouseEvent) => {
-    const id = hit(e)
+    // On a node's button, the node's menu, as in the DOM.
+    const id = buttonHit(e)?.id ?? hit(e)
     if (!id) return
     e.stopPropagation()
     e.preventDefault()
@@ -269,6 +347,7 @@ export function installPointer(root: HTMLElement, canvas: HTMLCanvasElement, flo
   for (const [t, l] of listeners) doc.addEventListener(t, l as EventListener, true)
   return () => {
     cancel()
+    endButton()
     for (const [t, l] of listeners) doc.removeEventListener(t, l as EventListener, true)
   }
 }
