@@ -33,8 +33,8 @@ import (
 // no call out of the node and no side effect but on msg, so it can run
 // on a view of the message and decide at any point to give up: anything
 // it does not handle at run time (reading a property of undefined, which
-// throws; an array; a string that is not valid UTF-8; a number parsed
-// from a string in a comparison it does not know) makes it give up before
+// throws; an array; a string that is not valid UTF-8; a string with other
+// than ASCII converted to a number, or compared) makes it give up before
 // anything left the node, and goja runs the message from the start, with
 // its exact semantics and errors. Every result it does give is what goja
 // would give: TestFastMatchesGoja runs both on the same messages.
@@ -108,6 +108,12 @@ func (r *frun) release() {
 	clear(r.locals)
 	clear(r.out)
 	r.out = r.out[:0]
+	// the scratch holds the last object written, message text
+	if cap(r.scratch) > 4<<10 {
+		r.scratch = nil
+	} else {
+		clear(r.scratch[:cap(r.scratch)])
+	}
 }
 
 // run runs the body for m's view; false: give up.
@@ -129,6 +135,11 @@ func (p *fastProg) run(r *frun, m *engine.Message) bool {
 type fcomp struct {
 	locals map[string]flocal
 	n      int
+	// declared holds every name the body declares at its top level:
+	// declarations are hoisted, so such a name means the local even
+	// before its declaration (undefined for var, an error for let and
+	// const), never a global of that name.
+	declared map[string]bool
 }
 
 type flocal struct {
@@ -151,7 +162,21 @@ func compileFast(code string) *fastProg {
 	if !ok || fn.Body == nil {
 		return nil
 	}
-	c := &fcomp{locals: map[string]flocal{}}
+	c := &fcomp{locals: map[string]flocal{}, declared: map[string]bool{}}
+	for _, s := range fn.Body.List {
+		var list []*ast.Binding
+		switch s := s.(type) {
+		case *ast.VariableStatement:
+			list = s.List
+		case *ast.LexicalDeclaration:
+			list = s.List
+		}
+		for _, b := range list {
+			if id, ok := b.Target.(*ast.Identifier); ok {
+				c.declared[id.Name.String()] = true
+			}
+		}
+	}
 	var body []fstmt
 	for _, s := range fn.Body.List {
 		var f fstmt
@@ -391,11 +416,14 @@ func (c *fcomp) expr(e ast.Expression) fexpr {
 	case *ast.ObjectLiteral:
 		return c.object(e)
 	case *ast.DotExpression:
+		key := e.Identifier.Name.String()
+		if !c.safeBase(e.Left) || prototypeName[key] {
+			return nil
+		}
 		base := c.expr(e.Left)
 		if base == nil {
 			return nil
 		}
-		key := e.Identifier.Name.String()
 		return func(r *frun) (fv, bool) {
 			b, ok := base(r)
 			if !ok {
@@ -404,6 +432,12 @@ func (c *fcomp) expr(e ast.Expression) fexpr {
 			return r.member(b, key)
 		}
 	case *ast.BracketExpression:
+		if !c.safeBase(e.Left) {
+			return nil
+		}
+		if k, ok := e.Member.(*ast.StringLiteral); ok && prototypeName[k.Value.String()] {
+			return nil
+		}
 		base, key := c.expr(e.Left), c.expr(e.Member)
 		if base == nil || key == nil {
 			return nil
@@ -463,11 +497,44 @@ func (c *fcomp) expr(e ast.Expression) fexpr {
 	return nil
 }
 
+// prototypeName are the property names that lead to a prototype: code
+// that names one is left to goja, because goja's run of a message the
+// path gave up on could then change a prototype (msg.payload.__proto__.z
+// = 1), which later runs of the path would not see.
+var prototypeName = map[string]bool{"__proto__": true, "constructor": true, "prototype": true}
+
+// safeKey reports whether a computed key is a literal that names no
+// prototype.
+func safeKey(e ast.Expression) bool {
+	switch k := e.(type) {
+	case *ast.StringLiteral:
+		return !prototypeName[k.Value.String()]
+	case *ast.NumberLiteral:
+		return true
+	}
+	return false
+}
+
+// safeBase reports whether e may be the object of a property access: a
+// computed key there (msg.payload[k].z) could name a prototype, so it
+// must be a literal; a computed read at the end of a chain (msg.payload[k])
+// may be anything, as reading a prototype makes the path give up.
+func (c *fcomp) safeBase(e ast.Expression) bool {
+	switch e := e.(type) {
+	case *ast.BracketExpression:
+		return safeKey(e.Member)
+	}
+	return true
+}
+
 // ident compiles a variable: a local, msg, or undefined, NaN, Infinity.
 func (c *fcomp) ident(name string) fexpr {
 	if l, ok := c.locals[name]; ok {
 		slot := l.slot
 		return func(r *frun) (fv, bool) { return r.locals[slot], true }
+	}
+	if c.declared[name] {
+		return nil // used before its declaration: hoisting, goja
 	}
 	switch name {
 	case "msg":
@@ -514,11 +581,12 @@ func (c *fcomp) template(e *ast.TemplateLiteral) fexpr {
 			if !ok || !v.isPrimitive() {
 				return fv{}, false
 			}
-			b.WriteString(jsv.ToString(v.primitive()))
-			b.WriteString(texts[i+1])
-			if b.Len() > maxFastString {
+			s := jsv.ToString(v.primitive())
+			if b.Len()+len(s)+len(texts[i+1]) > maxFastString {
 				return fv{}, false
 			}
+			b.WriteString(s)
+			b.WriteString(texts[i+1])
 		}
 		return strV(b.String()), true
 	}
@@ -634,9 +702,21 @@ func (c *fcomp) ref(e ast.Expression) (fref, bool) {
 		}
 		return fref{slot: l.slot}, true
 	case *ast.DotExpression:
+		name := e.Identifier.Name.String()
+		if prototypeName[name] || !c.safeBase(e.Left) {
+			return fref{}, false
+		}
 		base := c.expr(e.Left)
-		return fref{slot: -1, base: base, key: constant(strV(e.Identifier.Name.String()))}, base != nil
+		return fref{slot: -1, base: base, key: constant(strV(name))}, base != nil
 	case *ast.BracketExpression:
+		// msg[k] = v with k "__proto__" sets that object's prototype,
+		// not a shared one: it may be computed
+		if !c.safeBase(e.Left) {
+			return fref{}, false
+		}
+		if k, ok := e.Member.(*ast.StringLiteral); ok && prototypeName[k.Value.String()] {
+			return fref{}, false
+		}
 		base, key := c.expr(e.Left), c.expr(e.Member)
 		return fref{slot: -1, base: base, key: key}, base != nil && key != nil
 	}
@@ -681,12 +761,13 @@ func (c *fcomp) assign(e *ast.AssignExpression) fexpr {
 	if ref.slot >= 0 {
 		slot := ref.slot
 		return func(r *frun) (fv, bool) {
+			old := r.locals[slot] // read before the right side, which may assign it
 			v, ok := right(r)
 			if !ok {
 				return fv{}, false
 			}
 			if op != 0 {
-				if v, ok = arith(op, r.locals[slot], v); !ok {
+				if v, ok = arith(op, old, v); !ok {
 					return fv{}, false
 				}
 			}
@@ -731,7 +812,9 @@ func toNumber(v fv) (float64, bool) {
 	if v.k == fNum {
 		return v.n, true
 	}
-	if !v.isPrimitive() {
+	if !v.isPrimitive() || (v.k == fStr && !isASCII(v.s)) {
+		// goja trims other white space than JavaScript in some of its
+		// conversions and none in others: goja decides
 		return 0, false
 	}
 	return jsv.ToNumber(v.primitive()), true
@@ -875,6 +958,16 @@ func compare(op token.Token, x, y fv) (bool, bool) {
 			return !same, true
 		}
 		return same, true
+	}
+	switch op {
+	case token.EQUAL, token.NOT_EQUAL:
+		if (x.k == fStr) != (y.k == fStr) && (x.k == fNum || x.k == fBool || y.k == fNum || y.k == fBool) {
+			return false, false // goja compares a string and a number its own way ("5.0" == 5)
+		}
+	case token.LESS, token.GREATER, token.LESS_OR_EQUAL, token.GREATER_OR_EQUAL:
+		if (x.k == fStr && !isASCII(x.s)) || (y.k == fStr && !isASCII(y.s)) {
+			return false, false // goja orders by code point, JavaScript by UTF-16 unit
+		}
 	}
 	px, py := x.primitive(), y.primitive()
 	switch op {
@@ -1023,17 +1116,13 @@ func (r *frun) remove(b fv, key string) {
 // runFast runs m through the straight-line path, queueing what it sends
 // as runMessage would; false: it gave up, and nothing was queued or
 // changed (goja runs m). n.mu is held.
-func (n *fnNode) runFast(f *fnVM, m *engine.Message, done doneFunc) (ok bool) {
+func (n *fnNode) runFast(f *fnVM, m *engine.Message, done doneFunc) bool {
 	r := &n.fr
 	defer r.release()
-	defer func() {
-		if recover() != nil {
-			ok = false // a defect of the path: goja runs the message
-		}
-	}()
-	if !n.progs.fast.run(r, m) || !r.encodeMsg() {
+	if !n.evalFast(m) {
 		return false
 	}
+	// From here on m changes and effects are queued: nothing gives up.
 	reuse := done == nil // the first message sent may be m itself, as in runMessage
 	for _, port := range r.ports {
 		if port >= n.outputs {
@@ -1052,4 +1141,15 @@ func (n *fnNode) runFast(f *fnVM, m *engine.Message, done doneFunc) (ok bool) {
 		f.effect = append(f.effect, effect{m: r.writeMsg(engine.NewMessage("", nil)), done: done})
 	}
 	return true
+}
+
+// evalFast runs the body for m and works out what it sends, changing
+// nothing; false: it gave up (or met a defect of its own, recovered).
+func (n *fnNode) evalFast(m *engine.Message) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false // a defect of the path: goja runs the message
+		}
+	}()
+	return n.progs.fast.run(&n.fr, m) && n.fr.encodeMsg()
 }

@@ -164,34 +164,14 @@ func TestFastMatchesGoja(t *testing.T) {
 		if outputs == 0 {
 			outputs = 1
 		}
-		extra := fmt.Sprintf(`"outputs":%d`, outputs)
-		fast := nodetest.New(t, nodetest.ChainJSON(t, fn(code, extra), outputs), FunctionType)
-		slow := nodetest.New(t, nodetest.ChainJSON(t, fn(code+"\nnode;", extra), outputs), FunctionType)
-		for j, in := range fastInputs() {
-			var got [2]string
-			for k, f := range []*nodetest.Flow{fast, slow} {
-				before := f.Errors()
-				var counts []int
-				for p := 0; p < outputs; p++ {
-					counts = append(counts, len(f.Received(sink(p))))
-				}
-				f.Inject("src", in.Copy())
-				var s strings.Builder
-				for p := 0; p < outputs; p++ {
-					for _, m := range f.Received(sink(p))[counts[p]:] {
-						fmt.Fprintf(&s, "port %d: %s\n", p, dump(m))
-					}
-				}
-				for _, e := range f.Errors()[len(before):] {
-					fmt.Fprintf(&s, "error: %v\n", e.Err)
-				}
-				got[k] = s.String()
-			}
+		for j, got := range fastAndGoja(t, code, outputs, fastInputs()) {
 			if got[0] != got[1] {
 				t.Errorf("code %d, message %d:\n%s\nstraight-line:\n%sgoja:\n%s", i, j, code, got[0], got[1])
 			}
+		}
+		for _, in := range fastInputs() {
 			r := &frun{}
-			if compileFast(code).run(r, in.Copy()) && r.encodeMsg() {
+			if compileFast(code).run(r, in) && r.encodeMsg() {
 				ran++
 			}
 		}
@@ -258,5 +238,105 @@ func TestFastStringsBounded(t *testing.T) {
 		if p.run(&frun{}, m) {
 			t.Errorf("%s: the path made a string of %d × 2^45 bytes", op, 10)
 		}
+	}
+}
+
+// fastAndGoja runs inputs, in order, through code on the straight-line
+// path and through goja (the same code with a statement the path does not
+// compile appended), and returns what each sent and reported per message.
+func fastAndGoja(t *testing.T, code string, outputs int, inputs []*engine.Message) [][2]string {
+	t.Helper()
+	extra := fmt.Sprintf(`"outputs":%d`, outputs)
+	flows := [2]*nodetest.Flow{
+		nodetest.New(t, nodetest.ChainJSON(t, fn(code, extra), outputs), FunctionType),
+		nodetest.New(t, nodetest.ChainJSON(t, fn(code+"\nnode;", extra), outputs), FunctionType),
+	}
+	var res [][2]string
+	for _, in := range inputs {
+		var got [2]string
+		for k, f := range flows {
+			before := f.Errors()
+			var counts []int
+			for p := 0; p < outputs; p++ {
+				counts = append(counts, len(f.Received(sink(p))))
+			}
+			f.Inject("src", in.Copy())
+			var s strings.Builder
+			for p := 0; p < outputs; p++ {
+				for _, m := range f.Received(sink(p))[counts[p]:] {
+					fmt.Fprintf(&s, "port %d: %s\n", p, dump(m))
+				}
+			}
+			for _, e := range f.Errors()[len(before):] {
+				fmt.Fprintf(&s, "error: %v\n", e.Err)
+			}
+			got[k] = s.String()
+		}
+		res = append(res, got)
+	}
+	return res
+}
+
+// TestFastMatchesGojaSequences: code and message sequences where the
+// straight-line path once differed from goja (a review's findings): a
+// prototype changed by goja's run of a message the path gave up on,
+// hoisted declarations, a local's compound assignment whose right side
+// assigns it, strings with other than ASCII converted to numbers or
+// compared, a string loosely equal to a number.
+func TestFastMatchesGojaSequences(t *testing.T) {
+	raw := func(s string) engine.RawJSON { return engine.RawJSON(s) }
+	mk := func(topic string, payload any) *engine.Message {
+		m := engine.NewMessage(topic, nil)
+		m.SetProp("payload", payload)
+		return m
+	}
+	strs := func(v ...string) (ms []*engine.Message) {
+		for _, x := range v {
+			ms = append(ms, mk("t", x))
+		}
+		return ms
+	}
+	for _, c := range []struct {
+		code   string
+		inputs []*engine.Message
+	}{
+		{"if (msg.payload.p) { msg.payload.__proto__.z = 'polluted'; }\nmsg.z = msg.payload.z; return msg;",
+			[]*engine.Message{mk("t", raw(`{"p":1}`)), mk("t", raw(`{"p":0}`))}},
+		{"if (msg.payload.p) { msg.topic.__proto__.split = 5; }\nmsg.z = msg.topic.split('/')[0]; return msg;",
+			[]*engine.Message{mk("a/b", raw(`{"p":1}`)), mk("a/b", raw(`{"p":0}`))}},
+		{"if (msg.payload.p) { msg.payload[msg.payload.k].z = 1; }\nmsg.z = msg.payload.z; return msg;",
+			[]*engine.Message{mk("t", raw(`{"p":1,"k":"__proto__"}`)), mk("t", raw(`{"p":0}`))}},
+		{"msg.a = Math.round(1.5); const Math = {}; return msg;", strs("x")},
+		{"msg.a = NaN; var NaN = 5; return msg;", strs("x")},
+		{"msg.a = Number(msg.payload); var Number = 5; return msg;", strs("x")},
+		{"let x = 1; x += (x = 5); msg.payload = x; return msg;", strs("x")},
+		{"let x = msg.payload; x += x++; msg.payload = x; return msg;", []*engine.Message{mk("t", 1.0)}},
+		{"msg.a = +msg.payload; msg.b = Math.round(msg.payload); msg.c = msg.payload - 1; msg.payload++; return msg;", strs("\u00a05", "\u00855", " 5 ")},
+		{"msg.a = msg.payload == 5; msg.b = msg.payload == 0; msg.c = 5 != msg.payload; msg.d = msg.payload == true; return msg;", strs("5.0", "-0", "1e-400", "\u00a05", "5", "1")},
+		{"msg.lt = msg.payload.a < msg.payload.b; msg.ge = msg.payload.a >= msg.payload.b; return msg;",
+			[]*engine.Message{mk("t", raw(`{"a":"\uffff","b":"😀"}`)), mk("t", raw(`{"a":"abc","b":"abd"}`))}},
+	} {
+		for j, got := range fastAndGoja(t, c.code, 1, c.inputs) {
+			if got[0] != got[1] {
+				t.Errorf("%s\nmessage %d: straight-line:\n%sgoja:\n%s", c.code, j, got[0], got[1])
+			}
+		}
+	}
+}
+
+// TestFastSplitBounded: split makes arrays in the run's arena, and a run
+// has no memory guard: past maxFastArena elements the path gives up (to
+// goja, which has one) instead of allocating gigabytes for a large payload.
+func TestFastSplitBounded(t *testing.T) {
+	p := compileFast("msg.a = msg.payload.split(',').length + msg.payload.split(',').length; return msg;")
+	if p == nil {
+		t.Fatal("does not compile")
+	}
+	r := &frun{}
+	if p.run(r, engine.NewMessage("t", strings.Repeat(",", 40000))) {
+		t.Errorf("ran with %d array elements", len(r.arena))
+	}
+	if p.run(r, engine.NewMessage("t", strings.Repeat(",", 100))) != true {
+		t.Error("gave up on a small payload")
 	}
 }

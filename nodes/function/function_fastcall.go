@@ -130,6 +130,9 @@ var strMethods = map[string]strMethod{
 			return fv{}, false // a limit, a regular expression, or "" (UTF-16 units)
 		}
 		sep := args[0].s
+		if len(r.arena)+strings.Count(s, sep)+1 > maxFastArena {
+			return fv{}, false // goja, with its memory guard
+		}
 		start := len(r.arena)
 		for {
 			i := strings.Index(s, sep)
@@ -172,6 +175,10 @@ var strMethods = map[string]strMethod{
 		return numV(float64(i)), ok
 	},
 }
+
+// maxFastArena bounds the array elements one run makes (split's): 40
+// bytes each, and a run has no memory guard.
+const maxFastArena = 1 << 16
 
 // oneString returns the only argument when it is a string.
 func oneString(args []fv) (string, bool) {
@@ -252,7 +259,7 @@ func (c *fcomp) global(e ast.Expression, name string) bool {
 		return false
 	}
 	_, local := c.locals[name]
-	return !local
+	return !local && !c.declared[name] // a declaration anywhere hides it (hoisting)
 }
 
 // call compiles a call the path makes itself.
