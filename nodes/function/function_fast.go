@@ -475,13 +475,9 @@ func (c *fcomp) expr(e ast.Expression) fexpr {
 			return b(r)
 		}
 	case *ast.SequenceExpression:
-		var list []fexpr
-		for _, x := range e.Sequence {
-			f := c.expr(x)
-			if f == nil {
-				return nil
-			}
-			list = append(list, f)
+		list, ok := c.exprs(e.Sequence)
+		if !ok {
+			return nil
 		}
 		return func(r *frun) (v fv, ok bool) {
 			for _, f := range list {
@@ -527,6 +523,19 @@ func (c *fcomp) safeBase(e ast.Expression) bool {
 	return true
 }
 
+// exprs compiles a list of expressions; false when one does not compile.
+func (c *fcomp) exprs(list []ast.Expression) ([]fexpr, bool) {
+	out := make([]fexpr, 0, len(list))
+	for _, x := range list {
+		f := c.expr(x)
+		if f == nil {
+			return nil, false
+		}
+		out = append(out, f)
+	}
+	return out, true
+}
+
 // ident compiles a variable: a local, msg, or undefined, NaN, Infinity.
 func (c *fcomp) ident(name string) fexpr {
 	if l, ok := c.locals[name]; ok {
@@ -565,13 +574,9 @@ func (c *fcomp) template(e *ast.TemplateLiteral) fexpr {
 		}
 		texts = append(texts, s)
 	}
-	var parts []fexpr
-	for _, x := range e.Expressions {
-		f := c.expr(x)
-		if f == nil {
-			return nil
-		}
-		parts = append(parts, f)
+	parts, ok := c.exprs(e.Expressions)
+	if !ok {
+		return nil
 	}
 	return func(r *frun) (fv, bool) {
 		var b strings.Builder

@@ -267,13 +267,9 @@ func (c *fcomp) call(e *ast.CallExpression) fexpr {
 	if len(e.ArgumentList) > maxFastArgs {
 		return nil
 	}
-	var args []fexpr
-	for _, a := range e.ArgumentList {
-		f := c.expr(a)
-		if f == nil {
-			return nil
-		}
-		args = append(args, f)
+	args, ok := c.exprs(e.ArgumentList)
+	if !ok {
+		return nil
 	}
 	if id, ok := e.Callee.(*ast.Identifier); ok {
 		name := id.Name.String()

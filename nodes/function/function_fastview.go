@@ -460,12 +460,7 @@ func (r *frun) appendObj(b []byte, o *fobj, depth int) ([]byte, bool) {
 			b = append(b, ',')
 		}
 		first = false
-		if e.rawKey != "" {
-			b = append(b, e.rawKey...)
-		} else {
-			b = engine.AppendJSONString(b, e.key)
-		}
-		b = append(b, ':')
+		b = appendKey(b, e.rawKey, e.key)
 		var ok bool
 		if b, ok = r.appendValue(b, e.v, depth); !ok {
 			return b, false

@@ -282,18 +282,24 @@ func (o *jsonObject) appendJSON(b []byte, depth int) ([]byte, bool) {
 			b = append(b, ',')
 		}
 		first = false
-		if e.rawKey != "" {
-			b = append(b, e.rawKey...)
-		} else {
-			b = engine.AppendJSONString(b, e.key)
-		}
-		b = append(b, ':')
+		b = appendKey(b, e.rawKey, e.key)
 		var ok bool
 		if b, ok = o.f.appendValue(b, e.js, depth, false); !ok {
 			return b, false
 		}
 	}
 	return append(b, '}'), true
+}
+
+// appendKey appends an object key and its colon: the key's JSON text as
+// it came (rawKey), or key written as JSON when the code added it.
+func appendKey(b []byte, rawKey, key string) []byte {
+	if rawKey != "" {
+		b = append(b, rawKey...)
+	} else {
+		b = engine.AppendJSONString(b, key)
+	}
+	return append(b, ':')
 }
 
 // orderedEnts returns a copy of ents with the array-index keys first,
