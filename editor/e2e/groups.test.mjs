@@ -233,11 +233,15 @@ test('group a selection, edit the group, export it as Node-RED writes it, ungrou
   assert.deepEqual(running.find((o) => o.id === id).env, [{ name: 'WHO', value: 'world', type: 'str' }])
   await shot(page, 'groups-06-edited')
 
-  // Ungroup: the group goes, its nodes stay, without g, selected.
+  // Ungroup: the group goes, its nodes stay, without g, selected. The deploy
+  // above refreshes the editor's state: the group must still be the
+  // selection when the button is pressed (a loaded CI machine once pressed
+  // it before that settled, and nothing was selected to ungroup).
+  await page.locator(`svg.rn-group.selected[data-id="${id}"]`).waitFor({ timeout: 10000 })
   await page.getByTestId('ungroup').click()
   // The canvas commits some updates in a React transition: wait for the
   // group to go (the count is then checked, so a group that stays fails).
-  await page.getByTestId('group').waitFor({ state: 'detached', timeout: 5000 }).catch(() => {})
+  await page.getByTestId('group').waitFor({ state: 'detached', timeout: 15000 }).catch(() => {})
   assert.equal(await page.getByTestId('group').count(), 0)
   doc = await exported(page)
   assert.equal(doc.filter((o) => o.type === 'group').length, 0)
