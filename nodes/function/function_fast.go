@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/dop251/goja/ast"
-	"github.com/dop251/goja/parser"
 	"github.com/dop251/goja/token"
 
 	"github.com/runnel-io/runnel/engine"
@@ -96,8 +95,8 @@ func (r *frun) reset(nlocals int) {
 	r.ports = r.ports[:0]
 }
 
-// release drops what the run read, so that nothing of the message stays
-// reachable from the node.
+// release drops what the run read, so that the message's values do not
+// stay reachable from the node (but for the scratch's bytes).
 func (r *frun) release() {
 	for _, o := range r.objs[:r.nobj] {
 		o.ents = emptied(o.ents)
@@ -108,11 +107,10 @@ func (r *frun) release() {
 	clear(r.locals)
 	clear(r.out)
 	r.out = r.out[:0]
-	// the scratch holds the last object written, message text
+	// the scratch keeps the last object written, as the goja path's
+	// does; a large one is let go
 	if cap(r.scratch) > 4<<10 {
 		r.scratch = nil
-	} else {
-		clear(r.scratch[:cap(r.scratch)])
 	}
 }
 
@@ -150,16 +148,8 @@ type flocal struct {
 // compileFast compiles code for the straight-line path, or returns nil
 // when it has anything the path does not handle.
 func compileFast(code string) *fastProg {
-	prog, err := parser.ParseFile(nil, "", "(function(msg){\n"+code+"\n})", 0)
-	if err != nil || len(prog.Body) != 1 {
-		return nil
-	}
-	st, ok := prog.Body[0].(*ast.ExpressionStatement)
-	if !ok {
-		return nil
-	}
-	fn, ok := st.Expression.(*ast.FunctionLiteral)
-	if !ok || fn.Body == nil {
+	fn := parseBody(code)
+	if fn == nil {
 		return nil
 	}
 	c := &fcomp{locals: map[string]flocal{}, declared: map[string]bool{}}
@@ -310,16 +300,14 @@ func (c *fcomp) ret(arg ast.Expression) fstmt {
 		return func(*frun) fctl { return fReturn }
 	}
 	if a, ok := arg.(*ast.ArrayLiteral); ok {
-		var elems []fexpr
 		for _, x := range a.Value {
 			if x == nil || !c.mayBeMsg(x) {
 				return nil // a hole, or what is sent otherwise
 			}
-			e := c.expr(x)
-			if e == nil {
-				return nil
-			}
-			elems = append(elems, e)
+		}
+		elems, ok := c.exprs(a.Value)
+		if !ok {
+			return nil
 		}
 		return func(r *frun) fctl {
 			for port, e := range elems {

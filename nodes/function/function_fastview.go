@@ -146,14 +146,20 @@ var objectProtoNames = map[string]bool{
 	"valueOf": true, "__proto__": true, "toLocaleString": true,
 }
 
+// missing is the value of a property an object does not have itself:
+// undefined, unless Object.prototype has it (the path gives up).
+func missing(key string) (fv, bool) {
+	if objectProtoNames[key] {
+		return fv{}, false
+	}
+	return undefV, true
+}
+
 // get reads key of o.
 func (r *frun) get(o *fobj, key string) (fv, bool) {
 	i := o.find(key)
 	if i < 0 {
-		if objectProtoNames[key] {
-			return fv{}, false
-		}
-		return undefV, true
+		return missing(key)
 	}
 	e := &o.ents[i]
 	if !e.has {
@@ -297,15 +303,8 @@ func (m *mview) find(key string) int {
 func (m *mview) fill(msg *engine.Message) {
 	m.ents = emptied(m.ents)
 	m.idNum, m.topic = msg.IDNumber(), msg.Topic
-	m.ents = append(m.ents, ment{key: "_msgid", src: inID})
-	if msg.Topic != "" {
-		m.ents = append(m.ents, ment{key: "topic", src: inTopic})
-	}
-	if v, ok := msg.Lookup(payloadPath); ok {
-		m.ents = append(m.ents, ment{key: "payload", gov: v})
-	}
-	msg.RangeOther(func(k string, v any) {
-		m.ents = append(m.ents, ment{key: k, gov: v})
+	viewProps(msg, func(key string, src entSrc, gov any) {
+		m.ents = append(m.ents, ment{key: key, src: src, gov: gov})
 	})
 }
 
@@ -314,10 +313,7 @@ func (r *frun) getMsg(key string) (fv, bool) {
 	m := &r.msg
 	i := m.find(key)
 	if i < 0 {
-		if objectProtoNames[key] {
-			return fv{}, false
-		}
-		return undefV, true
+		return missing(key)
 	}
 	e := &m.ents[i]
 	if e.has {

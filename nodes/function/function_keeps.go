@@ -29,21 +29,31 @@ import (
 // except that returning it counts as keeping; and code that may keep msg,
 // or reads msg[k] for a k that is not a text, may keep the payload.
 func keepsMsg(code string) (msg, payload bool) {
-	prog, err := parser.ParseFile(nil, "", "(function(msg){\n"+code+"\n})", 0)
-	if err != nil || len(prog.Body) != 1 {
+	fn := parseBody(code)
+	if fn == nil {
 		return true, true // it does not compile; the error is reported elsewhere
-	}
-	st, ok := prog.Body[0].(*ast.ExpressionStatement)
-	if !ok {
-		return true, true
-	}
-	fn, ok := st.Expression.(*ast.FunctionLiteral)
-	if !ok || fn.Body == nil {
-		return true, true
 	}
 	w := msgUses{}
 	w.walk(reflect.ValueOf(fn.Body), 0)
 	return w.kept, w.kept || w.payloadKept
+}
+
+// parseBody returns the syntax tree of an On Message body, wrapped as
+// the node runs it, or nil when it does not compile.
+func parseBody(code string) *ast.FunctionLiteral {
+	prog, err := parser.ParseFile(nil, "", "(function(msg){\n"+code+"\n})", 0)
+	if err != nil || len(prog.Body) != 1 {
+		return nil
+	}
+	st, ok := prog.Body[0].(*ast.ExpressionStatement)
+	if !ok {
+		return nil
+	}
+	fn, ok := st.Expression.(*ast.FunctionLiteral)
+	if !ok || fn.Body == nil {
+		return nil
+	}
+	return fn
 }
 
 // msgUses walks a syntax tree for uses of msg that may keep it.

@@ -438,6 +438,20 @@ func (f *fnVM) allocMsgObject(n int) *msgObject {
 	return &msgObject{f: f, ents: make([]msgEnt, 0, n)}
 }
 
+// viewProps calls add with each property a message view holds, in its
+// order: _msgid and topic (their values stay in the view, see entSrc),
+// payload when set (as Message.Lookup tells), then the others.
+func viewProps(m *engine.Message, add func(key string, src entSrc, gov any)) {
+	add("_msgid", inID, nil)
+	if m.Topic != "" {
+		add("topic", inTopic, nil)
+	}
+	if v, ok := m.Lookup(payloadPath); ok {
+		add("payload", inGov, v)
+	}
+	m.RangeOther(func(k string, v any) { add(k, inGov, v) })
+}
+
 // newMsgObject returns the view of m.
 func (f *fnVM) newMsgObject(m *engine.Message) *goja.Object {
 	var o *msgObject
@@ -448,15 +462,8 @@ func (f *fnVM) newMsgObject(m *engine.Message) *goja.Object {
 		o = f.allocMsgObject(3 + m.OtherLen() + 1)
 	}
 	o.idNum, o.topic = m.IDNumber(), m.Topic
-	o.ents = append(o.ents, msgEnt{key: "_msgid", src: inID})
-	if m.Topic != "" {
-		o.ents = append(o.ents, msgEnt{key: "topic", src: inTopic})
-	}
-	if v, ok := m.Lookup(payloadPath); ok {
-		o.ents = append(o.ents, msgEnt{key: "payload", gov: v})
-	}
-	m.RangeOther(func(k string, v any) {
-		o.ents = append(o.ents, msgEnt{key: k, gov: v})
+	viewProps(m, func(key string, src entSrc, gov any) {
+		o.ents = append(o.ents, msgEnt{key: key, src: src, gov: gov})
 	})
 	if o == f.msgView {
 		return f.recent.add(withProto(f.msgObj, f.msgProto), o)
