@@ -20,6 +20,14 @@ export function LinkLines() {
   )
 }
 
+/** A measured node's box in flow coordinates, [x, y, width, height], or null. */
+function nodeBox(s: ReactFlowState, id: string): [number, number, number, number] | null {
+  const n = s.nodeLookup.get(id)
+  const w = n?.measured.width, h = n?.measured.height
+  if (!n || !w || !h) return null
+  return [n.internals.positionAbsolute.x, n.internals.positionAbsolute.y, w, h]
+}
+
 function SameTabLines() {
   const items = useEditor((s) => s.items)
   const tab = useEditor((s) => s.tab)
@@ -29,14 +37,8 @@ function SameTabLines() {
     useCallback(
       (s: ReactFlowState) => {
         if (!pairs.length) return ''
-        const box = (id: string) => {
-          const n = s.nodeLookup.get(id)
-          const w = n?.measured.width, h = n?.measured.height
-          if (!n || !w || !h) return null
-          return [n.internals.positionAbsolute.x, n.internals.positionAbsolute.y, w, h]
-        }
         return pairs.map(([a, b]) => {
-          const p = box(a), q = box(b)
+          const p = nodeBox(s, a), q = nodeBox(s, b)
           return p && q ? `${p[0] + p[2]},${p[1] + p[3] / 2},${q[0]},${q[1] + q[3] / 2}` : ''
         }).join(';')
       },
@@ -73,12 +75,8 @@ function OtherTabStubs() {
     useCallback(
       (s: ReactFlowState) =>
         stubs.map((st) => {
-          const n = s.nodeLookup.get(st.id)
-          const w = n?.measured.width, h = n?.measured.height
-          if (!n || !w || !h) return ''
-          const y = n.internals.positionAbsolute.y + h / 2
-          const x = st.side === 'out' ? n.internals.positionAbsolute.x + w : n.internals.positionAbsolute.x
-          return `${x},${y}`
+          const b = nodeBox(s, st.id)
+          return b ? `${st.side === 'out' ? b[0] + b[2] : b[0]},${b[1] + b[3] / 2}` : ''
         }).join(';'),
       [stubs],
     ),
