@@ -48,6 +48,15 @@ type Options struct {
 	// prefixed broker_. Empty: the broker keeps them in memory only.
 	Persist string
 
+	// HandOff runs the flows on a goroutine of their own for the
+	// messages network clients publish, instead of on the reader of the
+	// publisher's connection (see handOff): with more than one thread
+	// (GOMAXPROCS), reading and running the flows then overlap. Order is
+	// kept, and a full queue slows the publishers down. Off, each
+	// message runs through the flows before its publisher's next packet
+	// is read, as on one thread there is nothing to overlap with.
+	HandOff bool
+
 	// noFastOut sends the flows' messages through mochi's publish path
 	// only (see fastOut), for tests that compare the two.
 	noFastOut bool
@@ -155,6 +164,9 @@ func Start(opts Options) (b *Broker, err error) {
 	if !opts.noFastOut {
 		b.fast = &fastOut{srv: srv, subs: ns, acl: ah, flows: b.flows, b: bt, expiry: srv.Options.Capabilities.MaximumMessageExpiryInterval}
 	}
+	if opts.HandOff {
+		b.flows.hand = newHandOff(b.flows, bt)
+	}
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
@@ -240,6 +252,9 @@ func (b *Broker) Close() error {
 	// Write out what the flows queued last (what a subscriber's socket
 	// cannot take now is dropped with its connection, as mochi drops
 	// the QoS 0 messages still queued for a client).
+	if h := b.flows.hand; h != nil {
+		h.stop() // without waiting: a flow that blocks must not hold Close
+	}
 	b.bt.flush()
 	// Disconnect each listener's clients first, with a walk of the
 	// client list that takes its lock once: mochi's own walk

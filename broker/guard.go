@@ -71,7 +71,14 @@ type guardConn struct {
 	mult     int
 	skip     int // body bytes still to pass
 	tooLarge atomic.Bool
+	// bulk says that the last read returned at least bulkRead bytes: the
+	// client sends faster than it is read (see handOff.wanted).
+	bulk atomic.Bool
 }
+
+// bulkRead is the size of a read that says its client sends in bulk.
+// One reading of a sensor at a time is far smaller.
+const bulkRead = 512
 
 // Read reads from the connection and checks the packet sizes.
 func (c *guardConn) Read(p []byte) (int, error) {
@@ -82,6 +89,9 @@ func (c *guardConn) Read(p []byte) (int, error) {
 		return 0, errTooLarge
 	}
 	n, err := c.Conn.Read(p)
+	if bulk := n >= bulkRead; bulk != c.bulk.Load() {
+		c.bulk.Store(bulk)
+	}
 	if c.g.maxPacket > 0 && n > 0 && c.scan(p[:n]) {
 		c.tooLarge.Store(true)
 		if cl := c.cl; cl != nil {

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -17,7 +18,13 @@ import (
 // the flows nor acknowledged, while the flows' own messages still go
 // through.
 func TestStopIntake(t *testing.T) {
-	b, err := Start(Options{Addr: "127.0.0.1:0"})
+	for _, hand := range []bool{false, true} {
+		t.Run(fmt.Sprintf("handoff=%v", hand), func(t *testing.T) { testStopIntake(t, hand) })
+	}
+}
+
+func testStopIntake(t *testing.T, hand bool) {
+	b, err := Start(Options{Addr: "127.0.0.1:0", HandOff: hand})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,9 @@ type flowSubs struct {
 	// closed is set by Broker.StopIntake: messages from network clients
 	// are refused (not acknowledged) from then on.
 	closed atomic.Bool
+	// hand, when set, takes network clients' messages to the flows on a
+	// goroutine of its own (see handOff).
+	hand *handOff
 }
 
 // flowSub is one subscription of a flow.
@@ -54,7 +57,13 @@ func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	if f.closed.Load() && !cl.Net.Inline {
 		return pk, packets.ErrRejectPacket
 	}
-	f.deliver(pk, cl.Net.Inline)
+	if f.hand != nil && !cl.Net.Inline && f.hand.wanted(cl) {
+		if !f.hand.push(&pk) {
+			return pk, packets.ErrRejectPacket
+		}
+	} else {
+		f.deliver(pk, cl.Net.Inline)
+	}
 	if f.net != nil && !pk.FixedHeader.Retain && !f.net.has(pk.TopicName) {
 		pk.Ignore = true
 	}
@@ -64,34 +73,41 @@ func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 // deliver hands pk to every matching flow subscription; internal says
 // that the flows published it themselves.
 func (f *flowSubs) deliver(pk packets.Packet, internal bool) {
+	f.deliverOne(pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain, internal)
+}
+
+// deliverOne is deliver of a message given by its parts.
+func (f *flowSubs) deliverOne(name string, payload []byte, qos byte, retain, internal bool) {
 	if subs := f.subs.Load(); subs != nil {
 		for _, s := range *subs {
-			if topic.Match(s.levels, pk.TopicName) {
-				s.send(pk, internal, false)
+			if topic.Match(s.levels, name) {
+				s.send(name, payload, qos, retain, internal, false)
 			}
 		}
 	}
 }
 
 // deliver hands s a message from the retained store, when it subscribes.
-func (s *flowSub) deliver(pk packets.Packet, internal bool) { s.send(pk, internal, true) }
+func (s *flowSub) deliver(pk packets.Packet, internal bool) {
+	s.send(pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain, internal, true)
+}
 
 // send hands pk to the subscription. A message published while the
 // subscription exists arrives with Retain unset, as mosquitto sends it to
 // an MQTT 3.1.1 subscriber (and to an MQTT 5 one without
 // retain-as-published); only stored messages keep it. PublishedRetain
 // keeps the publisher's flag either way.
-func (s *flowSub) send(pk packets.Packet, internal, stored bool) {
-	q := pk.FixedHeader.Qos
+func (s *flowSub) send(name string, payload []byte, qos byte, retain, internal, stored bool) {
+	q := qos
 	if q > s.qos {
 		q = s.qos
 	}
 	s.fn(engine.Delivery{
-		Topic:           pk.TopicName,
-		Payload:         pk.Payload,
+		Topic:           name,
+		Payload:         payload,
 		QoS:             q,
-		Retain:          stored && pk.FixedHeader.Retain,
-		PublishedRetain: pk.FixedHeader.Retain,
+		Retain:          stored && retain,
+		PublishedRetain: retain,
 		Internal:        internal,
 	})
 }

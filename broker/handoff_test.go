@@ -1,0 +1,292 @@
+package broker
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// handOffFlow is a flow subscription that records the payloads it gets
+// and can be held, so that a test fills the hand-off's queue.
+type handOffFlow struct {
+	mu   sync.Mutex
+	got  []string
+	gate chan struct{} // closed: let the flow go on
+	seen chan struct{} // one per message
+}
+
+func newHandOffFlow(held bool) *handOffFlow {
+	f := &handOffFlow{gate: make(chan struct{}), seen: make(chan struct{}, 1<<16)}
+	if !held {
+		close(f.gate)
+	}
+	return f
+}
+
+func (f *handOffFlow) take(d engine.Delivery) {
+	<-f.gate
+	f.mu.Lock()
+	f.got = append(f.got, string(d.Payload))
+	f.mu.Unlock()
+	f.seen <- struct{}{}
+}
+
+func (f *handOffFlow) payloads() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.got...)
+}
+
+// wait waits for n messages.
+func (f *handOffFlow) wait(t *testing.T, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-f.seen:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the flow got %d of %d messages", i, n)
+		}
+	}
+}
+
+// publishMany writes n QoS 0 PUBLISH packets (payloads 0 … n-1) to a raw
+// connection, in writes of many packets each, as a fast publisher does.
+// It may run on a goroutine of its own: errors are reported with t.Error.
+func publishMany(t *testing.T, r *raw, topic string, n int) {
+	var buf []byte
+	for i := 0; i < n; i++ {
+		buf = append(buf, publishPacket(4, topic, []byte(strconv.Itoa(i)))...)
+		if len(buf) > 32<<10 || i == n-1 {
+			if _, err := r.Write(buf); err != nil {
+				t.Errorf("publish: %v", err)
+				return
+			}
+			buf = buf[:0]
+		}
+	}
+}
+
+// With the hand-off, a flow gets every message of a publisher in order,
+// also when it is held long enough for the queue to fill up: the
+// publisher's reader then waits, and nothing is dropped.
+func TestHandOffKeepsOrderWhenFull(t *testing.T) {
+	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
+	f := newHandOffFlow(true)
+	cancel, err := b.Subscribe("h/#", 0, f.take)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	r := dialRaw(t, b.Addr(), 4)
+	r.connack(t, "pub", 30)
+
+	const n = 3 * handOffQueue
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		publishMany(t, r, "h/1", n)
+	}()
+	// The queue fills while the flow is held; the reader then waits.
+	deadline := time.Now().Add(10 * time.Second)
+	for q, _ := b.flows.hand.queued(); q < handOffQueue && time.Now().Before(deadline); q, _ = b.flows.hand.queued() {
+		time.Sleep(time.Millisecond)
+	}
+	if q, _ := b.flows.hand.queued(); q != handOffQueue {
+		t.Fatalf("queued %d messages, want a full queue of %d", q, handOffQueue)
+	}
+	close(f.gate)
+	f.wait(t, n)
+	<-sent
+	got := f.payloads()
+	for i, p := range got {
+		if p != strconv.Itoa(i) {
+			t.Fatalf("message %d is %q, want %q (order lost)", i, p, strconv.Itoa(i))
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("got %d messages, want %d", len(got), n)
+	}
+}
+
+// A flow that publishes to a topic the flows subscribe to gets that
+// message on its own goroutine, at once: it never waits for the queue it
+// is emptying, even when that queue is full.
+func TestHandOffFlowPublishesToFlows(t *testing.T) {
+	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
+	var echoed atomic.Int64
+	done := make(chan struct{})
+	const n = 2 * handOffQueue
+	cancelEcho, err := b.Subscribe("echo", 0, func(engine.Delivery) {
+		if echoed.Add(1) == n {
+			close(done)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancelEcho()
+	cancelIn, err := b.Subscribe("in/#", 0, func(d engine.Delivery) {
+		if err := b.Publish("echo", d.Payload, 0, false); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancelIn()
+	r := dialRaw(t, b.Addr(), 4)
+	r.connack(t, "pub", 30)
+	publishMany(t, r, "in/1", n)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the flows echoed %d of %d messages", echoed.Load(), n)
+	}
+}
+
+// StopIntake returns once the flows have got everything that was queued
+// for them: a graceful shutdown loses no message the broker took.
+func TestHandOffStopIntakeDrains(t *testing.T) {
+	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
+	f := newHandOffFlow(true)
+	cancel, err := b.Subscribe("h/#", 0, f.take)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	r := dialRaw(t, b.Addr(), 4)
+	r.connack(t, "pub", 30)
+	const n = 1000
+	publishMany(t, r, "h/1", n)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := b.flows.hand.queued(); p < n && time.Now().Before(deadline); _, p = b.flows.hand.queued() {
+		time.Sleep(time.Millisecond)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		b.StopIntake()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		t.Fatal("StopIntake returned before the flows got what was queued")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(f.gate)
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("StopIntake did not return")
+	}
+	if got := len(f.payloads()); got != n {
+		t.Fatalf("when StopIntake returned the flows had %d messages, want %d", got, n)
+	}
+}
+
+// Close does not wait for a flow that blocks.
+func TestHandOffCloseWithBlockedFlow(t *testing.T) {
+	b, err := Start(Options{Addr: "127.0.0.1:0", HandOff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newHandOffFlow(true)
+	defer close(f.gate)
+	if _, err := b.Subscribe("h/#", 0, f.take); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, b.Addr(), 4)
+	r.connack(t, "pub", 30)
+	publishMany(t, r, "h/1", 200) // in bulk: through the queue
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := b.flows.hand.queued(); p == 0 && time.Now().Before(deadline); _, p = b.flows.hand.queued() {
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error)
+	go func() { closed <- b.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waits for a blocked flow")
+	}
+}
+
+// Several publishers at once: each one's messages arrive in its order.
+func TestHandOffOrderPerPublisher(t *testing.T) {
+	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
+	var mu sync.Mutex
+	last := map[string]int{}
+	var count atomic.Int64
+	var bad atomic.Value
+	const pubs, n = 4, 5000
+	done := make(chan struct{})
+	cancel, err := b.Subscribe("p/#", 0, func(d engine.Delivery) {
+		v, _ := strconv.Atoi(string(d.Payload))
+		mu.Lock()
+		prev, ok := last[d.Topic]
+		if ok && v != prev+1 || !ok && v != 0 {
+			bad.Store(fmt.Sprintf("%s: %d after %d", d.Topic, v, prev))
+		}
+		last[d.Topic] = v
+		mu.Unlock()
+		if count.Add(1) == pubs*n {
+			close(done)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := 0; i < pubs; i++ {
+		r := dialRaw(t, b.Addr(), 4)
+		id := fmt.Sprintf("pub%d", i)
+		r.connack(t, id, 30)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			publishMany(t, r, "p/"+id, n)
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the flow got %d of %d messages", count.Load(), pubs*n)
+	}
+	if v := bad.Load(); v != nil {
+		t.Fatalf("out of order: %s", v)
+	}
+}
+
+// A message now and then, with nothing queued, runs through the flows on
+// its publisher's reader, as without the hand-off: it costs no wake-up of
+// another thread.
+func TestHandOffLoneMessageNotQueued(t *testing.T) {
+	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
+	f := newHandOffFlow(false)
+	cancel, err := b.Subscribe("h/#", 0, f.take)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	r := dialRaw(t, b.Addr(), 4)
+	r.connack(t, "pub", 30)
+	for i := 0; i < 3; i++ {
+		r.send(t, publishPacket(4, "h/1", []byte(strconv.Itoa(i))))
+		f.wait(t, 1)
+	}
+	if _, pushed := b.flows.hand.queued(); pushed != 0 {
+		t.Fatalf("%d lone messages went through the queue, want 0", pushed)
+	}
+	if got := f.payloads(); len(got) != 3 || got[0] != "0" || got[2] != "2" {
+		t.Fatalf("the flow got %q", got)
+	}
+}
