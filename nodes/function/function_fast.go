@@ -71,6 +71,8 @@ type frun struct {
 	objs     []*fobj // the objects of this run, reused
 	nobj     int
 	arena    []fv // the arrays of this run (split)
+	args     []fv      // the arguments of the calls in progress, a stack
+	nums     []float64 // Math's arguments as numbers, a stack
 	ports    []int
 	out      []outProp
 	topicOut bool
@@ -85,6 +87,7 @@ func (r *frun) reset(nlocals int) {
 	}
 	r.nobj = 0
 	r.arena = emptied(r.arena)
+	r.args, r.nums = r.args[:0], r.nums[:0]
 	if cap(r.locals) < nlocals {
 		r.locals = make([]fv, nlocals)
 	}
@@ -104,6 +107,7 @@ func (r *frun) release() {
 	r.nobj = 0
 	r.msg.ents = emptied(r.msg.ents)
 	r.arena = emptied(r.arena)
+	r.args = emptied(r.args)
 	clear(r.locals)
 	clear(r.out)
 	r.out = r.out[:0]

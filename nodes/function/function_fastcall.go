@@ -239,16 +239,19 @@ func arg0(a []float64) float64 {
 	return a[0]
 }
 
-// evalArgs evaluates a call's arguments into buf.
-func evalArgs(r *frun, args []fexpr, buf *[maxFastArgs]fv) ([]fv, bool) {
-	for i, a := range args {
+// evalArgs evaluates a call's arguments onto r.args and returns where
+// they start there; the caller truncates r.args back to that.
+func evalArgs(r *frun, args []fexpr) (start int, ok bool) {
+	start = len(r.args)
+	for _, a := range args {
 		v, ok := a(r)
 		if !ok {
-			return nil, false
+			r.args = r.args[:start]
+			return 0, false
 		}
-		buf[i] = v
+		r.args = append(r.args, v)
 	}
-	return buf[:len(args)], true
+	return start, true
 }
 
 // global reports whether name is the global of that name: no local
@@ -278,12 +281,13 @@ func (c *fcomp) call(e *ast.CallExpression) fexpr {
 			return nil
 		}
 		return func(r *frun) (fv, bool) {
-			var buf [maxFastArgs]fv
-			argv, ok := evalArgs(r, args, &buf)
+			start, ok := evalArgs(r, args)
 			if !ok {
 				return fv{}, false
 			}
-			return fn(argv)
+			v, ok := fn(r.args[start:])
+			r.args = r.args[:start]
+			return v, ok
 		}
 	}
 	dot, ok := e.Callee.(*ast.DotExpression)
@@ -303,17 +307,22 @@ func (c *fcomp) call(e *ast.CallExpression) fexpr {
 			return nil
 		}
 		return func(r *frun) (fv, bool) {
-			var buf [maxFastArgs]float64
-			for i, a := range args {
-				v, ok := a(r)
-				if !ok {
-					return fv{}, false
-				}
-				if buf[i], ok = toNumber(v); !ok {
-					return fv{}, false
-				}
+			start, ok := evalArgs(r, args)
+			if !ok {
+				return fv{}, false
 			}
-			return numV(fn(buf[:len(args)])), true
+			nstart := len(r.nums)
+			for _, v := range r.args[start:] {
+				n, ok := toNumber(v)
+				if !ok {
+					r.args, r.nums = r.args[:start], r.nums[:nstart]
+					return fv{}, false
+				}
+				r.nums = append(r.nums, n)
+			}
+			v := numV(fn(r.nums[nstart:]))
+			r.args, r.nums = r.args[:start], r.nums[:nstart]
+			return v, true
 		}
 	}
 	m := methods[name]
@@ -326,11 +335,12 @@ func (c *fcomp) call(e *ast.CallExpression) fexpr {
 		if !ok {
 			return fv{}, false
 		}
-		var buf [maxFastArgs]fv
-		argv, ok := evalArgs(r, args, &buf)
+		start, ok := evalArgs(r, args)
 		if !ok {
 			return fv{}, false
 		}
-		return m(r, b, argv)
+		v, ok := m(r, b, r.args[start:])
+		r.args = r.args[:start]
+		return v, ok
 	}
 }

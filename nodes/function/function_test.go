@@ -219,6 +219,23 @@ func BenchmarkFunctionFahrenheit(b *testing.B) {
 	}
 }
 
+// BenchmarkFunctionMixed is the function node of the mixed reference
+// flow (engine/cli/bench/testdata/mixed-flow.json) on the message it gets
+// there.
+//
+//	go test -run '^$' -bench FunctionMixed -benchmem -cpu 1 ./nodes/function/
+func BenchmarkFunctionMixed(b *testing.B) {
+	f := nodetest.New(b, `[{"id":"t1","type":"tab"},{"id":"src","type":"test-source","z":"t1","wires":[["n1"]]},`+
+		strings.TrimSuffix(fn("const t = msg.payload.temperature;\nmsg.payload.fahrenheit = t * 1.8 + 32;\nmsg.payload.device = msg.topic.split('/')[1];\nreturn msg;"), "}")+`,"id":"n1","z":"t1","wires":[[]]}]`, FunctionType)
+	payload := engine.RawJSON(`{"temperature":1234,"humidity":40}`)
+	src := f.SourceHost("src")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		src.Send(0, engine.NewMessage("sensors/dev3/data", payload))
+	}
+}
+
 // TestFunctionMemoryGuard: code that allocates without end is stopped
 // when the heap goes over the limit, long before its time limit, and its
 // runtime (with the variables holding the memory) is discarded, so the
