@@ -290,3 +290,38 @@ func TestHandOffLoneMessageNotQueued(t *testing.T) {
 		t.Fatalf("the flow got %q", got)
 	}
 }
+
+// Delivery.Stable is set for what network clients publish (mochi decodes
+// each packet into bytes of its own) and only for that: the flows' own
+// payloads and stored messages may be in buffers somebody reuses.
+func TestDeliveryStable(t *testing.T) {
+	for _, hand := range []bool{false, true} {
+		b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: hand})
+		if err := b.Publish("s/kept", []byte("r"), 0, true); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan engine.Delivery, 4)
+		cancel, err := b.Subscribe("s/#", 0, func(d engine.Delivery) { got <- d })
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := dialRaw(t, b.Addr(), 4)
+		r.connack(t, "pub", 30)
+		r.send(t, publishPacket(4, "s/net", []byte("n")))
+		if err := b.Publish("s/flows", []byte("f"), 0, false); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{"s/kept": false, "s/net": true, "s/flows": false}
+		for range want {
+			select {
+			case d := <-got:
+				if d.Stable != want[d.Topic] {
+					t.Errorf("handoff=%v: %s: Stable %v, want %v", hand, d.Topic, d.Stable, want[d.Topic])
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("handoff=%v: a delivery is missing", hand)
+			}
+		}
+		cancel()
+	}
+}

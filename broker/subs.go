@@ -109,6 +109,10 @@ func (s *flowSub) send(name string, payload []byte, qos byte, retain, internal, 
 		Retain:          stored && retain,
 		PublishedRetain: retain,
 		Internal:        internal,
+		// mochi decodes each packet into a fresh copy of its bytes;
+		// the flows' own payloads may be in buffers their nodes reuse,
+		// and a stored message may be one of those.
+		Stable: !internal && !stored,
 	})
 }
 

@@ -132,6 +132,11 @@ type Delivery struct {
 	// Internal is set when the message was published by the flows
 	// themselves (mqtt-out) rather than by a network client.
 	Internal bool
+	// Stable says that nobody modifies Payload's bytes ever, not only
+	// during the call: a subscription may keep them, or a string over
+	// them, without a copy. The embedded broker decodes each packet of a
+	// network client into bytes of its own, and sets it for those.
+	Stable bool
 }
 
 // Output passes messages from a node to the nodes wired to its ports.

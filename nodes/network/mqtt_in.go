@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/runnel-io/runnel/broker/topic"
 	"github.com/runnel-io/runnel/engine"
@@ -283,6 +285,16 @@ func (n *mqttIn) run() {
 	}
 }
 
+// text returns the payload as text, as Buffer.toString('utf8') makes it.
+// A stable payload (a network client's, see Delivery.Stable) is read in
+// place, a string over its bytes; any other is copied.
+func (n *mqttIn) text(d engine.Delivery) string {
+	if d.Stable && utf8.Valid(d.Payload) {
+		return unsafe.String(unsafe.SliceData(d.Payload), len(d.Payload))
+	}
+	return jsutf8.Decode(d.Payload)
+}
+
 // handle turns a delivery into a message and sends it into the flow.
 func (n *mqttIn) handle(d engine.Delivery) {
 	var payload any
@@ -292,7 +304,7 @@ func (n *mqttIn) handle(d engine.Delivery) {
 	case "base64":
 		payload = base64.StdEncoding.EncodeToString(d.Payload)
 	case "utf8":
-		payload = jsutf8.Decode(d.Payload) // Buffer.toString('utf8')
+		payload = n.text(d) // Buffer.toString('utf8')
 	case "json":
 		if !jsutf8.IsUTF8(d.Payload) {
 			n.h.Error(errors.New("the payload is not a UTF-8 string, so it cannot be parsed as JSON"), nil)
@@ -314,10 +326,10 @@ func (n *mqttIn) handle(d engine.Delivery) {
 			if v, err := engine.ParseJSON(d.Payload); err == nil {
 				payload = v
 			} else {
-				payload = string(d.Payload)
+				payload = n.text(d)
 			}
 		} else {
-			payload = string(d.Payload)
+			payload = n.text(d)
 		}
 	}
 	m := engine.NewMessage(d.Topic, payload)
