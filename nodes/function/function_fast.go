@@ -70,7 +70,7 @@ type frun struct {
 	locals   []fv
 	objs     []*fobj // the objects of this run, reused
 	nobj     int
-	arena    []fv // the arrays of this run (split)
+	arena    []fv      // the arrays of this run (split)
 	args     []fv      // the arguments of the calls in progress, a stack
 	nums     []float64 // Math's arguments as numbers, a stack
 	ports    []int
