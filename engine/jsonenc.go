@@ -39,6 +39,9 @@ func CanonicalJSON(r RawJSON) RawJSON { return reencode(r, false) }
 // reencode returns r re-encoded by rawDec (numbers kept as written when
 // keepNumbers is set): r itself when that changes nothing.
 func reencode(r RawJSON, keepNumbers bool) RawJSON {
+	if keepNumbers && inParsedForm(r) {
+		return r
+	}
 	sp := encPool.Get().(*[]byte)
 	d := rawDec{s: r, keepNumbers: keepNumbers}
 	out := d.value((*sp)[:0])
