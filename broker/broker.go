@@ -49,12 +49,14 @@ type Options struct {
 	Persist string
 
 	// HandOff runs the flows on a goroutine of their own for the
-	// messages network clients publish, instead of on the reader of the
-	// publisher's connection (see handOff): with more than one thread
-	// (GOMAXPROCS), reading and running the flows then overlap. Order is
-	// kept, and a full queue slows the publishers down. Off, each
-	// message runs through the flows before its publisher's next packet
-	// is read, as on one thread there is nothing to overlap with.
+	// messages that network clients publish in bulk, instead of on the
+	// reader of the publisher's connection (see handOff). The reader then
+	// reads on while the flows take what it queued in batches: with one
+	// thread (GOMAXPROCS) that is fewer switches and larger writes of the
+	// flows' output, with more, reading and the flows overlap. Order is
+	// kept, and a full queue slows the publishers down. A message now and
+	// then still runs on its reader. Off, every message runs through the
+	// flows before its publisher's next packet is read.
 	HandOff bool
 
 	// noFastOut sends the flows' messages through mochi's publish path

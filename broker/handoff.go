@@ -8,11 +8,13 @@ import (
 )
 
 // handOff runs the flows on a goroutine of their own for what network
-// clients publish (Options.HandOff). A connection's reader then only reads
-// and decodes packets and queues them here; the flows' goroutine takes
-// everything queued at once and hands it to the flows in order, so that,
-// with more than one thread, reading the next packets and running the
-// flows on the previous ones go on at the same time.
+// clients publish in bulk (Options.HandOff). A connection's reader then
+// only reads and decodes packets and queues them here; the flows'
+// goroutine takes everything queued at once and hands it to the flows in
+// order. On one thread that trades a switch per message for one per
+// batch, and the flows' output is written a batch at a time; with more,
+// reading the next packets and running the flows on the previous ones go
+// on at the same time.
 //
 // The queue is bounded: a reader that finds it full waits, and so its
 // client is slowed down through TCP, as when the flows ran on the reader.

@@ -220,8 +220,10 @@ type stack struct {
 // (an invalid document, as runnel run's file) are an error instead.
 func start(c *common, log *slog.Logger, doc *flows.Document, opts engine.Options, strict bool) (*stack, error) {
 	bo := broker.Options{Addr: c.mqtt, Logger: log.With("component", "broker"), Persist: c.persist}
-	// With one thread there is nothing for the flows to overlap with.
-	bo.HandOff = runtime.GOMAXPROCS(0) > 1
+	// A publisher sending in bulk has the flows run on their own
+	// goroutine (see broker.Options.HandOff): in batches on one thread,
+	// overlapping with reading on more.
+	bo.HandOff = true
 	c.brokerOptions(&bo)
 	if c.cfg != nil {
 		e := &c.cfg.Edge
