@@ -354,21 +354,42 @@ func TestTemplateConcurrent(t *testing.T) {
 	}
 }
 
-// BenchmarkTemplateRender renders the reference template of the example
-// flow for a reading kept as JSON bytes, as it arrives from the json node.
+// BenchmarkTemplateRender renders templates for readings kept as JSON
+// bytes, as they arrive from the json node: "reference" is the example
+// flow's template, "mixed" the template node of the mixed reference flow
+// (mqtt in -> json -> switch -> function -> change -> rbe -> template).
 //
-//	go test -run '^$' -bench TemplateRender -benchmem ./nodes/
+//	go test -run '^$' -bench TemplateRender -benchmem ./nodes/function/
 func BenchmarkTemplateRender(b *testing.B) {
+	b.Run("reference", func(b *testing.B) {
+		benchTemplate(b, "{{{topic}}}: temperature changed to {{payload.temperature}} °C",
+			`{"temperature":22.5,"humidity":41,"battery":0.93}`, nil,
+			"sensors/dev3/data: temperature changed to 22.5 °C")
+	})
+	b.Run("mixed", func(b *testing.B) {
+		benchTemplate(b,
+			`{"alert":"{{kind}}","device":"{{payload.device}}","temperature":{{payload.temperature}},"fahrenheit":{{payload.fahrenheit}},"ts":{{payload.ts}}}`,
+			`{"temperature":1234,"fahrenheit":2253.2,"device":"dev3"}`, map[string]any{"kind": "alert"},
+			`{"alert":"alert","device":"dev3","temperature":1234,"fahrenheit":2253.2,"ts":}`)
+	})
+}
+
+// benchTemplate renders tmpl for a message on sensors/dev3/data with the
+// JSON payload and the extra top-level properties, and checks the result.
+func benchTemplate(b *testing.B, tmpl, payloadJSON string, props map[string]any, want string) {
 	node, err := newTemplate(&TemplateConfig{
-		Field: "payload", FieldType: "msg", Syntax: "mustache", Output: "str",
-		Template: "{{{topic}}}: temperature changed to {{payload.temperature}} °C",
+		Field: "payload", FieldType: "msg", Format: "handlebars", Syntax: "mustache", Output: "str",
+		Template: tmpl,
 	}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	n := node.(*templateNode)
-	payload := mustJSON(b, `{"temperature":22.5,"humidity":41,"battery":0.93}`)
+	payload := mustJSON(b, payloadJSON)
 	m := engine.NewMessage("sensors/dev3/data", payload)
+	for k, v := range props {
+		m.SetProp(k, v)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Payload = payload
@@ -376,7 +397,7 @@ func BenchmarkTemplateRender(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if m.Payload != "sensors/dev3/data: temperature changed to 22.5 °C" {
+	if m.Payload != want {
 		b.Fatalf("rendered %q", m.Payload)
 	}
 }
