@@ -76,7 +76,7 @@ func (x *objIndex) lookupIn(s, key, esc string, out *Value) bool {
 	}
 	for _, e := range x.ents {
 		if s[e.k0:e.k1] == key {
-			*out = valueOfJSON(s[e.v0:e.v1])
+			valueOfJSON(s[e.v0:e.v1], out)
 			return true
 		}
 	}
@@ -122,7 +122,7 @@ func (x *objIndex) scanFor(key string, out *Value) (found, done bool) {
 		}
 		pos = next
 		if s[e.k0:e.k1] == key {
-			*out = valueOfJSON(s[e.v0:e.v1])
+			valueOfJSON(s[e.v0:e.v1], out)
 			return true, true
 		}
 	}
@@ -167,6 +167,9 @@ func nextEntry(s string, i int, first bool) (objEnt, int, scanStatus) {
 // skipSpace returns the offset of the first byte at or after i that is not
 // JSON white space.
 func skipSpace(s string, i int) int {
+	if i < len(s) && s[i] > ' ' {
+		return i // compact JSON: no white space
+	}
 	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
 		i++
 	}
@@ -180,14 +183,15 @@ func stringEnd(s string, i int) (end int, esc bool) {
 	j := i + 1
 	// Keys and short strings end soon: look at their bytes one by one,
 	// and only search longer strings with IndexByte.
-	for lim := min(len(s), j+shortString); j < lim; j++ {
-		switch s[j] {
-		case '"':
-			return j + 1, false
-		case '\\':
-			return escapedStringEnd(s, j)
+	head := s[j:min(len(s), j+shortString)]
+	for k := 0; k < len(head); k++ {
+		if c := head[k]; c == '"' {
+			return j + k + 1, false
+		} else if c == '\\' {
+			return escapedStringEnd(s, j+k)
 		}
 	}
+	j += len(head)
 	if q := strings.IndexByte(s[j:], '"'); q >= 0 && strings.IndexByte(s[j:j+q], '\\') < 0 {
 		return j + q + 1, false
 	}
@@ -291,27 +295,29 @@ func nestedEnd(s string, i int) int {
 // valueOfJSON returns the Value of a JSON value's text, as found by
 // valueEnd. A number keeps its text when JavaScript writes it the same
 // and is then not parsed; an escaped string is unescaped by gjson, so that
-// it reads exactly as gjson reads it elsewhere.
-func valueOfJSON(raw string) Value {
+// it reads exactly as gjson reads it elsewhere. The value goes to *out.
+func valueOfJSON(raw string, out *Value) {
 	switch raw[0] {
 	case '"':
 		body := raw[1 : len(raw)-1]
 		if strings.IndexByte(body, '\\') < 0 {
-			return Value{k: kString, s: body}
+			*out = Value{k: kString, s: body}
+		} else {
+			*out = fromGJSON(gjson.Parse(raw))
 		}
-		return fromGJSON(gjson.Parse(raw))
 	case '{':
-		return Value{k: kObjectJSON, s: raw}
+		*out = Value{k: kObjectJSON, s: raw}
 	case '[':
-		return Value{k: kArrayJSON, s: raw}
+		*out = Value{k: kArrayJSON, s: raw}
 	case 't':
-		return Value{k: kBool, b: true}
+		*out = Value{k: kBool, b: true}
 	case 'f':
-		return Value{k: kBool}
+		*out = Value{k: kBool}
 	case 'n':
-		return Value{k: kNull}
+		*out = Value{k: kNull}
+	default:
+		*out = numberValue(raw)
 	}
-	return numberValue(raw)
 }
 
 // numberValue returns the Value of a JSON number's text: its text when

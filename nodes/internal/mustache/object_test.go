@@ -246,3 +246,19 @@ func TestNonObjectViews(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkObjectLookup looks up the mixed flow's four payload keys (one
+// missing) in a fresh index each time, as one render does.
+func BenchmarkObjectLookup(b *testing.B) {
+	obj := `{"temperature":1234,"fahrenheit":2253.2,"device":"dev3"}`
+	keys := []string{"device", "temperature", "fahrenheit", "ts"}
+	var x objIndex
+	var v Value
+	b.ReportAllocs()
+	for b.Loop() {
+		x.release()
+		for _, k := range keys {
+			x.lookupIn(obj, k, k, &v)
+		}
+	}
+}

@@ -165,8 +165,7 @@ func (r *renderer) lookup(n *name, out *Value) {
 			return
 		}
 	}
-	root := Value{k: kRoot}
-	if r.resolve(&root, n, out) {
+	if r.resolveRoot(n, out) {
 		if r.opts.EscapeRootStrings && len(r.stack) == 0 && out.k == kString {
 			out.s = escapeStringNR(out.s)
 		}
@@ -196,6 +195,28 @@ func (r *renderer) resolve(view *Value, n *name, out *Value) bool {
 			return false
 		}
 		ok = r.prop(out, &n.parts[i], true, out)
+	}
+	return ok
+}
+
+// resolveRoot is resolve on the root view, with the steps that most
+// templates take (a root property, then keys of JSON objects) called
+// directly.
+func (r *renderer) resolveRoot(n *name, out *Value) bool {
+	if n.parts == nil {
+		return r.rootProp(n.one.key, out)
+	}
+	ok := r.rootProp(n.parts[0].key, out)
+	for i := 1; i < len(n.parts); i++ {
+		if !ok || out.nullish() {
+			return false
+		}
+		p := &n.parts[i]
+		if out.k == kObjectJSON && p.key != "" {
+			ok = r.objs.lookupIn(out.s, p.key, p.esc, out)
+		} else {
+			ok = r.prop(out, p, true, out)
+		}
 	}
 	return ok
 }

@@ -246,8 +246,9 @@ func otherProp(v *Value, p *part, primitives bool) (Value, bool) {
 func (r *renderer) rootProp(key string, out *Value) bool {
 	c := &r.root
 	if !c.set || c.key != key {
-		v, ok := r.ctx.Lookup(key)
-		*c = rootCache{key: key, v: v, ok: ok, set: true}
+		// Field by field: a whole-struct store takes a bulk write barrier.
+		c.v, c.ok = r.ctx.Lookup(key)
+		c.key, c.set = key, true
 	}
 	*out = c.v
 	return c.ok
