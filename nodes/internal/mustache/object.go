@@ -181,25 +181,33 @@ func skipSpace(s string, i int) int {
 // not closed.
 func stringEnd(s string, i int) (end int, esc bool) {
 	j := i + 1
-	// Keys and short strings end soon: look at their bytes one by one,
-	// and only search longer strings with IndexByte.
-	head := s[j:min(len(s), j+shortString)]
-	for k := 0; k < len(head); k++ {
-		if c := head[k]; c == '"' {
-			return j + k + 1, false
-		} else if c == '\\' {
-			return escapedStringEnd(s, j+k)
+	// Eight bytes at a time while they hold neither a quote nor a
+	// backslash, then byte by byte.
+	for ; j+8 <= len(s); j += 8 {
+		t := s[j : j+8]
+		w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		if hasByte(w, '"') || hasByte(w, '\\') {
+			break
 		}
 	}
-	j += len(head)
-	if q := strings.IndexByte(s[j:], '"'); q >= 0 && strings.IndexByte(s[j:j+q], '\\') < 0 {
-		return j + q + 1, false
+	for ; j < len(s); j++ {
+		switch s[j] {
+		case '"':
+			return j + 1, false
+		case '\\':
+			return escapedStringEnd(s, j)
+		}
 	}
-	return escapedStringEnd(s, j)
+	return -1, false
 }
 
-// shortString is how many bytes of a string stringEnd reads one by one.
-const shortString = 24
+// hasByte reports whether one of the eight bytes of w is c.
+func hasByte(w uint64, c byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := w ^ (ones * uint64(c))
+	return (x-ones)&^x&highs != 0
+}
 
 // escapedStringEnd is stringEnd from offset j inside the string, byte by
 // byte. It reports an escape if it finds one.

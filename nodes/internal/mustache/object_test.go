@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -259,6 +260,60 @@ func BenchmarkObjectLookup(b *testing.B) {
 		x.release()
 		for _, k := range keys {
 			x.lookupIn(obj, k, k, &v)
+		}
+	}
+}
+
+// stringEndRef is stringEnd byte by byte.
+func stringEndRef(s string, i int) (int, bool) {
+	esc := false
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '"':
+			return j + 1, esc
+		case '\\':
+			esc = true
+			j++
+		}
+	}
+	return -1, esc
+}
+
+// stringEnd reads eight bytes at a time: quotes and backslashes at every
+// offset, bytes that differ from them by one bit or are above 0x7f, and
+// strings that end before a word does.
+func TestStringEnd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte{'a', '"', '\\', 0x22 ^ 0x80, 0x5c ^ 0x80, 0x23, 0x5d, 0x02, 0xff, 0x00, 'n'}
+	for n := 0; n < 40; n++ {
+		for range 200 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = 'x'
+				if rng.IntN(4) == 0 {
+					b[i] = alphabet[rng.IntN(len(alphabet))]
+				}
+			}
+			s := `"` + string(b)
+			end, esc := stringEnd(s, 0)
+			wantEnd, wantEsc := stringEndRef(s, 0)
+			if end != wantEnd || (end >= 0 && esc != wantEsc) {
+				t.Fatalf("stringEnd(%q) = %d, %v; want %d, %v", s, end, esc, wantEnd, wantEsc)
+			}
+		}
+	}
+}
+
+// The same key in different tag names is one string.
+func TestKeysInterned(t *testing.T) {
+	tmpl, err := Parse("{{payload.a}}{{payload.b}}{{#payload}}{{payload}}{{/payload}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := tmpl.nodes[0].name.parts[0].key
+	for _, k := range []string{tmpl.nodes[1].name.parts[0].key, tmpl.nodes[2].name.one.key, tmpl.nodes[2].children[0].name.one.key} {
+		if k != "payload" || unsafe.StringData(k) != unsafe.StringData(first) {
+			t.Errorf("key %q is not the interned %q", k, first)
 		}
 	}
 }
