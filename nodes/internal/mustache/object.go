@@ -246,7 +246,7 @@ func valueEnd(s string, i int) int {
 		return literalEnd(s, i, "null")
 	case c == '-' || c >= '0' && c <= '9':
 		j := i + 1
-		for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' || s[j] == '-') {
+		for j < len(s) && (s[j]-'0' <= 9 || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' || s[j] == '-') {
 			j++
 		}
 		return delimited(s, j)

@@ -317,3 +317,17 @@ func TestKeysInterned(t *testing.T) {
 		}
 	}
 }
+
+// appendEscaped skips bytes above the backtick without looking further:
+// every byte value, alone and between letters, escapes as mustache.js's
+// escapeHtml does.
+func TestAppendEscapedEveryByte(t *testing.T) {
+	ref := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;", "/", "&#x2F;", "`", "&#x60;", "=", "&#x3D;")
+	for c := range 256 {
+		for _, s := range []string{string([]byte{byte(c)}), "a" + string([]byte{byte(c)}) + "z"} {
+			if got, want := string(appendEscaped(nil, s)), ref.Replace(s); got != want {
+				t.Errorf("appendEscaped(%q) = %q, want %q", s, got, want)
+			}
+		}
+	}
+}

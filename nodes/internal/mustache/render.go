@@ -303,6 +303,9 @@ func appendMaybeEscaped(buf, s []byte, escape bool) []byte {
 func appendEscaped(buf []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
+		if s[i] > '`' {
+			continue // lower-case letters and above: none is escaped
+		}
 		var ent string
 		switch s[i] {
 		case '&':
