@@ -11,7 +11,9 @@
 // names are split in advance, and rendered many times with Render into a
 // caller-supplied buffer. Rendering looks names up through a Context, so
 // the caller never has to build a map of its data; JSON kept as bytes
-// (engine.RawJSON) is read in place with gjson.
+// (engine.RawJSON) is read in place: an object's keys by a scanner that
+// reads only as far as the keys looked up (see objIndex), arrays and what
+// the scanner leaves to it by gjson.
 package mustache
 
 import (
