@@ -18,7 +18,8 @@ import (
 type Context interface {
 	// Lookup returns the root view's property name and whether the root
 	// view has it (JavaScript's `name in view`). name is one part of a
-	// tag: "payload" for {{payload.t}}.
+	// tag: "payload" for {{payload.t}}. The root view must not change
+	// during a render: a run of tags reading the same name asks once.
 	Lookup(name string) (Value, bool)
 	// Fallback returns the value of a tag name that no view on the context
 	// stack resolves, given as written in the tag ("env.HOME"). Return the
