@@ -205,19 +205,21 @@ func (r *renderer) resolve(view *Value, n *name, out *Value) bool {
 // directly.
 func (r *renderer) resolveRoot(n *name, out *Value) bool {
 	if n.parts == nil {
-		return r.rootProp(n.one.key, out)
+		return r.rootPropTo(n.one.key, out)
 	}
-	ok := r.rootProp(n.parts[0].key, out)
+	// The root property is read where the cache holds it, not copied.
+	cur, ok := r.rootProp(n.parts[0].key)
 	for i := 1; i < len(n.parts); i++ {
-		if !ok || out.nullish() {
+		if !ok || cur.nullish() {
 			return false
 		}
 		p := &n.parts[i]
-		if out.k == kObjectJSON && p.key != "" {
-			ok = r.objs.lookupIn(out.s, p.key, p.esc, out)
+		if cur.k == kObjectJSON && p.key != "" {
+			ok = r.objs.lookupIn(cur.s, p.key, p.esc, out)
 		} else {
-			ok = r.prop(out, p, true, out)
+			ok = r.prop(cur, p, true, out)
 		}
+		cur = out
 	}
 	return ok
 }

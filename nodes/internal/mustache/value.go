@@ -165,7 +165,7 @@ func (v Value) isArray() (array, empty bool) {
 func (r *renderer) prop(v *Value, p *part, primitives bool, out *Value) bool {
 	switch v.k {
 	case kRoot:
-		return r.rootProp(p.key, out)
+		return r.rootPropTo(p.key, out)
 	case kObjectJSON:
 		if p.key != "" {
 			return r.objs.lookupIn(v.s, p.key, p.esc, out)
@@ -241,17 +241,24 @@ func otherProp(v *Value, p *part, primitives bool) (Value, bool) {
 	return Value{}, false
 }
 
-// rootProp reads property key of the root view into *out, through the
-// cache of the last one read, and reports whether the root has it.
-func (r *renderer) rootProp(key string, out *Value) bool {
+// rootProp returns property key of the root view, where the cache of the
+// last one read holds it (valid until the next rootProp), and whether the
+// root has it.
+func (r *renderer) rootProp(key string) (*Value, bool) {
 	c := &r.root
 	if !c.set || c.key != key {
 		// Field by field: a whole-struct store takes a bulk write barrier.
 		c.v, c.ok = r.ctx.Lookup(key)
 		c.key, c.set = key, true
 	}
-	*out = c.v
-	return c.ok
+	return &c.v, c.ok
+}
+
+// rootPropTo is rootProp with the value copied to *out.
+func (r *renderer) rootPropTo(key string, out *Value) bool {
+	v, ok := r.rootProp(key)
+	*out = *v
+	return ok
 }
 
 // emptyKey looks up the key "" in a JSON object, which gjson's path syntax
