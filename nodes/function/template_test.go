@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -354,21 +355,101 @@ func TestTemplateConcurrent(t *testing.T) {
 	}
 }
 
-// BenchmarkTemplateRender renders the reference template of the example
-// flow for a reading kept as JSON bytes, as it arrives from the json node.
+// mixedTemplate is the template node of the mixed reference flow.
+const mixedTemplate = `{"alert":"{{kind}}","device":"{{payload.device}}","temperature":{{payload.temperature}},"fahrenheit":{{payload.fahrenheit}},"ts":{{payload.ts}}}`
+
+// TestTemplateMixedPayloads renders the mixed flow's template for payloads
+// that take every path of a JSON object lookup: numbers JavaScript writes
+// differently from their JSON text, escaped keys and strings, nested
+// values, repeated keys, large objects and payloads that are not objects.
+func TestTemplateMixedPayloads(t *testing.T) {
+	var big strings.Builder
+	big.WriteString("{")
+	for i := range 1000 {
+		big.WriteString(`"k` + strconv.Itoa(i) + `":` + strconv.Itoa(i) + ",")
+	}
+	big.WriteString(`"device":"last","temperature":-1.5e-7}`)
+	out := func(device, temperature, fahrenheit, ts string) string {
+		return `{"alert":"alert","device":"` + device + `","temperature":` + temperature + `,"fahrenheit":` + fahrenheit + `,"ts":` + ts + `}`
+	}
+	tests := []struct {
+		name    string
+		payload any // JSON text is parsed as the json node parses it
+		want    string
+	}{
+		{"reference", `{"temperature":1234,"fahrenheit":2253.2,"device":"dev3"}`, out("dev3", "1234", "2253.2", "")},
+		{"numbers", `{"temperature":1.0,"fahrenheit":1e21,"device":"d","ts":-0}`, out("d", "1", "1e+21", "0")},
+		{"more numbers", `{"temperature":0.1e1,"fahrenheit":1E-7,"ts":123456789012345678}`, out("", "1", "1e-7", "123456789012345680")},
+		{"zeros and fractions", `{"temperature":-0.0,"fahrenheit":0.000001,"ts":10.50}`, out("", "0", "0.000001", "10.5")},
+		{"escaped key", `{"dev\u0069ce":"esc","temperature":-12}`, out("esc", "-12", "", "")},
+		{"nested", `{"device":{"a":1},"temperature":[1,2.50,"x"],"fahrenheit":null,"ts":true}`, out("[object Object]", "1,2.5,x", "", "true")},
+		{"escaped string", `{"device":"d\u00e9v \"<3\" /é\n","temperature":"1/2"}`, out("dév &quot;&lt;3&quot; &#x2F;é\n", "1&#x2F;2", "", "")},
+		{"repeated key", `{"device":"first","temperature":1,"device":"second"}`, out("second", "1", "", "")},
+		{"large", big.String(), out("last", "-1.5e-7", "", "")},
+		{"raw JSON with space", engine.RawJSON(" {\n \"device\" : \"d\" ,\t\"temperature\" : 5 ,\"ts\":[ ] } "), out("d", "5", "", "")},
+		{"raw JSON invalid UTF-8", engine.RawJSON("{\"device\":\"a\xffb\",\"ts\":\"\xc3\"}"), out("a\xffb", "", "", "\xc3")},
+		{"raw JSON escaped key after", engine.RawJSON(`{"temperature":1,"dev\u0069ce":"esc","device":"plain"}`), out("esc", "1", "", "")},
+		{"string payload", "dev3", out("", "", "", "")},
+		{"number payload", 42.0, out("", "", "", "")},
+		{"buffer payload", []byte(`{"device":"b"}`), out("", "", "", "")},
+		{"null payload", nil, out("", "", "", "")},
+		{"decoded payload", map[string]any{"device": "m", "temperature": 1.5, "ts": int64(7)}, out("m", "1.5", "", "7")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := tc.payload
+			if s, ok := payload.(string); ok && strings.HasPrefix(s, "{") {
+				payload = mustJSON(t, s)
+			}
+			m := engine.NewMessage("sensors/dev3/data", payload)
+			m.SetProp("kind", "alert")
+			got, errs := runTemplate(t, templateJSON(t, mixedTemplate, `"field":"payload","fieldType":"msg","format":"handlebars","syntax":"mustache","output":"str"`), m)
+			if len(errs) > 0 || got == nil {
+				t.Fatalf("no message, errors %v", errs)
+			}
+			if got.Payload != tc.want {
+				t.Errorf("got  %q\nwant %q", got.Payload, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkTemplateRender renders templates for readings kept as JSON
+// bytes, as they arrive from the json node: "reference" is the example
+// flow's template, "mixed" the template node of the mixed reference flow
+// (mqtt in -> json -> switch -> function -> change -> rbe -> template).
 //
-//	go test -run '^$' -bench TemplateRender -benchmem ./nodes/
+//	go test -run '^$' -bench TemplateRender -benchmem ./nodes/function/
 func BenchmarkTemplateRender(b *testing.B) {
+	b.Run("reference", func(b *testing.B) {
+		benchTemplate(b, "{{{topic}}}: temperature changed to {{payload.temperature}} °C",
+			`{"temperature":22.5,"humidity":41,"battery":0.93}`, nil,
+			"sensors/dev3/data: temperature changed to 22.5 °C")
+	})
+	b.Run("mixed", func(b *testing.B) {
+		benchTemplate(b,
+			mixedTemplate,
+			`{"temperature":1234,"fahrenheit":2253.2,"device":"dev3"}`, map[string]any{"kind": "alert"},
+			`{"alert":"alert","device":"dev3","temperature":1234,"fahrenheit":2253.2,"ts":}`)
+	})
+}
+
+// benchTemplate renders tmpl for a message on sensors/dev3/data with the
+// JSON payload and the extra top-level properties, and checks the result.
+func benchTemplate(b *testing.B, tmpl, payloadJSON string, props map[string]any, want string) {
 	node, err := newTemplate(&TemplateConfig{
-		Field: "payload", FieldType: "msg", Syntax: "mustache", Output: "str",
-		Template: "{{{topic}}}: temperature changed to {{payload.temperature}} °C",
+		Field: "payload", FieldType: "msg", Format: "handlebars", Syntax: "mustache", Output: "str",
+		Template: tmpl,
 	}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	n := node.(*templateNode)
-	payload := mustJSON(b, `{"temperature":22.5,"humidity":41,"battery":0.93}`)
+	payload := mustJSON(b, payloadJSON)
 	m := engine.NewMessage("sensors/dev3/data", payload)
+	for k, v := range props {
+		m.SetProp(k, v)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Payload = payload
@@ -376,7 +457,7 @@ func BenchmarkTemplateRender(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if m.Payload != "sensors/dev3/data: temperature changed to 22.5 °C" {
+	if m.Payload != want {
 		b.Fatalf("rendered %q", m.Payload)
 	}
 }

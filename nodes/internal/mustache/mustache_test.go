@@ -18,7 +18,9 @@ type testCtx struct {
 func (c testCtx) Lookup(name string) (Value, bool) {
 	var r renderer
 	p := newPart(name)
-	return r.prop(&c.root, &p, false)
+	var v Value
+	ok := r.prop(&c.root, &p, false, &v)
+	return v, ok
 }
 
 func (c testCtx) Fallback(name string) Value {

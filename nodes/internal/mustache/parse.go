@@ -11,7 +11,9 @@
 // names are split in advance, and rendered many times with Render into a
 // caller-supplied buffer. Rendering looks names up through a Context, so
 // the caller never has to build a map of its data; JSON kept as bytes
-// (engine.RawJSON) is read in place with gjson.
+// (engine.RawJSON) is read in place: an object's keys by a scanner that
+// reads only as far as the keys looked up (see objIndex), arrays and what
+// the scanner leaves to it by gjson.
 package mustache
 
 import (
@@ -88,20 +90,33 @@ func newPart(key string) part {
 	return part{key: key, esc: gjsonEscape(key), index: arrayIndex(key)}
 }
 
-func newName(s string) *name {
-	n := &name{full: s, one: newPart(s)}
+// newName splits the tag name s. Its parts' keys come from keys, which
+// interns them, so that the same key in different names is the same
+// string (renderer.rootProp compares keys, and equal pointers compare
+// at once).
+func newName(s string, keys map[string]string) *name {
+	n := &name{full: s, one: newPart(intern(keys, s))}
 	if s == "." {
 		n.dot = true
 		return n
 	}
 	if strings.IndexByte(s, '.') > 0 {
-		keys := strings.Split(s, ".")
-		n.parts = make([]part, len(keys))
-		for i, k := range keys {
-			n.parts[i] = newPart(k)
+		split := strings.Split(s, ".")
+		n.parts = make([]part, len(split))
+		for i, k := range split {
+			n.parts[i] = newPart(intern(keys, k))
 		}
 	}
 	return n
+}
+
+// intern returns the string of keys equal to k, adding k if there is none.
+func intern(keys map[string]string, k string) string {
+	if s, ok := keys[k]; ok {
+		return s
+	}
+	keys[k] = k
+	return k
 }
 
 // arrayIndex returns k as an array index, or -1.
@@ -405,10 +420,11 @@ func (p *parser) nest() []node {
 		}
 	}
 	names := map[string]*name{}
+	keys := map[string]string{}
 	nameOf := func(s string) *name {
 		n, ok := names[s]
 		if !ok {
-			n = newName(s)
+			n = newName(s, keys)
 			names[s] = n
 		}
 		return n

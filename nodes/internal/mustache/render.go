@@ -4,7 +4,6 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -19,7 +18,8 @@ import (
 type Context interface {
 	// Lookup returns the root view's property name and whether the root
 	// view has it (JavaScript's `name in view`). name is one part of a
-	// tag: "payload" for {{payload.t}}.
+	// tag: "payload" for {{payload.t}}. The root view must not change
+	// during a render: a run of tags reading the same name asks once.
 	Lookup(name string) (Value, bool)
 	// Fallback returns the value of a tag name that no view on the context
 	// stack resolves, given as written in the tag ("env.HOME"). Return the
@@ -45,59 +45,18 @@ type renderer struct {
 	stack []Value
 	opts  Options
 	objs  objIndex
+	root  rootCache
 }
 
-// objIndex holds the top-level entries of the last JSON object a render
-// looked a key up in: a template usually reads several properties of the
-// same object (payload.a, payload.b), and finding each with one scan
-// from the start costs a pass over the object each.
-type objIndex struct {
-	src  string // the object's text (compared by address and length)
-	ents []objEnt
-	ok   bool // ents holds every key of src (small, no escaped keys)
-}
-
-type objEnt struct {
+// rootCache is the last property read from the root view. A template
+// often reads several properties of one top-level value
+// ({{payload.a}} {{payload.b}}), and the root view does not change during
+// a render, so it is asked once.
+type rootCache struct {
 	key string
-	val gjson.Result
-}
-
-// maxIndexed bounds the objects indexed; larger ones are scanned per key.
-const maxIndexed = 32
-
-// lookupIn finds key in the JSON object s as gjson.Get(s, esc) does (the
-// first of repeated keys), through the index when s can be indexed.
-func (x *objIndex) lookupIn(s, key, esc string) gjson.Result {
-	if len(s) != len(x.src) || unsafe.StringData(s) != unsafe.StringData(x.src) {
-		x.build(s)
-	}
-	if !x.ok {
-		return gjson.Get(s, esc)
-	}
-	for i := range x.ents {
-		if x.ents[i].key == key {
-			return x.ents[i].val
-		}
-	}
-	return gjson.Result{}
-}
-
-func (x *objIndex) build(s string) {
-	clear(x.ents)
-	x.src, x.ents, x.ok = s, x.ents[:0], true
-	gjson.Result{Type: gjson.JSON, Raw: s}.ForEach(func(k, v gjson.Result) bool {
-		if len(x.ents) == maxIndexed || strings.IndexByte(k.Raw, '\\') >= 0 {
-			x.ok = false
-			return false
-		}
-		for i := range x.ents {
-			if x.ents[i].key == k.Str {
-				return true // gjson.Get finds the first
-			}
-		}
-		x.ents = append(x.ents, objEnt{k.Str, v})
-		return true
-	})
+	v   Value
+	ok  bool
+	set bool
 }
 
 // Render appends the template rendered against ctx to buf and returns the
@@ -113,8 +72,8 @@ func (t *Template) RenderWith(buf []byte, ctx Context, opts Options) []byte {
 	r.ctx, r.opts = ctx, opts
 	buf = r.render(buf, t.nodes)
 	r.ctx = nil
-	clear(r.objs.ents) // nothing of the message stays reachable
-	r.objs.src, r.objs.ents = "", r.objs.ents[:0]
+	r.objs.release() // nothing of the message stays reachable
+	r.root = rootCache{}
 	if cap(r.stack) <= 64 {
 		renderers.Put(r)
 	}
@@ -125,19 +84,22 @@ func (t *Template) RenderWith(buf []byte, ctx Context, opts Options) []byte {
 var renderers = sync.Pool{New: func() any { return &renderer{stack: make([]Value, 0, 8)} }}
 
 func (r *renderer) render(buf []byte, nodes []node) []byte {
+	var v Value
 	for i := range nodes {
 		n := &nodes[i]
 		switch n.kind {
 		case nodeText:
 			buf = append(buf, n.text...)
 		case nodeEscaped:
-			buf = appendValue(buf, r.lookup(n.name), true)
+			r.lookup(n.name, &v)
+			buf = appendValue(buf, &v, true)
 		case nodeRaw:
-			buf = appendValue(buf, r.lookup(n.name), false)
+			r.lookup(n.name, &v)
+			buf = appendValue(buf, &v, false)
 		case nodeSection:
 			buf = r.section(buf, n)
 		case nodeInverted:
-			v := r.lookup(n.name)
+			r.lookup(n.name, &v)
 			if !v.truthy() {
 				buf = r.render(buf, n.children)
 			} else if array, empty := v.isArray(); array && empty {
@@ -152,7 +114,8 @@ func (r *renderer) render(buf []byte, nodes []node) []byte {
 // per element of an array, once with the value pushed for an object,
 // string or number, and once without a push for true.
 func (r *renderer) section(buf []byte, n *node) []byte {
-	v := r.lookup(n.name)
+	var v Value
+	r.lookup(n.name, &v)
 	if !v.truthy() {
 		return buf
 	}
@@ -185,28 +148,31 @@ func (r *renderer) with(buf []byte, v Value, nodes []node) []byte {
 	return buf
 }
 
-// lookup resolves a tag name as mustache.js's Context.lookup does, from
-// the innermost view out to the root, then through ctx.Fallback.
-func (r *renderer) lookup(n *name) Value {
+// lookup resolves a tag name into *out as mustache.js's Context.lookup
+// does, from the innermost view out to the root, then through
+// ctx.Fallback. Values are passed by pointer along the lookup chain: they
+// are large enough that copying them was a good part of its cost.
+func (r *renderer) lookup(n *name, out *Value) {
 	if n.dot {
 		if len(r.stack) > 0 {
-			return r.stack[len(r.stack)-1]
+			*out = r.stack[len(r.stack)-1]
+		} else {
+			*out = Value{k: kRoot}
 		}
-		return Value{k: kRoot}
+		return
 	}
 	for i := len(r.stack) - 1; i >= 0; i-- {
-		if v, ok := r.resolve(&r.stack[i], n); ok {
-			return v
+		if r.resolve(&r.stack[i], n, out) {
+			return
 		}
 	}
-	root := Value{k: kRoot}
-	if v, ok := r.resolve(&root, n); ok {
-		if r.opts.EscapeRootStrings && len(r.stack) == 0 && v.k == kString {
-			v.s = escapeStringNR(v.s)
+	if r.resolveRoot(n, out) {
+		if r.opts.EscapeRootStrings && len(r.stack) == 0 && out.k == kString {
+			out.s = escapeStringNR(out.s)
 		}
-		return v
+		return
 	}
-	return r.ctx.Fallback(n.full)
+	*out = r.ctx.Fallback(n.full)
 }
 
 // resolve looks n up in one view. A dotted name resolves only if its last
@@ -214,26 +180,53 @@ func (r *renderer) lookup(n *name) Value {
 // the first parts exist (mustache.js differs from the spec here). A null
 // view (a null element of an array section) has no properties; mustache.js
 // throws there instead ("Cannot read properties of null").
-func (r *renderer) resolve(view *Value, n *name) (Value, bool) {
+//
+// The value found goes to *out, which may be left changed when the name
+// does not resolve.
+func (r *renderer) resolve(view *Value, n *name, out *Value) bool {
 	if n.parts == nil {
-		return r.prop(view, &n.one, false)
+		return r.prop(view, &n.one, false, out)
 	}
 	if view.nullish() {
-		return Value{}, false
+		return false
 	}
-	cur, ok := r.prop(view, &n.parts[0], true)
+	ok := r.prop(view, &n.parts[0], true, out)
 	for i := 1; i < len(n.parts); i++ {
-		if cur.nullish() {
-			return Value{}, false
+		if !ok || out.nullish() {
+			return false
 		}
-		cur, ok = r.prop(&cur, &n.parts[i], true)
+		ok = r.prop(out, &n.parts[i], true, out)
 	}
-	return cur, ok
+	return ok
+}
+
+// resolveRoot is resolve on the root view, with the steps that most
+// templates take (a root property, then keys of JSON objects) called
+// directly.
+func (r *renderer) resolveRoot(n *name, out *Value) bool {
+	if n.parts == nil {
+		return r.rootPropTo(n.one.key, out)
+	}
+	// The root property is read where the cache holds it, not copied.
+	cur, ok := r.rootProp(n.parts[0].key)
+	for i := 1; i < len(n.parts); i++ {
+		if !ok || cur.nullish() {
+			return false
+		}
+		p := &n.parts[i]
+		if cur.k == kObjectJSON && p.key != "" {
+			ok = r.objs.lookupIn(cur.s, p.key, p.esc, out)
+		} else {
+			ok = r.prop(cur, p, true, out)
+		}
+		cur = out
+	}
+	return ok
 }
 
 // appendValue writes v as mustache.js writes a value: nothing for null
 // and undefined, String(v) otherwise, HTML-escaped when escape is set.
-func appendValue(buf []byte, v Value, escape bool) []byte {
+func appendValue(buf []byte, v *Value, escape bool) []byte {
 	if v.nullish() {
 		return buf
 	}
@@ -243,7 +236,7 @@ func appendValue(buf []byte, v Value, escape bool) []byte {
 // appendString writes JavaScript's String(v): numbers as JavaScript writes
 // them, "[object Object]" for objects, and an array's elements joined by
 // commas (null and undefined elements as nothing).
-func appendString(buf []byte, v Value, escape bool) []byte {
+func appendString(buf []byte, v *Value, escape bool) []byte {
 	switch v.k {
 	case kUndefined:
 		return append(buf, "undefined"...)
@@ -273,7 +266,8 @@ func appendString(buf []byte, v Value, escape bool) []byte {
 				buf = append(buf, ',')
 			}
 			first = false
-			buf = appendValue(buf, fromGJSON(e), escape)
+			ev := fromGJSON(e)
+			buf = appendValue(buf, &ev, escape)
 			return true
 		})
 		return buf
@@ -286,7 +280,8 @@ func appendString(buf []byte, v Value, escape bool) []byte {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendValue(buf, ValueOf(e), escape)
+			ev := ValueOf(e)
+			buf = appendValue(buf, &ev, escape)
 		}
 		return buf
 	case []byte:
@@ -311,6 +306,9 @@ func appendMaybeEscaped(buf, s []byte, escape bool) []byte {
 func appendEscaped(buf []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
+		if s[i] > '`' {
+			continue // lower-case letters and above: none is escaped
+		}
 		var ent string
 		switch s[i] {
 		case '&':

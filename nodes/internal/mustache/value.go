@@ -33,7 +33,10 @@ type Value struct {
 	k kind
 	b bool
 	n float64
-	s string // a string; JSON text (kObjectJSON, kArrayJSON); a number's JSON text when JavaScript writes it the same, else ""
+	// s is a string; JSON text (kObjectJSON, kArrayJSON); or a number's
+	// JSON text when JavaScript writes it the same, else "". A number with
+	// its text may leave n unset: read it from s.
+	s string
 	v any
 }
 
@@ -126,6 +129,9 @@ func (v Value) truthy() bool {
 	case kBool:
 		return v.b
 	case kNumber:
+		if v.s != "" {
+			return v.s != "0" // the only text of zero that is kept (see IsCanonicalNumber)
+		}
 		return v.n != 0 && !math.IsNaN(v.n)
 	case kString:
 		return v.s != ""
@@ -154,19 +160,28 @@ func (v Value) isArray() (array, empty bool) {
 // prop reads property p of v (v[p] in JavaScript) and reports whether v
 // has it. Strings have their own properties (length and indexes) only when
 // primitives is set: mustache.js looks at them only inside dotted names.
-func (r *renderer) prop(v *Value, p *part, primitives bool) (Value, bool) {
+//
+// The property goes to *out, which may be v itself.
+func (r *renderer) prop(v *Value, p *part, primitives bool, out *Value) bool {
 	switch v.k {
 	case kRoot:
-		return r.ctx.Lookup(p.key)
+		return r.rootPropTo(p.key, out)
 	case kObjectJSON:
-		if p.key == "" {
-			return emptyKey(v.s)
+		if p.key != "" {
+			return r.objs.lookupIn(v.s, p.key, p.esc, out)
 		}
-		res := r.objs.lookupIn(v.s, p.key, p.esc)
-		if !res.Exists() {
-			return Value{}, false
-		}
-		return fromGJSON(res), true
+	}
+	var ok bool
+	*out, ok = otherProp(v, p, primitives)
+	return ok
+}
+
+// otherProp is prop for the views that are not the root and the keys of
+// JSON objects that are not "".
+func otherProp(v *Value, p *part, primitives bool) (Value, bool) {
+	switch v.k {
+	case kObjectJSON:
+		return emptyKey(v.s)
 	case kArrayJSON:
 		if p.index >= 0 {
 			res := gjson.Get(v.s, p.key)
@@ -224,6 +239,26 @@ func (r *renderer) prop(v *Value, p *part, primitives bool) (Value, bool) {
 		}
 	}
 	return Value{}, false
+}
+
+// rootProp returns property key of the root view, where the cache of the
+// last one read holds it (valid until the next rootProp), and whether the
+// root has it.
+func (r *renderer) rootProp(key string) (*Value, bool) {
+	c := &r.root
+	if !c.set || c.key != key {
+		// Field by field: a whole-struct store takes a bulk write barrier.
+		c.v, c.ok = r.ctx.Lookup(key)
+		c.key, c.set = key, true
+	}
+	return &c.v, c.ok
+}
+
+// rootPropTo is rootProp with the value copied to *out.
+func (r *renderer) rootPropTo(key string, out *Value) bool {
+	v, ok := r.rootProp(key)
+	*out = *v
+	return ok
 }
 
 // emptyKey looks up the key "" in a JSON object, which gjson's path syntax
