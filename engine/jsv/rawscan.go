@@ -49,14 +49,8 @@ func FindMember(obj []byte, key string) (Member, Scan) {
 		if obj[i] != '"' {
 			return Member{}, ScanUnsure
 		}
-		ke := i + 1
-		for ke < n && obj[ke] != '"' {
-			if c := obj[ke]; c == '\\' || c < 0x20 {
-				return Member{}, ScanUnsure
-			}
-			ke++
-		}
-		if ke+1 >= n || obj[ke+1] != ':' {
+		ke, ok := keyEnd(obj, i, key)
+		if !ok || ke+1 >= n || obj[ke+1] != ':' {
 			return Member{}, ScanUnsure
 		}
 		end, ok := SkipValue(obj, ke+2)
@@ -84,6 +78,28 @@ func FindMember(obj []byte, key string) (Member, Scan) {
 			return Member{}, ScanUnsure
 		}
 	}
+}
+
+// keyEnd returns the offset of the closing quote of the key whose opening
+// quote is at obj[i], with ok false when the key has an escape or does not
+// end. The key being looked for is tried first: it has no escapes, so
+// text that holds it and then a quote holds the whole key.
+func keyEnd(obj []byte, i int, key string) (int, bool) {
+	if ke := i + 1 + len(key); ke < len(obj) && obj[ke] == '"' && string(obj[i+1:ke]) == key {
+		return ke, true
+	}
+	for ke := i + 1; ke < len(obj); ke++ {
+		switch c := obj[ke]; {
+		case c > '\\':
+			// Lower-case letters and most of the rest: neither the
+			// quote nor the backslash.
+		case c == '"':
+			return ke, true
+		case c == '\\':
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // SkipValue returns the offset just past the JSON value that starts at
