@@ -3,6 +3,7 @@ package jsv
 import (
 	"math"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -32,9 +33,13 @@ type Member struct {
 // only of compact text (no white space between members; values may hold
 // any), whose keys have no escapes, in which key occurs at most once: then
 // every JSON reader agrees on the member, whether it keeps the first of
-// repeated keys (gjson) or the last (JSON.parse). Anything else, including
-// text that is not valid JSON, is ScanUnsure. key is compared byte for
-// byte, so it must be one that JSON writes without escapes.
+// repeated keys (gjson) or the last (JSON.parse). Anything else is
+// ScanUnsure. Once the member is found, the rest of the object is not
+// scanned member by member when a search shows that it cannot hold key
+// again (see mayHoldKey): the answer is then the one gjson gives even if
+// the rest were not compact or valid, and obj must be valid JSON for it
+// to be JSON.parse's too. key is compared byte for byte, so it must be
+// one that JSON writes without escapes.
 func FindMember(obj []byte, key string) (Member, Scan) {
 	n := len(obj)
 	if n < 2 || obj[0] != '{' || obj[n-1] != '}' {
@@ -62,6 +67,9 @@ func FindMember(obj []byte, key string) (Member, Scan) {
 				return Member{}, ScanUnsure // repeated: readers differ
 			}
 			found, st = Member{Key: i, Value: ke + 2, End: end}, ScanFound
+			if obj[end] == ',' && !mayHoldKey(obj[end:], key) {
+				return found, st // the rest cannot repeat key
+			}
 		}
 		switch obj[end] {
 		case ',':
@@ -77,6 +85,29 @@ func FindMember(obj []byte, key string) (Member, Scan) {
 		default:
 			return Member{}, ScanUnsure
 		}
+	}
+}
+
+// mayHoldKey reports whether text, the rest of an object after a member,
+// may hold another member named key: whether key appears in it between
+// quotes, or any escape does (an escaped key may spell key). When it
+// does not, the rest needs no scan: whatever else it holds, no reader
+// finds key in it.
+func mayHoldKey(text []byte, key string) bool {
+	s := unsafe.String(unsafe.SliceData(text), len(text))
+	if strings.IndexByte(s, '\\') >= 0 {
+		return true
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], key)
+		if j < 0 {
+			return false
+		}
+		j += i
+		if j > 0 && s[j-1] == '"' && j+len(key) < len(s) && s[j+len(key)] == '"' {
+			return true
+		}
+		i = j + 1
 	}
 }
 
