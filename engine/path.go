@@ -157,6 +157,12 @@ func (p Path) lookupIn(v any) (any, bool) {
 	for k, sg := range rest {
 		switch x := v.(type) {
 		case RawJSON:
+			if m, st := rawMember(x, rest[k:]); st != jsv.ScanUnsure {
+				if st == jsv.ScanMissing {
+					return nil, false
+				}
+				return rawValue(x[m.Value:m.End]), true
+			}
 			if hasEmptyKey(rest[k:]) {
 				return Path{segs: append([]Segment{{}}, rest[k:]...)}.lookupIn(x.Decode())
 			}
@@ -341,6 +347,12 @@ func deleteIn(v any, segs []Segment) any {
 	sg := segs[0]
 	switch x := v.(type) {
 	case RawJSON:
+		if m, st := rawMember(x, segs); st != jsv.ScanUnsure {
+			if st == jsv.ScanMissing {
+				return v
+			}
+			return cutMember(x, m)
+		}
 		if hasEmptyKey(segs) {
 			return deleteIn(x.Decode(), segs)
 		}

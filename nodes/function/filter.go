@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // FilterConfig is the configuration of a filter-on-change node (Node-RED's
@@ -435,6 +436,12 @@ func (n *filterNode) value(m *engine.Message) jsValue {
 			if len(raw) == 0 {
 				return jsValue{}
 			}
+			if val, found, sure := n.prop.RawValue(raw); sure {
+				if !found {
+					return jsValue{}
+				}
+				return jsValueOfRaw(val)
+			}
 			s := unsafe.String(unsafe.SliceData(raw), len(raw))
 			return jsValueOfGJSON(gjson.Get(s, n.propGJSON))
 		}
@@ -501,6 +508,16 @@ func jsValueOfGJSON(r gjson.Result) jsValue {
 		return jsValue{kind: jsObject, obj: engine.RawJSON(r.Raw)}
 	}
 	return jsValue{}
+}
+
+// jsValueOfRaw is jsValueOfGJSON of the JSON text of one value (as
+// engine.Path.RawValue finds it): a number without gjson, anything else
+// through gjson.Parse, pointing into the text as gjson.Get's results do.
+func jsValueOfRaw(val []byte) jsValue {
+	if c := val[0]; c == '-' || c >= '0' && c <= '9' {
+		return jsValue{kind: jsNumber, num: jsv.ParseNumber(val)}
+	}
+	return jsValueOfGJSON(gjson.Parse(unsafe.String(unsafe.SliceData(val), len(val))))
 }
 
 // parseFloat is JavaScript's parseFloat(value): the value's string form,

@@ -621,4 +621,26 @@ func BenchmarkFilterOnChange(b *testing.B) {
 			})
 		})
 	}
+	// The mixed reference flow's rbe: every reading of a topic differs
+	// from the one before, so every message is sent.
+	b.Run("mixed", func(b *testing.B) {
+		nd, err := newFilter(&FilterConfig{Func: "rbe", InOut: "out", SepTopics: true, Property: "payload.temperature", Topi: "topic"}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := nd.(*filterNode)
+		msgs := make([]*engine.Message, 1024)
+		for i := range msgs {
+			p := `{"temperature":` + strconv.Itoa(i+1) + `,"fahrenheit":` + strconv.FormatFloat(float64(i+1)*1.8+32, 'f', -1, 64) + `,"device":"dev` + strconv.Itoa(i%10) + `"}`
+			msgs[i] = engine.NewMessage("sensors/dev"+strconv.Itoa(i%10)+"/data", rj(p))
+		}
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := n.Receive(ctx, msgs[i&1023], engine.Output{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -305,7 +305,10 @@ func (n *switchNode) Receive(_ context.Context, m *engine.Message, out engine.Ou
 		if !ok {
 			return nil
 		}
-		onward, err := n.applyRules(m, prop, nil)
+		// The outputs are decided and sent before Receive returns, so
+		// a small node keeps them on the stack.
+		var buf [onwardStack]bool
+		onward, err := n.applyRules(m, prop, nil, buf[:0])
 		if err != nil {
 			return err
 		}
@@ -386,7 +389,7 @@ func (n *switchNode) process(m *engine.Message, checkParts bool, sends *[]swSend
 	if !ok {
 		return nil
 	}
-	onward, err := n.applyRules(m, prop, &n.prevVal)
+	onward, err := n.applyRules(m, prop, &n.prevVal, nil)
 	if err != nil {
 		return err
 	}
@@ -452,10 +455,21 @@ func newPartsID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// onwardStack is the number of outputs up to which Receive keeps a
+// message's outputs on the stack.
+const onwardStack = 8
+
 // applyRules runs the rules on prop, as Node-RED's applyRules; prev, when
-// set, holds the previous property value and is updated.
-func (n *switchNode) applyRules(m *engine.Message, prop any, prev *any) ([]bool, error) {
-	onward := make([]bool, len(n.rules))
+// set, holds the previous property value and is updated. The outputs
+// whose rules passed are returned in buf when it has room for them.
+func (n *switchNode) applyRules(m *engine.Message, prop any, prev *any, buf []bool) ([]bool, error) {
+	var onward []bool
+	if cap(buf) >= len(n.rules) {
+		onward = buf[:len(n.rules)]
+		clear(onward)
+	} else {
+		onward = make([]bool, len(n.rules))
+	}
 	if len(n.rules) == 0 {
 		return onward, nil
 	}
