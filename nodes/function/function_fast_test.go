@@ -105,6 +105,10 @@ func fastInputs() []*engine.Message {
 		mk("t", raw(`{"t":12.345,"name":"\ud83d\ude00 emoji"}`)),
 		mk("t", raw(`{"t":3,"name":"bad \xff utf8"}`)),
 		mk("t", raw(`{"t":3,"name":"x","hasOwnProperty":1}`)),
+		// compact, as the json node makes them: read in place (lazy)
+		mk("t", raw(`{"t":1.0,"a":1E2,"b":-0,"name":"x"}`)),
+		mk("s/ü/x", raw(`{"ü":1,"t":2,"deep":{"k":1,"z":[1,{"q":2}]},"name":"ñ"}`)),
+		mk("t", raw(`{"t":7,"f":2253.2,"device":"dev3","n":{}}`)),
 		mk("t", raw(`[1,2,3]`)),
 		mk("t", raw(`"a string"`)),
 		mk("t", raw(`42`)),
