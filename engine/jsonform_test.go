@@ -55,7 +55,7 @@ func TestInParsedForm(t *testing.T) {
 		{`{"s":"héllo ☃ 😀"}`, true},
 		{"{\"s\":\"\xff\"}", false}, // not UTF-8
 		{"{\"s\":\"\xed\xa0\x80\"}", false},
-		{`{"a":1,"a":2}`, false},      // repeated key
+		{`{"a":1,"a":2}`, false},       // repeated key
 		{`{"a":{"b":1,"b":1}}`, false}, // repeated nested key
 		{`{"1":"x","a":1}`, false},     // array index key
 		{`{"01":"x","a":1}`, true},     // not an index
