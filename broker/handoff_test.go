@@ -54,6 +54,22 @@ func (f *handOffFlow) wait(t *testing.T, n int) {
 	}
 }
 
+// handOffSetup starts a broker with the hand-off, a flow subscription to
+// h/# (held or not, see newHandOffFlow) and a raw publisher connected.
+func handOffSetup(t *testing.T, held bool) (*Broker, *handOffFlow, *raw) {
+	t.Helper()
+	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
+	f := newHandOffFlow(held)
+	cancel, err := b.Subscribe("h/#", 0, f.take)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	r := dialRaw(t, b.Addr(), 4)
+	r.connack(t, "pub", 30)
+	return b, f, r
+}
+
 // publishMany writes n QoS 0 PUBLISH packets (payloads 0 … n-1) to a raw
 // connection, in writes of many packets each, as a fast publisher does.
 // It may run on a goroutine of its own: errors are reported with t.Error.
@@ -75,15 +91,7 @@ func publishMany(t *testing.T, r *raw, topic string, n int) {
 // also when it is held long enough for the queue to fill up: the
 // publisher's reader then waits, and nothing is dropped.
 func TestHandOffKeepsOrderWhenFull(t *testing.T) {
-	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
-	f := newHandOffFlow(true)
-	cancel, err := b.Subscribe("h/#", 0, f.take)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
-	r := dialRaw(t, b.Addr(), 4)
-	r.connack(t, "pub", 30)
+	b, f, r := handOffSetup(t, true)
 
 	const n = 3 * handOffQueue
 	sent := make(chan struct{})
@@ -152,15 +160,7 @@ func TestHandOffFlowPublishesToFlows(t *testing.T) {
 // StopIntake returns once the flows have got everything that was queued
 // for them: a graceful shutdown loses no message the broker took.
 func TestHandOffStopIntakeDrains(t *testing.T) {
-	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
-	f := newHandOffFlow(true)
-	cancel, err := b.Subscribe("h/#", 0, f.take)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
-	r := dialRaw(t, b.Addr(), 4)
-	r.connack(t, "pub", 30)
+	b, f, r := handOffSetup(t, true)
 	const n = 1000
 	publishMany(t, r, "h/1", n)
 	deadline := time.Now().Add(10 * time.Second)
@@ -270,15 +270,7 @@ func TestHandOffOrderPerPublisher(t *testing.T) {
 // its publisher's reader, as without the hand-off: it costs no wake-up of
 // another thread.
 func TestHandOffLoneMessageNotQueued(t *testing.T) {
-	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
-	f := newHandOffFlow(false)
-	cancel, err := b.Subscribe("h/#", 0, f.take)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
-	r := dialRaw(t, b.Addr(), 4)
-	r.connack(t, "pub", 30)
+	b, f, r := handOffSetup(t, false)
 	for i := 0; i < 3; i++ {
 		r.send(t, publishPacket(4, "h/1", []byte(strconv.Itoa(i))))
 		f.wait(t, 1)
