@@ -135,26 +135,35 @@ func keyEnd(obj []byte, i int, key string) (int, bool) {
 
 // SkipValue returns the offset just past the JSON value that starts at
 // b[i], with ok false when no value starts there or it does not end
-// within b. It checks the value's framing (quotes, brackets, literals),
-// not that every byte inside is valid JSON.
+// within b (ValueEnd).
 func SkipValue(b []byte, i int) (end int, ok bool) {
-	if i >= len(b) {
+	return ValueEnd(unsafe.String(unsafe.SliceData(b), len(b)), i)
+}
+
+// ValueEnd returns the offset just past the JSON value that starts at
+// s[i], with ok false when no value starts there or it does not end
+// within s. It checks the value's framing (quotes, brackets, literals),
+// not that every byte inside is valid JSON: a number is read up to the
+// first byte that cannot be in one.
+func ValueEnd(s string, i int) (end int, ok bool) {
+	if i >= len(s) {
 		return 0, false
 	}
-	switch c := b[i]; {
+	switch c := s[i]; {
 	case c == '"':
-		return skipString(b, i)
+		end, _ = StringEnd(s, i)
+		return end, end > 0
 	case c == '{' || c == '[':
-		return skipContainer(b, i)
+		return containerEnd(s, i)
 	case c == 't':
-		return skipLiteral(b, i, "true")
+		return literalEnd(s, i, "true")
 	case c == 'f':
-		return skipLiteral(b, i, "false")
+		return literalEnd(s, i, "false")
 	case c == 'n':
-		return skipLiteral(b, i, "null")
+		return literalEnd(s, i, "null")
 	case c == '-' || c >= '0' && c <= '9':
 		j := i + 1
-		for j < len(b) && isNumberByte(b[j]) {
+		for j < len(s) && isNumberByte(s[j]) {
 			j++
 		}
 		return j, true
@@ -166,28 +175,55 @@ func isNumberByte(c byte) bool {
 	return c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
 }
 
-// skipString returns the offset past the string whose quote is at b[i].
-func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			return j + 1, true
-		case '\\':
-			j++ // the escaped byte (the rest of \uXXXX is plain)
+// StringEnd returns the offset just past the JSON string whose opening
+// quote is at s[i], and whether the string has escapes; -1 if it is not
+// closed. It reads eight bytes at a time while they hold neither a quote
+// nor a backslash.
+func StringEnd(s string, i int) (end int, escaped bool) {
+	j := i + 1
+	for ; j+8 <= len(s); j += 8 {
+		t := s[j : j+8]
+		w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		if hasByte(w, '"') || hasByte(w, '\\') {
+			break
 		}
 	}
-	return 0, false
+	for ; j < len(s); j++ {
+		switch s[j] {
+		case '"':
+			return j + 1, false
+		case '\\':
+			for ; j < len(s); j++ {
+				switch s[j] {
+				case '"':
+					return j + 1, true
+				case '\\':
+					j++ // the escaped byte (the rest of \uXXXX is plain)
+				}
+			}
+			return -1, true
+		}
+	}
+	return -1, false
 }
 
-// skipContainer returns the offset past the object or array whose opening
-// bracket is at b[i].
-func skipContainer(b []byte, i int) (int, bool) {
+// hasByte reports whether one of the eight bytes of w is c.
+func hasByte(w uint64, c byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := w ^ (ones * uint64(c))
+	return (x-ones)&^x&highs != 0
+}
+
+// containerEnd returns the offset past the object or array whose opening
+// bracket is at s[i].
+func containerEnd(s string, i int) (int, bool) {
 	depth := 0
-	for j := i; j < len(b); j++ {
-		switch b[j] {
+	for j := i; j < len(s); j++ {
+		switch s[j] {
 		case '"':
-			end, ok := skipString(b, j)
-			if !ok {
+			end, _ := StringEnd(s, j)
+			if end < 0 {
 				return 0, false
 			}
 			j = end - 1
@@ -203,9 +239,9 @@ func skipContainer(b []byte, i int) (int, bool) {
 	return 0, false
 }
 
-func skipLiteral(b []byte, i int, lit string) (int, bool) {
+func literalEnd(s string, i int, lit string) (int, bool) {
 	end := i + len(lit)
-	if end > len(b) || string(b[i:end]) != lit {
+	if end > len(s) || s[i:end] != lit {
 		return 0, false
 	}
 	return end, true

@@ -148,7 +148,7 @@ func nextEntry(s string, i int, first bool) (objEnt, int, scanStatus) {
 	if i >= len(s) || s[i] != '"' {
 		return objEnt{}, 0, scanOdd
 	}
-	kend, esc := stringEnd(s, i)
+	kend, esc := jsv.StringEnd(s, i)
 	if kend < 0 || esc {
 		return objEnt{}, 0, scanOdd
 	}
@@ -176,91 +176,17 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
-// stringEnd returns the offset just after the JSON string that starts
-// with the quote at s[i], and whether the string has escapes; -1 if it is
-// not closed.
-func stringEnd(s string, i int) (end int, esc bool) {
-	j := i + 1
-	// Eight bytes at a time while they hold neither a quote nor a
-	// backslash, then byte by byte.
-	for ; j+8 <= len(s); j += 8 {
-		t := s[j : j+8]
-		w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
-		if hasByte(w, '"') || hasByte(w, '\\') {
-			break
-		}
-	}
-	for ; j < len(s); j++ {
-		switch s[j] {
-		case '"':
-			return j + 1, false
-		case '\\':
-			return escapedStringEnd(s, j)
-		}
-	}
-	return -1, false
-}
-
-// hasByte reports whether one of the eight bytes of w is c.
-func hasByte(w uint64, c byte) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	x := w ^ (ones * uint64(c))
-	return (x-ones)&^x&highs != 0
-}
-
-// escapedStringEnd is stringEnd from offset j inside the string, byte by
-// byte. It reports an escape if it finds one.
-func escapedStringEnd(s string, j int) (end int, esc bool) {
-	for ; j < len(s); j++ {
-		switch s[j] {
-		case '"':
-			return j + 1, esc
-		case '\\':
-			esc = true
-			j++
-		}
-	}
-	return -1, esc
-}
-
 // valueEnd returns the offset just after the JSON value that starts at
-// s[i], or -1 if there is none the scanner handles there. A number is
-// checked only for its characters (strconv.ParseFloat reads it later), a
-// nested value only for its brackets and strings.
+// s[i], followed by a delimiter or the end, or -1 if there is none the
+// scanner handles there (jsv.ValueEnd: a number is checked only for its
+// characters, which strconv.ParseFloat reads later, a nested value only
+// for its brackets and strings).
 func valueEnd(s string, i int) int {
-	if i >= len(s) {
+	end, ok := jsv.ValueEnd(s, i)
+	if !ok {
 		return -1
 	}
-	switch c := s[i]; {
-	case c == '"':
-		end, _ := stringEnd(s, i)
-		return end
-	case c == '{' || c == '[':
-		return nestedEnd(s, i)
-	case c == 't':
-		return literalEnd(s, i, "true")
-	case c == 'f':
-		return literalEnd(s, i, "false")
-	case c == 'n':
-		return literalEnd(s, i, "null")
-	case c == '-' || c >= '0' && c <= '9':
-		j := i + 1
-		for j < len(s) && (s[j]-'0' <= 9 || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' || s[j] == '-') {
-			j++
-		}
-		return delimited(s, j)
-	}
-	return -1
-}
-
-// literalEnd returns the offset just after lit if s has it at i, followed
-// by a delimiter or the end, else -1.
-func literalEnd(s string, i int, lit string) int {
-	if !strings.HasPrefix(s[i:], lit) {
-		return -1
-	}
-	return delimited(s, i+len(lit))
+	return delimited(s, end)
 }
 
 // delimited returns j if a JSON scalar may end at s[j] (a delimiter or the
@@ -272,30 +198,6 @@ func delimited(s string, j int) int {
 	switch s[j] {
 	case ',', '}', ']', ' ', '\n', '\r', '\t':
 		return j
-	}
-	return -1
-}
-
-// nestedEnd returns the offset just after the object or array that starts
-// at s[i], or -1 if it does not end.
-func nestedEnd(s string, i int) int {
-	depth := 0
-	for j := i; j < len(s); j++ {
-		switch s[j] {
-		case '"':
-			end, _ := stringEnd(s, j)
-			if end < 0 {
-				return -1
-			}
-			j = end - 1
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return j + 1
-			}
-		}
 	}
 	return -1
 }

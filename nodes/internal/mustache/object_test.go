@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/engine/jsv"
 )
 
 // showValue describes what a template can see of v: its kind, what {{v}}
@@ -295,10 +296,10 @@ func TestStringEnd(t *testing.T) {
 				}
 			}
 			s := `"` + string(b)
-			end, esc := stringEnd(s, 0)
+			end, esc := jsv.StringEnd(s, 0)
 			wantEnd, wantEsc := stringEndRef(s, 0)
 			if end != wantEnd || (end >= 0 && esc != wantEsc) {
-				t.Fatalf("stringEnd(%q) = %d, %v; want %d, %v", s, end, esc, wantEnd, wantEsc)
+				t.Fatalf("jsv.StringEnd(%q) = %d, %v; want %d, %v", s, end, esc, wantEnd, wantEsc)
 			}
 		}
 	}
