@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -166,9 +167,7 @@ func Start(opts Options) (b *Broker, err error) {
 	if !opts.noFastOut {
 		b.fast = &fastOut{srv: srv, subs: ns, acl: ah, flows: b.flows, b: bt, expiry: srv.Options.Capabilities.MaximumMessageExpiryInterval}
 	}
-	if opts.HandOff {
-		b.flows.hand = newHandOff(b.flows, bt)
-	}
+	b.flows.handOff, b.flows.bt = opts.HandOff, bt
 	if err := srv.AddHook(b.flows, nil); err != nil {
 		return nil, fmt.Errorf("broker: add flows hook: %w", err)
 	}
@@ -232,6 +231,9 @@ func (b *Broker) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (f
 		}
 	}
 	sub := &flowSub{levels: strings.Split(filter, "/"), qos: qos, fn: fn}
+	if b.flows.handOff {
+		sub.hand = newHandOff(sub, b.bt)
+	}
 	b.flows.add(sub)
 	// Retained messages that match are delivered at once, as to any
 	// new subscriber.
@@ -246,6 +248,10 @@ func (b *Broker) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (f
 	}, nil
 }
 
+// closeDrain bounds how long Close waits for the flows to take what was
+// queued for them.
+const closeDrain = time.Second
+
 // Close disconnects every client and stops the listeners.
 func (b *Broker) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
@@ -254,9 +260,9 @@ func (b *Broker) Close() error {
 	// Write out what the flows queued last (what a subscriber's socket
 	// cannot take now is dropped with its connection, as mochi drops
 	// the QoS 0 messages still queued for a client).
-	if h := b.flows.hand; h != nil {
-		h.stop() // without waiting: a flow that blocks must not hold Close
-	}
+	// What was queued for the flows reaches them first, unless a flow
+	// blocks: Close waits for that at most closeDrain.
+	waitAll(b.flows.handOffs(), closeDrain)
 	b.bt.flush()
 	// Disconnect each listener's clients first, with a walk of the
 	// client list that takes its lock once: mochi's own walk

@@ -72,7 +72,7 @@ type guardConn struct {
 	skip     int // body bytes still to pass
 	tooLarge atomic.Bool
 	// bulk says that the last read returned at least bulkRead bytes: the
-	// client sends faster than it is read (see handOff.wanted).
+	// client sends faster than it is read (see handOff.route).
 	bulk atomic.Bool
 }
 

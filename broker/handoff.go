@@ -2,44 +2,53 @@ package broker
 
 import (
 	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// handOff runs the flows on a goroutine of their own for what network
-// clients publish in bulk (Options.HandOff). A connection's reader then
-// only reads and decodes packets and queues them here; the flows'
-// goroutine takes everything queued at once and hands it to the flows in
-// order. On one thread that trades a switch per message for one per
-// batch, and the flows' output is written a batch at a time; with more,
-// reading the next packets and running the flows on the previous ones go
-// on at the same time.
+// handOff runs one flow subscription on a goroutine of its own for what
+// network clients publish in bulk (Options.HandOff). A connection's reader
+// then only reads and decodes packets and queues them here; the
+// subscription's goroutine takes everything queued at once and hands it
+// to the flow in order. On one thread that trades a switch per message
+// for one per batch, and the flows' output is written a batch at a time;
+// with more, reading the next packets and running the flow on the
+// previous ones go on at the same time.
 //
-// The queue is bounded: a reader that finds it full waits, and so its
-// client is slowed down through TCP, as when the flows ran on the reader.
-// Messages keep their order: one queue, one goroutine. Messages the flows
-// publish themselves are delivered on the publishing goroutine as before,
-// so a flow that publishes to itself never waits for its own queue.
+// Each subscription (each mqtt-in node) has its own queue and goroutine,
+// so a flow that blocks holds up only the messages for it, as when every
+// message ran on its publisher's reader. The queue is bounded in messages
+// and in bytes: a reader that finds it full waits, and so its client is
+// slowed down through TCP. Messages keep their order: one queue, one
+// goroutine, and a message runs on its reader only when nothing is queued
+// or running here. A QoS 1 or 2 message that has to be queued is waited
+// for, so that its publisher is acknowledged only once the flow has run
+// it, as without the hand-off (a store-and-forward queue may have written
+// it by then). Messages the flows publish themselves are delivered on the
+// publishing goroutine, so a flow that publishes to itself never waits for
+// its own queue.
 type handOff struct {
-	f *flowSubs
+	s *flowSub
 	b *batcher
 
-	mu       sync.Mutex
-	ready    sync.Cond // the worker waits here for messages
-	room     sync.Cond // readers wait here for room
-	idle     sync.Cond // drain waits here for an empty queue
-	q        []queuedPub
-	spare    []queuedPub
-	max      int
-	pushed   int  // messages queued so far
-	waiting  bool // the worker waits for messages
-	busy     bool // the worker handles what it took
-	stopped  bool
-	finished chan struct{}
+	mu        sync.Mutex
+	ready     sync.Cond // the goroutine waits here for messages
+	room      sync.Cond // readers wait here for room
+	delivered sync.Cond // readers of QoS 1 and 2 messages wait here
+	q         []queuedPub
+	spare     []queuedPub
+	bytes     int    // payload bytes queued
+	pushed    uint64 // messages queued so far
+	done      uint64 // messages handed to the flow so far
+	running   bool   // the goroutine was started
+	waiting   bool   // the goroutine waits for messages
+	busy      bool   // the goroutine hands a batch to the flow
+	stopped   bool
+	finished  chan struct{}
 }
 
-// queuedPub is what the flows need of a queued PUBLISH.
+// queuedPub is what the flow needs of a queued PUBLISH.
 type queuedPub struct {
 	topic   string
 	payload []byte
@@ -47,121 +56,148 @@ type queuedPub struct {
 	retain  bool
 }
 
-// handOffQueue is how many messages the queue holds before readers wait.
-const handOffQueue = 4096
+const (
+	// handOffQueue is how many messages a queue holds before readers
+	// wait.
+	handOffQueue = 4096
+	// handOffBytes is how many payload bytes a queue holds before
+	// readers wait (a message larger than that alone is still taken).
+	handOffBytes = 4 << 20
+)
 
-func newHandOff(f *flowSubs, b *batcher) *handOff {
-	h := &handOff{f: f, b: b, max: handOffQueue, finished: make(chan struct{})}
-	h.ready.L, h.room.L, h.idle.L = &h.mu, &h.mu, &h.mu
-	go h.run()
+func newHandOff(s *flowSub, b *batcher) *handOff {
+	h := &handOff{s: s, b: b, finished: make(chan struct{})}
+	h.ready.L, h.room.L, h.delivered.L = &h.mu, &h.mu, &h.mu
 	return h
 }
 
-// wanted reports whether a message from cl should go through the queue.
-// It should when cl sends in bulk (its last read returned many bytes), so
-// that reading its next packets overlaps with the flows; and it must when
-// the queue is not empty or the flows' goroutine is busy, because cl's
-// earlier messages may still be there. Otherwise cl's reader runs the
-// flows itself, as without the hand-off: a message now and then costs no
-// wake-up of another thread.
-func (h *handOff) wanted(cl *mqtt.Client) bool {
-	if g, ok := cl.Net.Conn.(*guardConn); ok && g.bulk.Load() {
-		return true
-	}
-	h.mu.Lock()
-	idle := len(h.q) == 0 && !h.busy
-	h.mu.Unlock()
-	return !idle
+// bulk reports whether cl sends in bulk: its last read returned many
+// bytes, so that its reader has more packets to decode.
+func bulk(cl *mqtt.Client) bool {
+	g, ok := cl.Net.Conn.(*guardConn)
+	return ok && g.bulk.Load()
 }
 
-// push queues pk, waiting while the queue is full. It reports false once
-// the hand-off is stopped.
-func (h *handOff) push(pk *packets.Packet) bool {
+// route queues a network client's message for the flow and reports true,
+// or reports false when the reader should run the flow itself: when the
+// queue is empty and the goroutine idle, for a client that does not send
+// in bulk (inBulk false) or for a QoS 1 or 2 message, and once the
+// hand-off is stopped, when nothing is queued; behind what is queued a
+// stopped hand-off drops it. A QoS 1 or 2 message that is queued is
+// waited for, until the hand-off stops.
+func (h *handOff) route(name string, payload []byte, qos byte, retain, inBulk bool) bool {
 	h.mu.Lock()
-	for len(h.q) >= h.max && !h.stopped {
+	defer h.mu.Unlock()
+	if len(h.q) == 0 && !h.busy && (!inBulk || qos > 0) {
+		return false
+	}
+	for !h.stopped && len(h.q) > 0 && (len(h.q) >= handOffQueue || h.bytes+len(payload) > handOffBytes) {
 		h.room.Wait()
 	}
 	if h.stopped {
-		h.mu.Unlock()
-		return false
+		// Unsubscribed or closing: behind what is queued the message is
+		// dropped (running it now would pass those), else its reader
+		// runs it.
+		return len(h.q) > 0 || h.busy
 	}
+	h.q = append(h.q, queuedPub{topic: name, payload: payload, qos: qos, retain: retain})
+	h.bytes += len(payload)
 	h.pushed++
-	h.q = append(h.q, queuedPub{topic: pk.TopicName, payload: pk.Payload, qos: pk.FixedHeader.Qos, retain: pk.FixedHeader.Retain})
-	if h.waiting {
+	seq := h.pushed
+	switch {
+	case !h.running:
+		h.running = true
+		go h.run()
+	case h.waiting:
 		h.waiting = false
 		h.ready.Signal()
 	}
-	h.mu.Unlock()
+	for qos > 0 && h.done < seq && !h.stopped {
+		h.delivered.Wait()
+	}
 	return true
 }
 
-// run is the flows' goroutine.
+// run is the subscription's goroutine.
 func (h *handOff) run() {
 	defer close(h.finished)
+	h.mu.Lock()
 	for {
-		h.mu.Lock()
+		h.busy = false
+		h.delivered.Broadcast()
 		for len(h.q) == 0 && !h.stopped {
-			h.busy = false
-			h.idle.Broadcast()
 			h.waiting = true
 			h.ready.Wait()
 		}
 		if len(h.q) == 0 {
-			h.busy = false
-			h.idle.Broadcast()
 			h.mu.Unlock()
 			return
 		}
-		batch := h.q
+		batch, base := h.q, h.done
 		h.q, h.spare = h.spare[:0], nil
+		h.bytes = 0
 		h.busy = true
-		full := len(batch) >= h.max
 		h.mu.Unlock()
-		if full {
-			h.room.Broadcast()
-		}
+		h.room.Broadcast()
 		h.b.enter()
 		for i := range batch {
 			p := &batch[i]
-			h.f.deliverOne(p.topic, p.payload, p.qos, p.retain, false)
+			h.s.send(p.topic, p.payload, p.qos, p.retain, false, false)
+			if p.qos > 0 { // its reader waits for it
+				h.mu.Lock()
+				h.done = base + uint64(i+1)
+				h.delivered.Broadcast()
+				h.mu.Unlock()
+			}
 			batch[i] = queuedPub{}
 		}
 		h.b.leave()
 		h.b.flushIfDirty()
 		h.mu.Lock()
-		if h.spare == nil && cap(batch) <= 4*h.max {
+		h.done = base + uint64(len(batch))
+		if h.spare == nil && cap(batch) <= 2*handOffQueue {
 			h.spare = batch[:0]
 		}
-		h.mu.Unlock()
 	}
 }
 
-// queued returns how many messages wait in the queue, and how many were
-// queued so far.
-func (h *handOff) queued() (waiting, pushed int) {
+// queued returns how many messages and payload bytes wait in the queue,
+// and how many messages were queued so far.
+func (h *handOff) queued() (waiting, bytes int, pushed uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.q), h.pushed
-}
-
-// drain waits until everything queued so far has been handed to the
-// flows.
-func (h *handOff) drain() {
-	h.mu.Lock()
-	for len(h.q) > 0 || h.busy {
-		h.idle.Wait()
-	}
-	h.mu.Unlock()
+	return len(h.q), h.bytes, h.pushed
 }
 
 // stop refuses further messages and has the goroutine end once it has
-// handed what is queued to the flows. The channel it returns is closed
+// handed what is queued to the flow. The channel it returns is closed
 // then.
 func (h *handOff) stop() <-chan struct{} {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.stopped = true
 	h.ready.Broadcast()
 	h.room.Broadcast()
-	h.mu.Unlock()
+	h.delivered.Broadcast()
+	if !h.running {
+		h.running = true
+		close(h.finished)
+	}
 	return h.finished
+}
+
+// waitAll stops every hand-off in hs and waits until their goroutines
+// have handed what was queued to the flows, or until limit has passed;
+// false if they had not by then.
+func waitAll(hs []*handOff, limit time.Duration) bool {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for _, h := range hs {
+		select {
+		case <-h.stop():
+		case <-t.C:
+			return false
+		}
+	}
+	return true
 }

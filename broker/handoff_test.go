@@ -1,12 +1,15 @@
 package broker
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/runnel-io/runnel/engine"
 )
@@ -52,6 +55,15 @@ func (f *handOffFlow) wait(t *testing.T, n int) {
 			t.Fatalf("the flow got %d of %d messages", i, n)
 		}
 	}
+}
+
+// queuedOf sums queued over the broker's hand-offs.
+func queuedOf(b *Broker) (waiting, bytes int, pushed uint64) {
+	for _, h := range b.flows.handOffs() {
+		w, n, p := h.queued()
+		waiting, bytes, pushed = waiting+w, bytes+n, pushed+p
+	}
+	return waiting, bytes, pushed
 }
 
 // handOffSetup starts a broker with the hand-off, a flow subscription to
@@ -101,10 +113,10 @@ func TestHandOffKeepsOrderWhenFull(t *testing.T) {
 	}()
 	// The queue fills while the flow is held; the reader then waits.
 	deadline := time.Now().Add(10 * time.Second)
-	for q, _ := b.flows.hand.queued(); q < handOffQueue && time.Now().Before(deadline); q, _ = b.flows.hand.queued() {
+	for q, _, _ := queuedOf(b); q < handOffQueue && time.Now().Before(deadline); q, _, _ = queuedOf(b) {
 		time.Sleep(time.Millisecond)
 	}
-	if q, _ := b.flows.hand.queued(); q != handOffQueue {
+	if q, _, _ := queuedOf(b); q != handOffQueue {
 		t.Fatalf("queued %d messages, want a full queue of %d", q, handOffQueue)
 	}
 	close(f.gate)
@@ -164,7 +176,7 @@ func TestHandOffStopIntakeDrains(t *testing.T) {
 	const n = 1000
 	publishMany(t, r, "h/1", n)
 	deadline := time.Now().Add(10 * time.Second)
-	for _, p := b.flows.hand.queued(); p < n && time.Now().Before(deadline); _, p = b.flows.hand.queued() {
+	for _, _, p := queuedOf(b); p < n && time.Now().Before(deadline); _, _, p = queuedOf(b) {
 		time.Sleep(time.Millisecond)
 	}
 	stopped := make(chan struct{})
@@ -203,7 +215,7 @@ func TestHandOffCloseWithBlockedFlow(t *testing.T) {
 	r.connack(t, "pub", 30)
 	publishMany(t, r, "h/1", 200) // in bulk: through the queue
 	deadline := time.Now().Add(10 * time.Second)
-	for _, p := b.flows.hand.queued(); p == 0 && time.Now().Before(deadline); _, p = b.flows.hand.queued() {
+	for _, _, p := queuedOf(b); p == 0 && time.Now().Before(deadline); _, _, p = queuedOf(b) {
 		time.Sleep(time.Millisecond)
 	}
 	closed := make(chan error)
@@ -275,7 +287,7 @@ func TestHandOffLoneMessageNotQueued(t *testing.T) {
 		r.send(t, publishPacket(4, "h/1", []byte(strconv.Itoa(i))))
 		f.wait(t, 1)
 	}
-	if _, pushed := b.flows.hand.queued(); pushed != 0 {
+	if _, _, pushed := queuedOf(b); pushed != 0 {
 		t.Fatalf("%d lone messages went through the queue, want 0", pushed)
 	}
 	if got := f.payloads(); len(got) != 3 || got[0] != "0" || got[2] != "2" {
@@ -315,5 +327,91 @@ func TestDeliveryStable(t *testing.T) {
 			}
 		}
 		cancel()
+	}
+}
+
+// A flow that blocks holds up only the messages for its own subscription:
+// another subscription's messages, from another client, still run.
+func TestHandOffIsolatesSubscriptions(t *testing.T) {
+	b, f, r := handOffSetup(t, true)
+	defer close(f.gate)
+	other := make(chan string, 1)
+	cancel, err := b.Subscribe("b/#", 0, func(d engine.Delivery) { other <- string(d.Payload) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	publishMany(t, r, "h/1", 2*handOffQueue) // fills h/#'s queue and blocks r's reader
+	deadline := time.Now().Add(10 * time.Second)
+	for q, _, _ := queuedOf(b); q < handOffQueue && time.Now().Before(deadline); q, _, _ = queuedOf(b) {
+		time.Sleep(time.Millisecond)
+	}
+	r2 := dialRaw(t, b.Addr(), 4)
+	r2.connack(t, "pub2", 30)
+	r2.send(t, publishPacket(4, "b/1", []byte("free")))
+	select {
+	case got := <-other:
+		if got != "free" {
+			t.Fatalf("got %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a blocked flow on h/# held up a message for b/#")
+	}
+}
+
+// A QoS 1 message queued behind others is acknowledged only once its
+// flow has run it, and after the messages before it.
+func TestHandOffQoS1AcknowledgedAfterFlow(t *testing.T) {
+	_, f, r := handOffSetup(t, true)
+	const n = 200
+	publishMany(t, r, "h/1", n) // in bulk: queued behind the held flow
+	var buf bytes.Buffer
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, ProtocolVersion: 4,
+		TopicName: "h/1", PacketID: 7, Payload: []byte("q1")}
+	if err := pk.PublishEncode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r.send(t, buf.Bytes())
+	r.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := r.r.ReadByte(); err == nil {
+		t.Fatal("the QoS 1 message was acknowledged while its flow was held")
+	}
+	close(f.gate)
+	ack, err := r.read()
+	if err != nil || ack.FixedHeader.Type != packets.Puback || ack.PacketID != 7 {
+		t.Fatalf("after the flow ran: %v %v, want PUBACK 7", ack.FixedHeader.Type, err)
+	}
+	got := f.payloads()
+	if len(got) != n+1 || got[n] != "q1" || got[n-1] != strconv.Itoa(n-1) {
+		t.Fatalf("when acknowledged the flow had %d messages, last %q; want %d, the QoS 1 one last", len(got), got[len(got)-1], n+1)
+	}
+}
+
+// The queue is bounded in bytes as well as in messages: large payloads in
+// bulk make the reader wait long before 4,096 of them are held.
+func TestHandOffBoundedInBytes(t *testing.T) {
+	b, f, r := handOffSetup(t, true)
+	defer close(f.gate)
+	big := bytes.Repeat([]byte("x"), 256<<10)
+	go func() {
+		for i := 0; i < 64; i++ {
+			if _, err := r.Write(publishPacket(4, "h/1", big)); err != nil {
+				return // the test ended
+			}
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	var last uint64
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		_, _, p := queuedOf(b)
+		if p > 0 && p == last {
+			break // the reader waits
+		}
+		last = p
+	}
+	q, n, _ := queuedOf(b)
+	if q == 0 || n > handOffBytes {
+		t.Fatalf("%d messages, %d bytes queued; want some, at most %d bytes", q, n, handOffBytes)
 	}
 }

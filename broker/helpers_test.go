@@ -276,6 +276,8 @@ func (r *raw) read() (packets.Packet, error) {
 		err = pk.DisconnectDecode(body)
 	case packets.Publish:
 		err = pk.PublishDecode(body)
+	case packets.Puback:
+		err = pk.PubackDecode(body)
 	}
 	return pk, err
 }

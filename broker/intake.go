@@ -13,14 +13,8 @@ import "time"
 // StopIntake returns, or it gives up waiting after drainLimit.
 func (b *Broker) StopIntake() {
 	b.flows.closed.Store(true)
-	if h := b.flows.hand; h != nil {
-		t := time.NewTimer(drainLimit)
-		defer t.Stop()
-		select {
-		case <-h.stop():
-		case <-t.C:
-			b.log.Warn("the flows did not take the messages queued for them in time", "limit", drainLimit)
-		}
+	if !waitAll(b.flows.handOffs(), drainLimit) {
+		b.log.Warn("the flows did not take the messages queued for them in time", "limit", drainLimit)
 	}
 }
 

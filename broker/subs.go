@@ -24,9 +24,10 @@ type flowSubs struct {
 	// closed is set by Broker.StopIntake: messages from network clients
 	// are refused (not acknowledged) from then on.
 	closed atomic.Bool
-	// hand, when set, takes network clients' messages to the flows on a
-	// goroutine of its own (see handOff).
-	hand *handOff
+	// handOff gives every subscription a hand-off (see handOff), which
+	// writes its output through bt.
+	handOff bool
+	bt      *batcher
 }
 
 // flowSub is one subscription of a flow.
@@ -34,6 +35,7 @@ type flowSub struct {
 	levels []string
 	qos    byte
 	fn     func(engine.Delivery)
+	hand   *handOff // nil: every message runs on its publisher's goroutine
 }
 
 func (f *flowSubs) ID() string { return "runnel-flows" }
@@ -57,10 +59,8 @@ func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	if f.closed.Load() && !cl.Net.Inline {
 		return pk, packets.ErrRejectPacket
 	}
-	if f.hand != nil && !cl.Net.Inline && f.hand.wanted(cl) {
-		if !f.hand.push(&pk) {
-			return pk, packets.ErrRejectPacket
-		}
+	if f.handOff && !cl.Net.Inline {
+		f.deliverNet(pk, bulk(cl))
 	} else {
 		f.deliver(pk, cl.Net.Inline)
 	}
@@ -85,6 +85,38 @@ func (f *flowSubs) deliverOne(name string, payload []byte, qos byte, retain, int
 			}
 		}
 	}
+}
+
+// deliverNet hands a network client's pk to every matching flow
+// subscription, through its hand-off when that takes it (see
+// handOff.route); inBulk says that the client sends in bulk.
+func (f *flowSubs) deliverNet(pk packets.Packet, inBulk bool) {
+	subs := f.subs.Load()
+	if subs == nil {
+		return
+	}
+	name, payload, qos, retain := pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain
+	for _, s := range *subs {
+		if !topic.Match(s.levels, name) {
+			continue
+		}
+		if s.hand == nil || !s.hand.route(name, payload, qos, retain, inBulk) {
+			s.send(name, payload, qos, retain, false, false)
+		}
+	}
+}
+
+// handOffs returns the hand-offs of the current subscriptions.
+func (f *flowSubs) handOffs() []*handOff {
+	var hs []*handOff
+	if subs := f.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			if s.hand != nil {
+				hs = append(hs, s.hand)
+			}
+		}
+	}
+	return hs
 }
 
 // deliver hands s a message from the retained store, when it subscribes.
@@ -141,6 +173,9 @@ func (f *flowSubs) remove(s *flowSub) {
 		}
 	}
 	f.subs.Store(&next)
+	if s.hand != nil {
+		s.hand.stop() // it hands what is queued to the flow, then ends
+	}
 }
 
 // MatchTopic reports whether topic matches a filter split into levels
