@@ -287,9 +287,10 @@ func (n *mqttIn) run() {
 
 // text returns the payload as text, as Buffer.toString('utf8') makes it.
 // A stable payload (a network client's, see Delivery.Stable) is read in
-// place, a string over its bytes; any other is copied.
-func (n *mqttIn) text(d engine.Delivery) string {
-	if d.Stable && utf8.Valid(d.Payload) {
+// place, a string over its bytes; any other is copied. valid says that
+// the payload is known to be UTF-8 (jsutf8.IsUTF8 passed).
+func (n *mqttIn) text(d engine.Delivery, valid bool) string {
+	if d.Stable && (valid || utf8.Valid(d.Payload)) {
 		return unsafe.String(unsafe.SliceData(d.Payload), len(d.Payload))
 	}
 	return jsutf8.Decode(d.Payload)
@@ -304,7 +305,7 @@ func (n *mqttIn) handle(d engine.Delivery) {
 	case "base64":
 		payload = base64.StdEncoding.EncodeToString(d.Payload)
 	case "utf8":
-		payload = n.text(d) // Buffer.toString('utf8')
+		payload = n.text(d, false) // Buffer.toString('utf8')
 	case "json":
 		if !jsutf8.IsUTF8(d.Payload) {
 			n.h.Error(errors.New("the payload is not a UTF-8 string, so it cannot be parsed as JSON"), nil)
@@ -326,10 +327,10 @@ func (n *mqttIn) handle(d engine.Delivery) {
 			if v, err := engine.ParseJSON(d.Payload); err == nil {
 				payload = v
 			} else {
-				payload = n.text(d)
+				payload = n.text(d, true)
 			}
 		} else {
-			payload = n.text(d)
+			payload = n.text(d, true)
 		}
 	}
 	m := engine.NewMessage(d.Topic, payload)
