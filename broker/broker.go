@@ -232,7 +232,7 @@ func (b *Broker) Subscribe(filter string, qos byte, fn func(engine.Delivery)) (f
 	}
 	sub := &flowSub{levels: strings.Split(filter, "/"), qos: qos, fn: fn}
 	if b.flows.handOff {
-		sub.hand = newHandOff(sub, b.bt)
+		sub.hand = b.flows.newHandOff(sub)
 	}
 	b.flows.add(sub)
 	// Retained messages that match are delivered at once, as to any

@@ -415,3 +415,114 @@ func TestHandOffBoundedInBytes(t *testing.T) {
 		t.Fatalf("%d messages, %d bytes queued; want some, at most %d bytes", q, n, handOffBytes)
 	}
 }
+
+// qos1Packet encodes a QoS 1 PUBLISH.
+func qos1Packet(t *testing.T, topic, payload string, id uint16) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, ProtocolVersion: 4,
+		TopicName: topic, PacketID: id, Payload: []byte(payload)}
+	if err := pk.PublishEncode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// noPacket asserts that nothing arrives on r within d.
+func noPacket(t *testing.T, r *raw, d time.Duration, what string) {
+	t.Helper()
+	r.SetReadDeadline(time.Now().Add(d))
+	if _, err := r.r.ReadByte(); err == nil {
+		t.Fatal(what)
+	}
+}
+
+// A QoS 1 message waiting for its flow is not let go by StopIntake: the
+// queue is drained, the message runs, and only then is it acknowledged.
+func TestHandOffStopIntakeKeepsQoS1Waiter(t *testing.T) {
+	b, f, r := handOffSetup(t, true)
+	publishMany(t, r, "h/1", 100)
+	r.send(t, qos1Packet(t, "h/1", "q1", 9))
+	deadline := time.Now().Add(10 * time.Second)
+	for _, _, p := queuedOf(b); p < 101 && time.Now().Before(deadline); _, _, p = queuedOf(b) {
+		time.Sleep(time.Millisecond)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		b.StopIntake()
+		close(stopped)
+	}()
+	noPacket(t, r, 300*time.Millisecond, "the QoS 1 message was acknowledged before its flow ran")
+	close(f.gate)
+	ack, err := r.read()
+	if err != nil || ack.FixedHeader.Type != packets.Puback || ack.PacketID != 9 {
+		t.Fatalf("got %v %v, want PUBACK 9", ack.FixedHeader.Type, err)
+	}
+	<-stopped
+	if got := f.payloads(); len(got) != 101 || got[100] != "q1" {
+		t.Fatalf("the flow got %d messages, want 101 with q1 last", len(got))
+	}
+}
+
+// A QoS 1 message that StopIntake keeps out of a full queue is neither
+// run nor acknowledged: its client sends it again after a restart.
+func TestHandOffStopIntakeRefusesQueuedOutQoS1(t *testing.T) {
+	b, f, r := handOffSetup(t, true)
+	publishMany(t, r, "h/1", handOffQueue+200) // fills the queue; r's reader waits
+	deadline := time.Now().Add(10 * time.Second)
+	for q, _, _ := queuedOf(b); q < handOffQueue && time.Now().Before(deadline); q, _, _ = queuedOf(b) {
+		time.Sleep(time.Millisecond)
+	}
+	r2 := dialRaw(t, b.Addr(), 4)
+	r2.connack(t, "pub2", 30)
+	r2.send(t, qos1Packet(t, "h/2", "q1", 5)) // waits for room
+	time.Sleep(100 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() {
+		b.StopIntake()
+		close(stopped)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	close(f.gate)
+	<-stopped
+	delivered := false
+	for _, p := range f.payloads() {
+		delivered = delivered || p == "q1"
+	}
+	r2.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	first, err := r2.r.ReadByte()
+	acked := err == nil && first>>4 == packets.Puback
+	if acked && !delivered {
+		t.Fatal("the QoS 1 message was acknowledged but never ran")
+	}
+}
+
+// waitAll stops every hand-off before it waits, and lets the readers of
+// those it gives up on go.
+func TestWaitAllStopsEvery(t *testing.T) {
+	b := startBroker(t, Options{Addr: "127.0.0.1:0", HandOff: true})
+	var hs []*handOff
+	for _, topic := range []string{"a/#", "b/#"} {
+		f := newHandOffFlow(true)
+		defer close(f.gate)
+		if _, err := b.Subscribe(topic, 0, f.take); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range b.flows.handOffs() {
+		hs = append(hs, h)
+		h.route("a/1", []byte("x"), 0, false, true) // starts the goroutine, which holds in the flow
+	}
+	time.Sleep(50 * time.Millisecond)
+	if waitAll(hs, 100*time.Millisecond) {
+		t.Fatal("waitAll reported held flows as done")
+	}
+	for i, h := range hs {
+		h.mu.Lock()
+		stopped, abandoned := h.stopped, h.abandoned
+		h.mu.Unlock()
+		if !stopped || !abandoned {
+			t.Errorf("hand-off %d: stopped %v, abandoned %v; want both", i, stopped, abandoned)
+		}
+	}
+}

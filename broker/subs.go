@@ -28,6 +28,10 @@ type flowSubs struct {
 	// writes its output through bt.
 	handOff bool
 	bt      *batcher
+	// hands are the hand-offs whose goroutines have not ended, removed
+	// subscriptions' too, for StopIntake and Close to wait for.
+	hmu   sync.Mutex
+	hands map[*handOff]struct{}
 }
 
 // flowSub is one subscription of a flow.
@@ -60,7 +64,9 @@ func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 		return pk, packets.ErrRejectPacket
 	}
 	if f.handOff && !cl.Net.Inline {
-		f.deliverNet(pk, bulk(cl))
+		if f.deliverNet(pk, bulk(cl)) {
+			return pk, packets.ErrRejectPacket // not acknowledged: sent again
+		}
 	} else {
 		f.deliver(pk, cl.Net.Inline)
 	}
@@ -89,32 +95,58 @@ func (f *flowSubs) deliverOne(name string, payload []byte, qos byte, retain, int
 
 // deliverNet hands a network client's pk to every matching flow
 // subscription, through its hand-off when that takes it (see
-// handOff.route); inBulk says that the client sends in bulk.
-func (f *flowSubs) deliverNet(pk packets.Packet, inBulk bool) {
+// handOff.route); inBulk says that the client sends in bulk. It reports
+// whether a QoS 1 or 2 message was dropped because the broker stops, so
+// that it is not acknowledged.
+func (f *flowSubs) deliverNet(pk packets.Packet, inBulk bool) (refuse bool) {
 	subs := f.subs.Load()
 	if subs == nil {
-		return
+		return false
 	}
 	name, payload, qos, retain := pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain
 	for _, s := range *subs {
 		if !topic.Match(s.levels, name) {
 			continue
 		}
-		if s.hand == nil || !s.hand.route(name, payload, qos, retain, inBulk) {
+		r := runInline
+		if s.hand != nil {
+			r = s.hand.route(name, payload, qos, retain, inBulk)
+		}
+		switch r {
+		case runInline:
 			s.send(name, payload, qos, retain, false, false)
+		case dropped:
+			refuse = refuse || qos > 0
 		}
 	}
+	return refuse
 }
 
-// handOffs returns the hand-offs of the current subscriptions.
+// newHandOff returns a hand-off for s, tracked until it ends.
+func (f *flowSubs) newHandOff(s *flowSub) *handOff {
+	h := newHandOff(s, f.bt, f.untrack)
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	if f.hands == nil {
+		f.hands = make(map[*handOff]struct{})
+	}
+	f.hands[h] = struct{}{}
+	return h
+}
+
+func (f *flowSubs) untrack(h *handOff) {
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	delete(f.hands, h)
+}
+
+// handOffs returns the hand-offs that have not ended.
 func (f *flowSubs) handOffs() []*handOff {
-	var hs []*handOff
-	if subs := f.subs.Load(); subs != nil {
-		for _, s := range *subs {
-			if s.hand != nil {
-				hs = append(hs, s.hand)
-			}
-		}
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	hs := make([]*handOff, 0, len(f.hands))
+	for h := range f.hands {
+		hs = append(hs, h)
 	}
 	return hs
 }
@@ -174,7 +206,7 @@ func (f *flowSubs) remove(s *flowSub) {
 	}
 	f.subs.Store(&next)
 	if s.hand != nil {
-		s.hand.stop() // it hands what is queued to the flow, then ends
+		s.hand.stop(false) // it hands what is queued to the flow, then ends
 	}
 }
 
