@@ -28,9 +28,9 @@ import (
 // for, so that its publisher is acknowledged only once the flow has run
 // it, as without the hand-off (a store-and-forward queue may have written
 // it by then); when the broker stops, one kept out of a full queue is
-// not acknowledged at all. Messages the flows publish themselves are delivered on the
-// publishing goroutine, so a flow that publishes to itself never waits for
-// its own queue.
+// not acknowledged at all. Messages the flows publish themselves are
+// delivered on the publishing goroutine, so a flow that publishes to
+// itself never waits for its own queue.
 type handOff struct {
 	s *flowSub
 	b *batcher

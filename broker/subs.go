@@ -79,15 +79,10 @@ func (f *flowSubs) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 // deliver hands pk to every matching flow subscription; internal says
 // that the flows published it themselves.
 func (f *flowSubs) deliver(pk packets.Packet, internal bool) {
-	f.deliverOne(pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain, internal)
-}
-
-// deliverOne is deliver of a message given by its parts.
-func (f *flowSubs) deliverOne(name string, payload []byte, qos byte, retain, internal bool) {
 	if subs := f.subs.Load(); subs != nil {
 		for _, s := range *subs {
-			if topic.Match(s.levels, name) {
-				s.send(name, payload, qos, retain, internal, false)
+			if topic.Match(s.levels, pk.TopicName) {
+				s.send(pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain, internal, false)
 			}
 		}
 	}
